@@ -1,0 +1,35 @@
+# Top-level Makefile: delegates. Settings live in mk/common.mk, the stack in ops/.
+PARTS := lib tenantd routing billing tests
+
+.PHONY: all deps run stop test asan bench demo clean $(PARTS)
+
+all: $(PARTS)
+$(PARTS):
+	@$(MAKE) -s -C $@
+tenantd routing billing tests: lib
+
+deps:
+	@ops/deps.sh
+
+run: deps all
+	@ops/stack.sh start
+
+stop:
+	@ops/stack.sh stop
+
+test: deps
+	@$(MAKE) -s all
+	@tests/run.sh
+
+asan: deps
+	@$(MAKE) -s all SAN=1
+	@SAN=1 tests/run.sh
+
+bench: deps all
+	@ops/bench/run.sh
+
+demo:
+	@ops/demo.sh
+
+clean:
+	rm -rf build build-asan

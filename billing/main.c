@@ -1,0 +1,172 @@
+/*
+ * billingd (first cut): a durable JetStream pull consumer ("billingd") on
+ * the CC_EVENTS stream, subjects cc.call.>, writing one call record per
+ * call (cdr.c). A batch of up to 256 events is applied in one transaction
+ * and acknowledged only after COMMIT: a crash before the commit redelivers
+ * the batch, and the event-id check makes the replay harmless.
+ */
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cc.h"
+#include "cdr.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "pg.h"
+
+struct settings {
+	char *pg_url;
+	char *nats_url;
+	long batch;
+};
+
+static const struct cc_config_row settings_table[] = {
+	{ "CC_PG_URL", CC_CFG_STR, NULL, 0, 0, offsetof(struct settings, pg_url),
+	  "PostgreSQL connection URL" },
+	{ "CC_NATS_URL", CC_CFG_STR, "nats://127.0.0.1:4222", 0, 0,
+	  offsetof(struct settings, nats_url), "NATS server URL" },
+	{ "CC_BILLING_BATCH", CC_CFG_INT, "256", 1, 4096, offsetof(struct settings, batch),
+	  "events per transaction" },
+};
+
+static atomic_int stopping;
+
+static void on_signal(int sig)
+{
+	atomic_store(&stopping, 1);
+}
+
+/* Applies a batch in one transaction. CC_OK when committed. */
+static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
+{
+	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
+		return CC_ERROR;
+	for (int i = 0; i < list->Count; i++) {
+		natsMsg *m = list->Msgs[i];
+		json_t *ev = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
+		int rc = ev ? bl_cdr_apply(pg, ev) : CC_DECLINED;
+
+		json_decref(ev);
+		if (rc == CC_ERROR) {
+			if (pg->conn)
+				PQclear(PQexec(pg->conn, "ROLLBACK"));
+			return CC_ERROR;
+		}
+		if (rc == CC_DECLINED)
+			CC_WARN("skipping a message on %s that is not a call event", natsMsg_GetSubject(m));
+		else
+			(*applied)++;
+	}
+	return cc_pg_cmd(pg, "COMMIT", 0, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct settings cfg;
+	struct cc_pg pg;
+	natsOptions *opts = NULL;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	uint64_t total = 0;
+	char *err = NULL;
+
+	cc_log_init("billingd");
+	if (argc > 1) {
+		cc_config_usage("billingd", settings_table, CC_ARRAY_LEN(settings_table));
+		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (cc_config_load(settings_table, CC_ARRAY_LEN(settings_table), &cfg, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	cc_pg_init(&pg, cfg.pg_url);
+
+	natsOptions_Create(&opts);
+	natsOptions_SetURL(opts, cfg.nats_url);
+	natsOptions_SetName(opts, "billingd");
+	natsOptions_SetMaxReconnect(opts, -1);
+	natsOptions_SetReconnectWait(opts, 250);
+	natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+	if (natsConnection_Connect(&nc, opts) != NATS_OK && !nc) {
+		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
+		return 1;
+	}
+	natsConnection_JetStream(&js, nc, NULL);
+	jsSubOptions_Init(&so);
+	so.Stream = CC_EVENTS_STREAM;
+	so.Config.AckPolicy = js_AckExplicit;
+	so.Config.AckWait = (int64_t)30 * 1000000000LL;
+	so.Config.MaxAckPending = 20000;
+	so.Config.FilterSubject = "cc.call.>";
+
+	CC_INFO("billingd started");
+	while (!atomic_load(&stopping)) {
+		natsMsgList list = { 0 };
+		int applied = 0;
+		natsStatus s;
+
+		if (!sub) {
+			if (cc_events_ensure_stream(js, &err) != CC_OK ||
+			    js_PullSubscribe(&sub, js, "cc.call.>", "billingd", NULL, &so, &jerr) != NATS_OK) {
+				if (err)
+					CC_DEBUG("%s", err);
+				free(err);
+				err = NULL;
+				sub = NULL;
+				usleep(500000);
+				continue;
+			}
+			CC_INFO("consuming call events (durable consumer billingd)");
+		}
+		s = natsSubscription_Fetch(&list, sub, (int)cfg.batch, 1000, &jerr);
+		if (s == NATS_TIMEOUT || list.Count == 0) {
+			natsMsgList_Destroy(&list);
+			if (s != NATS_TIMEOUT && s != NATS_OK) {
+				/* connection or consumer trouble: resubscribe */
+				natsSubscription_Destroy(sub);
+				sub = NULL;
+				usleep(250000);
+			}
+			continue;
+		}
+		bool committed;
+
+		while (!(committed = apply_batch(&pg, &list, &applied) == CC_OK) &&
+		       !atomic_load(&stopping)) {
+			CC_WARN("database: %s; retrying the batch", pg.message);
+			applied = 0;
+			usleep(500000);
+		}
+		if (!committed) {
+			/* not acknowledged: JetStream redelivers it to the next run */
+			natsMsgList_Destroy(&list);
+			break;
+		}
+		for (int i = 0; i < list.Count; i++)
+			natsMsg_Ack(list.Msgs[i], NULL);
+		total += (uint64_t)list.Count;
+		CC_DEBUG("batch of %d events, %d applied", list.Count, applied);
+		natsMsgList_Destroy(&list);
+	}
+	CC_INFO("billingd stopping after %llu events", (unsigned long long)total);
+	if (sub)
+		natsSubscription_Destroy(sub);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	natsOptions_Destroy(opts);
+	cc_pg_close(&pg);
+	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &cfg);
+	nats_Close();
+	return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * id.h: identifiers and secrets, from OpenSSL's CSPRNG and digests.
+ */
+#ifndef CC_ID_H
+#define CC_ID_H
+
+#include <stddef.h>
+
+#define CC_UUID_LEN 37   /* 36 characters and NUL */
+#define CC_TOKEN_LEN 44  /* "cc_" + 40 hex characters and NUL */
+#define CC_SHA256_HEX 65
+#define CC_MD5_HEX 33
+
+/* A random (version 4) UUID in lower-case text. CC_ERROR if the RNG fails. */
+int cc_uuid(char out[CC_UUID_LEN]);
+
+/* A fresh API secret "cc_<40 hex>" (160 random bits). */
+int cc_token(char out[CC_TOKEN_LEN]);
+
+/* Lower-case hex SHA-256 / MD5 of len bytes. */
+void cc_sha256_hex(const void *data, size_t len, char out[CC_SHA256_HEX]);
+void cc_md5_hex(const void *data, size_t len, char out[CC_MD5_HEX]);
+
+/* The SIP digest HA1 = MD5(user:realm:password). */
+void cc_sip_ha1(const char *user, const char *realm, const char *password,
+                char out[CC_MD5_HEX]);
+
+/* Constant-time equality of two NUL-terminated strings. */
+int cc_secret_eq(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,153 @@
+/* calls.c: see calls.h. */
+#include "calls.h"
+#include "cc.h"
+#include "decide.h"
+#include "log.h"
+
+#include <string.h>
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void publish(struct rt_calls *c, const char *tenant, const char *type, json_t *ev)
+{
+	char subject[128];
+
+	if (!tenant || !*tenant)
+		tenant = "_";
+	snprintf(subject, sizeof(subject), "cc.call.%s.%s", tenant, type);
+	cc_events_publish(c->events, subject, ev);
+}
+
+static json_t *event(const char *tenant, const char *type, const char *call)
+{
+	json_t *ev = cc_event_new(tenant && *tenant ? tenant : NULL, type);
+
+	CC_BUG_ON(!ev);
+	json_object_set_new(ev, "call", json_string(call));
+	return ev;
+}
+
+static json_t *decide(struct rt_calls *c, const json_t *msg)
+{
+	const json_t *q = json_object_get(msg, "q");
+	const char *call = str(q, "call");
+	struct rt_request req = {
+		.kind = strcmp(str(q, "kind"), "carrier") == 0 ? RT_CARRIER : RT_AGENT,
+		.trunk = str(q, "trunk"),
+		.tenant = str(q, "tenant"),
+		.from_user = str(q, "from_user"),
+		.to_user = str(q, "to_user"),
+	};
+	struct rt_decision d;
+	const char *tenant;
+	json_t *reply, *ev;
+
+	rt_decide(*c->model, &req, &d);
+	c->decisions++;
+	tenant = d.tenant ? d.tenant->id : "";
+
+	ev = event(tenant, "offered", call);
+	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));
+	json_object_set_new(ev, "direction", json_string(rt_direction_name(d.direction)));
+	json_object_set_new(ev, "from", json_string(d.from));
+	json_object_set_new(ev, "to", json_string(d.to));
+	if (d.number[0])
+		json_object_set_new(ev, "number", json_string(d.number));
+	json_object_set_new(ev, "source", json_string(str(q, "src")));
+	if (req.kind == RT_CARRIER)
+		json_object_set_new(ev, "trunk", json_string(req.trunk));
+	publish(c, tenant, "offered", ev);
+
+	reply = json_pack("{s:O, s:O, s:s}", "ti", json_object_get(msg, "ti"),
+	                  "tl", json_object_get(msg, "tl"), "tenant", tenant);
+	if (d.action == RT_REJECT) {
+		c->rejected++;
+		cc_log(CC_LOG_DEBUG, 0, tenant, call, "rejected %d %s", d.code, d.reason);
+		json_object_set_new(reply, "action", json_string("reject"));
+		json_object_set_new(reply, "code", json_integer(d.code));
+		json_object_set_new(reply, "reason", json_string(d.reason));
+		ev = event(tenant, "rejected", call);
+		json_object_set_new(ev, "code", json_integer(d.code));
+		json_object_set_new(ev, "reason", json_string(d.reason));
+		json_object_set_new(ev, "result", json_string("rejected"));
+		if (d.agent[0])
+			json_object_set_new(ev, "agent", json_string(d.agent));
+		publish(c, tenant, "rejected", ev);
+		return reply;
+	}
+	json_object_set_new(reply, "action", json_string(d.action == RT_PSTN ? "pstn" : "agent"));
+	json_object_set_new(reply, "uri", json_string(d.uri));
+	if (d.action == RT_PSTN)
+		json_object_set_new(reply, "cli", json_string(d.cli));
+	ev = event(tenant, "routed", call);
+	json_object_set_new(ev, "direction", json_string(rt_direction_name(d.direction)));
+	json_object_set_new(ev, "agent", json_string(d.agent));
+	if (d.action == RT_PSTN)
+		json_object_set_new(ev, "destination", json_string(d.to));
+	publish(c, tenant, "routed", ev);
+	return reply;
+}
+
+/* Final SIP code of a call that never connected -> the record's result. */
+static const char *failure_result(int code)
+{
+	switch (code) {
+	case 486: case 600: return "busy";
+	case 408: case 480: return "no_answer";
+	case 487: return "cancelled";
+	case 603: return "rejected";
+	default: return "failed";
+	}
+}
+
+static void progress(struct rt_calls *c, const json_t *msg, const char *what)
+{
+	const char *call = str(msg, "call"), *tenant = str(msg, "tenant");
+	json_t *ev;
+
+	c->events_in++;
+	if (!*call) {
+		CC_WARN("Kamailio sent %s without a call id", what);
+		return;
+	}
+	if (strcmp(what, "answered") == 0) {
+		publish(c, tenant, "answered", event(tenant, "answered", call));
+		return;
+	}
+	if (strcmp(what, "ended") == 0) {
+		ev = event(tenant, "ended", call);
+		json_object_set_new(ev, "code", json_integer(200));
+		json_object_set_new(ev, "result", json_string("answered"));
+		publish(c, tenant, "ended", ev);
+		return;
+	}
+	/* failed: before the call connected */
+	int code = (int)json_integer_value(json_object_get(msg, "code"));
+	const char *reason = str(msg, "reason");
+	bool lookup = code == 480 && strcmp(reason, "not registered") == 0;
+
+	ev = event(tenant, lookup ? "rejected" : "ended", call);
+	json_object_set_new(ev, "code", json_integer(code));
+	json_object_set_new(ev, "reason", json_string(reason));
+	json_object_set_new(ev, "result", json_string(lookup ? "rejected" : failure_result(code)));
+	publish(c, tenant, lookup ? "rejected" : "ended", ev);
+}
+
+json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)
+{
+	const char *ev = str(msg, "ev");
+
+	if (json_object_get(msg, "ti") && json_is_object(json_object_get(msg, "q")))
+		return decide(c, msg);
+	if (!strcmp(ev, "answered") || !strcmp(ev, "ended") || !strcmp(ev, "failed")) {
+		progress(c, msg, ev);
+		return NULL;
+	}
+	CC_WARN("evapi: unknown message from Kamailio (ev=%s)", ev);
+	return NULL;
+}

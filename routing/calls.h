@@ -1,0 +1,36 @@
+/*
+ * calls.h: routingd's conversation with Kamailio. Questions ("route this
+ * INVITE") are answered from the model; call progress reported by Kamailio
+ * (answered, ended, failed) becomes call events on JetStream.
+ *
+ * Events, subject cc.call.<tenant id>.<type> ("_" when no tenant owns the
+ * call, e.g. an unknown number):
+ *   offered   call, sip_call_id, direction, from, to, number, source
+ *   routed    call, direction, agent | destination
+ *   rejected  call, code, reason, result "rejected"
+ *   answered  call
+ *   ended     call, code, reason, result (answered, busy, no_answer,
+ *             cancelled, failed)
+ */
+#ifndef RT_CALLS_H
+#define RT_CALLS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "model-t.h"
+
+struct rt_calls {
+	struct rt_model **model;     /* the current model (swapped by reloads) */
+	struct cc_events *events;    /* JetStream publisher */
+	uint64_t decisions;          /* counters for the status line */
+	uint64_t rejected;
+	uint64_t events_in;
+};
+
+/* Handles one message from Kamailio. Returns the reply to send, or NULL
+ * if the message needs none. The caller frees the reply. */
+json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * evapi.h: routingd's side of Kamailio's evapi: one TCP connection to
+ * Kamailio, netstring-framed JSON both ways, reconnected every 200 ms
+ * while Kamailio is away (so routingd and Kamailio restart independently).
+ */
+#ifndef RT_EVAPI_H
+#define RT_EVAPI_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+struct rt_evapi;
+
+/* Called once per received JSON object; the callee does not keep msg. */
+typedef void (*rt_evapi_cb)(struct rt_evapi *ev, json_t *msg, void *arg);
+
+struct rt_evapi *rt_evapi_new(struct event_base *base, const char *host, int port,
+                              rt_evapi_cb cb, void *arg);
+void rt_evapi_free(struct rt_evapi *ev);
+
+/* Sends one JSON object as a netstring. CC_ERROR if not connected. */
+int rt_evapi_send(struct rt_evapi *ev, const json_t *msg);
+
+#endif

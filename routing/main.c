@@ -1,0 +1,195 @@
+/*
+ * routingd: every per-call routing decision of the platform.
+ *
+ * Wires the parts together: settings (table below), PostgreSQL (the model
+ * source), NATS (call events out, configuration notices in), Kamailio's
+ * evapi (questions in, answers out), and a libevent loop that runs them.
+ * The model is reloaded whole on every cc.cfg.<tenant> notice, on every
+ * NATS reconnect, and every CC_ROUTING_RELOAD_S seconds; when PostgreSQL
+ * is down the last model keeps routing.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "calls.h"
+#include "cc.h"
+#include "config.h"
+#include "events.h"
+#include "evapi.h"
+#include "log.h"
+#include "model.h"
+#include "pg.h"
+
+struct settings {
+	char *pg_url;
+	char *nats_url;
+	char *spool_dir;
+	char *evapi_host;
+	long evapi_port;
+	long reload_s;
+};
+
+static const struct cc_config_row settings_table[] = {
+	{ "CC_PG_URL", CC_CFG_STR, NULL, 0, 0, offsetof(struct settings, pg_url),
+	  "PostgreSQL connection URL" },
+	{ "CC_NATS_URL", CC_CFG_STR, "nats://127.0.0.1:4222", 0, 0,
+	  offsetof(struct settings, nats_url), "NATS server URL" },
+	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, offsetof(struct settings, spool_dir),
+	  "folder for events waiting for NATS" },
+	{ "CC_EVAPI_HOST", CC_CFG_STR, "127.0.0.1", 0, 0, offsetof(struct settings, evapi_host),
+	  "Kamailio evapi address" },
+	{ "CC_EVAPI_PORT", CC_CFG_INT, "8448", 1, 65535, offsetof(struct settings, evapi_port),
+	  "Kamailio evapi port" },
+	{ "CC_ROUTING_RELOAD_S", CC_CFG_INT, "30", 1, 86400, offsetof(struct settings, reload_s),
+	  "full model reload period, seconds" },
+};
+
+struct routingd {
+	struct settings cfg;
+	struct event_base *base;
+	struct cc_pg pg;
+	struct cc_events *events;
+	struct rt_model *model;
+	struct rt_calls calls;
+	struct rt_evapi *evapi;
+	struct event *reload_ev;     /* activated from the NATS thread */
+	struct event *tick;          /* periodic reload */
+	natsSubscription *cfg_sub;   /* cc.cfg.> */
+	atomic_int reload_wanted;
+	int loaded;                  /* a model from PostgreSQL is in place */
+};
+
+static void reload(struct routingd *r)
+{
+	char *err = NULL;
+	struct rt_model *m = rt_model_load(&r->pg, &err);
+
+	if (!m) {
+		CC_WARN("model reload failed, keeping the last one: %s", err);
+		free(err);
+		return;
+	}
+	rt_model_free(r->model);
+	r->model = m;
+	if (!r->loaded)
+		CC_INFO("model loaded: %zu tenants, %zu numbers, %zu agents, %zu trunks",
+		        m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
+	r->loaded = 1;
+}
+
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct routingd *r = arg;
+
+	atomic_store(&r->reload_wanted, 0);
+	reload(r);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct routingd *r = arg;
+
+	/* until the first load worked, retry every second */
+	if (!r->loaded || ++r->loaded > r->cfg.reload_s)
+		reload(r);
+}
+
+/* NATS thread: coalesce notices into one reload on the loop. */
+static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	struct routingd *r = arg;
+
+	natsMsg_Destroy(msg);
+	if (atomic_exchange(&r->reload_wanted, 1) == 0)
+		event_active(r->reload_ev, 0, 0);
+}
+
+static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
+{
+	struct routingd *r = arg;
+	json_t *reply = rt_calls_handle(&r->calls, msg);
+
+	if (reply) {
+		if (rt_evapi_send(ev, reply) != CC_OK)
+			CC_WARN("could not answer Kamailio");
+		json_decref(reply);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct routingd *r = arg;
+
+	CC_INFO("signal %d: stopping after %llu decisions", (int)sig,
+	        (unsigned long long)r->calls.decisions);
+	event_base_loopexit(r->base, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct routingd r = { 0 };
+	struct event *sigterm, *sigint;
+	struct timeval one_s = { 1, 0 };
+	char *err = NULL;
+
+	cc_log_init("routingd");
+	if (argc > 1) {
+		cc_config_usage("routingd", settings_table, CC_ARRAY_LEN(settings_table));
+		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (cc_config_load(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	r.base = event_base_new();
+	cc_pg_init(&r.pg, r.cfg.pg_url);
+	if (cc_events_open(&r.events, r.cfg.nats_url, r.cfg.spool_dir, "routingd", &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 1;
+	}
+	r.model = rt_model_new();
+	reload(&r);
+	r.calls.model = &r.model;
+	r.calls.events = r.events;
+
+	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
+	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
+	event_add(r.tick, &one_s);
+	natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice, &r);
+	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, on_evapi, &r);
+	if (!r.evapi) {
+		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
+		return 2;
+	}
+	sigterm = evsignal_new(r.base, SIGTERM, on_signal, &r);
+	sigint = evsignal_new(r.base, SIGINT, on_signal, &r);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	CC_INFO("routingd started; Kamailio evapi %s:%ld", r.cfg.evapi_host, r.cfg.evapi_port);
+
+	event_base_dispatch(r.base);
+
+	natsSubscription_Unsubscribe(r.cfg_sub);
+	natsSubscription_Destroy(r.cfg_sub);
+	rt_evapi_free(r.evapi);
+	cc_events_close(r.events, 2000);
+	rt_model_free(r.model);
+	cc_pg_close(&r.pg);
+	event_free(r.reload_ev);
+	event_free(r.tick);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(r.base);
+	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
+	nats_Close();
+	libevent_global_shutdown();
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * model-t.h: types of routingd's in-memory model of every tenant's
+ * routing data. The model is built whole from PostgreSQL and swapped in
+ * (nginx's cycle): a decision never sees half a reload.
+ */
+#ifndef RT_MODEL_T_H
+#define RT_MODEL_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "e164.h"
+#include "id.h"
+#include "map.h"
+
+struct rt_agent {
+	char extension[12];          /* "1001" */
+};
+
+struct rt_tenant {
+	char id[CC_UUID_LEN];        /* cc.tenants.id */
+	char *slug;                  /* "acme" */
+	char *sip_domain;            /* "acme.cc.test" */
+	bool enabled;                /* false after DELETE: nothing routes */
+	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls: first number, "" if none */
+	struct cc_map agents;        /* extension -> struct rt_agent */
+	struct cc_map blocked;       /* caller digits -> (void *)1 */
+	struct cc_map blocked_prefix;/* digit prefix -> (void *)1 */
+};
+
+struct rt_number {
+	char digits[CC_E164_MAX];    /* E.164 digits without '+' */
+	struct rt_tenant *tenant;    /* owner */
+	char extension[12];          /* target agent */
+};
+
+struct rt_trunk {
+	char id[CC_UUID_LEN];        /* cc.trunks.id, Kamailio's address tag */
+	char *name;                  /* "carrier1" */
+	char *outbound;              /* "host:port" for PSTN calls, NULL if none */
+};
+
+struct rt_model {
+	struct cc_map tenants;       /* id -> struct rt_tenant */
+	struct cc_map numbers;       /* digits -> struct rt_number */
+	struct cc_map trunks;        /* id -> struct rt_trunk */
+	struct rt_trunk *outbound;   /* first trunk with an outbound address */
+	size_t n_agents;             /* for the log line after a load */
+};
+
+#endif

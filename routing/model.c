@@ -1,0 +1,222 @@
+/*
+ * model.c: routingd's model, loaded from PostgreSQL in one snapshot
+ * (REPEATABLE READ) so numbers never point at agents of another snapshot.
+ */
+#include "model.h"
+#include "cc.h"
+#include "log.h"
+
+#include <string.h>
+
+struct rt_model *rt_model_new(void)
+{
+	struct rt_model *m = calloc(1, sizeof(*m));
+
+	CC_BUG_ON(!m);
+	return m;
+}
+
+static void free_tenant(void *p)
+{
+	struct rt_tenant *t = p;
+
+	cc_map_free(&t->agents, free);
+	cc_map_free(&t->blocked, NULL);
+	cc_map_free(&t->blocked_prefix, NULL);
+	free(t->slug);
+	free(t->sip_domain);
+	free(t);
+}
+
+static void free_trunk(void *p)
+{
+	struct rt_trunk *t = p;
+
+	free(t->name);
+	free(t->outbound);
+	free(t);
+}
+
+void rt_model_free(struct rt_model *m)
+{
+	if (!m)
+		return;
+	cc_map_free(&m->tenants, free_tenant);
+	cc_map_free(&m->numbers, free);
+	cc_map_free(&m->trunks, free_trunk);
+	free(m);
+}
+
+struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const char *slug,
+                                      const char *sip_domain, bool enabled)
+{
+	struct rt_tenant *t = calloc(1, sizeof(*t));
+
+	CC_BUG_ON(!t);
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->slug = strdup(slug);
+	t->sip_domain = strdup(sip_domain);
+	t->enabled = enabled;
+	CC_BUG_ON(!t->slug || !t->sip_domain);
+	CC_BUG_ON(cc_map_put(&m->tenants, t->id, t) != NULL);
+	return t;
+}
+
+int rt_model_add_agent(struct rt_tenant *t, const char *extension)
+{
+	struct rt_agent *a = calloc(1, sizeof(*a));
+
+	CC_BUG_ON(!a);
+	snprintf(a->extension, sizeof(a->extension), "%s", extension);
+	free(cc_map_put(&t->agents, a->extension, a));
+	return CC_OK;
+}
+
+int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                        const char *extension)
+{
+	struct rt_number *n = calloc(1, sizeof(*n));
+
+	CC_BUG_ON(!n);
+	if (cc_e164_from_sip(e164, strlen(e164), n->digits) != CC_OK) {
+		free(n);
+		return CC_ERROR;
+	}
+	n->tenant = t;
+	snprintf(n->extension, sizeof(n->extension), "%s", extension);
+	free(cc_map_put(&m->numbers, n->digits, n));
+	if (!t->cli[0])
+		snprintf(t->cli, sizeof(t->cli), "+%s", n->digits);
+	return CC_OK;
+}
+
+int rt_model_add_block(struct rt_tenant *t, const char *e164, const char *prefix)
+{
+	char digits[CC_E164_MAX];
+
+	if (e164 && cc_e164_from_sip(e164, strlen(e164), digits) == CC_OK) {
+		cc_map_put(&t->blocked, digits, (void *)1);
+		return CC_OK;
+	}
+	if (prefix && cc_e164_prefix(prefix, digits, NULL) == CC_OK) {
+		cc_map_put(&t->blocked_prefix, digits, (void *)1);
+		return CC_OK;
+	}
+	return CC_ERROR;
+}
+
+int rt_model_add_trunk(struct rt_model *m, const char *id, const char *name,
+                       const char *outbound)
+{
+	struct rt_trunk *t = calloc(1, sizeof(*t));
+
+	CC_BUG_ON(!t);
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->name = strdup(name);
+	t->outbound = outbound && *outbound ? strdup(outbound) : NULL;
+	struct rt_trunk *old = cc_map_put(&m->trunks, t->id, t);
+
+	if (old) {
+		if (m->outbound == old)
+			m->outbound = NULL;
+		free_trunk(old);
+	}
+	if (t->outbound && !m->outbound)
+		m->outbound = t;
+	return CC_OK;
+}
+
+bool rt_tenant_blocks(const struct rt_tenant *t, const char *digits)
+{
+	char p[CC_E164_MAX];
+	size_t n = strlen(digits);
+
+	if (cc_map_get(&t->blocked, digits))
+		return true;
+	if (!t->blocked_prefix.len || n >= sizeof(p))
+		return false;
+	memcpy(p, digits, n + 1);
+	for (; n > 0; n--) {
+		p[n] = '\0';
+		if (cc_map_get(&t->blocked_prefix, p))
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------- loading */
+
+static PGresult *query(struct cc_pg *pg, const char *sql, char **err)
+{
+	PGresult *r = cc_pg_exec(pg, sql, 0, NULL);
+
+	if (!r)
+		cc_fail(err, "%s", pg->message);
+	return r;
+}
+
+struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
+{
+	struct rt_model *m = rt_model_new();
+	PGresult *r = NULL;
+
+	if (cc_pg_cmd(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != CC_OK) {
+		cc_fail(err, "%s", pg->message);
+		rt_model_free(m);
+		return NULL;
+	}
+	if (!(r = query(pg, "SELECT id, slug, sip_domain, enabled FROM cc.tenants", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++)
+		rt_model_add_tenant(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		                    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0] == 't');
+	PQclear(r);
+
+	if (!(r = query(pg, "SELECT tenant_id, extension FROM cc.agents", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+
+		if (t) {
+			rt_model_add_agent(t, PQgetvalue(r, i, 1));
+			m->n_agents++;
+		}
+	}
+	PQclear(r);
+
+	/* oldest first: a tenant's first number is its caller ID */
+	if (!(r = query(pg, "SELECT tenant_id, e164, target_extension FROM cc.numbers "
+	                    "ORDER BY created_at, id", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+
+		if (t)
+			rt_model_add_number(m, PQgetvalue(r, i, 1), t, PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+
+	if (!(r = query(pg, "SELECT tenant_id, e164, prefix FROM cc.blocklist", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+
+		if (t)
+			rt_model_add_block(t, PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1),
+			                   PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+
+	if (!(r = query(pg, "SELECT id, name, outbound FROM cc.trunks ORDER BY created_at, id", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++)
+		rt_model_add_trunk(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		                   PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2));
+	PQclear(r);
+	cc_pg_cmd(pg, "COMMIT", 0, NULL);
+	return m;
+fail:
+	cc_pg_cmd(pg, "ROLLBACK", 0, NULL);
+	rt_model_free(m);
+	return NULL;
+}

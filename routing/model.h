@@ -1,0 +1,28 @@
+/* model.h: building and querying routingd's model (see model-t.h). */
+#ifndef RT_MODEL_H
+#define RT_MODEL_H
+
+#include "model-t.h"
+#include "pg.h"
+
+/* Loads every tenant, agent, number, block-list entry and trunk. Returns
+ * a new model, or NULL with *err set (the caller keeps its old model). */
+struct rt_model *rt_model_load(struct cc_pg *pg, char **err);
+struct rt_model *rt_model_new(void);
+void rt_model_free(struct rt_model *m);
+
+/* Building blocks, also used by unit tests and benchmarks. */
+struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const char *slug,
+                                      const char *sip_domain, bool enabled);
+int rt_model_add_agent(struct rt_tenant *t, const char *extension);
+int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                        const char *extension);
+int rt_model_add_block(struct rt_tenant *t, const char *e164, const char *prefix);
+int rt_model_add_trunk(struct rt_model *m, const char *id, const char *name,
+                       const char *outbound);
+
+/* True if the caller's digits are on the tenant's block list (exactly or
+ * by prefix). */
+bool rt_tenant_blocks(const struct rt_tenant *t, const char *digits);
+
+#endif

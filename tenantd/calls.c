@@ -1,0 +1,117 @@
+/*
+ * calls.c: /v1/tenants/{slug}/calls, the tenant's call records (built by
+ * billingd from call events), newest first. `from` and `to` bound the
+ * start time (RFC 3339); `after` is the id of the last call of the
+ * previous page.
+ */
+#include "api.h"
+#include "cc.h"
+#include "tenantd.h"
+
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+static const char COLS[] = "id, direction, from_number, to_number, number, agent, "
+	TS("started_at") ", " TS("answered_at") ", " TS("ended_at") ", talk_seconds, result, "
+	"sip_code, reason";
+
+static json_t *text(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
+}
+
+static json_t *integer(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
+}
+
+static json_t *row(const PGresult *res, int i)
+{
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	                 "id", PQgetvalue(res, i, 0), "direction", text(res, i, 1),
+	                 "from", text(res, i, 2), "to", text(res, i, 3), "number", text(res, i, 4),
+	                 "agent", text(res, i, 5), "started_at", text(res, i, 6),
+	                 "answered_at", text(res, i, 7), "ended_at", text(res, i, 8),
+	                 "talk_seconds", integer(res, i, 9), "result", text(res, i, 10),
+	                 "sip_code", integer(res, i, 11), "reason", text(res, i, 12));
+}
+
+/* RFC 3339: 2026-11-23T10:00:00Z, with optional fraction and offset. */
+static bool rfc3339(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 20 && n <= 35 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
+	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
+}
+
+static bool is_uuid(const char *s)
+{
+	return strlen(s) == 36 && strspn(s, "0123456789abcdef-") == 36;
+}
+
+static void list(struct tn_req *r)
+{
+	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[5];
+	char lim[8], *sql;
+	int limit;
+	PGresult *res;
+	json_t *items;
+
+	if (tn_page(r, &limit, &after) != CC_OK)
+		return;
+	if (from && !rfc3339(from))
+		return tn_error(r, 400, "invalid_argument", "from", "from must be an RFC 3339 time");
+	if (to && !rfc3339(to))
+		return tn_error(r, 400, "invalid_argument", "to", "to must be an RFC 3339 time");
+	if (after && !is_uuid(after))
+		return tn_error(r, 400, "invalid_argument", "after", "after must be a call id");
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
+	sql = cc_sprintf("SELECT %s FROM cc.calls c WHERE tenant_id = $1 "
+	                 "AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz) "
+	                 "AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz) "
+	                 "AND ($4::uuid IS NULL OR (started_at, id) < "
+	                 "  (SELECT started_at, id FROM cc.calls WHERE id = $4::uuid AND tenant_id = $1)) "
+	                 "ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $5", COLS);
+	res = cc_pg_exec(&r->d->pg, sql, 5, p);
+	free(sql);
+	if (!res && r->d->pg.error == CC_PG_INVALID)
+		return tn_error(r, 400, "invalid_argument", "from", "from/to must be RFC 3339 times");
+	if (!res)
+		return tn_db_error(r, "calls");
+	items = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(items, row(res, i));
+	tn_reply(r, 200, tn_list(items, PQntuples(res) == limit ?
+	         PQgetvalue(res, PQntuples(res) - 1, 0) : NULL));
+	PQclear(res);
+}
+
+static void get(struct tn_req *r)
+{
+	const char *p[2] = { r->tenant.id, r->params[1] };
+	char *sql;
+	PGresult *res;
+
+	if (!is_uuid(r->params[1]))
+		return tn_error(r, 404, "not_found", NULL, "no such call");
+	sql = cc_sprintf("SELECT %s FROM cc.calls WHERE tenant_id = $1 AND id = $2::uuid", COLS);
+	res = cc_pg_exec(&r->d->pg, sql, 2, p);
+	free(sql);
+	if (!res)
+		return tn_db_error(r, "call");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return tn_error(r, 404, "not_found", NULL, "no such call");
+	}
+	tn_reply(r, 200, row(res, 0));
+	PQclear(res);
+}
+
+const struct tn_route tn_call_routes[] = {
+	{ "GET", "/v1/tenants/{slug}/calls", TN_TENANT, NULL, list, false },
+	{ "GET", "/v1/tenants/{slug}/calls/{id}", TN_TENANT, NULL, get, false },
+	{ NULL, NULL, 0, NULL, NULL, false },
+};

@@ -1,0 +1,40 @@
+/* tenantd.h: the daemon's state, shared by the resource handlers. */
+#ifndef TN_TENANTD_H
+#define TN_TENANTD_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "events.h"
+#include "pg.h"
+
+struct tn_settings {
+	char *pg_url;            /* CC_PG_URL */
+	char *nats_url;          /* CC_NATS_URL */
+	char *listen;            /* CC_API_LISTEN */
+	long port;               /* CC_API_PORT */
+	char *cert, *key;        /* CC_TLS_CERT, CC_TLS_KEY */
+	char *token_file;        /* CC_OPERATOR_TOKEN_FILE */
+	char *sip_domain;        /* CC_SIP_DOMAIN */
+	long rpc_port;           /* CC_RPC_PORT: Kamailio JSON-RPC over UDP */
+	char *spool_dir;         /* CC_SPOOL_DIR */
+};
+
+struct tenantd {
+	struct tn_settings cfg;
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *ssl;
+	struct cc_pg pg;
+	struct cc_events *events;
+	char operator_hash[65];  /* SHA-256 of the operator token */
+	int rpc_fd;              /* UDP socket to Kamailio's JSON-RPC */
+};
+
+/* After a committed change: tell routingd (cc.cfg.<tenant>) and, when
+ * Kamailio's cached tables changed, Kamailio ("domain.reload",
+ * "permissions.addressReload"). tenant may be NULL for platform-wide. */
+void tn_notify(struct tenantd *d, const char *tenant, const char *what, const char *kamailio_rpc);
+
+#endif
