@@ -6,7 +6,8 @@ PARTS := lib tenantd routing billing tests
 all: $(PARTS)
 $(PARTS):
 	@$(MAKE) -s -C $@
-tenantd routing billing tests: lib
+tenantd routing billing: lib
+tests: lib routing
 
 deps:
 	@ops/deps.sh

@@ -8,7 +8,7 @@ PACKAGES=(
 	kamailio kamailio-postgres-modules kamailio-tls-modules kamailio-json-modules
 	kamailio-extra-modules kamailio-utils-modules kamailio-websocket-modules
 	kamailio-nats-modules
-	rtpengine-daemon postgresql postgresql-client nats-server sip-tester
+	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev
 	libspandsp-dev libpri-dev
 )

@@ -149,7 +149,14 @@ int main(int argc, char **argv)
 	char *err = NULL;
 
 	cc_log_init("tenantd");
+	if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+		for (const struct tn_route *const *t = tn_route_tables; *t; t++)
+			for (const struct tn_route *r = *t; r->method; r++)
+				printf("%s %s\n", r->method, r->pattern);
+		return 0;
+	}
 	if (argc > 1) {
+		printf("       %s --routes  prints every route served\n", argv[0]);
 		cc_config_usage("tenantd", settings_table, CC_ARRAY_LEN(settings_table));
 		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}

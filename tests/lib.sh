@@ -1,0 +1,178 @@
+# tests/lib.sh: helpers for integration tests, sourced by tests/integration/*.sh.
+#
+# stack_up starts a private platform (PostgreSQL, NATS, rtpengine,
+# Kamailio, tenantd, routingd, billingd) on free loopback ports in a fresh
+# temporary folder; stack_down stops it and removes the folder. Fake peers
+# are SIPp scenarios from tests/sipp/. Each check writes one line to
+# $CC_TEST_RESULTS ("ok" or "fail") which tests/run.sh adds up.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIPP_DIR=$TOP/tests/sipp
+: "${CC_TEST_RESULTS:=/dev/null}"
+SUITE=${SUITE:-$(basename "$0" .sh)}
+FAILED=0
+
+ok()   { printf 'ok - %s.%s\n' "$SUITE" "$1"; echo ok >> "$CC_TEST_RESULTS"; }
+fail() { printf 'FAIL - %s.%s: %s\n' "$SUITE" "$1" "${2:-}"; echo fail >> "$CC_TEST_RESULTS"; FAILED=1; }
+# check NAME CONDITION...: runs the condition; ok if it succeeds.
+check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
+# expect_eq NAME GOT WANT
+expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+
+# ------------------------------------------------------------------ ports
+PICKED=" "
+pick_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 10000))
+		case $PICKED in *" $p "*) continue ;; esac
+		ss -Htuan "sport = :$p" 2>/dev/null | grep -q . && continue
+		PICKED="$PICKED$p "
+		echo "$p"
+		return
+	done
+}
+
+# ------------------------------------------------------------------ stack
+stack_up() {
+	export CC_VAR; CC_VAR=$(mktemp -d /tmp/cc-test.XXXXXX)
+	chmod 755 "$CC_VAR"
+	local k
+	for k in CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT \
+	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT; do
+		export "$k=$(pick_port)"
+	done
+	export CC_RTP_MIN=$((40000 + (RANDOM % 20) * 1000)) CC_RTP_MAX
+	CC_RTP_MAX=$((CC_RTP_MIN + 999))
+	export CC_SIP_DOMAIN=cc.test
+	if ! "$TOP/ops/stack.sh" start > "$CC_VAR/stack-start.log" 2>&1; then
+		cat "$CC_VAR/stack-start.log"
+		fail stack_up "the stack did not start"
+		dump_logs
+		return 1
+	fi
+	OPERATOR=$(cat "$CC_VAR/operator.token")
+	API=https://127.0.0.1:$CC_API_PORT
+	SIPW=$CC_VAR/sipp
+	mkdir -p "$SIPW"
+}
+
+dump_logs() {
+	local f
+	for f in "$CC_VAR"/log/*.log; do
+		printf '\n--- %s (last 25 lines)\n' "$f"
+		tail -n 25 "$f"
+	done
+}
+
+stack_down() {
+	[ -n "${CC_VAR:-}" ] && [ -d "$CC_VAR" ] || return 0
+	[ "$FAILED" = 1 ] && dump_logs
+	"$TOP/ops/stack.sh" stop > /dev/null 2>&1
+	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$CC_VAR"/log/*.log 2>/dev/null; then
+		fail sanitizers "reports in the logs above"
+		grep -h -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$CC_VAR"/log/*.log | head -80
+	fi
+	local pg; pg=$(readlink -f "$CC_VAR/pg" 2>/dev/null || true)
+	case $pg in /var/tmp/cc-pg-*) rm -rf "$pg" ;; esac
+	rm -rf "$CC_VAR"
+}
+
+# ---------------------------------------------------------------- the API
+# api METHOD PATH TOKEN [JSON] -> $HTTP (status), body in $RESP
+api() {
+	local method=$1 path=$2 token=$3 body=${4:-}
+	RESP=$CC_VAR/resp.json
+	local args=(-sk -o "$RESP" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	HTTP=$(curl "${args[@]}" "$API$path")
+}
+jr() { jq -r "$1" "$RESP"; }
+
+declare -A KEY DOMAIN TID
+# new_tenant SLUG: creates it; KEY[slug], DOMAIN[slug], TID[slug]
+new_tenant() {
+	api POST /v1/tenants "$OPERATOR" "{\"slug\":\"$1\",\"name\":\"$1 Ltd\",\"timezone\":\"Asia/Shanghai\"}"
+	[ "$HTTP" = 201 ] || { fail "new_tenant.$1" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+	KEY[$1]=$(jr .admin_api_key); DOMAIN[$1]=$(jr .sip_domain); TID[$1]=$(jr .id)
+}
+# new_agent SLUG EXT PASSWORD
+new_agent() {
+	api POST "/v1/tenants/$1/agents" "${KEY[$1]}" "{\"extension\":\"$2\",\"name\":\"Agent $2\",\"password\":\"$3\"}"
+	[ "$HTTP" = 201 ] || { fail "new_agent.$1.$2" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+}
+# new_number SLUG E164 EXT
+new_number() {
+	api POST "/v1/tenants/$1/numbers" "${KEY[$1]}" "{\"e164\":\"$2\",\"target\":{\"type\":\"agent\",\"extension\":\"$3\"}}"
+	[ "$HTTP" = 201 ] || { fail "new_number.$1.$2" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+}
+# new_trunk NAME PORT [OUTBOUND_PORT]
+new_trunk() {
+	local out=""
+	[ -n "${3:-}" ] && out=",\"outbound\":\"127.0.0.1:$3\""
+	api POST /v1/trunks "$OPERATOR" "{\"name\":\"$1\",\"address\":\"127.0.0.1\",\"port\":$2$out}"
+	[ "$HTTP" = 201 ] || { fail "new_trunk.$1" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+}
+
+# ------------------------------------------------------------------- SIPp
+# Every SIPp run leaves its message log in $SIPW/<tag>.log.
+sipp_run() { # sipp_run TAG args...
+	local tag=$1; shift
+	(cd "$SIPW" && sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -trace_msg -message_file "$tag.log" \
+		-trace_err -error_file "$tag.err" -nostdin "$@" > "$tag.out" 2>&1)
+}
+# sip_register USER DOMAIN PASSWORD PORT
+sip_register() {
+	sipp_run "reg-$1-$4" -sf "$SIPP_DIR/register.xml" -set user "$1" -set domain "$2" \
+		-set expires 300 -au "$1" -ap "$3" -p "$4" -m 1 -timeout 5 -timeout_error
+}
+# sip_register_refused USER DOMAIN PASSWORD PORT: challenged, then 403
+sip_register_refused() {
+	sipp_run "regx-$1-$4" -sf "$SIPP_DIR/register_refused.xml" -set user "$1" -set domain "$2" \
+		-au "$1" -ap "$3" -p "$4" -m 1 -timeout 8 -timeout_error
+}
+# sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
+sip_agent() {
+	(cd "$SIPW" && exec sipp -i 127.0.0.1 -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
+	AGENT_PID=$!
+	sleep 0.3
+}
+# sip_call FROM_PORT NUMBER CALLER [TALK_MS]: a carrier call that must be answered
+sip_call() {
+	sipp_run "call-$1-$2" -sf "$SIPP_DIR/carrier_call.xml" -s "$2" -set from "$3" -p "$1" \
+		-m 1 -d "${4:-500}" -timeout 10 -timeout_error
+}
+# sip_call_refused CODE FROM_PORT NUMBER CALLER: a call that must get CODE
+sip_call_refused() {
+	local sf=$SIPW/refused-$1.xml
+	sed "s/@CODE@/$1/g" "$SIPP_DIR/carrier_refused.xml.in" > "$sf"
+	sipp_run "refused-$1-$2-$3" -sf "$sf" -s "$3" -set from "$4" -p "$2" -m 1 -timeout 8 -timeout_error
+}
+# sip_agent_call USER DOMAIN PASSWORD TARGET PORT: an agent dials TARGET, answered
+sip_agent_call() {
+	sipp_run "acall-$1-$4" -sf "$SIPP_DIR/agent_call.xml" -s "$4" -set user "$1" -set domain "$2" \
+		-au "$1" -ap "$3" -p "$5" -m 1 -d 500 -timeout 10 -timeout_error
+}
+# sip_agent_call_refused CODE USER DOMAIN PASSWORD TARGET PORT
+sip_agent_call_refused() {
+	local sf=$SIPW/arefused-$1.xml
+	sed "s/@CODE@/$1/g" "$SIPP_DIR/agent_call_refused.xml.in" > "$sf"
+	sipp_run "arefused-$1-$2-$5" -sf "$sf" -s "$5" -set user "$2" -set domain "$3" \
+		-au "$2" -ap "$4" -p "$6" -m 1 -timeout 8 -timeout_error
+}
+# got_invite PORT: the agent phone on PORT received an INVITE
+got_invite() { grep -q '^INVITE ' "$SIPW/agent-$1.log" 2>/dev/null; }
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s
+wait_for() {
+	local n=$(( $1 * 5 )); shift
+	while ((n-- > 0)); do "$@" && return 0; sleep 0.2; done
+	return 1
+}
+
+# calls_count SLUG: number of call records visible to the tenant
+calls_count() {
+	api GET "/v1/tenants/$1/calls?limit=500" "${KEY[$1]}"
+	jr '.items | length'
+}

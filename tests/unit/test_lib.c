@@ -1,0 +1,164 @@
+/* Unit tests of lib/: E.164, netstrings (against a guard page), the map,
+ * the config table, identifiers and digests. */
+#define SUITE "lib"
+#include "test.h"
+
+#include <sys/mman.h>
+
+#include "cc.h"
+#include "config.h"
+#include "e164.h"
+#include "id.h"
+#include "map.h"
+#include "netstring.h"
+
+TEST(e164_valid)
+{
+	char *err = NULL;
+
+	ASSERT_EQ_INT(cc_e164_valid("+8657112345678", NULL), CC_OK);
+	ASSERT_EQ_INT(cc_e164_valid("+12025550123", NULL), CC_OK);
+	ASSERT_EQ_INT(cc_e164_valid("8657112345678", &err), CC_ERROR);
+	ASSERT(err && strstr(err, "'+'"));
+	ASSERT_EQ_INT(cc_e164_valid("+0657112345678", NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_valid("+123", NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_valid("+1234567890123456", NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_valid("+86571 2345678", NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_valid("+86571'2345678", NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_valid("", NULL), CC_ERROR);
+	free(err);
+}
+
+TEST(e164_from_sip)
+{
+	char out[CC_E164_MAX];
+
+	ASSERT_EQ_INT(cc_e164_from_sip("+8657112345678", 14, out), CC_OK);
+	ASSERT_EQ_STR(out, "8657112345678");
+	ASSERT_EQ_INT(cc_e164_from_sip("008657112345678", 15, out), CC_OK);
+	ASSERT_EQ_STR(out, "8657112345678");
+	ASSERT_EQ_INT(cc_e164_from_sip("86-571-1234", 11, out), CC_OK);
+	ASSERT_EQ_STR(out, "865711234");
+	ASSERT_EQ_INT(cc_e164_from_sip("alice", 5, out), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_from_sip("+", 1, out), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_from_sip("1234567890123456", 16, out), CC_ERROR);
+}
+
+TEST(e164_prefix)
+{
+	char out[CC_E164_MAX];
+
+	ASSERT_EQ_INT(cc_e164_prefix("+86139", out, NULL), CC_OK);
+	ASSERT_EQ_STR(out, "86139");
+	ASSERT_EQ_INT(cc_e164_prefix("86139", out, NULL), CC_OK);
+	ASSERT_EQ_INT(cc_e164_prefix("", out, NULL), CC_ERROR);
+	ASSERT_EQ_INT(cc_e164_prefix("86a", out, NULL), CC_ERROR);
+}
+
+/* Copies s flush against a PROT_NONE page: a read past the end crashes. */
+static char *guarded(const char *s, size_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *base = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT(base != MAP_FAILED);
+	ASSERT(mprotect(base + pg, pg, PROT_NONE) == 0);
+	memcpy(base + pg - len, s, len);
+	return base + pg - len;
+}
+
+TEST(netstring)
+{
+	struct cc_str p;
+	const char *whole = "5:hello,";
+
+	ASSERT_EQ_INT(cc_netstring_parse(guarded(whole, 8), 8, 100, &p), 8);
+	ASSERT_EQ_INT(p.len, 5);
+	ASSERT(memcmp(p.s, "hello", 5) == 0);
+	/* every truncation is incomplete, never a read past the end */
+	for (size_t n = 0; n < 8; n++)
+		ASSERT_EQ_INT(cc_netstring_parse(guarded(whole, n), n, 100, &p), CC_AGAIN);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("0:,", 3), 3, 100, &p), 3);
+	ASSERT_EQ_INT(p.len, 0);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("5:hello;", 8), 8, 100, &p), CC_ERROR);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("x:", 2), 2, 100, &p), CC_ERROR);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("05:hello,", 9), 9, 100, &p), CC_ERROR);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("500:", 4), 4, 100, &p), CC_ERROR);
+	ASSERT_EQ_INT(cc_netstring_parse(guarded("9999999999:", 11), 11, 1 << 30, &p), CC_ERROR);
+	/* two frames back to back: one at a time */
+	ASSERT_EQ_INT(cc_netstring_parse("1:a,2:bc,", 9, 100, &p), 4);
+}
+
+TEST(map)
+{
+	struct cc_map m;
+	char key[32];
+
+	cc_map_init(&m);
+	ASSERT(cc_map_get(&m, "x") == NULL);
+	for (long i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT(cc_map_put(&m, key, (void *)(i + 1)) == NULL);
+	}
+	ASSERT_EQ_INT(m.len, 10000);
+	for (long i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT_EQ_INT((long)cc_map_get(&m, key), i + 1);
+	}
+	ASSERT_EQ_INT((long)cc_map_put(&m, "k5", (void *)99), 6);
+	ASSERT_EQ_INT((long)cc_map_get(&m, "k5"), 99);
+	ASSERT(cc_map_get(&m, "nope") == NULL);
+	cc_map_free(&m, NULL);
+}
+
+struct conf {
+	char *name;
+	long port;
+};
+
+static const struct cc_config_row rows[] = {
+	{ "CCT_NAME", CC_CFG_STR, "dflt", 0, 0, offsetof(struct conf, name), "a name" },
+	{ "CCT_PORT", CC_CFG_INT, "80", 1, 65535, offsetof(struct conf, port), "a port" },
+};
+
+TEST(config)
+{
+	struct conf c;
+	char *err = NULL;
+
+	unsetenv("CCT_NAME");
+	setenv("CCT_PORT", "8443", 1);
+	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_OK);
+	ASSERT_EQ_STR(c.name, "dflt");
+	ASSERT_EQ_INT(c.port, 8443);
+	cc_config_free(rows, 2, &c);
+	setenv("CCT_PORT", "70000", 1);
+	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_ERROR);
+	ASSERT(strstr(err, "CCT_PORT=70000"));
+	setenv("CCT_PORT", "12x", 1);
+	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_ERROR);
+	free(err);
+}
+
+TEST(ids)
+{
+	char u[CC_UUID_LEN], u2[CC_UUID_LEN], t[CC_TOKEN_LEN], h[CC_MD5_HEX], s[CC_SHA256_HEX];
+
+	ASSERT_EQ_INT(cc_uuid(u), CC_OK);
+	ASSERT_EQ_INT(cc_uuid(u2), CC_OK);
+	ASSERT_EQ_INT(strlen(u), 36);
+	ASSERT(u[14] == '4');
+	ASSERT(strcmp(u, u2) != 0);
+	ASSERT_EQ_INT(cc_token(t), CC_OK);
+	ASSERT_EQ_INT(strlen(t), 43);
+	/* RFC 2617 section 3.5: Mufasa:testrealm@host.com:Circle Of Life */
+	cc_sip_ha1("Mufasa", "testrealm@host.com", "Circle Of Life", h);
+	ASSERT_EQ_STR(h, "939e7578ed9e3c518a452acee763bce9");
+	cc_sha256_hex("abc", 3, s);
+	ASSERT_EQ_STR(s, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ASSERT(cc_secret_eq("abc", "abc"));
+	ASSERT(!cc_secret_eq("abc", "abd"));
+	ASSERT(!cc_secret_eq("abc", "abcd"));
+}
+
+TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(config), T(ids))
