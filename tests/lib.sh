@@ -16,6 +16,8 @@ ok()   { printf 'ok - %s.%s\n' "$SUITE" "$1"; echo ok >> "$CC_TEST_RESULTS"; }
 fail() { printf 'FAIL - %s.%s: %s\n' "$SUITE" "$1" "${2:-}"; echo fail >> "$CC_TEST_RESULTS"; FAILED=1; }
 # check NAME CONDITION...: runs the condition; ok if it succeeds.
 check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
+# not CMD...: succeeds when CMD fails (for check, which runs a command)
+not() { ! "$@"; }
 # expect_eq NAME GOT WANT
 expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 
@@ -130,6 +132,11 @@ sip_register() {
 sip_register_refused() {
 	sipp_run "regx-$1-$4" -sf "$SIPP_DIR/register_refused.xml" -set user "$1" -set domain "$2" \
 		-au "$1" -ap "$3" -p "$4" -m 1 -timeout 8 -timeout_error
+}
+# sip_register_forbidden USER DOMAIN PORT: 403 at once
+sip_register_forbidden() {
+	sipp_run "regf-$1-$3" -sf "$SIPP_DIR/register_forbidden.xml" -set user "$1" -set domain "$2" \
+		-p "$3" -m 1 -timeout 5 -timeout_error
 }
 # sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
 sip_agent() {
