@@ -23,6 +23,7 @@ expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want 
 
 # ------------------------------------------------------------------ ports
 PICKED=" "
+SIPP_PIDS=""
 pick_port() {
 	local p
 	while :; do
@@ -69,7 +70,12 @@ dump_logs() {
 
 stack_down() {
 	[ -n "${CC_VAR:-}" ] && [ -d "$CC_VAR" ] || return 0
+	if [ -n "${CC_TEST_KEEP:-}" ]; then
+		echo "# CC_TEST_KEEP: stack left running in $CC_VAR"
+		return 0
+	fi
 	[ "$FAILED" = 1 ] && dump_logs
+	[ -n "$SIPP_PIDS" ] && kill $SIPP_PIDS 2>/dev/null
 	"$TOP/ops/stack.sh" stop > /dev/null 2>&1
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$CC_VAR"/log/*.log 2>/dev/null; then
 		fail sanitizers "reports in the logs above"
@@ -120,8 +126,14 @@ new_trunk() {
 # Every SIPp run leaves its message log in $SIPW/<tag>.log.
 sipp_run() { # sipp_run TAG args...
 	local tag=$1; shift
-	(cd "$SIPW" && sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -trace_msg -message_file "$tag.log" \
+	(cd "$SIPW" && sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" -trace_msg -message_file "$tag.log" \
 		-trace_err -error_file "$tag.err" -nostdin "$@" > "$tag.out" 2>&1)
+	local rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "# sipp $tag failed ($rc):"
+		tail -n 12 "$SIPW/$tag.err" 2>/dev/null | sed 's/^/#   /'
+	fi
+	return $rc
 }
 # sip_register USER DOMAIN PASSWORD PORT
 sip_register() {
@@ -140,9 +152,10 @@ sip_register_forbidden() {
 }
 # sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
 sip_agent() {
-	(cd "$SIPW" && exec sipp -i 127.0.0.1 -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+	(cd "$SIPW" && exec sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
+	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"
 	sleep 0.3
 }
 # sip_call FROM_PORT NUMBER CALLER [TALK_MS]: a carrier call that must be answered
@@ -178,6 +191,8 @@ wait_for() {
 	return 1
 }
 
+# calls_are SLUG N: the tenant sees exactly N call records (for wait_for)
+calls_are() { [ "$(calls_count "$1")" = "$2" ]; }
 # calls_count SLUG: number of call records visible to the tenant
 calls_count() {
 	api GET "/v1/tenants/$1/calls?limit=500" "${KEY[$1]}"

@@ -46,7 +46,7 @@ wait "$agent"
 check agent_rang got_invite "$A1001"
 check sdp_anchored_by_rtpengine grep -Eq "^m=audio (4|5)[0-9]{4} " "$SIPW/agent-$A1001.log"
 check carrier_without_plus_routes true
-wait_for 10 test "$(calls_count acme)" = 1
+wait_for 10 calls_are acme 1
 api GET /v1/tenants/acme/calls "${KEY[acme]}"
 check call_record_shape [ "$(jr '.items[0].result')" = answered -a "$(jr '.items[0].direction')" = inbound \
 	-a "$(jr '.items[0].from')" = +8613800000001 -a "$(jr '.items[0].number')" = +8657112345678 \
@@ -65,7 +65,7 @@ check blocklisted_caller_603 sip_call_refused 603 "$CARRIER" +8657112345678 +861
 check blocklisted_prefix_603 sip_call_refused 603 "$CARRIER" +8657112345678 +8615000000001
 check agent_not_registered_480 sip_call_refused 480 "$CARRIER" +8657112345600 +8613800000001
 check stranger_foreign_domain_403 sip_call_refused 403 "$STRANGER" +8657112345678 +8613800000001
-wait_for 10 test "$(calls_count acme)" = 5
+wait_for 10 calls_are acme 5
 api GET /v1/tenants/acme/calls "${KEY[acme]}"
 check rejected_records [ "$(jr '[.items[] | select(.result == "rejected") | .sip_code] | sort | join(",")')" = 480,603,603 ]
 
@@ -87,7 +87,7 @@ check agent_calls_pstn sip_agent_call 1001 acme.cc.test acme-pass-1001 +86138123
 wait "$pstn"
 check pstn_got_invite grep -q '^INVITE sip:+8613812345678@127.0.0.1' "$SIPW/pstn.log"
 check pstn_caller_id grep -Eqi '^From:.*sip:\+8657112345678@' "$SIPW/pstn.log"
-wait_for 10 test "$(calls_count acme)" = 7
+wait_for 10 calls_are acme 7
 api GET /v1/tenants/acme/calls "${KEY[acme]}"
 check outbound_record [ "$(jr '[.items[] | select(.direction == "outbound")][0].to')" = +8613812345678 ]
 
