@@ -14,6 +14,7 @@ deps:
 
 run: deps all
 	@ops/stack.sh start
+	@ops/stack.sh info
 
 stop:
 	@ops/stack.sh stop

@@ -319,13 +319,35 @@ status() {
 	done
 }
 
+info() {
+	cat <<-INFO
+
+	cc-platform is running (data and settings in $CC_VAR).
+	  API         https://127.0.0.1:$CC_API_PORT/v1   (self-signed certificate: curl -k)
+	  operator    token in $CC_VAR/operator.token
+	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT
+	              agents register as <extension>@<tenant slug>.$CC_SIP_DOMAIN
+	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin)
+	  NATS        nats://127.0.0.1:$CC_NATS_PORT (JetStream; monitoring http://127.0.0.1:$CC_NATS_HTTP_PORT)
+	  rtpengine   ng udp 127.0.0.1:$CC_NG_PORT, media ports $CC_RTP_MIN-$CC_RTP_MAX
+	  logs        $CC_VAR/log/
+
+	Try it:
+	  TOKEN=\$(cat $CC_VAR/operator.token)
+	  curl -sk -H "Authorization: Bearer \$TOKEN" https://127.0.0.1:$CC_API_PORT/v1/tenants
+	  make demo      # a tenant, an agent, a call, and its record
+	  make stop      # stops everything
+	INFO
+}
+
 cmd=${1:-}; shift || true
 case $cmd in
 start) start "$@" ;;
 stop) stop "$@" ;;
 status) status ;;
+info) info ;;
 env) for k in $SETTINGS; do printf '%s=%q\n' "$k" "${!k}"; done
      printf 'CC_VAR=%q\nCC_PG_URL=%q\n' "$CC_VAR" "$(pg_url cc_app)" ;;
 pgurl) pg_url "${1:-cc_app}"; echo ;;
-*) die "usage: $0 start|stop|status|env [part...]" ;;
+*) die "usage: $0 start|stop|status|info|env [part...]" ;;
 esac

@@ -161,6 +161,7 @@ sip_agent() {
 # sip_call FROM_PORT NUMBER CALLER [TALK_MS]: a carrier call that must be answered
 sip_call() {
 	sipp_run "call-$1-$2" -sf "$SIPP_DIR/carrier_call.xml" -s "$2" -set from "$3" -p "$1" \
+		-default_behaviors all,-abortunexp \
 		-m 1 -d "${4:-500}" -timeout 10 -timeout_error
 }
 # sip_call_refused CODE FROM_PORT NUMBER CALLER: a call that must get CODE
