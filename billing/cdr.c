@@ -1,82 +1,148 @@
 /* cdr.c: see cdr.h. */
 #include "cdr.h"
 #include "cc.h"
-#include "log.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-static const char *str(const json_t *o, const char *key)
+static bool is_uuid(const char *s)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
-	return s && *s ? s : NULL;
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+
+		if (shape[i] == '-' ? s[i] != '-' : !hex)
+			return false;
+	}
+	return true;
 }
 
-int bl_cdr_apply(struct cc_pg *pg, const json_t *ev)
+/* RFC 3339 UTC as cc_rfc3339 writes it: 2026-11-23T12:45:50.123456Z */
+static bool is_time(const char *s)
 {
-	const char *id = str(ev, "id"), *call = str(ev, "call"), *type = str(ev, "type");
-	const char *ts = str(ev, "ts"), *tenant = str(ev, "tenant");
-	char code[16] = "", *body;
-	const char *p[14];
-	PGresult *res;
-	int fresh;
+	size_t n = strlen(s);
 
-	if (!id || !call || !type || !ts)
-		return CC_DECLINED;
-	if (json_is_integer(json_object_get(ev, "code")))
-		snprintf(code, sizeof(code), "%d", (int)json_integer_value(json_object_get(ev, "code")));
+	return n >= 20 && n <= 32 && s[4] == '-' && s[7] == '-' && s[10] == 'T' &&
+	       s[13] == ':' && s[16] == ':' && s[n - 1] == 'Z' &&
+	       strspn(s, "0123456789-:.TZ") == n;
+}
 
-	body = json_dumps(ev, JSON_COMPACT);
-	p[0] = id; p[1] = call; p[2] = tenant; p[3] = type; p[4] = ts; p[5] = body;
-	res = cc_pg_exec(pg, "INSERT INTO cc.call_events (id, call_id, tenant_id, type, ts, body) "
-	                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id", 6, p);
-	free(body);
-	if (!res)
-		return CC_ERROR;
-	fresh = PQntuples(res);
-	PQclear(res);
-	if (!fresh)
+json_t *bl_cdr_clean(const json_t *ev, const char **why)
+{
+	static const char *const text_fields[] = {
+		"type", "direction", "from", "to", "number", "agent", "sip_call_id", "result", "reason",
+	};
+	const char *id = json_string_value(json_object_get(ev, "id"));
+	const char *call = json_string_value(json_object_get(ev, "call"));
+	const char *tenant = json_string_value(json_object_get(ev, "tenant"));
+	const char *ts = json_string_value(json_object_get(ev, "ts"));
+	json_t *out, *code = json_object_get(ev, "code");
+
+	if (!id || !is_uuid(id) || !call || !is_uuid(call)) {
+		*why = "no event or call id";
+		return NULL;
+	}
+	if (!ts || !is_time(ts)) {
+		*why = "no time";
+		return NULL;
+	}
+	if (tenant && *tenant && !is_uuid(tenant)) {
+		*why = "bad tenant";
+		return NULL;
+	}
+	if (!json_is_string(json_object_get(ev, "type"))) {
+		*why = "no type";
+		return NULL;
+	}
+	out = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "call", call, "ts", ts,
+	                "tenant", tenant ? tenant : "");
+	for (size_t i = 0; i < CC_ARRAY_LEN(text_fields); i++) {
+		json_t *v = json_object_get(ev, text_fields[i]);
+
+		if (json_is_string(v) && json_string_length(v) <= 256)
+			json_object_set(out, text_fields[i], v);
+	}
+	if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 1000)
+		json_object_set(out, "code", code);
+	return out;
+}
+
+/* One statement: record the new events, fold them per call, upsert. A
+ * field keeps the value it has unless the new events know better:
+ * started/answered take the earliest time, ended the latest, and the
+ * result is 'answered' once the call was answered. */
+static const char APPLY[] =
+	"WITH ev AS ("
+	"  SELECT e AS body, (e->>'id')::uuid AS id, (e->>'call')::uuid AS call_id,"
+	"         NULLIF(e->>'tenant', '')::uuid AS tenant_id, e->>'type' AS type,"
+	"         (e->>'ts')::timestamptz AS ts"
+	"  FROM jsonb_array_elements($1::jsonb) AS e),"
+	"fresh AS ("
+	"  INSERT INTO cc.call_events (id, call_id, tenant_id, type, ts, body)"
+	"  SELECT id, call_id, tenant_id, type, ts, body FROM ev"
+	"  ON CONFLICT (id) DO NOTHING RETURNING id),"
+	"f AS (SELECT DISTINCT ON (ev.id) ev.* FROM ev JOIN fresh USING (id)),"
+	"agg AS ("
+	"  SELECT call_id,"
+	"    max(tenant_id::text)::uuid AS tenant_id,"
+	"    (array_agg(body->>'direction' ORDER BY ts DESC) FILTER (WHERE body ? 'direction'))[1] AS direction,"
+	"    min(body->>'from') FILTER (WHERE type = 'offered') AS from_number,"
+	"    min(body->>'to') FILTER (WHERE type = 'offered') AS to_number,"
+	"    min(body->>'number') AS number,"
+	"    (array_agg(body->>'agent' ORDER BY ts DESC) FILTER (WHERE body->>'agent' <> ''))[1] AS agent,"
+	"    min(body->>'sip_call_id') AS sip_call_id,"
+	"    min(ts) FILTER (WHERE type = 'offered') AS started_at,"
+	"    min(ts) FILTER (WHERE type = 'answered') AS answered_at,"
+	"    max(ts) FILTER (WHERE type IN ('ended', 'rejected')) AS ended_at,"
+	"    (array_agg(body->>'result' ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected')))[1] AS result,"
+	"    (array_agg((body->>'code')::int ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected') AND body ? 'code'))[1] AS sip_code,"
+	"    (array_agg(body->>'reason' ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected') AND body ? 'reason'))[1] AS reason"
+	"  FROM f GROUP BY call_id)"
+	"INSERT INTO cc.calls AS c (id, tenant_id, direction, from_number, to_number, number, agent,"
+	"  sip_call_id, started_at, answered_at, ended_at, result, sip_code, reason, talk_seconds)"
+	"SELECT call_id, tenant_id, direction, from_number, to_number, number, agent, sip_call_id,"
+	"  started_at, answered_at, ended_at,"
+	"  CASE WHEN answered_at IS NOT NULL THEN 'answered' ELSE result END, sip_code, reason,"
+	"  CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL"
+	"    THEN round(extract(epoch FROM ended_at - answered_at))::int END "
+	"FROM agg "
+	"ON CONFLICT (id) DO UPDATE SET"
+	"  tenant_id = COALESCE(c.tenant_id, EXCLUDED.tenant_id),"
+	"  direction = COALESCE(EXCLUDED.direction, c.direction),"
+	"  from_number = COALESCE(c.from_number, EXCLUDED.from_number),"
+	"  to_number = COALESCE(c.to_number, EXCLUDED.to_number),"
+	"  number = COALESCE(c.number, EXCLUDED.number),"
+	"  agent = COALESCE(EXCLUDED.agent, c.agent),"
+	"  sip_call_id = COALESCE(c.sip_call_id, EXCLUDED.sip_call_id),"
+	"  started_at = LEAST(c.started_at, EXCLUDED.started_at),"
+	"  answered_at = LEAST(c.answered_at, EXCLUDED.answered_at),"
+	"  ended_at = GREATEST(c.ended_at, EXCLUDED.ended_at),"
+	"  result = CASE WHEN COALESCE(c.answered_at, EXCLUDED.answered_at) IS NOT NULL"
+	"    THEN 'answered' ELSE COALESCE(EXCLUDED.result, c.result) END,"
+	"  sip_code = COALESCE(EXCLUDED.sip_code, c.sip_code),"
+	"  reason = COALESCE(EXCLUDED.reason, c.reason),"
+	"  talk_seconds = CASE WHEN LEAST(c.answered_at, EXCLUDED.answered_at) IS NOT NULL"
+	"    AND GREATEST(c.ended_at, EXCLUDED.ended_at) IS NOT NULL THEN"
+	"    round(extract(epoch FROM GREATEST(c.ended_at, EXCLUDED.ended_at)"
+	"      - LEAST(c.answered_at, EXCLUDED.answered_at)))::int END,"
+	"  updated_at = now()";
+
+int bl_cdr_apply(struct cc_pg *pg, const json_t *events)
+{
+	char *doc;
+	const char *p[1];
+	int rc;
+
+	if (!json_array_size(events))
 		return CC_OK;
-
-	bool offered = !strcmp(type, "offered"), final = !strcmp(type, "ended") || !strcmp(type, "rejected");
-	p[0] = call;
-	p[1] = tenant;
-	p[2] = str(ev, "direction");
-	p[3] = offered ? str(ev, "from") : NULL;
-	p[4] = offered ? str(ev, "to") : NULL;
-	p[5] = str(ev, "number");
-	p[6] = str(ev, "agent");
-	p[7] = str(ev, "sip_call_id");
-	p[8] = offered ? ts : NULL;
-	p[9] = !strcmp(type, "answered") ? ts : NULL;
-	p[10] = final ? ts : NULL;
-	p[11] = final ? str(ev, "result") : NULL;
-	p[12] = final && code[0] ? code : NULL;
-	p[13] = final ? str(ev, "reason") : NULL;
-	return cc_pg_cmd(pg,
-		"INSERT INTO cc.calls AS c (id, tenant_id, direction, from_number, to_number, number, agent, "
-		"  sip_call_id, started_at, answered_at, ended_at, result, sip_code, reason, talk_seconds) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL) "
-		"ON CONFLICT (id) DO UPDATE SET "
-		"  tenant_id = COALESCE(c.tenant_id, EXCLUDED.tenant_id), "
-		"  direction = COALESCE(EXCLUDED.direction, c.direction), "
-		"  from_number = COALESCE(c.from_number, EXCLUDED.from_number), "
-		"  to_number = COALESCE(c.to_number, EXCLUDED.to_number), "
-		"  number = COALESCE(c.number, EXCLUDED.number), "
-		"  agent = COALESCE(EXCLUDED.agent, c.agent), "
-		"  sip_call_id = COALESCE(c.sip_call_id, EXCLUDED.sip_call_id), "
-		"  started_at = LEAST(c.started_at, EXCLUDED.started_at), "
-		"  answered_at = LEAST(c.answered_at, EXCLUDED.answered_at), "
-		"  ended_at = GREATEST(c.ended_at, EXCLUDED.ended_at), "
-		"  result = CASE WHEN COALESCE(c.answered_at, EXCLUDED.answered_at) IS NOT NULL "
-		"    THEN 'answered' ELSE COALESCE(EXCLUDED.result, c.result) END, "
-		"  sip_code = COALESCE(EXCLUDED.sip_code, c.sip_code), "
-		"  reason = COALESCE(EXCLUDED.reason, c.reason), "
-		"  talk_seconds = CASE WHEN LEAST(c.answered_at, EXCLUDED.answered_at) IS NOT NULL "
-		"    AND GREATEST(c.ended_at, EXCLUDED.ended_at) IS NOT NULL THEN "
-		"    round(extract(epoch FROM GREATEST(c.ended_at, EXCLUDED.ended_at) "
-		"      - LEAST(c.answered_at, EXCLUDED.answered_at)))::int END, "
-		"  updated_at = now()",
-		14, p);
+	doc = json_dumps(events, JSON_COMPACT);
+	if (!doc)
+		return CC_ERROR;
+	p[0] = doc;
+	rc = cc_pg_cmd(pg, APPLY, 1, p);
+	free(doc);
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,28 +42,67 @@ static void on_signal(int sig)
 	atomic_store(&stopping, 1);
 }
 
-/* Applies a batch in one transaction. CC_OK when committed. */
-static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
+/* Applies a batch in one transaction, CC_OK when committed. If the
+ * database refuses the batch for its content (not for being down), the
+ * events are applied one by one and an event refused alone is logged and
+ * dropped, so one bad event cannot stop the consumer. */
+static int commit(struct cc_pg *pg, const json_t *events)
 {
 	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
 		return CC_ERROR;
-	for (int i = 0; i < list->Count; i++) {
-		natsMsg *m = list->Msgs[i];
-		json_t *ev = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
-		int rc = ev ? bl_cdr_apply(pg, ev) : CC_DECLINED;
-
-		json_decref(ev);
-		if (rc == CC_ERROR) {
-			if (pg->conn)
-				PQclear(PQexec(pg->conn, "ROLLBACK"));
-			return CC_ERROR;
-		}
-		if (rc == CC_DECLINED)
-			CC_WARN("skipping a message on %s that is not a call event", natsMsg_GetSubject(m));
-		else
-			(*applied)++;
+	if (bl_cdr_apply(pg, events) != CC_OK) {
+		if (pg->conn)
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+		return CC_ERROR;
 	}
 	return cc_pg_cmd(pg, "COMMIT", 0, NULL);
+}
+
+static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
+{
+	json_t *events = json_array();
+	const char *why = NULL;
+	int rc;
+
+	for (int i = 0; i < list->Count; i++) {
+		natsMsg *m = list->Msgs[i];
+		json_t *raw = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
+		json_t *ev = raw ? bl_cdr_clean(raw, &why) : NULL;
+
+		if (ev)
+			json_array_append_new(events, ev);
+		else
+			CC_WARN("skipping a message on %s: %s", natsMsg_GetSubject(m),
+			        raw ? why : "not JSON");
+		json_decref(raw);
+	}
+	*applied = (int)json_array_size(events);
+	rc = commit(pg, events);
+	if (rc != CC_OK && pg->error != CC_PG_UNAVAILABLE) {
+		size_t i;
+		json_t *ev;
+
+		CC_WARN("batch refused (%s); applying its events one by one", pg->message);
+		rc = CC_OK;
+		json_array_foreach(events, i, ev) {
+			json_t *one = json_pack("[O]", ev);
+
+			if (commit(pg, one) != CC_OK) {
+				if (pg->error == CC_PG_UNAVAILABLE) {
+					rc = CC_ERROR;
+					json_decref(one);
+					break;
+				}
+				char *text = json_dumps(ev, JSON_COMPACT);
+				CC_ERR("dropping event the database refuses: %s (%s)", text, pg->message);
+				free(text);
+				(*applied)--;
+			}
+			json_decref(one);
+		}
+	}
+	json_decref(events);
+	return rc;
 }
 
 int main(int argc, char **argv)
