@@ -45,8 +45,11 @@ stack_up() {
 	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT; do
 		export "$k=$(pick_port)"
 	done
-	export CC_RTP_MIN=$((40000 + (RANDOM % 20) * 1000)) CC_RTP_MAX
-	CC_RTP_MAX=$((CC_RTP_MIN + 999))
+	# media ports: 1000 from a random block unless CC_TEST_RTP_SPAN asks
+	# for more (the benchmark needs ~4 per concurrent call)
+	local span=${CC_TEST_RTP_SPAN:-1000}
+	export CC_RTP_MIN=$((40000 + (RANDOM % (20000 / span)) * span)) CC_RTP_MAX
+	CC_RTP_MAX=$((CC_RTP_MIN + span - 1))
 	export CC_SIP_DOMAIN=cc.test
 	if ! "$TOP/ops/stack.sh" start > "$CC_VAR/stack-start.log" 2>&1; then
 		cat "$CC_VAR/stack-start.log"

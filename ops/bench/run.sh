@@ -19,8 +19,9 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SUITE=bench
 . "$TOP/tests/lib.sh"
 : "${BENCH_SECONDS:=30}" "${BENCH_START:=100}" "${BENCH_MAX:=3200}" "${BENCH_STEPS:=3}"
-: "${BENCH_HOLD_MS:=1000}"
+: "${BENCH_HOLD_MS:=1000}" "${BENCH_MODES:=full bare}"
 export CC_KAM_DEBUG=0 CC_LOG_LEVEL=warn
+export CC_TEST_RTP_SPAN=20000   # 4 media ports per concurrent call
 trap stack_down EXIT
 
 CARRIER=$(pick_port) AGENT=$(pick_port)
@@ -30,14 +31,14 @@ OUT=$(mktemp -d /tmp/cc-bench.XXXXXX)
 probe() {
 	local rate=$1 total=$(( $1 * BENCH_SECONDS )) tag="$MODE-$1" uas rc
 	(cd "$OUT" && exec sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
-		-m "$total" -nostdin -timeout $((BENCH_SECONDS * 3 + 30)) -max_socket 65000 \
+		-m "$total" -nostdin -timeout $((BENCH_SECONDS * 3 + 30)) -max_socket 65000 -buff_size 4194304 \
 		-trace_screen -screen_file "uas-$tag.screen" > "uas-$tag.out" 2>&1) &
 	uas=$!
 	sleep 0.5
 	local t0; t0=$(date +%s.%N)
 	(cd "$OUT" && sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" \
 		-sf "$SIPP_DIR/carrier_call.xml" -s +8657112345678 -set from +8613800000001 -p "$CARRIER" \
-		-default_behaviors all,-abortunexp -r "$rate" -rp 1000 -m "$total" -d "$BENCH_HOLD_MS" -nostdin -max_socket 65000 \
+		-default_behaviors all,-abortunexp -r "$rate" -rp 1000 -m "$total" -d "$BENCH_HOLD_MS" -nostdin -max_socket 65000 -buff_size 4194304 \
 		-timeout $((BENCH_SECONDS * 3 + 20)) -timeout_error \
 		-trace_err -error_file "uac-$tag.err" -trace_screen -screen_file "uac-$tag.screen" > "uac-$tag.out" 2>&1)
 	rc=$?
@@ -84,6 +85,8 @@ echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048
 echo "# Kamailio $(kamailio -v 2>/dev/null | awk 'NR==1 {print $3}'), rtpengine $(rtpengine --version 2>&1 | awk '{print $NF}'), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)"
 echo "# each call: INVITE/180/200/ACK, ${BENCH_HOLD_MS} ms of talk, BYE/200; ${BENCH_SECONDS} s per rate; zero failures"
 
+full=0 bare=0
+if [[ " $BENCH_MODES " == *" full "* ]]; then
 MODE=full
 stack_up || exit 1
 provision
@@ -98,7 +101,9 @@ sleep 5
 records=$(( $(psql_count) - before ))
 echo "# full path: $records call records written during the run" >&2
 stack_down
+fi
 
+if [[ " $BENCH_MODES " == *" bare "* ]]; then
 MODE=bare
 export CC_BARE=127.0.0.1:$AGENT
 stack_up || exit 1
@@ -106,6 +111,7 @@ new_trunk carrier1 "$CARRIER"
 bare=$(best)
 stack_down
 unset CC_BARE
+fi
 
 ratio=$(awk -v f="$full" -v b="$bare" 'BEGIN { if (b > 0) printf "%.2f", f / b; else print "n/a" }')
 echo
