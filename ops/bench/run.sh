@@ -27,8 +27,26 @@ trap stack_down EXIT
 CARRIER=$(pick_port) AGENT=$(pick_port)
 OUT=$(mktemp -d /tmp/cc-bench.XXXXXX)
 
+# fresh: every probe starts from a clean Kamailio and rtpengine (no
+# dialogs or media sessions left by an overloaded probe), the agent
+# registered, and billingd caught up with the events of the last probe.
+fresh() {
+	"$TOP/ops/stack.sh" stop kamailio rtpengine > /dev/null 2>&1
+	"$TOP/ops/stack.sh" start rtpengine kamailio routingd > /dev/null 2>&1 || return 1
+	[ "$MODE" = full ] || return 0
+	sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" > /dev/null || return 1
+	local last=-1 now i
+	for ((i = 0; i < 120; i++)); do
+		now=$(psql_count)
+		[ "$now" = "$last" ] && return 0
+		last=$now
+		sleep 1
+	done
+}
+
 # probe RATE: 0 when RATE calls/s ran BENCH_SECONDS with no failure
 probe() {
+	fresh || { echo "  $MODE: the stack did not come back" >&2; return 1; }
 	local rate=$1 total=$(( $1 * BENCH_SECONDS )) tag="$MODE-$1" uas rc
 	(cd "$OUT" && exec sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
 		-m "$total" -nostdin -timeout $((BENCH_SECONDS * 3 + 30)) -max_socket 65000 -buff_size 4194304 \
@@ -53,7 +71,6 @@ probe() {
 		'BEGIN { d = b - a - h / 1000; if (d <= 0) d = 1; printf "%.0f", n / d }')
 	printf '  %-10s %5d calls/s offered: %6s ok, %4s failed, %5s calls/s reached, sipp exit %d\n' \
 		"$MODE" "$rate" "${ok:-?}" "${failed:-?}" "$reached" "$rc" >&2
-	sleep 3
 	[ "$rc" = 0 ] && [ "${failed:-1}" = 0 ] && [ "${ok:-0}" = "$total" ] && \
 		[ "$reached" -ge $(( rate * 95 / 100 )) ]
 }
@@ -73,6 +90,11 @@ best() {
 	echo "$good"
 }
 
+psql_count() {
+	PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc \
+		-tAc "SELECT count(*) FROM cc.calls WHERE ended_at IS NOT NULL"
+}
+
 provision() {
 	new_trunk carrier1 "$CARRIER"
 	new_tenant acme
@@ -90,11 +112,6 @@ if [[ " $BENCH_MODES " == *" full "* ]]; then
 MODE=full
 stack_up || exit 1
 provision
-sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" || { echo "register failed"; exit 1; }
-psql_count() {
-	PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc \
-		-tAc "SELECT count(*) FROM cc.calls WHERE ended_at IS NOT NULL"
-}
 before=$(psql_count)
 full=$(best)
 sleep 5
