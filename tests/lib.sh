@@ -134,7 +134,7 @@ sipp_run() { # sipp_run TAG args...
 	local rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "# sipp $tag failed ($rc):"
-		tail -n 12 "$SIPW/$tag.err" 2>/dev/null | sed 's/^/#   /'
+		tail -c 400 "$SIPW/$tag.err" 2>/dev/null | tr -s "\r\n" "  " | sed "s/^/#   /"; echo
 	fi
 	return $rc
 }
