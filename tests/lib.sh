@@ -129,7 +129,7 @@ new_trunk() {
 # Every SIPp run leaves its message log in $SIPW/<tag>.log.
 sipp_run() { # sipp_run TAG args...
 	local tag=$1; shift
-	(cd "$SIPW" && sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" -trace_msg -message_file "$tag.log" \
+	(cd "$SIPW" && timeout -s KILL 60 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" -trace_msg -message_file "$tag.log" \
 		-trace_err -error_file "$tag.err" -nostdin "$@" > "$tag.out" 2>&1)
 	local rc=$?
 	if [ "$rc" != 0 ]; then
@@ -155,7 +155,7 @@ sip_register_forbidden() {
 }
 # sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
 sip_agent() {
-	(cd "$SIPW" && exec sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"
