@@ -16,7 +16,7 @@ static const char COLS[] = "id, extension, name, "
 	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
 	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
-static json_t *row(struct tn_req *r, const PGresult *res, int i)
+static json_t *row(const PGresult *res, int i)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "extension", PQgetvalue(res, i, 1), "name", PQgetvalue(res, i, 2),
@@ -66,7 +66,7 @@ static json_t *select_one(struct tn_req *r, const char *ext)
 
 	free(sql);
 	if (res && PQntuples(res) == 1)
-		out = row(r, res, 0);
+		out = row(res, 0);
 	if (res)
 		PQclear(res);
 	return out;
@@ -99,7 +99,6 @@ static void list(struct tn_req *r)
 	char lim[8], *sql;
 	int limit;
 	PGresult *res;
-	json_t *items;
 
 	if (tn_page(r, &limit, &after) != CC_OK)
 		return;
@@ -111,12 +110,7 @@ static void list(struct tn_req *r)
 	free(sql);
 	if (!res)
 		return tn_db_error(r, "agents");
-	items = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(items, row(r, res, i));
-	tn_reply(r, 200, tn_list(items, PQntuples(res) == limit ?
-	         PQgetvalue(res, PQntuples(res) - 1, 1) : NULL));
-	PQclear(res);
+	tn_reply_page(r, res, row, limit, 1);
 }
 
 static void get(struct tn_req *r)

@@ -124,6 +124,18 @@ void tn_rollback(struct tn_req *r, const char *what)
 	tn_db_error(r, what);
 }
 
+void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresult *, int),
+                   int limit, int cursor_col)
+{
+	json_t *items = json_array();
+	int n = PQntuples(res);
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(items, row(res, i));
+	tn_reply(r, 200, tn_list(items, n == limit ? PQgetvalue(res, n - 1, cursor_col) : NULL));
+	PQclear(res);
+}
+
 void tn_abort(struct tn_req *r)
 {
 	if (r->d->pg.conn)

@@ -96,6 +96,12 @@ void tn_abort(struct tn_req *r);
 /* {"items": items, "next": cursor-or-null}; takes over items. */
 json_t *tn_list(json_t *items, const char *next);
 
+/* Answers 200 with a page built from res (one item per row, via row()),
+ * whose `next` is column cursor_col of the last row when the page is full.
+ * Frees res. */
+void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresult *, int),
+                   int limit, int cursor_col);
+
 /* A JSON string field of the body, or NULL. */
 const char *tn_str(struct tn_req *r, const char *name);
 

@@ -57,7 +57,6 @@ static void list(struct tn_req *r)
 	char lim[8], *sql;
 	int limit;
 	PGresult *res;
-	json_t *items;
 
 	if (tn_page(r, &limit, &after) != CC_OK)
 		return;
@@ -81,12 +80,7 @@ static void list(struct tn_req *r)
 		return tn_error(r, 400, "invalid_argument", "from", "from/to must be RFC 3339 times");
 	if (!res)
 		return tn_db_error(r, "calls");
-	items = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(items, row(res, i));
-	tn_reply(r, 200, tn_list(items, PQntuples(res) == limit ?
-	         PQgetvalue(res, PQntuples(res) - 1, 0) : NULL));
-	PQclear(res);
+	tn_reply_page(r, res, row, limit, 0);
 }
 
 static void get(struct tn_req *r)

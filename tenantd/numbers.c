@@ -110,7 +110,6 @@ static void list(struct tn_req *r)
 	char lim[8], *sql;
 	int limit;
 	PGresult *res;
-	json_t *items;
 
 	if (tn_page(r, &limit, &after) != CC_OK)
 		return;
@@ -122,12 +121,7 @@ static void list(struct tn_req *r)
 	free(sql);
 	if (!res)
 		return tn_db_error(r, "numbers");
-	items = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(items, row(res, i));
-	tn_reply(r, 200, tn_list(items, PQntuples(res) == limit ?
-	         PQgetvalue(res, PQntuples(res) - 1, 1) : NULL));
-	PQclear(res);
+	tn_reply_page(r, res, row, limit, 1);
 }
 
 static void get(struct tn_req *r)
