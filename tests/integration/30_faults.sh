@@ -74,11 +74,25 @@ check billingd_down_calls_route answered_calls 3
 stack start billingd
 check billingd_back_records_appear wait_for 20 calls_are acme $((before + 3))
 
+# --- rtpengine stopped: calls are refused, never relayed without media anchoring
+stack stop rtpengine
+sip_agent "$AGENT" 1; quiet_agent=$AGENT_PID
+check rtpengine_down_503 sip_call_refused 503 "$CARRIER" +8657112345678 +8613800000001
+kill "$quiet_agent" 2>/dev/null; wait "$quiet_agent" 2>/dev/null
+check rtpengine_down_agent_not_rung not got_invite "$AGENT"
+stack start rtpengine
+sleep 6   # Kamailio retries a disabled rtpengine after 5 s
+before=$(calls_count acme)
+check rtpengine_back_routes answered_calls 1
+wait_for 10 calls_are acme $((before + 1))
+
 # --- PostgreSQL stopped: known numbers still route from routingd's memory
+sleep 1
+before=$(calls_count acme)
 stack stop pg
 api GET /v1/tenants/acme/numbers "${KEY[acme]}"
 check pg_down_api_503 [ "$HTTP" = 503 -a "$(jr .error.code)" = unavailable ]
 check pg_down_known_number_routes answered_calls 1
 check pg_down_unknown_number_404 sip_call_refused 404 "$CARRIER" +8699999999999 +8613800000001
 stack start pg
-check pg_back_record_written wait_for 20 calls_are acme $((before + 4))
+check pg_back_record_written wait_for 20 calls_are acme $((before + 1))
