@@ -1,24 +1,10 @@
 /* cdr.c: see cdr.h. */
 #include "cdr.h"
 #include "cc.h"
+#include "id.h"
 
 #include <stdbool.h>
 #include <string.h>
-
-static bool is_uuid(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
-
-		if (shape[i] == '-' ? s[i] != '-' : !hex)
-			return false;
-	}
-	return true;
-}
 
 /* RFC 3339 UTC as cc_rfc3339 writes it: 2026-11-23T12:45:50.123456Z */
 static bool is_time(const char *s)
@@ -41,7 +27,7 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 	const char *ts = json_string_value(json_object_get(ev, "ts"));
 	json_t *out, *code = json_object_get(ev, "code");
 
-	if (!id || !is_uuid(id) || !call || !is_uuid(call)) {
+	if (!id || !cc_uuid_valid(id) || !call || !cc_uuid_valid(call)) {
 		*why = "no event or call id";
 		return NULL;
 	}
@@ -49,7 +35,7 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 		*why = "no time";
 		return NULL;
 	}
-	if (tenant && *tenant && !is_uuid(tenant)) {
+	if (tenant && *tenant && !cc_uuid_valid(tenant)) {
 		*why = "bad tenant";
 		return NULL;
 	}

@@ -34,6 +34,21 @@ int cc_uuid(char out[CC_UUID_LEN])
 	return CC_OK;
 }
 
+int cc_uuid_valid(const char *s)
+{
+	static const char shape[] = "........-....-....-....-............";
+
+	if (!s || strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		int hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+
+		if (shape[i] == '-' ? s[i] != '-' : !hex)
+			return 0;
+	}
+	return 1;
+}
+
 int cc_token(char out[CC_TOKEN_LEN])
 {
 	unsigned char b[20];

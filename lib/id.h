@@ -14,6 +14,9 @@
 /* A random (version 4) UUID in lower-case text. CC_ERROR if the RNG fails. */
 int cc_uuid(char out[CC_UUID_LEN]);
 
+/* True if s is a UUID in the lower-case text form cc_uuid writes. */
+int cc_uuid_valid(const char *s);
+
 /* A fresh API secret "cc_<40 hex>" (160 random bits). */
 int cc_token(char out[CC_TOKEN_LEN]);
 

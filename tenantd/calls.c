@@ -46,11 +46,6 @@ static bool rfc3339(const char *s)
 	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
 }
 
-static bool is_uuid(const char *s)
-{
-	return strlen(s) == 36 && strspn(s, "0123456789abcdef-") == 36;
-}
-
 static void list(struct tn_req *r)
 {
 	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[5];
@@ -64,7 +59,7 @@ static void list(struct tn_req *r)
 		return tn_error(r, 400, "invalid_argument", "from", "from must be an RFC 3339 time");
 	if (to && !rfc3339(to))
 		return tn_error(r, 400, "invalid_argument", "to", "to must be an RFC 3339 time");
-	if (after && !is_uuid(after))
+	if (after && !cc_uuid_valid(after))
 		return tn_error(r, 400, "invalid_argument", "after", "after must be a call id");
 	snprintf(lim, sizeof(lim), "%d", limit);
 	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
@@ -89,7 +84,7 @@ static void get(struct tn_req *r)
 	char *sql;
 	PGresult *res;
 
-	if (!is_uuid(r->params[1]))
+	if (!cc_uuid_valid(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such call");
 	sql = cc_sprintf("SELECT %s FROM cc.calls WHERE tenant_id = $1 AND id = $2::uuid", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 2, p);

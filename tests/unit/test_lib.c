@@ -149,6 +149,10 @@ TEST(ids)
 	ASSERT_EQ_INT(strlen(u), 36);
 	ASSERT(u[14] == '4');
 	ASSERT(strcmp(u, u2) != 0);
+	ASSERT(cc_uuid_valid(u));
+	ASSERT(!cc_uuid_valid("not-a-uuid"));
+	ASSERT(!cc_uuid_valid("736AE3B3-B0A2-4389-AC66-E0B6291F7317"));
+	ASSERT(!cc_uuid_valid("736ae3b3xb0a2-4389-ac66-e0b6291f7317"));
 	ASSERT_EQ_INT(cc_token(t), CC_OK);
 	ASSERT_EQ_INT(strlen(t), 43);
 	/* RFC 2617 section 3.5: Mufasa:testrealm@host.com:Circle Of Life */
