@@ -30,6 +30,7 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_NG_TCP_PORT:=2226}"       # rtpengine ng (TCP, DTMF notifications)
 : "${CC_EVAPI_PORT:=8448}"        # Kamailio evapi (routingd connects)
 : "${CC_RPC_PORT:=8449}"          # Kamailio JSON-RPC over UDP (reloads)
+: "${CC_ROUTING_METRICS_PORT:=9464}" # routingd metrics (Prometheus text)
 : "${CC_RTP_MIN:=30000}"          # rtpengine media ports
 : "${CC_RTP_MAX:=39999}"
 : "${CC_SIP_DOMAIN:=cc.test}"     # tenants get <slug>.$CC_SIP_DOMAIN
@@ -40,7 +41,7 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
-CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
+CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
 CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_MAX_CALL_S CC_BARE"
 
 RUN=$CC_VAR/run
@@ -246,7 +247,7 @@ daemon_env() {
 	export CC_PG_URL; CC_PG_URL=$(pg_url cc_app)
 	export CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT
 	export CC_SPOOL_DIR=$CC_VAR/spool
-	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT
+	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
 }
@@ -330,6 +331,7 @@ info() {
 	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin)
 	  NATS        nats://127.0.0.1:$CC_NATS_PORT (JetStream; monitoring http://127.0.0.1:$CC_NATS_HTTP_PORT)
 	  rtpengine   ng udp 127.0.0.1:$CC_NG_PORT, media ports $CC_RTP_MIN-$CC_RTP_MAX
+	  metrics     http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics (routingd)
 	  logs        $CC_VAR/log/
 
 	Try it:

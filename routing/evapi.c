@@ -149,3 +149,8 @@ int rt_evapi_send(struct rt_evapi *ev, const json_t *msg)
 	free(s);
 	return rc;
 }
+
+int rt_evapi_connected(const struct rt_evapi *ev)
+{
+	return ev->bev && ev->connected;
+}

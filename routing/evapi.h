@@ -18,6 +18,9 @@ struct rt_evapi *rt_evapi_new(struct event_base *base, const char *host, int por
                               rt_evapi_cb cb, void *arg);
 void rt_evapi_free(struct rt_evapi *ev);
 
+/* 1 while the connection to Kamailio is up. */
+int rt_evapi_connected(const struct rt_evapi *ev);
+
 /* Sends one JSON object as a netstring. CC_ERROR if not connected. */
 int rt_evapi_send(struct rt_evapi *ev, const json_t *msg);
 

@@ -7,8 +7,15 @@
  * The model is reloaded whole on every cc.cfg.<tenant> notice, on every
  * NATS reconnect, and every CC_ROUTING_RELOAD_S seconds; when PostgreSQL
  * is down the last model keeps routing.
+ *
+ * Metrics (Prometheus text) on http://127.0.0.1:CC_ROUTING_METRICS_PORT/metrics:
+ * the time from a question's arrival to its answer being queued back to
+ * Kamailio (histogram plus p50/p99), decisions, rejections, model size and
+ * the last load's duration.
  */
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,6 +26,7 @@
 #include "cc.h"
 #include "config.h"
 #include "events.h"
+#include "hist.h"
 #include "evapi.h"
 #include "log.h"
 #include "model.h"
@@ -31,6 +39,7 @@ struct settings {
 	char *evapi_host;
 	long evapi_port;
 	long reload_s;
+	long metrics_port;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -46,6 +55,9 @@ static const struct cc_config_row settings_table[] = {
 	  "Kamailio evapi port" },
 	{ "CC_ROUTING_RELOAD_S", CC_CFG_INT, "30", 1, 86400, offsetof(struct settings, reload_s),
 	  "full model reload period, seconds" },
+	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
+	  offsetof(struct settings, metrics_port),
+	  "metrics endpoint port on 127.0.0.1 (0: none)" },
 };
 
 struct routingd {
@@ -61,23 +73,32 @@ struct routingd {
 	natsSubscription *cfg_sub;   /* cc.cfg.> */
 	atomic_int reload_wanted;
 	int loaded;                  /* a model from PostgreSQL is in place */
+	struct evhttp *http;         /* metrics endpoint */
+	struct cc_hist decide_ns;    /* question in -> answer queued */
+	uint64_t loads;              /* successful model loads */
+	uint64_t load_failures;
+	double load_s;               /* duration of the last successful load */
 };
 
 static void reload(struct routingd *r)
 {
 	char *err = NULL;
+	uint64_t t0 = cc_mono_ns();
 	struct rt_model *m = rt_model_load(&r->pg, &err);
 
 	if (!m) {
+		r->load_failures++;
 		CC_WARN("model reload failed, keeping the last one: %s", err);
 		free(err);
 		return;
 	}
 	rt_model_free(r->model);
 	r->model = m;
+	r->loads++;
+	r->load_s = (double)(cc_mono_ns() - t0) / 1e9;
 	if (!r->loaded)
-		CC_INFO("model loaded: %zu tenants, %zu numbers, %zu agents, %zu trunks",
-		        m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
+		CC_INFO("model loaded in %.3f s: %zu tenants, %zu numbers, %zu agents, %zu trunks",
+		        r->load_s, m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
 	r->loaded = 1;
 }
 
@@ -111,13 +132,65 @@ static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 {
 	struct routingd *r = arg;
+	uint64_t t0 = cc_mono_ns();
 	json_t *reply = rt_calls_handle(&r->calls, msg);
 
 	if (reply) {
 		if (rt_evapi_send(ev, reply) != CC_OK)
 			CC_WARN("could not answer Kamailio");
+		else
+			cc_hist_add(&r->decide_ns, cc_mono_ns() - t0);
 		json_decref(reply);
 	}
+}
+
+static void counter(FILE *f, const char *name, const char *type, const char *help, double v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.9g\n", name, help, name, type, name, v);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct routingd *r = arg;
+	const struct rt_model *m = r->model;
+	struct evbuffer *out;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(evhttp_request_get_uri(req), "/metrics") != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
+		return;
+	}
+	f = open_memstream(&text, &len);
+	CC_BUG_ON(!f);
+	cc_hist_prometheus(f, &r->decide_ns, "cc_routing_decision_seconds",
+	                   "time from Kamailio's question arriving to the answer queued back");
+	counter(f, "cc_routing_decisions_total", "counter", "routing decisions made",
+	        (double)r->calls.decisions);
+	counter(f, "cc_routing_rejected_total", "counter", "decisions that rejected the call",
+	        (double)r->calls.rejected);
+	counter(f, "cc_routing_progress_events_total", "counter",
+	        "answered/ended/failed reports received from Kamailio", (double)r->calls.events_in);
+	counter(f, "cc_routing_model_tenants", "gauge", "tenants in the model", (double)m->tenants.len);
+	counter(f, "cc_routing_model_numbers", "gauge", "numbers in the model", (double)m->numbers.len);
+	counter(f, "cc_routing_model_agents", "gauge", "agents in the model", (double)m->n_agents);
+	counter(f, "cc_routing_model_loads_total", "counter", "successful model loads",
+	        (double)r->loads);
+	counter(f, "cc_routing_model_load_failures_total", "counter", "failed model loads",
+	        (double)r->load_failures);
+	counter(f, "cc_routing_model_load_seconds", "gauge", "duration of the last model load",
+	        r->load_s);
+	counter(f, "cc_routing_kamailio_connected", "gauge", "1 while the evapi link is up",
+	        rt_evapi_connected(r->evapi));
+	fclose(f);
+	out = evbuffer_new();
+	evbuffer_add(out, text, len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", out);
+	evbuffer_free(out);
+	free(text);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -169,6 +242,15 @@ int main(int argc, char **argv)
 		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
 		return 2;
 	}
+	if (r.cfg.metrics_port) {
+		r.http = evhttp_new(r.base);
+		evhttp_set_allowed_methods(r.http, EVHTTP_REQ_GET);
+		evhttp_set_gencb(r.http, on_metrics, &r);
+		if (evhttp_bind_socket(r.http, "127.0.0.1", (uint16_t)r.cfg.metrics_port) != 0) {
+			CC_ERR("cannot listen on 127.0.0.1:%ld for metrics", r.cfg.metrics_port);
+			return 1;
+		}
+	}
 	sigterm = evsignal_new(r.base, SIGTERM, on_signal, &r);
 	sigint = evsignal_new(r.base, SIGINT, on_signal, &r);
 	event_add(sigterm, NULL);
@@ -177,6 +259,8 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(r.base);
 
+	if (r.http)
+		evhttp_free(r.http);
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
 	rt_evapi_free(r.evapi);

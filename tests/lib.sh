@@ -58,7 +58,7 @@ stack_try() {
 	chmod 755 "$CC_VAR"
 	local k
 	for k in CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT \
-	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT; do
+	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT; do
 		export "$k=$(pick_port)"
 	done
 	# media ports: 1000 from a random block unless CC_TEST_RTP_SPAN asks

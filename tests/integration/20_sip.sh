@@ -96,3 +96,11 @@ api GET /v1/tenants/beta/calls "${KEY[beta]}"
 check beta_sees_only_its_calls [ "$(jr '.items | length')" = 2 ]
 api GET /v1/tenants/acme/calls "${KEY[beta]}"
 expect_eq calls_other_tenant_404 "$HTTP" 404
+
+# --- routingd's metrics count the decisions of this suite and time them
+metrics=$(curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics")
+metric() { awk -v n="$1" '$1 == n { print $2 }' <<< "$metrics"; }
+check metrics_decisions_counted [ "$(metric cc_routing_decisions_total)" -ge 8 ]
+check metrics_histogram_complete [ "$(metric 'cc_routing_decision_seconds_bucket{le="+Inf"}')" = "$(metric cc_routing_decisions_total)" ]
+check metrics_p99_positive awk -v v="$(metric cc_routing_decision_seconds_p99)" 'BEGIN { exit !(v > 0 && v < 1) }'
+check metrics_model_tenants [ "$(metric cc_routing_model_tenants)" = 2 ]

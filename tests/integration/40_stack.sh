@@ -7,7 +7,7 @@ set -uo pipefail
 trap stack_down EXIT
 stack_up || exit 1
 
-ports="$CC_SIP_PORT $CC_SIP_TLS_PORT $CC_API_PORT $CC_PG_PORT $CC_NATS_PORT $CC_NATS_HTTP_PORT $CC_NG_PORT $CC_NG_TCP_PORT $CC_EVAPI_PORT $CC_RPC_PORT"
+ports="$CC_SIP_PORT $CC_SIP_TLS_PORT $CC_API_PORT $CC_PG_PORT $CC_NATS_PORT $CC_NATS_HTTP_PORT $CC_NG_PORT $CC_NG_TCP_PORT $CC_EVAPI_PORT $CC_RPC_PORT $CC_ROUTING_METRICS_PORT"
 open_ports() {
 	local p n=0
 	for p in $ports; do ss -Htuln "sport = :$p" | grep -q . && n=$((n + 1)); done

@@ -8,6 +8,7 @@
 #include "cc.h"
 #include "config.h"
 #include "e164.h"
+#include "hist.h"
 #include "id.h"
 #include "map.h"
 #include "netstring.h"
@@ -165,4 +166,25 @@ TEST(ids)
 	ASSERT(!cc_secret_eq("abc", "abcd"));
 }
 
-TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(config), T(ids))
+/* Quantiles within one bucket (~3%) of the truth, never below it. */
+TEST(hist)
+{
+	static struct cc_hist h;
+
+	ASSERT_EQ_INT((int)cc_hist_quantile(&h, 0.5), 0);
+	for (uint64_t v = 1; v <= 100000; v++)
+		cc_hist_add(&h, v * 10);     /* 10 ns .. 1 ms, uniform */
+	uint64_t p50 = cc_hist_quantile(&h, 0.50), p99 = cc_hist_quantile(&h, 0.99);
+
+	ASSERT(p50 >= 500000 && p50 <= 500000 * 103 / 100);
+	ASSERT(p99 >= 990000 && p99 <= 990000 * 103 / 100);
+	ASSERT(cc_hist_quantile(&h, 1.0) == 1000000);
+	ASSERT(cc_hist_count_le(&h, 1000000) == 100000);
+	ASSERT(cc_hist_count_le(&h, 5) == 0);
+	ASSERT(cc_hist_count_le(&h, 10) == 1);
+	/* huge values land in the last bucket instead of overflowing */
+	cc_hist_add(&h, UINT64_MAX / 2);
+	ASSERT(h.count == 100001);
+}
+
+TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(config), T(ids), T(hist))
