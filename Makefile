@@ -29,6 +29,7 @@ asan: deps
 
 bench: deps all
 	@ops/bench/run.sh
+	@ops/bench/scale.sh
 
 demo:
 	@ops/demo.sh

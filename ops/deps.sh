@@ -9,7 +9,7 @@ PACKAGES=(
 	kamailio-extra-modules kamailio-utils-modules kamailio-websocket-modules
 	kamailio-nats-modules
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
-	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev
+	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev
 )
 

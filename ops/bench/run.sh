@@ -12,7 +12,9 @@
 # zero failed calls and the offered rate actually reached: rates double
 # from BENCH_START until a run fails, then BENCH_STEPS bisection steps.
 # Each call rings, is answered, talks BENCH_HOLD_MS (1000) and hangs up.
-# Prints both figures and their ratio; appends nothing by itself (copy the
+# Prints both figures and their ratio, and routingd's decision time
+# (p50/p99 from its own histogram, scraped from its metrics endpoint at the
+# end of each full-path probe); appends nothing by itself (copy the
 # summary into docs/BENCHMARKS.md).
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +33,8 @@ OUT=$(mktemp -d /tmp/cc-bench.XXXXXX)
 # dialogs or media sessions left by an overloaded probe), the agent
 # registered, and billingd caught up with the events of the last probe.
 fresh() {
-	"$TOP/ops/stack.sh" stop kamailio rtpengine > /dev/null 2>&1
+	# routingd too: its decision-time histogram then covers one probe
+	"$TOP/ops/stack.sh" stop kamailio rtpengine routingd > /dev/null 2>&1
 	"$TOP/ops/stack.sh" start rtpengine kamailio routingd > /dev/null 2>&1 || return 1
 	[ "$MODE" = full ] || return 0
 	sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" > /dev/null || return 1
@@ -63,7 +66,13 @@ probe() {
 	rc=$?
 	local t1; t1=$(date +%s.%N)
 	kill "$uas" 2>/dev/null; wait "$uas" 2>/dev/null
-	local ok failed
+	local ok failed p50 p99
+	if [ "$MODE" = full ]; then
+		curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" > "$OUT/metrics-$rate"
+		p50=$(awk '$1 == "cc_routing_decision_seconds_p50" { printf "%.0f", $2 * 1e6 }' "$OUT/metrics-$rate")
+		p99=$(awk '$1 == "cc_routing_decision_seconds_p99" { printf "%.0f", $2 * 1e6 }' "$OUT/metrics-$rate")
+		echo "  $MODE: routingd decision time p50 ${p50:-?} us, p99 ${p99:-?} us" >&2
+	fi
 	ok=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$OUT/uac-$tag.screen" | tail -1)
 	failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$OUT/uac-$tag.screen" | tail -1)
 	# offered rate reached: calls over the time to place them (run time less one hold)
@@ -131,6 +140,13 @@ stack_down
 unset CC_BARE
 fi
 
+decision="n/a"
+if [ "$full" -gt 0 ] && [ -f "$OUT/metrics-$full" ]; then
+	decision=$(awk '$1 == "cc_routing_decision_seconds_p50" { p50 = $2 * 1e6 }
+		$1 == "cc_routing_decision_seconds_p99" { p99 = $2 * 1e6 }
+		$1 == "cc_routing_decision_seconds_count" { n = $2 }
+		END { printf "p50 %.0f us, p99 %.0f us over %d decisions (target p99 < 1000 us: %s)", p50, p99, n, p99 < 1000 ? "met" : "NOT met" }' "$OUT/metrics-$full")
+fi
 ratio=$(awk -v f="$full" -v b="$bare" 'BEGIN { if (b > 0) printf "%.2f", f / b; else print "n/a" }')
 echo
 echo "| path | highest rate with zero failed calls for ${BENCH_SECONDS} s |"
@@ -138,4 +154,5 @@ echo "|---|---|"
 echo "| bare relay (Kamailio + rtpengine) | $bare calls/s |"
 echo "| full path (+ routingd, NATS, billingd, PostgreSQL) | $full calls/s |"
 echo "| ratio full / bare | $ratio (target >= 0.80) |"
+echo "| routingd decision time at $full calls/s | $decision |"
 [ -n "${BENCH_KEEP:-}" ] && echo "# SIPp files kept in $OUT" || rm -rf "$OUT"
