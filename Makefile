@@ -7,7 +7,7 @@ all: $(PARTS)
 $(PARTS):
 	@$(MAKE) -s -C $@
 tenantd routing billing: lib
-tests: lib routing
+tests: lib routing billing
 
 deps:
 	@ops/deps.sh

@@ -4,10 +4,10 @@
 TOP      := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 BUILD    ?= $(TOP)/build$(if $(SAN),-asan,)
 CC       ?= cc
-PKGS     := libevent libevent_openssl libevent_pthreads jansson libpq openssl libnats
+PKGS     := libevent libevent_openssl libevent_pthreads jansson libpq openssl libnats 
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -O2 -g -pthread -I$(TOP)/lib $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -pthread -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lcsv -pthread -lm
 ifdef SAN
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined

@@ -59,4 +59,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA kamailio TO kamailio, cc_app;
 GRANT USAGE ON SCHEMA cc TO cc_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app;
+-- money history is append-only, for the application too
+REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,
+  cc.tariff_rates FROM cc_app;
 SQL

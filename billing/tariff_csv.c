@@ -1,0 +1,286 @@
+/* tariff_csv.c: see tariff_csv.h. */
+#include "tariff_csv.h"
+#include "cc.h"
+#include "money.h"
+
+#include <csv.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum col { C_PREFIX, C_DESC, C_RATE, C_CONNECT, C_INITIAL, C_INCREMENT, C_MIN, C_DAYS,
+           C_START, C_END, C_COUNT };
+
+static const char *const col_names[C_COUNT] = {
+	"prefix", "description", "rate_per_min", "connect_fee", "initial_s", "increment_s",
+	"min_s", "days", "start", "end",
+};
+#define REQUIRED_COLS 7
+
+#define MAX_FIELDS 16
+
+struct parse {
+	struct bl_deck *deck;
+	struct bl_csv_result *res;
+	unsigned line;
+	int col_of[MAX_FIELDS];     /* field position -> enum col, -1 unknown */
+	int have[C_COUNT];          /* column present */
+	int n_header;
+	bool header_done, header_bad;
+	char *field[MAX_FIELDS];    /* fields of the current record */
+	size_t n_fields;
+	bool too_many;
+};
+
+static void error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void error(struct parse *p, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	p->res->n_errors++;
+	if (json_array_size(p->res->errors) >= BL_CSV_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(p->res->errors, json_pack("{s:i, s:s}", "line", (int)p->line,
+	                                                "error", msg));
+}
+
+static void on_field(void *s, size_t len, void *arg)
+{
+	struct parse *p = arg;
+
+	if (p->n_fields >= MAX_FIELDS) {
+		p->too_many = true;
+		return;
+	}
+	p->field[p->n_fields] = strndup(s ? s : "", len);
+	CC_BUG_ON(!p->field[p->n_fields]);
+	p->n_fields++;
+}
+
+static int int_field(const char *s, int lo, int hi, long *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 6)
+		return CC_ERROR;
+	*out = strtol(s, &end, 10);
+	return *out >= lo && *out <= hi ? CC_OK : CC_ERROR;
+}
+
+static int day_of(const char *s, size_t n)
+{
+	static const char *const names[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
+
+	for (int i = 0; i < 7; i++)
+		if (n == 3 && strncmp(s, names[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* "mon-fri", "sat,sun", "mon,wed-fri" -> bit mask; 0 if invalid. */
+static int parse_days(const char *s)
+{
+	int mask = 0;
+
+	if (!*s)
+		return BL_ALL_DAYS;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		const char *dash = memchr(s, '-', n);
+		int a, b;
+
+		if (dash) {
+			a = day_of(s, (size_t)(dash - s));
+			b = day_of(dash + 1, n - (size_t)(dash - s) - 1);
+		} else {
+			a = b = day_of(s, n);
+		}
+		if (a < 0 || b < 0)
+			return 0;
+		for (int d = a;; d = (d + 1) % 7) {   /* "sat-mon" wraps */
+			mask |= 1 << d;
+			if (d == b)
+				break;
+		}
+		s += n;
+		if (*s == ',' && *++s == '\0')
+			return 0;
+	}
+	return mask;
+}
+
+/* "HH:MM" -> minutes, 0..1440 ("24:00" only as an end). -1 if invalid. */
+static int parse_hhmm(const char *s, int dflt)
+{
+	if (!*s)
+		return dflt;
+	if (strlen(s) != 5 || s[2] != ':' || strspn(s, "0123456789:") != 5)
+		return -1;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+
+	if (m > 59 || h > 24 || (h == 24 && m))
+		return -1;
+	return h * 60 + m;
+}
+
+static void header(struct parse *p)
+{
+	p->header_done = true;
+	p->n_header = (int)p->n_fields;
+	for (size_t i = 0; i < p->n_fields; i++) {
+		p->col_of[i] = -1;
+		for (int c = 0; c < C_COUNT; c++)
+			if (strcmp(p->field[i], col_names[c]) == 0)
+				p->col_of[i] = c;
+		if (p->col_of[i] < 0) {
+			error(p, "unknown column \"%.40s\"", p->field[i]);
+			p->header_bad = true;
+		} else if (p->have[p->col_of[i]]++) {
+			error(p, "column %s given twice", p->field[i]);
+			p->header_bad = true;
+		}
+	}
+	for (int c = 0; c < REQUIRED_COLS; c++)
+		if (!p->have[c]) {
+			error(p, "missing column %s", col_names[c]);
+			p->header_bad = true;
+		}
+}
+
+/* reports the row's problem and abandons the row */
+#define BAD(...) do { error(p, __VA_ARGS__); return; } while (0)
+
+static void row(struct parse *p)
+{
+	const char *v[C_COUNT] = { 0 };
+	struct bl_rate r = { .days = BL_ALL_DAYS, .start_min = 0, .end_min = 1440, .line = p->line };
+	const char *why;
+	long n;
+
+	p->res->rows++;
+	if ((int)p->n_fields != p->n_header || p->too_many) {
+		error(p, "%zu fields, the header has %d", p->n_fields, p->n_header);
+		return;
+	}
+	for (size_t i = 0; i < p->n_fields; i++)
+		v[p->col_of[i]] = p->field[i];
+	for (int c = C_DAYS; c < C_COUNT; c++)
+		if (!v[c])
+			v[c] = "";
+
+	size_t plen = strlen(v[C_PREFIX]);
+	if (!plen || plen > BL_PREFIX_MAX || strspn(v[C_PREFIX], "0123456789") != plen)
+		BAD("prefix: 1 to %d digits of E.164 without '+'", BL_PREFIX_MAX);
+	memcpy(r.prefix, v[C_PREFIX], plen + 1);
+	if (strlen(v[C_DESC]) > 200)
+		BAD("description: longer than 200 characters");
+	for (const char *s = v[C_DESC]; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			BAD("description: control character");
+	r.description = (char *)v[C_DESC];
+	if (cc_money_parse(v[C_RATE], 6, &r.per_min_micro, &why) != CC_OK)
+		BAD("rate_per_min: %s", why);
+	if (r.per_min_micro < 0 || r.per_min_micro > 1000 * CC_MICRO)
+		BAD("rate_per_min: must be between 0 and 1000");
+	if (cc_money_parse(v[C_CONNECT], 6, &r.connect_micro, &why) != CC_OK)
+		BAD("connect_fee: %s", why);
+	if (r.connect_micro < 0 || r.connect_micro > 1000 * CC_MICRO)
+		BAD("connect_fee: must be between 0 and 1000");
+	if (int_field(v[C_INITIAL], 0, 3600, &n) != CC_OK)
+		BAD("initial_s: a whole number of seconds from 0 to 3600");
+	r.initial_s = (int32_t)n;
+	if (int_field(v[C_INCREMENT], 1, 3600, &n) != CC_OK)
+		BAD("increment_s: a whole number of seconds from 1 to 3600");
+	r.increment_s = (int32_t)n;
+	if (int_field(v[C_MIN], 0, 3600, &n) != CC_OK)
+		BAD("min_s: a whole number of seconds from 0 to 3600");
+	r.min_s = (int32_t)n;
+	int days = parse_days(v[C_DAYS]);
+	if (!days)
+		BAD("days: like mon-fri or sat,sun");
+	r.days = (uint8_t)days;
+	int start = parse_hhmm(v[C_START], 0), end = parse_hhmm(v[C_END], 1440);
+	if (start < 0 || start >= 1440)
+		BAD("start: HH:MM from 00:00 to 23:59");
+	if (end <= 0)
+		BAD("end: HH:MM from 00:01 to 24:00");
+	if (start == end)
+		BAD("start and end are equal");
+	r.start_min = (int16_t)start;
+	r.end_min = (int16_t)end;
+	if (bl_deck_add(p->deck, &r) != CC_OK)
+		BAD("prefix %s: duplicate (overlaps another row of the same prefix)", r.prefix);
+}
+
+static void on_record(int c, void *arg)
+{
+	struct parse *p = arg;
+
+	if (!p->header_done)
+		header(p);
+	else if (!p->header_bad)
+		row(p);
+	for (size_t i = 0; i < p->n_fields; i++)
+		free(p->field[i]);
+	p->n_fields = 0;
+	p->too_many = false;
+}
+
+int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res)
+{
+	struct parse p = { .deck = d, .res = res };
+	struct csv_parser csv;
+	const char *end = buf + len;
+
+	memset(res, 0, sizeof(*res));
+	res->errors = json_array();
+	if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return CC_ERROR;
+	/* line by line, so that every error names its line */
+	for (const char *s = buf; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+
+		p.line++;
+		if (n && s[n - 1] == '\r')
+			n--;
+		if (n == 0) {
+			if (!p.header_done) {
+				error(&p, "empty header line");
+				p.header_done = p.header_bad = true;
+			}
+		} else if (memchr(s, '\0', n)) {
+			error(&p, "NUL byte");
+		} else if (csv_parse(&csv, s, n, on_field, on_record, &p) != n ||
+		           csv_fini(&csv, on_field, on_record, &p) != 0) {
+			error(&p, "malformed CSV (%s)", csv_strerror(csv_error(&csv)));
+			for (size_t i = 0; i < p.n_fields; i++)
+				free(p.field[i]);
+			p.n_fields = 0;
+			csv_free(&csv);
+			csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
+		}
+		s += (nl ? (size_t)(nl - s) + 1 : (size_t)(end - s));
+	}
+	csv_free(&csv);
+	if (!p.header_done) {
+		p.line = 1;
+		error(&p, "empty file: expected a header line");
+	} else if (!res->rows && !p.header_bad) {
+		error(&p, "no rates after the header");
+	}
+	return res->n_errors ? CC_ERROR : CC_OK;
+}
+
+void bl_csv_result_free(struct bl_csv_result *res)
+{
+	json_decref(res->errors);
+	res->errors = NULL;
+}

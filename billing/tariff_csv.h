@@ -1,0 +1,39 @@
+/*
+ * tariff_csv.h: a rate deck from CSV (RFC 4180, parsed by libcsv), every
+ * row checked, every bad row reported with its line number and reason.
+ *
+ * Header (any order): prefix,description,rate_per_min,connect_fee,
+ * initial_s,increment_s,min_s and optionally days,start,end.
+ *   prefix        E.164 digits without '+', 1..15 digits
+ *   description   up to 200 characters, no control characters
+ *   rate_per_min  decimal >= 0, at most 6 decimals, at most 1000
+ *   connect_fee   decimal >= 0, at most 6 decimals, at most 1000
+ *   initial_s     0..3600; increment_s 1..3600; min_s 0..3600
+ *   days          empty (every day) or e.g. "mon-fri", "sat,sun", "mon,wed-fri"
+ *   start, end    "HH:MM", local time; empty = 00:00 and 24:00; end is
+ *                 exclusive; start after end wraps past midnight
+ * One prefix may have several rows only if their days and hours do not
+ * overlap.
+ */
+#ifndef BL_TARIFF_CSV_H
+#define BL_TARIFF_CSV_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "rate.h"
+
+#define BL_CSV_MAX_ERRORS 10000  /* errors listed; the count covers all */
+
+struct bl_csv_result {
+	size_t rows;            /* data rows read */
+	size_t n_errors;        /* bad rows (all of them) */
+	json_t *errors;         /* [{"line":N,"error":"..."}], at most BL_CSV_MAX_ERRORS */
+};
+
+/* Parses buf into d (initialised by the caller). CC_OK if every row is
+ * good; else CC_ERROR with res->errors listing the bad lines. */
+int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res);
+void bl_csv_result_free(struct bl_csv_result *res);
+
+#endif

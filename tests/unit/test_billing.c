@@ -1,0 +1,317 @@
+/* Unit tests of billing/: golden rating cases, properties over random
+ * calls, credit grants, the CSV deck reader and money strings. */
+#define SUITE "billing"
+#include "test.h"
+
+#include "cc.h"
+#include "money.h"
+#include "rate.h"
+#include "tariff_csv.h"
+
+static struct bl_rate rate(const char *prefix, const char *per_min, const char *connect, int initial,
+                           int increment, int min)
+{
+	struct bl_rate r = { .initial_s = initial, .increment_s = increment, .min_s = min,
+	                     .days = BL_ALL_DAYS, .start_min = 0, .end_min = 1440,
+	                     .description = "test" };
+	const char *why;
+
+	snprintf(r.prefix, sizeof(r.prefix), "%s", prefix);
+	CC_BUG_ON(cc_money_parse(per_min, 6, &r.per_min_micro, &why) != CC_OK);
+	CC_BUG_ON(cc_money_parse(connect, 6, &r.connect_micro, &why) != CC_OK);
+	return r;
+}
+
+/* cost in micro of talk_ms under r, minor unit 2 */
+static int64_t cost(const struct bl_rate *r, int64_t talk_ms, int64_t *billable)
+{
+	int64_t exact, c;
+
+	*billable = bl_billable_s(r, talk_ms);
+	bl_cost(r, *billable, 2, &exact, &c);
+	return c;
+}
+
+TEST(money)
+{
+	int64_t m;
+	const char *why;
+	char out[CC_MONEY_LEN];
+
+	ASSERT_EQ_INT(cc_money_parse("100.00", 2, &m, &why), CC_OK);
+	ASSERT(m == 100000000);
+	ASSERT_EQ_INT(cc_money_parse("-0.5", 6, &m, &why), CC_OK);
+	ASSERT(m == -500000);
+	ASSERT_EQ_INT(cc_money_parse("0.123", 2, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse("1.2345678", 6, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse("1e3", 6, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse("", 6, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse(".", 6, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse("5.", 6, &m, &why), CC_ERROR);
+	ASSERT_EQ_INT(cc_money_parse("99999999999999", 6, &m, &why), CC_ERROR);
+	cc_money_format(99400000, 2, out);
+	ASSERT_EQ_STR(out, "99.40");
+	cc_money_format(-600000, 2, out);
+	ASSERT_EQ_STR(out, "-0.60");
+	cc_money_format(1234567, 2, out);
+	ASSERT_EQ_STR(out, "1.234567");
+	cc_money_format(5000000, 0, out);
+	ASSERT_EQ_STR(out, "5");
+	ASSERT(cc_div_round_half_up(5, 10) == 1 && cc_div_round_half_up(4, 10) == 0);
+	ASSERT(cc_div_round_half_up(-5, 10) == -1 && cc_div_round_half_up(-4, 10) == 0);
+}
+
+/* 60/60: every started minute; 1/1: every second. Rate 1.20/min. */
+TEST(increments_60_60_and_1_1)
+{
+	struct bl_rate m = rate("86", "1.20", "0", 60, 60, 0), s = rate("86", "1.20", "0", 1, 1, 0);
+	int64_t b;
+
+	ASSERT(cost(&m, 1, &b) == 1200000 && b == 60);
+	ASSERT(cost(&m, 60000, &b) == 1200000 && b == 60);
+	ASSERT(cost(&m, 60001, &b) == 2400000 && b == 120);
+	ASSERT(cost(&s, 1, &b) == 20000 && b == 1);          /* 0.02 */
+	ASSERT(cost(&s, 61500, &b) == 1240000 && b == 62);   /* 62 s = 1.24 */
+	ASSERT(cost(&s, 0, &b) == 0 && b == 0);
+}
+
+/* 30/6: first 30 s, then 6 s steps. 60/1: a minute, then seconds. */
+TEST(increments_30_6_and_60_1)
+{
+	struct bl_rate r = rate("44", "0.60", "0", 30, 6, 0), t = rate("44", "0.60", "0", 60, 1, 0);
+	int64_t b;
+
+	ASSERT(cost(&r, 10000, &b) == 300000 && b == 30);    /* 0.30 */
+	ASSERT(cost(&r, 30001, &b) == 360000 && b == 36);
+	ASSERT(cost(&r, 37000, &b) == 420000 && b == 42);
+	ASSERT(cost(&t, 5000, &b) == 600000 && b == 60);
+	ASSERT(cost(&t, 60500, &b) == 610000 && b == 61);
+}
+
+/* A connect fee once per call; a minimum duration; rounding once per
+ * line, not per increment (0.10/min, 1/1: 7 s = 0.011666 -> 0.01). */
+TEST(connect_fee_minimum_and_rounding)
+{
+	struct bl_rate c = rate("1", "0.10", "0.15", 1, 1, 0), m = rate("1", "1.00", "0", 1, 1, 30);
+	int64_t b, exact, out;
+
+	ASSERT(cost(&c, 7000, &b) == 160000);                /* 0.15 + 0.011666 = 0.161666 -> 0.16 */
+	bl_cost(&c, 7, 2, &exact, &out);
+	ASSERT(exact == 150000 * 60 + 100000 * 7);
+	ASSERT(cost(&c, 30000, &b) == 200000);               /* 0.15 + 0.05 */
+	ASSERT(cost(&m, 3000, &b) == 500000 && b == 30);     /* minimum 30 s at 1.00/min */
+	ASSERT(cost(&m, 45000, &b) == 750000 && b == 45);
+	/* per-increment rounding would have made 1 s of 0.10/min cost 0.01 */
+	ASSERT(cost(&c, 1000, &b) == 150000);                /* 0.15 + 0.001666 -> 0.15 */
+	/* halves go up: 0.30/min for 1 s = 0.005 -> 0.01 */
+	struct bl_rate h = rate("1", "0.30", "0", 1, 1, 0);
+	ASSERT(cost(&h, 1000, &b) == 10000);
+}
+
+/* Time bands: the row in force at the local answer time rates the whole
+ * call; the boundary minute belongs to the later band. */
+TEST(time_band_boundary)
+{
+	struct bl_deck d;
+	struct bl_rate peak = rate("86", "1.00", "0", 60, 60, 0), off = rate("86", "0.50", "0", 60, 60, 0),
+	               wknd = rate("86", "0.20", "0", 60, 60, 0);
+
+	peak.days = 0x1f, peak.start_min = 8 * 60, peak.end_min = 18 * 60;     /* mon-fri 08-18 */
+	off.days = 0x1f, off.start_min = 18 * 60, off.end_min = 8 * 60;        /* mon-fri 18-08 */
+	wknd.days = 0x60;                                                       /* sat, sun */
+	bl_deck_init(&d);
+	ASSERT_EQ_INT(bl_deck_add(&d, &peak), CC_OK);
+	ASSERT_EQ_INT(bl_deck_add(&d, &off), CC_OK);
+	ASSERT_EQ_INT(bl_deck_add(&d, &wknd), CC_OK);
+	ASSERT(bl_deck_match(&d, "8613800000000", 0, 8 * 60 - 1)->per_min_micro == 500000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 0, 8 * 60)->per_min_micro == 1000000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 4, 18 * 60 - 1)->per_min_micro == 1000000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 4, 18 * 60)->per_min_micro == 500000);
+	/* a wrapped band covers both ends of each of its days */
+	ASSERT(bl_deck_match(&d, "8613800000000", 0, 3 * 60)->per_min_micro == 500000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 4, 23 * 60 + 59)->per_min_micro == 500000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 5, 3 * 60)->per_min_micro == 200000);
+	ASSERT(bl_deck_match(&d, "8613800000000", 6, 23 * 60 + 59)->per_min_micro == 200000);
+	/* an overlapping row for the same prefix is refused */
+	struct bl_rate clash = rate("86", "9.00", "0", 60, 60, 0);
+	clash.days = 0x01, clash.start_min = 17 * 60, clash.end_min = 19 * 60;
+	ASSERT_EQ_INT(bl_deck_add(&d, &clash), CC_DECLINED);
+	bl_deck_free(&d);
+}
+
+TEST(longest_prefix)
+{
+	struct bl_deck d;
+	struct bl_rate a = rate("86", "1.00", "0", 1, 1, 0), b = rate("86138", "0.30", "0", 1, 1, 0),
+	               c = rate("8613800", "0.10", "0", 1, 1, 0);
+	struct bl_line line;
+	struct bl_call call = { .digits = "8613812345678", .answered = true, .talk_ms = 60000,
+	                        .grant_s = -1, .max_s = 14400 };
+
+	bl_deck_init(&d);
+	bl_deck_add(&d, &a);
+	bl_deck_add(&d, &b);
+	bl_deck_add(&d, &c);
+	ASSERT_EQ_INT(bl_deck_add(&d, &b), CC_DECLINED);     /* duplicate prefix */
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT_EQ_STR(line.rate->prefix, "86138");
+	ASSERT(line.cost_micro == 300000 && line.billable_s == 60);
+	call.digits = "8613800999";
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT_EQ_STR(line.rate->prefix, "8613800");
+	call.digits = "4420";
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT(!line.rate && line.flags == BL_NO_RATE && line.cost_micro == 0);
+	/* unanswered: nothing; too long: flagged, not billed; capped at the grant */
+	call.digits = "8613812345678";
+	call.answered = false;
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT(line.cost_micro == 0 && line.billable_s == 0 && !line.flags);
+	call.answered = true;
+	call.talk_ms = 14401000;
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT(line.flags == BL_TOO_LONG && line.cost_micro == 0);
+	call.talk_ms = 10400, call.grant_s = 10;
+	bl_rate_call(&d, &call, 2, &line);
+	ASSERT(line.flags == BL_CAPPED && line.billable_s == 10 && line.cost_micro == 50000);
+	bl_deck_free(&d);
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* Properties over 200,000 random tariffs and durations: cost never
+ * decreases with duration; a grant's talk fits the money and one second
+ * more would not (unless capped by the maximum). */
+TEST(properties)
+{
+	for (int i = 0; i < 200000; i++) {
+		struct bl_rate r = { .per_min_micro = (int64_t)(rnd() % 20000000),
+		                     .connect_micro = (int64_t)(rnd() % 3 ? 0 : rnd() % 1000000),
+		                     .initial_s = (int32_t)(rnd() % 4 ? rnd() % 61 : 0),
+		                     .increment_s = (int32_t)(1 + rnd() % 60),
+		                     .min_s = (int32_t)(rnd() % 3 ? 0 : rnd() % 120) };
+		int minor = (int)(rnd() % 4);
+		int64_t t1 = (int64_t)(rnd() % 7200000), t2 = t1 + (int64_t)(rnd() % 120000);
+		int64_t e, c1, c2;
+
+		bl_cost(&r, bl_billable_s(&r, t1), minor, &e, &c1);
+		bl_cost(&r, bl_billable_s(&r, t2), minor, &e, &c2);
+		ASSERT(c2 >= c1);
+		ASSERT(bl_billable_s(&r, t1) * 1000 >= t1);
+		ASSERT(c1 % cc_minor_micro(minor) == 0);
+
+		int64_t avail = (int64_t)(rnd() % 50000000), reserved, after;
+		int64_t g = bl_grant_s(&r, avail, minor, 14400, &reserved);
+
+		ASSERT(reserved <= avail);
+		if (g > 0) {
+			bl_cost(&r, bl_billable_s(&r, g * 1000), minor, &e, &after);
+			ASSERT(after == reserved);
+		}
+		if (g < 14400) {
+			bl_cost(&r, bl_billable_s(&r, (g + 1) * 1000), minor, &e, &after);
+			ASSERT(after > avail);
+		}
+	}
+}
+
+TEST(grant_exact_credit)
+{
+	struct bl_rate r = rate("86", "6.00", "0", 1, 1, 0);   /* 0.10 per second */
+	int64_t reserved;
+
+	ASSERT(bl_grant_s(&r, 1000000, 2, 14400, &reserved) == 10 && reserved == 1000000);
+	ASSERT(bl_grant_s(&r, 99999, 2, 14400, &reserved) == 0);
+	ASSERT(bl_grant_s(&r, 0, 2, 14400, &reserved) == 0);
+	ASSERT(bl_grant_s(&r, 1000000000, 2, 3600, &reserved) == 3600);
+}
+
+static int load(const char *csv, struct bl_deck *d, struct bl_csv_result *res)
+{
+	bl_deck_init(d);
+	return bl_csv_load(csv, strlen(csv), d, res);
+}
+
+TEST(csv_good)
+{
+	struct bl_deck d;
+	struct bl_csv_result res;
+	const char *csv =
+		"prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s,days,start,end\r\n"
+		"86,\"China, all\",0.10,0,60,60,0,,,\n"
+		"86138,\"China Mobile \"\"138\"\"\",0.05,0.01,30,6,0,mon-fri,08:00,18:00\n"
+		"86138,China Mobile off-peak,0.03,0.01,30,6,0,mon-fri,18:00,08:00\n"
+		"86138,China Mobile weekend,0.02,0,30,6,0,\"sat,sun\",,\n";
+
+	int rc = load(csv, &d, &res);
+	if (rc != CC_OK) {
+		char *e = json_dumps(res.errors, 0);
+		FAILF("%s", e);
+	}
+	ASSERT(res.rows == 4 && d.n_rates == 4);
+	ASSERT_EQ_STR(bl_deck_match(&d, "8613800", 6, 600)->description, "China Mobile weekend");
+	ASSERT_EQ_STR(bl_deck_match(&d, "8613800", 1, 600)->description, "China Mobile \"138\"");
+	ASSERT_EQ_STR(bl_deck_match(&d, "8610", 1, 600)->description, "China, all");
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+}
+
+TEST(csv_bad_rows_listed)
+{
+	struct bl_deck d;
+	struct bl_csv_result res;
+	const char *csv =
+		"prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n"
+		"86,ok,0.10,0,60,60,0\n"
+		"+86,plus,0.10,0,60,60,0\n"
+		"44,negative,-0.10,0,60,60,0\n"
+		"45,absurd,5000,0,60,60,0\n"
+		"46,zero increment,0.1,0,60,0,0\n"
+		"86,duplicate,0.20,0,60,60,0\n"
+		"47,short row,0.1\n"
+		"48,\"unterminated,0.1,0,1,1,0\n"
+		"49,float,1e-3,0,1,1,0\n";
+	const char *want[][2] = { { "3", "prefix" }, { "4", "rate_per_min" }, { "5", "rate_per_min" },
+	                          { "6", "increment_s" }, { "7", "duplicate" }, { "8", "fields" },
+	                          { "9", "malformed" }, { "10", "rate_per_min" } };
+
+	ASSERT_EQ_INT(load(csv, &d, &res), CC_ERROR);
+	ASSERT_EQ_INT((int)res.n_errors, 8);
+	for (size_t i = 0; i < 8; i++) {
+		json_t *e = json_array_get(res.errors, i);
+		char line[8];
+
+		snprintf(line, sizeof(line), "%d", (int)json_integer_value(json_object_get(e, "line")));
+		ASSERT_EQ_STR(line, want[i][0]);
+		ASSERT(strstr(json_string_value(json_object_get(e, "error")), want[i][1]));
+	}
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+}
+
+TEST(csv_bad_header)
+{
+	struct bl_deck d;
+	struct bl_csv_result res;
+
+	ASSERT_EQ_INT(load("prefix,description,rate,connect_fee\n86,x,1,0\n", &d, &res), CC_ERROR);
+	ASSERT(res.n_errors >= 2);   /* unknown "rate", missing columns */
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+	ASSERT_EQ_INT(load("", &d, &res), CC_ERROR);
+	ASSERT_EQ_INT((int)res.n_errors, 1);
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+}
+
+TEST_LIST(T(money), T(increments_60_60_and_1_1), T(increments_30_6_and_60_1),
+          T(connect_fee_minimum_and_rounding), T(time_band_boundary), T(longest_prefix),
+          T(properties), T(grant_exact_credit), T(csv_good), T(csv_bad_rows_listed),
+          T(csv_bad_header))
