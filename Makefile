@@ -7,6 +7,7 @@ all: $(PARTS)
 $(PARTS):
 	@$(MAKE) -s -C $@
 tenantd routing billing: lib
+tenantd: billing
 tests: lib routing billing
 
 deps:

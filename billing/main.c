@@ -1,9 +1,15 @@
 /*
- * billingd (first cut): a durable JetStream pull consumer ("billingd") on
- * the CC_EVENTS stream, subjects cc.call.>, writing one call record per
- * call (cdr.c). A batch of up to 256 events is applied in one transaction
- * and acknowledged only after COMMIT: a crash before the commit redelivers
- * the batch, and the event-id check makes the replay harmless.
+ * billingd: a durable JetStream pull consumer ("billingd") on the
+ * CC_EVENTS stream, subjects cc.call.>, writing one call record per call
+ * (cdr.c) and, for tenants with a billing plan, one rated line and its
+ * ledger posting per final call (engine.c). A batch of up to 256 events is
+ * applied in one transaction and acknowledged only after COMMIT: a crash
+ * before the commit redelivers the batch, and the event-id and call-id
+ * keys make the replay harmless.
+ *
+ * It also answers credit-grant requests on cc.billing.grant (core NATS
+ * request/reply, from routingd at call setup) and drops its cached
+ * accounts on cc.cfg.<tenant> notices (top-ups, plan changes, decks).
  */
 #include <nats/nats.h>
 #include <signal.h>
@@ -16,6 +22,7 @@
 #include "cc.h"
 #include "cdr.h"
 #include "config.h"
+#include "engine.h"
 #include "events.h"
 #include "log.h"
 #include "pg.h"
@@ -46,16 +53,47 @@ static void on_signal(int sig)
  * database refuses the batch for its content (not for being down), the
  * events are applied one by one and an event refused alone is logged and
  * dropped, so one bad event cannot stop the consumer. */
+static struct bl_engine engine;
+
 static int commit(struct cc_pg *pg, const json_t *events)
 {
-	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
-		return CC_ERROR;
-	if (bl_cdr_apply(pg, events) != CC_OK) {
-		if (pg->conn)
-			PQclear(PQexec(pg->conn, "ROLLBACK"));
+	json_t *final = json_array(), *pending = NULL, *ev;
+	size_t i;
+	int rc;
+
+	/* the calls this batch may have ended: they get rated */
+	json_array_foreach(events, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+
+		if (type && (!strcmp(type, "ended") || !strcmp(type, "rejected")))
+			json_array_append(final, json_object_get(ev, "call"));
+	}
+	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK) {
+		json_decref(final);
 		return CC_ERROR;
 	}
-	return cc_pg_cmd(pg, "COMMIT", 0, NULL);
+	if (bl_cdr_apply(pg, events) != CC_OK || bl_engine_rate(&engine, pg, final, &pending) != CC_OK) {
+		if (pg->conn)
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+		json_decref(final);
+		json_decref(pending);
+		return CC_ERROR;
+	}
+	rc = bl_engine_commit(&engine, pg, pending);
+	json_decref(final);
+	json_decref(pending);
+	return rc;
+}
+
+/* cc.cfg.<tenant> notices (NATS thread): cached accounts go stale. */
+static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	json_t *n = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
+	const char *tenant = json_string_value(json_object_get(n, "tenant"));
+
+	bl_engine_stale(&engine, tenant ? tenant : "");
+	json_decref(n);
+	natsMsg_Destroy(msg);
 }
 
 static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
@@ -112,7 +150,7 @@ int main(int argc, char **argv)
 	natsOptions *opts = NULL;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
-	natsSubscription *sub = NULL;
+	natsSubscription *sub = NULL, *grant_sub = NULL, *cfg_sub = NULL;
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	uint64_t total = 0;
@@ -142,6 +180,10 @@ int main(int argc, char **argv)
 		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
 		return 1;
 	}
+	bl_engine_init(&engine, cfg.pg_url);
+	natsConnection_QueueSubscribe(&grant_sub, nc, "cc.billing.grant", "billingd",
+	                              bl_engine_on_grant, &engine);
+	natsConnection_Subscribe(&cfg_sub, nc, "cc.cfg.>", on_cfg_notice, NULL);
 	natsConnection_JetStream(&js, nc, NULL);
 	jsSubOptions_Init(&so);
 	so.Stream = CC_EVENTS_STREAM;
@@ -202,10 +244,19 @@ int main(int argc, char **argv)
 	CC_INFO("billingd stopping after %llu events", (unsigned long long)total);
 	if (sub)
 		natsSubscription_Destroy(sub);
+	natsSubscription_Unsubscribe(grant_sub);
+	natsSubscription_Destroy(grant_sub);
+	natsSubscription_Unsubscribe(cfg_sub);
+	natsSubscription_Destroy(cfg_sub);
+	CC_INFO("grants: %llu given, %llu refused, service time p50 %llu us, p99 %llu us",
+	        (unsigned long long)engine.grants, (unsigned long long)engine.refusals,
+	        (unsigned long long)cc_hist_quantile(&engine.grant_ns, 0.5) / 1000,
+	        (unsigned long long)cc_hist_quantile(&engine.grant_ns, 0.99) / 1000);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	natsOptions_Destroy(opts);
 	cc_pg_close(&pg);
+	bl_engine_free(&engine);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &cfg);
 	nats_Close();
 	return 0;

@@ -8,6 +8,11 @@
  *   offered   call, sip_call_id, direction, from, to, number, source
  *   routed    call, direction, agent | destination
  *   rejected  call, code, reason, result "rejected"
+ *
+ * Credit: an inbound or outbound call of a tenant with a billing plan
+ * needs a grant from billingd (NATS request cc.billing.grant, answered
+ * within grant_timeout_ms or the call gets 503): the granted seconds
+ * become the dialog's timeout in Kamailio; no affordable second -> 402.
  *   answered  call
  *   ended     call, code, reason, result (answered, busy, no_answer,
  *             cancelled, failed)
@@ -19,6 +24,7 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "hist.h"
 #include "model-t.h"
 
 struct rt_calls {
@@ -27,6 +33,10 @@ struct rt_calls {
 	uint64_t decisions;          /* counters for the status line */
 	uint64_t rejected;
 	uint64_t events_in;
+	natsConnection *nc;          /* for grant requests */
+	int grant_timeout_ms;
+	struct cc_hist grant_ns;     /* grant round trip as routingd sees it */
+	uint64_t grant_failures;     /* billingd did not answer */
 };
 
 /* Handles one message from Kamailio. Returns the reply to send, or NULL

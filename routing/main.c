@@ -40,6 +40,7 @@ struct settings {
 	long evapi_port;
 	long reload_s;
 	long metrics_port;
+	long grant_timeout_ms;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -58,6 +59,9 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
 	  offsetof(struct settings, metrics_port),
 	  "metrics endpoint port on 127.0.0.1 (0: none)" },
+	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 5000,
+	  offsetof(struct settings, grant_timeout_ms),
+	  "wait for billingd's credit grant, ms (then 503)" },
 };
 
 struct routingd {
@@ -166,6 +170,11 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	CC_BUG_ON(!f);
 	cc_hist_prometheus(f, &r->decide_ns, "cc_routing_decision_seconds",
 	                   "time from Kamailio's question arriving to the answer queued back");
+	cc_hist_prometheus(f, &r->calls.grant_ns, "cc_routing_grant_seconds",
+	                   "credit grant round trip to billingd, as routingd sees it");
+	counter(f, "cc_routing_grant_failures_total", "counter",
+	        "grant requests billingd did not answer (calls refused with 503)",
+	        (double)r->calls.grant_failures);
 	counter(f, "cc_routing_decisions_total", "counter", "routing decisions made",
 	        (double)r->calls.decisions);
 	counter(f, "cc_routing_rejected_total", "counter", "decisions that rejected the call",
@@ -232,6 +241,8 @@ int main(int argc, char **argv)
 	reload(&r);
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
+	r.calls.nc = cc_events_conn(r.events);
+	r.calls.grant_timeout_ms = (int)r.cfg.grant_timeout_ms;
 
 	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);

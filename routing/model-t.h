@@ -22,6 +22,7 @@ struct rt_tenant {
 	char *slug;                  /* "acme" */
 	char *sip_domain;            /* "acme.cc.test" */
 	bool enabled;                /* false after DELETE: nothing routes */
+	bool billed;                 /* has a billing plan: calls need a credit grant */
 	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls: first number, "" if none */
 	struct cc_map agents;        /* extension -> struct rt_agent */
 	struct cc_map blocked;       /* caller digits -> (void *)1 */

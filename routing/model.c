@@ -207,6 +207,16 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	}
 	PQclear(r);
 
+	if (!(r = query(pg, "SELECT tenant_id FROM cc.billing_plans", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+
+		if (t)
+			t->billed = true;
+	}
+	PQclear(r);
+
 	if (!(r = query(pg, "SELECT id, name, outbound FROM cc.trunks ORDER BY created_at, id", err)))
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++)

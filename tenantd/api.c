@@ -16,7 +16,7 @@
 
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
-	tn_blocklist_routes, tn_call_routes, NULL,
+	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -415,8 +415,10 @@ static void dispatch(struct tn_req *r)
 			if (strcmp(rt->method, r->method) == 0)
 				route = rt;
 		}
-	if (len > TN_MAX_BODY) {
-		tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_BODY);
+	size_t max = route && route->csv ? TN_MAX_CSV : TN_MAX_BODY;
+
+	if (len > max) {
+		tn_error(r, 413, "payload_too_large", NULL, "the body is over %zu bytes", max);
 		return;
 	}
 	if (authenticate(r) != CC_OK)
@@ -435,6 +437,17 @@ static void dispatch(struct tn_req *r)
 	}
 	if (route->scope != TN_OPERATOR && resolve_tenant(r, r->params[0]) != CC_OK)
 		return;
+	if (route->csv) {
+		const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+		                                    "Content-Type");
+
+		if (!ct || strncasecmp(ct, "text/csv", 8) != 0) {
+			tn_error(r, 415, "unsupported_media_type", NULL, "send the body as text/csv");
+			return;
+		}
+		r->raw_len = len;
+		r->raw_body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	}
 	if (route->fields) {
 		const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
 		                                    "Content-Type");

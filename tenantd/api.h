@@ -20,7 +20,8 @@
 #include "id.h"
 #include "pg.h"
 
-#define TN_MAX_BODY (1024 * 1024)
+#define TN_MAX_BODY (1024 * 1024)          /* JSON bodies */
+#define TN_MAX_CSV (256 * 1024 * 1024)     /* text/csv bodies (rate decks) */
 
 struct tenantd;
 
@@ -40,6 +41,8 @@ struct tn_req {
 	char *params[4];             /* {placeholders} of the route, in order */
 	struct evkeyvalq query;      /* parsed query string */
 	json_t *body;                /* parsed JSON body or NULL */
+	const char *raw_body;        /* csv routes: the body (not NUL-terminated) */
+	size_t raw_len;
 	bool is_operator;            /* authenticated with the operator token */
 	char key_tenant[CC_UUID_LEN];/* tenant of the API key ("" for operator) */
 	struct tn_tenant tenant;     /* resolved for tenant routes */
@@ -70,6 +73,7 @@ struct tn_route {
 	const struct tn_field *fields;/* request body, NULL = no body */
 	void (*handler)(struct tn_req *r);
 	bool partial;                /* PATCH: no field is required */
+	bool csv;                    /* body is text/csv, up to TN_MAX_CSV (raw_body) */
 };
 
 /* Replies. Each takes over `body` and ends the request. */
@@ -112,6 +116,8 @@ extern const struct tn_route tn_agent_routes[];
 extern const struct tn_route tn_number_routes[];
 extern const struct tn_route tn_blocklist_routes[];
 extern const struct tn_route tn_call_routes[];
+extern const struct tn_route tn_tariff_routes[];
+extern const struct tn_route tn_billing_routes[];
 
 /* The request callback given to evhttp. */
 void tn_handle(struct evhttp_request *req, void *arg);

@@ -103,8 +103,8 @@ static void remove_entry(struct tn_req *r)
 }
 
 const struct tn_route tn_blocklist_routes[] = {
-	{ "POST", "/v1/tenants/{slug}/blocklist", TN_TENANT, fields, create, false },
-	{ "GET", "/v1/tenants/{slug}/blocklist", TN_TENANT, NULL, list, false },
-	{ "DELETE", "/v1/tenants/{slug}/blocklist/{id}", TN_TENANT, NULL, remove_entry, false },
-	{ NULL, NULL, 0, NULL, NULL, false },
+	{ "POST", "/v1/tenants/{slug}/blocklist", TN_TENANT, fields, create, false, false },
+	{ "GET", "/v1/tenants/{slug}/blocklist", TN_TENANT, NULL, list, false, false },
+	{ "DELETE", "/v1/tenants/{slug}/blocklist/{id}", TN_TENANT, NULL, remove_entry, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

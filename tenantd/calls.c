@@ -6,15 +6,21 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "money.h"
 #include "tenantd.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static const char COLS[] = "id, direction, from_number, to_number, number, agent, "
 	TS("started_at") ", " TS("answered_at") ", " TS("ended_at") ", talk_seconds, result, "
-	"sip_code, reason";
+	"sip_code, reason, "
+	/* the latest rated line: "cost_micro currency minor_unit flags" */
+	"(SELECT r.cost_micro || ' ' || r.currency || ' ' || cur.minor_unit || ' ' || r.flags "
+	" FROM cc.rated_lines r JOIN cc.currencies cur ON cur.code = r.currency "
+	" WHERE r.call_id = c.id ORDER BY r.revision DESC LIMIT 1)";
 
 static json_t *text(const PGresult *res, int i, int col)
 {
@@ -26,15 +32,35 @@ static json_t *integer(const PGresult *res, int i, int col)
 	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
 }
 
+/* cost, currency and billing flags of a rated call; nothing if unrated */
+static void add_cost(json_t *o, const PGresult *res, int i)
+{
+	char currency[8] = "", flags[64] = "", out[CC_MONEY_LEN];
+	long long micro;
+	int minor;
+
+	if (PQgetisnull(res, i, 13) ||
+	    sscanf(PQgetvalue(res, i, 13), "%lld %7s %d %63s", &micro, currency, &minor, flags) < 3)
+		return;
+	cc_money_format(micro, minor, out);
+	json_object_set_new(o, "cost", json_string(out));
+	json_object_set_new(o, "currency", json_string(currency));
+	if (flags[0])
+		json_object_set_new(o, "billing_flags", json_string(flags));
+}
+
 static json_t *row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	                 "id", PQgetvalue(res, i, 0), "direction", text(res, i, 1),
 	                 "from", text(res, i, 2), "to", text(res, i, 3), "number", text(res, i, 4),
 	                 "agent", text(res, i, 5), "started_at", text(res, i, 6),
 	                 "answered_at", text(res, i, 7), "ended_at", text(res, i, 8),
 	                 "talk_seconds", integer(res, i, 9), "result", text(res, i, 10),
 	                 "sip_code", integer(res, i, 11), "reason", text(res, i, 12));
+
+	add_cost(o, res, i);
+	return o;
 }
 
 /* RFC 3339: 2026-11-23T10:00:00Z, with optional fraction and offset. */
@@ -86,7 +112,7 @@ static void get(struct tn_req *r)
 
 	if (!cc_uuid_valid(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such call");
-	sql = cc_sprintf("SELECT %s FROM cc.calls WHERE tenant_id = $1 AND id = $2::uuid", COLS);
+	sql = cc_sprintf("SELECT %s FROM cc.calls c WHERE tenant_id = $1 AND id = $2::uuid", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 2, p);
 	free(sql);
 	if (!res)
@@ -100,7 +126,7 @@ static void get(struct tn_req *r)
 }
 
 const struct tn_route tn_call_routes[] = {
-	{ "GET", "/v1/tenants/{slug}/calls", TN_TENANT, NULL, list, false },
-	{ "GET", "/v1/tenants/{slug}/calls/{id}", TN_TENANT, NULL, get, false },
-	{ NULL, NULL, 0, NULL, NULL, false },
+	{ "GET", "/v1/tenants/{slug}/calls", TN_TENANT, NULL, list, false, false },
+	{ "GET", "/v1/tenants/{slug}/calls/{id}", TN_TENANT, NULL, get, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	evhttp_set_bevcb(d.http, tls_bev, d.ssl);
 	/* evhttp refuses bodies past this with its own 413; the API answers a
 	 * JSON 413 for anything between 1 MiB and this bound */
-	evhttp_set_max_body_size(d.http, 8 * TN_MAX_BODY);
+	evhttp_set_max_body_size(d.http, TN_MAX_CSV + TN_MAX_BODY);
 	evhttp_set_max_headers_size(d.http, 64 * 1024);
 	evhttp_set_timeout(d.http, 30);
 	evhttp_set_allowed_methods(d.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

@@ -177,10 +177,10 @@ static void remove_number(struct tn_req *r)
 }
 
 const struct tn_route tn_number_routes[] = {
-	{ "POST", "/v1/tenants/{slug}/numbers", TN_TENANT, create_fields, create, false },
-	{ "GET", "/v1/tenants/{slug}/numbers", TN_TENANT, NULL, list, false },
-	{ "GET", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, NULL, get, false },
-	{ "PATCH", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, patch_fields, patch, true },
-	{ "DELETE", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, NULL, remove_number, false },
-	{ NULL, NULL, 0, NULL, NULL, false },
+	{ "POST", "/v1/tenants/{slug}/numbers", TN_TENANT, create_fields, create, false, false },
+	{ "GET", "/v1/tenants/{slug}/numbers", TN_TENANT, NULL, list, false, false },
+	{ "GET", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, NULL, get, false, false },
+	{ "PATCH", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, patch_fields, patch, true, false },
+	{ "DELETE", "/v1/tenants/{slug}/numbers/{e164}", TN_TENANT, NULL, remove_number, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

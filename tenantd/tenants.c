@@ -186,10 +186,10 @@ static void disable(struct tn_req *r)
 }
 
 const struct tn_route tn_tenant_routes[] = {
-	{ "POST", "/v1/tenants", TN_OPERATOR, create_fields, create, false },
-	{ "GET", "/v1/tenants", TN_OPERATOR, NULL, list, false },
-	{ "GET", "/v1/tenants/{slug}", TN_TENANT, NULL, get, false },
-	{ "PATCH", "/v1/tenants/{slug}", TN_OPERATOR_ON_TENANT, patch_fields, patch, true },
-	{ "DELETE", "/v1/tenants/{slug}", TN_OPERATOR_ON_TENANT, NULL, disable, false },
-	{ NULL, NULL, 0, NULL, NULL, false },
+	{ "POST", "/v1/tenants", TN_OPERATOR, create_fields, create, false, false },
+	{ "GET", "/v1/tenants", TN_OPERATOR, NULL, list, false, false },
+	{ "GET", "/v1/tenants/{slug}", TN_TENANT, NULL, get, false, false },
+	{ "PATCH", "/v1/tenants/{slug}", TN_OPERATOR_ON_TENANT, patch_fields, patch, true, false },
+	{ "DELETE", "/v1/tenants/{slug}", TN_OPERATOR_ON_TENANT, NULL, disable, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

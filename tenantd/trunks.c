@@ -162,9 +162,9 @@ static void remove_trunk(struct tn_req *r)
 }
 
 const struct tn_route tn_trunk_routes[] = {
-	{ "POST", "/v1/trunks", TN_OPERATOR, fields, create, false },
-	{ "GET", "/v1/trunks", TN_OPERATOR, NULL, list, false },
-	{ "GET", "/v1/trunks/{id}", TN_OPERATOR, NULL, get, false },
-	{ "DELETE", "/v1/trunks/{id}", TN_OPERATOR, NULL, remove_trunk, false },
-	{ NULL, NULL, 0, NULL, NULL, false },
+	{ "POST", "/v1/trunks", TN_OPERATOR, fields, create, false, false },
+	{ "GET", "/v1/trunks", TN_OPERATOR, NULL, list, false, false },
+	{ "GET", "/v1/trunks/{id}", TN_OPERATOR, NULL, get, false, false },
+	{ "DELETE", "/v1/trunks/{id}", TN_OPERATOR, NULL, remove_trunk, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -1,0 +1,441 @@
+/* engine.c: see engine.h. */
+#include "engine.h"
+#include "cc.h"
+#include "clock.h"
+#include "id.h"
+#include "log.h"
+#include "money.h"
+#include "rate.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ACCOUNT_TTL_MS 60000
+
+struct bl_account {
+	bool loaded;
+	int64_t loaded_ms;
+	bool has_plan;
+	int minor;                      /* currency's minor unit */
+	char currency[8];
+	int64_t credit_limit;
+	bool no_rate_free;
+	int64_t max_s;
+	int64_t utc_offset_s;           /* tenant's zone, at load time */
+	char in_version[CC_UUID_LEN];   /* deck versions in force at load, "" if none */
+	char out_version[CC_UUID_LEN];
+	int64_t balance;                /* sum of the tenant account's entries */
+	int64_t reserved;               /* open grants */
+};
+
+void bl_engine_init(struct bl_engine *e, const char *pg_url)
+{
+	memset(e, 0, sizeof(*e));
+	pthread_mutex_init(&e->lock, NULL);
+	cc_pg_init(&e->grant_pg, pg_url);
+	/* a grant row is written before the answer leaves; waiting for the WAL
+	 * flush too would double the setup delay, and open grants are rebuilt
+	 * from cc.grants after a crash of billingd (not of PostgreSQL) */
+	cc_pg_cmd(&e->grant_pg, "SET synchronous_commit = off", 0, NULL);
+}
+
+static void free_deck(void *p)
+{
+	bl_deck_free(p);
+	free(p);
+}
+
+void bl_engine_free(struct bl_engine *e)
+{
+	cc_map_free(&e->accounts, free);
+	cc_map_free(&e->decks, free_deck);
+	cc_pg_close(&e->grant_pg);
+	pthread_mutex_destroy(&e->lock);
+}
+
+/* ---------------------------------------------------------------- decks */
+
+/* The deck of a version, loaded once. Caller holds the lock. */
+static const struct bl_deck *deck_of(struct bl_engine *e, struct cc_pg *pg, const char *version)
+{
+	struct bl_deck *d = cc_map_get(&e->decks, version);
+	const char *p[1] = { version };
+	PGresult *res;
+
+	if (d)
+		return d;
+	res = cc_pg_exec(pg, "SELECT prefix, description, rate_per_min_micro, connect_fee_micro, "
+	                 "initial_s, increment_s, min_s, days, start_min, end_min, line "
+	                 "FROM cc.tariff_rates WHERE version_id = $1", 1, p);
+	if (!res)
+		return NULL;
+	d = malloc(sizeof(*d));
+	CC_BUG_ON(!d);
+	bl_deck_init(d);
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct bl_rate r = {
+			.description = PQgetvalue(res, i, 1),
+			.per_min_micro = atoll(PQgetvalue(res, i, 2)),
+			.connect_micro = atoll(PQgetvalue(res, i, 3)),
+			.initial_s = atoi(PQgetvalue(res, i, 4)),
+			.increment_s = atoi(PQgetvalue(res, i, 5)),
+			.min_s = atoi(PQgetvalue(res, i, 6)),
+			.days = (uint8_t)atoi(PQgetvalue(res, i, 7)),
+			.start_min = (int16_t)atoi(PQgetvalue(res, i, 8)),
+			.end_min = (int16_t)atoi(PQgetvalue(res, i, 9)),
+			.line = (uint32_t)atoi(PQgetvalue(res, i, 10)),
+		};
+		snprintf(r.prefix, sizeof(r.prefix), "%s", PQgetvalue(res, i, 0));
+		if (bl_deck_add(d, &r) != CC_OK)
+			CC_WARN("deck %s: line %u overlaps another row; skipped", version, r.line);
+	}
+	PQclear(res);
+	cc_map_put(&e->decks, version, d);
+	CC_INFO("deck version %s loaded: %zu rows", version, d->n_rates);
+	return d;
+}
+
+/* ------------------------------------------------------------- accounts */
+
+static const char ACCOUNT_SQL[] =
+	"SELECT p.credit_limit_micro, p.no_rate, p.max_call_s, c.minor_unit, p.currency,"
+	" extract(epoch FROM (now() AT TIME ZONE t.timezone) - (now() AT TIME ZONE 'UTC'))::bigint,"
+	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.inbound_tariff"
+	"   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
+	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.outbound_tariff"
+	"   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
+	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.ledger_entries"
+	"   WHERE tenant_id = p.tenant_id AND account = 'tenant'),"
+	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.grants"
+	"   WHERE tenant_id = p.tenant_id AND settled_at IS NULL) "
+	"FROM cc.billing_plans p JOIN cc.currencies c ON c.code = p.currency"
+	" JOIN cc.tenants t ON t.id = p.tenant_id WHERE p.tenant_id = $1";
+
+/* The tenant's account, loaded if needed. NULL if the database is down.
+ * Caller holds the lock. */
+static struct bl_account *account_of(struct bl_engine *e, const char *tenant)
+{
+	struct bl_account *a = cc_map_get(&e->accounts, tenant);
+	const char *p[1] = { tenant };
+	PGresult *res;
+
+	if (a && a->loaded && cc_mono_ms() - a->loaded_ms < ACCOUNT_TTL_MS)
+		return a;
+	if (!(res = cc_pg_exec(&e->grant_pg, ACCOUNT_SQL, 1, p)))
+		return NULL;
+	if (!a) {
+		a = calloc(1, sizeof(*a));
+		CC_BUG_ON(!a);
+		cc_map_put(&e->accounts, tenant, a);
+	}
+	memset(a, 0, sizeof(*a));
+	a->loaded = true;
+	a->loaded_ms = cc_mono_ms();
+	if (PQntuples(res) == 1) {
+		a->has_plan = true;
+		a->credit_limit = atoll(PQgetvalue(res, 0, 0));
+		a->no_rate_free = strcmp(PQgetvalue(res, 0, 1), "free") == 0;
+		a->max_s = atoll(PQgetvalue(res, 0, 2));
+		a->minor = atoi(PQgetvalue(res, 0, 3));
+		snprintf(a->currency, sizeof(a->currency), "%s", PQgetvalue(res, 0, 4));
+		a->utc_offset_s = atoll(PQgetvalue(res, 0, 5));
+		snprintf(a->in_version, sizeof(a->in_version), "%s", PQgetvalue(res, 0, 6));
+		snprintf(a->out_version, sizeof(a->out_version), "%s", PQgetvalue(res, 0, 7));
+		a->balance = atoll(PQgetvalue(res, 0, 8));
+		a->reserved = atoll(PQgetvalue(res, 0, 9));
+	}
+	PQclear(res);
+	return a;
+}
+
+void bl_engine_stale(struct bl_engine *e, const char *tenant)
+{
+	pthread_mutex_lock(&e->lock);
+	if (tenant && *tenant) {
+		struct bl_account *a = cc_map_get(&e->accounts, tenant);
+
+		if (a)
+			a->loaded = false;
+	} else {
+		for (size_t i = 0; i < e->accounts.cap; i++)
+			if (e->accounts.slots[i].key)
+				((struct bl_account *)e->accounts.slots[i].value)->loaded = false;
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* --------------------------------------------------------------- rating */
+
+static const char CALLS_SQL[] =
+	"SELECT c.id, c.tenant_id, c.direction,"
+	" regexp_replace(CASE WHEN c.direction = 'inbound' THEN c.number ELSE c.to_number END, '[^0-9]', '', 'g'),"
+	" COALESCE(c.started_at, c.answered_at, c.ended_at),"
+	" c.answered_at IS NOT NULL,"
+	" COALESCE(round(extract(epoch FROM c.ended_at - c.answered_at) * 1000), 0)::bigint,"
+	" extract(isodow FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone)::int - 1,"
+	" (extract(hour FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone) * 60 +"
+	"  extract(minute FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone))::int,"
+	" p.currency, cur.minor_unit, p.max_call_s, p.no_rate,"
+	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id ="
+	"    CASE WHEN c.direction = 'inbound' THEN p.inbound_tariff ELSE p.outbound_tariff END"
+	"    AND v.effective_from <= COALESCE(c.started_at, c.answered_at, c.ended_at)"
+	"  ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
+	" g.seconds "
+	"FROM cc.calls c JOIN cc.tenants t ON t.id = c.tenant_id"
+	" JOIN cc.billing_plans p ON p.tenant_id = c.tenant_id"
+	" JOIN cc.currencies cur ON cur.code = p.currency"
+	" LEFT JOIN cc.grants g ON g.call_id = c.id "
+	"WHERE c.id = ANY($1::uuid[]) AND c.ended_at IS NOT NULL"
+	" AND c.direction IN ('inbound', 'outbound')"
+	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id)";
+
+/* Lines in, ledger and settlements out, in one statement. Returns the
+ * deltas: ('line', tenant, cost) and ('grant', tenant, amount). */
+static const char POST_SQL[] =
+	"WITH l AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(call_id uuid, tenant_id uuid,"
+	"  direction text, destination text, started_at timestamptz, version_id uuid, prefix text,"
+	"  description text, talk_ms bigint, billable_s int, rate_per_min_micro bigint,"
+	"  connect_fee_micro bigint, exact_micro60 bigint, cost_micro bigint, rounding text,"
+	"  currency text, flags text)),"
+	"ins AS (INSERT INTO cc.rated_lines (call_id, revision, tenant_id, direction, destination,"
+	"  started_at, version_id, prefix, description, talk_ms, billable_s, rate_per_min_micro,"
+	"  connect_fee_micro, exact_micro60, cost_micro, rounding, currency, flags)"
+	"  SELECT call_id, 1, tenant_id, direction, destination, started_at, version_id, prefix,"
+	"  description, talk_ms, billable_s, rate_per_min_micro, connect_fee_micro, exact_micro60,"
+	"  cost_micro, rounding, currency, flags FROM l ON CONFLICT DO NOTHING"
+	"  RETURNING call_id, tenant_id, cost_micro, currency, started_at),"
+	"txn AS (INSERT INTO cc.ledger_txns (id, tenant_id, kind, ref, currency, effective_at)"
+	"  SELECT gen_random_uuid(), tenant_id, 'usage', call_id::text || '/1', currency, started_at"
+	"  FROM ins WHERE cost_micro <> 0 RETURNING id, tenant_id, ref),"
+	"ent AS (INSERT INTO cc.ledger_entries (txn_id, tenant_id, account, amount_micro)"
+	"  SELECT txn.id, txn.tenant_id, a.account, a.amount FROM txn"
+	"  JOIN ins ON ins.call_id::text || '/1' = txn.ref"
+	"  CROSS JOIN LATERAL (VALUES ('tenant', -ins.cost_micro), ('revenue:usage', ins.cost_micro))"
+	"  AS a(account, amount) RETURNING 1),"
+	"settle AS (UPDATE cc.grants g SET settled_at = now() FROM ins"
+	"  WHERE g.call_id = ins.call_id AND g.settled_at IS NULL RETURNING g.tenant_id, g.amount_micro) "
+	"SELECT 'line', tenant_id::text, cost_micro FROM ins "
+	"UNION ALL SELECT 'grant', tenant_id::text, amount_micro FROM settle "
+	"UNION ALL SELECT 'entries', '', count(*) FROM ent";
+
+static const char *flags_text(unsigned f)
+{
+	switch (f) {
+	case 0: return "";
+	case BL_NO_RATE: return "no_rate";
+	case BL_TOO_LONG: return "too_long";
+	case BL_CAPPED: return "capped";
+	default: return "flagged";
+	}
+}
+
+int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids, json_t **pending)
+{
+	char *ids;
+	PGresult *res;
+	json_t *lines;
+
+	*pending = json_array();
+	if (!json_array_size(call_ids))
+		return CC_OK;
+	/* {id,id,...} as a PostgreSQL array literal: the ids are checked UUIDs */
+	size_t i, len;
+	json_t *v;
+	FILE *f = open_memstream(&ids, &len);
+
+	CC_BUG_ON(!f);
+	json_array_foreach(call_ids, i, v)
+		fprintf(f, "%s%s", i ? "," : "{", json_string_value(v));
+	fputc('}', f);
+	fclose(f);
+	const char *p[1] = { ids };
+	res = cc_pg_exec(pg, CALLS_SQL, 1, p);
+	free(ids);
+	if (!res)
+		return CC_ERROR;
+	lines = json_array();
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *version = PQgetisnull(res, r, 13) ? NULL : PQgetvalue(res, r, 13);
+		const struct bl_deck *deck = NULL;
+		struct bl_deck empty;
+		int minor = atoi(PQgetvalue(res, r, 10));
+		struct bl_call call = {
+			.digits = PQgetvalue(res, r, 3),
+			.answered = PQgetvalue(res, r, 5)[0] == 't',
+			.talk_ms = atoll(PQgetvalue(res, r, 6)),
+			.dow = atoi(PQgetvalue(res, r, 7)),
+			.minute = atoi(PQgetvalue(res, r, 8)),
+			.max_s = atoll(PQgetvalue(res, r, 11)),
+			.grant_s = PQgetisnull(res, r, 14) ? -1 : atoll(PQgetvalue(res, r, 14)),
+		};
+		struct bl_line line;
+
+		if (version) {
+			pthread_mutex_lock(&e->lock);
+			deck = deck_of(e, pg, version);
+			pthread_mutex_unlock(&e->lock);
+			if (!deck) {
+				PQclear(res);
+				json_decref(lines);
+				return CC_ERROR;
+			}
+		}
+		if (!deck) {
+			bl_deck_init(&empty);
+			bl_rate_call(&empty, &call, minor, &line);
+			bl_deck_free(&empty);
+		} else {
+			bl_rate_call(deck, &call, minor, &line);
+		}
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
+		                      "call_id", PQgetvalue(res, r, 0), "tenant_id", PQgetvalue(res, r, 1),
+		                      "direction", PQgetvalue(res, r, 2), "destination", call.digits,
+		                      "started_at", PQgetvalue(res, r, 4),
+		                      "talk_ms", (json_int_t)(call.answered ? call.talk_ms : 0),
+		                      "billable_s", (json_int_t)line.billable_s,
+		                      "rate_per_min_micro", (json_int_t)(line.rate ? line.rate->per_min_micro : 0),
+		                      "connect_fee_micro", (json_int_t)(line.rate ? line.rate->connect_micro : 0),
+		                      "exact_micro60", (json_int_t)line.exact_micro60,
+		                      "cost_micro", (json_int_t)line.cost_micro,
+		                      "rounding", bl_rounding_rule(minor), "currency", PQgetvalue(res, r, 9),
+		                      "flags", flags_text(line.flags));
+		if (version)
+			json_object_set_new(o, "version_id", json_string(version));
+		if (line.rate) {
+			json_object_set_new(o, "prefix", json_string(line.rate->prefix));
+			json_object_set_new(o, "description", json_string(line.rate->description));
+		}
+		json_array_append_new(lines, o);
+	}
+	PQclear(res);
+	if (!json_array_size(lines)) {
+		json_decref(lines);
+		return CC_OK;
+	}
+	char *doc = json_dumps(lines, JSON_COMPACT);
+	const char *pp[1] = { doc };
+	json_decref(lines);
+	res = cc_pg_exec(pg, POST_SQL, 1, pp);
+	free(doc);
+	if (!res)
+		return CC_ERROR;
+	for (int r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, 0), "entries") != 0)
+			json_array_append_new(*pending, json_pack("[s, s, I]", PQgetvalue(res, r, 0),
+			                                          PQgetvalue(res, r, 1),
+			                                          (json_int_t)atoll(PQgetvalue(res, r, 2))));
+	PQclear(res);
+	return CC_OK;
+}
+
+int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending)
+{
+	size_t i;
+	json_t *d;
+	int rc;
+
+	pthread_mutex_lock(&e->lock);
+	rc = cc_pg_cmd(pg, "COMMIT", 0, NULL);
+	if (rc == CC_OK)
+		json_array_foreach(pending, i, d) {
+			struct bl_account *a = cc_map_get(&e->accounts, json_string_value(json_array_get(d, 1)));
+			int64_t amount = json_integer_value(json_array_get(d, 2));
+
+			if (!a || !a->loaded)
+				continue;
+			if (strcmp(json_string_value(json_array_get(d, 0)), "line") == 0)
+				a->balance -= amount;
+			else
+				a->reserved -= amount;
+		}
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+/* --------------------------------------------------------------- grants */
+
+static void respond(natsConnection *nc, natsMsg *msg, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+
+	if (natsMsg_GetReply(msg))
+		natsConnection_PublishString(nc, natsMsg_GetReply(msg), text);
+	free(text);
+	json_decref(reply);
+}
+
+/* Decides one grant; caller holds the lock. */
+static json_t *grant(struct bl_engine *e, const char *tenant, const char *call, bool inbound,
+                     const char *digits)
+{
+	struct bl_account *a = account_of(e, tenant);
+	const struct bl_rate *rate = NULL;
+	time_t local;
+	struct tm tm;
+
+	if (!a)
+		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason", "Billing Unavailable");
+	if (!a->has_plan)
+		return json_pack("{s:i}", "seconds", -1);
+	const char *version = inbound ? a->in_version : a->out_version;
+	if (*version) {
+		const struct bl_deck *d = deck_of(e, &e->grant_pg, version);
+
+		if (!d)
+			return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason",
+			                 "Billing Unavailable");
+		local = time(NULL) + a->utc_offset_s;
+		gmtime_r(&local, &tm);
+		rate = bl_deck_match(d, digits, (tm.tm_wday + 6) % 7, tm.tm_hour * 60 + tm.tm_min);
+	}
+	if (!rate) {
+		if (a->no_rate_free)
+			return json_pack("{s:I}", "seconds", (json_int_t)a->max_s);
+		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 403, "reason", "No Rate");
+	}
+	int64_t available = a->balance + a->credit_limit - a->reserved, cost;
+	int64_t seconds = bl_grant_s(rate, available, a->minor, a->max_s, &cost);
+
+	if (seconds <= 0)
+		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 402, "reason", "Payment Required");
+	char s[24], c[24];
+	snprintf(s, sizeof(s), "%lld", (long long)seconds);
+	snprintf(c, sizeof(c), "%lld", (long long)cost);
+	const char *p[4] = { call, tenant, s, c };
+	if (cc_pg_cmd(&e->grant_pg, "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro) "
+	              "VALUES ($1, $2, $3, $4) ON CONFLICT (call_id) DO NOTHING", 4, p) != CC_OK)
+		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason", "Billing Unavailable");
+	a->reserved += cost;
+	return json_pack("{s:I}", "seconds", (json_int_t)seconds);
+}
+
+void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	struct bl_engine *e = arg;
+	uint64_t t0 = cc_mono_ns();
+	json_t *q = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
+	const char *tenant = json_string_value(json_object_get(q, "tenant"));
+	const char *call = json_string_value(json_object_get(q, "call"));
+	const char *direction = json_string_value(json_object_get(q, "direction"));
+	const char *number = json_string_value(json_object_get(q, "number"));
+	json_t *reply;
+
+	if (!tenant || !cc_uuid_valid(tenant) || !call || !cc_uuid_valid(call) || !direction ||
+	    !number || strspn(number, "0123456789") != strlen(number)) {
+		reply = json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 400, "reason", "Bad Grant Request");
+	} else {
+		pthread_mutex_lock(&e->lock);
+		reply = grant(e, tenant, call, strcmp(direction, "inbound") == 0, number);
+		if (json_integer_value(json_object_get(reply, "seconds")) > 0)
+			e->grants++;
+		else if (json_integer_value(json_object_get(reply, "seconds")) == 0)
+			e->refusals++;
+		cc_hist_add(&e->grant_ns, cc_mono_ns() - t0);
+		pthread_mutex_unlock(&e->lock);
+	}
+	respond(nc, msg, reply);
+	json_decref(q);
+	natsMsg_Destroy(msg);
+}

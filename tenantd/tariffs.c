@@ -1,0 +1,273 @@
+/*
+ * tariffs.c: /v1/tariffs, the operator's rate decks.
+ *
+ * POST /v1/tariffs?name=std-out&currency=CNY[&effective_from=RFC 3339],
+ * body text/csv (billing/tariff_csv.h lists the columns and checks): a
+ * new version of the deck `name`, effective from the given time (default
+ * now). All or nothing: one bad row and nothing is stored; the 422 lists
+ * every bad line by number and reason. Versions are never changed; a call
+ * is rated against the version in force when it started.
+ */
+#include <event2/buffer.h>
+
+#include "api.h"
+#include "cc.h"
+#include "clock.h"
+#include "log.h"
+#include "money.h"
+#include "rate.h"
+#include "tariff_csv.h"
+#include "tenantd.h"
+
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n &&
+	       s[0] != '.' && s[0] != '_' && s[0] != '-';
+}
+
+/* COPY's text format: only the backslash needs escaping (the reader
+ * refuses control characters in descriptions). */
+static void copy_text(struct evbuffer *b, const char *s)
+{
+	for (;;) {
+		size_t n = strcspn(s, "\\");
+
+		evbuffer_add(b, s, n);
+		if (!s[n])
+			return;
+		evbuffer_add(b, "\\\\", 2);
+		s += n + 1;
+	}
+}
+
+static int copy_rows(PGconn *conn, const char *version, const struct bl_deck *d, char **err)
+{
+	PGresult *res = PQexec(conn, "COPY cc.tariff_rates (version_id, line, prefix, description, "
+	                       "rate_per_min_micro, connect_fee_micro, initial_s, increment_s, min_s, "
+	                       "days, start_min, end_min) FROM STDIN");
+	struct evbuffer *b = evbuffer_new();
+	int rc = CC_OK;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		*err = strdup(PQerrorMessage(conn));
+		PQclear(res);
+		evbuffer_free(b);
+		return CC_ERROR;
+	}
+	PQclear(res);
+	for (size_t i = 0; i < d->n_rates && rc == CC_OK; i++) {
+		const struct bl_rate *r = &d->rates[i];
+
+		evbuffer_add_printf(b, "%s\t%u\t%s\t", version, r->line, r->prefix);
+		copy_text(b, r->description);
+		evbuffer_add_printf(b, "\t%lld\t%lld\t%d\t%d\t%d\t%d\t%d\t%d\n",
+		                    (long long)r->per_min_micro, (long long)r->connect_micro, r->initial_s,
+		                    r->increment_s, r->min_s, r->days, r->start_min, r->end_min);
+		if (evbuffer_get_length(b) > 256 * 1024 || i + 1 == d->n_rates) {
+			size_t n = evbuffer_get_length(b);
+
+			if (PQputCopyData(conn, (const char *)evbuffer_pullup(b, -1), (int)n) != 1)
+				rc = CC_ERROR;
+			evbuffer_drain(b, n);
+		}
+	}
+	evbuffer_free(b);
+	if (PQputCopyEnd(conn, rc == CC_OK ? NULL : "aborted") != 1)
+		rc = CC_ERROR;
+	while ((res = PQgetResult(conn))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == CC_OK) {
+			rc = CC_ERROR;
+			*err = strdup(PQresultErrorMessage(res));
+		}
+		PQclear(res);
+	}
+	if (rc != CC_OK && !*err)
+		*err = strdup(PQerrorMessage(conn));
+	return rc;
+}
+
+static void import(struct tn_req *r)
+{
+	const char *name = tn_query(r, "name"), *currency = tn_query(r, "currency");
+	const char *effective = tn_query(r, "effective_from");
+	struct bl_deck deck;
+	struct bl_csv_result csv;
+	char vid[CC_UUID_LEN], tid[CC_UUID_LEN], rows[24];
+	char *err = NULL;
+	PGresult *res;
+	int64_t t0 = cc_mono_ms();
+
+	if (!name || !valid_name(name))
+		return tn_error(r, 400, "invalid_argument", "name",
+		                "name: 1 to 63 of a-z 0-9 . _ -, starting with a letter or digit");
+	if (!currency)
+		return tn_error(r, 400, "invalid_argument", "currency", "currency: an ISO 4217 code");
+	const char *cp[1] = { currency };
+	res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.currencies WHERE code = $1", 1, cp);
+	if (!res)
+		return tn_db_error(r, "currency");
+	int known = PQntuples(res);
+	PQclear(res);
+	if (!known)
+		return tn_error(r, 422, "invalid_argument", "currency",
+		                "currency: %.8s is not a currency the platform bills in", currency);
+
+	bl_deck_init(&deck);
+	if (bl_csv_load(r->raw_body, r->raw_len, &deck, &csv) != CC_OK) {
+		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
+		                      "message", "the deck has bad lines; nothing was imported",
+		                      "bad_lines", (json_int_t)csv.n_errors, "rows", (json_int_t)csv.rows,
+		                      "lines", csv.errors);
+		bl_csv_result_free(&csv);
+		bl_deck_free(&deck);
+		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
+	}
+	bl_csv_result_free(&csv);
+	int64_t t_parse = cc_mono_ms();
+
+	if (tn_begin(r) != CC_OK) {
+		bl_deck_free(&deck);
+		return tn_rollback(r, "tariff");
+	}
+	/* the deck: created on first import; its currency is fixed */
+	cc_uuid(tid);
+	const char *p[3] = { tid, name, currency };
+	res = cc_pg_exec(&r->d->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
+	                 "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
+	                 "RETURNING id, currency", 3, p);
+	if (!res) {
+		bl_deck_free(&deck);
+		return tn_rollback(r, "tariff");
+	}
+	snprintf(tid, sizeof(tid), "%s", PQgetvalue(res, 0, 0));
+	bool same = strcmp(PQgetvalue(res, 0, 1), currency) == 0;
+	char have[8];
+	snprintf(have, sizeof(have), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (!same) {
+		tn_abort(r);
+		bl_deck_free(&deck);
+		return tn_error(r, 422, "invalid_argument", "currency",
+		                "currency: deck %s is in %s", name, have);
+	}
+	/* one importer at a time per deck: version numbers stay dense */
+	const char *lp[1] = { tid };
+	if (cc_pg_cmd(&r->d->pg, "SELECT 1 FROM cc.tariffs WHERE id = $1 FOR UPDATE", 1, lp) != CC_OK) {
+		bl_deck_free(&deck);
+		return tn_rollback(r, "tariff");
+	}
+	cc_uuid(vid);
+	snprintf(rows, sizeof(rows), "%zu", deck.n_rates);
+	const char *vp[4] = { vid, tid, effective, rows };
+	res = cc_pg_exec(&r->d->pg,
+	                 "INSERT INTO cc.tariff_versions (id, tariff_id, version, effective_from, rows) "
+	                 "SELECT $1, $2, COALESCE(max(version), 0) + 1, COALESCE($3::timestamptz, now()), $4 "
+	                 "FROM cc.tariff_versions WHERE tariff_id = $2 "
+	                 "RETURNING version, " TS("effective_from"), 4, vp);
+	if (!res) {
+		bl_deck_free(&deck);
+		if (r->d->pg.error == CC_PG_INVALID) {
+			tn_abort(r);
+			return tn_error(r, 400, "invalid_argument", "effective_from",
+			                "effective_from must be an RFC 3339 time");
+		}
+		return tn_rollback(r, "tariff version");
+	}
+	json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", vid, "tariff", name,
+	                        "currency", currency, "version", atoi(PQgetvalue(res, 0, 0)),
+	                        "effective_from", PQgetvalue(res, 0, 1), "rows",
+	                        (json_int_t)deck.n_rates);
+	PQclear(res);
+	if (copy_rows(r->d->pg.conn, vid, &deck, &err) != CC_OK) {
+		CC_ERR("tariff import: COPY failed: %s", err);
+		free(err);
+		bl_deck_free(&deck);
+		json_decref(out);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+	}
+	bl_deck_free(&deck);
+	if (tn_commit(r) != CC_OK) {
+		json_decref(out);
+		return tn_rollback(r, "tariff version");
+	}
+	CC_INFO("tariff %s version %d: %zu rows (parse %lld ms, store %lld ms)", name,
+	        (int)json_integer_value(json_object_get(out, "version")),
+	        (size_t)json_integer_value(json_object_get(out, "rows")),
+	        (long long)(t_parse - t0), (long long)(cc_mono_ms() - t_parse));
+	tn_notify(r->d, NULL, "tariffs", NULL);
+	tn_reply(r, 201, out);
+}
+
+static json_t *versions_of(struct tn_req *r, const char *tariff_id)
+{
+	const char *p[1] = { tariff_id };
+	PGresult *res = cc_pg_exec(&r->d->pg,
+	                           "SELECT id, version, " TS("effective_from") ", rows, " TS("created_at")
+	                           " FROM cc.tariff_versions WHERE tariff_id = $1 ORDER BY version", 1, p);
+	json_t *a = json_array();
+
+	if (!res)
+		return a;
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(a, json_pack("{s:s, s:i, s:s, s:i, s:s}", "id", PQgetvalue(res, i, 0),
+		                                   "version", atoi(PQgetvalue(res, i, 1)),
+		                                   "effective_from", PQgetvalue(res, i, 2),
+		                                   "rows", atoi(PQgetvalue(res, i, 3)),
+		                                   "created_at", PQgetvalue(res, i, 4)));
+	PQclear(res);
+	return a;
+}
+
+static json_t *deck_json(struct tn_req *r, const PGresult *res, int i)
+{
+	return json_pack("{s:s, s:s, s:s, s:o}", "id", PQgetvalue(res, i, 0), "name",
+	                 PQgetvalue(res, i, 1), "currency", PQgetvalue(res, i, 2), "versions",
+	                 versions_of(r, PQgetvalue(res, i, 0)));
+}
+
+static void list(struct tn_req *r)
+{
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT id, name, currency FROM cc.tariffs ORDER BY name",
+	                           0, NULL);
+	json_t *items = json_array();
+
+	if (!res) {
+		json_decref(items);
+		return tn_db_error(r, "tariffs");
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(items, deck_json(r, res, i));
+	PQclear(res);
+	tn_reply(r, 200, tn_list(items, NULL));
+}
+
+static void get_one(struct tn_req *r)
+{
+	const char *p[1] = { r->params[0] };
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT id, name, currency FROM cc.tariffs WHERE name = $1",
+	                           1, p);
+
+	if (!res)
+		return tn_db_error(r, "tariff");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return tn_error(r, 404, "not_found", NULL, "no such tariff");
+	}
+	json_t *o = deck_json(r, res, 0);
+	PQclear(res);
+	tn_reply(r, 200, o);
+}
+
+const struct tn_route tn_tariff_routes[] = {
+	{ "POST", "/v1/tariffs", TN_OPERATOR, NULL, import, false, true },
+	{ "GET", "/v1/tariffs", TN_OPERATOR, NULL, list, false, false },
+	{ "GET", "/v1/tariffs/{name}", TN_OPERATOR, NULL, get_one, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
+};
