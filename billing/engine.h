@@ -7,7 +7,7 @@
  *            call; its credit grant is settled. A replayed batch inserts
  *            nothing (ON CONFLICT DO NOTHING on the line, the ledger posts
  *            only what the line insert returned).
- *   grants   NATS request/reply on cc.billing.grant (from routingd at call
+ *   grants   NATS request/reply on cc.rpc.grant (from routingd at call
  *            setup): the seconds the tenant can afford for this
  *            destination after the grants its calls in progress hold; the
  *            grant is stored (cc.grants) before the answer leaves.
@@ -54,7 +54,7 @@ int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending);
 /* A configuration notice: forget the tenant's account ("" = every account). */
 void bl_engine_stale(struct bl_engine *e, const char *tenant);
 
-/* The NATS handler for cc.billing.grant requests. */
+/* The NATS handler for cc.rpc.grant requests. */
 void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg);
 
 #endif

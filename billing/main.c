@@ -7,8 +7,10 @@
  * before the commit redelivers the batch, and the event-id and call-id
  * keys make the replay harmless.
  *
- * It also answers credit-grant requests on cc.billing.grant (core NATS
- * request/reply, from routingd at call setup) and drops its cached
+ * It also answers credit-grant requests on cc.rpc.grant (core NATS
+ * request/reply; the subject stays outside the CC_EVENTS stream, whose
+ * cc.billing.> capture would answer the request with a publish ack;
+ * from routingd at call setup) and drops its cached
  * accounts on cc.cfg.<tenant> notices (top-ups, plan changes, decks).
  */
 #include <nats/nats.h>
@@ -181,7 +183,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bl_engine_init(&engine, cfg.pg_url);
-	natsConnection_QueueSubscribe(&grant_sub, nc, "cc.billing.grant", "billingd",
+	natsConnection_QueueSubscribe(&grant_sub, nc, "cc.rpc.grant", "billingd",
 	                              bl_engine_on_grant, &engine);
 	natsConnection_Subscribe(&cfg_sub, nc, "cc.cfg.>", on_cfg_notice, NULL);
 	natsConnection_JetStream(&js, nc, NULL);

@@ -68,7 +68,10 @@ secret() { # secret NAME: prints it, creating it at first use
 say() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# alive: running and not a zombie (a killed daemon whose parent is gone
+# may wait to be reaped by an init that never does)
+running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+pid_alive() { [ -f "$RUN/$1.pid" ] && running "$(cat "$RUN/$1.pid")"; }
 
 wait_tcp() { # wait_tcp PORT SECONDS NAME
 	local i
@@ -91,9 +94,9 @@ stop_pid() { # stop_pid NAME
 	local f=$RUN/$1.pid p i
 	[ -f "$f" ] || return 0
 	p=$(cat "$f")
-	if kill -0 "$p" 2>/dev/null; then
+	if running "$p"; then
 		kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for ((i = 0; i < 50; i++)); do running "$p" || break; sleep 0.1; done
 		kill -KILL -- -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
 	fi
 	rm -f "$f"

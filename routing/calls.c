@@ -44,7 +44,7 @@ static int64_t ask_grant(struct rt_calls *c, struct rt_decision *d, const char *
 	char *text = json_dumps(q, JSON_COMPACT);
 	natsMsg *reply = NULL;
 	uint64_t t0 = cc_mono_ns();
-	natsStatus s = natsConnection_RequestString(&reply, c->nc, "cc.billing.grant", text,
+	natsStatus s = natsConnection_RequestString(&reply, c->nc, "cc.rpc.grant", text,
 	                                            c->grant_timeout_ms);
 	json_t *a = NULL;
 	int64_t seconds;

@@ -10,7 +10,7 @@
  *   rejected  call, code, reason, result "rejected"
  *
  * Credit: an inbound or outbound call of a tenant with a billing plan
- * needs a grant from billingd (NATS request cc.billing.grant, answered
+ * needs a grant from billingd (NATS request cc.rpc.grant, answered
  * within grant_timeout_ms or the call gets 503): the granted seconds
  * become the dialog's timeout in Kamailio; no affordable second -> 402.
  *   answered  call

@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "cc.h"
+#include "clock.h"
 #include "config.h"
 #include "id.h"
 #include "log.h"
@@ -75,6 +76,27 @@ static int load_operator_token(struct tenantd *d, char **err)
 
 /* ---------------------------------------------------------- notifying */
 
+#define ADDR_RELOAD_GAP_MS 5200   /* permissions' reload_delta is 5 s */
+
+static void send_rpc(struct tenantd *d, const char *method)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->cfg.rpc_port) };
+	char *req = cc_sprintf("{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"id\":1}", method);
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	if (sendto(d->rpc_fd, req, strlen(req), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		cc_log(CC_LOG_WARN, errno, NULL, NULL, "Kamailio RPC %s not sent", method);
+	free(req);
+}
+
+static void on_addr_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct tenantd *d = arg;
+
+	d->addr_reload_ms = cc_mono_ms();
+	send_rpc(d, "permissions.addressReload");
+}
+
 void tn_notify(struct tenantd *d, const char *tenant, const char *what, const char *kamailio_rpc)
 {
 	char subject[96];
@@ -87,14 +109,22 @@ void tn_notify(struct tenantd *d, const char *tenant, const char *what, const ch
 		CC_WARN("could not publish %s; routingd will catch up at its next reload", subject);
 	free(text);
 	json_decref(msg);
-	if (kamailio_rpc) {
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->cfg.rpc_port) };
-		char *req = cc_sprintf("{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"id\":1}", kamailio_rpc);
+	if (!kamailio_rpc)
+		return;
+	if (strcmp(kamailio_rpc, "permissions.addressReload") != 0) {
+		send_rpc(d, kamailio_rpc);
+		return;
+	}
+	/* at most one address reload per gap; a change inside the gap is
+	 * picked up by one reload at its end */
+	int64_t wait = d->addr_reload_ms + ADDR_RELOAD_GAP_MS - cc_mono_ms();
 
-		inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-		if (sendto(d->rpc_fd, req, strlen(req), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-			cc_log(CC_LOG_WARN, errno, tenant, NULL, "Kamailio RPC %s not sent", kamailio_rpc);
-		free(req);
+	if (d->addr_reload_ms == 0 || wait <= 0) {
+		on_addr_reload(-1, 0, d);
+	} else if (!evtimer_pending(d->addr_reload_ev, NULL)) {
+		struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
+
+		evtimer_add(d->addr_reload_ev, &tv);
 	}
 }
 
@@ -175,6 +205,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.rpc_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	d.addr_reload_ev = evtimer_new(d.base, on_addr_reload, &d);
 	rpc_ev = event_new(d.base, d.rpc_fd, EV_READ | EV_PERSIST, on_rpc_reply, &d);
 	event_add(rpc_ev, NULL);
 
@@ -202,6 +233,7 @@ int main(int argc, char **argv)
 
 	evhttp_free(d.http);
 	event_free(rpc_ev);
+	event_free(d.addr_reload_ev);
 	event_free(sigterm);
 	event_free(sigint);
 	close(d.rpc_fd);

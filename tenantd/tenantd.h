@@ -30,6 +30,10 @@ struct tenantd {
 	struct cc_events *events;
 	char operator_hash[65];  /* SHA-256 of the operator token */
 	int rpc_fd;              /* UDP socket to Kamailio's JSON-RPC */
+	/* Kamailio's permissions module refuses a second address reload
+	 * within 5 s (reload_delta); a later one waits for its turn */
+	int64_t addr_reload_ms;  /* when the last one was sent */
+	struct event *addr_reload_ev;
 };
 
 /* After a committed change: tell routingd (cc.cfg.<tenant>) and, when

@@ -148,8 +148,7 @@ CREATE INDEX rentals_tenant_idx ON cc.rentals (tenant_id, kind);
 CREATE FUNCTION cc.rental_open() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO cc.rentals (tenant_id, kind, object_id, label)
-  VALUES (NEW.tenant_id, TG_ARGV[0], NEW.id,
-          CASE TG_ARGV[0] WHEN 'seat' THEN NEW.extension ELSE NEW.e164 END);
+  VALUES (NEW.tenant_id, TG_ARGV[0], NEW.id, to_jsonb(NEW) ->> TG_ARGV[1]);
   RETURN NEW;
 END $$;
 CREATE FUNCTION cc.rental_close() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -158,11 +157,11 @@ BEGIN
   RETURN OLD;
 END $$;
 CREATE TRIGGER agents_rental_open AFTER INSERT ON cc.agents
-  FOR EACH ROW EXECUTE FUNCTION cc.rental_open('seat');
+  FOR EACH ROW EXECUTE FUNCTION cc.rental_open('seat', 'extension');
 CREATE TRIGGER agents_rental_close AFTER DELETE ON cc.agents
   FOR EACH ROW EXECUTE FUNCTION cc.rental_close();
 CREATE TRIGGER numbers_rental_open AFTER INSERT ON cc.numbers
-  FOR EACH ROW EXECUTE FUNCTION cc.rental_open('number');
+  FOR EACH ROW EXECUTE FUNCTION cc.rental_open('number', 'e164');
 CREATE TRIGGER numbers_rental_close AFTER DELETE ON cc.numbers
   FOR EACH ROW EXECUTE FUNCTION cc.rental_close();
 INSERT INTO cc.rentals (tenant_id, kind, object_id, label, from_ts)
