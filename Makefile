@@ -31,6 +31,7 @@ asan: deps
 bench: deps all
 	@ops/bench/run.sh
 	@ops/bench/scale.sh
+	@ops/bench/billing.sh
 
 demo:
 	@ops/demo.sh

@@ -41,60 +41,17 @@ void bl_engine_init(struct bl_engine *e, const char *pg_url)
 	cc_pg_cmd(&e->grant_pg, "SET synchronous_commit = off", 0, NULL);
 }
 
-static void free_deck(void *p)
-{
-	bl_deck_free(p);
-	free(p);
-}
-
 void bl_engine_free(struct bl_engine *e)
 {
 	cc_map_free(&e->accounts, free);
-	cc_map_free(&e->decks, free_deck);
+	bl_decks_free(&e->decks);
 	cc_pg_close(&e->grant_pg);
 	pthread_mutex_destroy(&e->lock);
 }
 
-/* ---------------------------------------------------------------- decks */
-
-/* The deck of a version, loaded once. Caller holds the lock. */
 static const struct bl_deck *deck_of(struct bl_engine *e, struct cc_pg *pg, const char *version)
 {
-	struct bl_deck *d = cc_map_get(&e->decks, version);
-	const char *p[1] = { version };
-	PGresult *res;
-
-	if (d)
-		return d;
-	res = cc_pg_exec(pg, "SELECT prefix, description, rate_per_min_micro, connect_fee_micro, "
-	                 "initial_s, increment_s, min_s, days, start_min, end_min, line "
-	                 "FROM cc.tariff_rates WHERE version_id = $1", 1, p);
-	if (!res)
-		return NULL;
-	d = malloc(sizeof(*d));
-	CC_BUG_ON(!d);
-	bl_deck_init(d);
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct bl_rate r = {
-			.description = PQgetvalue(res, i, 1),
-			.per_min_micro = atoll(PQgetvalue(res, i, 2)),
-			.connect_micro = atoll(PQgetvalue(res, i, 3)),
-			.initial_s = atoi(PQgetvalue(res, i, 4)),
-			.increment_s = atoi(PQgetvalue(res, i, 5)),
-			.min_s = atoi(PQgetvalue(res, i, 6)),
-			.days = (uint8_t)atoi(PQgetvalue(res, i, 7)),
-			.start_min = (int16_t)atoi(PQgetvalue(res, i, 8)),
-			.end_min = (int16_t)atoi(PQgetvalue(res, i, 9)),
-			.line = (uint32_t)atoi(PQgetvalue(res, i, 10)),
-		};
-		snprintf(r.prefix, sizeof(r.prefix), "%s", PQgetvalue(res, i, 0));
-		if (bl_deck_add(d, &r) != CC_OK)
-			CC_WARN("deck %s: line %u overlaps another row; skipped", version, r.line);
-	}
-	PQclear(res);
-	cc_map_put(&e->decks, version, d);
-	CC_INFO("deck version %s loaded: %zu rows", version, d->n_rates);
-	return d;
+	return bl_decks_get(&e->decks, pg, version);
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -169,24 +126,7 @@ void bl_engine_stale(struct bl_engine *e, const char *tenant)
 /* --------------------------------------------------------------- rating */
 
 static const char CALLS_SQL[] =
-	"SELECT c.id, c.tenant_id, c.direction,"
-	" regexp_replace(CASE WHEN c.direction = 'inbound' THEN c.number ELSE c.to_number END, '[^0-9]', '', 'g'),"
-	" COALESCE(c.started_at, c.answered_at, c.ended_at),"
-	" c.answered_at IS NOT NULL,"
-	" COALESCE(round(extract(epoch FROM c.ended_at - c.answered_at) * 1000), 0)::bigint,"
-	" extract(isodow FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone)::int - 1,"
-	" (extract(hour FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone) * 60 +"
-	"  extract(minute FROM COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone))::int,"
-	" p.currency, cur.minor_unit, p.max_call_s, p.no_rate,"
-	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id ="
-	"    CASE WHEN c.direction = 'inbound' THEN p.inbound_tariff ELSE p.outbound_tariff END"
-	"    AND v.effective_from <= COALESCE(c.started_at, c.answered_at, c.ended_at)"
-	"  ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
-	" g.seconds "
-	"FROM cc.calls c JOIN cc.tenants t ON t.id = c.tenant_id"
-	" JOIN cc.billing_plans p ON p.tenant_id = c.tenant_id"
-	" JOIN cc.currencies cur ON cur.code = p.currency"
-	" LEFT JOIN cc.grants g ON g.call_id = c.id "
+	"SELECT " BL_CALL_COLS " " BL_CALL_FROM
 	"WHERE c.id = ANY($1::uuid[]) AND c.ended_at IS NOT NULL"
 	" AND c.direction IN ('inbound', 'outbound')"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id)";
@@ -220,6 +160,13 @@ static const char POST_SQL[] =
 	"UNION ALL SELECT 'grant', tenant_id::text, amount_micro FROM settle "
 	"UNION ALL SELECT 'entries', '', count(*) FROM ent";
 
+PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json)
+{
+	const char *p[1] = { lines_json };
+
+	return cc_pg_exec(pg, POST_SQL, 1, p);
+}
+
 static const char *flags_text(unsigned f)
 {
 	switch (f) {
@@ -231,31 +178,10 @@ static const char *flags_text(unsigned f)
 	}
 }
 
-int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids, json_t **pending)
+json_t *bl_rate_rows(struct bl_decks *ds, struct cc_pg *pg, const PGresult *res)
 {
-	char *ids;
-	PGresult *res;
-	json_t *lines;
+	json_t *lines = json_array();
 
-	*pending = json_array();
-	if (!json_array_size(call_ids))
-		return CC_OK;
-	/* {id,id,...} as a PostgreSQL array literal: the ids are checked UUIDs */
-	size_t i, len;
-	json_t *v;
-	FILE *f = open_memstream(&ids, &len);
-
-	CC_BUG_ON(!f);
-	json_array_foreach(call_ids, i, v)
-		fprintf(f, "%s%s", i ? "," : "{", json_string_value(v));
-	fputc('}', f);
-	fclose(f);
-	const char *p[1] = { ids };
-	res = cc_pg_exec(pg, CALLS_SQL, 1, p);
-	free(ids);
-	if (!res)
-		return CC_ERROR;
-	lines = json_array();
 	for (int r = 0; r < PQntuples(res); r++) {
 		const char *version = PQgetisnull(res, r, 13) ? NULL : PQgetvalue(res, r, 13);
 		const struct bl_deck *deck = NULL;
@@ -272,15 +198,9 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
 		};
 		struct bl_line line;
 
-		if (version) {
-			pthread_mutex_lock(&e->lock);
-			deck = deck_of(e, pg, version);
-			pthread_mutex_unlock(&e->lock);
-			if (!deck) {
-				PQclear(res);
-				json_decref(lines);
-				return CC_ERROR;
-			}
+		if (version && !(deck = bl_decks_get(ds, pg, version))) {
+			json_decref(lines);
+			return NULL;
 		}
 		if (!deck) {
 			bl_deck_init(&empty);
@@ -309,15 +229,48 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
 		}
 		json_array_append_new(lines, o);
 	}
+	return lines;
+}
+
+int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids, json_t **pending)
+{
+	char *ids;
+	PGresult *res;
+	json_t *lines;
+
+	*pending = json_array();
+	if (!json_array_size(call_ids))
+		return CC_OK;
+	/* {id,id,...} as a PostgreSQL array literal: the ids are checked UUIDs */
+	size_t i, len;
+	json_t *v;
+	FILE *f = open_memstream(&ids, &len);
+
+	CC_BUG_ON(!f);
+	json_array_foreach(call_ids, i, v)
+		fprintf(f, "%s%s", i ? "," : "{", json_string_value(v));
+	fputc('}', f);
+	fclose(f);
+	const char *p[1] = { ids };
+	res = cc_pg_exec(pg, CALLS_SQL, 1, p);
+	free(ids);
+	if (!res)
+		return CC_ERROR;
+	pthread_mutex_lock(&e->lock);
+	lines = bl_rate_rows(&e->decks, pg, res);
+	pthread_mutex_unlock(&e->lock);
+	if (!lines) {
+		PQclear(res);
+		return CC_ERROR;
+	}
 	PQclear(res);
 	if (!json_array_size(lines)) {
 		json_decref(lines);
 		return CC_OK;
 	}
 	char *doc = json_dumps(lines, JSON_COMPACT);
-	const char *pp[1] = { doc };
 	json_decref(lines);
-	res = cc_pg_exec(pg, POST_SQL, 1, pp);
+	res = bl_engine_post(pg, doc);
 	free(doc);
 	if (!res)
 		return CC_ERROR;

@@ -26,6 +26,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 
+#include "decks.h"
 #include "hist.h"
 #include "map.h"
 #include "pg.h"
@@ -34,7 +35,7 @@ struct bl_engine {
 	pthread_mutex_t lock;
 	struct cc_pg grant_pg;        /* the grant thread's connection */
 	struct cc_map accounts;       /* tenant id -> struct bl_account */
-	struct cc_map decks;          /* version id -> struct bl_deck */
+	struct bl_decks decks;        /* every deck version used so far */
 	struct cc_hist grant_ns;      /* grant service time */
 	uint64_t grants, refusals;
 };
@@ -47,6 +48,42 @@ void bl_engine_free(struct bl_engine *e);
  * caller passes to bl_engine_apply after COMMIT). CC_ERROR on a database
  * failure (the caller rolls back). */
 int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids, json_t **pending);
+
+/* The posting statement alone (rated lines as a JSON array of objects
+ * with the columns of cc.rated_lines): lines, ledger, settlements. Used by
+ * bl_engine_rate and the benchmark. NULL on failure (see pg->error). */
+PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json);
+
+/* The call context rating needs, as SELECT columns (in this order:
+ * 0 id, 1 tenant, 2 direction, 3 rated digits, 4 start, 5 answered,
+ * 6 talk ms, 7 local weekday (0 = Monday), 8 local minute of day,
+ * 9 currency, 10 minor unit, 11 max call s, 12 no-rate policy,
+ * 13 deck version in force at the start, 14 granted seconds) and the
+ * FROM clause (calls c, tenants t, billing_plans p, currencies cur,
+ * grants g). Shared by billingd's rating and rerating. */
+#define BL_AT "COALESCE(c.answered_at, c.started_at, c.ended_at) AT TIME ZONE t.timezone"
+#define BL_CALL_COLS \
+	"c.id, c.tenant_id, c.direction," \
+	" regexp_replace(CASE WHEN c.direction = 'inbound' THEN c.number ELSE c.to_number END, '[^0-9]', '', 'g')," \
+	" COALESCE(c.started_at, c.answered_at, c.ended_at), c.answered_at IS NOT NULL," \
+	" COALESCE(round(extract(epoch FROM c.ended_at - c.answered_at) * 1000), 0)::bigint," \
+	" extract(isodow FROM " BL_AT ")::int - 1," \
+	" (extract(hour FROM " BL_AT ") * 60 + extract(minute FROM " BL_AT "))::int," \
+	" p.currency, cur.minor_unit, p.max_call_s, p.no_rate," \
+	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id =" \
+	"    CASE WHEN c.direction = 'inbound' THEN p.inbound_tariff ELSE p.outbound_tariff END" \
+	"    AND v.effective_from <= COALESCE(c.started_at, c.answered_at, c.ended_at)" \
+	"  ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)," \
+	" g.seconds"
+#define BL_CALL_FROM \
+	"FROM cc.calls c JOIN cc.tenants t ON t.id = c.tenant_id" \
+	" JOIN cc.billing_plans p ON p.tenant_id = c.tenant_id" \
+	" JOIN cc.currencies cur ON cur.code = p.currency" \
+	" LEFT JOIN cc.grants g ON g.call_id = c.id "
+
+/* One rated line (a JSON object with cc.rated_lines' columns) per row of
+ * a BL_CALL_COLS result; NULL if a deck could not be loaded. */
+json_t *bl_rate_rows(struct bl_decks *ds, struct cc_pg *pg, const PGresult *res);
 
 /* COMMIT on pg, then the deltas, under the engine's lock. */
 int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending);
