@@ -33,19 +33,20 @@ static int64_t prorate(int64_t micro, int64_t num, int64_t den, int minor)
 
 /* ------------------------------------------------------------ invoices */
 
+/* month arithmetic in local time (a month from 1 October 00:00 Shanghai
+ * ends 1 November 00:00 Shanghai), then back to instants */
 static const char PERIOD_SQL[] =
 	"WITH x AS (SELECT t.slug, t.name, t.timezone, p.currency, cur.minor_unit, p.seat_price_micro,"
 	"  p.number_price_micro,"
-	"  make_timestamptz(split_part($2, '-', 1)::int, split_part($2, '-', 2)::int, p.anchor_day,"
-	"    0, 0, 0, t.timezone) AS start"
+	"  make_timestamp(split_part($2, '-', 1)::int, split_part($2, '-', 2)::int, p.anchor_day,"
+	"    0, 0, 0) AS local_start"
 	"  FROM cc.tenants t JOIN cc.billing_plans p ON p.tenant_id = t.id"
 	"  JOIN cc.currencies cur ON cur.code = p.currency WHERE t.id = $1) "
 	"SELECT slug, name, timezone, currency, minor_unit, seat_price_micro, number_price_micro,"
-	" start, start + interval '1 month',"
-	" ((start + interval '1 month') AT TIME ZONE timezone)::date - (start AT TIME ZONE timezone)::date,"
-	" now() >= start + interval '1 month',"
-	" to_char(start AT TIME ZONE timezone, 'YYYY-MM-DD'),"
-	" to_char((start + interval '1 month') AT TIME ZONE timezone, 'YYYY-MM-DD') "
+	" local_start AT TIME ZONE timezone, (local_start + interval '1 month') AT TIME ZONE timezone,"
+	" (local_start + interval '1 month')::date - local_start::date,"
+	" now() >= (local_start + interval '1 month') AT TIME ZONE timezone,"
+	" to_char(local_start, 'YYYY-MM-DD'), to_char(local_start + interval '1 month', 'YYYY-MM-DD') "
 	"FROM x";
 
 /* local days on which each seat or number existed, up to the period's end
@@ -263,7 +264,9 @@ json_t *bl_invoice_list(struct cc_pg *pg, const char *tenant_id)
 		"SELECT to_char(m, 'YYYY-MM'),"
 		" EXISTS (SELECT 1 FROM cc.invoices i WHERE i.tenant_id = t.id AND i.month = to_char(m, 'YYYY-MM')),"
 		" date_trunc('month', now() AT TIME ZONE t.timezone) = m "
-		"FROM cc.tenants t, generate_series(date_trunc('month', t.created_at AT TIME ZONE t.timezone),"
+		"FROM cc.tenants t, generate_series(date_trunc('month', LEAST(t.created_at,"
+		"    (SELECT min(from_ts) FROM cc.rentals r WHERE r.tenant_id = t.id),"
+		"    (SELECT min(started_at) FROM cc.rated_lines l WHERE l.tenant_id = t.id)) AT TIME ZONE t.timezone),"
 		"  date_trunc('month', now() AT TIME ZONE t.timezone), interval '1 month') AS m "
 		"WHERE t.id = $1 ORDER BY m DESC", 1, p);
 	json_t *a;

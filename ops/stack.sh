@@ -5,7 +5,8 @@
 #   ops/stack.sh start [part...]   start (all by default), wait until healthy
 #   ops/stack.sh stop  [part...]   stop (all by default), in reverse order
 #   ops/stack.sh status            what runs, with pids
-#   ops/stack.sh env               the settings in force, as shell assignments
+#   ops/stack.sh env               the settings in force, as shell exports
+#                                  (eval "$(ops/stack.sh env)"; build/billing/billing ...)
 #
 # Every setting comes from the environment (defaults below) and is saved to
 # $CC_VAR/stack.env at first start, so later commands and tools agree.
@@ -351,8 +352,8 @@ start) start "$@" ;;
 stop) stop "$@" ;;
 status) status ;;
 info) info ;;
-env) for k in $SETTINGS; do printf '%s=%q\n' "$k" "${!k}"; done
-     printf 'CC_VAR=%q\nCC_PG_URL=%q\n' "$CC_VAR" "$(pg_url cc_app)" ;;
+env) for k in $SETTINGS; do printf 'export %s=%q\n' "$k" "${!k}"; done
+     printf 'export CC_VAR=%q\nexport CC_PG_URL=%q\n' "$CC_VAR" "$(pg_url cc_app)" ;;
 pgurl) pg_url "${1:-cc_app}"; echo ;;
 *) die "usage: $0 start|stop|status|info|env [part...]" ;;
 esac

@@ -16,7 +16,8 @@
 
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
-	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes, NULL,
+	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
+	tn_statement_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -45,6 +46,18 @@ static void send_text(struct tn_req *r, int status, const char *text)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evbuffer_add(out, text, strlen(text));
 	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(r->req, status, NULL, out);
+	evbuffer_free(out);
+}
+
+void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evbuffer_add(out, body, strlen(body));
 	evhttp_send_reply(r->req, status, NULL, out);
 	evbuffer_free(out);
 }

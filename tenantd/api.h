@@ -83,6 +83,8 @@ void tn_error(struct tn_req *r, int status, const char *code, const char *field,
 /* Answers from pg->error after a failed query: 503, 409, 422 or 500. */
 void tn_db_error(struct tn_req *r, const char *what);
 void tn_no_content(struct tn_req *r);
+/* A non-JSON answer (e.g. text/html). */
+void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body);
 
 /* Query parameters: limit (1..500, default 50) and after. CC_ERROR after
  * replying 400 on a bad value. */
@@ -118,6 +120,7 @@ extern const struct tn_route tn_blocklist_routes[];
 extern const struct tn_route tn_call_routes[];
 extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
+extern const struct tn_route tn_statement_routes[];
 
 /* The request callback given to evhttp. */
 void tn_handle(struct evhttp_request *req, void *arg);

@@ -207,6 +207,75 @@ check crash_one_posting_each [ "$(sql "SELECT count(*) FROM cc.ledger_txns WHERE
 api GET /v1/tenants/acme/balance "${KEY[acme]}"
 expect_eq crash_balance_exact "$(jr .balance)" 77.85
 
+# ------------------------------------------------------------- invoices
+new_tenant beta
+TA=${TID[acme]}
+# a seat that existed from 16 October (Asia/Shanghai) on
+sql "INSERT INTO cc.rentals (tenant_id, kind, object_id, label, from_ts) VALUES ('$TA', 'seat', gen_random_uuid(), '2001', '2026-10-16 00:00 Asia/Shanghai')" > /dev/null
+api GET /v1/tenants/acme/invoices/2026-11 "${KEY[acme]}"
+check invoice_usage_total [ "$HTTP" = 200 -a "$(jr .totals.usage)" = 21.55 ]
+check invoice_usage_by_destination [ "$(jr '[.usage[] | select(.destination == "China Mobile")][0].calls')" = 62 ]
+check invoice_payments_apart [ "$(jr '.payments[0].amount')" = 100.00 -a "$(jr .totals.adjustments)" = 0.60 ]
+api POST /v1/tenants/acme/invoices/2030-01/close "$OPERATOR"
+expect_eq invoice_close_future_409 "$HTTP" 409
+api POST /v1/tenants/acme/invoices/2026-10/close "$OPERATOR"
+# 300.00 a month, 16 of October's 31 days: 154.838... -> 154.84
+check invoice_seat_prorated [ "$HTTP" = 200 -a "$(jr '.seats[0].days')" = 16 -a "$(jr '.seats[0].amount')" = 154.84 ]
+check invoice_closed [ "$(jr .status)" = closed -a "$(jr .totals.total)" = 154.84 ]
+cp "$RESP" "$CC_VAR/closed1.json"
+entries=$(sql "SELECT count(*) FROM cc.ledger_entries")
+api POST /v1/tenants/acme/invoices/2026-10/close "$OPERATOR"
+check invoice_close_idempotent diff -q <(jq -S . "$RESP") <(jq -S . "$CC_VAR/closed1.json")
+check invoice_close_posts_once [ "$(sql "SELECT count(*) FROM cc.ledger_entries")" = "$entries" -a "$(sql "SELECT count(*) FROM cc.ledger_txns WHERE tenant_id = '$TA' AND kind = 'seat' AND ref = '2026-10'")" = 1 ]
+api GET /v1/tenants/acme/invoices "${KEY[acme]}"
+check invoice_list_status [ "$(jr '.items[] | select(.month == "2026-10") | .status')" = closed ]
+HTTP=$(curl -sk -o "$CC_VAR/inv.html" -w '%{http_code} %{content_type}' -H "Authorization: Bearer ${KEY[acme]}" "$API/v1/tenants/acme/invoices/2026-10.html")
+check invoice_html [ "$HTTP" = "200 text/html; charset=utf-8" ] && check invoice_html_content grep -q '154.84' "$CC_VAR/inv.html"
+api GET /v1/tenants/acme/invoices/2026-10 "${KEY[beta]}"
+expect_eq invoice_other_tenant_404 "$HTTP" 404
+api GET /v1/tenants/acme/invoices/2026-13 "${KEY[acme]}"
+expect_eq invoice_bad_month_404 "$HTTP" 404
+
+# ------------------------------------------------------------- rerating
+# a corrected deck from 21 November: China Mobile 0.60 instead of 0.30
+printf '%s\n86,China,0.60,0,1,1,0\n86138,China Mobile,0.60,0.10,30,6,0\n44,UK,1.20,0,60,60,0\n' "$HDR" > "$D/fix.csv"
+csv std-out CNY "$D/fix.csv" "$OPERATOR" "&effective_from=2026-11-21T00:00:00Z"
+expect_eq corrected_deck_201 "$HTTP" 201
+api GET /v1/tenants/acme/balance "${KEY[acme]}"
+before_bal=$(jr .balance)
+api POST /v1/tenants/acme/billing/rerate "$OPERATOR" '{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z"}'
+# the 60 calls of 21 November: 0.10 + 0.60 x 42/60 = 0.52 instead of 0.31
+check rerate_changes_only_affected [ "$HTTP" = 200 -a "$(jr .changed)" = 60 -a "$(jr .difference)" = 12.60 ]
+api GET /v1/tenants/acme/balance "${KEY[acme]}"
+check rerate_difference_posted [ "$(awk -v a="$before_bal" -v b="$(jr .balance)" 'BEGIN { printf "%.2f", a - b }')" = 12.60 ]
+entries=$(sql "SELECT count(*) FROM cc.ledger_entries")
+api POST /v1/tenants/acme/billing/rerate "$OPERATOR" '{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z"}'
+check rerate_twice_equals_once [ "$(jr .changed)" = 0 -a "$(jr .difference)" = 0.00 -a "$(sql "SELECT count(*) FROM cc.ledger_entries")" = "$entries" ]
+api GET "/v1/tenants/acme/calls/${ids[0]}" "${KEY[acme]}"
+expect_eq rerated_cost_on_record "$(jr .cost)" 0.52
+api POST /v1/tenants/acme/billing/rerate "${KEY[acme]}" '{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z"}'
+expect_eq rerate_needs_operator "$HTTP" 403
+check ledger_still_balanced [ "$(sql "SELECT count(*) FROM (SELECT txn_id FROM cc.ledger_entries GROUP BY txn_id HAVING sum(amount_micro) <> 0) x")" = 0 ]
+
+# --------------------------------------------------------- reconciliation
+# a finished answered call with no events and no rated line: a gap
+GAP=$(uuid)
+sql "INSERT INTO cc.calls (id, tenant_id, direction, to_number, started_at, answered_at, ended_at, result) VALUES ('$GAP', '$TA', 'outbound', '+8613800000000', '2026-11-22T10:00:00Z', '2026-11-22T10:00:01Z', '2026-11-22T10:01:01Z', 'answered')" > /dev/null
+api GET "/v1/tenants/acme/billing/reconciliation?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z" "${KEY[acme]}"
+check reconcile_finds_unrated [ "$HTTP" = 200 -a "$(jr "[.gaps[] | select(.kind == \"not_rated\") | .call] | join(\",\")")" = "$GAP" ]
+check reconcile_flags_review [ "$(jr '[.gaps[].kind] | unique | join(",")')" = "flagged_no_rate,flagged_too_long,not_rated" ]
+# (21 November in Shanghai: the 60 calls and the no-rate call ended 00:01 local)
+check reconcile_day_counts [ "$(jr '[.days[] | select(.day == "2026-11-21")][0].records')" = 61 -a "$(jr '[.days[] | select(.day == "2026-11-21")][0].rated')" = 61 ]
+check reconcile_not_clean [ "$(jr .clean)" = false ]
+api GET "/v1/tenants/acme/billing/reconciliation" "${KEY[beta]}"
+expect_eq reconcile_other_tenant_404 "$HTTP" 404
+cli() { (eval "$("$TOP/ops/stack.sh" env)"; "${CC_BUILD:-$TOP/build}/billing/billing" "$@"); }
+cli reconcile --tenant acme --from 2026-11-01T00:00:00Z --to 2026-12-01T00:00:00Z > "$CC_VAR/recon.json"
+check cli_reconcile_exit_1_on_gaps [ $? = 1 ]
+check cli_reconcile_lists_gap grep -q "$GAP" "$CC_VAR/recon.json"
+cli invoice --tenant acme --month 2026-10 --html > "$CC_VAR/cli.html"
+check cli_invoice_html grep -q '154.84' "$CC_VAR/cli.html"
+
 # ----------------------------------- a prepaid call cut when the money runs out
 new_tenant pre
 new_agent pre 1001 pre-pass-1001
