@@ -16,6 +16,7 @@
 
 struct bl_account {
 	bool loaded;
+	uint64_t generation;            /* changes with every load */
 	int64_t loaded_ms;
 	bool has_plan;
 	int minor;                      /* currency's minor unit */
@@ -87,8 +88,11 @@ static struct bl_account *account_of(struct bl_engine *e, const char *tenant)
 		CC_BUG_ON(!a);
 		cc_map_put(&e->accounts, tenant, a);
 	}
+	static uint64_t generations;
+
 	memset(a, 0, sizeof(*a));
 	a->loaded = true;
+	a->generation = ++generations;
 	a->loaded_ms = cc_mono_ms();
 	if (PQntuples(res) == 1) {
 		a->has_plan = true;
@@ -283,14 +287,29 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
 	return CC_OK;
 }
 
+/* The COMMIT runs without the lock (it waits for the WAL flush, and grants
+ * must not wait with it). An account loaded while the COMMIT was in flight
+ * may or may not include it, so it is marked stale instead of getting the
+ * deltas; until then grants see the state before the commit, which holds
+ * at most as much available money (a settled grant frees at least what
+ * its line costs). */
 int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending)
 {
-	size_t i;
+	size_t n = json_array_size(pending), i;
+	uint64_t *gen = calloc(n ? n : 1, sizeof(*gen));
 	json_t *d;
 	int rc;
 
+	CC_BUG_ON(!gen);
 	pthread_mutex_lock(&e->lock);
+	json_array_foreach(pending, i, d) {
+		struct bl_account *a = cc_map_get(&e->accounts, json_string_value(json_array_get(d, 1)));
+
+		gen[i] = a && a->loaded ? a->generation : 0;
+	}
+	pthread_mutex_unlock(&e->lock);
 	rc = cc_pg_cmd(pg, "COMMIT", 0, NULL);
+	pthread_mutex_lock(&e->lock);
 	if (rc == CC_OK)
 		json_array_foreach(pending, i, d) {
 			struct bl_account *a = cc_map_get(&e->accounts, json_string_value(json_array_get(d, 1)));
@@ -298,12 +317,17 @@ int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending)
 
 			if (!a || !a->loaded)
 				continue;
+			if (a->generation != gen[i]) {
+				a->loaded = false;
+				continue;
+			}
 			if (strcmp(json_string_value(json_array_get(d, 0)), "line") == 0)
 				a->balance -= amount;
 			else
 				a->reserved -= amount;
 		}
 	pthread_mutex_unlock(&e->lock);
+	free(gen);
 	return rc;
 }
 
@@ -319,9 +343,10 @@ static void respond(natsConnection *nc, natsMsg *msg, json_t *reply)
 	json_decref(reply);
 }
 
-/* Decides one grant; caller holds the lock. */
+/* Decides one grant and reserves its money in memory; caller holds the
+ * lock. *reserved gets the amount to store in cc.grants (0: none). */
 static json_t *grant(struct bl_engine *e, const char *tenant, const char *call, bool inbound,
-                     const char *digits)
+                     const char *digits, int64_t *reserved, int64_t *granted)
 {
 	struct bl_account *a = account_of(e, tenant);
 	const struct bl_rate *rate = NULL;
@@ -353,15 +378,45 @@ static json_t *grant(struct bl_engine *e, const char *tenant, const char *call, 
 
 	if (seconds <= 0)
 		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 402, "reason", "Payment Required");
+	a->reserved += cost;
+	*reserved = cost;
+	*granted = seconds;
+	return json_pack("{s:I}", "seconds", (json_int_t)seconds);
+}
+
+/* Stores a grant after its answer left (the row only matters after a
+ * restart of billingd; see docs/BILLING.md). A call whose rated line is
+ * already there (it ended within the last millisecond) gets its grant
+ * stored settled, and the reservation goes at once. */
+static void store_grant(struct bl_engine *e, const char *tenant, const char *call, int64_t seconds,
+                        int64_t cost)
+{
 	char s[24], c[24];
+	uint64_t t0 = cc_mono_ns();
+	PGresult *res;
+
 	snprintf(s, sizeof(s), "%lld", (long long)seconds);
 	snprintf(c, sizeof(c), "%lld", (long long)cost);
 	const char *p[4] = { call, tenant, s, c };
-	if (cc_pg_cmd(&e->grant_pg, "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro) "
-	              "VALUES ($1, $2, $3, $4) ON CONFLICT (call_id) DO NOTHING", 4, p) != CC_OK)
-		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason", "Billing Unavailable");
-	a->reserved += cost;
-	return json_pack("{s:I}", "seconds", (json_int_t)seconds);
+	res = cc_pg_exec(&e->grant_pg,
+	                 "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, settled_at) "
+	                 "SELECT $1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM cc.rated_lines "
+	                 "  WHERE call_id = $1::uuid) THEN now() END "
+	                 "ON CONFLICT (call_id) DO NOTHING RETURNING settled_at IS NOT NULL", 4, p);
+	cc_hist_add(&e->store_ns, cc_mono_ns() - t0);
+	if (!res) {
+		cc_log(CC_LOG_WARN, 0, tenant, call, "grant not stored (kept in memory): %s",
+		       e->grant_pg.message);
+		return;
+	}
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+		pthread_mutex_lock(&e->lock);
+		struct bl_account *a = cc_map_get(&e->accounts, tenant);
+		if (a && a->loaded)
+			a->reserved -= cost;
+		pthread_mutex_unlock(&e->lock);
+	}
+	PQclear(res);
 }
 
 void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
@@ -374,13 +429,15 @@ void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	const char *direction = json_string_value(json_object_get(q, "direction"));
 	const char *number = json_string_value(json_object_get(q, "number"));
 	json_t *reply;
+	int64_t reserved = 0, granted = 0;
 
 	if (!tenant || !cc_uuid_valid(tenant) || !call || !cc_uuid_valid(call) || !direction ||
 	    !number || strspn(number, "0123456789") != strlen(number)) {
 		reply = json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 400, "reason", "Bad Grant Request");
 	} else {
 		pthread_mutex_lock(&e->lock);
-		reply = grant(e, tenant, call, strcmp(direction, "inbound") == 0, number);
+		cc_hist_add(&e->lock_ns, cc_mono_ns() - t0);
+		reply = grant(e, tenant, call, strcmp(direction, "inbound") == 0, number, &reserved, &granted);
 		if (json_integer_value(json_object_get(reply, "seconds")) > 0)
 			e->grants++;
 		else if (json_integer_value(json_object_get(reply, "seconds")) == 0)
@@ -389,6 +446,8 @@ void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		pthread_mutex_unlock(&e->lock);
 	}
 	respond(nc, msg, reply);
+	if (reserved)
+		store_grant(e, tenant, call, granted, reserved);
 	json_decref(q);
 	natsMsg_Destroy(msg);
 }

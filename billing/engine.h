@@ -15,9 +15,10 @@
  * In memory: per tenant its plan, balance and reserved amount (loaded from
  * PostgreSQL on first use and again after a cc.cfg.<tenant> notice or 60 s,
  * then kept by the deltas billingd itself commits), and every deck version
- * used so far. One mutex guards it; the batch thread holds it from its
- * COMMIT to applying that commit's deltas, so a load never counts a
- * commit twice. One billingd owns the grants (see docs/BILLING.md).
+ * used so far. One mutex guards it, never held across the batch's COMMIT;
+ * an account reloaded while a COMMIT was in flight is marked stale rather
+ * than given that commit's deltas, so no commit is counted twice. One
+ * billingd owns the grants (see docs/BILLING.md).
  */
 #ifndef BL_ENGINE_H
 #define BL_ENGINE_H
@@ -37,6 +38,8 @@ struct bl_engine {
 	struct cc_map accounts;       /* tenant id -> struct bl_account */
 	struct bl_decks decks;        /* every deck version used so far */
 	struct cc_hist grant_ns;      /* grant service time */
+	struct cc_hist lock_ns;       /* of which waiting for the lock */
+	struct cc_hist store_ns;      /* of which storing the grant */
 	uint64_t grants, refusals;
 };
 
@@ -85,7 +88,7 @@ PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json);
  * a BL_CALL_COLS result; NULL if a deck could not be loaded. */
 json_t *bl_rate_rows(struct bl_decks *ds, struct cc_pg *pg, const PGresult *res);
 
-/* COMMIT on pg, then the deltas, under the engine's lock. */
+/* COMMIT on pg, then the deltas (see above). */
 int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending);
 
 /* A configuration notice: forget the tenant's account ("" = every account). */

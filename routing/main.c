@@ -216,6 +216,7 @@ int main(int argc, char **argv)
 	struct routingd r = { 0 };
 	struct event *sigterm, *sigint;
 	struct timeval one_s = { 1, 0 };
+	natsOptions *grant_opts = NULL;
 	char *err = NULL;
 
 	cc_log_init("routingd");
@@ -241,7 +242,18 @@ int main(int argc, char **argv)
 	reload(&r);
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
-	r.calls.nc = cc_events_conn(r.events);
+	/* grant requests on a connection of their own: their replies do not
+	 * queue behind the event stream's publishes and acknowledgements */
+	natsOptions_Create(&grant_opts);
+	natsOptions_SetURL(grant_opts, r.cfg.nats_url);
+	natsOptions_SetName(grant_opts, "routingd-grants");
+	natsOptions_SetMaxReconnect(grant_opts, -1);
+	natsOptions_SetReconnectWait(grant_opts, 250);
+	natsOptions_SetRetryOnFailedConnect(grant_opts, true, NULL, NULL);
+	if (natsConnection_Connect(&r.calls.nc, grant_opts) != NATS_OK && !r.calls.nc) {
+		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
+		return 1;
+	}
 	r.calls.grant_timeout_ms = (int)r.cfg.grant_timeout_ms;
 
 	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
@@ -284,6 +296,8 @@ int main(int argc, char **argv)
 	event_free(sigint);
 	event_base_free(r.base);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
+	natsConnection_Destroy(r.calls.nc);
+	natsOptions_Destroy(grant_opts);
 	nats_Close();
 	libevent_global_shutdown();
 	return 0;

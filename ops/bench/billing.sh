@@ -12,7 +12,8 @@
 #   grants    carrier calls to a prepaid tenant at BENCH_GRANT_RATE (100)
 #             calls/s for BENCH_GRANT_SECONDS (20) s through the whole stack;
 #             routingd's own histogram of the grant round trip (p50/p99);
-#             reference: routingd's whole decision time in the same run.
+#             reference: a bare NATS request/reply (natsping) spaced the
+#             same way on the same server, and routingd's whole decision.
 #             Target p99 <= 1 ms.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +21,8 @@ SUITE=bench-billing
 . "$TOP/tests/lib.sh"
 BUILD=${BUILD:-$TOP/build}
 : "${BENCH_IMPORT_ROWS:=1000000}" "${BENCH_POST_LINES:=200000}"
-: "${BENCH_GRANT_RATE:=100}" "${BENCH_GRANT_SECONDS:=20}"
+: "${BENCH_GRANT_RATE:=100}" "${BENCH_GRANT_SECONDS:=20}" "${BENCH_PARTS:=rate import post grants}"
+part() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 export CC_KAM_DEBUG=0 CC_LOG_LEVEL=warn CC_TEST_RTP_SPAN=10000
 trap stack_down EXIT
 med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -28,14 +30,20 @@ med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 echo "# billing benchmarks, $(date -u +%FT%TZ)"
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), PostgreSQL $(psql --version | awk '{print $3}')"
 
-# --- rating, in memory
-out=$("$BUILD/tests/bench_billing" rate 100000 1000000) || exit 1
 v() { awk -v k="$1" '$1 == k { print $2 }' <<< "$out"; }
+rows=()
+
+# --- rating, in memory
+if part rate; then
+out=$("$BUILD/tests/bench_billing" rate 100000 1000000) || exit 1
 rate_trie=$(v trie_calls_per_s) rate_hash=$(v hash_calls_per_s)
+rows+=("| rating, 100,000-prefix deck, 1,000,000 calls, one core (median of 5) | $(awk -v a="$rate_trie" 'BEGIN { printf "%.2f M calls/s", a / 1e6 }') | hash-map prefix probing $(awk -v a="$rate_hash" 'BEGIN { printf "%.2f M calls/s", a / 1e6 }') | $(awk -v a="$rate_trie" -v b="$rate_hash" 'BEGIN { printf "%.2f", a / b }') | >= 1 M/s: $(awk -v a="$rate_trie" 'BEGIN { print (a >= 1e6 ? "met" : "NOT met") }') |")
+fi
 
 # --- the stack for the rest
 stack_up || exit 1
 W=$CC_VAR/bench; mkdir -p "$W"
+if part import; then
 awk -v n="$BENCH_IMPORT_ROWS" 'BEGIN {
 	print "prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s"
 	for (i = 0; i < n; i++) printf "%d,Destination %d,0.%04d,0,60,60,0\n", 100000000 + i * 7, i, i % 10000
@@ -62,15 +70,20 @@ for round in 1 2 3; do
 done
 psql -q -X "$ADMIN" -c "DROP TABLE bench_copy"
 copy_s=$(printf '%s\n' "${ref[@]}" | med)
-import_log=$(grep "tariff big version" "$CC_VAR/log/tenantd.log" | tail -1 | sed 's/.*rows (//; s/)$//')
 rm -f "$W/big.csv"
+rows+=("| import of a $BENCH_IMPORT_ROWS-row deck ($size MB) through the API (median of 3) | $import_s s | psql \\copy into a plain table $copy_s s | $(awk -v a="$import_s" -v b="$copy_s" 'BEGIN { printf "%.2f", a / b }') | <= 5 s: $(awk -v a="$import_s" 'BEGIN { print (a <= 5 ? "met" : "NOT met") }') |")
+fi
 
 # --- posting rated lines and ledger entries
+if part post; then
 new_tenant acme
 out=$("$BUILD/tests/bench_billing" post "$("$TOP/ops/stack.sh" pgurl cc_app)" "${TID[acme]}" "$BENCH_POST_LINES" 1000) || exit 1
 post=$(v post_lines_per_s) post_ref=$(v ref_rows_per_s)
+rows+=("| rated lines + ledger postings, $BENCH_POST_LINES lines, 1,000 per transaction | $post lines/s (each: 1 line, 1 transaction, 2 entries) | same rows into a plain table $post_ref rows/s | $(awk -v a="$post" -v b="$post_ref" 'BEGIN { printf "%.2f", a / b }') | >= 50,000/s: $(awk -v a="$post" 'BEGIN { print (a >= 50000 ? "met" : "NOT met") }') |")
+fi
 
 # --- grants at call setup
+if part grants; then
 CARRIER=$(pick_port) AGENT=$(pick_port)
 new_trunk carrier1 "$CARRIER"
 new_tenant pre
@@ -87,6 +100,10 @@ total=$((BENCH_GRANT_RATE * BENCH_GRANT_SECONDS))
 	-m "$total" -nostdin -timeout 200 -buff_size 4194304 > uas.out 2>&1) &
 uas=$!
 sleep 0.5
+# the floor, under the same load: a NATS request/reply to a responder that
+# answers at once, spaced like the calls, on the same server
+"$BUILD/tests/natsping" "nats://127.0.0.1:$CC_NATS_PORT" "$total" $((1000000 / BENCH_GRANT_RATE)) > "$W/ping.out" &
+ping=$!
 (cd "$W" && timeout -s KILL 300 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" \
 	-sf "$SIPP_DIR/carrier_call.xml" -s +8657199990001 -set from +8613800000001 -p "$CARRIER" \
 	-default_behaviors all,-abortunexp -r "$BENCH_GRANT_RATE" -m "$total" -d 1000 -nostdin \
@@ -98,10 +115,12 @@ curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" > "$W/metrics"
 m() { awk -v k="$1" '$1 == k { printf "%.0f", $2 * 1e6 }' "$W/metrics"; }
 grants=$(awk '$1 == "cc_routing_grant_seconds_count" { print $2 }' "$W/metrics")
 
+wait "$ping"
+out=$(cat "$W/ping.out")
+rows+=("| credit grant round trip seen by routingd, $grants grants at $BENCH_GRANT_RATE calls/s ($ok calls ok, $failed failed) | p50 $(m cc_routing_grant_seconds_p50) us, p99 $(m cc_routing_grant_seconds_p99) us | bare NATS request/reply, same spacing, same time p50 $(v p50_us) us, p99 $(v p99_us) us; routingd's whole decision p50 $(m cc_routing_decision_seconds_p50) us, p99 $(m cc_routing_decision_seconds_p99) us | $(awk -v a="$(m cc_routing_grant_seconds_p99)" -v b="$(v p99_us)" 'BEGIN { if (b > 0) printf "%.2f", a / b }') (p99 vs bare) | p99 <= 1000 us: $(awk -v a="$(m cc_routing_grant_seconds_p99)" 'BEGIN { print (a <= 1000 ? "met" : "NOT met") }') |")
+fi
+
 echo
 echo "| measure | result | reference, same run | ratio | target |"
 echo "|---|---|---|---|---|"
-echo "| rating, 100,000-prefix deck, 1,000,000 calls, one core (median of 5) | $(awk -v a="$rate_trie" 'BEGIN { printf "%.2f M calls/s", a / 1e6 }') | hash-map prefix probing $(awk -v a="$rate_hash" 'BEGIN { printf "%.2f M calls/s", a / 1e6 }') | $(awk -v a="$rate_trie" -v b="$rate_hash" 'BEGIN { printf "%.2f", a / b }') | >= 1 M/s: $(awk -v a="$rate_trie" 'BEGIN { print (a >= 1e6 ? "met" : "NOT met") }') |"
-echo "| import of a $BENCH_IMPORT_ROWS-row deck ($size MB) through the API (median of 3; $import_log) | $import_s s | psql \\copy into a plain table $copy_s s | $(awk -v a="$import_s" -v b="$copy_s" 'BEGIN { printf "%.2f", a / b }') | <= 5 s: $(awk -v a="$import_s" 'BEGIN { print (a <= 5 ? "met" : "NOT met") }') |"
-echo "| rated lines + ledger postings, $BENCH_POST_LINES lines, 1,000 per transaction | $post lines/s (each: 1 line, 1 transaction, 2 entries) | same rows into a plain table $post_ref rows/s | $(awk -v a="$post" -v b="$post_ref" 'BEGIN { printf "%.2f", a / b }') | >= 50,000/s: $(awk -v a="$post" 'BEGIN { print (a >= 50000 ? "met" : "NOT met") }') |"
-echo "| credit grant round trip seen by routingd, $grants grants at $BENCH_GRANT_RATE calls/s ($ok calls ok, $failed failed) | p50 $(m cc_routing_grant_seconds_p50) us, p99 $(m cc_routing_grant_seconds_p99) us | whole decision p50 $(m cc_routing_decision_seconds_p50) us, p99 $(m cc_routing_decision_seconds_p99) us | | p99 <= 1000 us: $(awk -v a="$(m cc_routing_grant_seconds_p99)" 'BEGIN { print (a <= 1000 ? "met" : "NOT met") }') |"
+printf '%s\n' "${rows[@]}"
