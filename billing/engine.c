@@ -138,7 +138,7 @@ static const char CALLS_SQL[] =
 /* Lines in, ledger and settlements out, in one statement. Returns the
  * deltas: ('line', tenant, cost) and ('grant', tenant, amount). */
 static const char POST_SQL[] =
-	"WITH l AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(call_id uuid, tenant_id uuid,"
+	"WITH l AS (SELECT * FROM json_to_recordset($1::json) AS x(call_id uuid, tenant_id uuid,"
 	"  direction text, destination text, started_at timestamptz, version_id uuid, prefix text,"
 	"  description text, talk_ms bigint, billable_s int, rate_per_min_micro bigint,"
 	"  connect_fee_micro bigint, exact_micro60 bigint, cost_micro bigint, rounding text,"
