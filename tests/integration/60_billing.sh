@@ -317,3 +317,19 @@ api POST /v1/tenants/pre/billing/topups "$OPERATOR" '{"amount":"5.00","reference
 new_number pre +8610999990001 1001
 sleep 0.5
 check no_rate_refused_at_setup sip_call_refused 403 "$CARRIER" +8610999990001 +8613800000012
+
+# billingd down: no grant, no prepaid call (503 within the grant timeout),
+# and calls of a tenant without a plan still route; back when it is back
+"$TOP/ops/stack.sh" stop billingd > /dev/null 2>&1
+check no_grant_503_when_billingd_down sip_call_refused 503 "$CARRIER" +8657199990001 +8613800000013
+new_tenant free
+new_agent free 1001 free-pass-1001
+new_number free +8657188880001 1001
+FA=$(pick_port)
+check unbilled_agent_registers sip_register 1001 free.cc.test free-pass-1001 "$FA"
+sip_agent "$FA"
+check unbilled_tenant_routes_without_billingd sip_call "$CARRIER2" +8657188880001 +8613800000014 300
+wait "$AGENT_PID"
+"$TOP/ops/stack.sh" start billingd > /dev/null 2>&1
+sip_agent "$AG"
+check prepaid_routes_after_billingd_back wait_for 10 sip_call "$CARRIER" +8657199990001 +8613800000015 300
