@@ -149,7 +149,6 @@ int main(int argc, char **argv)
 {
 	struct settings cfg;
 	struct cc_pg pg;
-	natsOptions *opts = NULL, *grant_opts = NULL;
 	natsConnection *nc = NULL, *grant_nc = NULL;
 	jsCtx *js = NULL;
 	natsSubscription *sub = NULL, *grant_sub = NULL, *cfg_sub = NULL;
@@ -172,27 +171,14 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	cc_pg_init(&pg, cfg.pg_url);
 
-	natsOptions_Create(&opts);
-	natsOptions_SetURL(opts, cfg.nats_url);
-	natsOptions_SetName(opts, "billingd");
-	natsOptions_SetMaxReconnect(opts, -1);
-	natsOptions_SetReconnectWait(opts, 250);
-	natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
-	if (natsConnection_Connect(&nc, opts) != NATS_OK && !nc) {
+	if (!(nc = cc_nats_connect(cfg.nats_url, "billingd", false))) {
 		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
 		return 1;
 	}
 	bl_engine_init(&engine, cfg.pg_url);
 	/* grants on a connection of their own that sends each reply at once
 	 * (the default batching costs a millisecond or more per reply) */
-	natsOptions_Create(&grant_opts);
-	natsOptions_SetURL(grant_opts, cfg.nats_url);
-	natsOptions_SetName(grant_opts, "billingd-grants");
-	natsOptions_SetMaxReconnect(grant_opts, -1);
-	natsOptions_SetReconnectWait(grant_opts, 250);
-	natsOptions_SetRetryOnFailedConnect(grant_opts, true, NULL, NULL);
-	natsOptions_SetSendAsap(grant_opts, true);
-	if (natsConnection_Connect(&grant_nc, grant_opts) != NATS_OK && !grant_nc) {
+	if (!(grant_nc = cc_nats_connect(cfg.nats_url, "billingd-grants", true))) {
 		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
 		return 1;
 	}
@@ -273,9 +259,7 @@ int main(int argc, char **argv)
 	        (unsigned long long)cc_hist_quantile(&engine.store_ns, 0.99) / 1000);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
-	natsOptions_Destroy(opts);
 	natsConnection_Destroy(grant_nc);
-	natsOptions_Destroy(grant_opts);
 	cc_pg_close(&pg);
 	bl_engine_free(&engine);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &cfg);

@@ -423,3 +423,21 @@ void cc_events_stats(struct cc_events *ev, struct cc_events_stats *st)
 	st->pending = ev->pending;
 	pthread_mutex_unlock(&ev->mu);
 }
+
+natsConnection *cc_nats_connect(const char *url, const char *name, bool send_asap)
+{
+	natsOptions *opts = NULL;
+	natsConnection *nc = NULL;
+
+	if (natsOptions_Create(&opts) != NATS_OK)
+		return NULL;
+	natsOptions_SetURL(opts, url);
+	natsOptions_SetName(opts, name);
+	natsOptions_SetMaxReconnect(opts, -1);
+	natsOptions_SetReconnectWait(opts, 250);
+	natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+	natsOptions_SetSendAsap(opts, send_asap);
+	natsConnection_Connect(&nc, opts);  /* pending while NATS is away */
+	natsOptions_Destroy(opts);          /* the connection keeps a copy */
+	return nc;
+}

@@ -21,6 +21,7 @@
 #define CC_EVENTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <nats/nats.h>
 #include <stdint.h>
 
@@ -48,6 +49,12 @@ int cc_events_publish(struct cc_events *ev, const char *subject, json_t *event);
 
 /* Core NATS publish, no persistence (configuration change notices). */
 int cc_events_notify(struct cc_events *ev, const char *subject, const char *text);
+
+/* A plain NATS connection that reconnects forever (also when NATS is not
+ * up yet at start). send_asap: every publish leaves at once instead of in
+ * batches (for replies and requests that someone waits for). NULL only if
+ * the connection cannot even be created. */
+natsConnection *cc_nats_connect(const char *url, const char *name, bool send_asap);
 
 /* The connection, for subscribers sharing it. NULL until created. */
 natsConnection *cc_events_conn(struct cc_events *ev);

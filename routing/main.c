@@ -216,7 +216,6 @@ int main(int argc, char **argv)
 	struct routingd r = { 0 };
 	struct event *sigterm, *sigint;
 	struct timeval one_s = { 1, 0 };
-	natsOptions *grant_opts = NULL;
 	char *err = NULL;
 
 	cc_log_init("routingd");
@@ -244,13 +243,7 @@ int main(int argc, char **argv)
 	r.calls.events = r.events;
 	/* grant requests on a connection of their own: their replies do not
 	 * queue behind the event stream's publishes and acknowledgements */
-	natsOptions_Create(&grant_opts);
-	natsOptions_SetURL(grant_opts, r.cfg.nats_url);
-	natsOptions_SetName(grant_opts, "routingd-grants");
-	natsOptions_SetMaxReconnect(grant_opts, -1);
-	natsOptions_SetReconnectWait(grant_opts, 250);
-	natsOptions_SetRetryOnFailedConnect(grant_opts, true, NULL, NULL);
-	if (natsConnection_Connect(&r.calls.nc, grant_opts) != NATS_OK && !r.calls.nc) {
+	if (!(r.calls.nc = cc_nats_connect(r.cfg.nats_url, "routingd-grants", false))) {
 		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
 		return 1;
 	}
@@ -297,7 +290,6 @@ int main(int argc, char **argv)
 	event_base_free(r.base);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
 	natsConnection_Destroy(r.calls.nc);
-	natsOptions_Destroy(grant_opts);
 	nats_Close();
 	libevent_global_shutdown();
 	return 0;
