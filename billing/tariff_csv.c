@@ -32,6 +32,8 @@ struct parse {
 	char *field[MAX_FIELDS];    /* fields of the current record */
 	size_t n_fields;
 	bool too_many;
+	void (*on_row)(const struct bl_rate *r, void *arg);
+	void *arg;
 };
 
 static void error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -217,6 +219,8 @@ static void row(struct parse *p)
 	r.end_min = (int16_t)end;
 	if (bl_deck_add(p->deck, &r) != CC_OK)
 		BAD("prefix %s: duplicate (overlaps another row of the same prefix)", r.prefix);
+	if (p->on_row)
+		p->on_row(&p->deck->rates[p->deck->n_rates - 1], p->arg);
 }
 
 static void on_record(int c, void *arg)
@@ -235,7 +239,13 @@ static void on_record(int c, void *arg)
 
 int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res)
 {
-	struct parse p = { .deck = d, .res = res };
+	return bl_csv_load_cb(buf, len, d, res, NULL, NULL);
+}
+
+int bl_csv_load_cb(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res,
+                   void (*on_row)(const struct bl_rate *r, void *arg), void *arg)
+{
+	struct parse p = { .deck = d, .res = res, .on_row = on_row, .arg = arg };
 	struct csv_parser csv;
 	const char *end = buf + len;
 

@@ -34,6 +34,12 @@ struct bl_csv_result {
 /* Parses buf into d (initialised by the caller). CC_OK if every row is
  * good; else CC_ERROR with res->errors listing the bad lines. */
 int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res);
+
+/* The same, calling on_row with each good row as soon as it is in the
+ * deck (so a caller can stream rows to the database while the rest is
+ * read; it must throw them away if the result is CC_ERROR). */
+int bl_csv_load_cb(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res,
+                   void (*on_row)(const struct bl_rate *r, void *arg), void *arg);
 void bl_csv_result_free(struct bl_csv_result *res);
 
 #endif

@@ -5,7 +5,8 @@
  * body text/csv (billing/tariff_csv.h lists the columns and checks): a
  * new version of the deck `name`, effective from the given time (default
  * now). All or nothing: one bad row and nothing is stored; the 422 lists
- * every bad line by number and reason. Versions are never changed; a call
+ * every bad line by number and reason. Rows stream to COPY while the rest
+ * is read; a bad row abandons the COPY and the transaction. Versions are never changed; a call
  * is rated against the version in force when it started.
  */
 #include "api.h"
@@ -78,57 +79,88 @@ static void put_text(struct copybuf *b, const char *s)
 	put(b, "\t", 1);
 }
 
-static int copy_rows(PGconn *conn, const char *version, const struct bl_deck *d, char **err)
+/* Rows go to COPY while the CSV is still being read: PostgreSQL works on
+ * them on the other core. A bad row stops the sending (the reader goes on
+ * to list every bad line) and the COPY is then abandoned. */
+struct copier {
+	PGconn *conn;
+	const char *version;
+	size_t vlen;
+	struct copybuf b;
+	bool failed;              /* a send failed */
+	bool stop;                /* the deck has bad rows: send nothing more */
+	const struct bl_csv_result *res;
+};
+
+static void flush(struct copier *c)
+{
+	if (c->b.len && !c->failed && PQputCopyData(c->conn, c->b.buf, (int)c->b.len) != 1)
+		c->failed = true;
+	c->b.len = 0;
+}
+
+static void on_row(const struct bl_rate *r, void *arg)
+{
+	struct copier *c = arg;
+	struct copybuf *b = &c->b;
+
+	if (c->res->n_errors)
+		c->stop = true;
+	if (c->stop || c->failed)
+		return;
+	put(b, c->version, c->vlen);
+	put(b, "\t", 1);
+	put_int(b, r->line, '\t');
+	put(b, r->prefix, strlen(r->prefix));
+	put(b, "\t", 1);
+	put_text(b, r->description);
+	put_int(b, r->per_min_micro, '\t');
+	put_int(b, r->connect_micro, '\t');
+	put_int(b, r->initial_s, '\t');
+	put_int(b, r->increment_s, '\t');
+	put_int(b, r->min_s, '\t');
+	put_int(b, r->days, '\t');
+	put_int(b, r->start_min, '\t');
+	put_int(b, r->end_min, '\n');
+	if (b->len > 1024 * 1024)
+		flush(c);
+}
+
+static int copy_begin(PGconn *conn, char **err)
 {
 	PGresult *res = PQexec(conn, "COPY cc.tariff_rates (version_id, line, prefix, description, "
 	                       "rate_per_min_micro, connect_fee_micro, initial_s, increment_s, min_s, "
 	                       "days, start_min, end_min) FROM STDIN");
-	struct copybuf b = { 0 };
-	size_t vlen = strlen(version);
+	int ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+	if (!ok)
+		*err = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	return ok ? CC_OK : CC_ERROR;
+}
+
+/* Ends the COPY: kept if keep and nothing failed, else abandoned. */
+static int copy_end(struct copier *c, bool keep, char **err)
+{
+	PGresult *res;
 	int rc = CC_OK;
 
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		*err = strdup(PQerrorMessage(conn));
-		PQclear(res);
-		return CC_ERROR;
-	}
-	PQclear(res);
-	for (size_t i = 0; i < d->n_rates && rc == CC_OK; i++) {
-		const struct bl_rate *r = &d->rates[i];
-
-		put(&b, version, vlen);
-		put(&b, "\t", 1);
-		put_int(&b, r->line, '\t');
-		put(&b, r->prefix, strlen(r->prefix));
-		put(&b, "\t", 1);
-		put_text(&b, r->description);
-		put_int(&b, r->per_min_micro, '\t');
-		put_int(&b, r->connect_micro, '\t');
-		put_int(&b, r->initial_s, '\t');
-		put_int(&b, r->increment_s, '\t');
-		put_int(&b, r->min_s, '\t');
-		put_int(&b, r->days, '\t');
-		put_int(&b, r->start_min, '\t');
-		put_int(&b, r->end_min, '\n');
-		if (b.len > 1024 * 1024 || i + 1 == d->n_rates) {
-			if (PQputCopyData(conn, b.buf, (int)b.len) != 1)
-				rc = CC_ERROR;
-			b.len = 0;
-		}
-	}
-	free(b.buf);
-	if (PQputCopyEnd(conn, rc == CC_OK ? NULL : "aborted") != 1)
+	if (keep)
+		flush(c);
+	keep = keep && !c->failed;
+	if (PQputCopyEnd(c->conn, keep ? NULL : "the deck has bad rows") != 1)
 		rc = CC_ERROR;
-	while ((res = PQgetResult(conn))) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == CC_OK) {
+	while ((res = PQgetResult(c->conn))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == CC_OK && keep) {
 			rc = CC_ERROR;
 			*err = strdup(PQresultErrorMessage(res));
 		}
 		PQclear(res);
 	}
-	if (rc != CC_OK && !*err)
-		*err = strdup(PQerrorMessage(conn));
-	return rc;
+	free(c->b.buf);
+	if (keep && rc != CC_OK && !*err)
+		*err = strdup(PQerrorMessage(c->conn));
+	return keep ? rc : CC_ERROR;
 }
 
 static void import(struct tn_req *r)
@@ -137,7 +169,7 @@ static void import(struct tn_req *r)
 	const char *effective = tn_query(r, "effective_from");
 	struct bl_deck deck;
 	struct bl_csv_result csv;
-	char vid[CC_UUID_LEN], tid[CC_UUID_LEN], rows[24];
+	char vid[CC_UUID_LEN], tid[CC_UUID_LEN], rows[24], have[8];
 	char *err = NULL;
 	PGresult *res;
 	int64_t t0 = cc_mono_ms();
@@ -147,98 +179,96 @@ static void import(struct tn_req *r)
 		                "name: 1 to 63 of a-z 0-9 . _ -, starting with a letter or digit");
 	if (!currency)
 		return tn_error(r, 400, "invalid_argument", "currency", "currency: an ISO 4217 code");
-	const char *cp[1] = { currency };
-	res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.currencies WHERE code = $1", 1, cp);
+	const char *cp[2] = { currency, effective };
+	res = cc_pg_exec(&r->d->pg, "SELECT EXISTS (SELECT 1 FROM cc.currencies WHERE code = $1), "
+	                 "$2::timestamptz", 2, cp);
+	if (!res && r->d->pg.error == CC_PG_INVALID)
+		return tn_error(r, 400, "invalid_argument", "effective_from",
+		                "effective_from must be an RFC 3339 time");
 	if (!res)
 		return tn_db_error(r, "currency");
-	int known = PQntuples(res);
+	bool known = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (!known)
 		return tn_error(r, 422, "invalid_argument", "currency",
 		                "currency: %.8s is not a currency the platform bills in", currency);
 
-	bl_deck_init(&deck);
-	if (bl_csv_load(r->raw_body, r->raw_len, &deck, &csv) != CC_OK) {
-		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
-		                      "message", "the deck has bad lines; nothing was imported",
-		                      "bad_lines", (json_int_t)csv.n_errors, "rows", (json_int_t)csv.rows,
-		                      "lines", csv.errors);
-		bl_csv_result_free(&csv);
-		bl_deck_free(&deck);
-		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
-	}
-	bl_csv_result_free(&csv);
-	int64_t t_parse = cc_mono_ms();
-
-	if (tn_begin(r) != CC_OK) {
-		bl_deck_free(&deck);
+	if (tn_begin(r) != CC_OK)
 		return tn_rollback(r, "tariff");
-	}
 	/* the deck: created on first import; its currency is fixed */
 	cc_uuid(tid);
 	const char *p[3] = { tid, name, currency };
 	res = cc_pg_exec(&r->d->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
 	                 "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
 	                 "RETURNING id, currency", 3, p);
-	if (!res) {
-		bl_deck_free(&deck);
+	if (!res)
 		return tn_rollback(r, "tariff");
-	}
 	snprintf(tid, sizeof(tid), "%s", PQgetvalue(res, 0, 0));
-	bool same = strcmp(PQgetvalue(res, 0, 1), currency) == 0;
-	char have[8];
 	snprintf(have, sizeof(have), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
-	if (!same) {
+	if (strcmp(have, currency) != 0) {
 		tn_abort(r);
-		bl_deck_free(&deck);
 		return tn_error(r, 422, "invalid_argument", "currency",
 		                "currency: deck %s is in %s", name, have);
 	}
 	/* one importer at a time per deck: version numbers stay dense */
 	const char *lp[1] = { tid };
-	if (cc_pg_cmd(&r->d->pg, "SELECT 1 FROM cc.tariffs WHERE id = $1 FOR UPDATE", 1, lp) != CC_OK) {
-		bl_deck_free(&deck);
+	if (cc_pg_cmd(&r->d->pg, "SELECT 1 FROM cc.tariffs WHERE id = $1 FOR UPDATE", 1, lp) != CC_OK)
 		return tn_rollback(r, "tariff");
-	}
+
+	/* read and check every row, streaming the good ones to COPY */
 	cc_uuid(vid);
+	struct copier c = { .conn = r->d->pg.conn, .version = vid, .vlen = strlen(vid), .res = &csv };
+	if (copy_begin(r->d->pg.conn, &err) != CC_OK) {
+		CC_ERR("tariff import: %s", err);
+		free(err);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+	}
+	bl_deck_init(&deck);
+	int parsed = bl_csv_load_cb(r->raw_body, r->raw_len, &deck, &csv, on_row, &c);
+	int64_t t_parse = cc_mono_ms();
+	int copied = copy_end(&c, parsed == CC_OK, &err);
+
+	if (parsed != CC_OK) {
+		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
+		                      "message", "the deck has bad lines; nothing was imported",
+		                      "bad_lines", (json_int_t)csv.n_errors, "rows", (json_int_t)csv.rows,
+		                      "lines", csv.errors);
+		bl_csv_result_free(&csv);
+		bl_deck_free(&deck);
+		free(err);
+		tn_abort(r);
+		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
+	}
+	bl_csv_result_free(&csv);
 	snprintf(rows, sizeof(rows), "%zu", deck.n_rates);
+	bl_deck_free(&deck);
+	if (copied != CC_OK) {
+		CC_ERR("tariff import: COPY failed: %s", err ? err : "?");
+		free(err);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+	}
 	const char *vp[4] = { vid, tid, effective, rows };
 	res = cc_pg_exec(&r->d->pg,
 	                 "INSERT INTO cc.tariff_versions (id, tariff_id, version, effective_from, rows) "
 	                 "SELECT $1, $2, COALESCE(max(version), 0) + 1, COALESCE($3::timestamptz, now()), $4 "
 	                 "FROM cc.tariff_versions WHERE tariff_id = $2 "
 	                 "RETURNING version, " TS("effective_from"), 4, vp);
-	if (!res) {
-		bl_deck_free(&deck);
-		if (r->d->pg.error == CC_PG_INVALID) {
-			tn_abort(r);
-			return tn_error(r, 400, "invalid_argument", "effective_from",
-			                "effective_from must be an RFC 3339 time");
-		}
+	if (!res)
 		return tn_rollback(r, "tariff version");
-	}
 	json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", vid, "tariff", name,
 	                        "currency", currency, "version", atoi(PQgetvalue(res, 0, 0)),
 	                        "effective_from", PQgetvalue(res, 0, 1), "rows",
-	                        (json_int_t)deck.n_rates);
+	                        (json_int_t)atoll(rows));
 	PQclear(res);
-	if (copy_rows(r->d->pg.conn, vid, &deck, &err) != CC_OK) {
-		CC_ERR("tariff import: COPY failed: %s", err);
-		free(err);
-		bl_deck_free(&deck);
-		json_decref(out);
-		tn_abort(r);
-		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
-	}
-	bl_deck_free(&deck);
 	if (tn_commit(r) != CC_OK) {
 		json_decref(out);
 		return tn_rollback(r, "tariff version");
 	}
-	CC_INFO("tariff %s version %d: %zu rows (parse %lld ms, store %lld ms)", name,
-	        (int)json_integer_value(json_object_get(out, "version")),
-	        (size_t)json_integer_value(json_object_get(out, "rows")),
+	CC_INFO("tariff %s version %d: %s rows (read and sent %lld ms, stored %lld ms)", name,
+	        (int)json_integer_value(json_object_get(out, "version")), rows,
 	        (long long)(t_parse - t0), (long long)(cc_mono_ms() - t_parse));
 	tn_notify(r->d, NULL, "tariffs", NULL);
 	tn_reply(r, 201, out);
