@@ -62,7 +62,7 @@ import_s=$(printf '%s\n' "${imp[@]}" | med)
 ADMIN="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
 ref=()
 for round in 1 2 3; do
-	psql -q -X "$ADMIN" -c "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (prefix text, description text, rate text, fee text, i int, inc int, m int)"
+	psql -q -X "$ADMIN" -c "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (prefix text, description text, rate text, fee text, i int, inc int, m int)"
 	t0=$(date +%s.%N)
 	psql -q -X "$ADMIN" -c "\\copy bench_copy FROM '$W/big.csv' WITH (FORMAT csv, HEADER)"
 	t1=$(date +%s.%N)
