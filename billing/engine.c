@@ -137,32 +137,40 @@ static const char CALLS_SQL[] =
 
 /* Lines in, ledger and settlements out, in one statement. Returns the
  * deltas: ('line', tenant, cost) and ('grant', tenant, amount). */
+/* Each line costing money posts in its batch's usage transaction for its
+ * tenant (one per batch and tenant: the tenant entry is the sum of the
+ * lines, the counter-entry revenue:usage), and the line records that
+ * transaction (txn_id). A replayed line is not inserted, so it is not in
+ * the sum: nothing posts twice. */
 static const char POST_SQL[] =
 	"WITH l AS (SELECT * FROM json_to_recordset($1::json) AS x(call_id uuid, tenant_id uuid,"
 	"  direction text, destination text, started_at timestamptz, version_id uuid, prefix text,"
 	"  description text, talk_ms bigint, billable_s int, rate_per_min_micro bigint,"
 	"  connect_fee_micro bigint, exact_micro60 bigint, cost_micro bigint, rounding text,"
 	"  currency text, flags text)),"
+	"t AS (SELECT tenant_id, gen_random_uuid() AS txn FROM l GROUP BY tenant_id),"
 	"ins AS (INSERT INTO cc.rated_lines (call_id, revision, tenant_id, direction, destination,"
 	"  started_at, version_id, prefix, description, talk_ms, billable_s, rate_per_min_micro,"
-	"  connect_fee_micro, exact_micro60, cost_micro, rounding, currency, flags)"
-	"  SELECT call_id, 1, tenant_id, direction, destination, started_at, version_id, prefix,"
+	"  connect_fee_micro, exact_micro60, cost_micro, rounding, currency, flags, txn_id)"
+	"  SELECT l.call_id, 1, l.tenant_id, direction, destination, started_at, version_id, prefix,"
 	"  description, talk_ms, billable_s, rate_per_min_micro, connect_fee_micro, exact_micro60,"
-	"  cost_micro, rounding, currency, flags FROM l ON CONFLICT DO NOTHING"
-	"  RETURNING call_id, tenant_id, cost_micro, currency, started_at),"
-	"txn AS (INSERT INTO cc.ledger_txns (id, tenant_id, kind, ref, currency, effective_at)"
-	"  SELECT gen_random_uuid(), tenant_id, 'usage', call_id::text || '/1', currency, started_at"
-	"  FROM ins WHERE cost_micro <> 0 RETURNING id, tenant_id, ref),"
+	"  cost_micro, rounding, currency, flags, CASE WHEN cost_micro <> 0 THEN t.txn END"
+	"  FROM l JOIN t USING (tenant_id) ON CONFLICT DO NOTHING"
+	"  RETURNING call_id, tenant_id, cost_micro, currency, txn_id),"
+	"sums AS (SELECT txn_id, tenant_id, min(currency) AS currency, sum(cost_micro) AS total,"
+	"  count(*) AS n FROM ins WHERE txn_id IS NOT NULL GROUP BY txn_id, tenant_id),"
+	"txn AS (INSERT INTO cc.ledger_txns (id, tenant_id, kind, ref, currency, memo)"
+	"  SELECT txn_id, tenant_id, 'usage', txn_id::text, currency, n || ' rated calls' FROM sums"
+	"  RETURNING id),"
 	"ent AS (INSERT INTO cc.ledger_entries (txn_id, tenant_id, account, amount_micro)"
-	"  SELECT txn.id, txn.tenant_id, a.account, a.amount FROM txn"
-	"  JOIN ins ON ins.call_id::text || '/1' = txn.ref"
-	"  CROSS JOIN LATERAL (VALUES ('tenant', -ins.cost_micro), ('revenue:usage', ins.cost_micro))"
+	"  SELECT s.txn_id, s.tenant_id, a.account, a.amount FROM sums s"
+	"  CROSS JOIN LATERAL (VALUES ('tenant', -s.total), ('revenue:usage', s.total))"
 	"  AS a(account, amount) RETURNING 1),"
 	"settle AS (UPDATE cc.grants g SET settled_at = now() FROM ins"
 	"  WHERE g.call_id = ins.call_id AND g.settled_at IS NULL RETURNING g.tenant_id, g.amount_micro) "
 	"SELECT 'line', tenant_id::text, cost_micro FROM ins "
 	"UNION ALL SELECT 'grant', tenant_id::text, amount_micro FROM settle "
-	"UNION ALL SELECT 'entries', '', count(*) FROM ent";
+	"UNION ALL SELECT 'entries', '', (SELECT count(*) FROM ent) + (SELECT count(*) FROM txn)";
 
 PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json)
 {

@@ -525,14 +525,26 @@ static const char RECON_GAPS_SQL[] =
 	" AND c.direction IN ('inbound', 'outbound')"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id) "
 	"UNION ALL "
-	/* a line that costs money and never reached the ledger */
+	/* a line that costs money and never reached the ledger: a first rating
+	 * names its usage transaction, a rerating's posts under call/revision */
 	"SELECT 'not_posted', t.slug, r.call_id::text, r.cost_micro::text FROM cc.rated_lines r"
 	" JOIN t ON t.id = r.tenant_id"
 	" WHERE r.started_at >= $2::timestamptz - interval '1 day' AND r.started_at < $3::timestamptz"
-	" AND r.cost_micro <> 0 AND NOT EXISTS (SELECT 1 FROM cc.ledger_txns x WHERE x.tenant_id = r.tenant_id"
-	"   AND x.kind IN ('usage', 'rerate') AND x.ref = r.call_id::text || '/' || r.revision)"
-	" AND (r.revision = 1 OR r.cost_micro <> (SELECT o.cost_micro FROM cc.rated_lines o"
-	"   WHERE o.call_id = r.call_id AND o.revision = r.revision - 1)) "
+	" AND ((r.revision = 1 AND r.cost_micro <> 0 AND NOT EXISTS (SELECT 1 FROM cc.ledger_txns x"
+	"      WHERE x.id = r.txn_id AND x.kind = 'usage'))"
+	"   OR (r.revision > 1 AND r.cost_micro <> (SELECT o.cost_micro FROM cc.rated_lines o"
+	"      WHERE o.call_id = r.call_id AND o.revision = r.revision - 1)"
+	"      AND NOT EXISTS (SELECT 1 FROM cc.ledger_txns x WHERE x.tenant_id = r.tenant_id"
+	"      AND x.kind = 'rerate' AND x.ref = r.call_id::text || '/' || r.revision))) "
+	"UNION ALL "
+	/* a usage transaction whose amount is not the sum of its lines */
+	"SELECT 'posting_mismatch', t.slug, x.id::text,"
+	"  (-e.amount_micro)::text || ' posted, ' || COALESCE(sum(r.cost_micro), 0)::text || ' rated'"
+	" FROM cc.ledger_txns x JOIN t ON t.id = x.tenant_id"
+	" JOIN cc.ledger_entries e ON e.txn_id = x.id AND e.account = 'tenant'"
+	" LEFT JOIN cc.rated_lines r ON r.txn_id = x.id"
+	" WHERE x.kind = 'usage' AND x.created_at >= $2::timestamptz AND x.created_at < $3::timestamptz"
+	" GROUP BY t.slug, x.id, e.amount_micro HAVING -e.amount_micro <> COALESCE(sum(r.cost_micro), 0) "
 	"UNION ALL "
 	/* the record changed after it was rated (talk time differs by over a second) */
 	"SELECT 'record_changed', t.slug, c.id::text,"

@@ -202,7 +202,9 @@ check crash_all_rated wait_for 20 rated "${ids[59]}"
 sleep 1
 list=$(printf "'%s'," "${ids[@]}"); list=${list%,}
 check crash_one_line_each [ "$(sql "SELECT count(*) FROM cc.rated_lines WHERE call_id IN ($list)")" = 60 ]
-check crash_one_posting_each [ "$(sql "SELECT count(*) FROM cc.ledger_txns WHERE kind = 'usage' AND ref IN (SELECT call_id::text || '/1' FROM cc.rated_lines WHERE call_id IN ($list))")" = 60 ]
+check crash_every_line_posted [ "$(sql "SELECT count(*) FROM cc.rated_lines WHERE call_id IN ($list) AND txn_id IS NULL")" = 0 ]
+# the usage transactions those lines name post exactly their sum: once each
+check crash_posted_once [ "$(sql "SELECT -sum(amount_micro) FROM cc.ledger_entries WHERE account = 'tenant' AND txn_id IN (SELECT txn_id FROM cc.rated_lines WHERE call_id IN ($list))")" = "$(sql "SELECT sum(cost_micro) FROM cc.rated_lines WHERE txn_id IN (SELECT txn_id FROM cc.rated_lines WHERE call_id IN ($list))")" ]
 # 40 s under 30/6 = 42 s: 0.10 + 0.30 x 42/60 = 0.31 each: 96.45 - 18.60
 api GET /v1/tenants/acme/balance "${KEY[acme]}"
 expect_eq crash_balance_exact "$(jr .balance)" 77.85

@@ -74,8 +74,11 @@ CREATE TABLE cc.billing_plans (
 
 -- The ledger: append-only double entry. A transaction's entries sum to
 -- zero; a tenant's balance is the sum of its 'tenant' account entries.
--- (kind, ref) makes every posting idempotent: a usage posting's ref is
--- the call id and revision, a top-up's its reference.
+-- (tenant, kind, ref) makes every posting idempotent: a top-up's ref is the
+-- operator's reference, a rerating's the call id and revision. Usage posts
+-- one transaction per billingd batch and tenant whose tenant entry is the
+-- sum of the batch's lines; each line names it (rated_lines.txn_id), and a
+-- line is keyed on its call leg, so no line is summed twice.
 CREATE TABLE cc.ledger_txns (
   id            uuid PRIMARY KEY,
   tenant_id     uuid NOT NULL REFERENCES cc.tenants(id),
@@ -99,15 +102,18 @@ CREATE TABLE cc.ledger_entries (
 CREATE INDEX ledger_entries_tenant_idx ON cc.ledger_entries (tenant_id, account);
 
 -- Rated lines: the result of rating one call against one deck version.
--- Rerating adds a revision; a revision is never changed.
+-- Rerating adds a revision; a revision is never changed. No foreign keys:
+-- billingd writes every line from the call's own tenant and the version it
+-- just looked up, in one statement, and two checks per line cost a tenth
+-- of the posting rate.
 CREATE TABLE cc.rated_lines (
   call_id             uuid NOT NULL,
   revision            integer NOT NULL,
-  tenant_id           uuid NOT NULL REFERENCES cc.tenants(id),
+  tenant_id           uuid NOT NULL,
   direction           text NOT NULL,
   destination         text NOT NULL,       -- digits rated (called number in, destination out)
   started_at          timestamptz NOT NULL,
-  version_id          uuid REFERENCES cc.tariff_versions(id),
+  version_id          uuid,                -- cc.tariff_versions.id, NULL when none in force
   prefix              text,                -- matched prefix, NULL when none
   description         text,
   talk_ms             bigint NOT NULL,
@@ -118,7 +124,8 @@ CREATE TABLE cc.rated_lines (
   cost_micro          bigint NOT NULL,     -- rounded once to the minor unit
   rounding            text NOT NULL,       -- e.g. 'half-up to 0.01'
   currency            text NOT NULL,
-  flags               text NOT NULL DEFAULT '',  -- no_rate, too_long, capped (comma-separated)
+  flags               text NOT NULL DEFAULT '',  -- no_rate, too_long, capped
+  txn_id              uuid,                -- the ledger transaction this line posted in (NULL: cost 0)
   rated_at            timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (call_id, revision)
 );
