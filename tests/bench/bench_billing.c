@@ -11,9 +11,9 @@
  *
  *   bench_billing post PG_URL TENANT_ID [LINES] [BATCH]
  *       Rated lines and their ledger postings written to PostgreSQL with
- *       billingd's own statement (bl_engine_post: line + ledger
- *       transaction + two entries each), BATCH (1,000) lines per
- *       transaction. Reference in the same run: the same lines inserted
+ *       billingd's own statement (bl_engine_post: the lines, and per batch
+ *       and tenant one usage transaction with two entries), BATCH (1,000)
+ *       lines per transaction. Reference in the same run: the same lines inserted
  *       into a plain table of the same shape (no ledger, no keys).
  *
  * Prints "key value" lines for ops/bench/billing.sh.
