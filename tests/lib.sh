@@ -170,7 +170,14 @@ sip_agent() {
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"
-	sleep 0.3
+	# ready when its SIP port is bound (a fixed sleep lost races on a busy machine)
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ss -Huan "sport = :$1" 2>/dev/null | grep -q . && break
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 0.1
 }
 # sip_call FROM_PORT NUMBER CALLER [TALK_MS]: a carrier call that must be answered
 sip_call() {
