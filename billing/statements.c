@@ -518,11 +518,12 @@ static const char RECON_GAPS_SQL[] =
 	" WHERE e.type IN ('ended', 'rejected') AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz"
 	" AND NOT EXISTS (SELECT 1 FROM cc.calls c WHERE c.id = e.call_id AND c.ended_at IS NOT NULL) "
 	"UNION ALL "
-	/* a finished inbound/outbound call of a billed tenant without a rated line */
+	/* a finished inbound/outbound call of a billed tenant (since its plan)
+	 * without a rated line */
 	"SELECT 'not_rated', t.slug, c.id::text, c.result FROM cc.calls c JOIN t ON t.id = c.tenant_id"
 	" JOIN cc.billing_plans p ON p.tenant_id = c.tenant_id"
 	" WHERE c.ended_at >= $2::timestamptz AND c.ended_at < $3::timestamptz"
-	" AND c.direction IN ('inbound', 'outbound')"
+	" AND c.direction IN ('inbound', 'outbound') AND c.ended_at >= p.created_at"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id) "
 	"UNION ALL "
 	/* a line that costs money and never reached the ledger: a first rating
