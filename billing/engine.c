@@ -67,7 +67,7 @@ static const char ACCOUNT_SQL[] =
 	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.ledger_entries"
 	"   WHERE tenant_id = p.tenant_id AND account = 'tenant'),"
 	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.grants"
-	"   WHERE tenant_id = p.tenant_id AND settled_at IS NULL) "
+	"   WHERE tenant_id = p.tenant_id AND settled_at IS NULL AND " BL_GRANT_LIVE ") "
 	"FROM cc.billing_plans p JOIN cc.currencies c ON c.code = p.currency"
 	" JOIN cc.tenants t ON t.id = p.tenant_id WHERE p.tenant_id = $1";
 
@@ -167,7 +167,9 @@ static const char POST_SQL[] =
 	"  CROSS JOIN LATERAL (VALUES ('tenant', -s.total), ('revenue:usage', s.total))"
 	"  AS a(account, amount) RETURNING 1),"
 	"settle AS (UPDATE cc.grants g SET settled_at = now() FROM ins"
-	"  WHERE g.call_id = ins.call_id AND g.settled_at IS NULL RETURNING g.tenant_id, g.amount_micro) "
+	"  WHERE g.call_id = ins.call_id AND g.settled_at IS NULL"
+	/* an expired grant no longer counts as reserved: settling it frees nothing */
+	"  RETURNING g.tenant_id, CASE WHEN " BL_GRANT_LIVE " THEN g.amount_micro ELSE 0 END AS amount_micro) "
 	"SELECT 'line', tenant_id::text, cost_micro FROM ins "
 	"UNION ALL SELECT 'grant', tenant_id::text, amount_micro FROM settle "
 	"UNION ALL SELECT 'entries', '', (SELECT count(*) FROM ent) + (SELECT count(*) FROM txn)";

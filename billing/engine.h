@@ -57,6 +57,11 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
  * bl_engine_rate and the benchmark. NULL on failure (see pg->error). */
 PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json);
 
+/* An open grant reserves money while its call can still be running: its
+ * granted seconds plus 10 minutes of setup and ringing. Older, its call's
+ * end was lost (reconciliation: stale_grant) and it stops holding credit. */
+#define BL_GRANT_LIVE "created_at > now() - (seconds + 600) * interval '1 second'"
+
 /* The call context rating needs, as SELECT columns (in this order:
  * 0 id, 1 tenant, 2 direction, 3 rated digits, 4 start, 5 answered,
  * 6 talk ms, 7 local weekday (0 = Monday), 8 local minute of day,

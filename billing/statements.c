@@ -563,10 +563,10 @@ static const char RECON_GAPS_SQL[] =
 	" AND l.flags IN ('too_long', 'no_rate') AND l.talk_ms > 0"
 	" AND l.revision = (SELECT max(revision) FROM cc.rated_lines m WHERE m.call_id = l.call_id) "
 	"UNION ALL "
-	/* a grant still open a day after it was given: its call never ended here */
+	/* a grant still open after its call must have ended: the end was lost */
 	"SELECT 'stale_grant', t.slug, g.call_id::text, g.seconds::text || ' s'"
 	" FROM cc.grants g JOIN t ON t.id = g.tenant_id"
-	" WHERE g.settled_at IS NULL AND g.created_at < now() - interval '1 day'"
+	" WHERE g.settled_at IS NULL AND NOT (" BL_GRANT_LIVE ")"
 	" AND g.created_at >= $2::timestamptz AND g.created_at < $3::timestamptz "
 	"ORDER BY 2, 1, 3";
 

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "cc.h"
 #include "id.h"
+#include "engine.h"
 #include "money.h"
 #include "tenantd.h"
 
@@ -381,7 +382,7 @@ static void balance(struct tn_req *r)
 	                 "SELECT (SELECT COALESCE(sum(amount_micro), 0) FROM cc.ledger_entries "
 	                 "        WHERE tenant_id = $1 AND account = 'tenant'),"
 	                 "       (SELECT COALESCE(sum(amount_micro), 0) FROM cc.grants "
-	                 "        WHERE tenant_id = $1 AND settled_at IS NULL),"
+	                 "        WHERE tenant_id = $1 AND settled_at IS NULL AND " BL_GRANT_LIVE "),"
 	                 "       (SELECT credit_limit_micro FROM cc.billing_plans WHERE tenant_id = $1)",
 	                 1, p);
 	if (!res)

@@ -316,6 +316,15 @@ check prepaid_refusal_recorded [ "$(jr '[.items[] | select(.sip_code == 402)] | 
 check prepaid_next_call_402 sip_call_refused 402 "$CARRIER" +8657199990001 +8613800000011
 check prepaid_never_below_zero [ "$(sql "SELECT min(s) FROM (SELECT sum(e.amount_micro) OVER (ORDER BY e.id) s FROM cc.ledger_entries e JOIN cc.tenants t ON t.id = e.tenant_id WHERE t.slug = 'pre' AND account = 'tenant') x")" -ge 0 ]
 
+# a grant whose call's end never arrived stops holding credit once its call
+# must have ended, and the reconciliation lists it
+STALE=$(uuid)
+sql "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, created_at) VALUES ('$STALE', '${TID[pre]}', 10, 5000000, now() - interval '2 hours')" > /dev/null
+api GET /v1/tenants/pre/balance "${KEY[pre]}"
+expect_eq stale_grant_not_reserved "$(jr .reserved)" 0.00
+api GET "/v1/tenants/pre/billing/reconciliation?from=$(date -u -d '-3 hours' +%FT%TZ)&to=$(date -u -d '+1 hour' +%FT%TZ)" "${KEY[pre]}"
+check stale_grant_reported [ "$(jr "[.gaps[] | select(.kind == \"stale_grant\") | .call] | join(\",\")")" = "$STALE" ]
+
 # no_rate refuse: a prepaid call to a number the deck does not cover
 api PUT /v1/tenants/pre/billing "$OPERATOR" '{"mode":"prepaid","currency":"CNY","tariffs":{"inbound":"std-in"}}'
 api POST /v1/tenants/pre/billing/topups "$OPERATOR" '{"amount":"5.00","reference":"card-2"}'
