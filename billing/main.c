@@ -53,8 +53,10 @@ static void on_signal(int sig)
 
 /* Applies a batch in one transaction, CC_OK when committed. If the
  * database refuses the batch for its content (not for being down), the
- * events are applied one by one and an event refused alone is logged and
- * dropped, so one bad event cannot stop the consumer. */
+ * events are applied one by one and an event refused alone for its data is
+ * logged and dropped, so one bad event cannot stop the consumer. Any other
+ * refusal keeps the batch for a retry: a bug of ours stalls the consumer
+ * loudly rather than dropping good events. */
 static struct bl_engine engine;
 
 static int commit(struct cc_pg *pg, const json_t *events)
@@ -128,7 +130,12 @@ static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
 			json_t *one = json_pack("[O]", ev);
 
 			if (commit(pg, one) != CC_OK) {
-				if (pg->error == CC_PG_UNAVAILABLE) {
+				/* only a data error (SQLSTATE class 22 or 23) is the
+				 * event's fault; anything else (the database away, or a
+				 * statement of ours it cannot run) stops the batch
+				 * unacknowledged, to be retried, instead of losing events */
+				if (pg->error != CC_PG_INVALID) {
+					CC_ERR("event not applied, batch kept for retry: %s", pg->message);
 					rc = CC_ERROR;
 					json_decref(one);
 					break;

@@ -59,3 +59,14 @@ ev "$C" rejected 2026-11-23T12:00:01.100000Z '"code":603,"reason":"Decline","res
 check consumer_not_wedged wait_for 10 bash -c "curl -sk -H 'Authorization: Bearer ${KEY[acme]}' $API/v1/tenants/acme/calls/$C | grep -q '\"sip_code\":603'"
 check malformed_logged grep -q 'skipping a message' "$CC_VAR/log/billingd.log"
 check refused_logged grep -q 'dropping event the database refuses' "$CC_VAR/log/billingd.log"
+
+# --- a refusal that is not the event's fault (here: a missing privilege,
+# as a bad deploy would cause) keeps the batch for a retry; nothing is lost
+psql_admin "REVOKE INSERT ON cc.call_events FROM cc_app" > /dev/null
+D=$(uuid)
+ev "$D" offered 2026-11-23T13:00:00.000000Z '"direction":"inbound"'
+ev "$D" rejected 2026-11-23T13:00:00.100000Z '"code":486,"reason":"Busy Here","result":"busy"'
+check stalled_not_dropped wait_for 10 grep -q 'batch kept for retry' "$CC_VAR/log/billingd.log"
+check nothing_dropped not grep -q "dropping event.*$D" "$CC_VAR/log/billingd.log"
+psql_admin "GRANT INSERT ON cc.call_events TO cc_app" > /dev/null
+check kept_events_applied_after_fix wait_for 15 bash -c "curl -sk -H 'Authorization: Bearer ${KEY[acme]}' $API/v1/tenants/acme/calls/$D | grep -q '\"sip_code\":486'"
