@@ -21,6 +21,12 @@ not() { ! "$@"; }
 # expect_eq NAME GOT WANT
 expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 
+# natspub URL SUBJECT MSG-ID DATA: one event straight into JetStream
+PUB=${CC_BUILD:-$TOP/build}/tests/natspub
+uuid() { cat /proc/sys/kernel/random/uuid; }
+# sql QUERY: one value (or rows) from the stack's database, as its admin
+sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -tAc "$1"; }
+
 # ------------------------------------------------------------------ ports
 PICKED=" "
 SIPP_PIDS=""
@@ -70,6 +76,7 @@ stack_try() {
 	"$TOP/ops/stack.sh" start > "$CC_VAR/stack-start.log" 2>&1 || return 1
 	OPERATOR=$(cat "$CC_VAR/operator.token")
 	API=https://127.0.0.1:$CC_API_PORT
+	NATS=nats://127.0.0.1:$CC_NATS_PORT
 	SIPW=$CC_VAR/sipp
 	mkdir -p "$SIPW"
 }

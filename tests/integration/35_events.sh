@@ -7,9 +7,6 @@ trap stack_down EXIT
 stack_up || exit 1
 new_tenant acme
 T=${TID[acme]}
-PUB=${CC_BUILD:-$TOP/build}/tests/natspub
-NATS=nats://127.0.0.1:$CC_NATS_PORT
-uuid() { cat /proc/sys/kernel/random/uuid; }
 # ev CALL TYPE TS [EXTRA-JSON]: publishes one event with a fresh id
 ev() {
 	local id; id=$(uuid)

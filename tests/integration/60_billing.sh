@@ -8,10 +8,6 @@ set -uo pipefail
 trap stack_down EXIT
 stack_up || exit 1
 
-PUB=${CC_BUILD:-$TOP/build}/tests/natspub
-NATS=nats://127.0.0.1:$CC_NATS_PORT
-uuid() { cat /proc/sys/kernel/random/uuid; }
-sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -tAc "$1"; }
 # csv NAME CURRENCY FILE [TOKEN] [EXTRA-QUERY]: imports a deck
 # (decks are effective from 2026-01-01 unless EXTRA-QUERY says otherwise:
 # the event-driven calls below are dated before today)

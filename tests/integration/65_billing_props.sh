@@ -13,10 +13,6 @@ set -uo pipefail
 trap stack_down EXIT
 stack_up || exit 1
 
-PUB=${CC_BUILD:-$TOP/build}/tests/natspub
-NATS=nats://127.0.0.1:$CC_NATS_PORT
-sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -tAc "$1"; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
 deck() { # deck NAME FILE [EFFECTIVE]
 	RESP=$CC_VAR/resp.json
 	HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $OPERATOR" \
