@@ -50,11 +50,6 @@ void bl_engine_free(struct bl_engine *e)
 	pthread_mutex_destroy(&e->lock);
 }
 
-static const struct bl_deck *deck_of(struct bl_engine *e, struct cc_pg *pg, const char *version)
-{
-	return bl_decks_get(&e->decks, pg, version);
-}
-
 /* ------------------------------------------------------------- accounts */
 
 static const char ACCOUNT_SQL[] =
@@ -199,7 +194,6 @@ json_t *bl_rate_rows(struct bl_decks *ds, struct cc_pg *pg, const PGresult *res)
 	for (int r = 0; r < PQntuples(res); r++) {
 		const char *version = PQgetisnull(res, r, 13) ? NULL : PQgetvalue(res, r, 13);
 		const struct bl_deck *deck = NULL;
-		struct bl_deck empty;
 		int minor = atoi(PQgetvalue(res, r, 10));
 		struct bl_call call = {
 			.digits = PQgetvalue(res, r, 3),
@@ -216,13 +210,7 @@ json_t *bl_rate_rows(struct bl_decks *ds, struct cc_pg *pg, const PGresult *res)
 			json_decref(lines);
 			return NULL;
 		}
-		if (!deck) {
-			bl_deck_init(&empty);
-			bl_rate_call(&empty, &call, minor, &line);
-			bl_deck_free(&empty);
-		} else {
-			bl_rate_call(deck, &call, minor, &line);
-		}
+		bl_rate_call(deck, &call, minor, &line);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
 		                      "call_id", PQgetvalue(res, r, 0), "tenant_id", PQgetvalue(res, r, 1),
 		                      "direction", PQgetvalue(res, r, 2), "destination", call.digits,
@@ -369,7 +357,7 @@ static json_t *grant(struct bl_engine *e, const char *tenant, const char *call, 
 		return json_pack("{s:i}", "seconds", -1);
 	const char *version = inbound ? a->in_version : a->out_version;
 	if (*version) {
-		const struct bl_deck *d = deck_of(e, &e->grant_pg, version);
+		const struct bl_deck *d = bl_decks_get(&e->decks, &e->grant_pg, version);
 
 		if (!d)
 			return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason",

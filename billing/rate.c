@@ -119,6 +119,8 @@ const struct bl_rate *bl_deck_match(const struct bl_deck *d, const char *digits,
 	const struct bl_rate *best = NULL;
 	int32_t node = 0;
 
+	if (!d)
+		return NULL;
 	for (const char *p = digits;; p++) {
 		for (int32_t i = d->first[node]; i >= 0; i = d->rates[i].next)
 			if (in_band(&d->rates[i], dow, minute)) {

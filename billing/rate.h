@@ -62,7 +62,7 @@ void bl_deck_free(struct bl_deck *d);
 int bl_deck_add(struct bl_deck *d, const struct bl_rate *r);
 
 /* The row for digits at local weekday dow (0 = Monday) and minute of day,
- * or NULL. */
+ * or NULL (also when d is NULL: no deck in force). */
 const struct bl_rate *bl_deck_match(const struct bl_deck *d, const char *digits, int dow,
                                     int minute);
 
@@ -96,6 +96,7 @@ int64_t bl_billable_s(const struct bl_rate *r, int64_t talk_ms);
 void bl_cost(const struct bl_rate *r, int64_t billable, int minor_unit, int64_t *exact_micro60,
              int64_t *cost_micro);
 
+/* d may be NULL (no deck version in force): the line is flagged no_rate. */
 void bl_rate_call(const struct bl_deck *d, const struct bl_call *c, int minor_unit,
                   struct bl_line *out);
 

@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "money.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -295,6 +296,24 @@ static void html_text(FILE *f, const char *s)
 		}
 }
 
+/* printf for HTML: fmt is markup, every %s argument is text (escaped);
+ * no other conversions. */
+static void html(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			html_text(f, va_arg(ap, const char *));
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	va_end(ap);
+}
+
 static const char *str(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -352,29 +371,14 @@ char *bl_invoice_html(const json_t *inv)
 	static const char *const adj_heads[] = { "Kind", "Reference", "Memo", "Amount" };
 
 	CC_BUG_ON(!f);
-	fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Invoice ", f);
-	html_text(f, str(inv, "tenant"));
-	fputs(" ", f);
-	html_text(f, str(inv, "month"));
-	fputs("</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+	html(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Invoice %s %s</title>",
+	     str(inv, "tenant"), str(inv, "month"));
+	fputs("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
 	      "width:100%;margin-bottom:1.5em}th,td{border-bottom:1px solid #ccc;padding:4px 8px;"
 	      "text-align:left}td.n{text-align:right}@media print{body{margin:0}}</style></head><body>\n", f);
-	fputs("<h1>Invoice ", f);
-	html_text(f, str(inv, "month"));
-	fputs("</h1><p>", f);
-	html_text(f, str(inv, "tenant_name"));
-	fputs(" (", f);
-	html_text(f, str(inv, "tenant"));
-	fputs(")<br>Period ", f);
-	html_text(f, str(period, "from"));
-	fputs(" to ", f);
-	html_text(f, str(period, "to"));
-	fputs(" (", f);
-	html_text(f, str(period, "time_zone"));
-	fputs(")<br>Status: ", f);
-	html_text(f, str(inv, "status"));
-	fputs(" &middot; Currency: ", f);
-	html_text(f, str(inv, "currency"));
+	html(f, "<h1>Invoice %s</h1><p>%s (%s)<br>Period %s to %s (%s)<br>Status: %s &middot; Currency: %s",
+	     str(inv, "month"), str(inv, "tenant_name"), str(inv, "tenant"), str(period, "from"),
+	     str(period, "to"), str(period, "time_zone"), str(inv, "status"), str(inv, "currency"));
 	fputs("</p>\n<h2>Seats</h2>", f);
 	html_rows(f, json_object_get(inv, "seats"), seat_cols, seat_heads);
 	fputs("<h2>Numbers</h2>", f);

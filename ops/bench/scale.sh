@@ -18,7 +18,7 @@ SUITE=scale
 : "${SCALE_TENANTS:=10000}" "${SCALE_PER_TENANT:=100}"
 BUILD=${BUILD:-$TOP/build}
 
-export CC_VAR; CC_VAR=$(mktemp -d /tmp/cc-scale.XXXXXX); chmod 755 "$CC_VAR"
+export CC_VAR; CC_VAR=$(mktemp -d -p /tmp); chmod 755 "$CC_VAR"
 for k in CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT; do
 	export "$k=$(pick_port)"
 done

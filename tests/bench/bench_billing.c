@@ -28,15 +28,8 @@
 #include "id.h"
 #include "map.h"
 #include "rate.h"
+#include "rnd.h"
 
-static uint64_t state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return state;
-}
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -6,6 +6,7 @@
 #include "cc.h"
 #include "money.h"
 #include "rate.h"
+#include "rnd.h"
 #include "tariff_csv.h"
 
 static struct bl_rate rate(const char *prefix, const char *per_min, const char *connect, int initial,
@@ -174,16 +175,10 @@ TEST(longest_prefix)
 	call.talk_ms = 10400, call.grant_s = 10;
 	bl_rate_call(&d, &call, 2, &line);
 	ASSERT(line.flags == BL_CAPPED && line.billable_s == 10 && line.cost_micro == 50000);
+	/* no deck in force at all */
+	bl_rate_call(NULL, &call, 2, &line);
+	ASSERT(!line.rate && line.flags == BL_NO_RATE && line.cost_micro == 0);
 	bl_deck_free(&d);
-}
-
-static uint64_t rnd_state = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
 }
 
 /* Properties over 200,000 random tariffs and durations: cost never
