@@ -7,7 +7,7 @@ all: $(PARTS)
 $(PARTS):
 	@$(MAKE) -s -C $@
 tenantd routing billing: lib
-tenantd: billing
+tenantd routing: billing
 tests: lib routing billing
 
 deps:

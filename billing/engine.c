@@ -19,52 +19,59 @@ struct bl_account {
 	uint64_t generation;            /* changes with every load */
 	int64_t loaded_ms;
 	bool has_plan;
-	int minor;                      /* currency's minor unit */
-	char currency[8];
 	int64_t credit_limit;
-	bool no_rate_free;
-	int64_t max_s;
-	int64_t utc_offset_s;           /* tenant's zone, at load time */
-	char in_version[CC_UUID_LEN];   /* deck versions in force at load, "" if none */
-	char out_version[CC_UUID_LEN];
 	int64_t balance;                /* sum of the tenant account's entries */
 	int64_t reserved;               /* open grants */
+};
+
+/* Credit leased to one routingd for one tenant (engine.h). Not part of
+ * the account: reloading an account from PostgreSQL keeps its leases. */
+struct bl_lease {
+	char holder[CC_UUID_LEN];
+	int64_t amount;                 /* leased, not yet taken by a call */
+	uint64_t synced;                /* the holder's sequence at its last request */
+	int64_t touched_ms;
+};
+
+struct bl_leases {                      /* a tenant's, one per routingd */
+	size_t n;
+	struct bl_lease *v;
 };
 
 void bl_engine_init(struct bl_engine *e, const char *pg_url)
 {
 	memset(e, 0, sizeof(*e));
 	pthread_mutex_init(&e->lock, NULL);
-	cc_pg_init(&e->grant_pg, pg_url);
-	/* a grant row is written before the answer leaves; waiting for the WAL
-	 * flush too would double the setup delay, and open grants are rebuilt
-	 * from cc.grants after a crash of billingd (not of PostgreSQL) */
-	cc_pg_cmd(&e->grant_pg, "SET synchronous_commit = off", 0, NULL);
+	cc_pg_init(&e->take_pg, pg_url);
+	CC_BUG_ON(cc_uuid(e->epoch) != CC_OK);
+}
+
+static void free_leases(void *p)
+{
+	struct bl_leases *ls = p;
+
+	free(ls->v);
+	free(ls);
 }
 
 void bl_engine_free(struct bl_engine *e)
 {
 	cc_map_free(&e->accounts, free);
+	cc_map_free(&e->leases, free_leases);
 	bl_decks_free(&e->decks);
-	cc_pg_close(&e->grant_pg);
+	cc_pg_close(&e->take_pg);
 	pthread_mutex_destroy(&e->lock);
 }
 
 /* ------------------------------------------------------------- accounts */
 
 static const char ACCOUNT_SQL[] =
-	"SELECT p.credit_limit_micro, p.no_rate, p.max_call_s, c.minor_unit, p.currency,"
-	" extract(epoch FROM (now() AT TIME ZONE t.timezone) - (now() AT TIME ZONE 'UTC'))::bigint,"
-	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.inbound_tariff"
-	"   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
-	" (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.outbound_tariff"
-	"   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
+	"SELECT p.credit_limit_micro,"
 	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.ledger_entries"
 	"   WHERE tenant_id = p.tenant_id AND account = 'tenant'),"
 	" (SELECT COALESCE(sum(amount_micro), 0) FROM cc.grants"
 	"   WHERE tenant_id = p.tenant_id AND settled_at IS NULL AND " BL_GRANT_LIVE ") "
-	"FROM cc.billing_plans p JOIN cc.currencies c ON c.code = p.currency"
-	" JOIN cc.tenants t ON t.id = p.tenant_id WHERE p.tenant_id = $1";
+	"FROM cc.billing_plans p WHERE p.tenant_id = $1";
 
 /* The tenant's account, loaded if needed. NULL if the database is down.
  * Caller holds the lock. */
@@ -76,7 +83,7 @@ static struct bl_account *account_of(struct bl_engine *e, const char *tenant)
 
 	if (a && a->loaded && cc_mono_ms() - a->loaded_ms < ACCOUNT_TTL_MS)
 		return a;
-	if (!(res = cc_pg_exec(&e->grant_pg, ACCOUNT_SQL, 1, p)))
+	if (!(res = cc_pg_exec(&e->take_pg, ACCOUNT_SQL, 1, p)))
 		return NULL;
 	if (!a) {
 		a = calloc(1, sizeof(*a));
@@ -92,15 +99,8 @@ static struct bl_account *account_of(struct bl_engine *e, const char *tenant)
 	if (PQntuples(res) == 1) {
 		a->has_plan = true;
 		a->credit_limit = atoll(PQgetvalue(res, 0, 0));
-		a->no_rate_free = strcmp(PQgetvalue(res, 0, 1), "free") == 0;
-		a->max_s = atoll(PQgetvalue(res, 0, 2));
-		a->minor = atoi(PQgetvalue(res, 0, 3));
-		snprintf(a->currency, sizeof(a->currency), "%s", PQgetvalue(res, 0, 4));
-		a->utc_offset_s = atoll(PQgetvalue(res, 0, 5));
-		snprintf(a->in_version, sizeof(a->in_version), "%s", PQgetvalue(res, 0, 6));
-		snprintf(a->out_version, sizeof(a->out_version), "%s", PQgetvalue(res, 0, 7));
-		a->balance = atoll(PQgetvalue(res, 0, 8));
-		a->reserved = atoll(PQgetvalue(res, 0, 9));
+		a->balance = atoll(PQgetvalue(res, 0, 1));
+		a->reserved = atoll(PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);
 	return a;
@@ -329,7 +329,7 @@ int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending)
 	return rc;
 }
 
-/* --------------------------------------------------------------- grants */
+/* --------------------------------------------------------------- credit */
 
 static void respond(natsConnection *nc, natsMsg *msg, json_t *reply)
 {
@@ -341,111 +341,191 @@ static void respond(natsConnection *nc, natsMsg *msg, json_t *reply)
 	json_decref(reply);
 }
 
-/* Decides one grant and reserves its money in memory; caller holds the
- * lock. *reserved gets the amount to store in cc.grants (0: none). */
-static json_t *grant(struct bl_engine *e, const char *tenant, const char *call, bool inbound,
-                     const char *digits, int64_t *reserved, int64_t *granted)
+static bool expired(const struct bl_lease *l, int64_t now)
 {
-	struct bl_account *a = account_of(e, tenant);
-	const struct bl_rate *rate = NULL;
-	time_t local;
-	struct tm tm;
-
-	if (!a)
-		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason", "Billing Unavailable");
-	if (!a->has_plan)
-		return json_pack("{s:i}", "seconds", -1);
-	const char *version = inbound ? a->in_version : a->out_version;
-	if (*version) {
-		const struct bl_deck *d = bl_decks_get(&e->decks, &e->grant_pg, version);
-
-		if (!d)
-			return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 503, "reason",
-			                 "Billing Unavailable");
-		local = time(NULL) + a->utc_offset_s;
-		gmtime_r(&local, &tm);
-		rate = bl_deck_match(d, digits, (tm.tm_wday + 6) % 7, tm.tm_hour * 60 + tm.tm_min);
-	}
-	if (!rate) {
-		if (a->no_rate_free)
-			return json_pack("{s:I}", "seconds", (json_int_t)a->max_s);
-		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 403, "reason", "No Rate");
-	}
-	int64_t available = a->balance + a->credit_limit - a->reserved, cost;
-	int64_t seconds = bl_grant_s(rate, available, a->minor, a->max_s, &cost);
-
-	if (seconds <= 0)
-		return json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 402, "reason", "Payment Required");
-	a->reserved += cost;
-	*reserved = cost;
-	*granted = seconds;
-	return json_pack("{s:I}", "seconds", (json_int_t)seconds);
+	return now - l->touched_ms > BL_LEASE_TTL_MS;
 }
 
-/* Stores a grant after its answer left (the row only matters after a
- * restart of billingd; see docs/BILLING.md). A call whose rated line is
- * already there (it ended within the last millisecond) gets its grant
- * stored settled, and the reservation goes at once. */
-static void store_grant(struct bl_engine *e, const char *tenant, const char *call, int64_t seconds,
-                        int64_t cost)
+/* The holder's lease of a tenant, created if `create`; an expired one
+ * comes back emptied. Caller holds the lock. */
+static struct bl_lease *lease_of(struct bl_engine *e, const char *tenant, const char *holder,
+                                 bool create)
 {
-	char s[24], c[24];
+	struct bl_leases *ls = cc_map_get(&e->leases, tenant);
+	int64_t now = cc_mono_ms();
+
+	if (!ls && !create)
+		return NULL;
+	if (!ls) {
+		ls = calloc(1, sizeof(*ls));
+		CC_BUG_ON(!ls);
+		cc_map_put(&e->leases, tenant, ls);
+	}
+	for (size_t i = 0; i < ls->n; i++)
+		if (strcmp(ls->v[i].holder, holder) == 0) {
+			if (expired(&ls->v[i], now))
+				ls->v[i].amount = 0;
+			return ls->v[i].amount || create ? &ls->v[i] : NULL;
+		}
+	if (!create)
+		return NULL;
+	ls->v = realloc(ls->v, (ls->n + 1) * sizeof(*ls->v));
+	CC_BUG_ON(!ls->v);
+	memset(&ls->v[ls->n], 0, sizeof(ls->v[ls->n]));
+	snprintf(ls->v[ls->n].holder, sizeof(ls->v[ls->n].holder), "%s", holder);
+	return &ls->v[ls->n++];
+}
+
+/* What a tenant's other routingds hold. Caller holds the lock. */
+static int64_t leased_elsewhere(struct bl_engine *e, const char *tenant, const struct bl_lease *mine)
+{
+	struct bl_leases *ls = cc_map_get(&e->leases, tenant);
+	int64_t now = cc_mono_ms(), sum = 0;
+
+	for (size_t i = 0; ls && i < ls->n; i++)
+		if (&ls->v[i] != mine && !expired(&ls->v[i], now))
+			sum += ls->v[i].amount;
+	return sum;
+}
+
+static bool valid_uuid(const char *s)
+{
+	return s && cc_uuid_valid(s);
+}
+
+/* A lease request: the lease becomes min(leased, have) plus what the
+ * tenant can afford beyond every other reservation, up to want. */
+static json_t *lease(struct bl_engine *e, const json_t *q)
+{
+	const char *tenant = json_string_value(json_object_get(q, "tenant"));
+	const char *holder = json_string_value(json_object_get(q, "holder"));
+	json_int_t req = json_integer_value(json_object_get(q, "req"));
+	int64_t have = (int64_t)json_integer_value(json_object_get(q, "have"));
+	int64_t want = (int64_t)json_integer_value(json_object_get(q, "want"));
+	json_t *reply;
+
+	if (!valid_uuid(tenant) || !valid_uuid(holder) || have < 0 || want < 0)
+		return json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "bad lease request");
+	reply = json_pack("{s:s, s:s, s:I}", "epoch", e->epoch, "tenant", tenant, "req", req);
+	pthread_mutex_lock(&e->lock);
+	struct bl_account *a = account_of(e, tenant);
+
+	if (!a) {
+		json_object_set_new(reply, "error", json_string("database unavailable"));
+	} else if (!a->has_plan) {
+		json_object_set_new(reply, "unbilled", json_true());
+	} else {
+		struct bl_lease *l = lease_of(e, tenant, holder, true);
+		int64_t free_money;
+
+		if (l->amount > have)
+			l->amount = have;
+		l->synced = (uint64_t)json_integer_value(json_object_get(q, "seq"));
+		l->touched_ms = cc_mono_ms();
+		free_money = a->balance + a->credit_limit - a->reserved -
+		             leased_elsewhere(e, tenant, l) - l->amount;
+		if (want > l->amount && free_money > 0)
+			l->amount += want - l->amount < free_money ? want - l->amount : free_money;
+		json_object_set_new(reply, "total", json_integer(l->amount));
+		e->leases_given++;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return reply;
+}
+
+/* A grant routingd made from its lease: stored in cc.grants (once, keyed
+ * on the call), then its money moves from the lease to the call. A call
+ * whose rated line is already there gets its grant stored settled. */
+static json_t *take(struct bl_engine *e, const json_t *q)
+{
+	const char *tenant = json_string_value(json_object_get(q, "tenant"));
+	const char *holder = json_string_value(json_object_get(q, "holder"));
+	const char *call = json_string_value(json_object_get(q, "call"));
+	const char *epoch = json_string_value(json_object_get(q, "epoch"));
+	int64_t seconds = (int64_t)json_integer_value(json_object_get(q, "seconds"));
+	int64_t amount = (int64_t)json_integer_value(json_object_get(q, "amount"));
+	uint64_t seq = (uint64_t)json_integer_value(json_object_get(q, "seq"));
+	char s[24], m[24];
+	bool inserted = false, settled = false, leased = false;
 	uint64_t t0 = cc_mono_ns();
 	PGresult *res;
 
+	if (!valid_uuid(tenant) || !valid_uuid(holder) || !valid_uuid(call) || !epoch ||
+	    seconds <= 0 || amount < 0)
+		return json_pack("{s:s, s:b, s:s}", "epoch", e->epoch, "ok", 0, "error", "bad take");
 	snprintf(s, sizeof(s), "%lld", (long long)seconds);
-	snprintf(c, sizeof(c), "%lld", (long long)cost);
-	const char *p[4] = { call, tenant, s, c };
-	res = cc_pg_exec(&e->grant_pg,
+	snprintf(m, sizeof(m), "%lld", (long long)amount);
+	const char *p[4] = { call, tenant, s, m };
+	res = cc_pg_exec(&e->take_pg,
 	                 "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, settled_at) "
 	                 "SELECT $1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM cc.rated_lines "
 	                 "  WHERE call_id = $1::uuid) THEN now() END "
 	                 "ON CONFLICT (call_id) DO NOTHING RETURNING settled_at IS NOT NULL", 4, p);
 	cc_hist_add(&e->store_ns, cc_mono_ns() - t0);
 	if (!res) {
-		cc_log(CC_LOG_WARN, 0, tenant, call, "grant not stored (kept in memory): %s",
-		       e->grant_pg.message);
-		return;
+		cc_log(CC_LOG_WARN, 0, tenant, call, "grant not stored (routingd will resend it): %s",
+		       e->take_pg.message);
+		return json_pack("{s:s, s:s, s:s, s:b}", "epoch", e->epoch, "tenant", tenant, "call", call,
+		                 "ok", 0);
 	}
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
-		pthread_mutex_lock(&e->lock);
-		struct bl_account *a = cc_map_get(&e->accounts, tenant);
-		if (a && a->loaded)
-			a->reserved -= cost;
-		pthread_mutex_unlock(&e->lock);
+	if (PQntuples(res) == 1) {
+		inserted = true;
+		settled = PQgetvalue(res, 0, 0)[0] == 't';
 	}
 	PQclear(res);
+	pthread_mutex_lock(&e->lock);
+	struct bl_lease *l = strcmp(epoch, e->epoch) == 0 ? lease_of(e, tenant, holder, false) : NULL;
+
+	if (l) {
+		leased = true;
+		l->touched_ms = cc_mono_ms();
+		if (inserted && seq > l->synced) {
+			if (l->amount < amount)
+				cc_log(CC_LOG_WARN, 0, tenant, call, "take of %lld exceeds the lease's %lld",
+				       (long long)amount, (long long)l->amount);
+			l->amount = l->amount > amount ? l->amount - amount : 0;
+		}
+	}
+	if (inserted && !settled) {
+		/* an account loaded after the insert already counts the grant */
+		struct bl_account *a = cc_map_get(&e->accounts, tenant);
+
+		if (a && a->loaded && a->loaded_ms <= (int64_t)(t0 / 1000000))
+			a->reserved += amount;
+	}
+	if (inserted)
+		e->takes++;
+	pthread_mutex_unlock(&e->lock);
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "epoch", e->epoch, "tenant", tenant,
+	                 "call", call, "seq", (json_int_t)seq, "ok", 1, "leased", leased);
 }
 
-void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+void bl_engine_on_credit(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
 	struct bl_engine *e = arg;
 	uint64_t t0 = cc_mono_ns();
 	json_t *q = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
-	const char *tenant = json_string_value(json_object_get(q, "tenant"));
-	const char *call = json_string_value(json_object_get(q, "call"));
-	const char *direction = json_string_value(json_object_get(q, "direction"));
-	const char *number = json_string_value(json_object_get(q, "number"));
+	const char *subject = natsMsg_GetSubject(msg);
 	json_t *reply;
-	int64_t reserved = 0, granted = 0;
 
-	if (!tenant || !cc_uuid_valid(tenant) || !call || !cc_uuid_valid(call) || !direction ||
-	    !number || strspn(number, "0123456789") != strlen(number)) {
-		reply = json_pack("{s:i, s:i, s:s}", "seconds", 0, "code", 400, "reason", "Bad Grant Request");
-	} else {
-		pthread_mutex_lock(&e->lock);
-		cc_hist_add(&e->lock_ns, cc_mono_ns() - t0);
-		reply = grant(e, tenant, call, strcmp(direction, "inbound") == 0, number, &reserved, &granted);
-		if (json_integer_value(json_object_get(reply, "seconds")) > 0)
-			e->grants++;
-		else if (json_integer_value(json_object_get(reply, "seconds")) == 0)
-			e->refusals++;
-		cc_hist_add(&e->grant_ns, cc_mono_ns() - t0);
-		pthread_mutex_unlock(&e->lock);
-	}
+	if (!json_is_object(q))
+		reply = json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "not JSON");
+	else if (strcmp(subject, "cc.rpc.credit.take") == 0)
+		reply = take(e, q);
+	else if (strcmp(subject, "cc.rpc.credit.lease") == 0)
+		reply = lease(e, q);
+	else
+		reply = json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "unknown request");
+	cc_hist_add(&e->credit_ns, cc_mono_ns() - t0);
 	respond(nc, msg, reply);
-	if (reserved)
-		store_grant(e, tenant, call, granted, reserved);
 	json_decref(q);
 	natsMsg_Destroy(msg);
+}
+
+void bl_engine_hello(struct bl_engine *e, natsConnection *nc)
+{
+	char text[80];
+
+	snprintf(text, sizeof(text), "{\"epoch\":\"%s\"}", e->epoch);
+	natsConnection_PublishString(nc, "cc.rpc.hello.billingd", text);
 }

@@ -7,10 +7,16 @@
  *            call; its credit grant is settled. A replayed batch inserts
  *            nothing (ON CONFLICT DO NOTHING on the line, the ledger posts
  *            only what the line insert returned).
- *   grants   NATS request/reply on cc.rpc.grant (from routingd at call
- *            setup): the seconds the tenant can afford for this
- *            destination after the grants its calls in progress hold; the
- *            grant is stored (cc.grants) before the answer leaves.
+ *   credit   NATS request/reply on cc.rpc.credit.lease and .take from
+ *            routingd (routing/credit.h says the protocol): a lease is a
+ *            block of a tenant's available money handed to one routingd,
+ *            which sizes each call's grant from it and reports the grant
+ *            (a take); billingd stores the take in cc.grants and moves its
+ *            money from the lease to the call's reservation. available =
+ *            balance + credit limit - open grants - leases, and a lease
+ *            never exceeds it, so the balance cannot pass -credit_limit.
+ *            Leases live in memory only: billingd's epoch (a UUID per
+ *            start, announced on cc.rpc.hello.billingd) voids them on restart.
  *
  * In memory: per tenant its plan, balance and reserved amount (loaded from
  * PostgreSQL on first use and again after a cc.cfg.<tenant> notice or 60 s,
@@ -29,18 +35,23 @@
 
 #include "decks.h"
 #include "hist.h"
+#include "id.h"
 #include "map.h"
 #include "pg.h"
 
+/* A lease untouched (no request, no take) this long is void. */
+#define BL_LEASE_TTL_MS 30000
+
 struct bl_engine {
 	pthread_mutex_t lock;
-	struct cc_pg grant_pg;        /* the grant thread's connection */
+	char epoch[CC_UUID_LEN];      /* this run's */
+	struct cc_pg take_pg;         /* the credit thread's connection */
 	struct cc_map accounts;       /* tenant id -> struct bl_account */
+	struct cc_map leases;         /* tenant id -> struct bl_leases */
 	struct bl_decks decks;        /* every deck version used so far */
-	struct cc_hist grant_ns;      /* grant service time */
-	struct cc_hist lock_ns;       /* of which waiting for the lock */
-	struct cc_hist store_ns;      /* of which storing the grant */
-	uint64_t grants, refusals;
+	struct cc_hist credit_ns;     /* lease and take service time */
+	struct cc_hist store_ns;      /* of which storing a take */
+	uint64_t leases_given, takes;
 };
 
 void bl_engine_init(struct bl_engine *e, const char *pg_url);
@@ -99,7 +110,11 @@ int bl_engine_commit(struct bl_engine *e, struct cc_pg *pg, json_t *pending);
 /* A configuration notice: forget the tenant's account ("" = every account). */
 void bl_engine_stale(struct bl_engine *e, const char *tenant);
 
-/* The NATS handler for cc.rpc.grant requests. */
-void bl_engine_on_grant(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg);
+/* The NATS handler for cc.rpc.credit.* requests (one subscription, so
+ * they are handled in the order they arrive). */
+void bl_engine_on_credit(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg);
+
+/* Announces this run's epoch on cc.rpc.hello.billingd. */
+void bl_engine_hello(struct bl_engine *e, natsConnection *nc);
 
 #endif

@@ -7,11 +7,12 @@
  * before the commit redelivers the batch, and the event-id and call-id
  * keys make the replay harmless.
  *
- * It also answers credit-grant requests on cc.rpc.grant (core NATS
- * request/reply; the subject stays outside the CC_EVENTS stream, whose
- * cc.billing.> capture would answer the request with a publish ack;
- * from routingd at call setup) and drops its cached
- * accounts on cc.cfg.<tenant> notices (top-ups, plan changes, decks).
+ * It also answers routingd's credit requests on cc.rpc.credit.lease and
+ * cc.rpc.credit.take (core NATS request/reply, engine.h; the subjects stay
+ * outside the CC_EVENTS stream, whose cc.billing.> capture would answer a
+ * request with a publish ack), announces each start on
+ * cc.rpc.hello.billingd, and drops its cached accounts on
+ * cc.cfg.<tenant> notices (top-ups, plan changes, decks).
  */
 #include <nats/nats.h>
 #include <signal.h>
@@ -183,14 +184,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bl_engine_init(&engine, cfg.pg_url);
-	/* grants on a connection of their own that sends each reply at once
+	/* credit on a connection of its own that sends each reply at once
 	 * (the default batching costs a millisecond or more per reply) */
-	if (!(grant_nc = cc_nats_connect(cfg.nats_url, "billingd-grants", true))) {
+	if (!(grant_nc = cc_nats_connect(cfg.nats_url, "billingd-credit", true))) {
 		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
 		return 1;
 	}
-	natsConnection_QueueSubscribe(&grant_sub, grant_nc, "cc.rpc.grant", "billingd",
-	                              bl_engine_on_grant, &engine);
+	natsConnection_Subscribe(&grant_sub, grant_nc, "cc.rpc.credit.*", bl_engine_on_credit, &engine);
+	bl_engine_hello(&engine, grant_nc);
 	natsConnection_Subscribe(&cfg_sub, nc, "cc.cfg.>", on_cfg_notice, NULL);
 	natsConnection_JetStream(&js, nc, NULL);
 	jsSubOptions_Init(&so);
@@ -256,12 +257,11 @@ int main(int argc, char **argv)
 	natsSubscription_Destroy(grant_sub);
 	natsSubscription_Unsubscribe(cfg_sub);
 	natsSubscription_Destroy(cfg_sub);
-	CC_INFO("grants: %llu given, %llu refused; service time p50 %llu us, p99 %llu us "
-	        "(lock wait p99 %llu us, storing p50 %llu us, p99 %llu us)",
-	        (unsigned long long)engine.grants, (unsigned long long)engine.refusals,
-	        (unsigned long long)cc_hist_quantile(&engine.grant_ns, 0.5) / 1000,
-	        (unsigned long long)cc_hist_quantile(&engine.grant_ns, 0.99) / 1000,
-	        (unsigned long long)cc_hist_quantile(&engine.lock_ns, 0.99) / 1000,
+	CC_INFO("credit: %llu leases given, %llu grants taken; service time p50 %llu us, p99 %llu us "
+	        "(storing a take p50 %llu us, p99 %llu us)",
+	        (unsigned long long)engine.leases_given, (unsigned long long)engine.takes,
+	        (unsigned long long)cc_hist_quantile(&engine.credit_ns, 0.5) / 1000,
+	        (unsigned long long)cc_hist_quantile(&engine.credit_ns, 0.99) / 1000,
 	        (unsigned long long)cc_hist_quantile(&engine.store_ns, 0.5) / 1000,
 	        (unsigned long long)cc_hist_quantile(&engine.store_ns, 0.99) / 1000);
 	jsCtx_Destroy(js);

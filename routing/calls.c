@@ -1,6 +1,7 @@
 /* calls.c: see calls.h. */
 #include "calls.h"
 #include "cc.h"
+#include "credit.h"
 #include "decide.h"
 #include "clock.h"
 #include "log.h"
@@ -33,55 +34,21 @@ static json_t *event(const char *tenant, const char *type, const char *call)
 	return ev;
 }
 
-/* Asks billingd for this call's credit. Returns the granted seconds, -1
- * for "no limit", or 0 after turning the decision into a rejection. */
-static int64_t ask_grant(struct rt_calls *c, struct rt_decision *d, const char *call)
+/* The call's credit (see credit.h): granted seconds, -1 for "no limit",
+ * or 0 after turning the decision into a rejection. */
+static int64_t grant_of(struct rt_calls *c, struct rt_decision *d, const char *call)
 {
 	const char *number = d->direction == RT_INBOUND ? d->number : d->to;
-	json_t *q = json_pack("{s:s, s:s, s:s, s:s}", "tenant", d->tenant->id, "call", call,
-	                      "direction", rt_direction_name(d->direction),
-	                      "number", number[0] == '+' ? number + 1 : number);
-	char *text = json_dumps(q, JSON_COMPACT);
-	natsMsg *reply = NULL;
-	uint64_t t0 = cc_mono_ns();
-	natsStatus s = natsConnection_RequestString(&reply, c->nc, "cc.rpc.grant", text,
-	                                            c->grant_timeout_ms);
-	json_t *a = NULL;
-	int64_t seconds;
+	int code = 503;
+	const char *reason = "Billing Unavailable";
+	int64_t seconds = rt_credit_grant(c->credit, d->tenant, d->direction == RT_INBOUND,
+	                                  number[0] == '+' ? number + 1 : number, call, &code, &reason);
 
-	free(text);
-	json_decref(q);
-	if (s == NATS_OK)
-		a = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, NULL);
-	natsMsg_Destroy(reply);
-	if (!json_is_integer(json_object_get(a, "seconds"))) {
-		c->grant_failures++;
-		cc_log(CC_LOG_WARN, 0, d->tenant->id, call, "no credit grant from billingd (%s): 503",
-		       natsStatus_GetText(s));
-		json_decref(a);
-		d->action = RT_REJECT;
-		d->code = 503;
-		d->reason = "Billing Unavailable";
-		return 0;
-	}
-	cc_hist_add(&c->grant_ns, cc_mono_ns() - t0);
-	seconds = json_integer_value(json_object_get(a, "seconds"));
 	if (seconds == 0) {
-		static const struct { int code; const char *reason; } known[] = {
-			{ 402, "Payment Required" }, { 403, "No Rate" }, { 503, "Billing Unavailable" },
-		};
-		int code = (int)json_integer_value(json_object_get(a, "code"));
-
 		d->action = RT_REJECT;
-		d->code = 503;
-		d->reason = "Billing Unavailable";
-		for (size_t i = 0; i < CC_ARRAY_LEN(known); i++)
-			if (known[i].code == code) {
-				d->code = code;
-				d->reason = known[i].reason;
-			}
+		d->code = code;
+		d->reason = reason;
 	}
-	json_decref(a);
 	return seconds;
 }
 
@@ -104,8 +71,8 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	c->decisions++;
 	tenant = d.tenant ? d.tenant->id : "";
 	int64_t grant = -1;
-	if (d.action != RT_REJECT && d.tenant && d.tenant->billed && d.direction != RT_INTERNAL)
-		grant = ask_grant(c, &d, call);
+	if (d.action != RT_REJECT && d.tenant && d.tenant->plan && d.direction != RT_INTERNAL)
+		grant = grant_of(c, &d, call);
 
 	ev = event(tenant, "offered", call);
 	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));

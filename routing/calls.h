@@ -10,9 +10,9 @@
  *   rejected  call, code, reason, result "rejected"
  *
  * Credit: an inbound or outbound call of a tenant with a billing plan
- * needs a grant from billingd (NATS request cc.rpc.grant, answered
- * within grant_timeout_ms or the call gets 503): the granted seconds
- * become the dialog's timeout in Kamailio; no affordable second -> 402.
+ * needs a credit grant (credit.h): the granted seconds become the
+ * dialog's timeout in Kamailio; no affordable second -> 402, no rate ->
+ * 403, billingd unreachable when it must be asked -> 503.
  *   answered  call
  *   ended     call, code, reason, result (answered, busy, no_answer,
  *             cancelled, failed)
@@ -27,16 +27,15 @@
 #include "hist.h"
 #include "model-t.h"
 
+struct rt_credit;
+
 struct rt_calls {
 	struct rt_model **model;     /* the current model (swapped by reloads) */
 	struct cc_events *events;    /* JetStream publisher */
 	uint64_t decisions;          /* counters for the status line */
 	uint64_t rejected;
 	uint64_t events_in;
-	natsConnection *nc;          /* for grant requests */
-	int grant_timeout_ms;
-	struct cc_hist grant_ns;     /* grant round trip as routingd sees it */
-	uint64_t grant_failures;     /* billingd did not answer */
+	struct rt_credit *credit;    /* credit grants */
 };
 
 /* Handles one message from Kamailio. Returns the reply to send, or NULL

@@ -25,6 +25,7 @@
 #include "calls.h"
 #include "cc.h"
 #include "config.h"
+#include "credit.h"
 #include "events.h"
 #include "hist.h"
 #include "evapi.h"
@@ -61,7 +62,7 @@ static const struct cc_config_row settings_table[] = {
 	  "metrics endpoint port on 127.0.0.1 (0: none)" },
 	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 5000,
 	  offsetof(struct settings, grant_timeout_ms),
-	  "wait for billingd's credit grant, ms (then 503)" },
+	  "wait for billingd's credit lease when a call must, ms (then 503)" },
 };
 
 struct routingd {
@@ -71,6 +72,8 @@ struct routingd {
 	struct cc_events *events;
 	struct rt_model *model;
 	struct rt_calls calls;
+	struct rt_credit credit;
+	natsConnection *credit_nc;   /* credit leases and takes */
 	struct rt_evapi *evapi;
 	struct event *reload_ev;     /* activated from the NATS thread */
 	struct event *tick;          /* periodic reload */
@@ -98,6 +101,8 @@ static void reload(struct routingd *r)
 	}
 	rt_model_free(r->model);
 	r->model = m;
+	if (r->credit.nc)
+		rt_credit_prepare(&r->credit, m);
 	r->loads++;
 	r->load_s = (double)(cc_mono_ns() - t0) / 1e9;
 	if (!r->loaded)
@@ -118,6 +123,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct routingd *r = arg;
 
+	rt_credit_tick(&r->credit);
 	/* until the first load worked, retry every second */
 	if (!r->loaded || ++r->loaded > r->cfg.reload_s)
 		reload(r);
@@ -170,11 +176,23 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	CC_BUG_ON(!f);
 	cc_hist_prometheus(f, &r->decide_ns, "cc_routing_decision_seconds",
 	                   "time from Kamailio's question arriving to the answer queued back");
-	cc_hist_prometheus(f, &r->calls.grant_ns, "cc_routing_grant_seconds",
-	                   "credit grant round trip to billingd, as routingd sees it");
+	cc_hist_prometheus(f, &r->credit.grant_ns, "cc_routing_grant_seconds",
+	                   "credit grant at call setup, as the call waits for it");
+	counter(f, "cc_routing_grants_local_total", "counter",
+	        "grants decided from the tenant's lease without asking billingd",
+	        (double)r->credit.local);
+	counter(f, "cc_routing_grant_waits_total", "counter",
+	        "grants that waited for billingd (lease short of a full-length call)",
+	        (double)r->credit.waited);
 	counter(f, "cc_routing_grant_failures_total", "counter",
-	        "grant requests billingd did not answer (calls refused with 503)",
-	        (double)r->calls.grant_failures);
+	        "lease requests billingd did not answer (calls refused with 503)",
+	        (double)r->credit.failures);
+	counter(f, "cc_routing_lease_refills_total", "counter",
+	        "lease requests sent ahead of need", (double)r->credit.refills);
+	counter(f, "cc_routing_takes_pending", "gauge",
+	        "grants billingd has not acknowledged yet", (double)rt_credit_pending(&r->credit));
+	counter(f, "cc_routing_takes_resent_total", "counter",
+	        "grant reports sent again", (double)r->credit.resent);
 	counter(f, "cc_routing_decisions_total", "counter", "routing decisions made",
 	        (double)r->calls.decisions);
 	counter(f, "cc_routing_rejected_total", "counter", "decisions that rejected the call",
@@ -237,17 +255,18 @@ int main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	/* credit on a connection of its own: its requests and replies do not
+	 * queue behind the event stream's publishes and acknowledgements */
+	if (!(r.credit_nc = cc_nats_connect(r.cfg.nats_url, "routingd-credit", true)) ||
+	    rt_credit_init(&r.credit, r.credit_nc, &r.pg, (int)r.cfg.grant_timeout_ms) != CC_OK) {
+		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
+		return 1;
+	}
 	r.model = rt_model_new();
 	reload(&r);
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
-	/* grant requests on a connection of their own: their replies do not
-	 * queue behind the event stream's publishes and acknowledgements */
-	if (!(r.calls.nc = cc_nats_connect(r.cfg.nats_url, "routingd-grants", false))) {
-		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
-		return 1;
-	}
-	r.calls.grant_timeout_ms = (int)r.cfg.grant_timeout_ms;
+	r.calls.credit = &r.credit;
 
 	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
@@ -280,6 +299,7 @@ int main(int argc, char **argv)
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
 	rt_evapi_free(r.evapi);
+	rt_credit_free(&r.credit);
 	cc_events_close(r.events, 2000);
 	rt_model_free(r.model);
 	cc_pg_close(&r.pg);
@@ -289,7 +309,7 @@ int main(int argc, char **argv)
 	event_free(sigint);
 	event_base_free(r.base);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
-	natsConnection_Destroy(r.calls.nc);
+	natsConnection_Destroy(r.credit_nc);
 	nats_Close();
 	libevent_global_shutdown();
 	return 0;

@@ -8,10 +8,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "e164.h"
 #include "id.h"
 #include "map.h"
+
+/* A tenant's billing plan as routing needs it to size a credit grant. */
+struct rt_plan {
+	int minor;                   /* the currency's minor unit */
+	int64_t max_s;               /* maximum session length */
+	bool no_rate_free;           /* no prefix matches: free (else refused 403) */
+	int64_t utc_offset_s;        /* the tenant's zone now (refreshed with the model) */
+	char in_version[CC_UUID_LEN];  /* deck versions in force, "" if none */
+	char out_version[CC_UUID_LEN];
+};
 
 struct rt_agent {
 	char extension[12];          /* "1001" */
@@ -22,7 +33,7 @@ struct rt_tenant {
 	char *slug;                  /* "acme" */
 	char *sip_domain;            /* "acme.cc.test" */
 	bool enabled;                /* false after DELETE: nothing routes */
-	bool billed;                 /* has a billing plan: calls need a credit grant */
+	struct rt_plan *plan;        /* NULL: no billing plan, no credit grants */
 	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls: first number, "" if none */
 	struct cc_map agents;        /* extension -> struct rt_agent */
 	struct cc_map blocked;       /* caller digits -> (void *)1 */

@@ -25,6 +25,7 @@ static void free_tenant(void *p)
 	cc_map_free(&t->blocked_prefix, NULL);
 	free(t->slug);
 	free(t->sip_domain);
+	free(t->plan);
 	free(t);
 }
 
@@ -207,13 +208,31 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	}
 	PQclear(r);
 
-	if (!(r = query(pg, "SELECT tenant_id FROM cc.billing_plans", err)))
+	/* the deck versions in force now and the zone's offset now: both
+	 * change with time, so they are refreshed with every reload */
+	if (!(r = query(pg, "SELECT p.tenant_id, cur.minor_unit, p.max_call_s, p.no_rate = 'free',"
+	                " extract(epoch FROM (now() AT TIME ZONE t.timezone) - (now() AT TIME ZONE 'UTC'))::bigint,"
+	                " (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.inbound_tariff"
+	                "   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1),"
+	                " (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.outbound_tariff"
+	                "   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)"
+	                " FROM cc.billing_plans p JOIN cc.currencies cur ON cur.code = p.currency"
+	                " JOIN cc.tenants t ON t.id = p.tenant_id", err)))
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+		struct rt_plan *p;
 
-		if (t)
-			t->billed = true;
+		if (!t)
+			continue;
+		p = t->plan = calloc(1, sizeof(*p));
+		CC_BUG_ON(!p);
+		p->minor = atoi(PQgetvalue(r, i, 1));
+		p->max_s = atoll(PQgetvalue(r, i, 2));
+		p->no_rate_free = PQgetvalue(r, i, 3)[0] == 't';
+		p->utc_offset_s = atoll(PQgetvalue(r, i, 4));
+		snprintf(p->in_version, sizeof(p->in_version), "%s", PQgetvalue(r, i, 5));
+		snprintf(p->out_version, sizeof(p->out_version), "%s", PQgetvalue(r, i, 6));
 	}
 	PQclear(r);
 

@@ -343,3 +343,34 @@ wait "$AGENT_PID"
 "$TOP/ops/stack.sh" start billingd > /dev/null 2>&1
 sip_agent "$AG"
 check prepaid_routes_after_billingd_back wait_for 10 sip_call "$CARRIER" +8657199990001 +8613800000015 300
+wait "$AGENT_PID"
+
+# credit leases (routing/credit.h): with money for many full-length calls,
+# routingd grants from the block billingd leased it, without a round trip,
+# also while billingd is away; those grants reach billingd when it is back.
+# After 10 s without billingd the lease is no longer used: 503.
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+grants_are() { [ "$(sql "SELECT count(*) FROM cc.grants WHERE tenant_id = '${TID[pre]}'")" = "$1" ]; }
+pending_is() { [ "$(metric cc_routing_takes_pending)" = "$1" ]; }
+api POST /v1/tenants/pre/billing/topups "$OPERATOR" '{"amount":"5000.00","reference":"card-3"}'
+sip_agent "$AG" 4
+check lease_first_call sip_call "$CARRIER" +8657199990001 +8613800000016 300
+local0=$(metric cc_routing_grants_local_total)
+check lease_second_call sip_call "$CARRIER" +8657199990001 +8613800000017 300
+check lease_grant_made_locally [ "$(metric cc_routing_grants_local_total)" = $((local0 + 1)) ]
+check lease_take_acknowledged wait_for 5 pending_is 0
+g0=$(sql "SELECT count(*) FROM cc.grants WHERE tenant_id = '${TID[pre]}'")
+"$TOP/ops/stack.sh" stop billingd > /dev/null 2>&1
+check lease_grants_while_billingd_away sip_call "$CARRIER" +8657199990001 +8613800000018 300
+check lease_take_pending_while_away pending_is 1
+sleep 10
+check lease_unused_after_10s_without_billingd sip_call_refused 503 "$CARRIER" +8657199990001 +8613800000019
+"$TOP/ops/stack.sh" start billingd > /dev/null 2>&1
+check lease_take_resent_after_restart wait_for 10 grants_are $((g0 + 1))
+check lease_takes_all_acknowledged wait_for 5 pending_is 0
+check lease_call_after_restart sip_call "$CARRIER" +8657199990001 +8613800000020 300
+wait "$AGENT_PID"
+# the lease is not money held by calls: once the calls are rated nothing is reserved
+reserved_zero() { api GET /v1/tenants/pre/balance "${KEY[pre]}"; [ "$(jr .reserved)" = 0.00 ]; }
+check lease_not_reserved_after_calls wait_for 10 reserved_zero
+check lease_ledger_sums_to_balance [ "$(sql "SELECT sum(amount_micro) FROM cc.ledger_entries WHERE tenant_id = '${TID[pre]}' AND account = 'tenant'")" = "$(jr .balance | tr -d . )0000" ]
