@@ -97,8 +97,12 @@ stack_down() {
 	fi
 	[ "$FAILED" = 1 ] && dump_logs
 	# CC_TEST_SAVE=DIR: a failing run's logs and SIPp traces are kept there
-	[ "$FAILED" = 1 ] && [ -n "${CC_TEST_SAVE:-}" ] && mkdir -p "$CC_TEST_SAVE" &&
+	if [ "$FAILED" = 1 ] && [ -n "${CC_TEST_SAVE:-}" ] && mkdir -p "$CC_TEST_SAVE"; then
 		cp -r "$CC_VAR/log" "$CC_VAR/sipp" "$CC_TEST_SAVE/" 2>/dev/null
+		for t in calls call_events grants rated_lines; do
+			sql "COPY cc.$t TO STDOUT WITH CSV HEADER" > "$CC_TEST_SAVE/$t.csv" 2>&1
+		done
+	fi
 	[ -n "$SIPP_PIDS" ] && kill $SIPP_PIDS 2>/dev/null
 	"$TOP/ops/stack.sh" stop > /dev/null 2>&1
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$CC_VAR"/log/*.log 2>/dev/null; then

@@ -308,6 +308,9 @@ api GET /v1/tenants/pre/balance "${KEY[pre]}"
 check prepaid_balance_zero [ "$(jr .balance)" = 0.00 -a "$(jr .reserved)" = 0.00 ]
 api GET "/v1/tenants/pre/calls?limit=10" "${KEY[pre]}"
 check prepaid_cost_is_topup [ "$(jr '[.items[] | select(.answered_at != null)][0].cost')" = 1.00 ]
+# the end of a call cut by its dialog timer is reported once (by the
+# timeout route; dialog:end stays quiet for it)
+check prepaid_cut_one_ended_event [ "$(sql "SELECT count(*) FROM cc.call_events e JOIN cc.calls c ON c.id = e.call_id JOIN cc.tenants t ON t.id = c.tenant_id WHERE t.slug = 'pre' AND c.answered_at IS NOT NULL AND e.type = 'ended' AND c.to_number = '+8657199990001' AND c.from_number = '+8613800000009'")" = 1 ]
 check prepaid_refusal_recorded [ "$(jr '[.items[] | select(.sip_code == 402)] | length')" -ge 1 ]
 check prepaid_next_call_402 sip_call_refused 402 "$CARRIER" +8657199990001 +8613800000011
 check prepaid_never_below_zero [ "$(sql "SELECT min(s) FROM (SELECT sum(e.amount_micro) OVER (ORDER BY e.id) s FROM cc.ledger_entries e JOIN cc.tenants t ON t.id = e.tenant_id WHERE t.slug = 'pre' AND account = 'tenant') x")" -ge 0 ]
