@@ -30,6 +30,13 @@ struct rt_take {
 	int64_t seconds, amount, sent_ms;
 };
 
+/* A message waiting for rt_credit_flush: the call does not wait for it. */
+struct rt_out {
+	const char *subject;         /* cc.rpc.credit.take or .lease */
+	char reply[96];
+	char *text;
+};
+
 /* ------------------------------------------------------------ helpers */
 
 static char *dump(json_t *o)
@@ -116,17 +123,28 @@ static char *lease_request(struct rt_credit *c, const char *tenant, struct rt_le
 	                      "want", (json_int_t)l->want));
 }
 
-static void send_take(struct rt_credit *c, const struct rt_take *t)
+static char *take_text(struct rt_credit *c, const struct rt_take *t)
 {
-	char subject[96];
-	char *text = dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "tenant", t->tenant,
-	                            "holder", c->holder, "epoch", t->epoch, "call", t->call,
-	                            "seq", (json_int_t)t->seq, "seconds", (json_int_t)t->seconds,
-	                            "amount", (json_int_t)t->amount));
+	return dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "tenant", t->tenant,
+	                      "holder", c->holder, "epoch", t->epoch, "call", t->call,
+	                      "seq", (json_int_t)t->seq, "seconds", (json_int_t)t->seconds,
+	                      "amount", (json_int_t)t->amount));
+}
 
-	snprintf(subject, sizeof(subject), "%s.take", c->inbox);
-	natsConnection_PublishRequestString(c->nc, "cc.rpc.credit.take", subject, text);
-	free(text);
+/* Queues a message for rt_credit_flush; lock held, text taken over. */
+static void post(struct rt_credit *c, const char *subject, const char *kind, char *text)
+{
+	struct rt_out *o;
+
+	if (c->n_out == c->cap_out) {
+		c->cap_out = c->cap_out ? 2 * c->cap_out : 16;
+		c->out = realloc(c->out, c->cap_out * sizeof(*c->out));
+		CC_BUG_ON(!c->out);
+	}
+	o = &c->out[c->n_out++];
+	o->subject = subject;
+	snprintf(o->reply, sizeof(o->reply), "%s.%s", c->inbox, kind);
+	o->text = text;
 }
 
 /* ------------------------------------------------------- NATS threads */
@@ -241,6 +259,9 @@ void rt_credit_free(struct rt_credit *c)
 	natsSubscription_Unsubscribe(c->hello);
 	natsSubscription_Destroy(c->hello);
 	cc_map_free(&c->leases, free_lease);
+	for (size_t i = 0; i < c->n_out; i++)
+		free(c->out[i].text);
+	free(c->out);
 	free(c->takes);
 	bl_decks_free(&c->decks);
 	pthread_mutex_destroy(&c->lock);
@@ -377,15 +398,10 @@ static int64_t grant(struct rt_credit *c, const struct rt_tenant *t, bool inboun
 		l->refill_req = l->req;
 		c->refills++;
 	}
+	post(c, "cc.rpc.credit.take", "take", take_text(c, &take));
+	if (refill)
+		post(c, "cc.rpc.credit.lease", "lease", refill);
 	pthread_mutex_unlock(&c->lock);
-	send_take(c, &take);
-	if (refill) {
-		char subject[96];
-
-		snprintf(subject, sizeof(subject), "%s.lease", c->inbox);
-		natsConnection_PublishRequestString(c->nc, "cc.rpc.credit.lease", subject, refill);
-		free(refill);
-	}
 	return seconds;
 }
 
@@ -400,10 +416,27 @@ int64_t rt_credit_grant(struct rt_credit *c, const struct rt_tenant *t, bool inb
 	return seconds;
 }
 
+void rt_credit_flush(struct rt_credit *c)
+{
+	struct rt_out *out;
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	out = c->out;
+	n = c->n_out;
+	c->out = NULL;
+	c->n_out = c->cap_out = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		natsConnection_PublishRequestString(c->nc, out[i].subject, out[i].reply, out[i].text);
+		free(out[i].text);
+	}
+	free(out);
+}
+
 void rt_credit_tick(struct rt_credit *c)
 {
 	int64_t now = cc_mono_ms();
-	struct rt_take *due = NULL;
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->lock);
@@ -416,16 +449,12 @@ void rt_credit_tick(struct rt_credit *c)
 	for (size_t i = 0; i < c->n_takes; i++)
 		if (now - c->takes[i].sent_ms >= RT_TAKE_RESEND_MS) {
 			c->takes[i].sent_ms = now;
-			if (!due)
-				due = malloc(c->n_takes * sizeof(*due));
-			CC_BUG_ON(!due);
-			due[n++] = c->takes[i];
+			post(c, "cc.rpc.credit.take", "take", take_text(c, &c->takes[i]));
+			n++;
 		}
 	c->resent += n;
 	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < n; i++)
-		send_take(c, &due[i]);
-	free(due);
+	rt_credit_flush(c);
 }
 
 size_t rt_credit_pending(struct rt_credit *c)

@@ -51,6 +51,7 @@
 #define RT_TAKE_RESEND_MS 1000
 
 struct rt_take;
+struct rt_out;
 
 struct rt_credit {
 	pthread_mutex_t lock;        /* leases, takes, epoch: the loop and NATS threads */
@@ -64,6 +65,8 @@ struct rt_credit {
 	struct cc_map leases;        /* tenant id -> struct rt_lease */
 	struct rt_take *takes;       /* not yet acknowledged */
 	size_t n_takes, cap_takes;
+	struct rt_out *out;          /* messages for rt_credit_flush */
+	size_t n_out, cap_out;
 	struct bl_decks decks;       /* deck versions (loop thread only) */
 	struct cc_pg *pg;            /* to load a deck version */
 	struct cc_hist grant_ns;     /* the grant as the call sees it */
@@ -81,6 +84,10 @@ void rt_credit_prepare(struct rt_credit *c, const struct rt_model *m);
  * plan), or 0 with *code and *reason set (402, 403 or 503). */
 int64_t rt_credit_grant(struct rt_credit *c, const struct rt_tenant *t, bool inbound,
                         const char *digits, const char *call, int *code, const char **reason);
+
+/* Sends what grants queued (takes, refills): called after the call's
+ * answer left, so the call does not wait for the publishing. */
+void rt_credit_flush(struct rt_credit *c);
 
 /* Once a second: resend takes billingd has not acknowledged. */
 void rt_credit_tick(struct rt_credit *c);

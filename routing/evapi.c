@@ -144,10 +144,17 @@ int rt_evapi_send(struct rt_evapi *ev, const json_t *msg)
 	s = json_dumps(msg, JSON_COMPACT);
 	if (!s)
 		return CC_ERROR;
-	rc = evbuffer_add_printf(bufferevent_get_output(ev->bev), "%zu:%s,", strlen(s), s) < 0
-	     ? CC_ERROR : CC_OK;
+	struct evbuffer *out = bufferevent_get_output(ev->bev);
+
+	rc = evbuffer_add_printf(out, "%zu:%s,", strlen(s), s) < 0 ? CC_ERROR : CC_OK;
 	free(s);
 	return rc;
+}
+
+void rt_evapi_push(struct rt_evapi *ev)
+{
+	if (ev->bev && ev->connected)
+		evbuffer_write(bufferevent_get_output(ev->bev), bufferevent_getfd(ev->bev));
 }
 
 int rt_evapi_connected(const struct rt_evapi *ev)

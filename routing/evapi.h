@@ -18,6 +18,10 @@ struct rt_evapi *rt_evapi_new(struct event_base *base, const char *host, int por
                               rt_evapi_cb cb, void *arg);
 void rt_evapi_free(struct rt_evapi *ev);
 
+/* Writes what is queued now instead of at the loop's next turn (what the
+ * socket does not take goes the usual way). */
+void rt_evapi_push(struct rt_evapi *ev);
+
 /* 1 while the connection to Kamailio is up. */
 int rt_evapi_connected(const struct rt_evapi *ev);
 

@@ -151,6 +151,9 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 		else
 			cc_hist_add(&r->decide_ns, cc_mono_ns() - t0);
 		json_decref(reply);
+		/* the answer on the wire first, then what the grant queued */
+		rt_evapi_push(ev);
+		rt_credit_flush(&r->credit);
 	}
 }
 
