@@ -377,3 +377,24 @@ wait "$AGENT_PID"
 reserved_zero() { api GET /v1/tenants/pre/balance "${KEY[pre]}"; [ "$(jr .reserved)" = 0.00 ]; }
 check lease_not_reserved_after_calls wait_for 10 reserved_zero
 check lease_ledger_sums_to_balance [ "$(sql "SELECT sum(amount_micro) FROM cc.ledger_entries WHERE tenant_id = '${TID[pre]}' AND account = 'tenant'")" = "$(jr .balance | tr -d . )0000" ]
+
+# postpaid: held to the credit limit the same way (no balance, limit 0.50
+# at 0.10 per second: a 5 s grant; limit 0.00 after one call: 402)
+new_tenant post
+new_agent post 1001 post-pass-1001
+new_number post +8657177770001 1001
+api PUT /v1/tenants/post/billing "$OPERATOR" '{"mode":"postpaid","currency":"CNY","tariffs":{"inbound":"pre-in"},"credit_limit":"0.50"}'
+PA=$(pick_port)
+check postpaid_agent_registers sip_register 1001 post.cc.test post-pass-1001 "$PA"
+sip_agent "$PA"
+check postpaid_call_within_limit sip_call "$CARRIER" +8657177770001 +8613800000021 300
+wait "$AGENT_PID"
+grant_is_5() { [ "$(sql "SELECT g.seconds || ' ' || g.amount_micro FROM cc.grants g JOIN cc.tenants t ON t.id = g.tenant_id WHERE t.slug = 'post'")" = "5 500000" ]; }
+check postpaid_grant_is_the_limit wait_for 10 grant_is_5
+api PUT /v1/tenants/post/billing "$OPERATOR" '{"mode":"postpaid","currency":"CNY","tariffs":{"inbound":"pre-in"},"credit_limit":"0.00"}'
+check postpaid_beyond_limit_402 wait_for 5 sip_call_refused 402 "$CARRIER" +8657177770001 +8613800000022
+post_never_below_limit() {
+	local m; m=$(sql "SELECT min(s) FROM (SELECT sum(e.amount_micro) OVER (ORDER BY e.id) s FROM cc.ledger_entries e JOIN cc.tenants t ON t.id = e.tenant_id WHERE t.slug = 'post' AND account = 'tenant') x")
+	[ -n "$m" ] && [ "$m" -ge -500000 ]
+}
+check postpaid_never_below_credit_limit wait_for 10 post_never_below_limit
