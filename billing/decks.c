@@ -50,6 +50,26 @@ static void free_deck(void *p)
 	free(p);
 }
 
+void bl_decks_keep(struct bl_decks *ds, const struct cc_map *versions)
+{
+	struct cc_map kept = { 0 };
+
+	for (size_t i = 0; i < ds->map.cap; i++) {
+		const char *v = ds->map.slots[i].key;
+
+		if (!v)
+			continue;
+		if (cc_map_get(versions, v)) {
+			cc_map_put(&kept, v, ds->map.slots[i].value);
+		} else {
+			CC_INFO("deck version %s no longer in force: dropped", v);
+			free_deck(ds->map.slots[i].value);
+		}
+	}
+	cc_map_free(&ds->map, NULL);
+	ds->map = kept;
+}
+
 void bl_decks_free(struct bl_decks *ds)
 {
 	cc_map_free(&ds->map, free_deck);

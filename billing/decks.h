@@ -16,6 +16,8 @@ struct bl_decks {
 
 /* The deck of a version, or NULL if the database failed (pg->error). */
 const struct bl_deck *bl_decks_get(struct bl_decks *ds, struct cc_pg *pg, const char *version);
+/* Drops every version not among the keys of versions (a set). */
+void bl_decks_keep(struct bl_decks *ds, const struct cc_map *versions);
 void bl_decks_free(struct bl_decks *ds);
 
 #endif

@@ -269,16 +269,27 @@ void rt_credit_free(struct rt_credit *c)
 
 void rt_credit_prepare(struct rt_credit *c, const struct rt_model *m)
 {
+	struct cc_map in_force = { 0 };
+
 	for (size_t i = 0; i < m->tenants.cap; i++) {
 		const struct rt_tenant *t = m->tenants.slots[i].value;
 
 		if (!m->tenants.slots[i].key || !t->plan)
 			continue;
-		if (t->plan->in_version[0] && !bl_decks_get(&c->decks, c->pg, t->plan->in_version))
-			CC_WARN("deck version %s not loaded: %s", t->plan->in_version, c->pg->message);
-		if (t->plan->out_version[0] && !bl_decks_get(&c->decks, c->pg, t->plan->out_version))
-			CC_WARN("deck version %s not loaded: %s", t->plan->out_version, c->pg->message);
+		const char *v[2] = { t->plan->in_version, t->plan->out_version };
+
+		for (int k = 0; k < 2; k++) {
+			if (!v[k][0])
+				continue;
+			cc_map_put(&in_force, v[k], (void *)1);
+			if (!bl_decks_get(&c->decks, c->pg, v[k]))
+				CC_WARN("deck version %s not loaded: %s", v[k], c->pg->message);
+		}
 	}
+	/* a version no plan uses any more is only memory here (billingd keeps
+	 * its own copy for rating calls that started under it) */
+	bl_decks_keep(&c->decks, &in_force);
+	cc_map_free(&in_force, NULL);
 }
 
 static int64_t refuse(int *code, const char **reason, int c, const char *r)

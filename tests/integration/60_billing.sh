@@ -239,6 +239,9 @@ expect_eq invoice_bad_month_404 "$HTTP" 404
 printf '%s\n86,China,0.60,0,1,1,0\n86138,China Mobile,0.60,0.10,30,6,0\n44,UK,1.20,0,60,60,0\n' "$HDR" > "$D/fix.csv"
 csv std-out CNY "$D/fix.csv" "$OPERATOR" "&effective_from=2026-11-21T00:00:00Z"
 expect_eq corrected_deck_201 "$HTTP" 201
+# routingd loads the versions in force for its grants and drops the one the
+# correction replaced (a reload follows the import's notice)
+check routing_drops_replaced_deck wait_for 10 grep -q "no longer in force: dropped" "$CC_VAR/log/routingd.log"
 api GET /v1/tenants/acme/balance "${KEY[acme]}"
 before_bal=$(jr .balance)
 api POST /v1/tenants/acme/billing/rerate "$OPERATOR" '{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z"}'
