@@ -4,13 +4,11 @@
 #include "clock.h"
 #include "id.h"
 #include "log.h"
-#include "money.h"
 #include "rate.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define ACCOUNT_TTL_MS 60000
 
@@ -388,11 +386,6 @@ static int64_t leased_elsewhere(struct bl_engine *e, const char *tenant, const s
 	return sum;
 }
 
-static bool valid_uuid(const char *s)
-{
-	return s && cc_uuid_valid(s);
-}
-
 /* A lease request: the lease becomes min(leased, have) plus what the
  * tenant can afford beyond every other reservation, up to want. */
 static json_t *lease(struct bl_engine *e, const json_t *q)
@@ -404,7 +397,7 @@ static json_t *lease(struct bl_engine *e, const json_t *q)
 	int64_t want = (int64_t)json_integer_value(json_object_get(q, "want"));
 	json_t *reply;
 
-	if (!valid_uuid(tenant) || !valid_uuid(holder) || have < 0 || want < 0)
+	if (!cc_uuid_valid(tenant) || !cc_uuid_valid(holder) || have < 0 || want < 0)
 		return json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "bad lease request");
 	reply = json_pack("{s:s, s:s, s:I}", "epoch", e->epoch, "tenant", tenant, "req", req);
 	pthread_mutex_lock(&e->lock);
@@ -450,7 +443,7 @@ static json_t *take(struct bl_engine *e, const json_t *q)
 	uint64_t t0 = cc_mono_ns();
 	PGresult *res;
 
-	if (!valid_uuid(tenant) || !valid_uuid(holder) || !valid_uuid(call) || !epoch ||
+	if (!cc_uuid_valid(tenant) || !cc_uuid_valid(holder) || !cc_uuid_valid(call) || !epoch ||
 	    seconds <= 0 || amount < 0)
 		return json_pack("{s:s, s:b, s:s}", "epoch", e->epoch, "ok", 0, "error", "bad take");
 	snprintf(s, sizeof(s), "%lld", (long long)seconds);
@@ -487,10 +480,11 @@ static json_t *take(struct bl_engine *e, const json_t *q)
 		}
 	}
 	if (inserted && !settled) {
-		/* an account loaded after the insert already counts the grant */
+		/* an account not loaded yet counts the stored grant when it loads
+		 * (only this thread loads accounts) */
 		struct bl_account *a = cc_map_get(&e->accounts, tenant);
 
-		if (a && a->loaded && a->loaded_ms <= (int64_t)(t0 / 1000000))
+		if (a && a->loaded)
 			a->reserved += amount;
 	}
 	if (inserted)

@@ -400,7 +400,9 @@ static int64_t grant(struct rt_credit *c, const struct rt_tenant *t, bool inboun
 		CC_BUG_ON(!c->takes);
 	}
 	c->takes[c->n_takes++] = take;
-	if (l->quota < l->want / 2 && !l->refilling) {
+	/* a refill unanswered for a second (billingd away) is asked again */
+	if (l->quota < l->want / 2 &&
+	    (!l->refilling || cc_mono_ms() - l->refill_ms > RT_TAKE_RESEND_MS)) {
 		l->refilling = true;
 		l->refill_taken = l->taken;
 		l->refill_seq = l->seq;
@@ -451,12 +453,6 @@ void rt_credit_tick(struct rt_credit *c)
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->leases.cap; i++) {
-		struct rt_lease *l = c->leases.slots[i].value;
-
-		if (c->leases.slots[i].key && l->refilling && now - l->refill_ms > RT_TAKE_RESEND_MS)
-			l->refilling = false;
-	}
 	for (size_t i = 0; i < c->n_takes; i++)
 		if (now - c->takes[i].sent_ms >= RT_TAKE_RESEND_MS) {
 			c->takes[i].sent_ms = now;

@@ -28,15 +28,25 @@ uuid() { cat /proc/sys/kernel/random/uuid; }
 sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -tAc "$1"; }
 
 # ------------------------------------------------------------------ ports
-PICKED=" "
+# Ports already handed out, in a file: pick_port runs in $(...), so a
+# shell variable would forget them.
+PICKED=$(mktemp /tmp/cc-ports.XXXXXX)
 SIPP_PIDS=""
+# pick_port [N]: the first of N consecutive free ports (N = 4 for a SIPp
+# media base: it binds audio and video RTP/RTCP from there)
 pick_port() {
-	local p
+	local n=${1:-1} p i busy
 	while :; do
 		p=$((20000 + RANDOM % 10000))
-		case $PICKED in *" $p "*) continue ;; esac
-		ss -Htuan "sport = :$p" 2>/dev/null | grep -q . && continue
-		PICKED="$PICKED$p "
+		busy=
+		for ((i = p; i < p + n; i++)); do
+			if grep -qx "$i" "$PICKED" || ss -Htuan "sport = :$i" 2>/dev/null | grep -q .; then
+				busy=1
+				break
+			fi
+		done
+		[ -n "$busy" ] && continue
+		seq "$p" $((p + n - 1)) >> "$PICKED"
 		echo "$p"
 		return
 	done
@@ -90,6 +100,7 @@ dump_logs() {
 }
 
 stack_down() {
+	rm -f "$PICKED"
 	[ -n "${CC_VAR:-}" ] && [ -d "$CC_VAR" ] || return 0
 	if [ -n "${CC_TEST_KEEP:-}" ]; then
 		echo "# CC_TEST_KEEP: stack left running in $CC_VAR"
@@ -154,7 +165,7 @@ new_trunk() {
 # Every SIPp run leaves its message log in $SIPW/<tag>.log.
 sipp_run() { # sipp_run TAG args...
 	local tag=$1; shift
-	(cd "$SIPW" && timeout -s KILL 60 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" -trace_msg -message_file "$tag.log" \
+	(cd "$SIPW" && timeout -s KILL 60 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port 4)" -trace_msg -message_file "$tag.log" \
 		-trace_err -error_file "$tag.err" -nostdin "$@" > "$tag.out" 2>&1)
 	local rc=$?
 	if [ "$rc" != 0 ]; then
@@ -180,7 +191,7 @@ sip_register_forbidden() {
 }
 # sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
 sip_agent() {
-	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"

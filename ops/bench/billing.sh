@@ -97,7 +97,7 @@ api PUT /v1/tenants/pre/billing "$OPERATOR" '{"mode":"prepaid","currency":"CNY",
 api POST /v1/tenants/pre/billing/topups "$OPERATOR" '{"amount":"1000000.00","reference":"bench"}'
 sip_register 1001 pre.cc.test pre-pass-1001 "$AGENT" > /dev/null || exit 1
 total=$((BENCH_GRANT_RATE * BENCH_GRANT_SECONDS))
-(cd "$W" && exec timeout -s KILL 300 sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
+(cd "$W" && exec timeout -s KILL 300 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
 	-m "$total" -nostdin -timeout 200 -buff_size 4194304 > uas.out 2>&1) &
 uas=$!
 sleep 0.5
@@ -105,7 +105,7 @@ sleep 0.5
 # answers at once, spaced like the calls, on the same server
 "$BUILD/tests/natsping" "nats://127.0.0.1:$CC_NATS_PORT" "$total" $((1000000 / BENCH_GRANT_RATE)) > "$W/ping.out" &
 ping=$!
-(cd "$W" && timeout -s KILL 300 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" \
+(cd "$W" && timeout -s KILL 300 sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port 4)" \
 	-sf "$SIPP_DIR/carrier_call.xml" -s +8657199990001 -set from +8613800000001 -p "$CARRIER" \
 	-default_behaviors all,-abortunexp -r "$BENCH_GRANT_RATE" -m "$total" -d 1000 -nostdin \
 	-buff_size 4194304 -timeout 200 -trace_screen -screen_file uac.screen > uac.out 2>&1)

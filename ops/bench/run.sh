@@ -52,13 +52,13 @@ probe() {
 	fresh || { echo "  $MODE: the stack did not come back" >&2; return 1; }
 	local rate=$1 total=$(( $1 * BENCH_SECONDS )) tag="$MODE-$1" uas rc
 	# SIPp's own -timeout does not always fire under overload: timeout(1) backs it up
-	(cd "$OUT" && exec timeout -s KILL $((BENCH_SECONDS * 3 + 40)) sipp -i 127.0.0.1 -mp "$(pick_port)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
+	(cd "$OUT" && exec timeout -s KILL $((BENCH_SECONDS * 3 + 40)) sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/agent_uas.xml" -p "$AGENT" \
 		-m "$total" -nostdin -timeout $((BENCH_SECONDS * 3 + 30)) -max_socket 65000 -buff_size 4194304 \
 		-trace_screen -screen_file "uas-$tag.screen" > "uas-$tag.out" 2>&1) &
 	uas=$!
 	sleep 0.5
 	local t0; t0=$(date +%s.%N)
-	(cd "$OUT" && timeout -s KILL $((BENCH_SECONDS * 3 + 30)) sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port)" \
+	(cd "$OUT" && timeout -s KILL $((BENCH_SECONDS * 3 + 30)) sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port 4)" \
 		-sf "$SIPP_DIR/carrier_call.xml" -s +8657112345678 -set from +8613800000001 -p "$CARRIER" \
 		-default_behaviors all,-abortunexp -r "$rate" -rp 1000 -m "$total" -d "$BENCH_HOLD_MS" -nostdin -max_socket 65000 -buff_size 4194304 \
 		-timeout $((BENCH_SECONDS * 3 + 20)) -timeout_error \
