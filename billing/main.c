@@ -2,7 +2,8 @@
  * billingd: a durable JetStream pull consumer ("billingd") on the
  * CC_EVENTS stream, subjects cc.call.>, writing one call record per call
  * (cdr.c) and, for tenants with a billing plan, one rated line and its
- * ledger posting per final call (engine.c). A batch of up to 256 events is
+ * ledger posting per final call (engine.c). A batch of up to 256 events,
+ * gathered for at most CC_BILLING_LINGER_MS after its first event, is
  * applied in one transaction and acknowledged only after COMMIT: a crash
  * before the commit redelivers the batch, and the event-id and call-id
  * keys make the replay harmless.
@@ -24,6 +25,7 @@
 
 #include "cc.h"
 #include "cdr.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "events.h"
@@ -34,6 +36,7 @@ struct settings {
 	char *pg_url;
 	char *nats_url;
 	long batch;
+	long linger_ms;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -43,7 +46,62 @@ static const struct cc_config_row settings_table[] = {
 	  offsetof(struct settings, nats_url), "NATS server URL" },
 	{ "CC_BILLING_BATCH", CC_CFG_INT, "256", 1, 4096, offsetof(struct settings, batch),
 	  "events per transaction" },
+	{ "CC_BILLING_LINGER_MS", CC_CFG_INT, "100", 0, 5000, offsetof(struct settings, linger_ms),
+	  "how long a batch waits for more events after its first one (fewer, larger transactions)" },
 };
+
+/* A batch: the lists of up to CC_BILLING_BATCH events that fetches
+ * returned while it lingered. */
+enum { BATCH_PARTS = 64 };
+
+struct batch {
+	natsMsgList parts[BATCH_PARTS];
+	int nparts;
+	int count;
+};
+
+static void batch_free(struct batch *b)
+{
+	for (int i = 0; i < b->nparts; i++)
+		natsMsgList_Destroy(&b->parts[i]);
+	b->nparts = b->count = 0;
+}
+
+/* Fetches into b: waits up to wait_ms for the first events, then up to
+ * linger_ms more for further ones until b holds max. NATS_OK with
+ * b->count > 0, NATS_TIMEOUT with nothing, or the fetch's error (b may
+ * then hold events fetched before it). */
+static natsStatus batch_fetch(natsSubscription *sub, struct batch *b, int max, int wait_ms,
+                              int linger_ms)
+{
+	int64_t until = 0;
+	jsErrCode jerr = 0;
+
+	for (;;) {
+		natsMsgList list = { 0 };
+		int64_t timeout = wait_ms;
+
+		if (b->count > 0) {
+			timeout = until - cc_mono_ms();
+			if (timeout <= 0 || b->count >= max || b->nparts == BATCH_PARTS)
+				return NATS_OK;
+		}
+		natsStatus s = natsSubscription_Fetch(&list, sub, max - b->count, timeout, &jerr);
+
+		if (list.Count > 0) {
+			if (b->count == 0)
+				until = cc_mono_ms() + linger_ms;
+			b->parts[b->nparts++] = list;
+			b->count += list.Count;
+		} else {
+			natsMsgList_Destroy(&list);
+		}
+		if (s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0))
+			return b->count > 0 ? NATS_OK : NATS_TIMEOUT;
+		if (s != NATS_OK)
+			return s;
+	}
+}
 
 static atomic_int stopping;
 
@@ -101,23 +159,25 @@ static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 	natsMsg_Destroy(msg);
 }
 
-static int apply_batch(struct cc_pg *pg, natsMsgList *list, int *applied)
+static int apply_batch(struct cc_pg *pg, const struct batch *b, int *applied)
 {
 	json_t *events = json_array();
 	const char *why = NULL;
 	int rc;
 
-	for (int i = 0; i < list->Count; i++) {
-		natsMsg *m = list->Msgs[i];
-		json_t *raw = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
-		json_t *ev = raw ? bl_cdr_clean(raw, &why) : NULL;
+	for (int p = 0; p < b->nparts; p++) {
+		for (int i = 0; i < b->parts[p].Count; i++) {
+			natsMsg *m = b->parts[p].Msgs[i];
+			json_t *raw = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
+			json_t *ev = raw ? bl_cdr_clean(raw, &why) : NULL;
 
-		if (ev)
-			json_array_append_new(events, ev);
-		else
-			CC_WARN("skipping a message on %s: %s", natsMsg_GetSubject(m),
-			        raw ? why : "not JSON");
-		json_decref(raw);
+			if (ev)
+				json_array_append_new(events, ev);
+			else
+				CC_WARN("skipping a message on %s: %s", natsMsg_GetSubject(m),
+				        raw ? why : "not JSON");
+			json_decref(raw);
+		}
 	}
 	*applied = (int)json_array_size(events);
 	rc = commit(pg, events);
@@ -203,7 +263,7 @@ int main(int argc, char **argv)
 
 	CC_INFO("billingd started");
 	while (!atomic_load(&stopping)) {
-		natsMsgList list = { 0 };
+		struct batch b = { 0 };
 		int applied = 0;
 		natsStatus s;
 
@@ -220,11 +280,13 @@ int main(int argc, char **argv)
 			}
 			CC_INFO("consuming call events (durable consumer billingd)");
 		}
-		s = natsSubscription_Fetch(&list, sub, (int)cfg.batch, 1000, &jerr);
-		if (s == NATS_TIMEOUT || list.Count == 0) {
-			natsMsgList_Destroy(&list);
-			if (s != NATS_TIMEOUT && s != NATS_OK) {
-				/* connection or consumer trouble: resubscribe */
+		s = batch_fetch(sub, &b, (int)cfg.batch, 1000, (int)cfg.linger_ms);
+		/* connection or consumer trouble: resubscribe, after applying
+		 * what was fetched before it */
+		bool trouble = s != NATS_OK && s != NATS_TIMEOUT;
+
+		if (b.count == 0) {
+			if (trouble) {
 				natsSubscription_Destroy(sub);
 				sub = NULL;
 				usleep(250000);
@@ -233,7 +295,7 @@ int main(int argc, char **argv)
 		}
 		bool committed;
 
-		while (!(committed = apply_batch(&pg, &list, &applied) == CC_OK) &&
+		while (!(committed = apply_batch(&pg, &b, &applied) == CC_OK) &&
 		       !atomic_load(&stopping)) {
 			CC_WARN("database: %s; retrying the batch", pg.message);
 			applied = 0;
@@ -241,14 +303,19 @@ int main(int argc, char **argv)
 		}
 		if (!committed) {
 			/* not acknowledged: JetStream redelivers it to the next run */
-			natsMsgList_Destroy(&list);
+			batch_free(&b);
 			break;
 		}
-		for (int i = 0; i < list.Count; i++)
-			natsMsg_Ack(list.Msgs[i], NULL);
-		total += (uint64_t)list.Count;
-		CC_DEBUG("batch of %d events, %d applied", list.Count, applied);
-		natsMsgList_Destroy(&list);
+		for (int p = 0; p < b.nparts; p++)
+			for (int i = 0; i < b.parts[p].Count; i++)
+				natsMsg_Ack(b.parts[p].Msgs[i], NULL);
+		total += (uint64_t)b.count;
+		CC_DEBUG("batch of %d events in %d fetches, %d applied", b.count, b.nparts, applied);
+		batch_free(&b);
+		if (trouble) {
+			natsSubscription_Destroy(sub);
+			sub = NULL;
+		}
 	}
 	CC_INFO("billingd stopping after %llu events", (unsigned long long)total);
 	if (sub)
