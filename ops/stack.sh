@@ -40,10 +40,11 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_KAM_DEBUG:=1}"            # Kamailio log level (1 = warnings)
 : "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per source before blocking
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
+: "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
 CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
-CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_MAX_CALL_S CC_BARE"
+CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
 
 RUN=$CC_VAR/run
 LOG=$CC_VAR/log
@@ -251,7 +252,7 @@ daemon_env() {
 	export CC_PG_URL; CC_PG_URL=$(pg_url cc_app)
 	export CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT
 	export CC_SPOOL_DIR=$CC_VAR/spool
-	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT
+	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
 }

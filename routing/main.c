@@ -13,10 +13,12 @@
  * Kamailio (histogram plus p50/p99), decisions, rejections, model size and
  * the last load's duration.
  */
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -42,6 +44,7 @@ struct settings {
 	long reload_s;
 	long metrics_port;
 	long grant_timeout_ms;
+	long rt_prio;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -63,6 +66,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 5000,
 	  offsetof(struct settings, grant_timeout_ms),
 	  "wait for billingd's credit lease when a call must, ms (then 503)" },
+	{ "CC_ROUTING_RT_PRIO", CC_CFG_INT, "0", 0, 99, offsetof(struct settings, rt_prio),
+	  "real-time (SCHED_FIFO) priority of the thread deciding calls, so a busy machine "
+	  "does not hold a call's setup behind other work; 0: the normal scheduler "
+	  "(needs CAP_SYS_NICE)" },
 };
 
 struct routingd {
@@ -85,13 +92,35 @@ struct routingd {
 	uint64_t loads;              /* successful model loads */
 	uint64_t load_failures;
 	double load_s;               /* duration of the last successful load */
+	int rt_prio;                 /* deciding at this SCHED_FIFO priority (0: not) */
 };
+
+/* The deciding thread's scheduling: SCHED_FIFO at prio, or the normal
+ * scheduler for prio 0. This thread only (sched_setscheduler with pid 0
+ * on Linux), and SCHED_RESET_ON_FORK keeps the threads it starts later
+ * (libnats starts some lazily) on the normal scheduler. 0 or an errno. */
+static int sched_set(int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+
+	if (sched_setscheduler(0, prio ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER, &sp) != 0)
+		return errno;
+	return 0;
+}
 
 static void reload(struct routingd *r)
 {
 	char *err = NULL;
 	uint64_t t0 = cc_mono_ns();
+
+	/* a reload is bulk work (seconds for a million numbers): not at
+	 * real-time priority, where it would starve Kamailio of a core */
+	if (r->rt_prio)
+		sched_set(0);
 	struct rt_model *m = rt_model_load(&r->pg, &err);
+
+	if (r->rt_prio)
+		sched_set(r->rt_prio);
 
 	if (!m) {
 		r->load_failures++;
@@ -294,6 +323,17 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	CC_INFO("routingd started; Kamailio evapi %s:%ld", r.cfg.evapi_host, r.cfg.evapi_port);
+	if (r.cfg.rt_prio) {
+		int e = sched_set((int)r.cfg.rt_prio);
+
+		if (e) {
+			CC_WARN("cannot decide at real-time priority %ld: %s; using the normal scheduler",
+			        r.cfg.rt_prio, strerror(e));
+		} else {
+			r.rt_prio = (int)r.cfg.rt_prio;
+			CC_INFO("deciding at real-time priority %d (SCHED_FIFO)", r.rt_prio);
+		}
+	}
 
 	event_base_dispatch(r.base);
 

@@ -104,3 +104,9 @@ check metrics_decisions_counted [ "$(metric cc_routing_decisions_total)" -ge 8 ]
 check metrics_histogram_complete [ "$(metric 'cc_routing_decision_seconds_bucket{le="+Inf"}')" = "$(metric cc_routing_decisions_total)" ]
 check metrics_p99_positive awk -v v="$(metric cc_routing_decision_seconds_p99)" 'BEGIN { exit !(v > 0 && v < 1) }'
 check metrics_model_tenants [ "$(metric cc_routing_model_tenants)" = 2 ]
+# routingd decides at real-time priority (the stack's CC_ROUTING_RT_PRIO=10),
+# its main thread only: NATS's threads and the spool replayer stay normal
+rt_pid=$(cat "$CC_VAR/run/routingd.pid")
+rt_threads=$(ps -L -o tid=,cls=,rtprio= -p "$rt_pid")
+expect_eq routingd_decides_at_rt_priority "$(awk -v p="$rt_pid" '$1 == p { print $2, $3 }' <<< "$rt_threads")" "FF 10"
+expect_eq routingd_other_threads_normal "$(awk -v p="$rt_pid" '$1 != p && $2 != "TS"' <<< "$rt_threads")" ""
