@@ -29,7 +29,8 @@ sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_P
 
 # ------------------------------------------------------------------ ports
 # Ports already handed out, in a file: pick_port runs in $(...), so a
-# shell variable would forget them.
+# shell variable would forget them. stack_down removes it; a later pick
+# (the benchmark's second stack) starts it again.
 PICKED=$(mktemp /tmp/cc-ports.XXXXXX)
 SIPP_PIDS=""
 # pick_port [N]: the first of N consecutive free ports (N = 4 for a SIPp
@@ -40,7 +41,7 @@ pick_port() {
 		p=$((20000 + RANDOM % 10000))
 		busy=
 		for ((i = p; i < p + n; i++)); do
-			if grep -qx "$i" "$PICKED" || ss -Htuan "sport = :$i" 2>/dev/null | grep -q .; then
+			if grep -qsx "$i" "$PICKED" || ss -Htuan "sport = :$i" 2>/dev/null | grep -q .; then
 				busy=1
 				break
 			fi
