@@ -105,8 +105,15 @@ check metrics_histogram_complete [ "$(metric 'cc_routing_decision_seconds_bucket
 check metrics_p99_positive awk -v v="$(metric cc_routing_decision_seconds_p99)" 'BEGIN { exit !(v > 0 && v < 1) }'
 check metrics_model_tenants [ "$(metric cc_routing_model_tenants)" = 2 ]
 # routingd decides at real-time priority (the stack's CC_ROUTING_RT_PRIO=10),
-# its main thread only: NATS's threads and the spool replayer stay normal
+# its main thread only: NATS's threads and the spool replayer stay normal.
+# Where the kernel refuses (no CAP_SYS_NICE, or a cgroup without real-time
+# runtime) it says so and decides at the normal priority.
 rt_pid=$(cat "$CC_VAR/run/routingd.pid")
 rt_threads=$(ps -L -o tid=,cls=,rtprio= -p "$rt_pid")
-expect_eq routingd_decides_at_rt_priority "$(awk -v p="$rt_pid" '$1 == p { print $2, $3 }' <<< "$rt_threads")" "FF 10"
+if grep -q "cannot decide at real-time priority 10" "$CC_VAR/log/routingd.log"; then
+	echo "# routingd may not use real-time priority here: checking its fallback"
+	expect_eq routingd_decides_at_rt_priority "$(awk -v p="$rt_pid" '$1 == p { print $2 }' <<< "$rt_threads")" "TS"
+else
+	expect_eq routingd_decides_at_rt_priority "$(awk -v p="$rt_pid" '$1 == p { print $2, $3 }' <<< "$rt_threads")" "FF 10"
+fi
 expect_eq routingd_other_threads_normal "$(awk -v p="$rt_pid" '$1 != p && $2 != "TS"' <<< "$rt_threads")" ""
