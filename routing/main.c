@@ -108,19 +108,11 @@ static int sched_set(int prio)
 	return 0;
 }
 
-static void reload(struct routingd *r)
+static void load_model(struct routingd *r)
 {
 	char *err = NULL;
 	uint64_t t0 = cc_mono_ns();
-
-	/* a reload is bulk work (seconds for a million numbers): not at
-	 * real-time priority, where it would starve Kamailio of a core */
-	if (r->rt_prio)
-		sched_set(0);
 	struct rt_model *m = rt_model_load(&r->pg, &err);
-
-	if (r->rt_prio)
-		sched_set(r->rt_prio);
 
 	if (!m) {
 		r->load_failures++;
@@ -138,6 +130,18 @@ static void reload(struct routingd *r)
 		CC_INFO("model loaded in %.3f s: %zu tenants, %zu numbers, %zu agents, %zu trunks",
 		        r->load_s, m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
 	r->loaded = 1;
+}
+
+/* A reload is bulk work (seconds for a million numbers, more for the rate
+ * decks the credit grants load): never at real-time priority, where it
+ * would starve Kamailio of a core. */
+static void reload(struct routingd *r)
+{
+	if (r->rt_prio)
+		sched_set(0);
+	load_model(r);
+	if (r->rt_prio)
+		sched_set(r->rt_prio);
 }
 
 static void on_reload(evutil_socket_t fd, short what, void *arg)
