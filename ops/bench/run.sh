@@ -10,7 +10,8 @@
 #
 # For each, the highest rate (calls/s) that runs BENCH_SECONDS (30) with
 # zero failed calls and the offered rate actually reached: rates double
-# from BENCH_START until a run fails, then BENCH_STEPS bisection steps.
+# from BENCH_START until a run fails, then BENCH_STEPS bisection steps
+# (or BENCH_RATES, a list of rates probed in that order).
 # Each call rings, is answered, talks BENCH_HOLD_MS (1000) and hangs up.
 # Prints both figures and their ratio, and routingd's decision time
 # (p50/p99 from its own histogram, scraped from its metrics endpoint at the
@@ -85,9 +86,17 @@ probe() {
 		[ "$reached" -ge $(( rate * 95 / 100 )) ]
 }
 
-# best: the highest rate that passes
+# best: the highest rate that passes (BENCH_RATES="800 500": exactly those
+# rates, in that order, the highest passing one reported)
 best() {
 	local good=0 bad=0 r=$BENCH_START i
+	if [ -n "${BENCH_RATES:-}" ]; then
+		for r in $BENCH_RATES; do
+			probe "$r" && [ "$r" -gt "$good" ] && good=$r
+		done
+		echo "$good"
+		return
+	fi
 	while [ "$r" -le "$BENCH_MAX" ]; do
 		if probe "$r"; then good=$r; r=$((r * 2)); else bad=$r; break; fi
 	done
@@ -147,7 +156,7 @@ if [ "$full" -gt 0 ] && [ -f "$OUT/metrics-$full" ]; then
 		$1 == "cc_routing_decision_seconds_count" { n = $2 }
 		END { printf "p50 %.0f us, p99 %.0f us over %d decisions (target p99 < 1000 us: %s)", p50, p99, n, p99 < 1000 ? "met" : "NOT met" }' "$OUT/metrics-$full")
 fi
-ratio=$(awk -v f="$full" -v b="$bare" 'BEGIN { if (b > 0) printf "%.2f", f / b; else print "n/a" }')
+ratio=$(awk -v f="$full" -v b="$bare" 'BEGIN { if (b > 0 && f > 0) printf "%.2f", f / b; else print "n/a" }')
 echo
 echo "| path | highest rate with zero failed calls for ${BENCH_SECONDS} s |"
 echo "|---|---|"
