@@ -103,8 +103,7 @@ expect_eq calls_other_tenant_404 "$HTTP" 404
 # call: one decision, one INVITE to the agent, one record. Two Kamailio
 # workers take the two copies at once; before the transaction was created
 # up front, both were decided: at 100 calls/s about one call in ten got a
-# phantom second record, and under overload the agent got a second INVITE
-# for the call (which is how the benchmark's overloaded runs lost calls).
+# phantom second record, and some calls rang the agent twice.
 TWICE=200 before=$(calls_count acme)
 check register_agent_1003 sip_register 1003 acme.cc.test acme-pass-1003 "$A1003"
 sip_agent "$A1003" "$TWICE"; twice_agent=$AGENT_PID
