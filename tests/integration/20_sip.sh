@@ -118,6 +118,28 @@ check retransmitted_invite_one_record wait_for 10 calls_are acme $((before + TWI
 sleep 1
 expect_eq retransmitted_invite_no_phantom_record "$(calls_count acme)" $((before + TWICE))
 
+# --- a phone on SIP over TLS registers with digest authentication, and a
+# carrier call reaches it over that TLS connection (Debian's SIPp has no
+# TLS: tests/tools/tls_phone.sh speaks SIP through openssl s_client)
+new_agent acme 1007 acme-pass-1007
+new_number acme +8657112345607 1007
+"$TOP/tests/tools/tls_phone.sh" 127.0.0.1 "$CC_SIP_TLS_PORT" 1007 acme.cc.test acme-pass-1007 486 \
+	"$SIPW/tls-1007.log" 20 > "$SIPW/tls-1007.out" 2> "$SIPW/tls-1007.err" &
+tls_phone=$!
+check tls_register wait_for 10 grep -q registered "$SIPW/tls-1007.out"
+ul=$(CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup '["location","1007@acme.cc.test"]')
+check tls_contact_on_tls_socket grep -q "tls:127.0.0.1:$CC_SIP_TLS_PORT" <<< "$ul"
+check tls_call_reaches_phone sip_call_refused 486 "$CARRIER" +8657112345607 +8613800000007
+wait "$tls_phone"; tls_rc=$?
+expect_eq tls_phone_took_invite_and_ack "$tls_rc" 0
+[ "$tls_rc" = 0 ] || sed 's/^/#   /' "$SIPW/tls-1007.err"
+check tls_invite_came_over_tls grep -q '^Via: SIP/2.0/TLS 127.0.0.1:'"$CC_SIP_TLS_PORT" "$SIPW/tls-1007.log"
+tls_record() {
+	api GET "/v1/tenants/acme/calls?limit=50" "${KEY[acme]}"
+	[ "$(jq -r '[.items[] | select(.number == "+8657112345607")][0].result' "$RESP")" = busy ]
+}
+check tls_call_record_busy wait_for 10 tls_record
+
 # --- routingd's metrics count the decisions of this suite and time them
 metrics=$(curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics")
 metric() { awk -v n="$1" '$1 == n { print $2 }' <<< "$metrics"; }
