@@ -213,6 +213,10 @@ sql "INSERT INTO cc.rentals (tenant_id, kind, object_id, label, from_ts) VALUES 
 api GET /v1/tenants/acme/invoices/2026-11 "${KEY[acme]}"
 check invoice_usage_total [ "$HTTP" = 200 -a "$(jr .totals.usage)" = 21.55 ]
 check invoice_usage_by_destination [ "$(jr '[.usage[] | select(.destination == "China Mobile")][0].calls')" = 62 ]
+# the top-up and the adjustment were posted today: they belong to the
+# invoice of the month they were posted in (local time, anchor day 1)
+paid_month=$(sql "SELECT to_char(effective_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') FROM cc.ledger_txns WHERE tenant_id = '$TA' AND kind = 'topup' AND ref = 'bank-1'")
+api GET "/v1/tenants/acme/invoices/$paid_month" "${KEY[acme]}"
 check invoice_payments_apart [ "$(jr '.payments[0].amount')" = 100.00 -a "$(jr .totals.adjustments)" = 0.60 ]
 api POST /v1/tenants/acme/invoices/2030-01/close "$OPERATOR"
 expect_eq invoice_close_future_409 "$HTTP" 409
