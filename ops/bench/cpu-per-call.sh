@@ -3,7 +3,9 @@
 # path's cost goes compared with the bare relay.
 #   ops/bench/cpu-per-call.sh [RATE]        (default 300 calls/s)
 # Runs ops/bench/run.sh at RATE for 30 s in each mode and reads the
-# processes' CPU time (/proc/PID/stat utime+stime) over 20 s in the middle.
+# processes' CPU time (/proc/PID/stat utime+stime, SIPp included) over 20 s
+# in the middle, then the ratio of the two paths' CPU per call and the
+# ceiling the event pipeline puts on the ratio of their rates.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 RATE=${1:-300}
@@ -39,11 +41,15 @@ done
 # pipeline the full path must run (JetStream storing each call's events,
 # billingd, PostgreSQL writing the records) bounds that ratio even if
 # Kamailio's routing work and routingd cost nothing.
-ms() { awk -v k="$2" '$1 == k { print $2 }' "/tmp/cpu-per-call-$1.ms"; }
-full=$(ms full TOTAL) bare=$(ms bare TOTAL)
-pipeline=$(awk -v a="$(ms full nats-server)" -v b="$(ms full postgres)" -v c="$(ms full billingd)" \
-	'BEGIN { printf "%.2f", a + b + c }')
-echo "# CPU per call: full $full ms, bare $bare ms, ratio bare / full $(awk -v f="$full" -v b="$bare" 'BEGIN { printf "%.2f", b / f }')"
-echo "# event pipeline in the full path (nats-server + postgres + billingd): $pipeline ms per call"
-echo "# highest ratio of rates with that pipeline on these cores: bare / (bare + pipeline) = $(awk -v b="$bare" -v p="$pipeline" 'BEGIN { printf "%.2f", b / (b + p) }')"
-echo "# the 0.80 target leaves the full path $(awk -v b="$bare" 'BEGIN { printf "%.2f", b / 0.8 - b }') ms per call above the bare relay"
+awk '
+	FILENAME ~ /-full\.ms$/ { full[$1] = $2 }
+	FILENAME ~ /-bare\.ms$/ { bare[$1] = $2 }
+	END {
+		f = full["TOTAL"]; b = bare["TOTAL"]
+		if (f <= 0 || b <= 0) { print "# no ratio: a mode measured nothing (see /tmp/cpu-per-call-*.out)"; exit 1 }
+		p = full["nats-server"] + full["postgres"] + full["billingd"]
+		printf "# CPU per call: full %.2f ms, bare %.2f ms, ratio bare / full %.2f\n", f, b, b / f
+		printf "# event pipeline in the full path (nats-server + postgres + billingd): %.2f ms per call\n", p
+		printf "# highest ratio of rates with that pipeline on these cores: bare / (bare + pipeline) = %.2f\n", b / (b + p)
+		printf "# the 0.80 target leaves the full path %.2f ms per call above the bare relay\n", b / 0.8 - b
+	}' /tmp/cpu-per-call-full.ms /tmp/cpu-per-call-bare.ms

@@ -136,7 +136,7 @@ expect_eq tls_phone_took_invite_and_ack "$tls_rc" 0
 check tls_invite_came_over_tls grep -q '^Via: SIP/2.0/TLS 127.0.0.1:'"$CC_SIP_TLS_PORT" "$SIPW/tls-1007.log"
 tls_record() {
 	api GET "/v1/tenants/acme/calls?limit=50" "${KEY[acme]}"
-	[ "$(jq -r '[.items[] | select(.number == "+8657112345607")][0].result' "$RESP")" = busy ]
+	[ "$(jr '[.items[] | select(.number == "+8657112345607")][0].result')" = busy ]
 }
 check tls_call_record_busy wait_for 10 tls_record
 

@@ -52,7 +52,7 @@ recv() {
 	printf '<<< received\n%s\n%s\n' "$HDRS" "$BODY" >> "$LOG"
 	return 0
 }
-hdr() { awk -v h="$1" 'BEGIN { IGNORECASE = 1 } index(tolower($0), tolower(h) ":") == 1 { sub(/^[^:]*:[ \t]*/, ""); print; exit }' <<< "$HDRS"; }
+hdr() { awk -v h="$1" 'index(tolower($0), tolower(h) ":") == 1 { sub(/^[^:]*:[ \t]*/, ""); print; exit }' <<< "$HDRS"; }
 param() { sed -n "s/.*[ ,]$1=\"\\{0,1\\}\\([^\",]*\\).*/\\1/p" <<< "$2"; }
 
 CALLID=$(rnd)@127.0.0.1 FTAG=$(rnd) URI="sip:$DOMAIN"
@@ -97,8 +97,7 @@ esac
 deadline=$((SECONDS + WAIT))
 while :; do
 	left=$((deadline - SECONDS))
-	[ "$left" -gt 0 ] || { echo "tls_phone: no INVITE in $WAIT s" >&2; exit 2; }
-	recv "$left" || { echo "tls_phone: no INVITE in $WAIT s" >&2; exit 2; }
+	[ "$left" -gt 0 ] && recv "$left" || { echo "tls_phone: no INVITE in $WAIT s" >&2; exit 2; }
 	[[ $START == INVITE\ * ]] && break
 done
 vias=$(grep -i '^Via:' <<< "$HDRS")
