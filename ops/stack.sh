@@ -38,13 +38,15 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_KAM_CHILDREN:=4}"         # Kamailio UDP workers
 : "${CC_KAM_ASYNC_WORKERS:=4}"    # Kamailio workers resuming routed calls
 : "${CC_KAM_DEBUG:=1}"            # Kamailio log level (1 = warnings)
-: "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per source before blocking
+: "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per non-trunk address; more are dropped
+: "${CC_TRUNK_DENSITY:=20000}"    # requests per 2 s per trunk address; more are dropped
+: "${CC_MAX_CONTACTS:=5}"         # phones registered at once per agent
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
 CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
-CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
+CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
 
 RUN=$CC_VAR/run
 LOG=$CC_VAR/log
@@ -216,6 +218,9 @@ start_kamailio() {
 	    -e "s|@KAM_ASYNC_WORKERS@|$CC_KAM_ASYNC_WORKERS|g" \
 	    -e "s|@KAM_DEBUG@|$CC_KAM_DEBUG|g" \
 	    -e "s|@PIKE_DENSITY@|$CC_PIKE_DENSITY|g" \
+	    -e "s|@TRUNK_DENSITY@|$CC_TRUNK_DENSITY|g" \
+	    -e "s|@MAX_CONTACTS@|$CC_MAX_CONTACTS|g" \
+	    -e "s|@EVAPI_SECRET@|$(secret evapi)|g" \
 	    -e "s|@MAX_CALL_S@|$CC_MAX_CALL_S|g" \
 	    -e "s|@BARE_TARGET@|$CC_BARE|g" \
 	    -e "s|@KAM_DB_URL@|postgres://kamailio:$(secret pg_kamailio)@127.0.0.1:$CC_PG_PORT/cc|g" \
@@ -258,6 +263,8 @@ daemon_env() {
 	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
+	secret evapi > /dev/null
+	export CC_EVAPI_SECRET_FILE=$SECRETS/evapi
 }
 
 start_tenantd() {

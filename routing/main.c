@@ -41,6 +41,7 @@ struct settings {
 	char *spool_dir;
 	char *evapi_host;
 	long evapi_port;
+	char *evapi_secret_file;
 	long reload_s;
 	long metrics_port;
 	long grant_timeout_ms;
@@ -58,6 +59,9 @@ static const struct cc_config_row settings_table[] = {
 	  "Kamailio evapi address" },
 	{ "CC_EVAPI_PORT", CC_CFG_INT, "8448", 1, 65535, offsetof(struct settings, evapi_port),
 	  "Kamailio evapi port" },
+	{ "CC_EVAPI_SECRET_FILE", CC_CFG_STR, "var/secrets/evapi", 0, 0,
+	  offsetof(struct settings, evapi_secret_file),
+	  "file with the secret routingd proves to Kamailio's evapi (mode 0600)" },
 	{ "CC_ROUTING_RELOAD_S", CC_CFG_INT, "30", 1, 86400, offsetof(struct settings, reload_s),
 	  "full model reload period, seconds" },
 	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
@@ -308,7 +312,15 @@ int main(int argc, char **argv)
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &one_s);
 	natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice, &r);
-	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, on_evapi, &r);
+	char secret[128], *serr = NULL;
+
+	if (cc_read_secret(r.cfg.evapi_secret_file, secret, sizeof(secret), &serr) != CC_OK) {
+		CC_ERR("CC_EVAPI_SECRET_FILE: %s", serr);
+		free(serr);
+		return 2;
+	}
+	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, secret, on_evapi, &r);
+	explicit_bzero(secret, sizeof(secret));
 	if (!r.evapi) {
 		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
 		return 2;
