@@ -41,12 +41,13 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per non-trunk address; more are dropped
 : "${CC_TRUNK_DENSITY:=20000}"    # requests per 2 s per trunk address; more are dropped
 : "${CC_MAX_CONTACTS:=5}"         # phones registered at once per agent
+: "${CC_SIP_TCP_PER_ADDR:=100}"   # SIP TCP/TLS connections per source address (0: no limit)
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
 CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
-CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
+CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
 
 RUN=$CC_VAR/run
 LOG=$CC_VAR/log
@@ -244,6 +245,7 @@ start_kamailio() {
 	# TLSF for both shared and private memory: O(1) allocation. With 5.6's
 	# default (qm) Kamailio spent 1.56-1.64 ms of CPU per full-path call at
 	# 300 calls/s, with TLSF 1.32-1.33 (docs/BENCHMARKS.md)
+	CC_SIP_TCP_PER_ADDR=$CC_SIP_TCP_PER_ADDR "$TOP/ops/sip-firewall.sh" add "$CC_SIP_PORT" "$CC_SIP_TLS_PORT"
 	spawn kamailio kamailio -DD -E -f "$cfg" -m 256 -M 32 -x tlsf -X tlsf -P "$RUN/kamailio/kamailio.pid"
 	wait_tcp "$CC_SIP_PORT" 20 kamailio
 	# not wait_tcp: a probe connection would count as a routingd client
@@ -319,6 +321,7 @@ stop() {
 	for p in $rev; do
 		case $p in
 		pg) stop_pg ;;
+		kamailio) stop_pid kamailio; "$TOP/ops/sip-firewall.sh" remove "$CC_SIP_PORT" "$CC_SIP_TLS_PORT" ;;
 		*) stop_pid "$p" ;;
 		esac
 	done

@@ -7,6 +7,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap stack_down EXIT
+export CC_SIP_TCP_PER_ADDR=20
 stack_up || exit 1
 
 CARRIER=$(pick_port) PSTN=$(pick_port) STRANGER=$(pick_port)
@@ -248,6 +249,27 @@ expect_eq each_call_decided_once $(( $(decisions) - before )) 5
 check each_call_one_record wait_for 10 calls_are acme $((calls_before + 5))
 kill "$second" 2>/dev/null
 
+# --- 8. TCP: one address cannot take every connection slot
+if [ "$(id -u)" = 0 ] && command -v iptables > /dev/null; then
+	held=0 fds=()
+	for i in $(seq 1 30); do
+		if { exec {fd}<>/dev/tcp/127.0.0.1/"$CC_SIP_PORT"; } 2> /dev/null; then
+			printf 'INVITE sip:half@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n' >&"$fd"
+			fds+=("$fd"); held=$((held + 1))
+		fi
+	done
+	expect_eq tcp_per_address_limit "$held" 20
+	opt=$(printf 'OPTIONS sip:%s SIP/2.0\nVia: SIP/2.0/TCP 127.0.0.2:@PORT@;branch=z9hG4bKt%s\nFrom: <sip:x@127.0.0.2>;tag=t\nTo: <sip:%s>\nCall-ID: t-%s@x\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n' "$SIP" "$RANDOM" "$SIP" "$RANDOM")
+	p=$(pick_port)
+	expect_eq tcp_other_address_served "$(sip_raw_code tcp2 "$p" "${opt//@PORT@/$p}" tcp 127.0.0.2)" 200
+	for fd in "${fds[@]}"; do exec {fd}>&-; done
+	sleep 0.5
+	p=$(pick_port)
+	expect_eq tcp_address_served_after_close "$(sip_raw_code tcp1 "$p" "$(sed "s/127.0.0.2/127.0.0.1/g; s/@PORT@/$p/" <<< "$opt")" tcp)" 200
+else
+	echo "# not root or no iptables: the per-address TCP limit is not applied here"
+fi
+
 # --- 3 (end). the never-ACKed call
 wait "$noack_pid"
 expect_eq noack_call_answered "$(cat "$SIPW/noack.code")" 200
@@ -259,4 +281,6 @@ check noack_dialog_ends wait_for 60 noack_ended
 api GET "/v1/tenants/acme/calls?limit=100" "${KEY[acme]}"
 t=$(jr '[.items[] | select(.from == "+8613800000009")][0].talk_seconds')
 check noack_dialog_ends_after_32_s [ "${t:-0}" -ge 30 -a "${t:-99}" -le 40 ]
-kill "$a1001" "$a1008" 2>/dev/null || true
+kill "$a1001" "$a1008" 2>/dev/null
+"$TOP/ops/stack.sh" stop kamailio > /dev/null 2>&1
+check firewall_rules_removed_at_stop not grep -q "cc-sip-$CC_SIP_PORT " <(iptables -S INPUT 2>/dev/null)
