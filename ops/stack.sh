@@ -222,6 +222,7 @@ start_kamailio() {
 	    -e "s|@TRUNK_DENSITY@|$CC_TRUNK_DENSITY|g" \
 	    -e "s|@MAX_CONTACTS@|$CC_MAX_CONTACTS|g" \
 	    -e "s|@EVAPI_SECRET@|$(secret evapi)|g" \
+	    -e "s|@TOPOH_KEY@|$(secret topoh)|g" \
 	    -e "s|@MAX_CALL_S@|$CC_MAX_CALL_S|g" \
 	    -e "s|@BARE_TARGET@|$CC_BARE|g" \
 	    -e "s|@KAM_DB_URL@|postgres://kamailio:$(secret pg_kamailio)@127.0.0.1:$CC_PG_PORT/cc|g" \

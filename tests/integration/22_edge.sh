@@ -182,6 +182,13 @@ wait "$pstn"
 inv=$(awk '/^INVITE /,/^$/' "$SIPW/pstn-id.log")
 check carrier_sees_no_agent_identity not grep -qiE '^(P-Preferred-Identity|Remote-Party-ID|Privacy|Diversion):|4930123456789' <<< "$inv"
 check carrier_sees_platform_pai grep -qiE '^P-Asserted-Identity: <sip:\+8657112345678@' <<< "$inv"
+# topology hiding: the agent's Via, Contact and Call-ID (its address) stay home
+agent_cid=$(awk 'tolower($1) == "call-id:" { print $2; exit }' "$SIPW/aans-1002.log")
+echo "$inv" | grep -iE '^(Via|Contact|Call-ID|Record-Route):' | sed 's/^/#   carrier saw: /'
+check carrier_sees_no_agent_via [ "$(grep -i '^Via:' <<< "$inv" | grep -cvE "127\.0\.0\.1:$CC_SIP_PORT;|192\.0\.2\.1;")" = 0 ]
+check carrier_sees_masked_contact grep -qiE '^Contact: <?sip:[^>]*192\.0\.2\.1' <<< "$inv"
+check carrier_sees_no_agent_call_id not grep -qF "$agent_cid" <<< "$inv"
+check call_with_masks_completes grep -q '^BYE ' "$SIPW/pstn-id.log"
 
 # --- 6. an agent's call to another tenant's domain is not reinterpreted
 rm -f "$SIPW/agent-$A1001.log"
