@@ -22,7 +22,7 @@
 
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS TN_TS
 
 /* ------------------------------------------------------------ helpers */
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char COLS[] = "id, e164, prefix, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at");
 
 static json_t *row(const PGresult *res, int i)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char COLS[] = "id, e164, target_type, target_extension, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at") ", "
+	TN_TS("updated_at");
 
 static json_t *row(const PGresult *res, int i)
 {

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 static const char COLS[] = "id, slug, name, timezone, sip_domain, enabled, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at") ", "
+	TN_TS("updated_at");
 
 static json_t *row(const PGresult *res, int i)
 {
