@@ -242,6 +242,24 @@ int tn_page(struct tn_req *r, int *limit, const char **after)
 	return CC_OK;
 }
 
+int tn_new_id(struct tn_req *r, char out[CC_UUID_LEN])
+{
+	if (cc_uuid(out) == CC_OK)
+		return CC_OK;
+	CC_ERR("the random number generator failed");
+	tn_error(r, 503, "unavailable", NULL, "no randomness for a new id; retry later");
+	return CC_ERROR;
+}
+
+int tn_new_token(struct tn_req *r, char out[CC_TOKEN_LEN])
+{
+	if (cc_token(out) == CC_OK)
+		return CC_OK;
+	CC_ERR("the random number generator failed");
+	tn_error(r, 503, "unavailable", NULL, "no randomness for a new key; retry later");
+	return CC_ERROR;
+}
+
 const char *tn_str(struct tn_req *r, const char *name)
 {
 	return json_string_value(json_object_get(r->body, name));

@@ -155,6 +155,10 @@ json_t *tn_list(json_t *items, const char *next);
 void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresult *, int),
                    int limit, int cursor_col);
 
+/* A fresh id / API secret; CC_ERROR after answering 503 if the RNG failed. */
+int tn_new_id(struct tn_req *r, char out[CC_UUID_LEN]) __attribute__((warn_unused_result));
+int tn_new_token(struct tn_req *r, char out[CC_TOKEN_LEN]) __attribute__((warn_unused_result));
+
 /* A JSON string field of the body, or NULL. */
 const char *tn_str(struct tn_req *r, const char *name);
 

@@ -329,7 +329,8 @@ static void post(struct tn_req *r, const char *kind, const char *counter)
 	if (strcmp(kind, "topup") == 0 && m < 0)
 		return tn_error(r, 422, "invalid_argument", "amount",
 		                "amount: a top-up is positive (use an adjustment to take money back)");
-	cc_uuid(txn);
+	if (tn_new_id(r, txn) != CC_OK)
+		return;
 	snprintf(micro, sizeof(micro), "%lld", (long long)m);
 	snprintf(neg, sizeof(neg), "%lld", (long long)-m);
 	const char *memo = tn_str(r, "memo");

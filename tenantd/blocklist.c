@@ -53,7 +53,8 @@ static void create(struct tn_req *r)
 		cc_e164_prefix(prefix, digits, NULL);
 		p[3] = digits;
 	}
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	sql = cc_sprintf("INSERT INTO cc.blocklist (id, tenant_id, e164, prefix) VALUES ($1, $2, $3, $4) "
 	                 "RETURNING %s", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 4, p);

@@ -76,8 +76,13 @@ static int load_operator_token(struct tenantd *d, char **err)
 		if (cc_token(tok) != CC_OK)
 			return cc_fail(err, "no randomness for the operator token");
 		fd = open(d->cfg.token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || write(fd, "\n", 1) < 0)
-			return cc_fail(err, "cannot write %s: %s", d->cfg.token_file, strerror(errno));
+		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || write(fd, "\n", 1) < 0) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			return cc_fail(err, "cannot write %s: %s", d->cfg.token_file, strerror(e));
+		}
 		close(fd);
 		CC_INFO("operator token written to %s", d->cfg.token_file);
 	} else {

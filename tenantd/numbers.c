@@ -94,7 +94,8 @@ static void create(struct tn_req *r)
 	if (check_target(r, &ext) != CC_OK)
 		return;
 	p[3] = ext;
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	if (cc_pg_cmd(&r->d->pg, "INSERT INTO cc.numbers (id, tenant_id, e164, target_type, target_extension) "
 	              "VALUES ($1, $2, $3, 'agent', $4)", 4, p) != CC_OK)
 		return tn_db_error(r, "this number");

@@ -255,8 +255,8 @@ static void import(struct tn_req *r)
 	importing = true;
 
 	cc_pg_init(&u->pg, r->d->cfg.pg_url);
-	if (cc_uuid(u->tid) != CC_OK || cc_uuid(u->vid) != CC_OK)
-		return tn_error(r, 503, "unavailable", NULL, "no randomness for an id; retry later");
+	if (tn_new_id(r, u->tid) != CC_OK || tn_new_id(r, u->vid) != CC_OK)
+		return;
 	if (cc_pg_cmd(&u->pg, "BEGIN", 0, NULL) != CC_OK)
 		return refuse_db(r, u, "BEGIN", u->pg.message);
 	/* the deck: created on first import; its currency is fixed */

@@ -94,9 +94,8 @@ static void create(struct tn_req *r)
 	const char *pk[3] = { key_id, id, hash };
 	json_t *out;
 
-	cc_uuid(id);
-	cc_uuid(key_id);
-	cc_token(key);
+	if (tn_new_id(r, id) != CC_OK || tn_new_id(r, key_id) != CC_OK || tn_new_token(r, key) != CC_OK)
+		return;
 	cc_sha256_hex(key, strlen(key), hash);
 	if (tn_begin(r) != CC_OK ||
 	    cc_pg_cmd(&d->pg, "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain) "

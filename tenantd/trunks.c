@@ -93,7 +93,8 @@ static void create(struct tn_req *r)
 	const char *pa[3] = { id, tn_str(r, "address"), port };
 	json_t *out;
 
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	snprintf(port, sizeof(port), "%d", (int)json_integer_value(json_object_get(r->body, "port")));
 	if (tn_begin(r) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.trunks (id, name, address, port, outbound) "
