@@ -397,8 +397,8 @@ int bl_csv_end(struct bl_csv_reader *p)
 
 	if (!p->head_done && p->n_head)   /* a file of one or two bytes of a BOM */
 		feed_text(p, (const char *)p->head, p->n_head);
-	if (csv_fini(&p->csv, on_field, on_record, p) != 0)
-		text_error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
+	if (csv_fini(&p->csv, on_field, on_record, p) != 0)   /* a quote still open */
+		error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
 	drop_fields(p);
 	csv_free(&p->csv);
 	if (!p->header_done) {
