@@ -57,6 +57,17 @@ new_agent ctemp 3001 s3cret-pass-1
 H="Host: 127.0.0.1\r\n"
 
 # ------------------------------------------ memory: refused before the body
+# the operator's deck import streams: 100 MiB of bad rows are parsed as
+# they come and never held (the 422 counts them all)
+{ echo 'prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s'
+  yes '86x,bad row,0.1,0,0,60,0' | head -c 104857600; } > "$CC_VAR/bad.csv"
+before=$(rss_kb)
+HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST -T "$CC_VAR/bad.csv" \
+	-H "Authorization: Bearer $OPERATOR" -H 'Content-Type: text/csv' \
+	"$API/v1/tariffs?name=bad-big&currency=CNY")
+after=$(rss_kb)
+echo "# tenantd VmRSS before ${before} kB, after a 100 MiB deck of bad rows ${after} kB ($(jq -r .error.bad_lines "$CC_VAR/r.json") bad lines)"
+check deck_streamed_not_buffered [ "$HTTP" = 422 -a "$(jq -r '.error.bad_lines > 3000000' "$CC_VAR/r.json")" = true -a $((after - before)) -lt 40960 ]
 # 4 parallel 250 MiB uploads (Content-Length, streamed from a sparse file)
 # with a bad token: each is refused from its headers; tenantd never reads
 # the body, so its memory does not grow (it grew by ~1 GB before)
@@ -90,17 +101,6 @@ HTTP=$(head -c 2097152 /dev/zero | curl -sk -o "$CC_VAR/r.json" -w '%{http_code}
 	-H "Authorization: Bearer ${KEY[acme]}" -H 'Content-Type: application/json' \
 	"$API/v1/tenants/acme/agents" 2>/dev/null)
 check json_chunked_2mib_413 [ "$HTTP" = 413 -a "$(jq -r .error.code "$CC_VAR/r.json")" = payload_too_large ]
-# the operator's deck import streams: 100 MiB of bad rows are parsed as
-# they come and never held (the 422 counts them all)
-{ echo 'prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s'
-  yes '86x,bad row,0.1,0,0,60,0' | head -c 104857600; } > "$CC_VAR/bad.csv"
-before=$(rss_kb)
-HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST -T "$CC_VAR/bad.csv" \
-	-H "Authorization: Bearer $OPERATOR" -H 'Content-Type: text/csv' \
-	"$API/v1/tariffs?name=bad-big&currency=CNY")
-after=$(rss_kb)
-echo "# tenantd VmRSS before ${before} kB, after a 100 MiB deck of bad rows ${after} kB ($(jq -r .error.bad_lines "$CC_VAR/r.json") bad lines)"
-check deck_streamed_not_buffered [ "$HTTP" = 422 -a "$(jq -r '.error.bad_lines > 3000000' "$CC_VAR/r.json")" = true -a $((after - before)) -lt 40960 ]
 rm -f "$CC_VAR/big.bin" "$CC_VAR/bad.csv"
 # a good deck still imports, and a second import during a first is refused
 printf 'prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n86,China,0.10,0,0,60,0\n' > "$CC_VAR/ok.csv"
@@ -157,9 +157,9 @@ api GET /v1/tenants/acme%7f/agents "${KEY[acme]}"
 expect_eq path_del_400 "$HTTP" 400
 api GET /v1/tenants/%FF "$OPERATOR"
 check path_bad_utf8_400 status 400
-api GET '/v1/tenants/acme/calls?after=%FF%FE' "${KEY[acme]}"
+api GET '/v1/tenants?after=%FF%FE' "$OPERATOR"
 check query_bad_utf8_400 status 400
-api GET '/v1/tenants/acme/calls?after=%00' "${KEY[acme]}"
+api GET '/v1/tenants?after=%00' "$OPERATOR"
 expect_eq query_nul_400 "$HTTP" 400
 
 # -------------------------------------------------------- idempotency
