@@ -38,7 +38,7 @@ static int check_money(struct tn_req *r, json_t *v, char **err)
 
 static int check_reference(struct tn_req *r, json_t *v, char **err)
 {
-	size_t n = strlen(json_string_value(v));
+	size_t n = tn_utf8_len(json_string_value(v));   /* characters, as the message says */
 
 	return n >= 1 && n <= 200 ? CC_OK : cc_fail(err, "must be 1 to 200 characters");
 }
