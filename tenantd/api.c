@@ -43,7 +43,10 @@ static void remember(struct tn_req *r, int status, const char *text)
 	const char *p[6];
 	char st[16], fp[16 + CC_SHA256_HEX];
 
-	if (!r->idem_key || status >= 500)
+	/* only what the handler answered: a refusal of the request's form
+	 * (bad JSON, a missing field) is not stored, so the corrected request
+	 * can be sent again with the same key */
+	if (!r->idem_key || !r->in_handler || status >= 500)
 		return;
 	snprintf(st, sizeof(st), "%d", status);
 	fingerprint(r, fp, sizeof(fp));
@@ -65,7 +68,8 @@ static void queue(struct tn_req *r, int status, const char *content_type, const 
 	r->answered = true;
 	resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
 	CC_BUG_ON(!resp);
-	MHD_add_response_header(resp, "Content-Type", content_type);
+	if (status != 204)
+		MHD_add_response_header(resp, "Content-Type", content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (; extra && extra[0]; extra += 2)
@@ -758,6 +762,7 @@ static void run(struct tn_req *r)
 		if (replayed(r))
 			return;
 	}
+	r->in_handler = true;
 	route->handler(r);
 }
 
@@ -796,6 +801,10 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 			run(r);
 		else if (r->route->csv)
 			r->route->handler(r);
+		if (r->route->csv && !r->answered && !r->upload_ops) {
+			CC_ERR("%s %s: the handler neither answered nor took the body", r->method, r->path);
+			tn_error(r, 500, "internal", NULL, "internal error");
+		}
 		return MHD_YES;
 	}
 	if (*size) {

@@ -65,6 +65,7 @@ struct tn_req {
 	bool started;                /* the headers have been checked */
 	bool phase_body;             /* the body is being read: replies wait (late_*) */
 	bool answered;               /* a reply was queued */
+	bool in_handler;             /* the route's handler runs: its replies are remembered */
 	int late_status;             /* a reply made while the body was read */
 	char *late_text;             /*   and its JSON text, sent when the body has ended */
 	bool is_operator;            /* authenticated with the operator token */

@@ -362,6 +362,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the loop must never wait for ever on a row lock: a deck upload holds
+	 * its transaction across turns of the loop (tariffs.c) */
+	setenv("PGOPTIONS", "-c lock_timeout=10s", 0);
 	d.base = event_base_new();
 	cc_pg_init(&d.pg, d.cfg.pg_url);
 	if (cc_events_open(&d.events, d.cfg.nats_url, d.cfg.spool_dir, "tenantd", &err) != CC_OK) {

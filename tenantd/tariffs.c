@@ -259,23 +259,30 @@ static void import(struct tn_req *r)
 		return;
 	if (cc_pg_cmd(&u->pg, "BEGIN", 0, NULL) != CC_OK)
 		return refuse_db(r, u, "BEGIN", u->pg.message);
-	/* the deck: created on first import; its currency is fixed */
+	/* the deck: created on first import; its currency is fixed. One
+	 * importer at a time per deck, so version numbers stay dense: the row
+	 * is locked FOR NO KEY UPDATE and never updated (an upsert's DO UPDATE
+	 * locks it FOR UPDATE). That lock is held while the body arrives, over
+	 * many turns of the loop, and FOR UPDATE would make a billing plan that
+	 * names this deck (a foreign-key check, KEY SHARE) wait on the main
+	 * connection for ever: the upload needs that same loop to go on. */
 	const char *p[3] = { u->tid, name, currency };
-	res = cc_pg_exec(&u->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
-	                 "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
-	                 "RETURNING id, currency", 3, p);
-	if (!res)
+	if (cc_pg_cmd(&u->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
+	              "ON CONFLICT (name) DO NOTHING", 3, p) != CC_OK)
 		return refuse_db(r, u, "deck", u->pg.message);
+	res = cc_pg_exec(&u->pg, "SELECT id, currency FROM cc.tariffs WHERE name = $1 FOR NO KEY UPDATE",
+	                 1, p + 1);
+	if (!res || PQntuples(res) != 1) {
+		if (res)
+			PQclear(res);
+		return refuse_db(r, u, "deck", u->pg.message);
+	}
 	snprintf(u->tid, sizeof(u->tid), "%s", PQgetvalue(res, 0, 0));
 	snprintf(have, sizeof(have), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	if (strcmp(have, currency) != 0)
 		return tn_error(r, 422, "invalid_argument", "currency",
 		                "currency: deck %s is in %s", name, have);
-	/* one importer at a time per deck: version numbers stay dense */
-	const char *lp[1] = { u->tid };
-	if (cc_pg_cmd(&u->pg, "SELECT 1 FROM cc.tariffs WHERE id = $1 FOR UPDATE", 1, lp) != CC_OK)
-		return refuse_db(r, u, "lock", u->pg.message);
 
 	char *err = NULL;
 	if (copy_begin(u->pg.conn, &err) != CC_OK) {

@@ -107,6 +107,28 @@ printf 'prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\
 HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST --data-binary @"$CC_VAR/ok.csv" \
 	-H "Authorization: Bearer $OPERATOR" -H 'Content-Type: text/csv' "$API/v1/tariffs?name=ok&currency=CNY")
 check deck_import_201 [ "$HTTP" = 201 -a "$(jq -r .rows "$CC_VAR/r.json")" = 1 ]
+# while a slow upload of deck "ok" holds its transaction, the rest of the
+# API goes on: a billing plan naming that deck (a foreign-key check on the
+# row the import locks) answers, and a second import is refused, not queued
+python3 - "$CC_API_PORT" "$OPERATOR" > "$CC_VAR/slow.out" 2>&1 <<-'EOF' &
+	import socket, ssl, sys, time
+	ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20))
+	body = b"prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n86,China,0.10,0,0,60,0\n"
+	s.sendall(b"POST /v1/tariffs?name=ok&currency=CNY HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+	          sys.argv[2].encode() + b"\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % len(body))
+	s.sendall(body[:40]); time.sleep(4); s.sendall(body[40:])
+	print(s.recv(4096).split(b"\r\n")[0].decode())
+	EOF
+SLOW=$!
+sleep 1.5
+api PUT /v1/tenants/ctemp/billing "$OPERATOR" '{"mode":"prepaid","currency":"CNY","tariffs":{"inbound":"ok"}}'
+expect_eq plan_during_slow_import_200 "$HTTP" 200
+HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST --data-binary @"$CC_VAR/ok.csv" \
+	-H "Authorization: Bearer $OPERATOR" -H 'Content-Type: text/csv' "$API/v1/tariffs?name=ok2&currency=CNY")
+expect_eq second_import_503 "$HTTP" 503
+wait "$SLOW"
+check slow_import_201 grep -q '^HTTP/1.1 201' "$CC_VAR/slow.out"
 
 # ------------------------------------------------------ slow clients
 # a TLS connection that trickles its headers is shut at the deadline (2 s here)
