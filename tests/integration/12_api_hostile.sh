@@ -11,6 +11,12 @@ stack_up || exit 1
 TENANTD_PID=$(cat "$CC_VAR/run/tenantd.pid")
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TENANTD_PID/status"; }
 alive() { kill -0 "$TENANTD_PID" 2>/dev/null; }
+# grew_under DELTA_KB LIMIT_KB: memory grew by less than LIMIT. Under
+# ASan the sanitizer's quarantine keeps freed blocks (hundreds of MiB after
+# a busy parse), so there the bound says nothing and is not checked.
+grew_under() { case ${CC_BUILD:-} in *-asan) return 0 ;; esac; [ "$1" -lt "$2" ]; }
+# all 'CMD' ...: every command (each a string, evaluated) succeeds
+all() { local c; for c in "$@"; do eval "$c" || return 1; done; }
 
 # raw REQUEST: sends REQUEST (printf %b escapes) over TLS as is and puts
 # the reply's status in $HTTP, the reply in $RESP ("closed" if none)
@@ -67,7 +73,8 @@ HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST -T "$CC_VAR/bad.cs
 	"$API/v1/tariffs?name=bad-big&currency=CNY")
 after=$(rss_kb)
 echo "# tenantd VmRSS before ${before} kB, after a 100 MiB deck of bad rows ${after} kB ($(jq -r .error.bad_lines "$CC_VAR/r.json") bad lines)"
-check deck_streamed_not_buffered [ "$HTTP" = 422 -a "$(jq -r '.error.bad_lines > 3000000' "$CC_VAR/r.json")" = true -a $((after - before)) -lt 40960 ]
+check deck_streamed_not_buffered all '[ "$HTTP" = 422 ]' \
+	"[ \"\$(jq -r '.error.bad_lines > 3000000' \"\$CC_VAR/r.json\")\" = true ]" "grew_under $((after - before)) 40960"
 # 4 parallel 250 MiB uploads (Content-Length, streamed from a sparse file)
 # with a bad token: each is refused from its headers; tenantd never reads
 # the body, so its memory does not grow (it grew by ~1 GB before)
@@ -82,7 +89,7 @@ wait
 after=$(rss_kb)
 echo "# tenantd VmRSS before ${before} kB, after 4 x 250 MiB with a bad token ${after} kB"
 check big_bad_token_401 [ "$(cat "$CC_VAR"/big*.code | sort -u)" = 401 ]
-check big_bad_token_rss_flat [ $((after - before)) -lt 20480 ]
+check big_bad_token_rss_flat grew_under $((after - before)) 20480
 # the same, chunked (no Content-Length) to a JSON route
 before=$(rss_kb)
 HTTP=$(head -c 262144000 /dev/zero | curl -sk -o /dev/null -w '%{http_code}' -X POST -T - \
@@ -90,7 +97,7 @@ HTTP=$(head -c 262144000 /dev/zero | curl -sk -o /dev/null -w '%{http_code}' -X 
 	"$API/v1/tenants/acme/agents" 2>/dev/null)
 after=$(rss_kb)
 echo "# tenantd VmRSS before ${before} kB, after 250 MiB chunked with a bad token ${after} kB"
-check chunked_bad_token_401 [ "$HTTP" = 401 -a $((after - before)) -lt 20480 ]
+check chunked_bad_token_401 all '[ "$HTTP" = 401 ]' "grew_under $((after - before)) 20480"
 # a good token, a JSON route: the declared size is refused before reading
 HTTP=$(curl -sk -o "$CC_VAR/r.json" -w '%{http_code}' -X POST -T "$CC_VAR/big.bin" \
 	-H "Authorization: Bearer ${KEY[acme]}" -H 'Content-Type: application/json' \
