@@ -371,12 +371,11 @@ static void upload_release(struct tn_req *r)
 
 	if (!u)
 		return;
+	u->c.stop = true;             /* nothing more goes to the COPY */
 	if (u->reader)
 		bl_csv_end(u->reader);
-	if (u->in_copy) {
-		u->c.failed = true;
+	if (u->in_copy)
 		free(u->c.b.buf);
-	}
 	cc_pg_close(&u->pg);          /* rolls back whatever was not committed */
 	bl_csv_result_free(&u->csv);
 	bl_deck_free(&u->deck);
