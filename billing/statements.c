@@ -567,6 +567,32 @@ static const char RECON_GAPS_SQL[] =
 	" AND l.flags IN ('too_long', 'no_rate') AND l.talk_ms > 0"
 	" AND l.revision = (SELECT max(revision) FROM cc.rated_lines m WHERE m.call_id = l.call_id) "
 	"UNION ALL "
+	/* an answered call that never ended, long after it could have: past its
+	 * grant (plus the grant's margin), or past the longest call there is
+	 * (4 h) and its margin when it had no grant. Its end event was lost */
+	"SELECT 'no_end', t.slug, c.id::text, 'answered ' || to_char(c.answered_at AT TIME ZONE 'UTC',"
+	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	" FROM cc.calls c JOIN t ON t.id = c.tenant_id"
+	" WHERE c.answered_at >= $2::timestamptz AND c.answered_at < $3::timestamptz AND c.ended_at IS NULL"
+	" AND c.answered_at < now() - COALESCE((SELECT (g.seconds + 600) * interval '1 second'"
+	"   FROM cc.grants g WHERE g.call_id = c.id ORDER BY g.created_at DESC LIMIT 1),"
+	"   interval '4 hours 10 minutes') "
+	"UNION ALL "
+	/* events of a call whose first event (offered) never arrived: the
+	 * record has no caller, callee or start */
+	"SELECT 'no_start', t.slug, e.call_id::text, string_agg(DISTINCT e.type, ',')"
+	" FROM cc.call_events e JOIN t ON t.id = e.tenant_id"
+	" WHERE e.ts >= $2::timestamptz AND e.ts < $3::timestamptz"
+	" AND NOT EXISTS (SELECT 1 FROM cc.call_events o WHERE o.call_id = e.call_id AND o.type = 'offered')"
+	" GROUP BY t.slug, e.call_id "
+	"UNION ALL "
+	/* a call ended more than once (different event ids): its talk time and
+	 * cost come from whichever end was folded in */
+	"SELECT 'duplicate_end', t.slug, e.call_id::text, count(*)::text || ' ended events'"
+	" FROM cc.call_events e JOIN t ON t.id = e.tenant_id"
+	" WHERE e.type = 'ended' AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz"
+	" GROUP BY t.slug, e.call_id HAVING count(*) > 1 "
+	"UNION ALL "
 	/* a grant still open after its call must have ended: the end was lost */
 	"SELECT 'stale_grant', t.slug, g.call_id::text, g.seconds::text || ' s'"
 	" FROM cc.grants g JOIN t ON t.id = g.tenant_id"

@@ -8,8 +8,8 @@
 # deadline for a message (tcp_accept_iplimit and tcp_msg_read_timeout came
 # with 5.7): 2,048 half-sent connections from one address took every TCP
 # slot and shut every phone out. So a new connection from an address that
-# already holds CC_SIP_TCP_PER_ADDR connections to these ports is reset
-# (iptables connlimit). Each rule carries the comment "cc-sip-<port>", so
+# already holds CC_SIP_TCP_PER_ADDR connections to these ports, or from a
+# /24 that holds four times that, is reset (iptables connlimit). Each rule carries the comment "cc-sip-<port>", so
 # `remove` takes exactly what `add` put in. Needs root (CAP_NET_ADMIN) and
 # iptables; without them it says so and the stack runs unprotected.
 set -uo pipefail
@@ -17,9 +17,9 @@ cmd=${1:-}
 shift || true
 limit=${CC_SIP_TCP_PER_ADDR:-100}
 
-rule() { # rule PORT
-	echo INPUT -p tcp --dport "$1" --syn -m connlimit --connlimit-above "$limit" \
-		--connlimit-mask 32 -m comment --comment "cc-sip-$1" -j REJECT --reject-with tcp-reset
+rule() { # rule PORT MASK LIMIT
+	echo INPUT -p tcp --dport "$1" --syn -m connlimit --connlimit-above "$3" \
+		--connlimit-mask "$2" -m comment --comment "cc-sip-$1" -j REJECT --reject-with tcp-reset
 }
 
 case $cmd in
@@ -30,11 +30,14 @@ add)
 		exit 0
 	fi
 	for p in "$@"; do
-		# shellcheck disable=SC2046
-		iptables -C $(rule "$p") 2> /dev/null || iptables -I $(rule "$p") || {
-			echo "sip-firewall: cannot add the limit for port $p" >&2
-			exit 0
-		}
+		# an address, and its /24 (a few dozen addresses took every slot)
+		for r in "32 $limit" "24 $((limit * 4))"; do
+			# shellcheck disable=SC2046,SC2086
+			iptables -C $(rule "$p" $r) 2> /dev/null || iptables -I $(rule "$p" $r) || {
+				echo "sip-firewall: cannot add the limit for port $p" >&2
+				exit 0
+			}
+		done
 	done
 	;;
 remove)

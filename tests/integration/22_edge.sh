@@ -7,17 +7,21 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap stack_down EXIT
-export CC_SIP_TCP_PER_ADDR=20
+export CC_SIP_TCP_PER_ADDR=20 CC_MAX_CALL_S=25
 stack_up || exit 1
 
 CARRIER=$(pick_port) PSTN=$(pick_port) STRANGER=$(pick_port)
 A1001=$(pick_port) A1002=$(pick_port) A1003=$(pick_port) A1008=$(pick_port) B2001=$(pick_port)
 new_trunk carrier1 "$CARRIER" "$PSTN"
+LATE=$(pick_port)
+new_trunk carrier2 "$LATE"
 new_tenant acme; new_tenant beta
-for e in 1001 1002 1003 1004 1005 1008; do new_agent acme $e "acme-pass-$e"; done
+for e in 1001 1002 1003 1004 1005 1006 1008; do new_agent acme $e "acme-pass-$e"; done
 new_agent beta 2001 beta-pass-2001; new_agent beta 1001 beta-pass-1001
 new_number acme +8657112345678 1001
 new_number acme +8657112345608 1008
+new_number acme +8657112345606 1006
+A1006=$(pick_port)
 new_number beta +8610000000001 2001
 SIP=127.0.0.1:$CC_SIP_PORT
 
@@ -116,6 +120,39 @@ check own_route_accepted agent_answered 1001 acme.cc.test acme-pass-1001 1002@ac
 wait "$a1002" 2>/dev/null
 kill "$a1001" "$LISTEN_PID" 2>/dev/null; wait "$a1001" 2>/dev/null
 
+# --- 2b. a party to a real call cannot use it: the agent's in-dialog
+# MESSAGE is refused, its OPTIONS naming a sink (and an ;alias) reaches the
+# other end of the call only; a stranger holding the call's real ids is no
+# party (it could end or redirect calls it is not in)
+SINK=$(pick_port)
+sip_listen "$SINK" 20
+render "$SIPP_DIR/agent_uas_abuse.xml.in" "$SIPW/abuse.xml" SINK="sip:spam@127.0.0.1:$SINK" \
+	SINKALIAS="127.0.0.1~$SINK~1"
+(cd "$SIPW" && timeout -s KILL 30 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPW/abuse.xml" -p "$A1001" -m 1 \
+	-trace_msg -message_file abuse-agent.log -trace_err -error_file abuse-agent.err -nostdin -timeout 20 \
+	> abuse-agent.out 2>&1; echo $? > abuse.rc) &
+abuser=$!
+SIPP_PIDS="$SIPP_PIDS $abuser"
+wait_for 5 ss_bound_udp "$A1001"
+(sip_call "$CARRIER" +8657112345678 +8613800000005 4000; echo $? > "$SIPW/abuse-call.rc") &
+abuse_call=$!
+dlg_up() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" dlg.list | jq -e '[.result[]? | select(.state == 4)] | length > 0' > /dev/null; }
+wait_for 5 dlg_up
+d=$(CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" dlg.list | jq -c '[.result[] | select(.state == 4)][0]')
+cid=$(jq -r '.call_id // ."call-id"' <<< "$d") ftag=$(jq -r '.caller.tag // .from_tag' <<< "$d") ttag=$(jq -r '.callee.tag // .to_tag' <<< "$d")
+stranger_bye=$(printf 'BYE sip:1001@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:@PORT@;branch=z9hG4bKsb%s\nRoute: <sip:%s;lr>\nFrom: <sip:+8613800000005@127.0.0.1>;tag=%s\nTo: <sip:+8657112345678@%s>;tag=%s\nCall-ID: %s\nCSeq: 99 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n' \
+	"$A1001" "$RANDOM" "$SIP" "$ftag" "$SIP" "$ttag" "$cid")
+check stranger_with_real_dialog_ids_403 [ "$(raw_code sbye "$STRANGER" "$stranger_bye")" = 403 ]
+wait "$abuse_call"
+wait "$abuser"
+expect_eq real_call_survives_stranger "$(cat "$SIPW/abuse-call.rc")" 0
+expect_eq party_message_403_options_to_other_end "$(cat "$SIPW/abuse.rc")" 0
+[ "$(cat "$SIPW/abuse.rc")" = 0 ] || sed 's/^/#   /' "$SIPW/abuse-agent.err" | tail -5
+sleep 0.5
+expect_eq party_cannot_reach_a_sink "$(listened "$SINK")" 0
+check party_options_went_to_the_other_end grep -q '^OPTIONS sip:spam@' "$SIPW/call-$CARRIER-+8657112345678.log"
+kill "$LISTEN_PID" 2>/dev/null
+
 # --- 3. no call without a dialog; a Via the reply cannot use
 nocontact=$(printf 'INVITE sip:+8657112345678@%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bKnc%s\nFrom: <sip:+8613800000001@127.0.0.1>;tag=nc\nTo: <sip:+8657112345678@%s>\nCall-ID: nc-%s@x\nCSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n' "$SIP" "$CARRIER" "$RANDOM" "$SIP" "$RANDOM")
 check invite_without_contact_400 [ "$(sip_raw_code nc "$CARRIER" "$nocontact")" = 400 ]
@@ -135,6 +172,14 @@ expect_eq negative_content_length_not_routed "$(invites_at "$A1001")" 0
 sip_agent "$A1008" 1; a1008=$AGENT_PID
 raw_code noack "$CARRIER" "$(invite "sip:+8657112345608@$SIP" +8613800000009 "noack-$RANDOM@x")" > "$SIPW/noack.code" &
 noack_pid=$!
+# an ACK 8 s late does not stretch the call's lifetime (25 s here,
+# CC_MAX_CALL_S; a credit grant takes the same path): it ends 25 s after
+# the 200 OK, not 25 s after the ACK
+check register_1006 sip_register 1006 acme.cc.test acme-pass-1006 "$A1006"
+sip_agent "$A1006" 1; a1006=$AGENT_PID
+printf '%s\n\n' "$(invite "sip:+8657112345606@$SIP" +8613800000008 "late-$RANDOM@x")" | sed "s/@PORT@/$LATE/g" > "$SIPW/late.msg"
+"$SIPSEND" -b "127.0.0.1:$LATE" -s "$SIP" -w 45000 -a 8000 "$SIPW/late.msg" > "$SIPW/late.out" 2>&1 &
+late_pid=$!
 
 # --- 4. the registrar: contacts are reached where the REGISTER came from
 reg_custom() { # reg_custom TAG CODE USER CONTACT PORT [IP]
@@ -156,6 +201,8 @@ sleep 1
 expect_eq carrier_contact_never_rung "$(listened "$PSTN")" 0
 kill "$LISTEN_PID" 2>/dev/null
 check register_platform_contact_403 reg_custom self 403 1004 "<sip:1004@$SIP>" "$(pick_port)"
+two=$(printf 'REGISTER sip:acme.cc.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:@PORT@;branch=z9hG4bKtw%s\nFrom: <sip:1004@acme.cc.test>;tag=tw\nTo: <sip:1004@acme.cc.test>\nCall-ID: tw-%s@x\nCSeq: 1 REGISTER\nContact: <sip:1004@127.0.0.1:5099>, <sip:1004@%s>\nMax-Forwards: 70\nContent-Length: 0\n\n' "$RANDOM" "$RANDOM" "$SIP")
+check register_two_contacts_in_one_header_400 [ "$(raw_code two "$STRANGER" "$two")" = 400 ]
 trunk_reg=$(printf 'REGISTER sip:acme.cc.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bKtr%s\nFrom: <sip:1004@acme.cc.test>;tag=tr\nTo: <sip:1004@acme.cc.test>\nCall-ID: tr-%s@x\nCSeq: 1 REGISTER\nContact: <sip:1004@127.0.0.1:%s>\nMax-Forwards: 70\nContent-Length: 0\n\n' "$CARRIER" "$RANDOM" "$RANDOM" "$CARRIER")
 check register_from_trunk_403 [ "$(sip_raw_code treg "$CARRIER" "$trunk_reg")" = 403 ]
 # at most CC_MAX_CONTACTS (5) phones per agent
@@ -177,10 +224,16 @@ check agent_pstn_with_forged_identity agent_answered 1002 acme.cc.test acme-pass
       Remote-Party-ID: <sip:+4930123456789@beta.cc.test>;party=calling
       Privacy: none
       Diversion: <sip:+4930123456789@beta.cc.test>;reason=unconditional
+      P-Charge-Info: <sip:+4930123456789@beta.cc.test>
+      Identity: forged-shaken-token;info=<https://example.com/cert>
+      Referred-By: <sip:+4930123456789@beta.cc.test>
+      b: <sip:+4930123456789@beta.cc.test>
+      X-Caller: +4930123456789
 "
 wait "$pstn"
 inv=$(awk '/^INVITE /,/^$/' "$SIPW/pstn-id.log")
-check carrier_sees_no_agent_identity not grep -qiE '^(P-Preferred-Identity|Remote-Party-ID|Privacy|Diversion):|4930123456789' <<< "$inv"
+check carrier_sees_no_agent_identity not grep -qiE '^(P-Preferred-Identity|Remote-Party-ID|Privacy|Diversion|P-Charge-Info|Identity|Referred-By|b|X-Caller):|4930123456789' <<< "$inv"
+check carrier_sees_no_stored_from not grep -q 'cc_from=' <<< "$inv"
 check carrier_sees_platform_pai grep -qiE '^P-Asserted-Identity: <sip:\+8657112345678@' <<< "$inv"
 # topology hiding: the agent's Via, Contact and Call-ID (its address) stay home
 agent_cid=$(awk 'tolower($1) == "call-id:" { print $2; exit }' "$SIPW/aans-1002.log")
@@ -209,13 +262,16 @@ check guesser_locked_even_with_password sip_register_forbidden 1003 acme.cc.test
 wait "$refresh"
 expect_eq registered_phone_refreshes_while_locked "$(cat "$SIPW/refresh.rc")" 0
 # a guess spread over ten addresses (127.0.0.2-11): the user is locked for
-# an eleventh address, right password or not
+# an eleventh address, right password or not, but not for an address that
+# authenticated as that user before (a second device of the office, a
+# rebooted phone with a new Call-ID)
 for i in $(seq 2 11); do
-	PASS=wrong-guess reg_custom "g$i" 401 1005 "<sip:1005@127.0.0.$i:5070>" "$(pick_port)" "127.0.0.$i" > /dev/null 2>&1 || true
+	PASS=wrong-guess reg_custom "g$i" 401 1004 "<sip:1004@127.0.0.$i:5070>" "$(pick_port)" "127.0.0.$i" > /dev/null 2>&1 || true
 done
-check distributed_guess_locks_user sipp_run regf-g12 -sf "$SIPP_DIR/register_forbidden.xml" -set user 1005 \
+check distributed_guess_locks_user sipp_run regf-g12 -sf "$SIPP_DIR/register_forbidden.xml" -set user 1004 \
 	-set domain acme.cc.test -p "$(pick_port)" -i 127.0.0.12 -m 1 -timeout 5 -timeout_error
-check lockouts_logged grep -q 'auth: 1005@acme.cc.test locked for guessing' "$CC_VAR/log/kamailio.log"
+check lockouts_logged grep -q 'auth: 1004@acme.cc.test locked for guessing' "$CC_VAR/log/kamailio.log"
+check known_address_not_locked_out sip_register 1004 acme.cc.test acme-pass-1004 "$(pick_port)"
 check lockouts_counted [ "$(kam_stat cc_auth_locked)" -ge 1 ]
 
 # --- 16. evapi: only the authenticated routingd hears and answers
@@ -230,8 +286,18 @@ check call_routed_beside_rogue_clients sip_call "$CARRIER" +8657112345678 +86138
 wait "$a1001" 2>/dev/null
 rogue=$(timeout 1 cat <&7 | wc -c; true)
 expect_eq rogue_evapi_client_hears_nothing "$rogue" 0
-check rogue_auth_logged grep -q 'did not authenticate: ignored' "$CC_VAR/log/kamailio.log"
+check rogue_auth_logged grep -q 'did not authenticate: refused' "$CC_VAR/log/kamailio.log"
 exec 7>&- 8>&-
+# junk first, then the secret, on one connection: the junk closed it
+exec 9<>/dev/tcp/127.0.0.1/"$CC_EVAPI_PORT"
+ns '{"hello":1}' >&9
+sleep 0.3
+ns "{\"auth\":\"$(cat "$CC_VAR/secrets/evapi")\"}" >&9 2>/dev/null
+sleep 0.3
+one_routingd() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" pv.shvGet '["routingd"]' | tr -d ' \t\n' | grep -q '"value":1'; }
+check secret_after_junk_not_accepted one_routingd
+check refused_connection_logged_once [ "$(grep -c 'did not authenticate' "$CC_VAR/log/kamailio.log")" = 2 ]
+exec 9>&- 2>/dev/null
 # a second routingd (a rolling restart): every call is decided once
 metrics2=$(pick_port)
 mapfile -t renv < <(tr '\0' '\n' < "/proc/$(cat "$CC_VAR/run/routingd.pid")/environ" | grep '^CC_')
@@ -266,6 +332,7 @@ if [ "$(id -u)" = 0 ] && command -v iptables > /dev/null; then
 		fi
 	done
 	expect_eq tcp_per_address_limit "$held" 20
+	expect_eq tcp_limits_address_and_slash24 "$(iptables -S INPUT | grep -c "cc-sip-$CC_SIP_PORT ")" 2
 	opt=$(printf 'OPTIONS sip:%s SIP/2.0\nVia: SIP/2.0/TCP 127.0.0.2:@PORT@;branch=z9hG4bKt%s\nFrom: <sip:x@127.0.0.2>;tag=t\nTo: <sip:%s>\nCall-ID: t-%s@x\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n' "$SIP" "$RANDOM" "$SIP" "$RANDOM")
 	p=$(pick_port)
 	expect_eq tcp_other_address_served "$(sip_raw_code tcp2 "$p" "${opt//@PORT@/$p}" tcp 127.0.0.2)" 200
@@ -277,7 +344,11 @@ else
 	echo "# not root or no iptables: the per-address TCP limit is not applied here"
 fi
 
-# --- 3 (end). the never-ACKed call
+# --- 3 (end). the late ACK and the never-ACKed call
+wait "$late_pid"
+bye_ms=$(awk '$2 == "BYE" { sub(/^\+/, "", $1); print $1; exit }' "$SIPW/late.out")
+echo "# late ACK: $(tr '\n' ' ' < "$SIPW/late.out")"
+check late_ack_does_not_stretch_lifetime [ "${bye_ms:-0}" -ge 23000 -a "${bye_ms:-99999}" -le 28000 ]
 wait "$noack_pid"
 expect_eq noack_call_answered "$(cat "$SIPW/noack.code")" 200
 noack_ended() {
@@ -288,6 +359,6 @@ check noack_dialog_ends wait_for 60 noack_ended
 api GET "/v1/tenants/acme/calls?limit=100" "${KEY[acme]}"
 t=$(jr '[.items[] | select(.from == "+8613800000009")][0].talk_seconds')
 check noack_dialog_ends_after_32_s [ "${t:-0}" -ge 30 -a "${t:-99}" -le 40 ]
-kill "$a1001" "$a1008" 2>/dev/null
+kill "$a1001" "$a1008" "$a1006" 2>/dev/null
 "$TOP/ops/stack.sh" stop kamailio > /dev/null 2>&1
 check firewall_rules_removed_at_stop not grep -q "cc-sip-$CC_SIP_PORT " <(iptables -S INPUT 2>/dev/null)

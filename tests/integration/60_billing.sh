@@ -275,6 +275,25 @@ check reconcile_flags_review [ "$(jr '[.gaps[].kind] | (index("flagged_no_rate")
 check reconcile_postings_match [ "$(jr '[.gaps[] | select(.kind == "not_posted" or .kind == "posting_mismatch")] | length')" = 0 ]
 # (21 November in Shanghai: the 60 calls and the no-rate call ended 00:01 local)
 check reconcile_day_counts [ "$(jr '[.days[] | select(.day == "2026-11-21")][0].records')" = 61 -a "$(jr '[.days[] | select(.day == "2026-11-21")][0].rated')" = 61 ]
+# every kind of broken record the hostile test left behind is found:
+# answered and never ended (5 h ago, no grant), events with no offered,
+# a call ended twice (two ended events with different ids)
+NOEND=$(uuid) NOSTART=$(uuid) TWICE=$(uuid)
+sql "INSERT INTO cc.calls (id, tenant_id, direction, to_number, started_at, answered_at, result)
+       VALUES ('$NOEND', '$TA', 'inbound', '+8657112345678', now() - interval '5 hours', now() - interval '5 hours', 'answered');
+     INSERT INTO cc.call_events (id, call_id, tenant_id, type, ts, body) VALUES
+       (gen_random_uuid(), '$NOSTART', '$TA', 'answered', now() - interval '1 minute', '{}'),
+       (gen_random_uuid(), '$NOSTART', '$TA', 'ended', now() - interval '30 seconds', '{}'),
+       (gen_random_uuid(), '$TWICE', '$TA', 'offered', now() - interval '2 minutes', '{}'),
+       (gen_random_uuid(), '$TWICE', '$TA', 'ended', now() - interval '1 minute', '{}'),
+       (gen_random_uuid(), '$TWICE', '$TA', 'ended', now() - interval '50 seconds', '{}')" > /dev/null
+api GET "/v1/tenants/acme/billing/reconciliation?from=$(date -u -d '-6 hours' +%FT%TZ)&to=$NOWTO" "${KEY[acme]}"
+gap_of() { jr "[.gaps[] | select(.kind == \"$1\") | .call] | join(\",\")"; }
+expect_eq reconcile_finds_no_end "$(gap_of no_end)" "$NOEND"
+expect_eq reconcile_finds_no_start "$(gap_of no_start)" "$NOSTART"
+expect_eq reconcile_finds_duplicate_end "$(gap_of duplicate_end)" "$TWICE"
+api GET "/v1/tenants/beta/billing/reconciliation?from=$(date -u -d '-6 hours' +%FT%TZ)&to=$NOWTO" "${KEY[beta]}"
+expect_eq reconcile_gaps_stay_in_tenant "$(jr '[.gaps[] | select(.kind == "no_end" or .kind == "no_start" or .kind == "duplicate_end")] | length')" 0
 api GET "/v1/tenants/acme/billing/reconciliation" "${KEY[beta]}"
 expect_eq reconcile_other_tenant_404 "$HTTP" 404
 cli() { (eval "$("$TOP/ops/stack.sh" env)"; "${CC_BUILD:-$TOP/build}/billing/billing" "$@"); }

@@ -9,6 +9,10 @@
  *       -T; lone LF become CRLF unless the file holds a CR), then prints
  *       the status line of every reply until a final one or MS ms (2000).
  *       Exit 0 when a reply came, 1 when none did.
+ *       With -a MS, a 2xx is ACKed MS ms after it came (Route from its
+ *       Record-Route, Request-URI its Contact), and the peer stays for the
+ *       rest of -w: every line printed then carries the ms since the 2xx,
+ *       and a BYE is answered 200 (the late-ACK test of the dialog timer).
  *   sipsend -L -b IP:PORT [-w MS] [-r 'CODE REASON']
  *       a UDP phone: prints the first line of each message it receives for
  *       MS ms; with -r it answers every INVITE with that status (To-tag
@@ -91,6 +95,31 @@ static const char *header(const char *msg, const char *name, char *out, size_t s
 	return NULL;
 }
 
+/* every Via line of msg (a reply carries them all back), as header lines
+ * ending in CRLF, into out; NULL when there is none */
+static const char *vias(const char *msg, char *out, size_t size)
+{
+	const char *p = msg;
+	size_t used = 0;
+
+	out[0] = '\0';
+	while ((p = strchr(p, '\n'))) {
+		p++;
+		if (!strncasecmp(p, "Via:", 4) || !strncasecmp(p, "v:", 2)) {
+			const char *e = strpbrk(p, "\r\n");
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+
+			if (used + len + 3 > size)
+				return NULL;
+			memcpy(out + used, p, len);
+			used += len;
+			memcpy(out + used, "\r\n", 3);
+			used += 2;
+		}
+	}
+	return used ? out : NULL;
+}
+
 static int phone(int fd, long wait_ms, const char *status)
 {
 	long end = now_ms() + wait_ms;
@@ -113,13 +142,13 @@ static int phone(int fd, long wait_ms, const char *status)
 		int invite = !strncmp(buf, "INVITE ", 7), bye = !strncmp(buf, "BYE ", 4);
 		if (!status || (!invite && !bye))
 			continue;
-		char via[2048], f[1024], to[1024], cid[1024], cseq[256], out[8192];
-		if (!header(buf, "Via", via, sizeof(via)) || !header(buf, "From", f, sizeof(f)) ||
+		char via[4096], f[1024], to[1024], cid[1024], cseq[256], out[8192];
+		if (!vias(buf, via, sizeof(via)) || !header(buf, "From", f, sizeof(f)) ||
 		    !header(buf, "To", to, sizeof(to)) || !header(buf, "Call-ID", cid, sizeof(cid)) ||
 		    !header(buf, "CSeq", cseq, sizeof(cseq)))
 			continue;
 		int len = snprintf(out, sizeof(out),
-		                   "SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
+		                   "SIP/2.0 %s\r\n%sFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
 		                   "CSeq: %s\r\nContent-Length: 0\r\n\r\n",
 		                   invite ? status : "200 OK", via, f, to,
 		                   strstr(to, "tag=") ? "" : ";tag=sipsend1", cid, cseq);
@@ -131,11 +160,11 @@ static int phone(int fd, long wait_ms, const char *status)
 int main(int argc, char **argv)
 {
 	int tcp = 0, listen_mode = 0, opt;
-	long wait_ms = 2000;
+	long wait_ms = 2000, ack_ms = -1;
 	const char *bind_s = NULL, *server_s = NULL, *status = NULL;
 	struct sockaddr_in local, server;
 
-	while ((opt = getopt(argc, argv, "TLb:s:w:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "TLb:s:w:r:a:")) != -1) {
 		switch (opt) {
 		case 'T': tcp = 1; break;
 		case 'L': listen_mode = 1; break;
@@ -143,6 +172,7 @@ int main(int argc, char **argv)
 		case 's': server_s = optarg; break;
 		case 'w': wait_ms = atol(optarg); break;
 		case 'r': status = optarg; break;
+		case 'a': ack_ms = atol(optarg); break;
 		default: return 2;
 		}
 	}
@@ -164,12 +194,12 @@ int main(int argc, char **argv)
 		return phone(fd, wait_ms, status);
 
 	static char msg[1 << 20], wire[2 << 20];
-	FILE *f = fopen(argv[optind], "rb");
+	FILE *in = fopen(argv[optind], "rb");
 	size_t n, w = 0, i;
-	if (!f)
+	if (!in)
 		return 2;
-	n = fread(msg, 1, sizeof(msg), f);
-	fclose(f);
+	n = fread(msg, 1, sizeof(msg), in);
+	fclose(in);
 	int has_cr = memchr(msg, '\r', n) != NULL;
 	for (i = 0; i < n; i++) {
 		if (msg[i] == '\n' && !has_cr)
@@ -187,22 +217,58 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	long end = now_ms() + wait_ms;
+	long end = now_ms() + wait_ms, t2xx = -1, ack_at = -1;
 	int replies = 0;
-	char buf[65536];
-	size_t have = 0;
+	char buf[65536], ack[8192];
+	size_t have = 0, ack_len = 0;
 	for (;;) {
-		long left = end - now_ms();
+		long now = now_ms(), left = end - now;
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t r;
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+		if (ack_at >= 0 && now >= ack_at) {
+			if (tcp)
+				(void)!write(fd, ack, ack_len);
+			else
+				sendto(fd, ack, ack_len, 0, (struct sockaddr *)&server, sizeof(server));
+			printf("+%ld ACK sent\n", now - t2xx);
+			fflush(stdout);
+			ack_at = -1;
+		}
+		if (ack_at >= 0 && ack_at - now < left)
+			left = ack_at - now;
+		if (left <= 0 && ack_at < 0)
 			break;
+		if (poll(&pfd, 1, (int)(left > 0 ? left : 0)) <= 0)
+			continue;
 		r = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
 		if (r <= 0)
 			break;
 		have += (size_t)r;
 		buf[have] = '\0';
+		if (t2xx >= 0) {
+			/* after the 2xx: requests of the dialog (a BYE) */
+			printf("+%ld ", now_ms() - t2xx);
+			first_line(buf, have);
+			if (!strncmp(buf, "BYE ", 4)) {
+				char via[4096], f[1024], to[1024], cid[1024], cseq[256], out[8192];
+				if (vias(buf, via, sizeof(via)) && header(buf, "From", f, sizeof(f)) &&
+				    header(buf, "To", to, sizeof(to)) && header(buf, "Call-ID", cid, sizeof(cid)) &&
+				    header(buf, "CSeq", cseq, sizeof(cseq))) {
+					int n2 = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\n%sFrom: %s\r\n"
+					                  "To: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
+					                  via, f, to, cid, cseq);
+					if (n2 > 0 && (size_t)n2 < sizeof(out)) {
+						if (tcp)
+							(void)!write(fd, out, (size_t)n2);
+						else
+							sendto(fd, out, (size_t)n2, 0, (struct sockaddr *)&server, sizeof(server));
+					}
+				}
+			}
+			have = 0;
+			continue;
+		}
 		/* one reply per datagram; over TCP, each status line in the stream */
 		char *p = buf;
 		int final = 0;
@@ -211,9 +277,36 @@ int main(int argc, char **argv)
 				first_line(p, strlen(p));
 				replies++;
 				if (p[8] >= '2')
-					final = 1;
+					final = p[8] == '2' ? 2 : 1;
 			}
 			p += 8;
+		}
+		if (final == 2 && ack_ms >= 0) {
+			/* the ACK of the 2xx, built from it and our INVITE */
+			char ct[1024], rr[1024], f[1024], to[1024], cid[1024], *lt, *gt;
+			const char *uri = ct;
+			if (header(buf, "Contact", ct, sizeof(ct)) && header(wire, "From", f, sizeof(f)) &&
+			    header(buf, "To", to, sizeof(to)) && header(buf, "Call-ID", cid, sizeof(cid))) {
+				if ((lt = strchr(ct, '<')) && (gt = strchr(lt, '>'))) {
+					*gt = '\0';
+					uri = lt + 1;
+				}
+				int n2 = snprintf(ack, sizeof(ack), "ACK %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bKack%ld\r\n"
+				                  "%s%s%sFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\n"
+				                  "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+				                  uri, tcp ? "TCP" : "UDP", bind_s, now_ms(),
+				                  header(buf, "Record-Route", rr, sizeof(rr)) ? "Route: " : "",
+				                  header(buf, "Record-Route", rr, sizeof(rr)) ? rr : "",
+				                  header(buf, "Record-Route", rr, sizeof(rr)) ? "\r\n" : "",
+				                  f, to, cid);
+				if (n2 > 0 && (size_t)n2 < sizeof(ack)) {
+					ack_len = (size_t)n2;
+					t2xx = now_ms();
+					ack_at = t2xx + ack_ms;
+				}
+			}
+			have = 0;
+			continue;
 		}
 		have = 0;
 		if (final)
