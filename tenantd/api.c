@@ -17,7 +17,7 @@
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
-	tn_statement_routes, NULL,
+	tn_statement_routes, tn_dialplan_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */

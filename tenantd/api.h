@@ -121,6 +121,7 @@ extern const struct tn_route tn_call_routes[];
 extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];
+extern const struct tn_route tn_dialplan_routes[];
 
 /* The request callback given to evhttp. */
 void tn_handle(struct evhttp_request *req, void *arg);

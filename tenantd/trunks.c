@@ -100,8 +100,12 @@ static void create(struct tn_req *r)
 	              "VALUES ($1, $2, $3, $4, $5)", 5, p) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO kamailio.address (grp, ip_addr, mask, port, tag) "
 	              "VALUES (1, $2, 32, $3, $1)", 3, pa) != CC_OK ||
-	    !(out = select_one(r, id)) || tn_commit(r) != CC_OK)
+	    !(out = select_one(r, id)))
 		return tn_rollback(r, "a trunk with this name or address and port");
+	if (tn_commit(r) != CC_OK) {
+		json_decref(out);
+		return tn_rollback(r, "a trunk with this name or address and port");
+	}
 	tn_notify(r->d, NULL, "trunk", "permissions.addressReload");
 	tn_reply(r, 201, out);
 }
