@@ -19,6 +19,8 @@ new_agent beta 2001 beta-pass-2001; new_agent beta 1001 beta-pass-1001
 new_number acme +8657112345678 1001
 new_number acme +8657112345608 1008
 new_number beta +8610000000001 2001
+# PSTN calls need a plan or the operator's flag, and a chosen caller ID
+pstn_enable acme +8657112345678
 SIP=127.0.0.1:$CC_SIP_PORT
 
 # invite RURI FROM-USER CALL-ID [EXTRA-HEADERS] [VIA-PORT]: a raw INVITE from
