@@ -31,7 +31,8 @@ say "carrier trunk: calls from 127.0.0.1:$CARRIER_PORT are carrier calls"
 api POST /v1/trunks "{\"name\":\"demo-carrier\",\"address\":\"127.0.0.1\",\"port\":$CARRIER_PORT}"
 say "agent 1001"
 api POST /v1/tenants/demo/agents '{"extension":"1001","name":"Front desk 1","password":"demo-pass-1001"}'
-say "number $NUMBER rings agent 1001"
+say "number $NUMBER: the operator assigns it to demo, which points it at agent 1001"
+api POST /v1/numbers "{\"e164\":\"$NUMBER\",\"tenant\":\"demo\"}"
 api POST /v1/tenants/demo/numbers "{\"e164\":\"$NUMBER\",\"target\":{\"type\":\"agent\",\"extension\":\"1001\"}}"
 
 say "agent 1001 registers (SIPp on 127.0.0.1:$AGENT_PORT)"

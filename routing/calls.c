@@ -4,6 +4,7 @@
 #include "credit.h"
 #include "decide.h"
 #include "clock.h"
+#include "limits.h"
 #include "log.h"
 
 #include <string.h>
@@ -52,12 +53,42 @@ static int64_t grant_of(struct rt_calls *c, struct rt_decision *d, const char *c
 	return seconds;
 }
 
+/* The tenant's limits on calls through the carrier (limits.h): false after
+ * turning the decision into a 503. */
+static bool admitted(struct rt_calls *c, struct rt_decision *d, const char *call)
+{
+	const struct rt_tenant *t = d->tenant;
+
+	switch (rt_limits_admit(&c->limits, t->id, &t->limits, call, t->plan ? t->plan->max_s : 0,
+	                        cc_mono_ms())) {
+	case RT_LIMIT_OK:
+		return true;
+	case RT_LIMIT_CALLS:
+		d->reason = "Too Many Calls";
+		break;
+	case RT_LIMIT_CPS:
+		d->reason = "Call Rate Exceeded";
+		break;
+	}
+	d->action = RT_REJECT;
+	d->code = 503;
+	return false;
+}
+
+/* An answer that refuses the call without a decision (and no events: the
+ * question is not one this platform asks). */
+static json_t *refuse(const json_t *msg, int code, const char *reason)
+{
+	return json_pack("{s:O, s:O, s:s, s:s, s:i, s:s}", "ti", json_object_get(msg, "ti"),
+	                 "tl", json_object_get(msg, "tl"), "tenant", "", "action", "reject",
+	                 "code", code, "reason", reason);
+}
+
 static json_t *decide(struct rt_calls *c, const json_t *msg)
 {
 	const json_t *q = json_object_get(msg, "q");
 	const char *call = str(q, "call");
 	struct rt_request req = {
-		.kind = strcmp(str(q, "kind"), "carrier") == 0 ? RT_CARRIER : RT_AGENT,
 		.trunk = str(q, "trunk"),
 		.tenant = str(q, "tenant"),
 		.from_user = str(q, "from_user"),
@@ -67,12 +98,21 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	const char *tenant;
 	json_t *reply, *ev;
 
+	if (rt_kind_parse(str(q, "kind"), &req.kind) != CC_OK) {
+		c->rejected++;
+		CC_WARN("evapi: a question of unknown kind: refused with 403");
+		return refuse(msg, 403, "Forbidden");
+	}
 	rt_decide(*c->model, &req, &d);
 	c->decisions++;
 	tenant = d.tenant ? d.tenant->id : "";
 	int64_t grant = -1;
-	if (d.action != RT_REJECT && d.tenant && d.tenant->plan && d.direction != RT_INTERNAL)
+	bool carried = d.action != RT_REJECT && d.tenant && d.direction != RT_INTERNAL;
+	if (carried && admitted(c, &d, call) && d.tenant->plan) {
 		grant = grant_of(c, &d, call);
+		if (d.action == RT_REJECT)
+			rt_limits_release(&c->limits, call);
+	}
 
 	ev = event(tenant, "offered", call);
 	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));
@@ -143,9 +183,12 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 		return;
 	}
 	if (strcmp(what, "answered") == 0) {
+		rt_limits_answered(&c->limits, call, cc_mono_ms());
 		publish(c, tenant, "answered", event(tenant, "answered", call));
 		return;
 	}
+	/* ended or failed, whatever ended it: the call's slot is free */
+	rt_limits_release(&c->limits, call);
 	if (strcmp(what, "ended") == 0) {
 		ev = event(tenant, "ended", call);
 		json_object_set_new(ev, "code", json_integer(200));

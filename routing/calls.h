@@ -9,6 +9,11 @@
  *   routed    call, direction, agent | destination
  *   rejected  call, code, reason, result "rejected"
  *
+ * Limits (limits.h): an inbound or outbound call of a tenant at its
+ * concurrent-call or call-rate limit -> 503 ("Too Many Calls", "Call Rate
+ * Exceeded"), before any credit is granted. A question whose kind is not
+ * "carrier" or "agent" -> 403, with no events.
+ *
  * Credit: an inbound or outbound call of a tenant with a billing plan
  * needs a credit grant (credit.h): the granted seconds become the
  * dialog's timeout in Kamailio; no affordable second -> 402, no rate ->
@@ -25,6 +30,7 @@
 
 #include "events.h"
 #include "hist.h"
+#include "limits.h"
 #include "model-t.h"
 
 struct rt_credit;
@@ -36,6 +42,7 @@ struct rt_calls {
 	uint64_t rejected;
 	uint64_t events_in;
 	struct rt_credit *credit;    /* credit grants */
+	struct rt_limits limits;     /* per-tenant call limits (zeroed = empty) */
 };
 
 /* Handles one message from Kamailio. Returns the reply to send, or NULL

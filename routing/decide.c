@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 const char *rt_direction_name(enum rt_direction d)
 {
@@ -14,6 +15,59 @@ const char *rt_direction_name(enum rt_direction d)
 	case RT_INTERNAL: return "internal";
 	}
 	return "?";
+}
+
+int rt_kind_parse(const char *s, enum rt_kind *kind)
+{
+	if (strcmp(s, "carrier") == 0)
+		*kind = RT_CARRIER;
+	else if (strcmp(s, "agent") == 0)
+		*kind = RT_AGENT;
+	else
+		return CC_ERROR;
+	return CC_OK;
+}
+
+static int hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int rt_caller_digits(const char *user, char out[CC_E164_MAX])
+{
+	static const char *const withheld[] = { "anonymous", "unknown", "unavailable",
+	                                        "restricted", "private", "withheld" };
+	char buf[64];
+	size_t n = 0;
+
+	/* percent-decoded, up to the first URI parameter (";isub=1") */
+	for (const char *p = user; *p; p++) {
+		char c = *p;
+
+		if (c == '%') {
+			int hi = hex(p[1]), lo = hi < 0 ? -1 : hex(p[2]);
+
+			if (lo < 0)
+				return CC_ERROR;
+			c = (char)(hi * 16 + lo);
+			p += 2;
+		}
+		if (c == ';')
+			break;
+		if (c == '\0' || n + 1 >= sizeof(buf))
+			return CC_ERROR;
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	if (!n)
+		return CC_DECLINED;
+	for (size_t i = 0; i < CC_ARRAY_LEN(withheld); i++)
+		if (strcasecmp(buf, withheld[i]) == 0)
+			return CC_DECLINED;
+	return cc_e164_from_sip(buf, n, out);
 }
 
 static void reject(struct rt_decision *d, int code, const char *reason)
@@ -38,10 +92,18 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 	d->tenant = n->tenant;
 	snprintf(d->number, sizeof(d->number), "+%s", n->digits);
 	snprintf(d->to, sizeof(d->to), "+%s", n->digits);
-	if (cc_e164_from_sip(req->from_user, strlen(req->from_user), from) == CC_OK) {
+	/* the block list must not fail open on a caller it cannot read */
+	switch (rt_caller_digits(req->from_user, from)) {
+	case CC_OK:
 		snprintf(d->from, sizeof(d->from), "+%s", from);
 		if (rt_tenant_blocks(n->tenant, from))
 			return reject(d, 603, "Decline");
+		break;
+	case CC_DECLINED: /* withheld: nothing to match */
+		break;
+	default:
+		if (!n->tenant->allow_unparseable)
+			return reject(d, 603, "Unreadable Caller Number");
 	}
 	snprintf(d->agent, sizeof(d->agent), "%s", n->extension);
 	if (!cc_map_get(&n->tenant->agents, n->extension))
@@ -75,12 +137,19 @@ static void decide_agent(const struct rt_model *m, const struct rt_request *req,
 	    strlen(digits) < 8)
 		return reject(d, 404, "Not Found");
 	snprintf(d->to, sizeof(d->to), "+%s", digits);
-	if (!t->cli[0])
+	if (rt_refuses_destination(m, t, digits))
+		return reject(d, 403, "Destination Not Allowed");
+	if (!t->plan && !t->pstn_without_plan)
+		return reject(d, 403, "PSTN Not Enabled");
+	const struct rt_agent *a = cc_map_get(&t->agents, req->from_user);
+	const char *cli = a && a->cli[0] ? a->cli : t->cli;
+
+	if (!cli[0])
 		return reject(d, 403, "No Caller ID");
 	if (!m->outbound)
 		return reject(d, 503, "No Outbound Trunk");
-	snprintf(d->cli, sizeof(d->cli), "%s", t->cli);
-	snprintf(d->number, sizeof(d->number), "%s", t->cli);
+	snprintf(d->cli, sizeof(d->cli), "%s", cli);
+	snprintf(d->number, sizeof(d->number), "%s", cli);
 	d->action = RT_PSTN;
 	snprintf(d->uri, sizeof(d->uri), "sip:+%s@%s", digits, m->outbound->outbound);
 }

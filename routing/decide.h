@@ -3,13 +3,22 @@
  * and the request (no I/O), so it is unit-tested and benchmarked alone.
  *
  * Carrier call (recognised by Kamailio from its source address):
- *   unknown number or disabled tenant -> 404; caller on the tenant's block
- *   list -> 603; number's agent missing -> 480; else ring the agent
- *   (Kamailio answers 480 if the agent is not registered).
+ *   unknown number (or one with no tenant or no target) or disabled
+ *   tenant -> 404; caller on the tenant's block list -> 603 "Decline";
+ *   a caller number that cannot be read even after percent-decoding and
+ *   dropping URI parameters, at a tenant whose unparseable_callers is
+ *   "refuse" -> 603 "Unreadable Caller Number" (withheld callers,
+ *   "anonymous" and the like, are not unreadable: they pass);
+ *   number's agent missing -> 480; else ring the agent (Kamailio answers
+ *   480 if the agent is not registered).
  * Agent call (authenticated by Kamailio in its tenant's domain):
  *   an extension of the same tenant -> that agent; an E.164 number -> the
- *   carrier's outbound with the tenant's first number as caller ID;
- *   nothing else (404).
+ *   carrier's outbound, unless: a refused destination prefix (the
+ *   platform's or the tenant's) -> 403 "Destination Not Allowed"; no
+ *   billing plan and no pstn_without_plan flag -> 403 "PSTN Not Enabled";
+ *   no caller ID (the agent's, else the tenant's) -> 403 "No Caller ID"
+ *   (a carrier-facing platform presents a number its tenant holds, or
+ *   nothing goes out); no outbound trunk -> 503. Nothing else (404).
  */
 #ifndef RT_DECIDE_H
 #define RT_DECIDE_H
@@ -17,6 +26,16 @@
 #include "model-t.h"
 
 enum rt_kind { RT_CARRIER, RT_AGENT };
+
+/* "carrier" or "agent" (Kamailio's question); CC_ERROR for anything else,
+ * which must be refused, never taken for an authenticated agent. */
+int rt_kind_parse(const char *s, enum rt_kind *kind);
+
+/* The caller's digits from a SIP From user: percent-decoded, cut at the
+ * first URI parameter (';'), then as cc_e164_from_sip. CC_OK; CC_DECLINED
+ * for a withheld caller (empty, "anonymous", "unknown", "unavailable",
+ * "restricted", "private", "withheld"); CC_ERROR when unreadable. */
+int rt_caller_digits(const char *user, char out[CC_E164_MAX]);
 
 struct rt_request {
 	enum rt_kind kind;

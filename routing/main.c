@@ -11,8 +11,9 @@
  *
  * Metrics (Prometheus text) on http://127.0.0.1:CC_ROUTING_METRICS_PORT/metrics:
  * the time from a question's arrival to its answer being queued back to
- * Kamailio (histogram plus p50/p99), decisions, rejections, model size and
- * the last load's duration.
+ * Kamailio (histogram plus p50/p99), decisions, rejections, calls refused
+ * by tenants' limits and slots held, model size and the last load's
+ * duration.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -213,6 +214,18 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        (double)r->calls.decisions);
 	counter(f, "cc_routing_rejected_total", "counter", "decisions that rejected the call",
 	        (double)r->calls.rejected);
+	counter(f, "cc_routing_limit_refused_calls_total", "counter",
+	        "calls refused with 503: the tenant's concurrent-call limit",
+	        (double)r->calls.limits.refused_calls);
+	counter(f, "cc_routing_limit_refused_rate_total", "counter",
+	        "calls refused with 503: the tenant's calls-per-second limit",
+	        (double)r->calls.limits.refused_cps);
+	counter(f, "cc_routing_calls_active", "gauge",
+	        "inbound and outbound calls holding a tenant's call slot",
+	        (double)r->calls.limits.active);
+	counter(f, "cc_routing_call_slots_expired_total", "counter",
+	        "call slots freed by their deadline because no end event came",
+	        (double)r->calls.limits.expired);
 	counter(f, "cc_routing_progress_events_total", "counter",
 	        "answered/ended/failed reports received from Kamailio", (double)r->calls.events_in);
 	counter(f, "cc_routing_model_tenants", "gauge", "tenants in the model", (double)m->tenants.len);
@@ -353,6 +366,7 @@ int main(int argc, char **argv)
 	rt_credit_free(&r.credit);
 	cc_events_close(r.events, 2000);
 	rt_loader_stop(r.loader, r.bundle);
+	rt_limits_free(&r.calls.limits);
 	event_free(r.tick);
 	event_free(sigterm);
 	event_free(sigint);

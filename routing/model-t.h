@@ -26,6 +26,13 @@ struct rt_plan {
 
 struct rt_agent {
 	char extension[12];          /* "1001" */
+	char cli[CC_E164_MAX + 1];   /* the agent's own caller ID, "" for the tenant's */
+};
+
+/* Per-tenant limits on calls through the carrier (operator-set). */
+struct rt_limits_cfg {
+	int max_calls;               /* concurrent inbound+outbound calls, -1: no limit */
+	int max_cps;                 /* new such calls per second, -1: no limit */
 };
 
 struct rt_tenant {
@@ -34,10 +41,14 @@ struct rt_tenant {
 	char *sip_domain;            /* "acme.cc.test" */
 	bool enabled;                /* false after DELETE: nothing routes */
 	struct rt_plan *plan;        /* NULL: no billing plan, no credit grants */
-	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls: first number, "" if none */
+	bool pstn_without_plan;      /* operator flag: PSTN calls without a plan */
+	bool allow_unparseable;      /* callers the block list cannot read get through */
+	struct rt_limits_cfg limits; /* concurrency and call rate */
+	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls (the tenant's setting), "" if none */
 	struct cc_map agents;        /* extension -> struct rt_agent */
 	struct cc_map blocked;       /* caller digits -> (void *)1 */
 	struct cc_map blocked_prefix;/* digit prefix -> (void *)1 */
+	struct cc_map refused;       /* destination digit prefix -> (void *)1 */
 };
 
 struct rt_number {
@@ -57,6 +68,7 @@ struct rt_model {
 	struct cc_map numbers;       /* digits -> struct rt_number */
 	struct cc_map trunks;        /* id -> struct rt_trunk */
 	struct rt_trunk *outbound;   /* first trunk with an outbound address */
+	struct cc_map refused;       /* platform-wide refused destination prefixes */
 	size_t n_agents;             /* for the log line after a load */
 };
 

@@ -23,6 +23,7 @@ static void free_tenant(void *p)
 	cc_map_free(&t->agents, free);
 	cc_map_free(&t->blocked, NULL);
 	cc_map_free(&t->blocked_prefix, NULL);
+	cc_map_free(&t->refused, NULL);
 	free(t->slug);
 	free(t->sip_domain);
 	free(t->plan);
@@ -45,6 +46,7 @@ void rt_model_free(struct rt_model *m)
 	cc_map_free(&m->tenants, free_tenant);
 	cc_map_free(&m->numbers, free);
 	cc_map_free(&m->trunks, free_trunk);
+	cc_map_free(&m->refused, NULL);
 	free(m);
 }
 
@@ -58,6 +60,8 @@ struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const 
 	t->slug = strdup(slug);
 	t->sip_domain = strdup(sip_domain);
 	t->enabled = enabled;
+	t->limits.max_calls = -1;
+	t->limits.max_cps = -1;
 	CC_BUG_ON(!t->slug || !t->sip_domain);
 	CC_BUG_ON(cc_map_put(&m->tenants, t->id, t) != NULL);
 	return t;
@@ -86,8 +90,39 @@ int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *
 	n->tenant = t;
 	snprintf(n->extension, sizeof(n->extension), "%s", extension);
 	free(cc_map_put(&m->numbers, n->digits, n));
-	if (!t->cli[0])
-		snprintf(t->cli, sizeof(t->cli), "+%s", n->digits);
+	return CC_OK;
+}
+
+/* "+digits" of a canonical number into cli, or CC_ERROR (cli unchanged). */
+static int set_cli(char cli[CC_E164_MAX + 1], const char *e164)
+{
+	char digits[CC_E164_MAX];
+
+	if (!e164 || e164[0] != '+' || cc_e164_from_sip(e164, strlen(e164), digits) != CC_OK)
+		return CC_ERROR;
+	snprintf(cli, CC_E164_MAX + 1, "+%s", digits);
+	return CC_OK;
+}
+
+int rt_model_set_cli(struct rt_tenant *t, const char *e164)
+{
+	return set_cli(t->cli, e164);
+}
+
+int rt_model_set_agent_cli(struct rt_tenant *t, const char *extension, const char *e164)
+{
+	struct rt_agent *a = cc_map_get(&t->agents, extension);
+
+	return a ? set_cli(a->cli, e164) : CC_ERROR;
+}
+
+int rt_model_add_refused(struct rt_model *m, struct rt_tenant *t, const char *prefix)
+{
+	char digits[CC_E164_MAX];
+
+	if (cc_e164_prefix(prefix, digits, NULL) != CC_OK)
+		return CC_ERROR;
+	cc_map_put(t ? &t->refused : &m->refused, digits, (void *)1);
 	return CC_OK;
 }
 
@@ -127,22 +162,32 @@ int rt_model_add_trunk(struct rt_model *m, const char *id, const char *name,
 	return CC_OK;
 }
 
-bool rt_tenant_blocks(const struct rt_tenant *t, const char *digits)
+/* True if a prefix of digits (the whole of it included) is in map. */
+static bool has_prefix(const struct cc_map *map, const char *digits)
 {
 	char p[CC_E164_MAX];
 	size_t n = strlen(digits);
 
-	if (cc_map_get(&t->blocked, digits))
-		return true;
-	if (!t->blocked_prefix.len || n >= sizeof(p))
+	if (!map->len || n >= sizeof(p))
 		return false;
 	memcpy(p, digits, n + 1);
 	for (; n > 0; n--) {
 		p[n] = '\0';
-		if (cc_map_get(&t->blocked_prefix, p))
+		if (cc_map_get(map, p))
 			return true;
 	}
 	return false;
+}
+
+bool rt_tenant_blocks(const struct rt_tenant *t, const char *digits)
+{
+	return cc_map_get(&t->blocked, digits) || has_prefix(&t->blocked_prefix, digits);
+}
+
+bool rt_refuses_destination(const struct rt_model *m, const struct rt_tenant *t,
+                            const char *digits)
+{
+	return has_prefix(&m->refused, digits) || has_prefix(&t->refused, digits);
 }
 
 /* ------------------------------------------------------------- loading */
@@ -166,28 +211,52 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 		rt_model_free(m);
 		return NULL;
 	}
-	if (!(r = query(pg, "SELECT id, slug, sip_domain, enabled FROM cc.tenants", err)))
+	/* caller IDs are the tenant's own numbers (foreign keys in 0003) */
+	if (!(r = query(pg, "SELECT id, slug, sip_domain, enabled, caller_id, pstn_without_plan, "
+	                    "COALESCE(max_concurrent_calls, -1), COALESCE(max_calls_per_second, -1), "
+	                    "unparseable_callers = 'allow' FROM cc.tenants", err)))
 		goto fail;
-	for (int i = 0; i < PQntuples(r); i++)
-		rt_model_add_tenant(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-		                    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0] == 't');
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = rt_model_add_tenant(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		                                          PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0] == 't');
+
+		if (!PQgetisnull(r, i, 4))
+			rt_model_set_cli(t, PQgetvalue(r, i, 4));
+		t->pstn_without_plan = PQgetvalue(r, i, 5)[0] == 't';
+		t->limits.max_calls = atoi(PQgetvalue(r, i, 6));
+		t->limits.max_cps = atoi(PQgetvalue(r, i, 7));
+		t->allow_unparseable = PQgetvalue(r, i, 8)[0] == 't';
+	}
 	PQclear(r);
 
-	if (!(r = query(pg, "SELECT tenant_id, extension FROM cc.agents", err)))
+	if (!(r = query(pg, "SELECT tenant_id, extension, caller_id FROM cc.agents", err)))
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
 		if (t) {
 			rt_model_add_agent(t, PQgetvalue(r, i, 1));
+			if (!PQgetisnull(r, i, 2))
+				rt_model_set_agent_cli(t, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
 			m->n_agents++;
 		}
 	}
 	PQclear(r);
 
-	/* oldest first: a tenant's first number is its caller ID */
+	if (!(r = query(pg, "SELECT tenant_id, prefix FROM cc.refused_prefixes", err)))
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = PQgetisnull(r, i, 0) ? NULL
+		                      : cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+
+		if (t || PQgetisnull(r, i, 0))
+			rt_model_add_refused(m, t, PQgetvalue(r, i, 1));
+	}
+	PQclear(r);
+
+	/* only numbers assigned to a tenant and given a target ring anyone */
 	if (!(r = query(pg, "SELECT tenant_id, e164, target_extension FROM cc.numbers "
-	                    "ORDER BY created_at, id", err)))
+	                    "WHERE tenant_id IS NOT NULL AND target_extension IS NOT NULL", err)))
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));

@@ -5,7 +5,8 @@
 #include "model-t.h"
 #include "pg.h"
 
-/* Loads every tenant, agent, number, block-list entry and trunk. Returns
+/* Loads every tenant, agent, assigned number with a target, block-list
+ * entry, refused destination prefix and trunk. Returns
  * a new model, or NULL with *err set (the caller keeps its old model). */
 struct rt_model *rt_model_load(struct cc_pg *pg, char **err);
 struct rt_model *rt_model_new(void);
@@ -17,6 +18,12 @@ struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const 
 int rt_model_add_agent(struct rt_tenant *t, const char *extension);
 int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
                         const char *extension);
+/* The caller ID of the tenant's PSTN calls, or of one of its agents
+ * (canonical "+..."; CC_ERROR and unchanged otherwise). */
+int rt_model_set_cli(struct rt_tenant *t, const char *e164);
+int rt_model_set_agent_cli(struct rt_tenant *t, const char *extension, const char *e164);
+/* A refused destination prefix: the platform's (t NULL) or the tenant's. */
+int rt_model_add_refused(struct rt_model *m, struct rt_tenant *t, const char *prefix);
 int rt_model_add_block(struct rt_tenant *t, const char *e164, const char *prefix);
 int rt_model_add_trunk(struct rt_model *m, const char *id, const char *name,
                        const char *outbound);
@@ -24,5 +31,10 @@ int rt_model_add_trunk(struct rt_model *m, const char *id, const char *name,
 /* True if the caller's digits are on the tenant's block list (exactly or
  * by prefix). */
 bool rt_tenant_blocks(const struct rt_tenant *t, const char *digits);
+
+/* True if outbound calls of tenant t may not reach these digits (a prefix
+ * on the platform's list or the tenant's). */
+bool rt_refuses_destination(const struct rt_model *m, const struct rt_tenant *t,
+                            const char *digits);
 
 #endif

@@ -4,6 +4,11 @@
  * extension, domain = the tenant's SIP domain, HA1 and HA1b only; the
  * password itself is never stored nor returned), written in one
  * transaction.
+ *
+ * caller_id (optional) is the number this agent presents on PSTN calls
+ * instead of the tenant's: one of the tenant's own numbers, else 422 (the
+ * same answer whoever holds the number); PATCH it to null to go back to
+ * the tenant's.
  */
 #include "api.h"
 #include "cc.h"
@@ -14,14 +19,16 @@
 
 static const char COLS[] = "id, extension, name, "
 	TN_TS("created_at") ", "
-	TN_TS("updated_at");
+	TN_TS("updated_at") ", caller_id";
 
 static json_t *row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "extension", PQgetvalue(res, i, 1), "name", PQgetvalue(res, i, 2),
 	                 "sip_username", PQgetvalue(res, i, 1),
-	                 "created_at", tn_time(res, i, 3), "updated_at", tn_time(res, i, 4));
+	                 "created_at", tn_time(res, i, 3), "updated_at", tn_time(res, i, 4),
+	                 "caller_id", PQgetisnull(res, i, 5) ? json_null()
+	                              : json_string(PQgetvalue(res, i, 5)));
 }
 
 static int check_password(struct tn_req *r, json_t *v, char **err)
@@ -34,17 +41,40 @@ static int check_password(struct tn_req *r, json_t *v, char **err)
 }
 
 static const struct tn_field create_fields[] = {
-	{ "extension", JSON_STRING, true, tn_check_extension, NULL },
-	{ "name", JSON_STRING, true, tn_check_name, NULL },
-	{ "password", JSON_STRING, true, check_password, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "extension", JSON_STRING, true, tn_check_extension, NULL, false },
+	{ "name", JSON_STRING, true, tn_check_name, NULL, false },
+	{ "password", JSON_STRING, true, check_password, NULL, false },
+	{ "caller_id", JSON_STRING, false, tn_check_e164, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static const struct tn_field patch_fields[] = {
-	{ "name", JSON_STRING, false, tn_check_name, NULL },
-	{ "password", JSON_STRING, false, check_password, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "name", JSON_STRING, false, tn_check_name, NULL, false },
+	{ "password", JSON_STRING, false, check_password, NULL, false },
+	{ "caller_id", JSON_STRING, false, tn_check_e164, NULL, true },
+	{ NULL, 0, false, NULL, NULL, false },
 };
+static const char *const patch_nullable[] = { "caller_id", NULL };
+static const char *const patch_cols[] = { "name", "caller_id", NULL };
+
+/* A caller_id in the body must be one of the tenant's numbers: CC_ERROR
+ * after answering 422 (or a database error). */
+static int check_caller_id(struct tn_req *r)
+{
+	const char *cli = tn_str(r, "caller_id");
+	int mine;
+
+	if (!cli)
+		return CC_OK;
+	if ((mine = tn_number_of_tenant(r, r->tenant.id, cli)) < 0)
+		return CC_ERROR;
+	if (!mine) {
+		tn_error(r, 422, "invalid_argument", "caller_id",
+		         "'caller_id' must be one of this tenant's numbers");
+		return CC_ERROR;
+	}
+	return CC_OK;
+}
 
 /* HA1 = MD5(user:realm:pw), HA1b = MD5(user@domain:realm:pw); realm = domain. */
 static void hashes(struct tn_req *r, const char *ext, const char *pw,
@@ -76,20 +106,26 @@ static void create(struct tn_req *r)
 {
 	char id[CC_UUID_LEN], ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX];
 	const char *ext = tn_str(r, "extension");
-	const char *p[4] = { id, r->tenant.id, ext, tn_str(r, "name") };
+	const char *p[5] = { id, r->tenant.id, ext, tn_str(r, "name"), tn_str(r, "caller_id") };
 	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
 	json_t *out;
 
+	if (check_caller_id(r) != CC_OK)
+		return;
 	if (tn_new_id(r, id) != CC_OK)
 		return;
 	hashes(r, ext, tn_str(r, "password"), ha1, ha1b);
 	if (tn_begin(r) != CC_OK ||
-	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.agents (id, tenant_id, extension, name) "
-	              "VALUES ($1, $2, $3, $4)", 4, p) != CC_OK ||
+	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.agents (id, tenant_id, extension, name, caller_id) "
+	              "VALUES ($1, $2, $3, $4, $5)", 5, p) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO kamailio.subscriber (username, domain, password, ha1, ha1b) "
 	              "VALUES ($1, $2, '', $3, $4)", 4, ps) != CC_OK ||
-	    !(out = select_one(r, ext)) || tn_commit(r) != CC_OK)
+	    !(out = select_one(r, ext)))
 		return tn_rollback(r, "an agent with this extension");
+	if (tn_commit(r) != CC_OK) {
+		json_decref(out);
+		return tn_rollback(r, "an agent with this extension");
+	}
 	tn_notify(r->d, r->tenant.id, "agent", NULL);
 	tn_reply(r, 201, out);
 }
@@ -127,19 +163,21 @@ static void get(struct tn_req *r)
 
 static void patch(struct tn_req *r)
 {
-	const char *ext = r->params[1], *pw = tn_str(r, "password");
+	const char *ext = r->params[1], *pw;
 	char ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX];
-	const char *p[3] = { r->tenant.id, ext, tn_str(r, "name") };
+	const char *p[2] = { r->tenant.id, ext };
 	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
 	PGresult *res;
 	json_t *out;
 
-	if (pw)
+	if (tn_patch_body(r, patch_fields, patch_nullable) != CC_OK || check_caller_id(r) != CC_OK)
+		return;
+	if ((pw = tn_str(r, "password")))
 		hashes(r, ext, pw, ha1, ha1b);
 	if (tn_begin(r) != CC_OK)
 		return tn_rollback(r, "agent");
-	res = cc_pg_exec(&r->d->pg, "UPDATE cc.agents SET name = COALESCE($3, name), updated_at = now() "
-	                 "WHERE tenant_id = $1 AND extension = $2 RETURNING id", 3, p);
+	res = tn_patch_update(r, "cc.agents", patch_cols, "tenant_id = $1 AND extension = $2", 2, p,
+	                      "id");
 	if (!res)
 		return tn_rollback(r, "agent");
 	if (PQntuples(res) != 1) {
@@ -150,8 +188,12 @@ static void patch(struct tn_req *r)
 	PQclear(res);
 	if ((pw && cc_pg_cmd(&r->d->pg, "UPDATE kamailio.subscriber SET ha1 = $3, ha1b = $4 "
 	                     "WHERE username = $1 AND domain = $2", 4, ps) != CC_OK) ||
-	    !(out = select_one(r, ext)) || tn_commit(r) != CC_OK)
+	    !(out = select_one(r, ext)))
 		return tn_rollback(r, "agent");
+	if (tn_commit(r) != CC_OK) {
+		json_decref(out);
+		return tn_rollback(r, "agent");
+	}
 	tn_notify(r->d, r->tenant.id, "agent", NULL);
 	tn_reply(r, 200, out);
 }
@@ -200,6 +242,7 @@ const struct tn_route tn_agent_routes[] = {
 	{ "POST", "/v1/tenants/{slug}/agents", TN_TENANT, create_fields, create, false, false },
 	{ "GET", "/v1/tenants/{slug}/agents", TN_TENANT, NULL, list, false, false },
 	{ "GET", "/v1/tenants/{slug}/agents/{extension}", TN_TENANT, NULL, get, false, false },
+	/* fields checked by the handler: caller_id may be null */
 	{ "PATCH", "/v1/tenants/{slug}/agents/{extension}", TN_TENANT, patch_fields, patch, true, false },
 	{ "DELETE", "/v1/tenants/{slug}/agents/{extension}", TN_TENANT, NULL, remove_agent, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },

@@ -26,7 +26,7 @@
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
-	tn_statement_routes, NULL,
+	tn_statement_routes, tn_dialplan_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -328,12 +328,15 @@ static int check_fields(struct tn_req *r, json_t *obj, const struct tn_field *fi
 			tn_error(r, 400, "invalid_argument", path, "unknown field '%s'", path);
 			return CC_ERROR;
 		}
+		if (json_is_null(v) && f->nullable)
+			continue;
 		bool ok = f->type == JSON_TRUE ? json_is_boolean(v) : (int)json_typeof(v) == f->type;
 		if (!ok) {
 			static const char *names[] = { "an object", "an array", "a string",
 			                               "an integer", "a number", "a boolean" };
-			tn_error(r, 400, "invalid_argument", path, "'%s' must be %s", path,
-			         names[(int)f->type <= JSON_REAL ? (int)f->type : 5]);
+			tn_error(r, 400, "invalid_argument", path, "'%s' must be %s%s", path,
+			         names[(int)f->type <= JSON_REAL ? (int)f->type : 5],
+			         f->nullable ? " or null" : "");
 			return CC_ERROR;
 		}
 		if (f->sub) {

@@ -100,6 +100,7 @@ struct tn_field {
 	bool required;
 	int (*check)(struct tn_req *r, json_t *value, char **err);
 	const struct tn_field *sub;  /* fields of a JSON_OBJECT, NULL-name terminated */
+	bool nullable;               /* JSON null allowed ("clear it"); check is not called for it */
 };
 
 enum tn_scope {
@@ -173,6 +174,7 @@ extern const struct tn_route tn_call_routes[];
 extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];
+extern const struct tn_route tn_dialplan_routes[];
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),

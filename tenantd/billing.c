@@ -97,9 +97,9 @@ static json_t *money(const char *micro, int minor)
 /* --------------------------------------------------------------- plan */
 
 static const struct tn_field tariff_fields[] = {
-	{ "inbound", JSON_STRING, false, NULL, NULL },
-	{ "outbound", JSON_STRING, false, NULL, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "inbound", JSON_STRING, false, NULL, NULL, false },
+	{ "outbound", JSON_STRING, false, NULL, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static int check_mode(struct tn_req *r, json_t *v, char **err)
@@ -133,16 +133,16 @@ static int check_anchor(struct tn_req *r, json_t *v, char **err)
 }
 
 static const struct tn_field plan_fields[] = {
-	{ "mode", JSON_STRING, true, check_mode, NULL },
-	{ "currency", JSON_STRING, true, NULL, NULL },
-	{ "tariffs", JSON_OBJECT, false, NULL, tariff_fields },
-	{ "seat_price_per_month", JSON_STRING, false, check_money, NULL },
-	{ "number_price_per_month", JSON_STRING, false, check_money, NULL },
-	{ "credit_limit", JSON_STRING, false, check_money, NULL },
-	{ "no_rate", JSON_STRING, false, check_no_rate, NULL },
-	{ "max_call_seconds", JSON_INTEGER, false, check_max_call, NULL },
-	{ "anchor_day", JSON_INTEGER, false, check_anchor, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "mode", JSON_STRING, true, check_mode, NULL, false },
+	{ "currency", JSON_STRING, true, NULL, NULL, false },
+	{ "tariffs", JSON_OBJECT, false, NULL, tariff_fields, false },
+	{ "seat_price_per_month", JSON_STRING, false, check_money, NULL, false },
+	{ "number_price_per_month", JSON_STRING, false, check_money, NULL, false },
+	{ "credit_limit", JSON_STRING, false, check_money, NULL, false },
+	{ "no_rate", JSON_STRING, false, check_no_rate, NULL, false },
+	{ "max_call_seconds", JSON_INTEGER, false, check_max_call, NULL, false },
+	{ "anchor_day", JSON_INTEGER, false, check_anchor, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static const char PLAN_COLS[] =
@@ -308,10 +308,10 @@ static void get_plan(struct tn_req *r)
 /* ------------------------------------------------------------ postings */
 
 static const struct tn_field posting_fields[] = {
-	{ "amount", JSON_STRING, true, check_money, NULL },
-	{ "reference", JSON_STRING, true, check_reference, NULL },
-	{ "memo", JSON_STRING, false, tn_check_name, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "amount", JSON_STRING, true, check_money, NULL, false },
+	{ "reference", JSON_STRING, true, check_reference, NULL, false },
+	{ "memo", JSON_STRING, false, tn_check_name, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 /* One ledger transaction: tenant +amount, counter -amount. */

@@ -33,9 +33,9 @@ static int check_prefix(struct tn_req *r, json_t *v, char **err)
 }
 
 static const struct tn_field fields[] = {
-	{ "e164", JSON_STRING, false, tn_check_e164, NULL },
-	{ "prefix", JSON_STRING, false, check_prefix, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "e164", JSON_STRING, false, tn_check_e164, NULL, false },
+	{ "prefix", JSON_STRING, false, check_prefix, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static void create(struct tn_req *r)

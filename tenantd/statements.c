@@ -122,9 +122,9 @@ static int check_time(struct tn_req *r, json_t *v, char **err)
 }
 
 static const struct tn_field rerate_fields[] = {
-	{ "from", JSON_STRING, true, check_time, NULL },
-	{ "to", JSON_STRING, true, check_time, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "from", JSON_STRING, true, check_time, NULL, false },
+	{ "to", JSON_STRING, true, check_time, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static void rerate(struct tn_req *r)

@@ -63,4 +63,33 @@ void tn_notify(struct tenantd *d, const char *tenant, const char *what, const ch
 struct MHD_Connection;
 void tn_conn_busy(struct MHD_Connection *conn, bool busy);
 
+struct tn_req;
+struct tn_field;
+
+/* ------------------------------------------------ PATCH bodies (patch.c) */
+
+/* A PATCH body whose fields may be JSON null ("clear it"), which the route
+ * table's field checks refuse: such routes have fields = NULL and their
+ * handler calls this. The same answers as api.c: 415 (not JSON), 400
+ * (malformed, unknown field, wrong type, null where not allowed), 422 (a
+ * check failed; checks never see null). nullable lists the fields that
+ * may be null, NULL-terminated. Sets r->body. CC_ERROR after replying. */
+int tn_patch_body(struct tn_req *r, const struct tn_field *fields, const char *const *nullable);
+
+/* An UPDATE of the columns a PATCH body names: "UPDATE <table> SET c = $k,
+ * ... , updated_at = now() WHERE <where>" with the where's parameters
+ * first. Each column comes from the body field of the same name (a JSON
+ * null becomes SQL NULL, a boolean "true"/"false", an integer its digits).
+ * cols and where are the caller's constants, never input. Returns the
+ * statement's result (NULL on error); nothing to set runs only the where. */
+PGresult *tn_patch_update(struct tn_req *r, const char *table, const char *const *cols,
+                          const char *where, int n_where, const char *const *where_params,
+                          const char *returning);
+
+/* ------------------------------------------- numbers and caller IDs */
+
+/* 1 if e164 is one of the tenant's numbers, 0 if not, CC_ERROR on a
+ * database error (after answering it). */
+int tn_number_of_tenant(struct tn_req *r, const char *tenant_id, const char *e164);
+
 #endif

@@ -64,11 +64,11 @@ static int check_outbound(struct tn_req *r, json_t *v, char **err)
 }
 
 static const struct tn_field fields[] = {
-	{ "name", JSON_STRING, true, tn_check_name, NULL },
-	{ "address", JSON_STRING, true, check_address, NULL },
-	{ "port", JSON_INTEGER, true, check_port, NULL },
-	{ "outbound", JSON_STRING, false, check_outbound, NULL },
-	{ NULL, 0, false, NULL, NULL },
+	{ "name", JSON_STRING, true, tn_check_name, NULL, false },
+	{ "address", JSON_STRING, true, check_address, NULL, false },
+	{ "port", JSON_INTEGER, true, check_port, NULL, false },
+	{ "outbound", JSON_STRING, false, check_outbound, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static json_t *select_one(struct tn_req *r, const char *id)
@@ -101,8 +101,12 @@ static void create(struct tn_req *r)
 	              "VALUES ($1, $2, $3, $4, $5)", 5, p) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO kamailio.address (grp, ip_addr, mask, port, tag) "
 	              "VALUES (1, $2, 32, $3, $1)", 3, pa) != CC_OK ||
-	    !(out = select_one(r, id)) || tn_commit(r) != CC_OK)
+	    !(out = select_one(r, id)))
 		return tn_rollback(r, "a trunk with this name or address and port");
+	if (tn_commit(r) != CC_OK) {
+		json_decref(out);
+		return tn_rollback(r, "a trunk with this name or address and port");
+	}
 	tn_notify(r->d, NULL, "trunk", "permissions.addressReload");
 	tn_reply(r, 201, out);
 }

@@ -149,10 +149,23 @@ new_agent() {
 	api POST "/v1/tenants/$1/agents" "${KEY[$1]}" "{\"extension\":\"$2\",\"name\":\"Agent $2\",\"password\":\"$3\"}"
 	[ "$HTTP" = 201 ] || { fail "new_agent.$1.$2" "HTTP $HTTP $(cat "$RESP")"; return 1; }
 }
-# new_number SLUG E164 EXT
+# new_number SLUG E164 EXT: the operator assigns the number to the tenant
+# (numbers are the operator's inventory), then the tenant points it at EXT
 new_number() {
+	assign_number "$1" "$2" || return 1
 	api POST "/v1/tenants/$1/numbers" "${KEY[$1]}" "{\"e164\":\"$2\",\"target\":{\"type\":\"agent\",\"extension\":\"$3\"}}"
 	[ "$HTTP" = 201 ] || { fail "new_number.$1.$2" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+}
+# assign_number SLUG E164: the operator puts the number in the tenant's inventory
+assign_number() {
+	api POST /v1/numbers "$OPERATOR" "{\"e164\":\"$2\",\"tenant\":\"$1\"}"
+	[ "$HTTP" = 201 ] || { fail "assign_number.$1.$2" "HTTP $HTTP $(cat "$RESP")"; return 1; }
+}
+# pstn_enable SLUG CALLER_ID: PSTN calls without a billing plan (operator
+# flag) presenting CALLER_ID, one of the tenant's numbers
+pstn_enable() {
+	api PATCH "/v1/tenants/$1" "$OPERATOR" "{\"pstn_without_plan\":true,\"caller_id\":\"$2\"}"
+	[ "$HTTP" = 200 ] || { fail "pstn_enable.$1" "HTTP $HTTP $(cat "$RESP")"; return 1; }
 }
 # new_trunk NAME PORT [OUTBOUND_PORT]
 new_trunk() {

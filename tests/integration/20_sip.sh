@@ -20,6 +20,8 @@ new_number acme +8657112345678 1001
 new_number acme +8657112345600 1009
 new_number acme +8657112345603 1003
 new_number beta +8610000000001 1001
+# PSTN calls need a plan or the operator's flag, and a chosen caller ID
+pstn_enable acme +8657112345678
 api POST /v1/tenants/acme/blocklist "${KEY[acme]}" '{"e164":"+8613900000666"}'
 api POST /v1/tenants/acme/blocklist "${KEY[acme]}" '{"prefix":"86150"}'
 

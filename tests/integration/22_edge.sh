@@ -23,6 +23,8 @@ new_number acme +8657112345608 1008
 new_number acme +8657112345606 1006
 A1006=$(pick_port)
 new_number beta +8610000000001 2001
+# PSTN calls need a plan or the operator's flag, and a chosen caller ID
+pstn_enable acme +8657112345678
 SIP=127.0.0.1:$CC_SIP_PORT
 
 # invite RURI FROM-USER CALL-ID [EXTRA-HEADERS] [VIA-PORT]: a raw INVITE from
