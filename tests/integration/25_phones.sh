@@ -22,7 +22,8 @@ stop_phones() {
 }
 trap 'stop_phones; stack_down' EXIT
 stack_up || exit 1
-PHONE_DIR=$CC_VAR/phones
+# beside SIPp's logs: CC_TEST_SAVE keeps them of a failing run
+PHONE_DIR=$SIPW/phones
 
 declare -A CLIENT TRANSPORT EXT TRUNK_PORT MEDIA_PORT WHO
 CARRIER=$(pick_port) PSTN=$(pick_port)
@@ -50,6 +51,9 @@ CLIENT[$CALLER]=baresip TRANSPORT[$CALLER]=udp EXT[$CALLER]=1199
 PHONES+=("$CALLER")
 new_agent acme 1199 acme-pass-1199
 new_number acme +8657110001199 1199
+# ... and a colleague it calls (SIPp)
+COLLEAGUE=$(pick_port)
+new_agent acme 1198 acme-pass-1198
 
 start_phone() { # start_phone NAME
 	local p=$1 tr=${TRANSPORT[$1]} proxy=127.0.0.1:$CC_SIP_PORT
@@ -104,9 +108,11 @@ trunks_known() {
 
 for p in "${PHONES[@]}"; do start_phone "$p"; done
 for p in "${PHONES[@]}"; do
-	check "register_$p" wait_for 15 registered "$p"
+	check "register_$p" wait_for 15 registered "$p" ||
+		grep -a -E 'error|warning|failed|SIP/2.0 [3-6]' "$(phone_log "$p")" | grep -v mediastreamer | tail -n 8 | sed 's/^/#   /'
 done
 check trunks_loaded wait_for 15 trunks_known
+check register_colleague sip_register 1198 acme.cc.test acme-pass-1198 "$COLLEAGUE"
 
 # ------------------------------------------------------------------ calls
 for s in carrier_hold carrier_hold_phone_bye; do
@@ -153,6 +159,14 @@ hang_up "$CALLER"
 wait "$pstn"
 check caller_reached_pstn grep -q '^INVITE sip:+8613812345678@' "$SIPW/pstn.log"
 check phone_route_not_passed_to_carrier not grep -qi '^Route:' "$SIPW/pstn.log"
+# and its colleague by extension: nor to another agent's phone
+sip_agent "$COLLEAGUE"; colleague=$AGENT_PID
+"$TOOLS/baresip_phone.sh" cmd "$PHONE_DIR/$CALLER" dial "sip:1198@acme.cc.test" > /dev/null
+wait_for 15 got_invite "$COLLEAGUE" && sleep 2
+hang_up "$CALLER"
+wait "$colleague"
+check caller_reached_colleague got_invite "$COLLEAGUE"
+check phone_route_not_passed_to_agent not grep -qi '^Route:' "$SIPW/agent-$COLLEAGUE.log"
 
 wait $pids
 echo "# the calls took $((SECONDS - t0)) s (hold $HOLD s)"
