@@ -16,8 +16,8 @@
 # listens on SIP_PORT for UDP and TCP and on SIP_PORT+1 for TLS (its rule),
 # so a TLS Contact carries a port nobody may connect to (baresip has no
 # server certificate here): the platform must use the registered
-# connection. RTP uses RTP_PORT..RTP_PORT+3. The TLS server certificate is
-# checked against $CC_VAR/secrets/tls.crt (the stack's self-signed one).
+# connection. RTP uses RTP_PORT..RTP_PORT+3. Its CA file (sip_cafile) is
+# the stack's self-signed certificate, $CC_VAR/secrets/tls.crt.
 set -uo pipefail
 
 ctrl() { # ctrl DIR COMMAND PARAMS: send one netstring, print the reply
@@ -51,6 +51,7 @@ start)
 	call_max_calls		4
 	audio_source		ausine,440
 	audio_alert		ausine,440
+	# ausine makes 48 kHz stereo only; baresip resamples to 8 kHz mono
 	ausrc_srate		48000
 	ausrc_channels		2
 	rtp_ports		$RTP_PORT-$((RTP_PORT + 3))
@@ -65,7 +66,7 @@ start)
 	ctrl_tcp_listen		127.0.0.1:$CTRL_PORT
 	EOF
 	# the outbound proxy is the platform itself; answermode=auto answers
-	# every call; regint is short so a test notices a lost registration
+	# every call
 	echo "<sip:$USER_@$DOMAIN;transport=$TRANSPORT>;auth_pass=$PASS;answermode=auto;regint=300;outbound=\"sip:$PROXY;transport=$TRANSPORT\";audio_codecs=pcmu,pcma;mwi=no;pubint=0" \
 		> "$DIR/accounts"
 	: > "$DIR/contacts"

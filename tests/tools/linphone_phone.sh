@@ -75,17 +75,14 @@ start)
 	realm=$DOMAIN
 	domain=$DOMAIN
 	EOF
-	# its call history and chat database (it does not create the folder)
+	# its call history and chat database: without the folder the core
+	# never starts (no SIP socket, "No listening point" on REGISTER)
 	mkdir -p "$DIR/.local/share/linphone"
 	rm -f "$DIR/in"; mkfifo "$DIR/in"
 	# a writer that never closes: linphonec quits at the end of its input
 	(exec sleep 100000 > "$DIR/in") &
 	echo $! > "$DIR/holder.pid"
-	# on a terminal (script(1) gives it one): linphonec runs its event
-	# loop from readline's idle hook, and with a pipe for its input it
-	# would only run it when a command arrives (no REGISTER goes out)
-	(cd "$DIR" && HOME=$DIR exec script -qfec \
-		"exec linphonec -c '$DIR/linphonerc' -a -d 6 -l '$DIR/log'" /dev/null \
+	(cd "$DIR" && HOME=$DIR exec linphonec -c "$DIR/linphonerc" -a -d 6 -l "$DIR/log" \
 		< "$DIR/in" > "$DIR/out" 2>&1) &
 	echo $! > "$DIR/pid"
 	echo "soundcard use files" > "$DIR/in"
