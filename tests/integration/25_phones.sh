@@ -156,7 +156,9 @@ done
 # meanwhile the caller dials the PSTN: its INVITE carries its outbound
 # proxy as Route header, which must not reach the carrier; the carrier
 # hangs up after 2 s, and its BYE must reach the caller on its TLS
-# connection (its Contact names its listening port)
+# connection (its Contact names its listening port), and the phone's 200
+# OK must come back to the carrier in the carrier's terms (the Call-ID it
+# knows: topology hiding masks it towards carriers)
 (cd "$SIPW" && exec timeout -s KILL 30 sipp -i 127.0.0.1 -sf "$SIPP_DIR/pstn_uas_bye.xml" -p "$PSTN" -m 1 \
 	-trace_msg -message_file pstn.log -trace_err -error_file pstn.err -nostdin -timeout 25 > pstn.out 2>&1) &
 pstn=$!
