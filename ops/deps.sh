@@ -11,6 +11,8 @@ PACKAGES=(
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev libmicrohttpd-dev
+	# real softphones for tests/integration/25_phones.sh
+	baresip-core linphone-cli
 )
 
 missing=()
