@@ -52,6 +52,8 @@ CLIENT[$CALLER]=baresip TRANSPORT[$CALLER]=tls EXT[$CALLER]=1199
 PHONES+=("$CALLER")
 new_agent acme 1199 acme-pass-1199
 new_number acme +8657110001199 1199
+# PSTN calls need a plan or the operator's flag, and a caller ID
+pstn_enable acme +8657110001199
 # ... and a colleague it calls (SIPp)
 COLLEAGUE=$(pick_port)
 new_agent acme 1198 acme-pass-1198
