@@ -307,7 +307,11 @@ int main(int argc, char **argv)
 	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &one_s);
-	natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice, &r);
+	if (natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice,
+	                             &r) != NATS_OK) {
+		CC_ERR("cannot subscribe to cc.cfg.>: routingd would never see a change");
+		return 1;
+	}
 	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, on_evapi, &r);
 	if (!r.evapi) {
 		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
