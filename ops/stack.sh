@@ -501,6 +501,11 @@ ALL="pg nats rtpengine kamailio billingd tenantd routingd"
 start() {
 	local parts=${*:-$ALL} p
 	save_env
+	# every port first: a start that cannot succeed starts nothing
+	for p in $parts; do
+		if [ "$p" = pg ]; then pg_running || ports_free pg
+		else pid_alive "$p" || ports_free "$p"; fi
+	done
 	for p in $parts; do
 		[ -n "$CC_BARE" ] && [ "$p" = routingd ] && continue
 		if [ "$p" = pg ]; then
