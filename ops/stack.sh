@@ -573,8 +573,10 @@ info() {
 	  operator    token in $CC_VAR/operator.token
 	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT
 	              agents register as <extension>@<tenant slug>.$CC_SIP_DOMAIN
-	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin)
+	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin;
+	              one role per daemon, ops/db/roles.sql)
 	  NATS        nats://127.0.0.1:$CC_NATS_PORT (JetStream; monitoring http://127.0.0.1:$CC_NATS_HTTP_PORT)
+	              one user per service, user:password in $CC_VAR/secrets/nats_<user>; no anonymous clients
 	  rtpengine   ng udp 127.0.0.1:$CC_NG_PORT, media ports $CC_RTP_MIN-$CC_RTP_MAX
 	  metrics     http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics (routingd)
 	  logs        $CC_VAR/log/
