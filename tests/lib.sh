@@ -59,6 +59,10 @@ pick_port() {
 }
 
 # ------------------------------------------------------------------ stack
+# Kamailio's RPC has no port any more; 20_sip.sh still names the variable
+# when it calls ops/kamrpc.sh (which ignores it)
+export CC_RPC_PORT=${CC_RPC_PORT:-}
+
 stack_up() {
 	local attempt
 	for attempt in 1 2; do
