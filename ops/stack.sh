@@ -198,13 +198,13 @@ ng_answers() {
 sip_answers() {
 	local reply header msg
 	header=$(sed -n 's/^server_header="\(.*\)"$/\1/p' "$RUN/kamailio/kamailio.cfg")
-	msg=$(printf '%s\r\n' "OPTIONS sip:127.0.0.1:$CC_SIP_PORT SIP/2.0" \
+	printf -v msg '%s\r\n' "OPTIONS sip:127.0.0.1:$CC_SIP_PORT SIP/2.0" \
 		"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stack-$RANDOM;rport" \
 		"From: <sip:health@127.0.0.1>;tag=stack" "To: <sip:127.0.0.1:$CC_SIP_PORT>" \
 		"Call-ID: stack-health-$$-$RANDOM" "CSeq: 1 OPTIONS" "Max-Forwards: 2" \
-		"Content-Length: 0")
+		"Content-Length: 0" ""
 	exec 3<> /dev/udp/127.0.0.1/"$CC_SIP_PORT" || return 1
-	printf '%s\r\n\r\n' "$msg" >&3   # one write: one datagram
+	printf '%s' "$msg" >&3   # one write: one datagram
 	reply=$(timeout 1 dd bs=65536 count=1 status=none <&3) || true
 	exec 3>&-
 	[[ $reply == SIP/2.0* ]] && grep -qiF "${header:-Server:}" <<< "$reply"
@@ -254,9 +254,14 @@ stamp() {
 spawn_stamped() {
 	local name=$1; shift
 	pid_alive "$name" && return 0
-	setsid "$@" > >(stamp >> "$LOG/$name.log" 2>&1) 2>&1 < /dev/null &
-	echo $! > "$RUN/$name.pid"
-	disown $!  # no job report from this shell when stop kills it
+	# in a subshell whose output is already the log: the stamping process
+	# then holds no copy of this script's stdout (a caller reading it
+	# through a pipe would wait for Kamailio to exit)
+	(
+		exec >> "$LOG/$name.log" 2>&1 < /dev/null
+		setsid "$@" > >(stamp) 2>&1 &
+		echo $! > "$RUN/$name.pid"
+	)
 }
 
 stop_pid() { # stop_pid NAME
@@ -453,6 +458,10 @@ start_kamailio() {
 	# TLSF for both shared and private memory: O(1) allocation. With 5.6's
 	# default (qm) Kamailio spent 1.56-1.64 ms of CPU per full-path call at
 	# 300 calls/s, with TLSF 1.32-1.33 (docs/BENCHMARKS.md)
+	# Kamailio refuses to start while its pid file names a live process, and
+	# a stopped Kamailio may linger as a zombie under an init that is slow to
+	# reap: we start it only when our own pid file says it is not running
+	rm -f "$RUN/kamailio/kamailio.pid"
 	# Kamailio logs to stderr without a time: each line is stamped
 	spawn_stamped kamailio kamailio -DD -E -f "$cfg" -m 256 -M 32 -x tlsf -X tlsf \
 		-P "$RUN/kamailio/kamailio.pid"

@@ -44,6 +44,12 @@ check changed_setting_reported grep -q "CC_KAM_DEBUG=3 from the environment is i
 check kamailio_log_timestamped grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ' "$CC_VAR/log/kamailio.log"
 check kamailio_log_all_timestamped not grep -qvE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ' "$CC_VAR/log/kamailio.log"
 
+# --- a start read through a pipe (make run | tail) returns: nothing the
+# stack leaves running holds the caller's output open
+"$TOP/ops/stack.sh" stop kamailio routingd > /dev/null 2>&1
+piped=$(timeout 60 "$TOP/ops/stack.sh" start kamailio routingd 2>&1 | cat; echo "rc=${PIPESTATUS[0]}")
+check start_through_pipe_returns grep -q "^rc=0$" <<< "$piped"
+
 # --- the API port taken by another HTTPS server: the start fails, names
 # the port and its holder, and leaves nothing of the stack running
 "$TOP/ops/stack.sh" stop > /dev/null 2>&1
