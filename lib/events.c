@@ -434,13 +434,18 @@ static void on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus 
 	       "NATS %s: %s", natsStatus_GetText(s), text ? text : "");
 }
 
-/* Reads "user:password" from path into user and pw (each at most cap). */
+/* Reads "user:password" from path into user and pw (each shorter than
+ * cap). The user becomes a subject token (its inbox), so it is letters,
+ * digits, '-' and '_' only. */
 static int read_creds(const char *path, char *user, char *pw, size_t cap, char **err)
 {
+	static const char user_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                 "0123456789-_";
 	char line[512];
 	FILE *f = fopen(path, "re");
 	char *colon;
-	size_t n;
+	size_t n, ulen;
+	int rc = CC_OK;
 
 	if (!f)
 		return cc_fail(err, "CC_NATS_CREDS %s: %s", path, strerror(errno));
@@ -449,14 +454,18 @@ static int read_creds(const char *path, char *user, char *pw, size_t cap, char *
 	line[n] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
 	colon = strchr(line, ':');
-	if (!colon || colon == line || !colon[1] || (size_t)(colon - line) >= cap ||
-	    strlen(colon + 1) >= cap)
-		return cc_fail(err, "CC_NATS_CREDS %s does not hold one line user:password", path);
-	*colon = '\0';
-	strcpy(user, line);
-	strcpy(pw, colon + 1);
+	ulen = colon ? (size_t)(colon - line) : 0;
+	if (!colon || ulen == 0 || ulen >= cap || strspn(line, user_chars) != ulen || !colon[1] ||
+	    strlen(colon + 1) >= cap) {
+		rc = cc_fail(err, "CC_NATS_CREDS %s does not hold one line user:password "
+		             "(user of letters, digits, - and _)", path);
+	} else {
+		memcpy(user, line, ulen);
+		user[ulen] = '\0';
+		strcpy(pw, colon + 1);
+	}
 	explicit_bzero(line, sizeof(line));
-	return CC_OK;
+	return rc;
 }
 
 natsOptions *cc_nats_options(const char *url, const char *name, char **err)
