@@ -44,6 +44,18 @@ check nats_tenantd_cannot_publish_calls [ $? != 0 ]
 check nats_violation_logged grep -q "Publish Violation - User \"tenantd\", Subject \"cc.call.$B.ended\"" "$CC_VAR/log/nats.log"
 check nats_creds_private [ "$(stat -c %a "$SECRETS/nats_tenantd")" = 600 -a "$(stat -c %a "$CC_VAR/run/nats.conf")" = 600 ]
 
+# --- a daemon whose NATS credentials are unusable stops at once, saying why
+B_=${CC_BUILD:-$TOP/build}
+for d in billing/billingd routing/routingd tenantd/tenantd; do
+	out=$(CC_PG_URL=postgresql://nobody@127.0.0.1:1/cc CC_NATS_URL="$NATS" CC_NATS_CREDS=/nonexistent \
+		CC_SPOOL_DIR="$CC_VAR/spool-x" CC_TLS_CERT="$SECRETS/tls.crt" CC_TLS_KEY="$SECRETS/tls.key" \
+		CC_OPERATOR_TOKEN_FILE="$CC_VAR/operator.token" CC_API_PORT="$(pick_port)" \
+		CC_ROUTING_METRICS_PORT=0 CC_EVAPI_PORT="$(pick_port)" timeout 10 "$B_/$d" 2>&1)
+	rc=$?
+	check "bad_creds_fatal.${d#*/}" [ "$rc" = 1 ]
+	check "bad_creds_said.${d#*/}" grep -q "CC_NATS_CREDS /nonexistent: No such file" <<< "$out"
+done
+
 # --- billingd: the subject's tenant must be the body's
 F3=$(uuid)
 "$PUB" "$NATS" "cc.call.$A.offered" - "$(event "$B" "$F3" offered 2026-11-23T12:00:00Z '"direction":"inbound","from":"+8613800000001"')"
