@@ -70,7 +70,7 @@ static const char USAGE_SQL[] =
 /* ledger transactions of the period other than usage: the tenant's side */
 static const char LEDGER_SQL[] =
 	"SELECT x.kind, x.ref, x.memo, e.amount_micro,"
-	" to_char(x.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	" to_char(x.effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
 	"FROM cc.ledger_txns x JOIN cc.ledger_entries e ON e.txn_id = x.id AND e.account = 'tenant' "
 	"WHERE x.tenant_id = $1 AND x.kind IN ('adjustment', 'rerate', 'topup')"
 	" AND x.effective_at >= $2::timestamptz AND x.effective_at < $3::timestamptz "

@@ -21,10 +21,17 @@ static const char *const col_names[C_COUNT] = {
 
 #define MAX_FIELDS 16
 
-struct parse {
+struct bl_csv_reader {
 	struct bl_deck *deck;
 	struct bl_csv_result *res;
-	unsigned line;
+	struct csv_parser csv;
+	unsigned line;              /* physical line of the next byte fed (1-based) */
+	unsigned rec_line;          /* line the current record started on */
+	size_t rec_bytes;           /* bytes of the current record so far (0: between records) */
+	bool skip_line;             /* after a broken record: drop the rest of its line */
+	unsigned char head[3];      /* the first bytes, until the BOM question is settled */
+	size_t n_head;
+	bool head_done;
 	int col_of[MAX_FIELDS];     /* field position -> enum col, -1 unknown */
 	int have[C_COUNT];          /* column present */
 	int n_header;
@@ -35,22 +42,54 @@ struct parse {
 	void (*on_row)(const struct bl_rate *r, void *arg);
 	void *arg;
 };
+#define parse bl_csv_reader
 
-static void error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void error(struct parse *p, const char *fmt, ...)
+static void error_at(struct parse *p, unsigned line, const char *fmt, va_list ap)
 {
 	char msg[256];
-	va_list ap;
 
 	p->res->n_errors++;
 	if (json_array_size(p->res->errors) >= BL_CSV_MAX_ERRORS)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_array_append_new(p->res->errors, json_pack("{s:i, s:s}", "line", (int)p->line,
+	json_array_append_new(p->res->errors, json_pack("{s:i, s:s}", "line", (int)line,
 	                                                "error", msg));
+}
+
+/* a problem of the record being read: named by the line it started on */
+static void error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void error(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(p, p->rec_line, fmt, ap);
+	va_end(ap);
+}
+
+/* a problem of the text itself: named by the line it is on */
+static void text_error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_error(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(p, p->line, fmt, ap);
+	va_end(ap);
+}
+
+/* UTF-8 code points of s, or -1 if s is not valid UTF-8 (jansson checks) */
+static long utf8_chars(const char *s)
+{
+	json_t *j = json_string(s);
+	long n = 0;
+
+	if (!j)
+		return -1;
+	json_decref(j);
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
 }
 
 static void on_field(void *s, size_t len, void *arg)
@@ -162,7 +201,7 @@ static void header(struct parse *p)
 static void row(struct parse *p)
 {
 	const char *v[C_COUNT] = { 0 };
-	struct bl_rate r = { .days = BL_ALL_DAYS, .start_min = 0, .end_min = 1440, .line = p->line };
+	struct bl_rate r = { .days = BL_ALL_DAYS, .start_min = 0, .end_min = 1440, .line = p->rec_line };
 	const char *why;
 	long n;
 
@@ -181,10 +220,14 @@ static void row(struct parse *p)
 	if (!plen || plen > BL_PREFIX_MAX || strspn(v[C_PREFIX], "0123456789") != plen)
 		BAD("prefix: 1 to %d digits of E.164 without '+'", BL_PREFIX_MAX);
 	memcpy(r.prefix, v[C_PREFIX], plen + 1);
-	if (strlen(v[C_DESC]) > 200)
+	long chars = utf8_chars(v[C_DESC]);
+	if (chars < 0)
+		BAD("description: not valid UTF-8");
+	if (chars > 200)
 		BAD("description: longer than 200 characters");
+	/* a quoted description may span lines; other control characters are refused */
 	for (const char *s = v[C_DESC]; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+		if (((unsigned char)*s < 0x20 && !strchr("\t\r\n", *s)) || *s == 0x7f)
 			BAD("description: control character");
 	r.description = (char *)v[C_DESC];
 	if (cc_money_parse(v[C_RATE], 6, &r.per_min_micro, &why) != CC_OK)
@@ -223,6 +266,14 @@ static void row(struct parse *p)
 		p->on_row(&p->deck->rates[p->deck->n_rates - 1], p->arg);
 }
 
+static void drop_fields(struct parse *p)
+{
+	for (size_t i = 0; i < p->n_fields; i++)
+		free(p->field[i]);
+	p->n_fields = 0;
+	p->too_many = false;
+}
+
 static void on_record(int c, void *arg)
 {
 	struct parse *p = arg;
@@ -231,10 +282,134 @@ static void on_record(int c, void *arg)
 		header(p);
 	else if (!p->header_bad)
 		row(p);
-	for (size_t i = 0; i < p->n_fields; i++)
-		free(p->field[i]);
-	p->n_fields = 0;
-	p->too_many = false;
+	drop_fields(p);
+	p->rec_bytes = 0;
+}
+
+#define CSV_OPTIONS (CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
+
+/* after a record the parser could not take: start afresh at the next line */
+static void restart(struct parse *p)
+{
+	drop_fields(p);
+	csv_free(&p->csv);
+	CC_BUG_ON(csv_init(&p->csv, CSV_OPTIONS) != 0);
+	p->rec_bytes = 0;
+	p->skip_line = true;
+}
+
+struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
+                                   void (*on_row)(const struct bl_rate *r, void *arg), void *arg)
+{
+	struct parse *p = calloc(1, sizeof(*p));
+
+	CC_BUG_ON(!p);
+	memset(res, 0, sizeof(*res));
+	res->errors = json_array();
+	p->deck = d;
+	p->res = res;
+	p->on_row = on_row;
+	p->arg = arg;
+	p->line = p->rec_line = 1;
+	CC_BUG_ON(csv_init(&p->csv, CSV_OPTIONS) != 0);
+	return p;
+}
+
+/* One piece of one line: s[0..n) holds no '\n' except maybe as its last byte. */
+static void feed_line(struct parse *p, const char *s, size_t n)
+{
+	bool eol = n && s[n - 1] == '\n';
+
+	if (p->skip_line)
+		goto next;
+	if (p->rec_bytes == 0) {
+		size_t k = n - eol;
+
+		if (k && s[k - 1] == '\r')
+			k--;
+		if (k == 0) {   /* an empty line (or the end of a CRLF) between records */
+			if (!p->header_done && eol) {
+				text_error(p, "empty header line");
+				p->header_done = p->header_bad = true;
+			}
+			goto next;
+		}
+		p->rec_line = p->line;
+	}
+	if (memchr(s, '\0', n)) {
+		text_error(p, "NUL byte");
+		restart(p);
+		goto next;
+	}
+	p->rec_bytes += n;
+	if (p->rec_bytes > BL_CSV_MAX_RECORD) {
+		error(p, "record longer than %d bytes", BL_CSV_MAX_RECORD);
+		restart(p);
+		goto next;
+	}
+	if (csv_parse(&p->csv, s, n, on_field, on_record, p) != n) {
+		text_error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
+		restart(p);
+	}
+next:
+	if (eol) {
+		p->line++;
+		p->skip_line = false;
+	}
+}
+
+static void feed_text(struct parse *p, const char *buf, size_t len)
+{
+	const char *end = buf + len;
+
+	for (const char *s = buf; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+
+		feed_line(p, s, n);
+		s += n;
+	}
+}
+
+void bl_csv_feed(struct bl_csv_reader *p, const char *buf, size_t len)
+{
+	static const unsigned char bom[3] = { 0xef, 0xbb, 0xbf };
+
+	/* a UTF-8 byte order mark may start the file (spreadsheets write one) */
+	while (!p->head_done && len) {
+		p->head[p->n_head++] = (unsigned char)*buf++;
+		len--;
+		if (p->head[p->n_head - 1] != bom[p->n_head - 1]) {
+			p->head_done = true;
+			feed_text(p, (const char *)p->head, p->n_head);
+		} else if (p->n_head == 3) {
+			p->head_done = true;
+		}
+	}
+	if (len)
+		feed_text(p, buf, len);
+}
+
+int bl_csv_end(struct bl_csv_reader *p)
+{
+	struct bl_csv_result *res = p->res;
+	int rc;
+
+	if (!p->head_done && p->n_head)   /* a file of one or two bytes of a BOM */
+		feed_text(p, (const char *)p->head, p->n_head);
+	if (csv_fini(&p->csv, on_field, on_record, p) != 0)   /* a quote still open */
+		error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
+	drop_fields(p);
+	csv_free(&p->csv);
+	if (!p->header_done) {
+		p->rec_line = 1;
+		error(p, "empty file: expected a header line");
+	} else if (!res->rows && !p->header_bad) {
+		error(p, "no rates after the header");
+	}
+	rc = res->n_errors ? CC_ERROR : CC_OK;
+	free(p);
+	return rc;
 }
 
 int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res)
@@ -245,48 +420,10 @@ int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_re
 int bl_csv_load_cb(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res,
                    void (*on_row)(const struct bl_rate *r, void *arg), void *arg)
 {
-	struct parse p = { .deck = d, .res = res, .on_row = on_row, .arg = arg };
-	struct csv_parser csv;
-	const char *end = buf + len;
+	struct bl_csv_reader *p = bl_csv_begin(d, res, on_row, arg);
 
-	memset(res, 0, sizeof(*res));
-	res->errors = json_array();
-	if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
-		return CC_ERROR;
-	/* line by line, so that every error names its line */
-	for (const char *s = buf; s < end;) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
-
-		p.line++;
-		if (n && s[n - 1] == '\r')
-			n--;
-		if (n == 0) {
-			if (!p.header_done) {
-				error(&p, "empty header line");
-				p.header_done = p.header_bad = true;
-			}
-		} else if (memchr(s, '\0', n)) {
-			error(&p, "NUL byte");
-		} else if (csv_parse(&csv, s, n, on_field, on_record, &p) != n ||
-		           csv_fini(&csv, on_field, on_record, &p) != 0) {
-			error(&p, "malformed CSV (%s)", csv_strerror(csv_error(&csv)));
-			for (size_t i = 0; i < p.n_fields; i++)
-				free(p.field[i]);
-			p.n_fields = 0;
-			csv_free(&csv);
-			csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
-		}
-		s += (nl ? (size_t)(nl - s) + 1 : (size_t)(end - s));
-	}
-	csv_free(&csv);
-	if (!p.header_done) {
-		p.line = 1;
-		error(&p, "empty file: expected a header line");
-	} else if (!res->rows && !p.header_bad) {
-		error(&p, "no rates after the header");
-	}
-	return res->n_errors ? CC_ERROR : CC_OK;
+	bl_csv_feed(p, buf, len);
+	return bl_csv_end(p);
 }
 
 void bl_csv_result_free(struct bl_csv_result *res)

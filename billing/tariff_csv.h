@@ -1,11 +1,17 @@
 /*
  * tariff_csv.h: a rate deck from CSV (RFC 4180, parsed by libcsv), every
  * row checked, every bad row reported with its line number and reason.
+ * The reader is incremental: feed it the deck in pieces of any size as
+ * they arrive; it never holds more than one record of the text. A UTF-8
+ * byte order mark at the start is skipped; quoted fields may span lines
+ * (a record's errors name the line it starts on); a record longer than
+ * BL_CSV_MAX_RECORD bytes is refused.
  *
  * Header (any order): prefix,description,rate_per_min,connect_fee,
  * initial_s,increment_s,min_s and optionally days,start,end.
  *   prefix        E.164 digits without '+', 1..15 digits
- *   description   up to 200 characters, no control characters
+ *   description   up to 200 characters (UTF-8 code points), valid UTF-8, no
+ *                 control characters but tab and line breaks
  *   rate_per_min  decimal >= 0, at most 6 decimals, at most 1000
  *   connect_fee   decimal >= 0, at most 6 decimals, at most 1000
  *   initial_s     0..3600; increment_s 1..3600; min_s 0..3600
@@ -24,6 +30,7 @@
 #include "rate.h"
 
 #define BL_CSV_MAX_ERRORS 10000  /* errors listed; the count covers all */
+#define BL_CSV_MAX_RECORD 65536  /* bytes of one record (16 fields of 200 characters fit) */
 
 struct bl_csv_result {
 	size_t rows;            /* data rows read */
@@ -41,5 +48,14 @@ int bl_csv_load(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_re
 int bl_csv_load_cb(const char *buf, size_t len, struct bl_deck *d, struct bl_csv_result *res,
                    void (*on_row)(const struct bl_rate *r, void *arg), void *arg);
 void bl_csv_result_free(struct bl_csv_result *res);
+
+/* The incremental form of bl_csv_load_cb: begin, feed any number of
+ * pieces, then end, which frees the reader and returns CC_OK if every row
+ * was good (else CC_ERROR with res->errors). on_row may be NULL. */
+struct bl_csv_reader;
+struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
+                                   void (*on_row)(const struct bl_rate *r, void *arg), void *arg);
+void bl_csv_feed(struct bl_csv_reader *p, const char *buf, size_t len);
+int bl_csv_end(struct bl_csv_reader *p);
 
 #endif

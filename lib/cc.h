@@ -41,4 +41,11 @@ char *cc_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Always returns CC_ERROR so validators can `return cc_fail(err, ...)`. */
 int cc_fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reads a secret of at least 16 bytes from a file into buf (size bytes,
+ * NUL-terminated, trailing white space removed). CC_ERROR with *err when
+ * the file is missing, readable by others (mode & 077), too short or too
+ * long for buf. */
+int cc_read_secret(const char *path, char *buf, size_t size, char **err)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -11,14 +11,16 @@
 #define CC_SHA256_HEX 65
 #define CC_MD5_HEX 33
 
-/* A random (version 4) UUID in lower-case text. CC_ERROR if the RNG fails. */
-int cc_uuid(char out[CC_UUID_LEN]);
+/* A random (version 4) UUID in lower-case text. CC_ERROR if the RNG fails
+ * (out is then unset: a caller must look). */
+int cc_uuid(char out[CC_UUID_LEN]) __attribute__((warn_unused_result));
 
 /* True if s is a UUID in the lower-case text form cc_uuid writes. */
 int cc_uuid_valid(const char *s);
 
-/* A fresh API secret "cc_<40 hex>" (160 random bits). */
-int cc_token(char out[CC_TOKEN_LEN]);
+/* A fresh API secret "cc_<40 hex>" (160 random bits). CC_ERROR if the RNG
+ * fails (out is then unset: hashing it would hand out stack garbage). */
+int cc_token(char out[CC_TOKEN_LEN]) __attribute__((warn_unused_result));
 
 /* Lower-case hex SHA-256 / MD5 of len bytes. */
 void cc_sha256_hex(const void *data, size_t len, char out[CC_SHA256_HEX]);

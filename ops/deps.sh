@@ -10,7 +10,7 @@ PACKAGES=(
 	kamailio-nats-modules
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
-	libspandsp-dev libpri-dev
+	libspandsp-dev libpri-dev libmicrohttpd-dev
 )
 
 missing=()

@@ -35,7 +35,8 @@ mkdir -p "$CC_VAR"
 CC_VAR=$(cd "$CC_VAR" && pwd)
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
 CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
-CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
+CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS
+CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
 # what the environment asks for, to compare with the saved settings
 declare -A ASKED
 for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
@@ -58,7 +59,10 @@ for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
 : "${CC_KAM_CHILDREN:=4}"         # Kamailio UDP workers
 : "${CC_KAM_ASYNC_WORKERS:=4}"    # Kamailio workers resuming routed calls
 : "${CC_KAM_DEBUG:=1}"            # Kamailio log level (1 = warnings)
-: "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per source before blocking
+: "${CC_PIKE_DENSITY:=200}"       # requests per 2 s per non-trunk address; more are dropped
+: "${CC_TRUNK_DENSITY:=20000}"    # requests per 2 s per trunk address; more are dropped
+: "${CC_MAX_CONTACTS:=5}"         # phones registered at once per agent
+: "${CC_SIP_TCP_PER_ADDR:=100}"   # SIP TCP/TLS connections per source address (0: no limit)
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
@@ -435,6 +439,10 @@ start_kamailio() {
 	    -e "s|@KAM_ASYNC_WORKERS@|$CC_KAM_ASYNC_WORKERS|g" \
 	    -e "s|@KAM_DEBUG@|$CC_KAM_DEBUG|g" \
 	    -e "s|@PIKE_DENSITY@|$CC_PIKE_DENSITY|g" \
+	    -e "s|@TRUNK_DENSITY@|$CC_TRUNK_DENSITY|g" \
+	    -e "s|@MAX_CONTACTS@|$CC_MAX_CONTACTS|g" \
+	    -e "s|@EVAPI_SECRET@|$(secret evapi)|g" \
+	    -e "s|@TOPOH_KEY@|$(secret topoh)|g" \
 	    -e "s|@MAX_CALL_S@|$CC_MAX_CALL_S|g" \
 	    -e "s|@BARE_TARGET@|$CC_BARE|g" \
 	    -e "s|@KAM_DB_URL@|postgres://kamailio:$(secret pg_kamailio)@127.0.0.1:$CC_PG_PORT/cc|g" \
@@ -462,6 +470,7 @@ start_kamailio() {
 	# a stopped Kamailio may linger as a zombie under an init that is slow to
 	# reap: we start it only when our own pid file says it is not running
 	rm -f "$RUN/kamailio/kamailio.pid"
+	CC_SIP_TCP_PER_ADDR=$CC_SIP_TCP_PER_ADDR "$TOP/ops/sip-firewall.sh" add "$CC_SIP_PORT" "$CC_SIP_TLS_PORT"
 	# Kamailio logs to stderr without a time: each line is stamped
 	spawn_stamped kamailio kamailio -DD -E -f "$cfg" -m 256 -M 32 -x tlsf -X tlsf \
 		-P "$RUN/kamailio/kamailio.pid"
@@ -484,6 +493,8 @@ daemon_env() {
 	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
+	secret evapi > /dev/null
+	export CC_EVAPI_SECRET_FILE=$SECRETS/evapi
 }
 
 start_tenantd() {
@@ -561,6 +572,7 @@ stop() {
 	for p in $rev; do
 		case $p in
 		pg) stop_pg ;;
+		kamailio) stop_pid kamailio; "$TOP/ops/sip-firewall.sh" remove "$CC_SIP_PORT" "$CC_SIP_TLS_PORT" ;;
 		*) stop_pid "$p" ;;
 		esac
 	done

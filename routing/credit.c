@@ -212,14 +212,13 @@ static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 
 /* ---------------------------------------------------------- the loop */
 
-int rt_credit_init(struct rt_credit *c, natsConnection *nc, struct cc_pg *pg, int timeout_ms)
+int rt_credit_init(struct rt_credit *c, natsConnection *nc, int timeout_ms)
 {
 	char subject[80];
 
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->nc = nc;
-	c->pg = pg;
 	c->timeout_ms = timeout_ms;
 	if (cc_uuid(c->holder) != CC_OK)
 		return CC_ERROR;
@@ -263,33 +262,12 @@ void rt_credit_free(struct rt_credit *c)
 		free(c->out[i].text);
 	free(c->out);
 	free(c->takes);
-	bl_decks_free(&c->decks);
 	pthread_mutex_destroy(&c->lock);
 }
 
-void rt_credit_prepare(struct rt_credit *c, const struct rt_model *m)
+void rt_credit_use(struct rt_credit *c, const struct cc_map *decks)
 {
-	struct cc_map in_force = { 0 };
-
-	for (size_t i = 0; i < m->tenants.cap; i++) {
-		const struct rt_tenant *t = m->tenants.slots[i].value;
-
-		if (!m->tenants.slots[i].key || !t->plan)
-			continue;
-		const char *v[2] = { t->plan->in_version, t->plan->out_version };
-
-		for (int k = 0; k < 2; k++) {
-			if (!v[k][0])
-				continue;
-			cc_map_put(&in_force, v[k], (void *)1);
-			if (!bl_decks_get(&c->decks, c->pg, v[k]))
-				CC_WARN("deck version %s not loaded: %s", v[k], c->pg->message);
-		}
-	}
-	/* a version no plan uses any more is only memory here (billingd keeps
-	 * its own copy for rating calls that started under it) */
-	bl_decks_keep(&c->decks, &in_force);
-	cc_map_free(&in_force, NULL);
+	c->decks = decks;
 }
 
 static int64_t refuse(int *code, const char **reason, int c, const char *r)
@@ -346,8 +324,9 @@ static int64_t grant(struct rt_credit *c, const struct rt_tenant *t, bool inboun
 	struct rt_take take;
 	bool unbilled = false;
 
-	if (*version && !(deck = bl_decks_get(&c->decks, c->pg, version))) {
-		cc_log(CC_LOG_WARN, 0, t->id, call, "deck %s not loaded: %s: 503", version, c->pg->message);
+	if (*version && !(deck = c->decks ? cc_map_get(c->decks, version) : NULL)) {
+		cc_log(CC_LOG_WARN, 0, t->id, call, "deck %s not loaded (the next reload tries again): 503",
+		       version);
 		return refuse(code, reason, 503, "Billing Unavailable");
 	}
 	gmtime_r(&local, &tm);

@@ -67,18 +67,18 @@ struct rt_credit {
 	size_t n_takes, cap_takes;
 	struct rt_out *out;          /* messages for rt_credit_flush */
 	size_t n_out, cap_out;
-	struct bl_decks decks;       /* deck versions (loop thread only) */
-	struct cc_pg *pg;            /* to load a deck version */
+	const struct cc_map *decks;  /* version -> deck: the live bundle's (loader.h) */
 	struct cc_hist grant_ns;     /* the grant as the call sees it */
 	uint64_t local, waited, refills, failures, resent;
 };
 
-int rt_credit_init(struct rt_credit *c, natsConnection *nc, struct cc_pg *pg, int timeout_ms);
+int rt_credit_init(struct rt_credit *c, natsConnection *nc, int timeout_ms);
 /* Hands every lease back (so billingd need not wait for it to expire). */
 void rt_credit_free(struct rt_credit *c);
 
-/* Loads the deck versions of every plan of the model (after a reload). */
-void rt_credit_prepare(struct rt_credit *c, const struct rt_model *m);
+/* The deck versions grants rate with from now on (a bundle's, loaded by the
+ * loader thread: a grant never queries the database). */
+void rt_credit_use(struct rt_credit *c, const struct cc_map *decks);
 
 /* The grant for one call: seconds (> 0), -1 for "no limit" (free by the
  * plan), or 0 with *code and *reason set (402, 403 or 503). */

@@ -21,6 +21,7 @@ struct rt_evapi {
 	struct sockaddr_in addr;   /* Kamailio's evapi address */
 	rt_evapi_cb cb;
 	void *arg;
+	char secret[128];          /* proves to Kamailio that this is routingd */
 	int connected;             /* 1 once the connect completed */
 };
 
@@ -81,6 +82,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		ev->connected = 1;
+		/* the first frame: Kamailio sends questions and events, and
+		 * takes answers, only after it (kamailio.cfg, evapi routes) */
+		json_t *auth = json_pack("{ss}", "auth", ev->secret);
+		if (!auth || rt_evapi_send(ev, auth) != CC_OK) {
+			json_decref(auth);
+			CC_ERR("evapi: cannot send the authentication; reconnecting");
+			schedule_retry(ev);
+			return;
+		}
+		json_decref(auth);
 		CC_INFO("evapi: connected to Kamailio");
 		return;
 	}
@@ -105,11 +116,16 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 }
 
 struct rt_evapi *rt_evapi_new(struct event_base *base, const char *host, int port,
-                              rt_evapi_cb cb, void *arg)
+                              const char *secret, rt_evapi_cb cb, void *arg)
 {
 	struct rt_evapi *ev = calloc(1, sizeof(*ev));
 
 	CC_BUG_ON(!ev);
+	if (!secret || !*secret || strlen(secret) >= sizeof(ev->secret)) {
+		free(ev);
+		return NULL;
+	}
+	strcpy(ev->secret, secret);
 	ev->base = base;
 	ev->cb = cb;
 	ev->arg = arg;
@@ -131,6 +147,7 @@ void rt_evapi_free(struct rt_evapi *ev)
 	if (ev->bev)
 		bufferevent_free(ev->bev);
 	event_free(ev->retry);
+	explicit_bzero(ev->secret, sizeof(ev->secret));
 	free(ev);
 }
 

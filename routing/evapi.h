@@ -2,6 +2,8 @@
  * evapi.h: routingd's side of Kamailio's evapi: one TCP connection to
  * Kamailio, netstring-framed JSON both ways, reconnected every 200 ms
  * while Kamailio is away (so routingd and Kamailio restart independently).
+ * The first frame on every connection is {"auth":secret}: Kamailio gives
+ * questions and events only to the client that sent its secret.
  */
 #ifndef RT_EVAPI_H
 #define RT_EVAPI_H
@@ -14,8 +16,9 @@ struct rt_evapi;
 /* Called once per received JSON object; the callee does not keep msg. */
 typedef void (*rt_evapi_cb)(struct rt_evapi *ev, json_t *msg, void *arg);
 
+/* NULL for a bad host or a secret that is empty or over 127 bytes. */
 struct rt_evapi *rt_evapi_new(struct event_base *base, const char *host, int port,
-                              rt_evapi_cb cb, void *arg);
+                              const char *secret, rt_evapi_cb cb, void *arg);
 void rt_evapi_free(struct rt_evapi *ev);
 
 /* Writes what is queued now instead of at the loop's next turn (what the

@@ -5,8 +5,9 @@
  * source), NATS (call events out, configuration notices in), Kamailio's
  * evapi (questions in, answers out), and a libevent loop that runs them.
  * The model is reloaded whole on every cc.cfg.<tenant> notice, on every
- * NATS reconnect, and every CC_ROUTING_RELOAD_S seconds; when PostgreSQL
- * is down the last model keeps routing.
+ * NATS reconnect, and every CC_ROUTING_RELOAD_S seconds, on the loader's
+ * thread (loader.h): the loop only swaps the model; when PostgreSQL is down
+ * or slow the last model keeps routing.
  *
  * Metrics (Prometheus text) on http://127.0.0.1:CC_ROUTING_METRICS_PORT/metrics:
  * the time from a question's arrival to its answer being queued back to
@@ -32,8 +33,8 @@
 #include "hist.h"
 #include "evapi.h"
 #include "log.h"
+#include "loader.h"
 #include "model.h"
-#include "pg.h"
 
 struct settings {
 	char *pg_url;
@@ -41,6 +42,7 @@ struct settings {
 	char *spool_dir;
 	char *evapi_host;
 	long evapi_port;
+	char *evapi_secret_file;
 	long reload_s;
 	long metrics_port;
 	long grant_timeout_ms;
@@ -58,6 +60,9 @@ static const struct cc_config_row settings_table[] = {
 	  "Kamailio evapi address" },
 	{ "CC_EVAPI_PORT", CC_CFG_INT, "8448", 1, 65535, offsetof(struct settings, evapi_port),
 	  "Kamailio evapi port" },
+	{ "CC_EVAPI_SECRET_FILE", CC_CFG_STR, "var/secrets/evapi", 0, 0,
+	  offsetof(struct settings, evapi_secret_file),
+	  "file with the secret routingd proves to Kamailio's evapi (mode 0600)" },
 	{ "CC_ROUTING_RELOAD_S", CC_CFG_INT, "30", 1, 86400, offsetof(struct settings, reload_s),
 	  "full model reload period, seconds" },
 	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
@@ -75,23 +80,21 @@ static const struct cc_config_row settings_table[] = {
 struct routingd {
 	struct settings cfg;
 	struct event_base *base;
-	struct cc_pg pg;
 	struct cc_events *events;
-	struct rt_model *model;
+	struct rt_loader *loader;    /* builds bundles off the loop (loader.h) */
+	struct rt_bundle *bundle;    /* the live model and its decks */
+	struct rt_model *model;      /* bundle->model, as the call code reads it */
 	struct rt_calls calls;
 	struct rt_credit credit;
 	natsConnection *credit_nc;   /* credit leases and takes */
 	struct rt_evapi *evapi;
-	struct event *reload_ev;     /* activated from the NATS thread */
 	struct event *tick;          /* periodic reload */
 	natsSubscription *cfg_sub;   /* cc.cfg.> */
-	atomic_int reload_wanted;
 	int loaded;                  /* a model from PostgreSQL is in place */
+	long since_reload;           /* seconds since the last reload was asked for */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
-	uint64_t loads;              /* successful model loads */
-	uint64_t load_failures;
-	double load_s;               /* duration of the last successful load */
+
 	int rt_prio;                 /* deciding at this SCHED_FIFO priority (0: not) */
 };
 
@@ -108,48 +111,24 @@ static int sched_set(int prio)
 	return 0;
 }
 
-static void load_model(struct routingd *r)
-{
-	char *err = NULL;
-	uint64_t t0 = cc_mono_ns();
-	struct rt_model *m = rt_model_load(&r->pg, &err);
-
-	if (!m) {
-		r->load_failures++;
-		CC_WARN("model reload failed, keeping the last one: %s", err);
-		free(err);
-		return;
-	}
-	rt_model_free(r->model);
-	r->model = m;
-	if (r->credit.nc)
-		rt_credit_prepare(&r->credit, m);
-	r->loads++;
-	r->load_s = (double)(cc_mono_ns() - t0) / 1e9;
-	if (!r->loaded)
-		CC_INFO("model loaded in %.3f s: %zu tenants, %zu numbers, %zu agents, %zu trunks",
-		        r->load_s, m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
-	r->loaded = 1;
-}
-
-/* A reload is bulk work (seconds for a million numbers, more for the rate
- * decks the credit grants load): never at real-time priority, where it
- * would starve Kamailio of a core. */
-static void reload(struct routingd *r)
-{
-	if (r->rt_prio)
-		sched_set(0);
-	load_model(r);
-	if (r->rt_prio)
-		sched_set(r->rt_prio);
-}
-
-static void on_reload(evutil_socket_t fd, short what, void *arg)
+/* On the loop: a fresh bundle from the loader replaces the live one; the
+ * old one goes back to the loader thread to be freed there. */
+static void on_bundle(struct rt_bundle *fresh, void *arg)
 {
 	struct routingd *r = arg;
+	struct rt_bundle *old = r->bundle;
+	const struct rt_model *m = fresh->model;
 
-	atomic_store(&r->reload_wanted, 0);
-	reload(r);
+	r->bundle = fresh;
+	r->model = fresh->model;
+	if (r->credit.nc)
+		rt_credit_use(&r->credit, &fresh->decks);
+	if (!r->loaded)
+		CC_INFO("model loaded in %.3f s: %zu tenants, %zu numbers, %zu agents, %zu trunks",
+		        fresh->load_s, m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
+	r->loaded = 1;
+	if (old)
+		rt_loader_done(r->loader, old);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -157,19 +136,20 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct routingd *r = arg;
 
 	rt_credit_tick(&r->credit);
-	/* until the first load worked, retry every second */
-	if (!r->loaded || ++r->loaded > r->cfg.reload_s)
-		reload(r);
+	/* until the first load worked, ask every second */
+	if (!r->loaded || ++r->since_reload >= r->cfg.reload_s) {
+		r->since_reload = 0;
+		rt_loader_request(r->loader);
+	}
 }
 
-/* NATS thread: coalesce notices into one reload on the loop. */
+/* NATS thread: a notice asks the loader (requests coalesce there). */
 static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
 	struct routingd *r = arg;
 
 	natsMsg_Destroy(msg);
-	if (atomic_exchange(&r->reload_wanted, 1) == 0)
-		event_active(r->reload_ev, 0, 0);
+	rt_loader_request(r->loader);
 }
 
 static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
@@ -239,11 +219,11 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	counter(f, "cc_routing_model_numbers", "gauge", "numbers in the model", (double)m->numbers.len);
 	counter(f, "cc_routing_model_agents", "gauge", "agents in the model", (double)m->n_agents);
 	counter(f, "cc_routing_model_loads_total", "counter", "successful model loads",
-	        (double)r->loads);
+	        (double)rt_loader_loads(r->loader));
 	counter(f, "cc_routing_model_load_failures_total", "counter", "failed model loads",
-	        (double)r->load_failures);
+	        (double)rt_loader_failures(r->loader));
 	counter(f, "cc_routing_model_load_seconds", "gauge", "duration of the last model load",
-	        r->load_s);
+	        r->bundle->load_s);
 	counter(f, "cc_routing_kamailio_connected", "gauge", "1 while the evapi link is up",
 	        rt_evapi_connected(r->evapi));
 	fclose(f);
@@ -285,7 +265,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	r.base = event_base_new();
-	cc_pg_init(&r.pg, r.cfg.pg_url);
 	if (cc_events_open(&r.events, r.cfg.nats_url, r.cfg.spool_dir, "routingd", &err) != CC_OK) {
 		CC_ERR("%s", err);
 		free(err);
@@ -294,17 +273,34 @@ int main(int argc, char **argv)
 	/* credit on a connection of its own: its requests and replies do not
 	 * queue behind the event stream's publishes and acknowledgements */
 	if (!(r.credit_nc = cc_nats_connect(r.cfg.nats_url, "routingd-credit", true)) ||
-	    rt_credit_init(&r.credit, r.credit_nc, &r.pg, (int)r.cfg.grant_timeout_ms) != CC_OK) {
+	    rt_credit_init(&r.credit, r.credit_nc, (int)r.cfg.grant_timeout_ms) != CC_OK) {
 		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
 		return 1;
 	}
-	r.model = rt_model_new();
-	reload(&r);
+	/* the first model is built here, before any call can arrive; later
+	 * ones on the loader thread */
+	if (!(r.loader = rt_loader_new(r.cfg.pg_url, r.base, on_bundle, &r))) {
+		CC_ERR("cannot start the model loader");
+		return 1;
+	}
+	struct rt_bundle *first = rt_loader_build_now(r.loader);
+
+	if (first) {
+		on_bundle(first, &r);
+	} else {
+		/* the database is not there yet: the loader asks again each second */
+		r.bundle = rt_bundle_empty();
+		r.model = r.bundle->model;
+		rt_credit_use(&r.credit, &r.bundle->decks);
+	}
+	if (rt_loader_run(r.loader, r.bundle) != CC_OK) {
+		CC_ERR("cannot start the model loader's thread");
+		return 1;
+	}
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
 	r.calls.credit = &r.credit;
 
-	r.reload_ev = event_new(r.base, -1, 0, on_reload, &r);
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &one_s);
 	if (natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice,
@@ -312,7 +308,15 @@ int main(int argc, char **argv)
 		CC_ERR("cannot subscribe to cc.cfg.>: routingd would never see a change");
 		return 1;
 	}
-	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, on_evapi, &r);
+	char secret[128], *serr = NULL;
+
+	if (cc_read_secret(r.cfg.evapi_secret_file, secret, sizeof(secret), &serr) != CC_OK) {
+		CC_ERR("CC_EVAPI_SECRET_FILE: %s", serr);
+		free(serr);
+		return 2;
+	}
+	r.evapi = rt_evapi_new(r.base, r.cfg.evapi_host, (int)r.cfg.evapi_port, secret, on_evapi, &r);
+	explicit_bzero(secret, sizeof(secret));
 	if (!r.evapi) {
 		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
 		return 2;
@@ -352,9 +356,7 @@ int main(int argc, char **argv)
 	rt_evapi_free(r.evapi);
 	rt_credit_free(&r.credit);
 	cc_events_close(r.events, 2000);
-	rt_model_free(r.model);
-	cc_pg_close(&r.pg);
-	event_free(r.reload_ev);
+	rt_loader_stop(r.loader, r.bundle);
 	event_free(r.tick);
 	event_free(sigterm);
 	event_free(sigint);

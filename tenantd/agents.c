@@ -13,8 +13,8 @@
 #include <string.h>
 
 static const char COLS[] = "id, extension, name, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at") ", "
+	TN_TS("updated_at");
 
 static json_t *row(const PGresult *res, int i)
 {
@@ -80,7 +80,8 @@ static void create(struct tn_req *r)
 	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
 	json_t *out;
 
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	hashes(r, ext, tn_str(r, "password"), ha1, ha1b);
 	if (tn_begin(r) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.agents (id, tenant_id, extension, name) "

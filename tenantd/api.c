@@ -1,5 +1,10 @@
 /*
- * api.c: the request pipeline of api.h, from bytes to handler.
+ * api.c: the request pipeline of api.h, from the request line to the
+ * handler. libmicrohttpd calls tn_begin_request when a request line has
+ * arrived, tn_handle once the headers are in (then every check that needs
+ * no body runs, and a refusal is sent before the body is read), again with
+ * each piece of the body, and once more when the body has ended; then
+ * tn_end_request.
  */
 #include "api.h"
 #include "cc.h"
@@ -8,11 +13,15 @@
 #include "log.h"
 #include "tenantd.h"
 
-#include <event2/buffer.h>
+#include <event2/http.h>
 #include <sys/queue.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
+
+/* after a refusal made while the body is read, the rest is read and thrown
+ * away so the reply can be sent; past this much the connection is closed */
+#define TN_MAX_DROPPED (16 * 1024 * 1024)
 
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
@@ -22,44 +31,88 @@ const struct tn_route *const tn_route_tables[] = {
 
 /* ------------------------------------------------------------- replies */
 
+/* The request's fingerprint for its Idempotency-Key: method and SHA-256 of
+ * the body, stored in the method column ("POST <hex>"). */
+static void fingerprint(struct tn_req *r, char *out, size_t n)
+{
+	snprintf(out, n, "%s %s", r->method, r->idem_hash);
+}
+
 static void remember(struct tn_req *r, int status, const char *text)
 {
 	const char *p[6];
-	char st[16];
+	char st[16], fp[16 + CC_SHA256_HEX];
 
-	if (!r->idem_key || status >= 500)
+	/* only what the handler answered: a refusal of the request's form
+	 * (bad JSON, a missing field) is not stored, so the corrected request
+	 * can be sent again with the same key */
+	if (!r->idem_key || !r->in_handler || status >= 500)
 		return;
 	snprintf(st, sizeof(st), "%d", status);
-	p[0] = r->idem_scope; p[1] = r->idem_key; p[2] = r->method;
+	fingerprint(r, fp, sizeof(fp));
+	p[0] = r->idem_scope; p[1] = r->idem_key; p[2] = fp;
 	p[3] = r->path; p[4] = st; p[5] = text;
 	if (cc_pg_cmd(&r->d->pg, "INSERT INTO cc.idempotency (scope, key, method, path, status, body) "
 	              "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", 6, p) != CC_OK)
-		CC_WARN("idempotency: %s", r->d->pg.message);
+		CC_ERR("idempotency: not stored, a retry of this request would run again: %s",
+		       r->d->pg.message);
 }
 
-static void send_text(struct tn_req *r, int status, const char *text)
+/* Queues a reply; extra holds header name, value, ..., NULL (or is NULL). */
+static void queue(struct tn_req *r, int status, const char *content_type, const char *text,
+                  size_t len, const char *const *extra)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	struct evbuffer *out = evbuffer_new();
+	struct MHD_Response *resp;
 
-	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evbuffer_add(out, text, strlen(text));
-	evbuffer_add(out, "\n", 1);
-	evhttp_send_reply(r->req, status, NULL, out);
-	evbuffer_free(out);
+	CC_BUG_ON(r->answered);
+	r->answered = true;
+	resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+	CC_BUG_ON(!resp);
+	if (status != 204)
+		MHD_add_response_header(resp, "Content-Type", content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (; extra && extra[0]; extra += 2)
+		MHD_add_response_header(resp, extra[0], extra[1]);
+	if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
+		CC_WARN("%s %s: the reply %d could not be queued", r->method, r->path, status);
+	MHD_destroy_response(resp);
 }
 
-void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body)
+/* A JSON reply. While the body is being read libmicrohttpd can send
+ * nothing: the first reply made then is kept and sent when the body has
+ * ended, and the rest of the body is thrown away. */
+static void send_json(struct tn_req *r, int status, const char *text, const char *const *extra)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	struct evbuffer *out = evbuffer_new();
+	char *line = cc_sprintf("%s\n", text);
 
-	evhttp_add_header(h, "Content-Type", content_type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evbuffer_add(out, body, strlen(body));
-	evhttp_send_reply(r->req, status, NULL, out);
-	evbuffer_free(out);
+	CC_BUG_ON(!line);
+	if (r->phase_body) {
+		if (!r->late_text) {
+			r->late_status = status;
+			r->late_text = line;
+		} else {
+			free(line);
+		}
+		return;
+	}
+	queue(r, status, "application/json", line, strlen(line), extra);
+	free(line);
+}
+
+void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body, ...)
+{
+	const char *extra[17];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, body);
+	for (const char *h; n < 16 && (h = va_arg(ap, const char *));)
+		extra[n++] = h;
+	va_end(ap);
+	CC_BUG_ON(n % 2);
+	extra[n] = NULL;
+	queue(r, status, content_type, body, strlen(body), extra);
 }
 
 void tn_reply(struct tn_req *r, int status, json_t *body)
@@ -67,15 +120,17 @@ void tn_reply(struct tn_req *r, int status, json_t *body)
 	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
 
 	CC_BUG_ON(!text);
-	remember(r, status, text);
-	send_text(r, status, text);
+	if (!r->phase_body)
+		remember(r, status, text);
+	send_json(r, status, text, NULL);
 	free(text);
 	json_decref(body);
 }
 
 void tn_no_content(struct tn_req *r)
 {
-	evhttp_send_reply(r->req, 204, NULL, NULL);
+	remember(r, 204, "");
+	queue(r, 204, "application/json", "", 0, NULL);
 }
 
 void tn_error(struct tn_req *r, int status, const char *code, const char *field,
@@ -104,7 +159,10 @@ void tn_db_error(struct tn_req *r, const char *what)
 		tn_error(r, 409, "conflict", NULL, "%s already exists", what);
 		break;
 	case CC_PG_INVALID:
-		tn_error(r, 422, "invalid_argument", NULL, "%s: %s", what, r->d->pg.message);
+		/* the data broke a rule of the database: permanent, but its text
+		 * (table, column, value) is for the log, not the client */
+		CC_WARN("%s %s: database refused %s: %s", r->method, r->path, what, r->d->pg.message);
+		tn_error(r, 422, "invalid_argument", NULL, "%s: a value is not valid", what);
 		break;
 	default:
 		CC_ERR("database: %s", r->d->pg.message);
@@ -188,6 +246,24 @@ int tn_page(struct tn_req *r, int *limit, const char **after)
 	return CC_OK;
 }
 
+int tn_new_id(struct tn_req *r, char out[CC_UUID_LEN])
+{
+	if (cc_uuid(out) == CC_OK)
+		return CC_OK;
+	CC_ERR("the random number generator failed");
+	tn_error(r, 503, "unavailable", NULL, "no randomness for a new id; retry later");
+	return CC_ERROR;
+}
+
+int tn_new_token(struct tn_req *r, char out[CC_TOKEN_LEN])
+{
+	if (cc_token(out) == CC_OK)
+		return CC_OK;
+	CC_ERR("the random number generator failed");
+	tn_error(r, 503, "unavailable", NULL, "no randomness for a new key; retry later");
+	return CC_ERROR;
+}
+
 const char *tn_str(struct tn_req *r, const char *name)
 {
 	return json_string_value(json_object_get(r->body, name));
@@ -215,9 +291,18 @@ int tn_check_extension(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
+size_t tn_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;   /* count all but continuation bytes */
+	return n;
+}
+
 int tn_check_name(struct tn_req *r, json_t *v, char **err)
 {
-	size_t n = strlen(json_string_value(v));
+	size_t n = tn_utf8_len(json_string_value(v));
 
 	if (n < 1 || n > 200)
 		return cc_fail(err, "must be 1 to 200 characters");
@@ -314,8 +399,7 @@ static void free_params(struct tn_req *r)
 /* Bearer token -> operator or a tenant. CC_ERROR after replying. */
 static int authenticate(struct tn_req *r)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	                                   "Authorization");
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 	char hash[CC_SHA256_HEX];
 	const char *p[1] = { hash };
 	PGresult *res;
@@ -372,52 +456,219 @@ static int resolve_tenant(struct tn_req *r, const char *slug)
 	return CC_OK;
 }
 
-/* Replays a stored reply for a repeated Idempotency-Key. */
+/* Replays a stored reply for a repeated Idempotency-Key: the same key
+ * with another request (path, method or body) is refused. */
 static bool replayed(struct tn_req *r)
 {
 	const char *p[2] = { r->idem_scope, r->idem_key };
+	char fp[16 + CC_SHA256_HEX];
 	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT status, body, method, path FROM cc.idempotency "
 	                           "WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'",
 	                           2, p);
 
-	if (!res || PQntuples(res) != 1) {
-		if (res)
-			PQclear(res);
+	if (!res) {
+		tn_db_error(r, "Idempotency-Key");
+		return true;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
 		return false;
 	}
-	if (strcmp(PQgetvalue(res, 0, 2), r->method) || strcmp(PQgetvalue(res, 0, 3), r->path)) {
+	fingerprint(r, fp, sizeof(fp));
+	if (strcmp(PQgetvalue(res, 0, 3), r->path) != 0 || strcmp(PQgetvalue(res, 0, 2), fp) != 0) {
+		bool same_target = strcmp(PQgetvalue(res, 0, 3), r->path) == 0 &&
+		                   strncmp(PQgetvalue(res, 0, 2), fp, strlen(r->method) + 1) == 0;
+
 		PQclear(res);
 		free(r->idem_key);
 		r->idem_key = NULL;
-		tn_error(r, 422, "invalid_argument", NULL,
-		         "Idempotency-Key was used for another request");
+		if (same_target)
+			tn_error(r, 422, "invalid_argument", "Idempotency-Key",
+			         "Idempotency-Key was used for this request with another body");
+		else
+			tn_error(r, 422, "invalid_argument", "Idempotency-Key",
+			         "Idempotency-Key was used for another request");
 		return true;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Idempotent-Replayed", "true");
-	send_text(r, atoi(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1));
+	int status = atoi(PQgetvalue(res, 0, 0));
+	static const char *const replay[] = { "Idempotent-Replayed", "true", NULL };
+
+	if (status == 204)
+		queue(r, 204, "application/json", "", 0, replay);
+	else
+		send_json(r, status, PQgetvalue(res, 0, 1), replay);
 	PQclear(res);
 	return true;
 }
 
-static const char *method_name(enum evhttp_cmd_type t)
+/* ------------------------------------------------------ header checks */
+
+/* True if the decoded text s[0..n) holds no control byte (NUL included)
+ * and is valid UTF-8. */
+static bool clean_text(const char *s, size_t n)
 {
-	switch (t) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	default: return "OTHER";
-	}
+	json_t *j;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	j = json_stringn(s, n);          /* jansson refuses invalid UTF-8 */
+	json_decref(j);
+	return j != NULL;
 }
 
-static void dispatch(struct tn_req *r)
+/* The query string: each name and value, decoded, must be clean text. */
+static bool clean_query(const char *q)
 {
+	while (q && *q) {
+		size_t n = strcspn(q, "&");
+		char *part = strndup(q, n), *dec;
+		size_t len = 0;
+
+		CC_BUG_ON(!part);
+		for (char *c = part; *c; c++)
+			if (*c == '+')
+				*c = ' ';
+		dec = evhttp_uridecode(part, 0, &len);
+		free(part);
+		bool ok = dec && clean_text(dec, len);
+		free(dec);
+		if (!ok)
+			return false;
+		q += n + (q[n] == '&');
+	}
+	return true;
+}
+
+/* Headers that must come at most once: framing and credentials. A second
+ * copy is how a request is smuggled past one reader to another. */
+static const char *const single[] = {
+	"Authorization", "Content-Length", "Transfer-Encoding", "Content-Type", "Idempotency-Key",
+	"Host", NULL,
+};
+
+struct header_count {
+	int n[8];
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+	struct header_count *c = cls;
+
+	for (int i = 0; single[i]; i++)
+		if (strcasecmp(key, single[i]) == 0)
+			c->n[i]++;
+	return MHD_YES;
+}
+
+/* A media type matched exactly ("application/json", any case), with
+ * optional parameters; a charset parameter must say UTF-8. */
+static bool media_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (!ct || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	ct += strspn(ct, " \t");
+	while (*ct == ';') {
+		ct++;
+		ct += strspn(ct, " \t");
+		size_t name = strcspn(ct, "=; \t");
+		const char *v = ct + name;
+
+		if (*v != '=')
+			return false;
+		v++;
+		size_t vlen = strcspn(v, "; \t");
+		bool quoted = vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"';
+		const char *val = quoted ? v + 1 : v;
+		size_t len = quoted ? vlen - 2 : vlen;
+
+		if (name == 7 && strncasecmp(ct, "charset", 7) == 0 &&
+		    !((len == 5 && strncasecmp(val, "utf-8", 5) == 0) ||
+		      (len == 4 && strncasecmp(val, "utf8", 4) == 0)))
+			return false;
+		ct = v + vlen;
+		ct += strspn(ct, " \t");
+	}
+	return *ct == '\0';
+}
+
+/* Idempotency-Key: 1 to TN_MAX_IDEM_KEY printable ASCII characters. */
+static bool valid_idem_key(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n < 1 || n > TN_MAX_IDEM_KEY)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x20 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool is_post(struct tn_req *r)
+{
+	return strcmp(r->method, "POST") == 0;
+}
+
+/* Everything decided from the request line and headers. CC_ERROR after
+ * answering (the body is then never read). */
+static int check_headers(struct tn_req *r)
+{
+	struct MHD_Connection *c = r->conn;
+	struct header_count count = { { 0 } };
 	const struct tn_route *route = NULL;
 	bool path_known = false;
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	struct evhttp_uri *uri;
+	size_t len = 0;
+
+	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
+	bool known_method = false;
+	for (int i = 0; methods[i]; i++)
+		known_method |= strcmp(r->method, methods[i]) == 0;
+	if (!known_method) {
+		tn_error(r, 501, "not_implemented", NULL, "%.16s is not a method of this API", r->method);
+		return CC_ERROR;
+	}
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &count);
+	for (int i = 0; single[i]; i++)
+		if (count.n[i] > 1) {
+			tn_error(r, 400, "invalid_argument", single[i], "header %s given more than once",
+			         single[i]);
+			return CC_ERROR;
+		}
+	if (te && (cl || strcasecmp(te, "chunked") != 0)) {
+		tn_error(r, 400, "invalid_argument", "Transfer-Encoding",
+		         "Transfer-Encoding must be chunked, and without Content-Length");
+		return CC_ERROR;
+	}
+
+	/* the path, decoded: a NUL or other control byte would cut or bend it */
+	uri = evhttp_uri_parse_with_flags(r->uri, EVHTTP_URI_NONCONFORMANT);
+	if (!uri || !evhttp_uri_get_path(uri)) {
+		evhttp_uri_free(uri);
+		tn_error(r, 400, "invalid_argument", NULL, "malformed URL");
+		return CC_ERROR;
+	}
+	const char *q = evhttp_uri_get_query(uri);
+	r->path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, &len);
+	bool ok = r->path && clean_text(r->path, len) && clean_query(q) &&
+	          (!q || evhttp_parse_query_str(q, &r->query) == 0);
+	evhttp_uri_free(uri);
+	if (!ok) {
+		if (!r->path)
+			r->path = strdup("?");
+		tn_error(r, 400, "invalid_argument", NULL,
+		         "the URL holds a control character, invalid UTF-8 or a bad query");
+		return CC_ERROR;
+	}
 
 	for (const struct tn_route *const *t = tn_route_tables; *t && !route; t++)
 		for (const struct tn_route *rt = *t; rt->method && !route; rt++) {
@@ -429,97 +680,198 @@ static void dispatch(struct tn_req *r)
 				route = rt;
 		}
 	size_t max = route && route->csv ? TN_MAX_CSV : TN_MAX_BODY;
+	if (cl) {
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
 
-	if (len > max) {
-		tn_error(r, 413, "payload_too_large", NULL, "the body is over %zu bytes", max);
-		return;
+		if (*end || end == cl || cl[0] == '-' || n > max) {
+			tn_error(r, *end || end == cl || cl[0] == '-' ? 400 : 413,
+			         *end || end == cl || cl[0] == '-' ? "invalid_argument" : "payload_too_large",
+			         NULL, "the body is over %zu bytes", max);
+			return CC_ERROR;
+		}
 	}
 	if (authenticate(r) != CC_OK)
-		return;
+		return CC_ERROR;
 	if (!route) {
 		if (path_known)
 			tn_error(r, 405, "method_not_allowed", NULL, "%s is not allowed here", r->method);
 		else
 			tn_error(r, 404, "not_found", NULL, "no such resource");
-		return;
+		return CC_ERROR;
 	}
+	r->route = route;
 	if (route->scope != TN_TENANT && !r->is_operator) {
 		tn_error(r, r->key_tenant[0] ? 403 : 401, "forbidden", NULL,
 		         "this needs the operator token");
-		return;
+		return CC_ERROR;
 	}
 	if (route->scope != TN_OPERATOR && resolve_tenant(r, r->params[0]) != CC_OK)
-		return;
-	if (route->csv) {
-		const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		                                    "Content-Type");
-
-		if (!ct || strncasecmp(ct, "text/csv", 8) != 0) {
-			tn_error(r, 415, "unsupported_media_type", NULL, "send the body as text/csv");
-			return;
-		}
-		r->raw_len = len;
-		r->raw_body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+		return CC_ERROR;
+	if (route->csv && !media_type_is(ct, "text/csv")) {
+		tn_error(r, 415, "unsupported_media_type", NULL, "send the body as text/csv (UTF-8)");
+		return CC_ERROR;
 	}
-	if (route->fields) {
-		const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		                                    "Content-Type");
-		json_error_t jerr;
-
-		if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-			tn_error(r, 415, "unsupported_media_type", NULL,
-			         "send the body as application/json");
-			return;
-		}
-		r->body = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr);
-		if (!r->body) {
-			tn_error(r, 400, "invalid_json", NULL, "malformed JSON at line %d column %d: %s",
-			         jerr.line, jerr.column, jerr.text);
-			return;
-		}
-		if (!json_is_object(r->body)) {
-			tn_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
-			return;
-		}
-		if (check_fields(r, r->body, route->fields, route->partial, "") != CC_OK)
-			return;
+	if (route->fields && !media_type_is(ct, "application/json")) {
+		tn_error(r, 415, "unsupported_media_type", NULL,
+		         "send the body as application/json (UTF-8)");
+		return CC_ERROR;
 	}
-	if (strcmp(r->method, "POST") == 0) {
-		const char *k = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		                                   "Idempotency-Key");
-		if (k && (strlen(k) < 1 || strlen(k) > 200)) {
-			tn_error(r, 400, "invalid_argument", "Idempotency-Key", "must be 1 to 200 characters");
-			return;
+	if (is_post(r)) {
+		const char *k = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+
+		if (k && !valid_idem_key(k)) {
+			tn_error(r, 400, "invalid_argument", "Idempotency-Key",
+			         "must be 1 to %d printable ASCII characters", TN_MAX_IDEM_KEY);
+			return CC_ERROR;
+		}
+		if (k && route->csv) {
+			tn_error(r, 400, "invalid_argument", "Idempotency-Key",
+			         "a streamed upload takes no Idempotency-Key (each import is a new version)");
+			return CC_ERROR;
 		}
 		if (k) {
 			r->idem_key = strdup(k);
 			snprintf(r->idem_scope, sizeof(r->idem_scope), "%s",
 			         r->is_operator ? "operator" : r->key_tenant);
-			if (replayed(r))
-				return;
 		}
 	}
+	return CC_OK;
+}
+
+/* The body is in (JSON routes) or there is none: parse, check, replay or
+ * run the handler. */
+static void run(struct tn_req *r)
+{
+	const struct tn_route *route = r->route;
+
+	if (route->fields) {
+		json_error_t jerr;
+
+		r->body = json_loadb(r->buf ? r->buf : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!r->body)
+			return tn_error(r, 400, "invalid_json", NULL, "malformed JSON at line %d column %d: %s",
+			                jerr.line, jerr.column, jerr.text);
+		if (!json_is_object(r->body))
+			return tn_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
+		if (check_fields(r, r->body, route->fields, route->partial, "") != CC_OK)
+			return;
+	}
+	if (r->idem_key) {
+		cc_sha256_hex(r->buf ? r->buf : "", r->len, r->idem_hash);
+		if (replayed(r))
+			return;
+	}
+	r->in_handler = true;
 	route->handler(r);
 }
 
-void tn_handle(struct evhttp_request *req, void *arg)
-{
-	struct tn_req r = { .d = arg, .req = req };
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *q = evhttp_uri_get_query(uri);
-	int64_t t0 = cc_mono_ms();
+/* ------------------------------------------------- libmicrohttpd hooks */
 
-	TAILQ_INIT(&r.query);
-	r.method = method_name(evhttp_request_get_command(req));
-	r.path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
-	if (!r.path || (q && evhttp_parse_query_str(q, &r.query) != 0))
-		tn_error(&r, 400, "invalid_argument", NULL, "malformed URL");
+void *tn_begin_request(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct tn_req *r = calloc(1, sizeof(*r));
+
+	CC_BUG_ON(!r);
+	r->d = cls;
+	r->conn = conn;
+	r->uri = strdup(uri);
+	r->method = "?";
+	r->t0 = cc_mono_ms();
+	TAILQ_INIT(&r->query);
+	return r;
+}
+
+enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                          const char *method, const char *version, const char *data,
+                          size_t *size, void **con_cls)
+{
+	struct tn_req *r = *con_cls;
+
+	if (!r)
+		return MHD_NO;
+	if (!r->started) {
+		r->started = true;
+		r->method = method;
+		tn_conn_busy(conn, true);     /* the headers are in: their deadline is met */
+		if (check_headers(r) != CC_OK)
+			return MHD_YES;
+		/* no body to wait for: answer now (a body sent anyway is never read) */
+		if (!r->route->fields && !r->route->csv)
+			run(r);
+		else if (r->route->csv)
+			r->route->handler(r);
+		if (r->route->csv && !r->answered && !r->upload_ops) {
+			CC_ERR("%s %s: the handler neither answered nor took the body", r->method, r->path);
+			tn_error(r, 500, "internal", NULL, "internal error");
+		}
+		return MHD_YES;
+	}
+	if (*size) {
+		size_t n = *size;
+
+		*size = 0;
+		if (r->answered)
+			return MHD_YES;
+		if (r->late_text) {
+			r->dropped += n;
+			return r->dropped > TN_MAX_DROPPED ? MHD_NO : MHD_YES;
+		}
+		r->phase_body = true;
+		if (r->upload_ops) {
+			r->upload_ops->data(r, data, n);
+		} else if (r->len + n > TN_MAX_BODY) {
+			tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_BODY);
+		} else {
+			if (r->len + n > r->cap) {
+				r->cap = (r->len + n) * 2;
+				r->buf = realloc(r->buf, r->cap);
+				CC_BUG_ON(!r->buf);
+			}
+			memcpy(r->buf + r->len, data, n);
+			r->len += n;
+		}
+		r->phase_body = false;
+		return MHD_YES;
+	}
+	/* the body has ended */
+	if (r->answered)
+		return MHD_YES;
+	if (r->late_text) {
+		queue(r, r->late_status, "application/json", r->late_text, strlen(r->late_text), NULL);
+		return MHD_YES;
+	}
+	if (r->upload_ops)
+		r->upload_ops->end(r);
 	else
-		dispatch(&r);
-	CC_DEBUG("%s %s %dms", r.method, r.path ? r.path : "?", (int)(cc_mono_ms() - t0));
-	free_params(&r);
-	evhttp_clear_headers(&r.query);
-	json_decref(r.body);
-	free(r.path);
-	free(r.idem_key);
+		run(r);
+	if (!r->answered) {
+		CC_ERR("%s %s: no reply", r->method, r->path);
+		tn_error(r, 500, "internal", NULL, "internal error");
+	}
+	return MHD_YES;
+}
+
+void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+	struct tn_req *r = *con_cls;
+
+	tn_conn_busy(conn, false);
+	if (!r)
+		return;
+	if (r->upload_ops)
+		r->upload_ops->release(r);
+	CC_DEBUG("%s %s %dms%s", r->method, r->path ? r->path : "?", (int)(cc_mono_ms() - r->t0),
+	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	free_params(r);
+	evhttp_clear_headers(&r->query);
+	json_decref(r->body);
+	free(r->buf);
+	free(r->late_text);
+	free(r->uri);
+	free(r->path);
+	free(r->idem_key);
+	free(r);
+	*con_cls = NULL;
 }

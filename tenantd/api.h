@@ -1,27 +1,39 @@
 /*
  * api.h: tenantd's request context, routing table and reply helpers.
  *
- * HTTP parsing is libevent's evhttp; TLS is OpenSSL through
- * bufferevent_openssl. A request goes: size and media-type checks, bearer
- * token -> operator or tenant (from the key, never from the body), route
- * match on method and path pattern, tenant resolution for
- * /v1/tenants/{slug}/... (another tenant's slug answers 404), JSON body
- * checked against the route's field table, Idempotency-Key replay, then
- * the handler.
+ * HTTP and TLS are libmicrohttpd's (GnuTLS), driven from tenantd's
+ * libevent loop. Everything that can refuse a request is decided from the
+ * request line and headers alone, before one byte of the body is read:
+ * path (no control bytes once decoded), duplicate framing or credential
+ * headers, declared size, bearer token -> operator or tenant (from the key,
+ * never from the body), route match on method and path pattern, tenant
+ * resolution for /v1/tenants/{slug}/... (another tenant's slug answers
+ * 404), media type and Idempotency-Key syntax. A refusal is sent at once
+ * and the body is never read (the connection closes after it). Then the
+ * body: a JSON body is collected (at most TN_MAX_BODY) and checked against
+ * the route's field table, its Idempotency-Key replayed or refused, then the
+ * handler runs; a text/csv body is handed piece by piece to the route's
+ * upload hooks and never held whole.
  */
 #ifndef TN_API_H
 #define TN_API_H
 
-#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "id.h"
 #include "pg.h"
 
 #define TN_MAX_BODY (1024 * 1024)          /* JSON bodies */
-#define TN_MAX_CSV (256 * 1024 * 1024)     /* text/csv bodies (rate decks) */
+#define TN_MAX_CSV (256 * 1024 * 1024)     /* text/csv bodies (rate decks), streamed */
+#define TN_MAX_IDEM_KEY 200                /* Idempotency-Key: 1..200 printable ASCII */
+
+/* The one shape of every timestamp the API answers with: RFC 3339 in
+ * UTC with microseconds, e.g. 2026-12-01T20:30:53.123456Z. */
+#define TN_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 struct tenantd;
 
@@ -33,21 +45,51 @@ struct tn_tenant {
 	bool enabled;
 };
 
+struct tn_route;
+
+/* One request, from its request line to the end of its reply; freed when
+ * libmicrohttpd says the request is over (answered or the client left). */
 struct tn_req {
 	struct tenantd *d;
-	struct evhttp_request *req;
-	const char *method;          /* "GET", "POST", ... */
+	struct MHD_Connection *conn;
+	const char *method;          /* "GET", "POST", ... (libmicrohttpd's) */
+	char *uri;                   /* the request target as received, undecoded */
 	char *path;                  /* decoded path without query */
 	char *params[4];             /* {placeholders} of the route, in order */
 	struct evkeyvalq query;      /* parsed query string */
+	const struct tn_route *route;/* matched route, NULL before / if none */
 	json_t *body;                /* parsed JSON body or NULL */
-	const char *raw_body;        /* csv routes: the body (not NUL-terminated) */
-	size_t raw_len;
+	char *buf;                   /* JSON routes: the body so far */
+	size_t len, cap;
+	size_t dropped;              /* body bytes read and thrown away after a refusal */
+	bool started;                /* the headers have been checked */
+	bool phase_body;             /* the body is being read: replies wait (late_*) */
+	bool answered;               /* a reply was queued */
+	bool in_handler;             /* the route's handler runs: its replies are remembered */
+	int late_status;             /* a reply made while the body was read */
+	char *late_text;             /*   and its JSON text, sent when the body has ended */
 	bool is_operator;            /* authenticated with the operator token */
 	char key_tenant[CC_UUID_LEN];/* tenant of the API key ("" for operator) */
 	struct tn_tenant tenant;     /* resolved for tenant routes */
 	char *idem_key;              /* Idempotency-Key of a POST, or NULL */
 	char idem_scope[CC_UUID_LEN + 8];
+	char idem_hash[CC_SHA256_HEX];/* SHA-256 of the request body, for the key */
+	const struct tn_upload *upload_ops;/* csv routes: set by the handler to take the body */
+	void *upload;                /*   and their state */
+	int64_t t0;                  /* when the request line arrived (ms, monotonic) */
+};
+
+/* A text/csv body, streamed. The route's handler runs once the request
+ * has passed every header check and before any of the body is read: it
+ * either answers (and the body is never read) or sets r->upload_ops and
+ * r->upload. Then data() gets each piece of the body as it arrives (it
+ * may refuse with tn_error(); it then gets nothing more);
+ * end() answers once the body is complete; release() frees r->upload
+ * whatever happened (also when the client went away). */
+struct tn_upload {
+	void (*data)(struct tn_req *r, const char *buf, size_t len);
+	void (*end)(struct tn_req *r);
+	void (*release)(struct tn_req *r);
 };
 
 /* A field of a JSON request body. Unknown fields and wrong types answer
@@ -73,18 +115,24 @@ struct tn_route {
 	const struct tn_field *fields;/* request body, NULL = no body */
 	void (*handler)(struct tn_req *r);
 	bool partial;                /* PATCH: no field is required */
-	bool csv;                    /* body is text/csv, up to TN_MAX_CSV (raw_body) */
+	bool csv;                    /* body is text/csv, up to TN_MAX_CSV, streamed (tn_upload) */
 };
 
-/* Replies. Each takes over `body` and ends the request. */
+/* Replies. Each takes over `body` and ends the request. One made while
+ * the body is being read (by a tn_upload's data()) is sent when the body
+ * has ended; the rest of the body is then thrown away. */
 void tn_reply(struct tn_req *r, int status, json_t *body);
 void tn_error(struct tn_req *r, int status, const char *code, const char *field,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Answers from pg->error after a failed query: 503, 409, 422 or 500. */
+/* Answers from pg->error after a failed query: 503, 409, 422 or 500. The
+ * database's own text is logged, never sent. */
 void tn_db_error(struct tn_req *r, const char *what);
+
 void tn_no_content(struct tn_req *r);
-/* A non-JSON answer (e.g. text/html). */
-void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body);
+/* A non-JSON answer (e.g. text/html), with extra headers as name, value,
+ * ..., NULL. */
+void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body,
+                  ...) __attribute__((sentinel));
 
 /* Query parameters: limit (1..500, default 50) and after. CC_ERROR after
  * replying 400 on a bad value. */
@@ -108,6 +156,10 @@ json_t *tn_list(json_t *items, const char *next);
 void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresult *, int),
                    int limit, int cursor_col);
 
+/* A fresh id / API secret; CC_ERROR after answering 503 if the RNG failed. */
+int tn_new_id(struct tn_req *r, char out[CC_UUID_LEN]) __attribute__((warn_unused_result));
+int tn_new_token(struct tn_req *r, char out[CC_TOKEN_LEN]) __attribute__((warn_unused_result));
+
 /* A JSON string field of the body, or NULL. */
 const char *tn_str(struct tn_req *r, const char *name);
 
@@ -122,8 +174,15 @@ extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];
 
-/* The request callback given to evhttp. */
-void tn_handle(struct evhttp_request *req, void *arg);
+/* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
+ * tn_begin_request is the URI log callback (allocates the tn_req),
+ * tn_handle the access handler, tn_end_request the completion notice. */
+void *tn_begin_request(void *cls, const char *uri, struct MHD_Connection *conn);
+enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                          const char *method, const char *version, const char *upload_data,
+                          size_t *upload_data_size, void **con_cls);
+void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe);
 
 /* All tables, NULL-terminated; the OpenAPI test walks it. */
 extern const struct tn_route *const tn_route_tables[];
@@ -131,7 +190,10 @@ extern const struct tn_route *const tn_route_tables[];
 /* Checks shared by several resources. */
 int tn_check_e164(struct tn_req *r, json_t *v, char **err);
 int tn_check_extension(struct tn_req *r, json_t *v, char **err);
+/* 1 to 200 characters (UTF-8 code points; jansson has checked the UTF-8) */
 int tn_check_name(struct tn_req *r, json_t *v, char **err);
+/* Number of UTF-8 code points of a valid UTF-8 string. */
+size_t tn_utf8_len(const char *s);
 
 /* RFC 3339 text of a timestamptz column value, or JSON null. */
 json_t *tn_time(const PGresult *res, int row, int col);

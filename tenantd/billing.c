@@ -22,7 +22,7 @@
 
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS TN_TS
 
 /* ------------------------------------------------------------ helpers */
 
@@ -38,7 +38,7 @@ static int check_money(struct tn_req *r, json_t *v, char **err)
 
 static int check_reference(struct tn_req *r, json_t *v, char **err)
 {
-	size_t n = strlen(json_string_value(v));
+	size_t n = tn_utf8_len(json_string_value(v));   /* characters, as the message says */
 
 	return n >= 1 && n <= 200 ? CC_OK : cc_fail(err, "must be 1 to 200 characters");
 }
@@ -329,7 +329,8 @@ static void post(struct tn_req *r, const char *kind, const char *counter)
 	if (strcmp(kind, "topup") == 0 && m < 0)
 		return tn_error(r, 422, "invalid_argument", "amount",
 		                "amount: a top-up is positive (use an adjustment to take money back)");
-	cc_uuid(txn);
+	if (tn_new_id(r, txn) != CC_OK)
+		return;
 	snprintf(micro, sizeof(micro), "%lld", (long long)m);
 	snprintf(neg, sizeof(neg), "%lld", (long long)-m);
 	const char *memo = tn_str(r, "memo");

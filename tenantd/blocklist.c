@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char COLS[] = "id, e164, prefix, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at");
 
 static json_t *row(const PGresult *res, int i)
 {
@@ -53,7 +53,8 @@ static void create(struct tn_req *r)
 		cc_e164_prefix(prefix, digits, NULL);
 		p[3] = digits;
 	}
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	sql = cc_sprintf("INSERT INTO cc.blocklist (id, tenant_id, e164, prefix) VALUES ($1, $2, $3, $4) "
 	                 "RETURNING %s", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 4, p);

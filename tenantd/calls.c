@@ -2,7 +2,7 @@
  * calls.c: /v1/tenants/{slug}/calls, the tenant's call records (built by
  * billingd from call events), newest first. `from` and `to` bound the
  * start time (RFC 3339); `after` is the id of the last call of the
- * previous page.
+ * previous page (an id that is not one of the tenant's calls is 400).
  */
 #include "api.h"
 #include "cc.h"
@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS TN_TS
+
+/* the order of the list: newest first, calls with no start (an end event
+ * came before the offer) last; as a key, so the cursor compares the same way */
+#define SORT_KEY "COALESCE(started_at, '-infinity'::timestamptz)"
 
 static const char COLS[] = "id, direction, from_number, to_number, number, agent, "
 	TS("started_at") ", " TS("answered_at") ", " TS("ended_at") ", talk_seconds, result, "
@@ -87,14 +91,27 @@ static void list(struct tn_req *r)
 		return tn_error(r, 400, "invalid_argument", "to", "to must be an RFC 3339 time");
 	if (after && !cc_uuid_valid(after))
 		return tn_error(r, 400, "invalid_argument", "after", "after must be a call id");
+	if (after) {
+		const char *cp[2] = { r->tenant.id, after };
+
+		res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.calls WHERE tenant_id = $1 AND id = $2::uuid",
+		                 2, cp);
+		if (!res)
+			return tn_db_error(r, "calls");
+		int known = PQntuples(res);
+		PQclear(res);
+		if (!known)
+			return tn_error(r, 400, "invalid_argument", "after",
+			                "after is not a call of this list");
+	}
 	snprintf(lim, sizeof(lim), "%d", limit);
 	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
 	sql = cc_sprintf("SELECT %s FROM cc.calls c WHERE tenant_id = $1 "
 	                 "AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz) "
 	                 "AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz) "
-	                 "AND ($4::uuid IS NULL OR (started_at, id) < "
-	                 "  (SELECT started_at, id FROM cc.calls WHERE id = $4::uuid AND tenant_id = $1)) "
-	                 "ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $5", COLS);
+	                 "AND ($4::uuid IS NULL OR (" SORT_KEY ", id) < "
+	                 "  (SELECT " SORT_KEY ", id FROM cc.calls WHERE id = $4::uuid AND tenant_id = $1)) "
+	                 "ORDER BY " SORT_KEY " DESC, id DESC LIMIT $5", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 5, p);
 	free(sql);
 	if (!res && r->d->pg.error == CC_PG_INVALID)

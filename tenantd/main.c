@@ -1,17 +1,31 @@
 /*
  * tenantd: the provisioning API (HTTPS, JSON, /v1), see api.h and
  * openapi.yaml. This file only wires the parts: settings, the operator
- * token, TLS, PostgreSQL, NATS, and libevent's HTTP server.
+ * token, PostgreSQL, NATS, and libmicrohttpd's HTTPS server run from the
+ * libevent loop (its epoll fd and its timeout are two libevent events).
+ *
+ * Why libmicrohttpd and not evhttp: libevent 2.1's evhttp reads a whole
+ * request body before the application sees the request (a server has no
+ * way to set a header or chunk callback on an incoming request before
+ * 2.2's evhttp_set_newreqcb), so authentication and size checks came after
+ * up to 257 MiB were buffered. libmicrohttpd calls us once the headers are
+ * in, hands the body over in pieces, and limits connections per address.
+ *
+ * Slow clients: a connection must deliver a request's headers within
+ * CC_API_HEADER_TIMEOUT_S of connecting (TLS handshake included) or of its
+ * previous reply, or it is shut down; silence of CC_API_IDLE_TIMEOUT_S
+ * closes it at any stage; one address holds at most CC_API_MAX_CONN_PER_IP.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +56,12 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_RPC_SOCKET", CC_CFG_STR, "var/run/kamailio/rpc.sock", 0, 0, S(rpc_socket),
 	  "Kamailio JSON-RPC unix datagram socket (reloads)" },
 	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, S(spool_dir), "event spool folder" },
+	{ "CC_API_MAX_CONN_PER_IP", CC_CFG_INT, "32", 1, 10000, S(max_conn_per_ip),
+	  "API connections open at once from one client address; more are refused" },
+	{ "CC_API_HEADER_TIMEOUT_S", CC_CFG_INT, "10", 1, 600, S(header_timeout_s),
+	  "seconds a connection has to send a request's headers (from connect or its last reply)" },
+	{ "CC_API_IDLE_TIMEOUT_S", CC_CFG_INT, "30", 1, 3600, S(idle_timeout_s),
+	  "seconds of silence after which an API connection is closed" },
 };
 #undef S
 
@@ -57,8 +77,13 @@ static int load_operator_token(struct tenantd *d, char **err)
 		if (cc_token(tok) != CC_OK)
 			return cc_fail(err, "no randomness for the operator token");
 		fd = open(d->cfg.token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || write(fd, "\n", 1) < 0)
-			return cc_fail(err, "cannot write %s: %s", d->cfg.token_file, strerror(errno));
+		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || write(fd, "\n", 1) < 0) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			return cc_fail(err, "cannot write %s: %s", d->cfg.token_file, strerror(e));
+		}
 		close(fd);
 		CC_INFO("operator token written to %s", d->cfg.token_file);
 	} else {
@@ -154,36 +179,176 @@ static void on_rpc_reply(evutil_socket_t fd, short what, void *arg)
 	char buf[2048];
 	ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
 
-	if (n > 0 && strstr(buf, "\"error\"")) {
-		buf[n] = '\0';
+	if (n <= 0)
+		return;
+	buf[n] = '\0';                 /* before any string function reads it */
+	if (strstr(buf, "\"error\""))
 		CC_WARN("Kamailio RPC error: %s", buf);
-	}
 }
 
-/* ---------------------------------------------------------------- TLS */
+/* ---------------------------------------------------------- HTTPS */
 
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+/* The whole of a (small) file as text, or NULL with *err set. */
+static char *read_text(const char *path, char **err)
 {
-	SSL *ssl = SSL_new(arg);
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t n = 0;
 
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                      BEV_OPT_CLOSE_ON_FREE);
-}
-
-static SSL_CTX *tls_context(struct tenantd *d, char **err)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_use_certificate_chain_file(ctx, d->cfg.cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, d->cfg.key, SSL_FILETYPE_PEM) != 1) {
-		cc_fail(err, "TLS certificate %s / key %s: %s", d->cfg.cert, d->cfg.key,
-		        ERR_reason_error_string(ERR_get_error()));
-		SSL_CTX_free(ctx);
+	if (!f) {
+		cc_fail(err, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	return ctx;
+	if (getdelim(&text, &n, '\0', f) < 0) {
+		cc_fail(err, "cannot read %s: %s", path, feof(f) ? "empty" : strerror(errno));
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	CC_DEBUG("http: %s", msg);
+}
+
+static void mhd_run(struct tenantd *d)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(d->mhd);
+	if (MHD_get_timeout(d->mhd, &ms) == MHD_YES) {
+		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+		evtimer_add(d->mhd_timer, &tv);
+	} else {
+		evtimer_del(d->mhd_timer);
+	}
+}
+
+static void on_mhd(evutil_socket_t fd, short what, void *arg)
+{
+	mhd_run(arg);
+}
+
+static struct tn_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+void tn_conn_busy(struct MHD_Connection *conn, bool busy)
+{
+	struct tn_conn *c = conn_of(conn);
+
+	if (!c)
+		return;
+	c->busy = busy;
+	if (!busy)
+		c->since = cc_mono_ms();
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	struct tenantd *d = cls;
+	struct tn_conn *c = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		c = calloc(1, sizeof(*c));
+		CC_BUG_ON(!c);
+		c->conn = conn;
+		c->since = cc_mono_ms();
+		LIST_INSERT_HEAD(&d->conns, c, link);
+		*socket_context = c;
+	} else if (c) {
+		LIST_REMOVE(c, link);
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
+/* Shuts down connections that have waited past the header deadline;
+ * libmicrohttpd then sees the end of the stream and closes them. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct tenantd *d = arg;
+	int64_t now = cc_mono_ms(), limit = d->cfg.header_timeout_s * 1000;
+	struct tn_conn *c;
+
+	LIST_FOREACH(c, &d->conns, link) {
+		if (c->busy || now - c->since <= limit)
+			continue;
+		const union MHD_ConnectionInfo *i =
+			MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (i)
+			shutdown(i->connect_fd, SHUT_RDWR);
+		c->since = INT64_MAX / 2;   /* once */
+		CC_DEBUG("http: a connection sent no headers within %lds", d->cfg.header_timeout_s);
+	}
+	mhd_run(d);
+}
+
+static int https_start(struct tenantd *d, char **err)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL;
+
+	if (inet_pton(AF_INET, d->cfg.listen, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)d->cfg.port);
+	} else if (inet_pton(AF_INET6, d->cfg.listen, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)d->cfg.port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		return cc_fail(err, "CC_API_LISTEN %s is not an IP address", d->cfg.listen);
+	}
+	if (!(d->tls_cert = read_text(d->cfg.cert, err)) || !(d->tls_key = read_text(d->cfg.key, err)))
+		return CC_ERROR;
+	LIST_INIT(&d->conns);
+	d->mhd = MHD_start_daemon(flags, (uint16_t)d->cfg.port, NULL, NULL, tn_handle, d,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_HTTPS_MEM_CERT, d->tls_cert,
+		MHD_OPTION_HTTPS_MEM_KEY, d->tls_key,
+		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)d->cfg.idle_timeout_s,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)d->cfg.max_conn_per_ip,
+		/* headers up to 64 KiB, as before; the body never lives here */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_URI_LOG_CALLBACK, tn_begin_request, d,
+		MHD_OPTION_NOTIFY_COMPLETED, tn_end_request, d,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d,
+		MHD_OPTION_END);
+	if (!d->mhd)
+		return cc_fail(err, "cannot listen on %s:%ld (or the TLS certificate %s / key %s "
+		               "is unusable)", d->cfg.listen, d->cfg.port, d->cfg.cert, d->cfg.key);
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	struct timeval second = { 1, 0 };
+
+	d->mhd_ev = event_new(d->base, info->epoll_fd, EV_READ | EV_PERSIST, on_mhd, d);
+	d->mhd_timer = evtimer_new(d->base, on_mhd, d);
+	d->deadline_ev = event_new(d->base, -1, EV_PERSIST, on_deadline, d);
+	event_add(d->mhd_ev, NULL);
+	event_add(d->deadline_ev, &second);
+	mhd_run(d);
+	return CC_OK;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -211,12 +376,15 @@ int main(int argc, char **argv)
 		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}
 	if (cc_config_load(settings_table, CC_ARRAY_LEN(settings_table), &d.cfg, &err) != CC_OK ||
-	    load_operator_token(&d, &err) != CC_OK || !(d.ssl = tls_context(&d, &err))) {
+	    load_operator_token(&d, &err) != CC_OK) {
 		CC_ERR("%s", err);
 		free(err);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the loop must never wait for ever on a row lock: a deck upload holds
+	 * its transaction across turns of the loop (tariffs.c) */
+	setenv("PGOPTIONS", "-c lock_timeout=10s", 0);
 	d.base = event_base_new();
 	cc_pg_init(&d.pg, d.cfg.pg_url);
 	if (cc_events_open(&d.events, d.cfg.nats_url, d.cfg.spool_dir, "tenantd", &err) != CC_OK) {
@@ -233,18 +401,9 @@ int main(int argc, char **argv)
 	rpc_ev = event_new(d.base, d.rpc_fd, EV_READ | EV_PERSIST, on_rpc_reply, &d);
 	event_add(rpc_ev, NULL);
 
-	d.http = evhttp_new(d.base);
-	evhttp_set_bevcb(d.http, tls_bev, d.ssl);
-	/* evhttp refuses bodies past this with its own 413; the API answers a
-	 * JSON 413 for anything between 1 MiB and this bound */
-	evhttp_set_max_body_size(d.http, TN_MAX_CSV + TN_MAX_BODY);
-	evhttp_set_max_headers_size(d.http, 64 * 1024);
-	evhttp_set_timeout(d.http, 30);
-	evhttp_set_allowed_methods(d.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	                           EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
-	evhttp_set_gencb(d.http, tn_handle, &d);
-	if (!evhttp_bind_socket_with_handle(d.http, d.cfg.listen, (uint16_t)d.cfg.port)) {
-		CC_ERR("cannot listen on %s:%ld", d.cfg.listen, d.cfg.port);
+	if (https_start(&d, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
 		return 1;
 	}
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
@@ -255,7 +414,12 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
-	evhttp_free(d.http);
+	MHD_stop_daemon(d.mhd);
+	event_free(d.mhd_ev);
+	event_free(d.mhd_timer);
+	event_free(d.deadline_ev);
+	free(d.tls_cert);
+	free(d.tls_key);
 	event_free(rpc_ev);
 	event_free(d.addr_reload_ev);
 	event_free(sigterm);
@@ -263,7 +427,6 @@ int main(int argc, char **argv)
 	close(d.rpc_fd);
 	cc_events_close(d.events, 1000);
 	cc_pg_close(&d.pg);
-	SSL_CTX_free(d.ssl);
 	event_base_free(d.base);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &d.cfg);
 	nats_Close();

@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char COLS[] = "id, e164, target_type, target_extension, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at") ", "
+	TN_TS("updated_at");
 
 static json_t *row(const PGresult *res, int i)
 {
@@ -94,7 +94,8 @@ static void create(struct tn_req *r)
 	if (check_target(r, &ext) != CC_OK)
 		return;
 	p[3] = ext;
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	if (cc_pg_cmd(&r->d->pg, "INSERT INTO cc.numbers (id, tenant_id, e164, target_type, target_extension) "
 	              "VALUES ($1, $2, $3, 'agent', $4)", 4, p) != CC_OK)
 		return tn_db_error(r, "this number");

@@ -27,6 +27,27 @@ static void invoice_error(struct tn_req *r, const char *err, const char *what)
 	tn_error(r, 400, "invalid_argument", "month", "%s", err);
 }
 
+/* YYYY-MM from 2000-01 to 2199-12: the months an invoice can be about.
+ * PostgreSQL would refuse year 0000 with its own words. */
+static bool month_ok(const char *m)
+{
+	return strlen(m) == 7 && strspn(m, "0123456789") == 4 && m[4] == '-' &&
+	       strspn(m + 5, "0123456789") == 2 && (m[0] == '2' && m[1] <= '1') &&
+	       ((m[5] == '0' && m[6] >= '1') || (m[5] == '1' && m[6] <= '2'));
+}
+
+static void bad_month(struct tn_req *r)
+{
+	tn_error(r, 404, "not_found", "month",
+	         "no such invoice: months are YYYY-MM, from 2000-01 to 2199-12");
+}
+
+/* The invoice page: the tenant's and decks' texts are escaped; the policy
+ * forbids any script, frame or outside resource should one slip through. */
+static const char INVOICE_CSP[] =
+	"default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 static void list(struct tn_req *r)
 {
 	json_t *a = bl_invoice_list(&r->d->pg, r->tenant.id);
@@ -44,6 +65,8 @@ static void get(struct tn_req *r)
 	bool html = n > 5 && strcmp(m + n - 5, ".html") == 0;
 
 	snprintf(month, sizeof(month), "%.*s", (int)(html ? n - 5 : n), m);
+	if (!month_ok(month))
+		return bad_month(r);
 	/* a closed month is served as it was closed */
 	const char *p[2] = { r->tenant.id, month };
 	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT body FROM cc.invoices WHERE tenant_id = $1 AND month = $2",
@@ -65,7 +88,8 @@ static void get(struct tn_req *r)
 	if (html) {
 		char *page = bl_invoice_html(inv);
 
-		tn_reply_raw(r, 200, "text/html; charset=utf-8", page);
+		tn_reply_raw(r, 200, "text/html; charset=utf-8", page,
+		             "Content-Security-Policy", INVOICE_CSP, "X-Frame-Options", "DENY", NULL);
 		free(page);
 		json_decref(inv);
 		return;
@@ -76,6 +100,9 @@ static void get(struct tn_req *r)
 static void close_month(struct tn_req *r)
 {
 	const char *err;
+
+	if (!month_ok(r->params[1]))
+		return bad_month(r);
 	json_t *inv = bl_invoice_close(&r->d->pg, r->tenant.id, r->params[1], &err);
 
 	if (!inv)

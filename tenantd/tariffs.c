@@ -5,9 +5,12 @@
  * body text/csv (billing/tariff_csv.h lists the columns and checks): a
  * new version of the deck `name`, effective from the given time (default
  * now). All or nothing: one bad row and nothing is stored; the 422 lists
- * every bad line by number and reason. Rows stream to COPY while the rest
- * is read; a bad row abandons the COPY and the transaction. Versions are never changed; a call
- * is rated against the version in force when it started.
+ * every bad line by number and reason. The body is never held whole: each
+ * piece is parsed as it arrives and its good rows go straight to a COPY on
+ * the import's own database connection (the upload spans many turns of
+ * the loop while other requests use the main one); a bad row abandons the
+ * COPY and the transaction. One import runs at a time. Versions are never
+ * changed; a call is rated against the version in force when it started.
  */
 #include "api.h"
 #include "cc.h"
@@ -21,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TS TN_TS
 
 static bool valid_name(const char *s)
 {
@@ -64,19 +67,23 @@ static void put_int(struct copybuf *b, long long v, char sep)
 	put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-/* only the backslash needs escaping: the reader refuses control characters */
+/* COPY text escapes: the reader lets through no control character but
+ * tab and line breaks (a quoted field may span lines) */
 static void put_text(struct copybuf *b, const char *s)
 {
 	for (;;) {
-		size_t n = strcspn(s, "\\");
+		size_t n = strcspn(s, "\\\t\r\n");
 
 		put(b, s, n);
-		if (!s[n])
-			break;
-		put(b, "\\\\", 2);
+		switch (s[n]) {
+		case '\0': put(b, "\t", 1); return;
+		case '\\': put(b, "\\\\", 2); break;
+		case '\t': put(b, "\\t", 2); break;
+		case '\r': put(b, "\\r", 2); break;
+		default: put(b, "\\n", 2); break;
+		}
 		s += n + 1;
 	}
-	put(b, "\t", 1);
 }
 
 /* Rows go to COPY while the CSV is still being read: PostgreSQL works on
@@ -89,6 +96,7 @@ struct copier {
 	struct copybuf b;
 	bool failed;              /* a send failed */
 	bool stop;                /* the deck has bad rows: send nothing more */
+	bool bad_value;           /* the database refused a value (SQLSTATE class 22 or 23) */
 	const struct bl_csv_result *res;
 };
 
@@ -152,8 +160,11 @@ static int copy_end(struct copier *c, bool keep, char **err)
 		rc = CC_ERROR;
 	while ((res = PQgetResult(c->conn))) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == CC_OK && keep) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 			rc = CC_ERROR;
 			*err = strdup(PQresultErrorMessage(res));
+			c->bad_value = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
 		}
 		PQclear(res);
 	}
@@ -163,21 +174,57 @@ static int copy_end(struct copier *c, bool keep, char **err)
 	return keep ? rc : CC_ERROR;
 }
 
+/* One deck upload, from its headers to its reply. */
+struct deck_upload {
+	struct cc_pg pg;              /* its own connection, in a transaction, in COPY */
+	bool in_copy;                 /* COPY started and not yet ended */
+	char name[64], currency[8];
+	char *effective;              /* effective_from, or NULL for now */
+	char vid[CC_UUID_LEN], tid[CC_UUID_LEN];
+	struct bl_deck deck;
+	struct bl_csv_result csv;
+	struct bl_csv_reader *reader; /* NULL once ended */
+	struct copier c;
+	size_t bytes;                 /* of the body so far */
+	bool refused;                 /* answered while the body was read */
+	int64_t t0;
+};
+
+static bool importing;            /* one upload at a time (it holds a connection) */
+
+static void upload_data(struct tn_req *r, const char *buf, size_t len);
+static void upload_end(struct tn_req *r);
+static void upload_release(struct tn_req *r);
+static const struct tn_upload deck_upload_ops = { upload_data, upload_end, upload_release };
+
+/* The database refused something of the upload: a bad value is the
+ * deck's fault (422), anything else is the database's (503). The
+ * database's own text is logged only. */
+static void refuse_db(struct tn_req *r, struct deck_upload *u, const char *what, const char *err)
+{
+	CC_ERR("tariff import %s: %s: %s", u->name, what, err ? err : "?");
+	if (u->pg.error == CC_PG_INVALID)
+		tn_error(r, 422, "invalid_argument", NULL,
+		         "the database refused a value of the deck; nothing was imported");
+	else
+		tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+}
+
+/* The handler: runs after the headers passed every check, before the
+ * body. Checks the query, opens the transaction and the COPY, then lets
+ * the body come. */
 static void import(struct tn_req *r)
 {
 	const char *name = tn_query(r, "name"), *currency = tn_query(r, "currency");
 	const char *effective = tn_query(r, "effective_from");
-	struct bl_deck deck;
-	struct bl_csv_result csv;
-	char vid[CC_UUID_LEN], tid[CC_UUID_LEN], rows[24], have[8];
-	char *err = NULL;
+	struct deck_upload *u;
+	char have[8];
 	PGresult *res;
-	int64_t t0 = cc_mono_ms();
 
 	if (!name || !valid_name(name))
 		return tn_error(r, 400, "invalid_argument", "name",
 		                "name: 1 to 63 of a-z 0-9 . _ -, starting with a letter or digit");
-	if (!currency)
+	if (!currency || strlen(currency) > 7)
 		return tn_error(r, 400, "invalid_argument", "currency", "currency: an ISO 4217 code");
 	const char *cp[2] = { currency, effective };
 	res = cc_pg_exec(&r->d->pg, "SELECT EXISTS (SELECT 1 FROM cc.currencies WHERE code = $1), "
@@ -192,86 +239,150 @@ static void import(struct tn_req *r)
 	if (!known)
 		return tn_error(r, 422, "invalid_argument", "currency",
 		                "currency: %.8s is not a currency the platform bills in", currency);
+	if (importing)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "another deck import is running; retry when it has ended");
 
-	if (tn_begin(r) != CC_OK)
-		return tn_rollback(r, "tariff");
-	/* the deck: created on first import; its currency is fixed */
-	cc_uuid(tid);
-	const char *p[3] = { tid, name, currency };
-	res = cc_pg_exec(&r->d->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
-	                 "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
-	                 "RETURNING id, currency", 3, p);
-	if (!res)
-		return tn_rollback(r, "tariff");
-	snprintf(tid, sizeof(tid), "%s", PQgetvalue(res, 0, 0));
+	u = calloc(1, sizeof(*u));
+	CC_BUG_ON(!u);
+	u->t0 = cc_mono_ms();
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	snprintf(u->currency, sizeof(u->currency), "%s", currency);
+	u->effective = effective ? strdup(effective) : NULL;
+	bl_deck_init(&u->deck);
+	r->upload = u;
+	r->upload_ops = &deck_upload_ops;
+	importing = true;
+
+	cc_pg_init(&u->pg, r->d->cfg.pg_url);
+	if (tn_new_id(r, u->tid) != CC_OK || tn_new_id(r, u->vid) != CC_OK)
+		return;
+	if (cc_pg_cmd(&u->pg, "BEGIN", 0, NULL) != CC_OK)
+		return refuse_db(r, u, "BEGIN", u->pg.message);
+	/* the deck: created on first import; its currency is fixed. One
+	 * importer at a time per deck, so version numbers stay dense: the row
+	 * is locked FOR NO KEY UPDATE and never updated (an upsert's DO UPDATE
+	 * locks it FOR UPDATE). That lock is held while the body arrives, over
+	 * many turns of the loop, and FOR UPDATE would make a billing plan that
+	 * names this deck (a foreign-key check, KEY SHARE) wait on the main
+	 * connection for ever: the upload needs that same loop to go on. */
+	const char *p[3] = { u->tid, name, currency };
+	if (cc_pg_cmd(&u->pg, "INSERT INTO cc.tariffs (id, name, currency) VALUES ($1, $2, $3) "
+	              "ON CONFLICT (name) DO NOTHING", 3, p) != CC_OK)
+		return refuse_db(r, u, "deck", u->pg.message);
+	res = cc_pg_exec(&u->pg, "SELECT id, currency FROM cc.tariffs WHERE name = $1 FOR NO KEY UPDATE",
+	                 1, p + 1);
+	if (!res || PQntuples(res) != 1) {
+		if (res)
+			PQclear(res);
+		return refuse_db(r, u, "deck", u->pg.message);
+	}
+	snprintf(u->tid, sizeof(u->tid), "%s", PQgetvalue(res, 0, 0));
 	snprintf(have, sizeof(have), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
-	if (strcmp(have, currency) != 0) {
-		tn_abort(r);
+	if (strcmp(have, currency) != 0)
 		return tn_error(r, 422, "invalid_argument", "currency",
 		                "currency: deck %s is in %s", name, have);
-	}
-	/* one importer at a time per deck: version numbers stay dense */
-	const char *lp[1] = { tid };
-	if (cc_pg_cmd(&r->d->pg, "SELECT 1 FROM cc.tariffs WHERE id = $1 FOR UPDATE", 1, lp) != CC_OK)
-		return tn_rollback(r, "tariff");
 
-	/* read and check every row, streaming the good ones to COPY */
-	cc_uuid(vid);
-	struct copier c = { .conn = r->d->pg.conn, .version = vid, .vlen = strlen(vid), .res = &csv };
-	if (copy_begin(r->d->pg.conn, &err) != CC_OK) {
-		CC_ERR("tariff import: %s", err);
+	char *err = NULL;
+	if (copy_begin(u->pg.conn, &err) != CC_OK) {
+		u->pg.error = CC_PG_FAILED;
+		refuse_db(r, u, "COPY", err);
 		free(err);
-		tn_abort(r);
-		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+		return;
 	}
-	bl_deck_init(&deck);
-	int parsed = bl_csv_load_cb(r->raw_body, r->raw_len, &deck, &csv, on_row, &c);
-	int64_t t_parse = cc_mono_ms();
-	int copied = copy_end(&c, parsed == CC_OK, &err);
+	u->in_copy = true;
+	u->c = (struct copier){ .conn = u->pg.conn, .version = u->vid, .vlen = strlen(u->vid),
+	                        .res = &u->csv };
+	u->reader = bl_csv_begin(&u->deck, &u->csv, on_row, &u->c);
+}
 
+static void upload_data(struct tn_req *r, const char *buf, size_t len)
+{
+	struct deck_upload *u = r->upload;
+
+	if (u->refused)
+		return;
+	u->bytes += len;
+	if (u->bytes > TN_MAX_CSV) {
+		u->refused = true;
+		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes",
+		                TN_MAX_CSV);
+	}
+	bl_csv_feed(u->reader, buf, len);
+}
+
+static void upload_end(struct tn_req *r)
+{
+	struct deck_upload *u = r->upload;
+	char rows[24], *err = NULL;
+	PGresult *res;
+	int parsed = bl_csv_end(u->reader);
+
+	u->reader = NULL;
+	int64_t t_parse = cc_mono_ms();
+	int copied = copy_end(&u->c, parsed == CC_OK, &err);
+
+	u->in_copy = false;
 	if (parsed != CC_OK) {
 		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
 		                      "message", "the deck has bad lines; nothing was imported",
-		                      "bad_lines", (json_int_t)csv.n_errors, "rows", (json_int_t)csv.rows,
-		                      "lines", csv.errors);
-		bl_csv_result_free(&csv);
-		bl_deck_free(&deck);
+		                      "bad_lines", (json_int_t)u->csv.n_errors,
+		                      "rows", (json_int_t)u->csv.rows, "lines", u->csv.errors);
 		free(err);
-		tn_abort(r);
 		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
 	}
-	bl_csv_result_free(&csv);
-	snprintf(rows, sizeof(rows), "%zu", deck.n_rates);
-	bl_deck_free(&deck);
+	snprintf(rows, sizeof(rows), "%zu", u->deck.n_rates);
 	if (copied != CC_OK) {
-		CC_ERR("tariff import: COPY failed: %s", err ? err : "?");
+		u->pg.error = u->c.bad_value ? CC_PG_INVALID : CC_PG_FAILED;
+		refuse_db(r, u, "COPY", err);
 		free(err);
-		tn_abort(r);
-		return tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+		return;
 	}
-	const char *vp[4] = { vid, tid, effective, rows };
-	res = cc_pg_exec(&r->d->pg,
+	const char *vp[4] = { u->vid, u->tid, u->effective, rows };
+	res = cc_pg_exec(&u->pg,
 	                 "INSERT INTO cc.tariff_versions (id, tariff_id, version, effective_from, rows) "
 	                 "SELECT $1, $2, COALESCE(max(version), 0) + 1, COALESCE($3::timestamptz, now()), $4 "
 	                 "FROM cc.tariff_versions WHERE tariff_id = $2 "
 	                 "RETURNING version, " TS("effective_from"), 4, vp);
 	if (!res)
-		return tn_rollback(r, "tariff version");
-	json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", vid, "tariff", name,
-	                        "currency", currency, "version", atoi(PQgetvalue(res, 0, 0)),
+		return refuse_db(r, u, "version", u->pg.message);
+	json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", u->vid, "tariff", u->name,
+	                        "currency", u->currency, "version", atoi(PQgetvalue(res, 0, 0)),
 	                        "effective_from", PQgetvalue(res, 0, 1), "rows",
 	                        (json_int_t)atoll(rows));
 	PQclear(res);
-	if (tn_commit(r) != CC_OK) {
+	if (cc_pg_cmd(&u->pg, "COMMIT", 0, NULL) != CC_OK) {
 		json_decref(out);
-		return tn_rollback(r, "tariff version");
+		return refuse_db(r, u, "COMMIT", u->pg.message);
 	}
-	CC_INFO("tariff %s version %d: %s rows (read and sent %lld ms, stored %lld ms)", name,
-	        (int)json_integer_value(json_object_get(out, "version")), rows,
-	        (long long)(t_parse - t0), (long long)(cc_mono_ms() - t_parse));
+	CC_INFO("tariff %s version %d: %s rows, %zu bytes (read and sent %lld ms, stored %lld ms)",
+	        u->name, (int)json_integer_value(json_object_get(out, "version")), rows, u->bytes,
+	        (long long)(t_parse - u->t0), (long long)(cc_mono_ms() - t_parse));
 	tn_notify(r->d, NULL, "tariffs", NULL);
 	tn_reply(r, 201, out);
+}
+
+/* Whatever happened (answered, refused, or the client went away): an
+ * unfinished COPY and transaction are abandoned with the connection. */
+static void upload_release(struct tn_req *r)
+{
+	struct deck_upload *u = r->upload;
+
+	if (!u)
+		return;
+	u->c.stop = true;             /* nothing more goes to the COPY */
+	if (u->reader)
+		bl_csv_end(u->reader);
+	if (u->in_copy)
+		free(u->c.b.buf);
+	cc_pg_close(&u->pg);          /* rolls back whatever was not committed */
+	bl_csv_result_free(&u->csv);
+	bl_deck_free(&u->deck);
+	free(u->effective);
+	free(u);
+	r->upload = NULL;
+	importing = false;
 }
 
 static json_t *versions_of(struct tn_req *r, const char *tariff_id)

@@ -3,8 +3,9 @@
 #define TN_TENANTD_H
 
 #include <event2/event.h>
-#include <event2/http.h>
-#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
 
 #include "events.h"
 #include "pg.h"
@@ -19,13 +20,28 @@ struct tn_settings {
 	char *sip_domain;        /* CC_SIP_DOMAIN */
 	char *rpc_socket;        /* CC_RPC_SOCKET: Kamailio JSON-RPC, unix datagram */
 	char *spool_dir;         /* CC_SPOOL_DIR */
+	long max_conn_per_ip;    /* CC_API_MAX_CONN_PER_IP: open connections from one address */
+	long header_timeout_s;   /* CC_API_HEADER_TIMEOUT_S: connect (or last reply) to headers */
+	long idle_timeout_s;     /* CC_API_IDLE_TIMEOUT_S: silence that closes a connection */
+};
+
+/* An open API connection, for the header deadline. */
+struct tn_conn {
+	LIST_ENTRY(tn_conn) link;
+	struct MHD_Connection *conn;
+	int64_t since;           /* when it began waiting for headers (ms, monotonic) */
+	bool busy;               /* its headers are in; a request is being served */
 };
 
 struct tenantd {
 	struct tn_settings cfg;
 	struct event_base *base;
-	struct evhttp *http;
-	SSL_CTX *ssl;
+	struct MHD_Daemon *mhd;  /* libmicrohttpd, run from the loop (epoll mode) */
+	struct event *mhd_ev;    /* its epoll fd is readable */
+	struct event *mhd_timer; /* its next timeout */
+	struct event *deadline_ev;/* once a second: connections past the header deadline */
+	LIST_HEAD(, tn_conn) conns;
+	char *tls_cert, *tls_key;/* PEM text of CC_TLS_CERT, CC_TLS_KEY */
 	struct cc_pg pg;
 	struct cc_events *events;
 	char operator_hash[65];  /* SHA-256 of the operator token */
@@ -40,5 +56,11 @@ struct tenantd {
  * Kamailio's cached tables changed, Kamailio ("domain.reload",
  * "permissions.addressReload"). tenant may be NULL for platform-wide. */
 void tn_notify(struct tenantd *d, const char *tenant, const char *what, const char *kamailio_rpc);
+
+/* A connection's request started (busy) or ended (idle: waiting for the
+ * next request, which must come with its headers within
+ * CC_API_HEADER_TIMEOUT_S). */
+struct MHD_Connection;
+void tn_conn_busy(struct MHD_Connection *conn, bool busy);
 
 #endif

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 static const char COLS[] = "id, slug, name, timezone, sip_domain, enabled, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at") ", "
+	TN_TS("updated_at");
 
 static json_t *row(const PGresult *res, int i)
 {
@@ -94,9 +94,8 @@ static void create(struct tn_req *r)
 	const char *pk[3] = { key_id, id, hash };
 	json_t *out;
 
-	cc_uuid(id);
-	cc_uuid(key_id);
-	cc_token(key);
+	if (tn_new_id(r, id) != CC_OK || tn_new_id(r, key_id) != CC_OK || tn_new_token(r, key) != CC_OK)
+		return;
 	cc_sha256_hex(key, strlen(key), hash);
 	if (tn_begin(r) != CC_OK ||
 	    cc_pg_cmd(&d->pg, "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain) "

@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char COLS[] = "id, name, host(address), port, outbound, "
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	TN_TS("created_at");
 
 static json_t *row(const PGresult *res, int i)
 {
@@ -93,7 +93,8 @@ static void create(struct tn_req *r)
 	const char *pa[3] = { id, tn_str(r, "address"), port };
 	json_t *out;
 
-	cc_uuid(id);
+	if (tn_new_id(r, id) != CC_OK)
+		return;
 	snprintf(port, sizeof(port), "%d", (int)json_integer_value(json_object_get(r->body, "port")));
 	if (tn_begin(r) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.trunks (id, name, address, port, outbound) "

@@ -257,3 +257,56 @@ calls_count() {
 	api GET "/v1/tenants/$1/calls?limit=500" "${KEY[$1]}"
 	jr '.items | length'
 }
+
+# ------------------------------------------------------ raw SIP (hostile)
+SIPSEND=${CC_BUILD:-$TOP/build}/tests/sipsend
+# render TEMPLATE OUT KEY=VALUE...: OUT is TEMPLATE with each @KEY@
+# replaced by VALUE (any bytes but NUL: the hostile tests put invalid
+# UTF-8 into SIPp scenarios this way)
+render() {
+	local tpl=$1 out=$2 kv k v content
+	shift 2
+	content=$(< "$tpl")
+	for kv in "$@"; do
+		k=${kv%%=*} v=${kv#*=}
+		content=${content//@$k@/$v}
+	done
+	printf '%s\n' "$content" > "$out"
+}
+# sip_raw TAG LOCAL_PORT MESSAGE [udp|tcp] [LOCAL_IP]: sends MESSAGE (a
+# string; LF become CRLF) to Kamailio, prints the replies' status lines
+# (also kept in $SIPW/raw-TAG.out)
+sip_raw() {
+	local tag=$1 port=$2 msg=$3 proto=${4:-udp} ip=${5:-127.0.0.1} t=
+	[ "$proto" = tcp ] && t=-T
+	# $(...) took the blank line that ends the headers: put it back
+	printf '%s\n\n' "$msg" > "$SIPW/raw-$tag.msg"
+	"$SIPSEND" $t -b "$ip:$port" -s "127.0.0.1:$CC_SIP_PORT" -w 3000 "$SIPW/raw-$tag.msg" \
+		| tee "$SIPW/raw-$tag.out"
+}
+# sip_raw_code TAG LOCAL_PORT MESSAGE [proto]: the final reply's code (or "none")
+sip_raw_code() {
+	local out
+	out=$(sip_raw "$@" | grep -v '^SIP/2.0 1' | tail -1)
+	[ -n "$out" ] && awk '{ print $2 }' <<< "$out" || echo none
+}
+# sip_listen PORT SECONDS [STATUS]: a raw UDP phone or carrier in the
+# background, answering INVITEs with STATUS if given; what it received is
+# in $SIPW/listen-PORT.log, its pid in $LISTEN_PID
+sip_listen() {
+	local port=$1 secs=$2 st=${3:-}
+	if [ -n "$st" ]; then
+		"$SIPSEND" -L -b "127.0.0.1:$port" -w $((secs * 1000)) -r "$st" > "$SIPW/listen-$port.log" 2>&1 &
+	else
+		"$SIPSEND" -L -b "127.0.0.1:$port" -w $((secs * 1000)) > "$SIPW/listen-$port.log" 2>&1 &
+	fi
+	LISTEN_PID=$!
+	SIPP_PIDS="$SIPP_PIDS $LISTEN_PID"
+	wait_for 5 ss_bound_udp "$port"
+}
+ss_bound_udp() { ss -Huan "sport = :$1" 2>/dev/null | grep -q .; }
+# kam_stat NAME: a Kamailio statistic's value (statistics module variables)
+kam_stat() {
+	CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" stats.get_statistics "[\"$1\"]" 2>/dev/null \
+		| grep -o "$1 = [0-9]*" | awk '{ print $3 }'
+}

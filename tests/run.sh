@@ -18,14 +18,25 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case $(basename "$t") in *"$pattern"*) ;; *) continue ;; esac
-	"$t" | while IFS= read -r line; do
+	summary=$(mktemp /tmp/cc-summary.XXXXXX)
+	before=$(wc -l < "$CC_TEST_RESULTS")
+	timeout 300 "$t" | while IFS= read -r line; do
 		case $line in
 		"ok - "*) echo "$line"; echo ok >> "$CC_TEST_RESULTS" ;;
 		"FAIL - "*) echo "$line"; echo fail >> "$CC_TEST_RESULTS" ;;
-		*" passed, "*" failed") ;;
+		*" passed, "*" failed") echo "$line" > "$summary" ;;
 		*) echo "$line" ;;
 		esac
 	done
+	rc=${PIPESTATUS[0]}
+	# a suite that crashed, hung or exited without its summary line failed,
+	# whatever it printed before (a SIGSEGV at start printed nothing)
+	after=$(wc -l < "$CC_TEST_RESULTS")
+	if [ ! -s "$summary" ] || { [ "$rc" != 0 ] && ! tail -n $((after - before)) "$CC_TEST_RESULTS" | grep -q fail; }; then
+		echo "FAIL - $(basename "$t"): exited with $rc$([ -s "$summary" ] || echo ", no summary line")"
+		echo fail >> "$CC_TEST_RESULTS"
+	fi
+	rm -f "$summary"
 done
 
 for s in "$TOP"/tests/integration/*.sh; do

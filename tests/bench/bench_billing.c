@@ -147,7 +147,7 @@ static char *lines_json(const char *tenant, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int64_t billable = 1 + (int64_t)(rnd() % 600), cost = billable * 1000;
 
-		cc_uuid(id);
+		CC_BUG_ON(cc_uuid(id) != CC_OK);
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
 			"call_id", id, "tenant_id", tenant, "direction", "outbound",

@@ -271,11 +271,11 @@ TEST(csv_bad_rows_listed)
 		"46,zero increment,0.1,0,60,0,0\n"
 		"86,duplicate,0.20,0,60,60,0\n"
 		"47,short row,0.1\n"
-		"48,\"unterminated,0.1,0,1,1,0\n"
-		"49,float,1e-3,0,1,1,0\n";
+		"49,float,1e-3,0,1,1,0\n"
+		"48,\"unterminated,0.1,0,1,1,0\n";   /* a quoted field may span lines: to the end */
 	const char *want[][2] = { { "3", "prefix" }, { "4", "rate_per_min" }, { "5", "rate_per_min" },
 	                          { "6", "increment_s" }, { "7", "duplicate" }, { "8", "fields" },
-	                          { "9", "malformed" }, { "10", "rate_per_min" } };
+	                          { "9", "rate_per_min" }, { "10", "malformed" } };
 
 	ASSERT_EQ_INT(load(csv, &d, &res), CC_ERROR);
 	ASSERT_EQ_INT((int)res.n_errors, 8);
@@ -287,6 +287,114 @@ TEST(csv_bad_rows_listed)
 		ASSERT_EQ_STR(line, want[i][0]);
 		ASSERT(strstr(json_string_value(json_object_get(e, "error")), want[i][1]));
 	}
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+}
+
+/* errors of a deck as "line:error|..." */
+static char *error_list(const struct bl_csv_result *res)
+{
+	size_t cap = 4096, len = 0;
+	char *out = calloc(1, cap);
+
+	for (size_t i = 0; i < json_array_size(res->errors); i++) {
+		json_t *e = json_array_get(res->errors, i);
+
+		len += (size_t)snprintf(out + len, cap - len, "%d:%s|",
+		                        (int)json_integer_value(json_object_get(e, "line")),
+		                        json_string_value(json_object_get(e, "error")));
+		CC_BUG_ON(len >= cap);
+	}
+	return out;
+}
+
+/* The reader gets the deck in pieces as they arrive: one byte at a time
+ * must read exactly as the whole. */
+TEST(csv_fed_byte_by_byte)
+{
+	const char *decks[] = {
+		"\xef\xbb\xbfprefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\r\n"
+		"86,\"China,\r\nall\",0.10,0,60,60,0\r\n\r\n"
+		"44,UK,0.10,0,60,60,0\r\n",
+		"prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n"
+		"86,ok,0.10,0,60,60,0\n+86,plus,0.10,0,60,60,0\n47,short\n"
+		"48,\"two\nlines\",-1,0,1,1,0\n49,x\"y,0.1,0,1,1,0\n50,\"open,0.1\n",
+	};
+
+	for (size_t k = 0; k < CC_ARRAY_LEN(decks); k++) {
+		struct bl_deck whole, bytes;
+		struct bl_csv_result rw, rb;
+		int a = load(decks[k], &whole, &rw);
+
+		bl_deck_init(&bytes);
+		struct bl_csv_reader *p = bl_csv_begin(&bytes, &rb, NULL, NULL);
+		for (const char *c = decks[k]; *c; c++)
+			bl_csv_feed(p, c, 1);
+		int b = bl_csv_end(p);
+		char *ew = error_list(&rw), *eb = error_list(&rb);
+
+		ASSERT_EQ_INT(b, a);
+		ASSERT_EQ_STR(eb, ew);
+		ASSERT_EQ_INT((int)bytes.n_rates, (int)whole.n_rates);
+		ASSERT_EQ_INT((int)rb.rows, (int)rw.rows);
+		if (k == 0) {
+			ASSERT_EQ_INT(a, CC_OK);
+			ASSERT_EQ_STR(bl_deck_match(&bytes, "8610", 1, 600)->description, "China,\r\nall");
+		} else {
+			ASSERT_EQ_STR(ew, "3:prefix: 1 to 15 digits of E.164 without '+'|"
+			              "4:2 fields, the header has 7|5:rate_per_min: must be between 0 and 1000|"
+			              "7:malformed CSV (error parsing data while strict checking enabled)|"
+			              "8:malformed CSV (error parsing data while strict checking enabled)|");
+		}
+		free(ew);
+		free(eb);
+		bl_csv_result_free(&rw);
+		bl_csv_result_free(&rb);
+		bl_deck_free(&whole);
+		bl_deck_free(&bytes);
+	}
+}
+
+TEST(csv_description_utf8_and_length)
+{
+	struct bl_deck d;
+	struct bl_csv_result res;
+	const char *head = "prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n";
+	char csv[2048], e200[401] = "", e201[403] = "";
+
+	for (int i = 0; i < 200; i++)
+		strcat(e200, "\xc3\xa9");             /* 200 x U+00E9: 400 bytes, 200 characters */
+	snprintf(e201, sizeof(e201), "%s\xc3\xa9", e200);
+	snprintf(csv, sizeof(csv), "%s86,%s,0.1,0,1,1,0\n", head, e200);
+	ASSERT_EQ_INT(load(csv, &d, &res), CC_OK);
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+	snprintf(csv, sizeof(csv), "%s86,%s,0.1,0,1,1,0\n44,bad \xff\xfe,0.1,0,1,1,0\n", head, e201);
+	ASSERT_EQ_INT(load(csv, &d, &res), CC_ERROR);
+	char *e = error_list(&res);
+	ASSERT_EQ_STR(e, "2:description: longer than 200 characters|3:description: not valid UTF-8|");
+	free(e);
+	bl_csv_result_free(&res);
+	bl_deck_free(&d);
+}
+
+TEST(csv_record_too_long)
+{
+	struct bl_deck d;
+	struct bl_csv_result res;
+	size_t n = BL_CSV_MAX_RECORD + 100;
+	char *csv = malloc(n + 200);
+
+	strcpy(csv, "prefix,description,rate_per_min,connect_fee,initial_s,increment_s,min_s\n86,");
+	size_t at = strlen(csv);
+	memset(csv + at, 'x', n);
+	strcpy(csv + at + n, ",0.1,0,1,1,0\n44,UK,0.1,0,1,1,0\n");
+	ASSERT_EQ_INT(load(csv, &d, &res), CC_ERROR);
+	char *e = error_list(&res);
+	ASSERT_EQ_STR(e, "2:record longer than 65536 bytes|");
+	ASSERT_EQ_INT((int)d.n_rates, 1);          /* the next line is read again */
+	free(e);
+	free(csv);
 	bl_csv_result_free(&res);
 	bl_deck_free(&d);
 }
@@ -309,4 +417,5 @@ TEST(csv_bad_header)
 TEST_LIST(T(money), T(increments_60_60_and_1_1), T(increments_30_6_and_60_1),
           T(connect_fee_minimum_and_rounding), T(time_band_boundary), T(longest_prefix),
           T(properties), T(grant_exact_credit), T(csv_good), T(csv_bad_rows_listed),
+          T(csv_fed_byte_by_byte), T(csv_description_utf8_and_length), T(csv_record_too_long),
           T(csv_bad_header))
