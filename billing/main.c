@@ -6,7 +6,8 @@
  * gathered for at most CC_BILLING_LINGER_MS after its first event, is
  * applied in one transaction and acknowledged only after COMMIT: a crash
  * before the commit redelivers the batch, and the event-id and call-id
- * keys make the replay harmless.
+ * keys make the replay harmless. An event whose body names another tenant
+ * than its subject is dropped (logged, acknowledged, counted).
  *
  * It also answers routingd's credit requests on cc.rpc.credit.lease and
  * cc.rpc.credit.take (core NATS request/reply, engine.h; the subjects stay
@@ -159,6 +160,26 @@ static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 	natsMsg_Destroy(msg);
 }
 
+/* Events whose body names another tenant than their subject
+ * (cc.call.<tenant>.<type>): dropped, acknowledged and counted. The
+ * subject is what NATS permissions and the stream's filters see, so the
+ * body must not claim anything else. */
+static uint64_t mismatched;
+
+/* true when subject is cc.call.<tenant>.<anything> and ev's tenant is
+ * exactly <tenant> */
+static bool subject_tenant_ok(const char *subject, const json_t *ev)
+{
+	const char *tenant = json_string_value(json_object_get(ev, "tenant"));
+	const char *t = subject, *dot;
+
+	if (!tenant || strncmp(t, "cc.call.", 8) != 0)
+		return false;
+	t += 8;
+	dot = strchr(t, '.');
+	return dot && (size_t)(dot - t) == strlen(tenant) && strncmp(t, tenant, strlen(tenant)) == 0;
+}
+
 static int apply_batch(struct cc_pg *pg, const struct batch *b, int *applied)
 {
 	json_t *events = json_array();
@@ -171,7 +192,15 @@ static int apply_batch(struct cc_pg *pg, const struct batch *b, int *applied)
 			json_t *raw = json_loadb(natsMsg_GetData(m), natsMsg_GetDataLength(m), 0, NULL);
 			json_t *ev = raw ? bl_cdr_clean(raw, &why) : NULL;
 
-			if (ev)
+			if (ev && !subject_tenant_ok(natsMsg_GetSubject(m), ev)) {
+				char *text = json_dumps(ev, JSON_COMPACT);
+
+				mismatched++;
+				CC_WARN("dropping an event whose tenant is not its subject's (%llu so far): %s %s",
+				        (unsigned long long)mismatched, natsMsg_GetSubject(m), text);
+				free(text);
+				json_decref(ev);
+			} else if (ev)
 				json_array_append_new(events, ev);
 			else
 				CC_WARN("skipping a message on %s: %s", natsMsg_GetSubject(m),
@@ -250,10 +279,24 @@ int main(int argc, char **argv)
 		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
 		return 1;
 	}
-	natsConnection_Subscribe(&grant_sub, grant_nc, "cc.rpc.credit.*", bl_engine_on_credit, &engine);
+	/* without these billingd would run and answer nothing: routingd's
+	 * every billed call would wait out its grant timeout */
+	natsStatus s;
+
+	if ((s = natsConnection_Subscribe(&grant_sub, grant_nc, "cc.rpc.credit.*", bl_engine_on_credit,
+	                                  &engine)) != NATS_OK) {
+		CC_ERR("cannot subscribe to cc.rpc.credit.*: %s", natsStatus_GetText(s));
+		return 1;
+	}
 	bl_engine_hello(&engine, grant_nc);
-	natsConnection_Subscribe(&cfg_sub, nc, "cc.cfg.>", on_cfg_notice, NULL);
-	natsConnection_JetStream(&js, nc, NULL);
+	if ((s = natsConnection_Subscribe(&cfg_sub, nc, "cc.cfg.>", on_cfg_notice, NULL)) != NATS_OK) {
+		CC_ERR("cannot subscribe to cc.cfg.>: %s", natsStatus_GetText(s));
+		return 1;
+	}
+	if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK) {
+		CC_ERR("cannot get a JetStream context: %s", natsStatus_GetText(s));
+		return 1;
+	}
 	jsSubOptions_Init(&so);
 	so.Stream = CC_EVENTS_STREAM;
 	so.Config.AckPolicy = js_AckExplicit;
@@ -265,7 +308,6 @@ int main(int argc, char **argv)
 	while (!atomic_load(&stopping)) {
 		struct batch b = { 0 };
 		int applied = 0;
-		natsStatus s;
 
 		if (!sub) {
 			if (cc_events_ensure_stream(js, &err) != CC_OK ||
@@ -317,7 +359,8 @@ int main(int argc, char **argv)
 			sub = NULL;
 		}
 	}
-	CC_INFO("billingd stopping after %llu events", (unsigned long long)total);
+	CC_INFO("billingd stopping after %llu events (%llu dropped for a tenant not their subject's)",
+	        (unsigned long long)total, (unsigned long long)mismatched);
 	if (sub)
 		natsSubscription_Destroy(sub);
 	natsSubscription_Unsubscribe(grant_sub);

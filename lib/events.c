@@ -277,11 +277,8 @@ int cc_events_open(struct cc_events **out, const char *url, const char *spool_di
 		CC_INFO("events: %llu events in the spool from an earlier run",
 		        (unsigned long long)ev->pending);
 
-	natsOptions_Create(&ev->opts);
-	natsOptions_SetURL(ev->opts, url);
-	natsOptions_SetName(ev->opts, name);
-	natsOptions_SetMaxReconnect(ev->opts, -1);
-	natsOptions_SetReconnectWait(ev->opts, 250);
+	if (!(ev->opts = cc_nats_options(url, name, err)))
+		goto fail;
 	natsOptions_SetReconnectBufSize(ev->opts, 0); /* no hidden buffer: we spool */
 	natsOptions_SetTimeout(ev->opts, 1000);
 	natsOptions_SetDisconnectedCB(ev->opts, on_disconnected, ev);
@@ -424,17 +421,94 @@ void cc_events_stats(struct cc_events *ev, struct cc_events_stats *st)
 	pthread_mutex_unlock(&ev->mu);
 }
 
-natsConnection *cc_nats_connect(const char *url, const char *name, bool send_asap)
-{
-	natsOptions *opts = NULL;
-	natsConnection *nc = NULL;
+/* ------------------------------------------------------------ connecting */
 
-	if (natsOptions_Create(&opts) != NATS_OK)
+/* Permission violations and other asynchronous errors would otherwise be
+ * silent: a refused subscription simply never delivers. */
+static void on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
+{
+	const char *text = NULL;
+
+	natsConnection_GetLastError(nc, &text);
+	cc_log(s == NATS_NOT_PERMITTED ? CC_LOG_ERR : CC_LOG_WARN, 0, NULL, NULL,
+	       "NATS %s: %s", natsStatus_GetText(s), text ? text : "");
+}
+
+/* Reads "user:password" from path into user and pw (each shorter than
+ * cap). The user becomes a subject token (its inbox), so it is letters,
+ * digits, '-' and '_' only. */
+static int read_creds(const char *path, char *user, char *pw, size_t cap, char **err)
+{
+	static const char user_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                 "0123456789-_";
+	char line[512];
+	FILE *f = fopen(path, "re");
+	char *colon;
+	size_t n, ulen;
+	int rc = CC_OK;
+
+	if (!f)
+		return cc_fail(err, "CC_NATS_CREDS %s: %s", path, strerror(errno));
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	colon = strchr(line, ':');
+	ulen = colon ? (size_t)(colon - line) : 0;
+	if (!colon || ulen == 0 || ulen >= cap || strspn(line, user_chars) != ulen || !colon[1] ||
+	    strlen(colon + 1) >= cap) {
+		rc = cc_fail(err, "CC_NATS_CREDS %s does not hold one line user:password "
+		             "(user of letters, digits, - and _)", path);
+	} else {
+		memcpy(user, line, ulen);
+		user[ulen] = '\0';
+		strcpy(pw, colon + 1);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+natsOptions *cc_nats_options(const char *url, const char *name, char **err)
+{
+	const char *creds = getenv("CC_NATS_CREDS");
+	char user[128], pw[256], inbox[160];
+	natsOptions *opts = NULL;
+
+	if (natsOptions_Create(&opts) != NATS_OK) {
+		cc_fail(err, "out of memory for NATS options");
 		return NULL;
+	}
 	natsOptions_SetURL(opts, url);
 	natsOptions_SetName(opts, name);
 	natsOptions_SetMaxReconnect(opts, -1);
 	natsOptions_SetReconnectWait(opts, 250);
+	natsOptions_SetErrorHandler(opts, on_nats_error, NULL);
+	if (creds && *creds) {
+		if (read_creds(creds, user, pw, sizeof(user), err) != CC_OK) {
+			natsOptions_Destroy(opts);
+			return NULL;
+		}
+		natsOptions_SetUserInfo(opts, user, pw);
+		explicit_bzero(pw, sizeof(pw));
+		/* replies come to _INBOX.<user>.>, the only inboxes the user may
+		 * subscribe to (ops/stack.sh's NATS permissions) */
+		snprintf(inbox, sizeof(inbox), "_INBOX.%s", user);
+		natsOptions_SetCustomInboxPrefix(opts, inbox);
+	}
+	return opts;
+}
+
+natsConnection *cc_nats_connect(const char *url, const char *name, bool send_asap)
+{
+	natsConnection *nc = NULL;
+	char *err = NULL;
+	natsOptions *opts = cc_nats_options(url, name, &err);
+
+	if (!opts) {
+		CC_ERR("%s", err);
+		free(err);
+		return NULL;
+	}
 	natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
 	natsOptions_SetSendAsap(opts, send_asap);
 	natsConnection_Connect(&nc, opts);  /* pending while NATS is away */

@@ -50,10 +50,18 @@ int cc_events_publish(struct cc_events *ev, const char *subject, json_t *event);
 /* Core NATS publish, no persistence (configuration change notices). */
 int cc_events_notify(struct cc_events *ev, const char *subject, const char *text);
 
+/* NATS options shared by every connection of the platform: url, name,
+ * reconnecting forever, asynchronous errors logged, and the credentials
+ * from the file named by the environment variable CC_NATS_CREDS (one line
+ * "user:password"; unset or empty: anonymous). Replies then arrive on
+ * _INBOX.<user>.>. NULL with *err when the file is unusable; the caller
+ * destroys the options. Tools use it too. */
+natsOptions *cc_nats_options(const char *url, const char *name, char **err);
+
 /* A plain NATS connection that reconnects forever (also when NATS is not
  * up yet at start). send_asap: every publish leaves at once instead of in
- * batches (for replies and requests that someone waits for). NULL only if
- * the connection cannot even be created. */
+ * batches (for replies and requests that someone waits for). NULL (logged)
+ * if the connection cannot even be created or CC_NATS_CREDS is unusable. */
 natsConnection *cc_nats_connect(const char *url, const char *name, bool send_asap);
 
 /* The connection, for subscribers sharing it. NULL until created. */

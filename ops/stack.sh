@@ -9,15 +9,37 @@
 #                                  (eval "$(ops/stack.sh env)"; build/billing/billing ...)
 #
 # Every setting comes from the environment (defaults below) and is saved to
-# $CC_VAR/stack.env at first start, so later commands and tools agree.
+# $CC_VAR/stack.env at first start, so later commands and tools agree: a
+# saved value wins over the environment afterwards (the start says so).
 # Tests set CC_VAR to a temporary folder and free ports, so a test stack and
 # the dev stack never clash.
+#
+# A start first checks the ports of every part it is to start (a port held
+# by another program is named with its pid, and nothing starts), then checks
+# that each part answers as itself (PostgreSQL a query on its own data
+# folder, NATS its INFO, rtpengine an ng ping, Kamailio an OPTIONS with its
+# Server header and its RPC, tenantd its own 401 with the stack's
+# certificate, routingd its evapi connection and metrics, billingd its
+# credit subscription and durable consumer). A failed start stops what it
+# started and exits 1.
+#
+# Credentials: every daemon has its own PostgreSQL role and NATS user, with
+# passwords generated into $CC_VAR/secrets at first start (ops/db/roles.sql,
+# nats_conf below). NATS refuses anonymous connections; Kamailio's JSON-RPC
+# is a unix socket and a FIFO of mode 0600 in $CC_VAR/run/kamailio.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export CC_VAR=${CC_VAR:-$TOP/var}
 mkdir -p "$CC_VAR"
 CC_VAR=$(cd "$CC_VAR" && pwd)
+SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
+CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
+CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS
+CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
+# what the environment asks for, to compare with the saved settings
+declare -A ASKED
+for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
 [ -f "$CC_VAR/stack.env" ] && . "$CC_VAR/stack.env"
 
 # ---------------------------------------------------------------- settings
@@ -30,7 +52,6 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_NG_PORT:=2223}"           # rtpengine ng (UDP)
 : "${CC_NG_TCP_PORT:=2226}"       # rtpengine ng (TCP, DTMF notifications)
 : "${CC_EVAPI_PORT:=8448}"        # Kamailio evapi (routingd connects)
-: "${CC_RPC_PORT:=8449}"          # Kamailio JSON-RPC over UDP (reloads)
 : "${CC_ROUTING_METRICS_PORT:=9464}" # routingd metrics (Prometheus text)
 : "${CC_RTP_MIN:=30000}"          # rtpengine media ports
 : "${CC_RTP_MAX:=39999}"
@@ -45,9 +66,6 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
-SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
-CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
-CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
 
 RUN=$CC_VAR/run
 LOG=$CC_VAR/log
@@ -58,8 +76,16 @@ mkdir -p "$RUN" "$LOG" "$SECRETS"
 chmod 700 "$SECRETS"
 
 save_env() {
-	local f=$CC_VAR/stack.env
-	[ -f "$f" ] && return 0
+	local f=$CC_VAR/stack.env k
+	if [ -f "$f" ]; then
+		for k in "${!ASKED[@]}"; do
+			[ "${ASKED[$k]}" = "${!k}" ] && continue
+			say "$k=${ASKED[$k]} from the environment is ignored: $f saved $k=${!k} at" \
+			    "the first start and wins (edit that file while the stack is stopped," \
+			    "or remove $CC_VAR to start afresh)"
+		done
+		return 0
+	fi
 	: > "$f"
 	for k in $SETTINGS; do printf '%s=%q\n' "$k" "${!k}" >> "$f"; done
 }
@@ -70,21 +96,143 @@ secret() { # secret NAME: prints it, creating it at first use
 	cat "$f"
 }
 
+# nats_creds USER: the file holding "USER:password" (CC_NATS_CREDS), made
+# at first use
+nats_creds() {
+	local f=$SECRETS/nats_$1
+	[ -s "$f" ] || (umask 077; printf '%s:%s\n' "$1" "$(openssl rand -hex 20)" > "$f")
+	echo "$f"
+}
+nats_password() { local l; l=$(cat "$(nats_creds "$1")"); echo "${l#*:}"; }
+
 say() { printf 'stack: %s\n' "$*"; }
-die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+# die MESSAGE: a start that fails stops the parts it started, then exits 1
+STARTED=""
+die() {
+	printf 'stack: %s\n' "$*" >&2
+	if [ -n "$STARTED" ]; then
+		printf 'stack: stopping what this start started:%s\n' "$STARTED" >&2
+		local parts=$STARTED
+		STARTED=""
+		stop $parts
+	fi
+	exit 1
+}
 
 # alive: running and not a zombie (a killed daemon whose parent is gone
 # may wait to be reaped by an init that never does)
 running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 pid_alive() { [ -f "$RUN/$1.pid" ] && running "$(cat "$RUN/$1.pid")"; }
 
-wait_tcp() { # wait_tcp PORT SECONDS NAME
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+# ---------------------------------------------------------------- health
+# Each part's ports: SETTING:PROTO (t = TCP listener, u = UDP socket)
+declare -A PORTS=(
+	[pg]="CC_PG_PORT:t"
+	[nats]="CC_NATS_PORT:t CC_NATS_HTTP_PORT:t"
+	[rtpengine]="CC_NG_PORT:u CC_NG_TCP_PORT:t"
+	[kamailio]="CC_SIP_PORT:u CC_SIP_PORT:t CC_SIP_TLS_PORT:t CC_EVAPI_PORT:t"
+	[tenantd]="CC_API_PORT:t"
+	[routingd]="CC_ROUTING_METRICS_PORT:t"
+	[billingd]=""
+)
+
+# port_user PROTO PORT: "pid N (name)" of whoever holds it, "another
+# program" when ss cannot tell; fails when the port is free
+port_user() {
+	local line who
+	line=$(ss -Hn"$1"lp "sport = :$2" 2>/dev/null | head -n 1)
+	[ -n "$line" ] || return 1
+	who=$(grep -o '(("[^"]*",pid=[0-9]*' <<< "$line" | head -n 1)
+	if [ -n "$who" ]; then
+		printf 'pid %s (%s)' "${who##*pid=}" "$(sed 's/^(("//; s/",pid=.*//' <<< "$who")"
+	else
+		printf 'another program'
+	fi
+}
+
+# ports_free PART: dies naming the first port of PART someone else holds
+ports_free() {
+	local spec k proto who
+	for spec in ${PORTS[$1]}; do
+		k=${spec%:*} proto=${spec#*:}
+		[ "$k" = CC_ROUTING_METRICS_PORT ] && [ "${!k}" = 0 ] && continue
+		if who=$(port_user "$proto" "${!k}"); then
+			die "port ${!k} ($k) is taken by $who: $1 cannot start" \
+			    "(stop that program, or choose another $k)"
+		fi
+	done
+}
+
+# healthy NAME SECONDS CHECK...: polls CHECK every 0.1 s until it succeeds;
+# dies when NAME's process is gone or time is up
+healthy() {
+	local name=$1 secs=$2 until=$((SECONDS + $2)); shift 2
+	while ((SECONDS < until)); do
+		"$@" 2> /dev/null && return 0
+		[ "$name" = pg ] || pid_alive "$name" || die "$name exited (log: $LOG/$name.log)"
 		sleep 0.1
 	done
-	die "$3 did not open port $1 in $2 s (log: $LOG/$3.log)"
+	die "$name does not answer as itself after $secs s: $* failed (log: $LOG/$name.log)"
+}
+
+# PostgreSQL: a query, answered from our own data folder
+pg_answers() {
+	[ "$(PGPASSWORD=$(secret pg_admin) psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d postgres \
+		-tAXc "SHOW data_directory")" = "$(readlink -f "$CC_VAR/pg")" ]
+}
+# NATS: its INFO line names this stack's server
+nats_answers() {
+	local line
+	exec 3<> /dev/tcp/127.0.0.1/"$CC_NATS_PORT" || return 1
+	IFS= read -r -t 2 line <&3 || { exec 3>&-; return 1; }
+	exec 3>&-
+	[ "$(jq -r .server_name <<< "${line#INFO }")" = "cc-$CC_NATS_PORT" ]
+}
+# rtpengine: an ng ping, answered pong
+ng_answers() {
+	local reply
+	exec 3<> /dev/udp/127.0.0.1/"$CC_NG_PORT" || return 1
+	printf 'cc1 d7:command4:pinge' >&3
+	reply=$(timeout 1 dd bs=4096 count=1 status=none <&3) || true
+	exec 3>&-
+	[ "$reply" = "cc1 d6:result4:ponge" ]
+}
+# Kamailio: an OPTIONS answered with the Server header of our config, and
+# its JSON-RPC answering
+sip_answers() {
+	local reply header msg
+	header=$(sed -n 's/^server_header="\(.*\)"$/\1/p' "$RUN/kamailio/kamailio.cfg")
+	printf -v msg '%s\r\n' "OPTIONS sip:127.0.0.1:$CC_SIP_PORT SIP/2.0" \
+		"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-stack-$RANDOM;rport" \
+		"From: <sip:health@127.0.0.1>;tag=stack" "To: <sip:127.0.0.1:$CC_SIP_PORT>" \
+		"Call-ID: stack-health-$$-$RANDOM" "CSeq: 1 OPTIONS" "Max-Forwards: 2" \
+		"Content-Length: 0" ""
+	exec 3<> /dev/udp/127.0.0.1/"$CC_SIP_PORT" || return 1
+	printf '%s' "$msg" >&3   # one write: one datagram
+	reply=$(timeout 1 dd bs=65536 count=1 status=none <&3) || true
+	exec 3>&-
+	[[ $reply == SIP/2.0* ]] && grep -qiF "${header:-Server:}" <<< "$reply"
+}
+rpc_answers() { CC_VAR=$CC_VAR "$TOP/ops/kamrpc.sh" core.version | grep -q '"result"'; }
+# tenantd: its own JSON 401, over TLS with our certificate
+api_answers() {
+	curl -s --cacert "$SECRETS/tls.crt" --max-time 2 "https://127.0.0.1:$CC_API_PORT/v1/tenants" \
+		| jq -e '.error.code == "unauthenticated"' > /dev/null
+}
+metrics_answer() {
+	[ "$CC_ROUTING_METRICS_PORT" = 0 ] && return 0
+	curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | grep -q '^cc_routing_'
+}
+# billingd: its credit connection is on NATS, subscribed to the requests,
+# and its durable consumer is on the event stream (which it creates: tenantd
+# may only look the stream up, so billingd starts first)
+billingd_answers() {
+	curl -s --max-time 2 "http://127.0.0.1:$CC_NATS_HTTP_PORT/connz?subs=1&auth=1" | jq -e \
+		'[.connections[] | select(.name == "billingd-credit" and .authorized_user == "billingd")
+		  | .subscriptions_list[]? | select(. == "cc.rpc.credit.*")] | length > 0' > /dev/null &&
+	curl -s --max-time 2 "http://127.0.0.1:$CC_NATS_HTTP_PORT/jsz?consumers=true" | jq -e \
+		'[.account_details[]?.stream_detail[]? | select(.name == "CC_EVENTS")
+		  | .consumer_detail[]? | select(.name == "billingd")] | length > 0' > /dev/null
 }
 
 # Starts a command in the background with its own log and pid file.
@@ -93,6 +241,31 @@ spawn() { # spawn NAME cmd...
 	pid_alive "$name" && return 0
 	setsid "$@" >> "$LOG/$name.log" 2>&1 < /dev/null &
 	echo $! > "$RUN/$name.pid"
+	disown $!  # no job report from this shell when stop kills it
+}
+
+# stamp: prefixes each line with the UTC time (for programs, Kamailio,
+# that log to stderr without one)
+stamp() {
+	local line t
+	export TZ=UTC
+	while IFS= read -r line; do
+		t=$EPOCHREALTIME
+		printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\n' "${t%.*}" "${t#*.}" "$line"
+	done
+}
+# spawn_stamped NAME cmd...: spawn, with each log line timestamped
+spawn_stamped() {
+	local name=$1; shift
+	pid_alive "$name" && return 0
+	# in a subshell whose output is already the log: the stamping process
+	# then holds no copy of this script's stdout (a caller reading it
+	# through a pipe would wait for Kamailio to exit)
+	(
+		exec >> "$LOG/$name.log" 2>&1 < /dev/null
+		setsid "$@" > >(stamp) 2>&1 &
+		echo $! > "$RUN/$name.pid"
+	)
 }
 
 stop_pid() { # stop_pid NAME
@@ -129,6 +302,9 @@ pg_dir() {
 	readlink -f "$CC_VAR/pg"
 }
 
+# the daemons' roles, and cc_app for the operator's tools (ops/db/roles.sql)
+PG_ROLES="cc_app cc_routingd cc_billingd cc_tenantd"
+
 pg_url() { # pg_url ROLE
 	printf 'postgresql://%s:%s@127.0.0.1:%s/cc' "$1" "$(secret "pg_$1")" "$CC_PG_PORT"
 }
@@ -161,8 +337,11 @@ start_pg() {
 		as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$LOG/postgres.log" -w -t 30 start > /dev/null \
 			|| die "PostgreSQL did not start (log: $LOG/postgres.log)"
 	fi
+	healthy pg 15 pg_answers
+	local r
+	for r in kamailio $PG_ROLES; do secret "pg_$r" > /dev/null; done
 	PGPASSWORD=$(secret pg_admin) "$TOP/ops/db/migrate.sh" \
-		"postgresql://cc_admin@127.0.0.1:$CC_PG_PORT" "$(secret pg_kamailio)" "$(secret pg_cc_app)" \
+		"postgresql://cc_admin@127.0.0.1:$CC_PG_PORT" "$SECRETS" \
 		>> "$LOG/migrate.log" 2>&1 || die "migrations failed (log: $LOG/migrate.log)"
 }
 
@@ -175,11 +354,53 @@ stop_pg() {
 }
 
 # -------------------------------------------------------------------- nats
+# One user per service, each allowed only its own subjects (nats-server 2.9
+# authorization; a connection without a user is refused). Replies to a
+# user's requests come to _INBOX.<user>.> (lib/events.c sets that prefix);
+# allow_responses lets a responder answer the requests it received and
+# nothing else. JetStream is reached through its $JS.API subjects.
+nats_user() { # nats_user NAME 'PUBLISH...' 'SUBSCRIBE...' [allow_responses]
+	local pub sub
+	pub=$(printf '"%s", ' $2); sub=$(printf '"%s", ' $3 "_INBOX.$1.>")
+	cat <<-USER
+	    { user: "$1", password: "$(nats_password "$1")", permissions: {
+	        publish: { allow: [ ${pub%, } ] }
+	        subscribe: { allow: [ ${sub%, } ] }
+	        ${4:+allow_responses: true}
+	    } }
+	USER
+}
+
+nats_conf() {
+	local stream='$JS.API.STREAM.INFO.CC_EVENTS $JS.API.STREAM.CREATE.CC_EVENTS'
+	local consumer='$JS.API.CONSUMER.INFO.CC_EVENTS.billingd $JS.API.CONSUMER.CREATE.CC_EVENTS.billingd
+		$JS.API.CONSUMER.CREATE.CC_EVENTS.billingd.> $JS.API.CONSUMER.DURABLE.CREATE.CC_EVENTS.billingd
+		$JS.API.CONSUMER.MSG.NEXT.CC_EVENTS.billingd $JS.ACK.CC_EVENTS.billingd.>'
+	set -f # the subjects' wildcards are not file names
+	cat <<-CONF
+	# generated by ops/stack.sh at each start of NATS; passwords from $SECRETS
+	listen: "127.0.0.1:$CC_NATS_PORT"
+	http: "127.0.0.1:$CC_NATS_HTTP_PORT"
+	server_name: "cc-$CC_NATS_PORT"
+	jetstream { store_dir: "$CC_VAR/nats" }
+	authorization {
+	  users = [
+	$(nats_user routingd "cc.call.> cc.rpc.credit.lease cc.rpc.credit.take $stream" \
+		"cc.cfg.> cc.rpc.hello.billingd")
+	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.>" responses)
+	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS" "")
+	$(nats_user tools "cc.call.> cc.rpc.ping $stream" "cc.rpc.ping" responses)
+	  ]
+	}
+	CONF
+	set +f
+}
+
 start_nats() {
 	mkdir -p "$CC_VAR/nats"
-	spawn nats nats-server -a 127.0.0.1 -p "$CC_NATS_PORT" -m "$CC_NATS_HTTP_PORT" \
-		-js -sd "$CC_VAR/nats" -n "cc-$CC_NATS_PORT"
-	wait_tcp "$CC_NATS_PORT" 15 nats
+	(umask 077; nats_conf > "$RUN/nats.conf")
+	spawn nats nats-server -c "$RUN/nats.conf"
+	healthy nats 15 nats_answers
 }
 
 # --------------------------------------------------------------- rtpengine
@@ -189,7 +410,7 @@ start_rtpengine() {
 		--dtmf-log-ng-tcp --port-min="$CC_RTP_MIN" --port-max="$CC_RTP_MAX" \
 		--foreground --log-stderr --log-level=5 --delete-delay=0 --num-threads=2 \
 		--pidfile="$RUN/rtpengine.d.pid"
-	wait_tcp "$CC_NG_TCP_PORT" 15 rtpengine
+	healthy rtpengine 15 ng_answers
 }
 
 # ------------------------------------------------------------------ TLS
@@ -212,7 +433,6 @@ start_kamailio() {
 	    -e "s|@RUN@|$RUN|g" \
 	    -e "s|@SIP_PORT@|$CC_SIP_PORT|g" \
 	    -e "s|@SIP_TLS_PORT@|$CC_SIP_TLS_PORT|g" \
-	    -e "s|@RPC_PORT@|$CC_RPC_PORT|g" \
 	    -e "s|@NG_PORT@|$CC_NG_PORT|g" \
 	    -e "s|@EVAPI_PORT@|$CC_EVAPI_PORT|g" \
 	    -e "s|@KAM_CHILDREN@|$CC_KAM_CHILDREN|g" \
@@ -246,24 +466,31 @@ start_kamailio() {
 	# TLSF for both shared and private memory: O(1) allocation. With 5.6's
 	# default (qm) Kamailio spent 1.56-1.64 ms of CPU per full-path call at
 	# 300 calls/s, with TLSF 1.32-1.33 (docs/BENCHMARKS.md)
+	# Kamailio refuses to start while its pid file names a live process, and
+	# a stopped Kamailio may linger as a zombie under an init that is slow to
+	# reap: we start it only when our own pid file says it is not running
+	rm -f "$RUN/kamailio/kamailio.pid"
 	CC_SIP_TCP_PER_ADDR=$CC_SIP_TCP_PER_ADDR "$TOP/ops/sip-firewall.sh" add "$CC_SIP_PORT" "$CC_SIP_TLS_PORT"
-	spawn kamailio kamailio -DD -E -f "$cfg" -m 256 -M 32 -x tlsf -X tlsf -P "$RUN/kamailio/kamailio.pid"
-	wait_tcp "$CC_SIP_PORT" 20 kamailio
-	# not wait_tcp: a probe connection would count as a routingd client
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ss -Hltn "sport = :$CC_EVAPI_PORT" | grep -q . && return 0
-		sleep 0.1
-	done
-	die "Kamailio did not open evapi port $CC_EVAPI_PORT (log: $LOG/kamailio.log)"
+	# Kamailio logs to stderr without a time: each line is stamped
+	spawn_stamped kamailio kamailio -DD -E -f "$cfg" -m 256 -M 32 -x tlsf -X tlsf \
+		-P "$RUN/kamailio/kamailio.pid"
+	healthy kamailio 20 sip_answers
+	healthy kamailio 10 rpc_answers
+	# not a connection: a probe would count as a routingd client
+	healthy kamailio 10 evapi_listening
 }
+evapi_listening() { ss -Hltn "sport = :$CC_EVAPI_PORT" | grep -q .; }
 
 # ----------------------------------------------------------------- daemons
+# daemon_env NAME: NAME's own database role and NATS user (its password in
+# a file: no secret on a command line)
 daemon_env() {
-	export CC_PG_URL; CC_PG_URL=$(pg_url cc_app)
+	export CC_PG_URL; CC_PG_URL=$(pg_url "cc_$1")
 	export CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT
+	export CC_NATS_CREDS; CC_NATS_CREDS=$(nats_creds "$1")
 	export CC_SPOOL_DIR=$CC_VAR/spool
-	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_RPC_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
+	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
+	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
 	secret evapi > /dev/null
@@ -272,48 +499,71 @@ daemon_env() {
 
 start_tenantd() {
 	ensure_cert
-	daemon_env
-	spawn tenantd "$BUILD/tenantd/tenantd"
-	wait_tcp "$CC_API_PORT" 15 tenantd
+	(daemon_env tenantd; spawn tenantd "$BUILD/tenantd/tenantd")
+	healthy tenantd 15 api_answers
 }
 
 routingd_connected() {
-	CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" pv.shvGet '["routingd"]' 2>/dev/null \
+	CC_VAR=$CC_VAR "$TOP/ops/kamrpc.sh" pv.shvGet '["routingd"]' 2>/dev/null \
 		| tr -d ' \t\n' | grep -Eq '"value":[1-9]'
 }
 
 start_routingd() {
-	daemon_env
-	spawn routingd "$BUILD/routing/routingd"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		routingd_connected && return 0
-		pid_alive routingd || die "routingd exited (log: $LOG/routingd.log)"
-		sleep 0.1
-	done
-	die "routingd did not connect to Kamailio (log: $LOG/routingd.log)"
+	(daemon_env routingd; spawn routingd "$BUILD/routing/routingd")
+	healthy routingd 10 routingd_connected
+	healthy routingd 10 metrics_answer
 }
 
 start_billingd() {
-	daemon_env
-	spawn billingd "$BUILD/billing/billingd"
-	sleep 0.2
-	pid_alive billingd || die "billingd exited (log: $LOG/billingd.log)"
+	(daemon_env billingd; spawn billingd "$BUILD/billing/billingd")
+	healthy billingd 15 billingd_answers
 }
 
-ALL="pg nats rtpengine kamailio tenantd routingd billingd"
+# billingd before tenantd and routingd: it creates the event stream and its
+# consumer (tenantd may only look the stream up)
+ALL="pg nats rtpengine kamailio billingd tenantd routingd"
 
 start() {
-	local parts=${*:-$ALL} p
-	save_env
-	for p in $parts; do
+	local parts="" p
+	for p in ${*:-$ALL}; do
 		[ -n "$CC_BARE" ] && [ "$p" = routingd ] && continue
-		case $p in
-		pg) start_pg ;;
-		kamailio) pid_alive kamailio || start_kamailio ;;
-		*) "start_$p" ;;
-		esac
+		parts="$parts $p"
 	done
+	save_env
+	# every port first: a start that cannot succeed starts nothing
+	for p in $parts; do part_running "$p" || ports_free "$p"; done
+	for p in $parts; do
+		if part_running "$p"; then
+			start_check "$p"
+			continue
+		fi
+		ports_free "$p"   # again: a port may have been taken meanwhile
+		STARTED="$STARTED $p"
+		"start_$p"
+	done
+	STARTED=""
+}
+
+part_running() {
+	if [ "$1" = pg ]; then
+		[ -e "$CC_VAR/pg" ] && as_pg "$PGBIN/pg_ctl" -D "$(readlink -f "$CC_VAR/pg")" status > /dev/null 2>&1
+	else
+		pid_alive "$1"
+	fi
+}
+
+# start_check PART: a part already running still has to answer as itself
+start_check() {
+	case $1 in
+	pg) start_pg ;;   # up already: it checks the answer, and applies new migrations
+	nats) healthy nats 5 nats_answers ;;
+	rtpengine) healthy rtpengine 5 ng_answers ;;
+	# (not SIP: pike may have blocked loopback after a flood)
+	kamailio) healthy kamailio 5 rpc_answers ;;
+	tenantd) healthy tenantd 5 api_answers ;;
+	routingd) healthy routingd 5 routingd_connected ;;
+	billingd) healthy billingd 5 billingd_answers ;;
+	esac
 }
 
 stop() {
@@ -347,8 +597,10 @@ info() {
 	  operator    token in $CC_VAR/operator.token
 	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT
 	              agents register as <extension>@<tenant slug>.$CC_SIP_DOMAIN
-	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin)
+	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin;
+	              one role per daemon, ops/db/roles.sql)
 	  NATS        nats://127.0.0.1:$CC_NATS_PORT (JetStream; monitoring http://127.0.0.1:$CC_NATS_HTTP_PORT)
+	              one user per service, user:password in $CC_VAR/secrets/nats_<user>; no anonymous clients
 	  rtpengine   ng udp 127.0.0.1:$CC_NG_PORT, media ports $CC_RTP_MIN-$CC_RTP_MAX
 	  metrics     http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics (routingd)
 	  logs        $CC_VAR/log/
@@ -368,7 +620,8 @@ stop) stop "$@" ;;
 status) status ;;
 info) info ;;
 env) for k in $SETTINGS; do printf 'export %s=%q\n' "$k" "${!k}"; done
-     printf 'export CC_VAR=%q\nexport CC_PG_URL=%q\n' "$CC_VAR" "$(pg_url cc_app)" ;;
+     printf 'export CC_VAR=%q\nexport CC_PG_URL=%q\nexport CC_NATS_CREDS=%q\n' "$CC_VAR" \
+	    "$(pg_url cc_app)" "$(nats_creds tools)" ;;
 pgurl) pg_url "${1:-cc_app}"; echo ;;
 *) die "usage: $0 start|stop|status|info|env [part...]" ;;
 esac

@@ -316,7 +316,11 @@ int main(int argc, char **argv)
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &one_s);
-	natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice, &r);
+	if (natsConnection_Subscribe(&r.cfg_sub, cc_events_conn(r.events), "cc.cfg.>", on_cfg_notice,
+	                             &r) != NATS_OK) {
+		CC_ERR("cannot subscribe to cc.cfg.>: routingd would never see a change");
+		return 1;
+	}
 	char secret[128], *serr = NULL;
 
 	if (cc_read_secret(r.cfg.evapi_secret_file, secret, sizeof(secret), &serr) != CC_OK) {

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -52,8 +53,8 @@ static const struct cc_config_row settings_table[] = {
 	  "operator token file, created at first start" },
 	{ "CC_SIP_DOMAIN", CC_CFG_STR, "cc.test", 0, 0, S(sip_domain),
 	  "platform SIP domain; tenants get <slug>.<domain>" },
-	{ "CC_RPC_PORT", CC_CFG_INT, "8449", 1, 65535, S(rpc_port),
-	  "Kamailio JSON-RPC UDP port (reloads)" },
+	{ "CC_RPC_SOCKET", CC_CFG_STR, "var/run/kamailio/rpc.sock", 0, 0, S(rpc_socket),
+	  "Kamailio JSON-RPC unix datagram socket (reloads)" },
 	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, S(spool_dir), "event spool folder" },
 	{ "CC_API_MAX_CONN_PER_IP", CC_CFG_INT, "32", 1, 10000, S(max_conn_per_ip),
 	  "API connections open at once from one client address; more are refused" },
@@ -103,14 +104,33 @@ static int load_operator_token(struct tenantd *d, char **err)
 
 #define ADDR_RELOAD_GAP_MS 5200   /* permissions' reload_delta is 5 s */
 
+/* Kamailio's JSON-RPC listens on a unix datagram socket (mode 0600 in the
+ * stack's run folder), so only the platform's own user can reach it. The
+ * client socket is autobound to an abstract name: Kamailio answers there. */
+static int rpc_open(struct tenantd *d, char **err)
+{
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
+
+	if (strlen(d->cfg.rpc_socket) >= sizeof(self.sun_path))
+		return cc_fail(err, "CC_RPC_SOCKET %s: longer than a unix socket path may be",
+		               d->cfg.rpc_socket);
+	d->rpc_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->rpc_fd < 0)
+		return cc_fail(err, "cannot create the Kamailio RPC socket: %s", strerror(errno));
+	if (bind(d->rpc_fd, (struct sockaddr *)&self, sizeof(sa_family_t)) < 0)
+		return cc_fail(err, "cannot bind the Kamailio RPC socket: %s", strerror(errno));
+	return CC_OK;
+}
+
 static void send_rpc(struct tenantd *d, const char *method)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->cfg.rpc_port) };
+	struct sockaddr_un to = { .sun_family = AF_UNIX };
 	char *req = cc_sprintf("{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"id\":1}", method);
 
-	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	memcpy(to.sun_path, d->cfg.rpc_socket, strlen(d->cfg.rpc_socket)); /* length checked */
 	if (sendto(d->rpc_fd, req, strlen(req), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-		cc_log(CC_LOG_WARN, errno, NULL, NULL, "Kamailio RPC %s not sent", method);
+		cc_log(CC_LOG_WARN, errno, NULL, NULL, "Kamailio RPC %s not sent to %s", method,
+		       d->cfg.rpc_socket);
 	free(req);
 }
 
@@ -372,9 +392,9 @@ int main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	d.rpc_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d.rpc_fd < 0) {
-		cc_log(CC_LOG_ERR, errno, NULL, NULL, "no socket for Kamailio's RPC");
+	if (rpc_open(&d, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
 		return 1;
 	}
 	d.addr_reload_ev = evtimer_new(d.base, on_addr_reload, &d);

@@ -18,7 +18,7 @@ struct tn_settings {
 	char *cert, *key;        /* CC_TLS_CERT, CC_TLS_KEY */
 	char *token_file;        /* CC_OPERATOR_TOKEN_FILE */
 	char *sip_domain;        /* CC_SIP_DOMAIN */
-	long rpc_port;           /* CC_RPC_PORT: Kamailio JSON-RPC over UDP */
+	char *rpc_socket;        /* CC_RPC_SOCKET: Kamailio JSON-RPC, unix datagram */
 	char *spool_dir;         /* CC_SPOOL_DIR */
 	long max_conn_per_ip;    /* CC_API_MAX_CONN_PER_IP: open connections from one address */
 	long header_timeout_s;   /* CC_API_HEADER_TIMEOUT_S: connect (or last reply) to headers */
@@ -45,7 +45,7 @@ struct tenantd {
 	struct cc_pg pg;
 	struct cc_events *events;
 	char operator_hash[65];  /* SHA-256 of the operator token */
-	int rpc_fd;              /* UDP socket to Kamailio's JSON-RPC */
+	int rpc_fd;              /* unix datagram socket to Kamailio's JSON-RPC */
 	/* Kamailio's permissions module refuses a second address reload
 	 * within 5 s (reload_delta); a later one waits for its turn */
 	int64_t addr_reload_ms;  /* when the last one was sent */

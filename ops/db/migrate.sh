@@ -2,14 +2,17 @@
 # Applies database migrations in order, each once, each in its own
 # transaction, recording them in cc.schema_migrations.
 #
-#   ops/db/migrate.sh ADMIN_URL KAMAILIO_PASSWORD APP_PASSWORD
+#   ops/db/migrate.sh ADMIN_URL SECRETS_DIR
 #
 # First Kamailio's own tables, from Debian's scripts in
 # /usr/share/kamailio/postgres (with their `version` rows), in schema
-# kamailio; then ours, ops/db/migrations/NNNN_name.sql, in schema cc.
+# kamailio; then ours, ops/db/migrations/NNNN_name.sql, in schema cc; then
+# ops/db/roles.sql, every time. Each login role's password is read from
+# SECRETS_DIR/pg_<role> (never from the command line).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ADMIN=$1 KAM_PW=$2 APP_PW=$3
+ADMIN=$1 SECRETS=$2
+ROLES="kamailio cc_app cc_routingd cc_billingd cc_tenantd"
 KAM_SQL=/usr/share/kamailio/postgres
 KAM_MODULES="standard auth_db domain usrloc registrar dialog permissions"
 
@@ -18,13 +21,17 @@ psql_admin() { psql "$ADMIN/${DB:-cc}" -v ON_ERROR_STOP=1 -q -X "$@"; }
 # Database and roles (idempotent).
 DB=postgres psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = 'cc'" | grep -q 1 \
 	|| DB=postgres psql_admin -c "CREATE DATABASE cc"
-psql_admin <<SQL
+for r in $ROLES; do
+	pw=$(cat "$SECRETS/pg_$r")
+	[[ $pw =~ ^[0-9a-f]+$ ]] || { echo "migrate: $SECRETS/pg_$r is not a hex password" >&2; exit 1; }
+	psql_admin <<SQL
 DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kamailio') THEN CREATE ROLE kamailio LOGIN; END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cc_app') THEN CREATE ROLE cc_app LOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$r') THEN CREATE ROLE $r LOGIN; END IF;
 END \$\$;
-ALTER ROLE kamailio PASSWORD '$KAM_PW';
-ALTER ROLE cc_app PASSWORD '$APP_PW';
+ALTER ROLE $r PASSWORD '$pw';
+SQL
+done
+psql_admin <<SQL
 ALTER ROLE kamailio SET search_path = kamailio;
 CREATE SCHEMA IF NOT EXISTS kamailio;
 CREATE SCHEMA IF NOT EXISTS cc;
@@ -52,14 +59,5 @@ for f in "$HERE"/migrations/[0-9]*.sql; do
 done
 
 # Grants follow the tables (also for tables added by later migrations).
-psql_admin <<'SQL'
-GRANT USAGE ON SCHEMA kamailio TO kamailio, cc_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA kamailio TO kamailio, cc_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA kamailio TO kamailio, cc_app;
-GRANT USAGE ON SCHEMA cc TO cc_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app;
--- money history is append-only, for the application too
-REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,
-  cc.tariff_rates FROM cc_app;
-SQL
+echo "migrate: roles"
+psql_admin -f "$HERE/roles.sql"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # billingd fed directly through JetStream: out-of-order events, an event
 # delivered twice, and malformed events that must not stop the consumer.
+# natspub connects as the stack's tools user (tests/lib.sh).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap stack_down EXIT
@@ -51,7 +52,8 @@ check out_of_order_shape [ "$(jr .result)" = answered -a "$(jr .from)" = +861380
 "$PUB" "$NATS" "cc.call.$T.offered" "$(uuid)" '{"v":1,"type":"offered"}'
 "$PUB" "$NATS" "cc.call.$T.offered" "$(uuid)" "{\"v\":1,\"id\":\"$(uuid)\",\"ts\":\"yesterday\",\"tenant\":\"$T\",\"type\":\"offered\",\"call\":\"$(uuid)\"}"
 # refused by the database (no such tenant): dropped alone, not with its batch
-"$PUB" "$NATS" "cc.call.x.offered" "$(uuid)" "{\"v\":1,\"id\":\"$(uuid)\",\"ts\":\"2026-11-23T12:00:00Z\",\"tenant\":\"$(uuid)\",\"type\":\"offered\",\"call\":\"$(uuid)\"}"
+X=$(uuid)
+"$PUB" "$NATS" "cc.call.$X.offered" "$(uuid)" "{\"v\":1,\"id\":\"$(uuid)\",\"ts\":\"2026-11-23T12:00:00Z\",\"tenant\":\"$X\",\"type\":\"offered\",\"call\":\"$(uuid)\"}"
 C=$(uuid)
 ev "$C" offered 2026-11-23T12:00:01.000000Z '"direction":"inbound"'
 ev "$C" rejected 2026-11-23T12:00:01.100000Z '"code":603,"reason":"Decline","result":"rejected"'
@@ -61,11 +63,11 @@ check refused_logged grep -q 'dropping event the database refuses' "$CC_VAR/log/
 
 # --- a refusal that is not the event's fault (here: a missing privilege,
 # as a bad deploy would cause) keeps the batch for a retry; nothing is lost
-psql_admin "REVOKE INSERT ON cc.call_events FROM cc_app" > /dev/null
+psql_admin "REVOKE INSERT ON cc.call_events FROM cc_billingd" > /dev/null
 D=$(uuid)
 ev "$D" offered 2026-11-23T13:00:00.000000Z '"direction":"inbound"'
 ev "$D" rejected 2026-11-23T13:00:00.100000Z '"code":486,"reason":"Busy Here","result":"busy"'
 check stalled_not_dropped wait_for 10 grep -q 'batch kept for retry' "$CC_VAR/log/billingd.log"
 check nothing_dropped not grep -q "dropping event.*$D" "$CC_VAR/log/billingd.log"
-psql_admin "GRANT INSERT ON cc.call_events TO cc_app" > /dev/null
+psql_admin "GRANT INSERT ON cc.call_events TO cc_billingd" > /dev/null
 check kept_events_applied_after_fix wait_for 15 bash -c "curl -sk -H 'Authorization: Bearer ${KEY[acme]}' $API/v1/tenants/acme/calls/$D | grep -q '\"sip_code\":486'"

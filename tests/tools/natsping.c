@@ -5,12 +5,15 @@
  * "p99_us N". ops/bench/billing.sh compares the credit grant with it.
  *
  *   natsping URL N GAP_US
+ *
+ * Credentials from CC_NATS_CREDS, as natspub.
  */
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "hist.h"
 
 static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
@@ -22,6 +25,7 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
 int main(int argc, char **argv)
 {
 	natsOptions *opts = NULL;
+	char *err = NULL;
 	natsConnection *responder = NULL, *requester = NULL;
 	natsSubscription *sub = NULL;
 	static struct cc_hist h;
@@ -32,11 +36,15 @@ int main(int argc, char **argv)
 	}
 	int n = atoi(argv[2]), gap = atoi(argv[3]);
 
-	natsOptions_Create(&opts);
-	natsOptions_SetURL(opts, argv[1]);
+	if (!(opts = cc_nats_options(argv[1], "natsping", &err))) {
+		fprintf(stderr, "natsping: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (natsConnection_Connect(&requester, opts) != NATS_OK)
+		requester = NULL;
 	natsOptions_SetSendAsap(opts, true);
-	if (natsConnection_Connect(&responder, opts) != NATS_OK ||
-	    natsConnection_ConnectTo(&requester, argv[1]) != NATS_OK ||
+	if (!requester || natsConnection_Connect(&responder, opts) != NATS_OK ||
 	    natsConnection_Subscribe(&sub, responder, "cc.rpc.ping", on_request, NULL) != NATS_OK ||
 	    natsConnection_Flush(responder) != NATS_OK) {
 		fprintf(stderr, "natsping: cannot reach %s\n", argv[1]);

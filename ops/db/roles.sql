@@ -1,0 +1,50 @@
+-- Who may do what, applied by migrate.sh after every migration run (so a
+-- table a later migration adds is covered without a migration of its own).
+-- One role per daemon; each writes only what it owns:
+--
+--   cc_routingd  reads the model (tenants, numbers, agents, trunks, plans,
+--                decks); writes nothing, never reads API keys
+--   cc_billingd  writes call records, credit grants, rated lines, ledger
+--                postings and invoices
+--   cc_tenantd   the provisioning API: writes every table but billingd's
+--                call records and credit grants (top-ups, rerates and
+--                invoice closing post to the ledger through the API), and
+--                Kamailio's subscriber, domain, address and location tables
+--   cc_app       the operator's tools (billing CLI, benchmarks)
+--   kamailio     its own schema only
+--
+-- A new table that only billingd writes must be added to the REVOKE below.
+-- Everything runs in one transaction: no moment without the grants.
+BEGIN;
+REVOKE ALL ON ALL TABLES IN SCHEMA cc FROM cc_app, cc_routingd, cc_billingd, cc_tenantd, kamailio;
+REVOKE ALL ON ALL TABLES IN SCHEMA kamailio FROM cc_app, cc_routingd, cc_billingd, cc_tenantd;
+REVOKE ALL ON SCHEMA kamailio FROM cc_routingd, cc_billingd;
+REVOKE ALL ON SCHEMA cc FROM kamailio;
+
+GRANT USAGE ON SCHEMA kamailio TO kamailio, cc_tenantd, cc_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA kamailio TO kamailio, cc_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA kamailio TO kamailio, cc_tenantd, cc_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON kamailio.subscriber, kamailio.domain, kamailio.address,
+  kamailio.location TO cc_tenantd;
+
+GRANT USAGE ON SCHEMA cc TO cc_app, cc_routingd, cc_billingd, cc_tenantd;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app, cc_billingd, cc_tenantd;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
+
+GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_routingd;
+REVOKE SELECT ON cc.api_keys, cc.idempotency FROM cc_routingd;
+
+GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_billingd;
+GRANT INSERT, UPDATE ON cc.calls, cc.call_events, cc.grants TO cc_billingd;
+GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices TO cc_billingd;
+-- SELECT ... FOR UPDATE on the account serialises postings
+GRANT UPDATE ON cc.billing_plans TO cc_billingd;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_tenantd;
+REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants FROM cc_tenantd;
+
+-- money history is append-only, for every role
+REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,
+  cc.tariff_rates FROM cc_app, cc_billingd, cc_tenantd;
+COMMIT;
