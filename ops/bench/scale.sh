@@ -69,7 +69,11 @@ pg_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 
 # the real routingd: load time and resident memory
 LOG=$CC_VAR/routingd.log
+# (its NATS user and evapi secret as the stack gives them; no Kamailio here,
+# so evapi only retries)
+(umask 077; [ -s "$CC_VAR/secrets/evapi" ] || openssl rand -hex 20 > "$CC_VAR/secrets/evapi")
 CC_PG_URL=$APP_URL CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT CC_SPOOL_DIR=$CC_VAR/spool \
+	CC_NATS_CREDS=$CC_VAR/secrets/nats_routingd CC_EVAPI_SECRET_FILE=$CC_VAR/secrets/evapi \
 	"$BUILD/routing/routingd" > "$LOG" 2>&1 &
 RPID=$!
 for ((i = 0; i < 600; i++)); do
