@@ -1,7 +1,7 @@
 # Top-level Makefile: delegates. Settings live in mk/common.mk, the stack in ops/.
 PARTS := lib tenantd routing billing tests
 
-.PHONY: all deps run stop test asan bench demo clean $(PARTS)
+.PHONY: all deps run stop test asan fuzz bench demo clean $(PARTS)
 
 all: $(PARTS)
 $(PARTS):
@@ -28,6 +28,10 @@ asan: deps
 	@$(MAKE) -s all SAN=1
 	@SAN=1 tests/run.sh
 
+# libFuzzer targets, FUZZ_SECONDS (600) each (tests/fuzz/Makefile)
+fuzz: deps
+	@$(MAKE) -s -C tests/fuzz run
+
 bench: deps all
 	@ops/bench/run.sh
 	@ops/bench/scale.sh
@@ -37,4 +41,4 @@ demo:
 	@ops/demo.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
