@@ -21,6 +21,12 @@ int cc_config_load(const struct cc_config_row *rows, size_t n, void *cfg, char *
 			return cc_fail(err, "%s is required (%s)", r->env, r->help);
 		}
 		if (r->type == CC_CFG_STR) {
+			/* a string row's max, when set, is its longest length: a value
+			 * cut down later would change its meaning (a realm, a URI) */
+			if (r->max > 0 && strlen(v) > (size_t)r->max) {
+				cc_config_free(rows, i, cfg);
+				return cc_fail(err, "%s: at most %ld characters (%s)", r->env, r->max, r->help);
+			}
 			char *s = strdup(v);
 
 			CC_BUG_ON(!s);

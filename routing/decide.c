@@ -109,7 +109,9 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 	if (!cc_map_get(&n->tenant->agents, n->extension))
 		return reject(d, 480, "Temporarily Unavailable");
 	d->action = RT_RING_AGENT;
-	snprintf(d->uri, sizeof(d->uri), "sip:%s@%s", n->extension, n->tenant->sip_domain);
+	if (snprintf(d->uri, sizeof(d->uri), "sip:%s@%s", n->extension, n->tenant->sip_domain) >=
+	    (int)sizeof(d->uri))
+		return reject(d, 500, "Server Error");  /* a cut URI would ring another host */
 }
 
 static void decide_agent(const struct rt_model *m, const struct rt_request *req,
@@ -127,7 +129,9 @@ static void decide_agent(const struct rt_model *m, const struct rt_request *req,
 	d->tenant = t;
 	if (cc_map_get(&t->agents, req->to_user)) {
 		d->action = RT_RING_AGENT;
-		snprintf(d->uri, sizeof(d->uri), "sip:%s@%s", req->to_user, t->sip_domain);
+		if (snprintf(d->uri, sizeof(d->uri), "sip:%s@%s", req->to_user, t->sip_domain) >=
+		    (int)sizeof(d->uri))
+			return reject(d, 500, "Server Error");
 		return;
 	}
 	d->direction = RT_OUTBOUND;
@@ -151,7 +155,9 @@ static void decide_agent(const struct rt_model *m, const struct rt_request *req,
 	snprintf(d->cli, sizeof(d->cli), "%s", cli);
 	snprintf(d->number, sizeof(d->number), "%s", cli);
 	d->action = RT_PSTN;
-	snprintf(d->uri, sizeof(d->uri), "sip:+%s@%s", digits, m->outbound->outbound);
+	if (snprintf(d->uri, sizeof(d->uri), "sip:+%s@%s", digits, m->outbound->outbound) >=
+	    (int)sizeof(d->uri))
+		return reject(d, 500, "Server Error");
 }
 
 void rt_decide(const struct rt_model *m, const struct rt_request *req, struct rt_decision *d)

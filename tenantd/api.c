@@ -453,7 +453,15 @@ static int resolve_tenant(struct tn_req *r, const char *slug)
 	}
 	snprintf(r->tenant.id, sizeof(r->tenant.id), "%s", PQgetvalue(res, 0, 0));
 	snprintf(r->tenant.slug, sizeof(r->tenant.slug), "%s", PQgetvalue(res, 0, 1));
-	snprintf(r->tenant.sip_domain, sizeof(r->tenant.sip_domain), "%s", PQgetvalue(res, 0, 2));
+	/* a realm cut short would store HA1s and subscribers under another name */
+	if (snprintf(r->tenant.sip_domain, sizeof(r->tenant.sip_domain), "%s", PQgetvalue(res, 0, 2)) >=
+	    (int)sizeof(r->tenant.sip_domain)) {
+		PQclear(res);
+		CC_ERR("tenant %s: SIP domain longer than %zu bytes", r->tenant.id,
+		       sizeof(r->tenant.sip_domain) - 1);
+		tn_error(r, 500, "internal", NULL, "this tenant's SIP domain is too long");
+		return CC_ERROR;
+	}
 	r->tenant.enabled = PQgetvalue(res, 0, 3)[0] == 't';
 	PQclear(res);
 	return CC_OK;

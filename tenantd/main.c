@@ -51,7 +51,7 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_TLS_KEY", CC_CFG_STR, "var/secrets/tls.key", 0, 0, S(key), "TLS private key (PEM)" },
 	{ "CC_OPERATOR_TOKEN_FILE", CC_CFG_STR, "var/operator.token", 0, 0, S(token_file),
 	  "operator token file, created at first start" },
-	{ "CC_SIP_DOMAIN", CC_CFG_STR, "cc.test", 0, 0, S(sip_domain),
+	{ "CC_SIP_DOMAIN", CC_CFG_STR, "cc.test", 0, 90, S(sip_domain),
 	  "platform SIP domain; tenants get <slug>.<domain>" },
 	{ "CC_RPC_SOCKET", CC_CFG_STR, "var/run/kamailio/rpc.sock", 0, 0, S(rpc_socket),
 	  "Kamailio JSON-RPC unix datagram socket (reloads)" },

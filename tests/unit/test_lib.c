@@ -118,7 +118,7 @@ struct conf {
 };
 
 static const struct cc_config_row rows[] = {
-	{ "CCT_NAME", CC_CFG_STR, "dflt", 0, 0, offsetof(struct conf, name), "a name" },
+	{ "CCT_NAME", CC_CFG_STR, "dflt", 0, 8, offsetof(struct conf, name), "a name" },
 	{ "CCT_PORT", CC_CFG_INT, "80", 1, 65535, offsetof(struct conf, port), "a port" },
 };
 
@@ -138,6 +138,15 @@ TEST(config)
 	ASSERT(strstr(err, "CCT_PORT=70000"));
 	setenv("CCT_PORT", "12x", 1);
 	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_ERROR);
+	/* a string over its row's length is refused, not cut later */
+	setenv("CCT_PORT", "80", 1);
+	setenv("CCT_NAME", "123456789", 1);
+	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_ERROR);
+	ASSERT(strstr(err, "CCT_NAME: at most 8 characters"));
+	setenv("CCT_NAME", "12345678", 1);
+	ASSERT_EQ_INT(cc_config_load(rows, 2, &c, &err), CC_OK);
+	cc_config_free(rows, 2, &c);
+	unsetenv("CCT_NAME");
 	free(err);
 }
 

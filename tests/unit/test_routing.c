@@ -74,6 +74,27 @@ TEST(carrier_rings_agent)
 	rt_model_free(m);
 }
 
+/* a URI that does not fit the decision is refused, never cut (a cut URI
+ * names another host) */
+TEST(long_uri_refused_not_cut)
+{
+	struct rt_model *m = rt_model_new();
+	char domain[200];
+
+	memset(domain, 'a', sizeof(domain) - 1);
+	domain[sizeof(domain) - 1] = '\0';
+	struct rt_tenant *t = rt_model_add_tenant(m, "dddddddd-0000-4000-8000-000000000004", "long",
+	                                          domain, true);
+	struct rt_decision d;
+
+	rt_model_add_agent(t, "1001");
+	rt_model_add_number(m, "+8657199999999", t, "1001");
+	carrier(m, "+8613800000001", "+8657199999999", &d);
+	ASSERT_EQ_INT(d.action, RT_REJECT);
+	ASSERT_EQ_INT(d.code, 500);
+	rt_model_free(m);
+}
+
 TEST(carrier_rejections)
 {
 	struct rt_model *m = fixture();
@@ -366,7 +387,7 @@ TEST(limits_call_rate)
 	rt_limits_free(&l);
 }
 
-TEST_LIST(T(carrier_rings_agent), T(carrier_rejections), T(blocklist_is_per_tenant),
+TEST_LIST(T(carrier_rings_agent), T(long_uri_refused_not_cut), T(carrier_rejections), T(blocklist_is_per_tenant),
           T(same_extension_two_tenants), T(agent_to_pstn), T(pstn_without_trunk),
           T(pstn_needs_plan_or_flag), T(caller_id_is_a_setting), T(refused_destinations),
           T(blocklist_reads_or_refuses), T(kind_is_carrier_or_agent),
