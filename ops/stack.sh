@@ -268,8 +268,55 @@ spawn_stamped() {
 	)
 }
 
+# spawn_supervised NAME cmd...: spawn under a supervisor that starts it
+# again when it dies (kill -9, a crash), a second later, with a log line.
+# $RUN/NAME.pid is the daemon's pid (rewritten at each start),
+# $RUN/NAME.sup.pid the supervisor's; stop_pid stops the supervisor first.
+# For production, ops/systemd/ has units with Restart=always.
+spawn_supervised() {
+	local name=$1 i; shift
+	pid_alive "$name" && return 0
+	# its supervisor is there and about to start it again (a start right
+	# after a kill): wait for that, never start a second one
+	if [ -f "$RUN/$name.sup.pid" ] && running "$(cat "$RUN/$name.sup.pid")"; then
+		for ((i = 0; i < 60; i++)); do
+			pid_alive "$name" && return 0
+			sleep 0.05
+		done
+		return 0
+	fi
+	setsid bash -c '
+		name=$1 run=$2; shift 2
+		trap "kill -TERM \$child 2>/dev/null; wait \$child; exit 0" TERM INT
+		while :; do
+			"$@" &
+			child=$!
+			echo "$child" > "$run/$name.pid"
+			wait "$child"
+			rc=$?
+			printf "supervisor: %s exited (%s), starting it again in 1 s\n" "$name" "$rc"
+			sleep 1
+		done' supervise "$name" "$RUN" "$@" >> "$LOG/$name.log" 2>&1 < /dev/null &
+	echo $! > "$RUN/$name.sup.pid"
+	disown $!
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$RUN/$name.pid" ] && running "$(cat "$RUN/$name.pid")" && return 0
+		sleep 0.05
+	done
+}
+
 stop_pid() { # stop_pid NAME
 	local f=$RUN/$1.pid p i
+	if [ -f "$RUN/$1.sup.pid" ]; then
+		p=$(cat "$RUN/$1.sup.pid")
+		# the supervisor passes TERM on to the daemon and waits for it
+		if running "$p"; then
+			kill -TERM "$p" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do running "$p" || break; sleep 0.1; done
+			kill -KILL -- -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+		fi
+		rm -f "$RUN/$1.sup.pid"
+	fi
 	[ -f "$f" ] || return 0
 	p=$(cat "$f")
 	if running "$p"; then
@@ -499,7 +546,7 @@ daemon_env() {
 
 start_tenantd() {
 	ensure_cert
-	(daemon_env tenantd; spawn tenantd "$BUILD/tenantd/tenantd")
+	(daemon_env tenantd; spawn_supervised tenantd "$BUILD/tenantd/tenantd")
 	healthy tenantd 15 api_answers
 }
 
@@ -509,13 +556,13 @@ routingd_connected() {
 }
 
 start_routingd() {
-	(daemon_env routingd; spawn routingd "$BUILD/routing/routingd")
+	(daemon_env routingd; spawn_supervised routingd "$BUILD/routing/routingd")
 	healthy routingd 10 routingd_connected
 	healthy routingd 10 metrics_answer
 }
 
 start_billingd() {
-	(daemon_env billingd; spawn billingd "$BUILD/billing/billingd")
+	(daemon_env billingd; spawn_supervised billingd "$BUILD/billing/billingd")
 	healthy billingd 15 billingd_answers
 }
 
