@@ -15,7 +15,8 @@
 
 /* a connection that cannot be made in 5 s, or a statement that runs over
  * 60 s (a lock held on cc.numbers), fails the build: the last model stays */
-#define LOADER_PG_OPTIONS "connect_timeout=5&options=-c%20statement_timeout%3D60000"
+#define LOADER_PG_URL_OPTIONS "connect_timeout=5&options=-c%20statement_timeout%3D60000"
+#define LOADER_PG_KV_OPTIONS "connect_timeout=5 options='-c statement_timeout=60000'"
 
 struct rt_loader {
 	pthread_t thread;
@@ -167,7 +168,12 @@ struct rt_loader *rt_loader_new(const char *pg_url, struct event_base *base, rt_
 
 	if (!l)
 		return NULL;
-	url = cc_sprintf("%s%s%s", pg_url, strchr(pg_url, '?') ? "&" : "?", LOADER_PG_OPTIONS);
+	/* CC_PG_URL may be a URL or libpq's key=value form: the timeouts go
+	 * in the form it is written in */
+	if (!strncmp(pg_url, "postgres://", 11) || !strncmp(pg_url, "postgresql://", 13))
+		url = cc_sprintf("%s%s%s", pg_url, strchr(pg_url, '?') ? "&" : "?", LOADER_PG_URL_OPTIONS);
+	else
+		url = cc_sprintf("%s %s", pg_url, LOADER_PG_KV_OPTIONS);
 	if (!url) {
 		free(l);
 		return NULL;

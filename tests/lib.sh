@@ -178,6 +178,17 @@ pstn_enable() {
 	api PATCH "/v1/tenants/$1" "$OPERATOR" "{\"pstn_without_plan\":true,\"caller_id\":\"$2\"}"
 	[ "$HTTP" = 200 ] || { fail "pstn_enable.$1" "HTTP $HTTP $(cat "$RESP")"; return 1; }
 }
+# acme_with_agent: the usual fixture of the fault suites: trunk carrier1
+# from $CARRIER, tenant acme, agent 1001 registered from $A1001 (a check),
+# and +8657112345678 ringing it
+acme_with_agent() {
+	CARRIER=$(pick_port) A1001=$(pick_port)
+	new_trunk carrier1 "$CARRIER"
+	new_tenant acme
+	new_agent acme 1001 acme-pass-1001
+	new_number acme +8657112345678 1001
+	check register_agent sip_register 1001 acme.cc.test acme-pass-1001 "$A1001"
+}
 # new_trunk NAME PORT [OUTBOUND_PORT]
 new_trunk() {
 	local out=""

@@ -18,7 +18,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case $(basename "$t") in *"$pattern"*) ;; *) continue ;; esac
-	summary=$(mktemp /tmp/cc-summary.XXXXXX)
+	summary=$CC_TEST_RESULTS.summary
+	: > "$summary"
 	before=$(wc -l < "$CC_TEST_RESULTS")
 	timeout 300 "$t" | while IFS= read -r line; do
 		case $line in

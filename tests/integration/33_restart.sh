@@ -10,12 +10,7 @@ set -uo pipefail
 trap stack_down EXIT
 stack_up || exit 1
 
-CARRIER=$(pick_port) A1001=$(pick_port)
-new_trunk carrier1 "$CARRIER"
-new_tenant acme
-new_agent acme 1001 acme-pass-1001
-new_number acme +8657112345678 1001
-check register_agent sip_register 1001 acme.cc.test acme-pass-1001 "$A1001"
+acme_with_agent
 
 sip_agent "$A1001" 1; agent=$AGENT_PID
 # a 12 s call; Kamailio restarts 4 s into it (dialogs are written every 2 s)

@@ -9,12 +9,7 @@ set -uo pipefail
 trap stack_down EXIT
 stack_up || exit 1
 
-CARRIER=$(pick_port) A1001=$(pick_port)
-new_trunk carrier1 "$CARRIER"
-new_tenant acme
-new_agent acme 1001 acme-pass-1001
-new_number acme +8657112345678 1001
-check register_agent sip_register 1001 acme.cc.test acme-pass-1001 "$A1001"
+acme_with_agent
 
 pid_of() { cat "$CC_VAR/run/$1.pid" 2>/dev/null; }
 restarted() { local p; p=$(pid_of "$1"); [ -n "$p" ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null; }
