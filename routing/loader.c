@@ -2,6 +2,7 @@
 #include "loader.h"
 #include "cc.h"
 #include "hist.h"
+#include "id.h"
 #include "log.h"
 #include "model.h"
 #include "pg.h"
@@ -23,7 +24,10 @@ struct rt_loader {
 	int running;                 /* the thread was started */
 	pthread_mutex_t lock;        /* the fields below */
 	pthread_cond_t wake;
-	int wanted;                  /* a reload was asked for */
+	int wanted;                  /* a full reload was asked for */
+	char tenants[RT_LOADER_MAX_PATCH][CC_UUID_LEN];   /* or these tenants' */
+	size_t n_tenants;
+	int have_full;               /* a full build worked: patches have a base */
 	int in_flight;               /* a bundle is with the loop, its predecessor not back */
 	int stop;
 	struct rt_bundle *ready;     /* built, waiting for the loop */
@@ -35,7 +39,7 @@ struct rt_loader {
 	struct event *ready_ev;      /* on the loop: hands `ready` over */
 	rt_loader_cb cb;
 	void *arg;
-	atomic_uint_least64_t loads, failures;
+	atomic_uint_least64_t loads, failures, patches;
 };
 
 static void bundle_free(struct rt_bundle *b)
@@ -57,22 +61,16 @@ struct rt_bundle *rt_bundle_empty(void)
 	return b;
 }
 
-struct rt_bundle *rt_loader_build_now(struct rt_loader *l)
+/* The bundle of a fresh model: the deck versions its plans use, loaded
+ * into the cache if they are not there yet. */
+static struct rt_bundle *bundle_of(struct rt_loader *l, struct rt_model *m, uint64_t t0,
+                                   size_t patched)
 {
-	char *err = NULL;
-	uint64_t t0 = cc_mono_ns();
-	struct rt_model *m = rt_model_load(&l->pg, &err);
-	struct rt_bundle *b;
+	struct rt_bundle *b = calloc(1, sizeof(*b));
 
-	if (!m) {
-		atomic_fetch_add(&l->failures, 1);
-		CC_WARN("model reload failed, keeping the last one: %s", err);
-		free(err);
-		return NULL;
-	}
-	b = calloc(1, sizeof(*b));
 	CC_BUG_ON(!b);
 	b->model = m;
+	b->patched = patched;
 	cc_map_init(&b->decks);
 	for (size_t i = 0; i < m->tenants.cap; i++) {
 		const struct rt_tenant *t = m->tenants.slots[i].value;
@@ -99,6 +97,43 @@ struct rt_bundle *rt_loader_build_now(struct rt_loader *l)
 	return b;
 }
 
+struct rt_bundle *rt_loader_build_now(struct rt_loader *l)
+{
+	char *err = NULL;
+	uint64_t t0 = cc_mono_ns();
+	struct rt_model *m = rt_model_load(&l->pg, &err);
+
+	if (!m) {
+		atomic_fetch_add(&l->failures, 1);
+		CC_WARN("model reload failed, keeping the last one: %s", err);
+		free(err);
+		return NULL;
+	}
+	l->have_full = 1;
+	return bundle_of(l, m, t0, 0);
+}
+
+/* The live model with n tenants read again; NULL (logged) on failure: the
+ * next full reload brings them in. */
+static struct rt_bundle *patch(struct rt_loader *l, char (*tenants)[CC_UUID_LEN], size_t n)
+{
+	const char *ids[RT_LOADER_MAX_PATCH];
+	char *err = NULL;
+	uint64_t t0 = cc_mono_ns();
+	struct rt_model *m;
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = tenants[i];
+	if (!(m = rt_model_patch(l->live->model, &l->pg, ids, n, &err))) {
+		atomic_fetch_add(&l->failures, 1);
+		CC_WARN("reload of %zu tenant(s) failed, keeping the last model: %s", n, err);
+		free(err);
+		return NULL;
+	}
+	atomic_fetch_add(&l->patches, 1);
+	return bundle_of(l, m, t0, n);
+}
+
 /* After the loop gave back the bundle it replaced: free it, and the deck
  * versions the live bundle does not use. */
 static void release(struct rt_loader *l, struct rt_bundle *old)
@@ -117,7 +152,7 @@ static void *run(void *arg)
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
-		while (!l->stop && !l->returned && (!l->wanted || l->in_flight))
+		while (!l->stop && !l->returned && ((!l->wanted && !l->n_tenants) || l->in_flight))
 			pthread_cond_wait(&l->wake, &l->lock);
 		if (l->stop)
 			break;
@@ -130,9 +165,17 @@ static void *run(void *arg)
 			pthread_mutex_lock(&l->lock);
 			continue;
 		}
+		char tenants[RT_LOADER_MAX_PATCH][CC_UUID_LEN];
+		size_t n = l->n_tenants;
+		int full = l->wanted || !l->have_full || !l->live;
+
+		memcpy(tenants, l->tenants, n * sizeof(tenants[0]));
 		l->wanted = 0;
+		l->n_tenants = 0;
 		pthread_mutex_unlock(&l->lock);
-		struct rt_bundle *b = rt_loader_build_now(l);
+		/* the live bundle is the thread's to read: only this thread
+		 * frees bundles, and only once the loop gave them back */
+		struct rt_bundle *b = full ? rt_loader_build_now(l) : patch(l, tenants, n);
 		pthread_mutex_lock(&l->lock);
 		if (b) {
 			l->ready = b;
@@ -206,6 +249,27 @@ void rt_loader_request(struct rt_loader *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void rt_loader_request_tenant(struct rt_loader *l, const char *tenant)
+{
+	size_t i;
+
+	if (!cc_uuid_valid(tenant)) {
+		rt_loader_request(l);
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; i < l->n_tenants && strcmp(l->tenants[i], tenant) != 0; i++)
+		;
+	if (i == l->n_tenants) {
+		if (l->n_tenants == RT_LOADER_MAX_PATCH)
+			l->wanted = 1;      /* that many changes: one full build */
+		else
+			snprintf(l->tenants[l->n_tenants++], CC_UUID_LEN, "%s", tenant);
+	}
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->lock);
+}
+
 void rt_loader_done(struct rt_loader *l, struct rt_bundle *old)
 {
 	pthread_mutex_lock(&l->lock);
@@ -248,4 +312,9 @@ uint64_t rt_loader_loads(const struct rt_loader *l)
 uint64_t rt_loader_failures(const struct rt_loader *l)
 {
 	return atomic_load(&l->failures);
+}
+
+uint64_t rt_loader_patches(const struct rt_loader *l)
+{
+	return atomic_load(&l->patches);
 }

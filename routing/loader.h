@@ -16,6 +16,14 @@
  * bundle at most is on its way to the loop: the thread builds the next one
  * only after the loop gave back the one it replaced, and only then drops
  * the cached versions the live bundle does not use.
+ *
+ * Full or one tenant: a cc.cfg.<tenant> notice asks for that tenant only.
+ * The thread then patches the live model (model.h, rt_model_patch): a clone
+ * of its maps with the tenant's rows read again, milliseconds where a full
+ * build takes seconds at a million numbers, so one tenant writing to the
+ * API every second no longer rebuilds everyone's model. Requests gather
+ * while a build runs; more than RT_LOADER_MAX_PATCH tenants at once, a
+ * platform notice, the periodic reload, or no full model yet: a full build.
  */
 #ifndef RT_LOADER_H
 #define RT_LOADER_H
@@ -27,10 +35,13 @@
 #include "map.h"
 #include "model-t.h"
 
+#define RT_LOADER_MAX_PATCH 64
+
 struct rt_bundle {
 	struct rt_model *model;
 	struct cc_map decks;   /* deck version id -> const struct bl_deck * (the loader's) */
 	double load_s;         /* how long the build took */
+	size_t patched;        /* tenants read again for it; 0: a full build */
 };
 
 /* A bundle of an empty model and no decks (before the first load worked). */
@@ -51,8 +62,10 @@ struct rt_loader *rt_loader_new(const char *pg_url, struct event_base *base, rt_
 struct rt_bundle *rt_loader_build_now(struct rt_loader *l);
 /* Starts the thread; live is the bundle the loop holds (or NULL). */
 int rt_loader_run(struct rt_loader *l, struct rt_bundle *live);
-/* Any thread: a reload is wanted (requests coalesce into one). */
+/* Any thread: a full reload is wanted (requests coalesce into one). */
 void rt_loader_request(struct rt_loader *l);
+/* Any thread: tenant (a cc.tenants id) changed; not an id: a full reload. */
+void rt_loader_request_tenant(struct rt_loader *l, const char *tenant);
 /* The loop: the bundle a fresh one replaced, to be freed off the loop. */
 void rt_loader_done(struct rt_loader *l, struct rt_bundle *old);
 /* Stops the thread and frees what it holds, the bundle live included. */
@@ -61,5 +74,6 @@ void rt_loader_stop(struct rt_loader *l, struct rt_bundle *live);
 /* Successful and failed builds, for metrics (any thread). */
 uint64_t rt_loader_loads(const struct rt_loader *l);
 uint64_t rt_loader_failures(const struct rt_loader *l);
+uint64_t rt_loader_patches(const struct rt_loader *l);   /* of the loads */
 
 #endif

@@ -4,10 +4,10 @@
  * Wires the parts together: settings (table below), PostgreSQL (the model
  * source), NATS (call events out, configuration notices in), Kamailio's
  * evapi (questions in, answers out), and a libevent loop that runs them.
- * The model is reloaded whole on every cc.cfg.<tenant> notice, on every
- * NATS reconnect, and every CC_ROUTING_RELOAD_S seconds, on the loader's
- * thread (loader.h): the loop only swaps the model; when PostgreSQL is down
- * or slow the last model keeps routing.
+ * The model is built on the loader's thread (loader.h): whole at start and
+ * every CC_ROUTING_RELOAD_S seconds and on a platform notice, one tenant's
+ * part on its cc.cfg.<tenant> notice; the loop only swaps the model. When
+ * PostgreSQL is down or slow the last model keeps routing.
  *
  * Metrics (Prometheus text) on http://127.0.0.1:CC_ROUTING_METRICS_PORT/metrics:
  * the time from a question's arrival to its answer being queued back to
@@ -32,6 +32,7 @@
 #include "credit.h"
 #include "events.h"
 #include "hist.h"
+#include "id.h"
 #include "evapi.h"
 #include "log.h"
 #include "loader.h"
@@ -92,6 +93,7 @@ struct routingd {
 	struct event *tick;          /* periodic reload */
 	natsSubscription *cfg_sub;   /* cc.cfg.> */
 	int loaded;                  /* a model from PostgreSQL is in place */
+	double full_s, patch_s;      /* the last full build's and patch's duration */
 	long since_reload;           /* seconds since the last reload was asked for */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
@@ -122,6 +124,10 @@ static void on_bundle(struct rt_bundle *fresh, void *arg)
 
 	r->bundle = fresh;
 	r->model = fresh->model;
+	if (fresh->patched)
+		r->patch_s = fresh->load_s;
+	else
+		r->full_s = fresh->load_s;
 	if (r->credit.nc)
 		rt_credit_use(&r->credit, &fresh->decks);
 	if (!r->loaded)
@@ -144,13 +150,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* NATS thread: a notice asks the loader (requests coalesce there). */
+/* NATS thread: a notice asks the loader (requests coalesce there). The
+ * subject names what changed: cc.cfg.<tenant id> that tenant alone,
+ * anything else (cc.cfg._platform: trunks, decks, platform prefixes) all. */
 static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
 	struct routingd *r = arg;
+	const char *subject = natsMsg_GetSubject(msg);
 
+	if (strncmp(subject, "cc.cfg.", 7) == 0 && cc_uuid_valid(subject + 7))
+		rt_loader_request_tenant(r->loader, subject + 7);
+	else
+		rt_loader_request(r->loader);
 	natsMsg_Destroy(msg);
-	rt_loader_request(r->loader);
 }
 
 static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
@@ -233,10 +245,15 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	counter(f, "cc_routing_model_agents", "gauge", "agents in the model", (double)m->n_agents);
 	counter(f, "cc_routing_model_loads_total", "counter", "successful model loads",
 	        (double)rt_loader_loads(r->loader));
+	counter(f, "cc_routing_model_patches_total", "counter",
+	        "of the loads, those that read one or a few tenants again (cc.cfg.<tenant>)",
+	        (double)rt_loader_patches(r->loader));
+	counter(f, "cc_routing_model_patch_seconds", "gauge",
+	        "duration of the last reload of one or a few tenants", r->patch_s);
 	counter(f, "cc_routing_model_load_failures_total", "counter", "failed model loads",
 	        (double)rt_loader_failures(r->loader));
-	counter(f, "cc_routing_model_load_seconds", "gauge", "duration of the last model load",
-	        r->bundle->load_s);
+	counter(f, "cc_routing_model_load_seconds", "gauge", "duration of the last full model load",
+	        r->full_s);
 	counter(f, "cc_routing_kamailio_connected", "gauge", "1 while the evapi link is up",
 	        rt_evapi_connected(r->evapi));
 	fclose(f);

@@ -1,7 +1,10 @@
 /*
  * model-t.h: types of routingd's in-memory model of every tenant's
- * routing data. The model is built whole from PostgreSQL and swapped in
- * (nginx's cycle): a decision never sees half a reload.
+ * routing data. The model is built from PostgreSQL and swapped in
+ * (nginx's cycle): a decision never sees half a reload. A reload of one
+ * tenant (rt_model_patch) shares every other tenant's struct with the model
+ * it patches, so a tenant is reference-counted and owns its numbers; the
+ * counts change only on the loader's thread, which builds and frees models.
  */
 #ifndef RT_MODEL_T_H
 #define RT_MODEL_T_H
@@ -49,6 +52,9 @@ struct rt_tenant {
 	struct cc_map blocked;       /* caller digits -> (void *)1 */
 	struct cc_map blocked_prefix;/* digit prefix -> (void *)1 */
 	struct cc_map refused;       /* destination digit prefix -> (void *)1 */
+	struct rt_number **nums;     /* its numbers (the model's map points into them) */
+	size_t n_nums, cap_nums;
+	int refs;                    /* models holding this tenant */
 };
 
 struct rt_number {

@@ -13,13 +13,23 @@ struct rt_model *rt_model_new(void)
 	struct rt_model *m = calloc(1, sizeof(*m));
 
 	CC_BUG_ON(!m);
+	/* keys are the numbers' digits and the tenants' ids: a patch clones
+	 * these maps with one memcpy, not a million copies of their keys */
+	cc_map_init_borrowed(&m->numbers);
+	cc_map_init_borrowed(&m->tenants);
 	return m;
 }
 
+/* A model lets go of a tenant; the last one frees it and its numbers. */
 static void free_tenant(void *p)
 {
 	struct rt_tenant *t = p;
 
+	if (--t->refs > 0)
+		return;
+	for (size_t i = 0; i < t->n_nums; i++)
+		free(t->nums[i]);
+	free(t->nums);
 	cc_map_free(&t->agents, free);
 	cc_map_free(&t->blocked, NULL);
 	cc_map_free(&t->blocked_prefix, NULL);
@@ -43,8 +53,8 @@ void rt_model_free(struct rt_model *m)
 {
 	if (!m)
 		return;
+	cc_map_free(&m->numbers, NULL);       /* the tenants own them */
 	cc_map_free(&m->tenants, free_tenant);
-	cc_map_free(&m->numbers, free);
 	cc_map_free(&m->trunks, free_trunk);
 	cc_map_free(&m->refused, NULL);
 	free(m);
@@ -62,6 +72,7 @@ struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const 
 	t->enabled = enabled;
 	t->limits.max_calls = -1;
 	t->limits.max_cps = -1;
+	t->refs = 1;
 	CC_BUG_ON(!t->slug || !t->sip_domain);
 	CC_BUG_ON(cc_map_put(&m->tenants, t->id, t) != NULL);
 	return t;
@@ -89,7 +100,15 @@ int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *
 	}
 	n->tenant = t;
 	snprintf(n->extension, sizeof(n->extension), "%s", extension);
-	free(cc_map_put(&m->numbers, n->digits, n));
+	if (t->n_nums == t->cap_nums) {
+		t->cap_nums = t->cap_nums ? 2 * t->cap_nums : 8;
+		t->nums = realloc(t->nums, t->cap_nums * sizeof(*t->nums));
+		CC_BUG_ON(!t->nums);
+	}
+	t->nums[t->n_nums++] = n;
+	/* a number twice (not in one snapshot: e164 is unique) keeps the
+	 * last; the first stays with its tenant until the tenant is freed */
+	cc_map_put(&m->numbers, n->digits, n);
 	return CC_OK;
 }
 
@@ -192,30 +211,39 @@ bool rt_refuses_destination(const struct rt_model *m, const struct rt_tenant *t,
 
 /* ------------------------------------------------------------- loading */
 
-static PGresult *query(struct cc_pg *pg, const char *sql, char **err)
-{
-	PGresult *r = cc_pg_exec(pg, sql, 0, NULL);
+/* A query of every tenant's rows (filter NULL) or of some tenants' only:
+ * sql's "%s" becomes the filter on its tenant column, with $1 the ids as
+ * a PostgreSQL array literal. */
+struct filter {
+	const char *array;           /* "{id,id}", NULL: every tenant */
+};
 
+static PGresult *query(struct cc_pg *pg, const char *sql, const char *col,
+                       const struct filter *f, const char *glue, char **err)
+{
+	char *text = f->array ? cc_sprintf(sql, glue, col, " = ANY($1::uuid[])")
+	                      : cc_sprintf(sql, "", "", "");
+	const char *params[1] = { f->array };
+	PGresult *r;
+
+	CC_BUG_ON(!text);
+	r = cc_pg_exec(pg, text, f->array ? 1 : 0, f->array ? params : NULL);
+	free(text);
 	if (!r)
 		cc_fail(err, "%s", pg->message);
 	return r;
 }
 
-struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
+/* Loads the filtered tenants' rows into m (which holds none of them). */
+static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filter *f, char **err)
 {
-	struct rt_model *m = rt_model_new();
-	PGresult *r = NULL;
+	PGresult *r;
 
-	if (cc_pg_cmd(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != CC_OK) {
-		cc_fail(err, "%s", pg->message);
-		rt_model_free(m);
-		return NULL;
-	}
 	/* caller IDs are the tenant's own numbers (foreign keys in 0003) */
 	if (!(r = query(pg, "SELECT id, slug, sip_domain, enabled, caller_id, pstn_without_plan, "
 	                    "COALESCE(max_concurrent_calls, -1), COALESCE(max_calls_per_second, -1), "
-	                    "unparseable_callers = 'allow' FROM cc.tenants", err)))
-		goto fail;
+	                    "unparseable_callers = 'allow' FROM cc.tenants%s%s%s", "id", f, " WHERE ", err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = rt_model_add_tenant(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
 		                                          PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0] == 't');
@@ -229,8 +257,9 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	}
 	PQclear(r);
 
-	if (!(r = query(pg, "SELECT tenant_id, extension, caller_id FROM cc.agents", err)))
-		goto fail;
+	if (!(r = query(pg, "SELECT tenant_id, extension, caller_id FROM cc.agents%s%s%s", "tenant_id",
+	                f, " WHERE ", err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
@@ -243,8 +272,10 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	}
 	PQclear(r);
 
-	if (!(r = query(pg, "SELECT tenant_id, prefix FROM cc.refused_prefixes", err)))
-		goto fail;
+	/* the platform's own prefixes (tenant_id NULL) only in a full load */
+	if (!(r = query(pg, "SELECT tenant_id, prefix FROM cc.refused_prefixes%s%s%s", "tenant_id", f,
+	                " WHERE ", err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = PQgetisnull(r, i, 0) ? NULL
 		                      : cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
@@ -256,8 +287,9 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 
 	/* only numbers assigned to a tenant and given a target ring anyone */
 	if (!(r = query(pg, "SELECT tenant_id, e164, target_extension FROM cc.numbers "
-	                    "WHERE tenant_id IS NOT NULL AND target_extension IS NOT NULL", err)))
-		goto fail;
+	                    "WHERE tenant_id IS NOT NULL AND target_extension IS NOT NULL%s%s%s",
+	                "tenant_id", f, " AND ", err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
@@ -266,8 +298,9 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	}
 	PQclear(r);
 
-	if (!(r = query(pg, "SELECT tenant_id, e164, prefix FROM cc.blocklist", err)))
-		goto fail;
+	if (!(r = query(pg, "SELECT tenant_id, e164, prefix FROM cc.blocklist%s%s%s", "tenant_id", f,
+	                " WHERE ", err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
@@ -286,8 +319,9 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 	                " (SELECT v.id FROM cc.tariff_versions v WHERE v.tariff_id = p.outbound_tariff"
 	                "   AND v.effective_from <= now() ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)"
 	                " FROM cc.billing_plans p JOIN cc.currencies cur ON cur.code = p.currency"
-	                " JOIN cc.tenants t ON t.id = p.tenant_id", err)))
-		goto fail;
+	                " JOIN cc.tenants t ON t.id = p.tenant_id%s%s%s", "p.tenant_id", f, " WHERE ",
+	                err)))
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 		struct rt_plan *p;
@@ -304,17 +338,112 @@ struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
 		snprintf(p->out_version, sizeof(p->out_version), "%s", PQgetvalue(r, i, 6));
 	}
 	PQclear(r);
+	return CC_OK;
+}
 
-	if (!(r = query(pg, "SELECT id, name, outbound FROM cc.trunks ORDER BY created_at, id", err)))
-		goto fail;
+static int load_trunks(struct rt_model *m, struct cc_pg *pg, char **err)
+{
+	const struct filter all = { NULL };
+	PGresult *r = query(pg, "SELECT id, name, outbound FROM cc.trunks%s%s%s ORDER BY created_at, id",
+	                    "", &all, "", err);
+
+	if (!r)
+		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++)
 		rt_model_add_trunk(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
 		                   PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2));
 	PQclear(r);
-	cc_pg_cmd(pg, "COMMIT", 0, NULL);
-	return m;
-fail:
+	return CC_OK;
+}
+
+static struct rt_model *finish(struct rt_model *m, struct cc_pg *pg, int rc)
+{
+	if (rc == CC_OK && cc_pg_cmd(pg, "COMMIT", 0, NULL) == CC_OK)
+		return m;
 	cc_pg_cmd(pg, "ROLLBACK", 0, NULL);
 	rt_model_free(m);
 	return NULL;
+}
+
+struct rt_model *rt_model_load(struct cc_pg *pg, char **err)
+{
+	struct rt_model *m = rt_model_new();
+	const struct filter all = { NULL };
+
+	if (cc_pg_cmd(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != CC_OK) {
+		cc_fail(err, "%s", pg->message);
+		rt_model_free(m);
+		return NULL;
+	}
+	return finish(m, pg, load_tenants(m, pg, &all, err) == CC_OK ? load_trunks(m, pg, err)
+	                                                              : CC_ERROR);
+}
+
+/* m's copy of live's trunks (a handful: copied, not shared). */
+static void copy_trunks(struct rt_model *m, const struct rt_model *live)
+{
+	for (size_t i = 0; i < live->trunks.cap; i++) {
+		const struct rt_trunk *t = live->trunks.slots[i].value;
+
+		if (live->trunks.slots[i].key)
+			rt_model_add_trunk(m, t->id, t->name, t->outbound);
+	}
+	/* the first trunk with an outbound address, as the full load chose it */
+	m->outbound = live->outbound ? cc_map_get(&m->trunks, live->outbound->id) : NULL;
+}
+
+/* Drops tenant t (m's reference) and the numbers that are still its own. */
+static void drop_tenant(struct rt_model *m, struct rt_tenant *t)
+{
+	for (size_t i = 0; i < t->n_nums; i++)
+		if (cc_map_get(&m->numbers, t->nums[i]->digits) == t->nums[i])
+			cc_map_del(&m->numbers, t->nums[i]->digits);
+	m->n_agents -= t->agents.len;
+	cc_map_del(&m->tenants, t->id);
+	free_tenant(t);
+}
+
+struct rt_model *rt_model_patch(const struct rt_model *live, struct cc_pg *pg,
+                                const char *const *tenants, size_t n, char **err)
+{
+	struct rt_model *m = rt_model_new();
+	char *array = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	/* the ids as an array literal; only well-formed ids get this far */
+	f = open_memstream(&array, &len);
+	CC_BUG_ON(!f);
+	fputc('{', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "," : "", tenants[i]);
+	fputc('}', f);
+	fclose(f);
+
+	cc_map_clone(&m->tenants, &live->tenants);
+	for (size_t i = 0; i < m->tenants.cap; i++)
+		if (m->tenants.slots[i].key)
+			((struct rt_tenant *)m->tenants.slots[i].value)->refs++;
+	cc_map_clone(&m->numbers, &live->numbers);
+	cc_map_clone(&m->refused, &live->refused);
+	copy_trunks(m, live);
+	m->n_agents = live->n_agents;
+	for (size_t i = 0; i < n; i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, tenants[i]);
+
+		if (t)
+			drop_tenant(m, t);
+	}
+	if (cc_pg_cmd(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != CC_OK) {
+		cc_fail(err, "%s", pg->message);
+		free(array);
+		rt_model_free(m);
+		return NULL;
+	}
+	const struct filter some = { array };
+
+	rc = load_tenants(m, pg, &some, err);
+	free(array);
+	return finish(m, pg, rc);
 }

@@ -9,6 +9,13 @@
  * entry, refused destination prefix and trunk. Returns
  * a new model, or NULL with *err set (the caller keeps its old model). */
 struct rt_model *rt_model_load(struct cc_pg *pg, char **err);
+/* A new model: live with the n tenants named (cc.tenants ids) loaded again
+ * from PostgreSQL in one snapshot, every other tenant, the trunks and the
+ * platform's refused prefixes shared or copied from live (which is not
+ * changed and may be read meanwhile). A tenant no longer in the database
+ * is gone from it, with its numbers. NULL with *err set on failure. */
+struct rt_model *rt_model_patch(const struct rt_model *live, struct cc_pg *pg,
+                                const char *const *tenants, size_t n, char **err);
 struct rt_model *rt_model_new(void);
 void rt_model_free(struct rt_model *m);
 

@@ -38,6 +38,8 @@ api POST /v1/tenants/acme/blocklist "${KEY[acme]}" '{"e164":"+8613900000001"}'
 check big_model_loaded wait_for 120 big
 echo "# model load at $(metric cc_routing_model_numbers) numbers: $(metric cc_routing_model_load_seconds) s"
 loads_before=$(metric cc_routing_model_loads_total)
+full() { echo $(( $(metric cc_routing_model_loads_total) - $(metric cc_routing_model_patches_total) )); }
+full_before=$(full) patches_before=$(metric cc_routing_model_patches_total)
 
 # the agent answers every call; the carrier places them at RELOAD_RATE/s
 secs=$((RELOAD_CALLS / RELOAD_RATE))
@@ -52,6 +54,8 @@ sleep 0.5
 	while [ "$i" -lt "$secs" ]; do
 		api POST /v1/tenants/acme/blocklist "${KEY[acme]}" "{\"e164\":\"+86139$(printf '%08d' $((i + 10)))\"}"
 		api POST /v1/tenants/beta/blocklist "${KEY[beta]}" "{\"e164\":\"+86139$(printf '%08d' $((i + 10)))\"}"
+		# halfway, a platform change (a trunk): one full build
+		[ "$i" = $((secs / 2)) ] && new_trunk carrier2 "$(pick_port)"
 		i=$((i + 1))
 		sleep 1
 	done
@@ -70,3 +74,18 @@ echo "# $ok_calls calls answered, $failed failed, $(( $(metric cc_routing_model_
 expect_eq calls_during_reloads_all_answered "$ok_calls/$failed/$rc" "$RELOAD_CALLS/0/0"
 check reloads_happened_meanwhile [ "$(metric cc_routing_model_loads_total)" -ge $((loads_before + 3)) ]
 check decision_p99_under_10ms awk -v v="$(metric cc_routing_decision_seconds_p99)" 'BEGIN { exit !(v > 0 && v < 0.01) }'
+echo "# meanwhile $(( $(full) - full_before )) full builds ($(metric cc_routing_model_load_seconds) s the last) and $(( $(metric cc_routing_model_patches_total) - patches_before )) one-tenant patches ($(metric cc_routing_model_patch_seconds) s the last)"
+check full_reload_forced_meanwhile [ "$(full)" -gt "$full_before" ]
+check tenant_writes_patched [ "$(metric cc_routing_model_patches_total)" -ge $((patches_before + 10)) ]
+# a tenant's change is routed in a fraction of a full build: the block
+# list entry written now refuses the caller's next call
+sed "s/@CODE@/603/g" "$SIPP_DIR/carrier_refused.xml.in" > "$SIPW/blocked.xml"
+p0=$(metric cc_routing_model_patches_total)
+t0=$(date +%s%N)
+api POST /v1/tenants/acme/blocklist "${KEY[acme]}" '{"e164":"+8613800000077"}'
+patched() { [ "$(metric cc_routing_model_patches_total)" -gt "$p0" ]; }
+until patched || [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 20000 ]; do sleep 0.02; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check blocklist_change_routed sipp_run blocked -sf "$SIPW/blocked.xml" -s +8657112345678 -set from +8613800000077 -p "$CARRIER" -m 1 -timeout 5 -timeout_error
+echo "# a block-list write to the model that refuses its caller: $ms ms; the last patch $(metric cc_routing_model_patch_seconds) s, a full build $(metric cc_routing_model_load_seconds) s"
+check patch_faster_than_a_fifth_of_full awk -v p="$(metric cc_routing_model_patch_seconds)" -v f="$(metric cc_routing_model_load_seconds)" 'BEGIN { exit !(p > 0 && p * 5 < f) }'

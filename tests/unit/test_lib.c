@@ -112,6 +112,75 @@ TEST(map)
 	cc_map_free(&m, NULL);
 }
 
+/* Deletion keeps every other key findable (probe chains shifted back, at
+ * every load and around the table's end), and a clone is independent. */
+TEST(map_delete_and_clone)
+{
+	struct cc_map m, c;
+	char key[32];
+	enum { N = 20000 };
+
+	cc_map_init(&m);
+	ASSERT(cc_map_del(&m, "x") == NULL);
+	for (long i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		cc_map_put(&m, key, (void *)(i + 1));
+	}
+	cc_map_clone(&c, &m);
+	/* delete every third key of the clone */
+	for (long i = 0; i < N; i += 3) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT_EQ_INT((long)cc_map_del(&c, key), i + 1);
+		ASSERT(cc_map_del(&c, key) == NULL);
+	}
+	ASSERT_EQ_INT(c.len, N - (N + 2) / 3);
+	for (long i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT_EQ_INT((long)cc_map_get(&c, key), i % 3 ? i + 1 : 0);
+		ASSERT_EQ_INT((long)cc_map_get(&m, key), i + 1);   /* the original untouched */
+	}
+	/* deleted keys come back, and the rest stay */
+	for (long i = 0; i < N; i += 3) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT(cc_map_put(&c, key, (void *)-1) == NULL);
+	}
+	for (long i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT_EQ_INT((long)cc_map_get(&c, key), i % 3 ? i + 1 : -1);
+	}
+	/* empty it completely */
+	for (long i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%ld", i);
+		ASSERT(cc_map_del(&c, key) != NULL);
+	}
+	ASSERT_EQ_INT(c.len, 0);
+	for (size_t i = 0; i < c.cap; i++)
+		ASSERT(c.slots[i].key == NULL);
+	cc_map_free(&c, NULL);
+	cc_map_free(&m, NULL);
+
+	/* borrowed keys: the same, and the clone shares the caller's keys */
+	static char keys[N][8];
+
+	cc_map_init_borrowed(&m);
+	for (long i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%ld", i);
+		cc_map_put(&m, keys[i], (void *)(i + 1));
+	}
+	cc_map_clone(&c, &m);
+	for (long i = 0; i < N; i += 2)
+		ASSERT_EQ_INT((long)cc_map_del(&c, keys[i]), i + 1);
+	for (long i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "b%ld", i);
+		ASSERT_EQ_INT((long)cc_map_get(&c, key), i % 2 ? i + 1 : 0);
+		ASSERT_EQ_INT((long)cc_map_get(&m, key), i + 1);
+	}
+	ASSERT(c.borrowed && m.borrowed);
+	cc_map_free(&c, NULL);
+	ASSERT(c.borrowed);
+	cc_map_free(&m, NULL);
+}
+
 struct conf {
 	char *name;
 	long port;
@@ -196,4 +265,4 @@ TEST(hist)
 	ASSERT(h.count == 100001);
 }
 
-TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(config), T(ids), T(hist))
+TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(map_delete_and_clone), T(config), T(ids), T(hist))
