@@ -1,6 +1,7 @@
 /* hist.c: see hist.h. */
 #include "hist.h"
 
+#include <string.h>
 #include <time.h>
 
 /* Values below CC_HIST_SUB ns get one bucket each; above, each power of
@@ -79,6 +80,52 @@ void cc_hist_prometheus(FILE *f, const struct cc_hist *h, const char *name, cons
 	        name, name, name, name, (double)cc_hist_quantile(h, 0.50) / 1e9);
 	fprintf(f, "# HELP %s_p99 99th percentile of %s since start\n# TYPE %s_p99 gauge\n"
 	        "%s_p99 %.9f\n", name, name, name, name, (double)cc_hist_quantile(h, 0.99) / 1e9);
+}
+
+void cc_hist_window_init(struct cc_hist_window *w, uint64_t span_ns)
+{
+	memset(w, 0, sizeof(*w));
+	w->span_ns = span_ns;
+	w->since_ns = cc_mono_ns();
+}
+
+static void rotate(struct cc_hist_window *w, uint64_t now_ns)
+{
+	if (now_ns - w->since_ns < w->span_ns)
+		return;
+	if (now_ns - w->since_ns < 2 * w->span_ns)
+		w->prev = w->cur;
+	else
+		memset(&w->prev, 0, sizeof(w->prev));   /* nothing for a whole span */
+	memset(&w->cur, 0, sizeof(w->cur));
+	w->since_ns = now_ns;
+}
+
+void cc_hist_window_add(struct cc_hist_window *w, uint64_t now_ns, uint64_t ns)
+{
+	rotate(w, now_ns);
+	cc_hist_add(&w->cur, ns);
+}
+
+uint64_t cc_hist_window_quantile(struct cc_hist_window *w, uint64_t now_ns, double q)
+{
+	struct cc_hist both;
+
+	rotate(w, now_ns);
+	both = w->prev;
+	both.count += w->cur.count;
+	both.sum_ns += w->cur.sum_ns;
+	if (w->cur.max_ns > both.max_ns)
+		both.max_ns = w->cur.max_ns;
+	for (unsigned i = 0; i < CC_HIST_BUCKETS; i++)
+		both.bucket[i] += w->cur.bucket[i];
+	return cc_hist_quantile(&both, q);
+}
+
+uint64_t cc_hist_window_count(struct cc_hist_window *w, uint64_t now_ns)
+{
+	rotate(w, now_ns);
+	return w->prev.count + w->cur.count;
 }
 
 uint64_t cc_mono_ns(void)

@@ -31,6 +31,19 @@ uint64_t cc_hist_count_le(const struct cc_hist *h, uint64_t ns);
  * buckets, plus NAME_p50 / NAME_p99 gauges. HELP is one line. */
 void cc_hist_prometheus(FILE *f, const struct cc_hist *h, const char *name, const char *help);
 
+/* The recent past: values of the last span to two spans (two histograms,
+ * the older dropped each span), so a metric shows now, not since start. */
+struct cc_hist_window {
+	struct cc_hist cur, prev;
+	uint64_t since_ns;           /* when cur started */
+	uint64_t span_ns;
+};
+void cc_hist_window_init(struct cc_hist_window *w, uint64_t span_ns);
+void cc_hist_window_add(struct cc_hist_window *w, uint64_t now_ns, uint64_t ns);
+/* The quantile over prev and cur; 0 when the window is empty. */
+uint64_t cc_hist_window_quantile(struct cc_hist_window *w, uint64_t now_ns, double q);
+uint64_t cc_hist_window_count(struct cc_hist_window *w, uint64_t now_ns);
+
 /* Monotonic nanoseconds, for measuring. */
 uint64_t cc_mono_ns(void);
 

@@ -97,6 +97,7 @@ struct routingd {
 	long since_reload;           /* seconds since the last reload was asked for */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
+	struct cc_hist_window recent_ns;   /* the same, the last 10-20 s */
 
 	int rt_prio;                 /* deciding at this SCHED_FIFO priority (0: not) */
 };
@@ -174,8 +175,12 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 	if (reply) {
 		if (rt_evapi_send(ev, reply) != CC_OK)
 			CC_WARN("could not answer Kamailio");
-		else
-			cc_hist_add(&r->decide_ns, cc_mono_ns() - t0);
+		else {
+			uint64_t now = cc_mono_ns();
+
+			cc_hist_add(&r->decide_ns, now - t0);
+			cc_hist_window_add(&r->recent_ns, now, now - t0);
+		}
 		json_decref(reply);
 		/* the answer on the wire first, then what the grant queued */
 		rt_evapi_push(ev);
@@ -222,6 +227,16 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        "grants billingd has not acknowledged yet", (double)rt_credit_pending(&r->credit));
 	counter(f, "cc_routing_takes_resent_total", "counter",
 	        "grant reports sent again", (double)r->credit.resent);
+	uint64_t now = cc_mono_ns();
+
+	counter(f, "cc_routing_decision_recent_seconds_p50", "gauge",
+	        "median decision time over the last 10 to 20 s",
+	        (double)cc_hist_window_quantile(&r->recent_ns, now, 0.50) / 1e9);
+	counter(f, "cc_routing_decision_recent_seconds_p99", "gauge",
+	        "99th percentile of the decision time over the last 10 to 20 s",
+	        (double)cc_hist_window_quantile(&r->recent_ns, now, 0.99) / 1e9);
+	counter(f, "cc_routing_decision_recent_count", "gauge",
+	        "decisions in that window", (double)cc_hist_window_count(&r->recent_ns, now));
 	counter(f, "cc_routing_decisions_total", "counter", "routing decisions made",
 	        (double)r->calls.decisions);
 	counter(f, "cc_routing_rejected_total", "counter", "decisions that rejected the call",
@@ -295,6 +310,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	r.base = event_base_new();
+	cc_hist_window_init(&r.recent_ns, 10ULL * 1000000000ULL);
 	if (cc_events_open(&r.events, r.cfg.nats_url, r.cfg.spool_dir, "routingd", &err) != CC_OK) {
 		CC_ERR("%s", err);
 		free(err);

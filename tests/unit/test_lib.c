@@ -265,4 +265,28 @@ TEST(hist)
 	ASSERT(h.count == 100001);
 }
 
-TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(map_delete_and_clone), T(config), T(ids), T(hist))
+/* The window forgets what is older than two spans, keeps the last one. */
+TEST(hist_window)
+{
+	struct cc_hist_window w;
+	uint64_t t = 1000000000000ULL, span = 10000000000ULL;   /* 10 s */
+
+	cc_hist_window_init(&w, span);
+	w.since_ns = t;
+	for (int i = 0; i < 100; i++)
+		cc_hist_window_add(&w, t + (uint64_t)i, 5000000);   /* 5 ms */
+	ASSERT_EQ_INT(cc_hist_window_count(&w, t + span / 2), 100);
+	/* next span: the 5 ms values still count, beside the new 1 us ones */
+	for (int i = 0; i < 100; i++)
+		cc_hist_window_add(&w, t + span + (uint64_t)i, 1000);
+	ASSERT_EQ_INT(cc_hist_window_count(&w, t + span + 100), 200);
+	ASSERT(cc_hist_window_quantile(&w, t + span + 100, 0.99) >= 4800000);
+	/* one span later the 5 ms values are gone */
+	ASSERT(cc_hist_window_quantile(&w, t + 2 * span + 200, 0.99) <= 1100);
+	ASSERT_EQ_INT(cc_hist_window_count(&w, t + 2 * span + 200), 100);
+	/* idle for two spans: empty */
+	ASSERT_EQ_INT(cc_hist_window_count(&w, t + 5 * span), 0);
+	ASSERT_EQ_INT(cc_hist_window_quantile(&w, t + 5 * span, 0.5), 0);
+}
+
+TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(map_delete_and_clone), T(config), T(ids), T(hist), T(hist_window))
