@@ -23,7 +23,7 @@ static void publish(struct rt_calls *c, const char *tenant, const char *type, js
 	if (!tenant || !*tenant)
 		tenant = "_";
 	snprintf(subject, sizeof(subject), "cc.call.%s.%s", tenant, type);
-	cc_events_publish(c->events, subject, ev);
+	c->publish(c->events, subject, ev);
 }
 
 static json_t *event(const char *tenant, const char *type, const char *call)
@@ -182,6 +182,13 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 		CC_WARN("Kamailio sent %s without a call id", what);
 		return;
 	}
+	/* the tenant is routingd's own answer coming back through the dialog;
+	 * anything but an id would bend the subject ("a.b", "*", ">"): the
+	 * event keeps its call, under no tenant ("_") */
+	if (*tenant && !cc_uuid_valid(tenant)) {
+		CC_WARN("Kamailio sent %s of call %.64s with a tenant that is not an id", what, call);
+		tenant = "";
+	}
 	if (strcmp(what, "answered") == 0) {
 		rt_limits_answered(&c->limits, call, cc_mono_ms());
 		publish(c, tenant, "answered", event(tenant, "answered", call));
@@ -212,7 +219,10 @@ json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)
 {
 	const char *ev = str(msg, "ev");
 
-	if (json_object_get(msg, "ti") && json_is_object(json_object_get(msg, "q")))
+	/* a question is answered to its transaction (ti, tl: Kamailio's
+	 * integers); without them no answer could reach it, so it is not one */
+	if (json_is_integer(json_object_get(msg, "ti")) && json_is_integer(json_object_get(msg, "tl")) &&
+	    json_is_object(json_object_get(msg, "q")))
 		return decide(c, msg);
 	if (!strcmp(ev, "answered") || !strcmp(ev, "ended") || !strcmp(ev, "failed")) {
 		progress(c, msg, ev);

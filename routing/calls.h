@@ -12,7 +12,10 @@
  * Limits (limits.h): an inbound or outbound call of a tenant at its
  * concurrent-call or call-rate limit -> 503 ("Too Many Calls", "Call Rate
  * Exceeded"), before any credit is granted. A question whose kind is not
- * "carrier" or "agent" -> 403, with no events.
+ * "carrier" or "agent" -> 403, with no events. A question carries
+ * Kamailio's transaction (integers ti and tl) and an object q; a message
+ * without them is no question (logged, no events, no answer). A report's
+ * tenant that is not an id is dropped: the event goes under "_".
  *
  * Credit: an inbound or outbound call of a tenant with a billing plan
  * needs a credit grant (credit.h): the granted seconds become the
@@ -38,6 +41,9 @@ struct rt_credit;
 struct rt_calls {
 	struct rt_model **model;     /* the current model (swapped by reloads) */
 	struct cc_events *events;    /* JetStream publisher */
+	/* publishes an event (taken over) on a subject: cc_events_publish,
+	 * or the fuzz target's capture (tests/fuzz/fuzz_calls.c) */
+	int (*publish)(struct cc_events *events, const char *subject, json_t *event);
 	uint64_t decisions;          /* counters for the status line */
 	uint64_t rejected;
 	uint64_t events_in;

@@ -345,6 +345,7 @@ int main(int argc, char **argv)
 	}
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
+	r.calls.publish = cc_events_publish;
 	r.calls.credit = &r.credit;
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);

@@ -133,19 +133,48 @@ void tn_no_content(struct tn_req *r)
 	queue(r, 204, "application/json", "", 0, NULL);
 }
 
+/* Replaces in s, in place, each byte that does not start a whole UTF-8
+ * character by '?': an error message quotes the request (jansson's text
+ * near a bad token, a field's name cut to fit) and JSON holds only
+ * UTF-8 (fuzz_api_body: a body with a bad escape before invalid UTF-8
+ * made the reply NULL and tenantd abort). */
+static void clean_utf8(char *s)
+{
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+		           (c & 0xf8) == 0xf0 ? 4 : 0;
+		json_t *j = NULL;
+
+		if (n > 1 && strnlen(s, n) == n)
+			j = json_stringn(s, n);      /* jansson's own test of the character */
+		if (n == 1 || j) {
+			json_decref(j);
+			s += n;
+		} else {
+			*s++ = '?';
+		}
+	}
+}
+
 void tn_error(struct tn_req *r, int status, const char *code, const char *field,
               const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], name[128];
 	va_list ap;
 	json_t *e;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	clean_utf8(msg);
 	e = json_pack("{s:s, s:s}", "code", code, "message", msg);
-	if (field)
-		json_object_set_new(e, "field", json_string(field));
+	CC_BUG_ON(!e);
+	if (field) {
+		snprintf(name, sizeof(name), "%s", field);
+		clean_utf8(name);
+		json_object_set_new(e, "field", json_string(name));
+	}
 	tn_reply(r, status, json_pack("{s:o}", "error", e));
 }
 
@@ -366,9 +395,28 @@ static int check_fields(struct tn_req *r, json_t *obj, const struct tn_field *fi
 	return CC_OK;
 }
 
+int tn_check_body(struct tn_req *r)
+{
+	json_error_t jerr;
+
+	r->body = json_loadb(r->buf ? r->buf : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->body) {
+		tn_error(r, 400, "invalid_json", NULL, "malformed JSON at line %d column %d: %s",
+		         jerr.line, jerr.column, jerr.text);
+		return CC_ERROR;
+	}
+	if (!json_is_object(r->body)) {
+		tn_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
+		return CC_ERROR;
+	}
+	return check_fields(r, r->body, r->route->fields, r->route->partial, "");
+}
+
 /* ------------------------------------------------------------ routing */
 
-/* Matches path against pattern, filling r->params. */
+/* Matches path against pattern, filling r->params. A placeholder takes
+ * one non-empty segment; {id} only a UUID, so no handler or query sees
+ * another id (fuzz_api_path). */
 static bool match(const char *pattern, const char *path, struct tn_req *r)
 {
 	int n = 0;
@@ -380,7 +428,11 @@ static bool match(const char *pattern, const char *path, struct tn_req *r)
 
 			if (!len || n >= 4)
 				return false;
-			r->params[n++] = strndup(path, len);
+			r->params[n] = strndup(path, len);
+			CC_BUG_ON(!r->params[n]);
+			if (strncmp(pattern, "{id}", 4) == 0 && !cc_uuid_valid(r->params[n]))
+				return false;
+			n++;
 			path += len;
 			pattern = strchr(pattern, '}') + 1;
 			continue;
@@ -625,6 +677,50 @@ static bool is_post(struct tn_req *r)
 	return strcmp(r->method, "POST") == 0;
 }
 
+int tn_parse_target(struct tn_req *r)
+{
+	struct evhttp_uri *uri;
+	size_t len = 0;
+
+	/* the path, decoded: a NUL or other control byte would cut or bend it */
+	uri = evhttp_uri_parse_with_flags(r->uri, EVHTTP_URI_NONCONFORMANT);
+	if (!uri || !evhttp_uri_get_path(uri)) {
+		if (uri)                         /* libevent's free takes no NULL */
+			evhttp_uri_free(uri);
+		tn_error(r, 400, "invalid_argument", NULL, "malformed URL");
+		return CC_ERROR;
+	}
+	const char *q = evhttp_uri_get_query(uri);
+	r->path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, &len);
+	bool ok = r->path && clean_text(r->path, len) && clean_query(q) &&
+	          (!q || evhttp_parse_query_str(q, &r->query) == 0);
+	evhttp_uri_free(uri);
+	if (!ok) {
+		if (!r->path)
+			r->path = strdup("?");
+		tn_error(r, 400, "invalid_argument", NULL,
+		         "the URL holds a control character, invalid UTF-8 or a bad query");
+		return CC_ERROR;
+	}
+	return CC_OK;
+}
+
+const struct tn_route *tn_find_route(struct tn_req *r, bool *path_known)
+{
+	*path_known = false;
+	for (const struct tn_route *const *t = tn_route_tables; *t; t++)
+		for (const struct tn_route *rt = *t; rt->method; rt++) {
+			free_params(r);
+			if (!match(rt->pattern, r->path, r))
+				continue;
+			*path_known = true;
+			if (strcmp(rt->method, r->method) == 0)
+				return rt;
+		}
+	free_params(r);
+	return NULL;
+}
+
 /* Everything decided from the request line and headers. CC_ERROR after
  * answering (the body is then never read). */
 static int check_headers(struct tn_req *r)
@@ -636,8 +732,6 @@ static int check_headers(struct tn_req *r)
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	struct evhttp_uri *uri;
-	size_t len = 0;
 
 	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
 	bool known_method = false;
@@ -661,35 +755,9 @@ static int check_headers(struct tn_req *r)
 		return CC_ERROR;
 	}
 
-	/* the path, decoded: a NUL or other control byte would cut or bend it */
-	uri = evhttp_uri_parse_with_flags(r->uri, EVHTTP_URI_NONCONFORMANT);
-	if (!uri || !evhttp_uri_get_path(uri)) {
-		evhttp_uri_free(uri);
-		tn_error(r, 400, "invalid_argument", NULL, "malformed URL");
+	if (tn_parse_target(r) != CC_OK)
 		return CC_ERROR;
-	}
-	const char *q = evhttp_uri_get_query(uri);
-	r->path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, &len);
-	bool ok = r->path && clean_text(r->path, len) && clean_query(q) &&
-	          (!q || evhttp_parse_query_str(q, &r->query) == 0);
-	evhttp_uri_free(uri);
-	if (!ok) {
-		if (!r->path)
-			r->path = strdup("?");
-		tn_error(r, 400, "invalid_argument", NULL,
-		         "the URL holds a control character, invalid UTF-8 or a bad query");
-		return CC_ERROR;
-	}
-
-	for (const struct tn_route *const *t = tn_route_tables; *t && !route; t++)
-		for (const struct tn_route *rt = *t; rt->method && !route; rt++) {
-			free_params(r);
-			if (!match(rt->pattern, r->path, r))
-				continue;
-			path_known = true;
-			if (strcmp(rt->method, r->method) == 0)
-				route = rt;
-		}
+	route = tn_find_route(r, &path_known);
 	size_t max = route && route->csv ? TN_MAX_CSV : TN_MAX_BODY;
 	if (cl) {
 		char *end;
@@ -756,18 +824,8 @@ static void run(struct tn_req *r)
 {
 	const struct tn_route *route = r->route;
 
-	if (route->fields) {
-		json_error_t jerr;
-
-		r->body = json_loadb(r->buf ? r->buf : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
-		if (!r->body)
-			return tn_error(r, 400, "invalid_json", NULL, "malformed JSON at line %d column %d: %s",
-			                jerr.line, jerr.column, jerr.text);
-		if (!json_is_object(r->body))
-			return tn_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
-		if (check_fields(r, r->body, route->fields, route->partial, "") != CC_OK)
-			return;
-	}
+	if (route->fields && tn_check_body(r) != CC_OK)
+		return;
 	if (r->idem_key) {
 		cc_sha256_hex(r->buf ? r->buf : "", r->len, r->idem_hash);
 		if (replayed(r))

@@ -186,6 +186,17 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe);
 
+/* Steps of the pipeline, also driven alone by the fuzz targets
+ * (tests/fuzz/fuzz_api_*.c). Each CC_ERROR is after replying.
+ * tn_parse_target: r->uri -> r->path (decoded: no control byte, valid
+ * UTF-8) and r->query. tn_find_route: the route for r->method and r->path
+ * (r->params its placeholders) or NULL, *path_known if another method
+ * has that path. tn_check_body: r->buf as r->route's JSON body -> r->body,
+ * checked against the route's field table. */
+int tn_parse_target(struct tn_req *r);
+const struct tn_route *tn_find_route(struct tn_req *r, bool *path_known);
+int tn_check_body(struct tn_req *r);
+
 /* All tables, NULL-terminated; the OpenAPI test walks it. */
 extern const struct tn_route *const tn_route_tables[];
 

@@ -96,9 +96,27 @@ static json_t *money(const char *micro, int minor)
 
 /* --------------------------------------------------------------- plan */
 
+/* a deck's name: an import refuses anything longer (tariffs.c) */
+static int check_tariff(struct tn_req *r, json_t *v, char **err)
+{
+	size_t n = strlen(json_string_value(v));
+
+	return n >= 1 && n <= 63 ? CC_OK : cc_fail(err, "must be a deck's name (1 to 63 characters)");
+}
+
+/* ISO 4217: three capital letters (which ones the platform bills in is
+ * the database's cc.currencies) */
+static int check_currency(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	return strlen(s) == 3 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3
+	       ? CC_OK : cc_fail(err, "must be an ISO 4217 code like \"CNY\"");
+}
+
 static const struct tn_field tariff_fields[] = {
-	{ "inbound", JSON_STRING, false, NULL, NULL, false },
-	{ "outbound", JSON_STRING, false, NULL, NULL, false },
+	{ "inbound", JSON_STRING, false, check_tariff, NULL, false },
+	{ "outbound", JSON_STRING, false, check_tariff, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -134,7 +152,7 @@ static int check_anchor(struct tn_req *r, json_t *v, char **err)
 
 static const struct tn_field plan_fields[] = {
 	{ "mode", JSON_STRING, true, check_mode, NULL, false },
-	{ "currency", JSON_STRING, true, NULL, NULL, false },
+	{ "currency", JSON_STRING, true, check_currency, NULL, false },
 	{ "tariffs", JSON_OBJECT, false, NULL, tariff_fields, false },
 	{ "seat_price_per_month", JSON_STRING, false, check_money, NULL, false },
 	{ "number_price_per_month", JSON_STRING, false, check_money, NULL, false },
