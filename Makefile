@@ -36,6 +36,7 @@ bench: deps all
 	@ops/bench/run.sh
 	@ops/bench/scale.sh
 	@ops/bench/billing.sh
+	@build/tests/bench_events
 
 demo:
 	@ops/demo.sh
