@@ -433,12 +433,14 @@ static void replay_batch(struct cc_events *ev)
 		free(lines);
 		return;
 	}
-	/* publish the batch, in order */
+	/* publish the batch, in order; the lock is dropped around each publish
+	 * so that publishers (spooling meanwhile) never wait for a whole batch */
 	off = ev->rf_off;
 	ev->batch_len = ev->batch_open = 0;
 	for (int i = 0; i < n; i++) {
 		struct entry *e = &ev->batch[ev->batch_len++];
 		jsPubOptions po;
+		natsMsg *m = NULL;
 		natsStatus s;
 
 		off += lines[i].len;
@@ -448,24 +450,24 @@ static void replay_batch(struct cc_events *ev)
 		jsPubOptions_Init(&po);
 		po.MsgId = lines[i].id;
 		po.MaxWait = PUB_ACK_WAIT_MS;
-		s = natsMsg_Create(&e->msg, lines[i].subject, NULL, lines[i].data, lines[i].dlen);
+		s = natsMsg_Create(&m, lines[i].subject, NULL, lines[i].data, lines[i].dlen);
 		if (s == NATS_OK) {
-			natsMsg *m = e->msg;
+			natsMsg *sent = m;
 
-			e->state = E_SENT;
+			/* known before cnats can acknowledge it */
+			*e = (struct entry){ .msg = m, .end = off, .state = E_SENT };
 			ev->batch_open++;
 			ev->sent = true;
-			s = js_PublishMsgAsync(ev->js, &m, &po);
+			pthread_mutex_unlock(&ev->mu);
+			s = js_PublishMsgAsync(ev->js, &sent, &po);
+			pthread_mutex_lock(&ev->mu);
 			if (s != NATS_OK) {
-				natsMsg_Destroy(m);
+				natsMsg_Destroy(m);  /* still ours: not sent */
 				ev->batch_open--;
 			}
 		}
-		if (s != NATS_OK) {
-			e->msg = NULL;
-			e->state = E_FAILED;
-			e->err = s;
-		}
+		if (s != NATS_OK)
+			*e = (struct entry){ .end = off, .state = E_FAILED, .err = s };
 	}
 	/* every publish resolves within its MaxWait; a little more, then give up */
 	until = mono_us() + (PUB_ACK_WAIT_MS + 2000) * 1000LL;
