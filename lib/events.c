@@ -150,6 +150,18 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* cnats's count of reconnects (it counts before the connection is usable
+ * again, so it is ahead of our callback); called with mu held. */
+static uint64_t reconnect_count(struct cc_events *ev)
+{
+	uint64_t n = 0;
+
+	if (natsConnection_GetStats(ev->nc, ev->nstats) != NATS_OK ||
+	    natsStatistics_GetCounts(ev->nstats, NULL, NULL, NULL, NULL, &n) != NATS_OK)
+		return 0;
+	return n;
+}
+
 /* Waits on wake for at most ms; called with mu held. */
 static void wait_ms(struct cc_events *ev, long ms)
 {
@@ -591,9 +603,11 @@ static void *replay_main(void *arg)
 				/* drained: events go out directly again */
 				ev->spooling = false;
 				ev->rwin = 1;
-				CC_INFO("events: spool drained (%llu replayed, %llu dead so far)",
-				        (unsigned long long)ev->st.replayed,
-				        (unsigned long long)ev->st.dead);
+				ev->reconnects = reconnect_count(ev);  /* the ones before do not matter */
+				if (ev->st.replayed || ev->st.dead)
+					CC_INFO("events: spool drained (%llu replayed, %llu dead so far)",
+					        (unsigned long long)ev->st.replayed,
+					        (unsigned long long)ev->st.dead);
 				continue;
 			}
 			if (rc != CC_OK) {
@@ -898,7 +912,7 @@ json_t *cc_event_new(const char *tenant, const char *type)
 /* Why an event cannot go out directly now, or NULL; called with mu held. */
 static const char *not_direct(struct cc_events *ev)
 {
-	uint64_t reconnects = 0;
+	uint64_t reconnects;
 
 	if (ev->spooling)
 		return "spooling";
@@ -910,9 +924,7 @@ static const char *not_direct(struct cc_events *ev)
 		return "too many events unacknowledged";
 	/* a reconnect whose callback has not run yet: what was in flight on
 	 * the old connection may be lost, so nothing may overtake it */
-	if (natsConnection_GetStats(ev->nc, ev->nstats) == NATS_OK &&
-	    natsStatistics_GetCounts(ev->nstats, NULL, NULL, NULL, NULL, &reconnects) == NATS_OK &&
-	    reconnects != ev->reconnects) {
+	if ((reconnects = reconnect_count(ev)) != ev->reconnects) {
 		ev->reconnects = reconnects;
 		return "NATS reconnected";
 	}

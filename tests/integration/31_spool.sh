@@ -60,6 +60,10 @@ failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$SIPW/uac.scre
 echo "# SIPp: $total calls, ${answered:-?} answered, ${failed:-?} failed"
 check calls_answered_during_outage [ "${answered:-0}" -ge $((total * 99 / 100)) ]
 check spool_empty_after_load wait_for 10 drained
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+expect_eq spool_metrics_nothing_pending "$(metric cc_routing_events_spool_pending)" 0
+expect_eq spool_metrics_nothing_dropped "$(metric cc_routing_events_dropped_total)" 0
+expect_eq spool_metrics_nothing_dead "$(metric cc_routing_events_dead_total)" 0
 
 # --- the stream: every call's events once, in the order they happened
 call_lines() { # per call of the tenant: its event types in stream order, duplicates (same id) dropped
