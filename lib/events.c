@@ -413,6 +413,21 @@ static void replay_done(struct cc_events *ev)
 	unlink(ev->pos_path);
 }
 
+/* Syncs the live spool if it is due; called with mu held. */
+static void sync_if_due(struct cc_events *ev, bool now)
+{
+	int fd = ev->fd;
+
+	if (!ev->dirty || ev->sync_ms == 0 || (!now && mono_us() - ev->last_sync < ev->sync_ms * 1000))
+		return;
+	ev->dirty = false;
+	ev->last_sync = mono_us();
+	pthread_mutex_unlock(&ev->mu);
+	fdatasync(fd);  /* the replayer alone closes fd */
+	pthread_mutex_lock(&ev->mu);
+	ev->st.syncs++;
+}
+
 /* Reads, publishes and commits one batch. Called with mu held; drops it
  * to read the file and while the acknowledgements come. */
 static void replay_batch(struct cc_events *ev)
@@ -483,8 +498,10 @@ static void replay_batch(struct cc_events *ev)
 	}
 	/* every publish resolves within its MaxWait; a little more, then give up */
 	until = mono_us() + (PUB_ACK_WAIT_MS + 2000) * 1000LL;
-	while (ev->batch_open > 0 && !ev->stop && mono_us() < until)
-		wait_ms(ev, 100);
+	while (ev->batch_open > 0 && !ev->stop && mono_us() < until) {
+		sync_if_due(ev, false);  /* the spool grows meanwhile (NATS hung) */
+		wait_ms(ev, ev->sync_ms && ev->sync_ms < 100 ? ev->sync_ms : 100);
+	}
 	/* commit the longest prefix that is done */
 	start = ev->rf_off;
 	for (done = 0; done < n; done++) {
@@ -545,21 +562,6 @@ static void replay_batch(struct cc_events *ev)
 	for (int i = 0; i < n; i++)
 		free(lines[i].buf);
 	free(lines);
-}
-
-/* Syncs the live spool if it is due; called with mu held. */
-static void sync_if_due(struct cc_events *ev, bool now)
-{
-	int fd = ev->fd;
-
-	if (!ev->dirty || ev->sync_ms == 0 || (!now && mono_us() - ev->last_sync < ev->sync_ms * 1000))
-		return;
-	ev->dirty = false;
-	ev->last_sync = mono_us();
-	pthread_mutex_unlock(&ev->mu);
-	fdatasync(fd);  /* the replayer alone closes fd */
-	pthread_mutex_lock(&ev->mu);
-	ev->st.syncs++;
 }
 
 static void *replay_main(void *arg)
