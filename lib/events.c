@@ -131,6 +131,7 @@ struct cc_events {
 	bool stream_ok;           /* CC_EVENTS known to exist on this connection */
 	bool stop;                /* close requested: the replayer ends */
 	bool closed;              /* acknowledgements are no longer looked at */
+	bool nc_closed;           /* cnats's last callback (closed) has run */
 	bool sent;                /* an asynchronous publish was made (cnats
 	                           * crashes listing pending ones before) */
 	struct entry win[WIN_MAX];/* direct publishes, ring in send order */
@@ -705,6 +706,18 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&ev->mu);
 }
 
+/* cnats's last callback for the connection, after any disconnected one:
+ * once it ran, nothing of cnats's callback thread touches ev any more. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct cc_events *ev = closure;
+
+	pthread_mutex_lock(&ev->mu);
+	ev->nc_closed = true;
+	pthread_cond_broadcast(&ev->wake);
+	pthread_mutex_unlock(&ev->mu);
+}
+
 static void on_reconnected(natsConnection *nc, void *closure)
 {
 	struct cc_events *ev = closure;
@@ -817,6 +830,7 @@ int cc_events_open(struct cc_events **out, const char *url, const char *spool_di
 	natsOptions_SetTimeout(ev->opts, 1000);
 	natsOptions_SetDisconnectedCB(ev->opts, on_disconnected, ev);
 	natsOptions_SetReconnectedCB(ev->opts, on_reconnected, ev);
+	natsOptions_SetClosedCB(ev->opts, on_closed, ev);
 	natsOptions_SetRetryOnFailedConnect(ev->opts, true, on_reconnected, ev);
 	s = natsConnection_Connect(&ev->nc, ev->opts);
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
@@ -884,6 +898,14 @@ void cc_events_close(struct cc_events *ev, int wait_ms_)
 	/* take every message back from cnats: no acknowledgement handler runs after */
 	if (ev->sent && js_PublishAsyncGetPendingList(&pending, ev->js) == NATS_OK)
 		natsMsgList_Destroy(&pending);
+	/* close first and wait for the closed callback: a disconnected
+	 * callback still queued would otherwise run on a freed ev */
+	natsConnection_Close(ev->nc);
+	until = mono_us() + 5000000;
+	pthread_mutex_lock(&ev->mu);
+	while (!ev->nc_closed && mono_us() < until)
+		wait_ms(ev, 20);
+	pthread_mutex_unlock(&ev->mu);
 	jsCtx_Destroy(ev->js);
 	natsConnection_Destroy(ev->nc);
 	natsOptions_Destroy(ev->opts);
