@@ -51,6 +51,16 @@
  * caller then waits for the disk: see docs/BENCHMARKS.md for the cost).
  * The dead-letter file is synced with every line; the replay position is
  * not (a stale one only sends some events twice).
+ *
+ * Not done on purpose:
+ *   - publishing with an expected stream sequence: order rests on one
+ *     connection delivering in order and on nothing overtaking what is
+ *     unacknowledged; several producers share the stream anyway.
+ *   - a sliding replay window: a batch waits for all its acknowledgements
+ *     before the next (the drain runs at ~0.8 of the direct rate).
+ *   - replaying the dead-letter file: an operator looks at it first.
+ *   - dropping the oldest events when the spool is full: the kept ones
+ *     would then lack their calls' beginnings.
  */
 #ifndef CC_EVENTS_H
 #define CC_EVENTS_H
