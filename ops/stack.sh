@@ -436,7 +436,7 @@ nats_conf() {
 		"cc.cfg.> cc.rpc.hello.billingd")
 	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.>" responses)
 	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS" "")
-	$(nats_user tools "cc.call.> cc.rpc.ping $stream" "cc.rpc.ping" responses)
+	$(nats_user tools "cc.call.> cc.rpc.ping $stream \$JS.API.STREAM.MSG.GET.CC_EVENTS" "cc.rpc.ping" responses)
 	  ]
 	}
 	CONF

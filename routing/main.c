@@ -197,6 +197,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct routingd *r = arg;
 	const struct rt_model *m = r->model;
+	struct cc_events_stats es;
 	struct evbuffer *out;
 	char *text = NULL;
 	size_t len = 0;
@@ -271,6 +272,16 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        r->full_s);
 	counter(f, "cc_routing_kamailio_connected", "gauge", "1 while the evapi link is up",
 	        rt_evapi_connected(r->evapi));
+	/* the event spool (lib/events.h) */
+	cc_events_stats(r->events, &es);
+	counter(f, "cc_routing_events_spooled_total", "counter", "events written to the spool",
+	        (double)es.spooled);
+	counter(f, "cc_routing_events_spool_pending", "gauge", "events in the spool now",
+	        (double)es.pending);
+	counter(f, "cc_routing_events_dropped_total", "counter",
+	        "events dropped: the spool was full (CC_SPOOL_MAX_MB)", (double)es.dropped);
+	counter(f, "cc_routing_events_dead_total", "counter",
+	        "spool lines moved to the dead-letter file", (double)es.dead);
 	fclose(f);
 	out = evbuffer_new();
 	evbuffer_add(out, text, len);
