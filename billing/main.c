@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "config.h"
 #include "engine.h"
+#include "event_types.h"
 #include "events.h"
 #include "log.h"
 #include "pg.h"
@@ -127,9 +128,9 @@ static int commit(struct cc_pg *pg, const json_t *events)
 
 	/* the calls this batch may have ended: they get rated */
 	json_array_foreach(events, i, ev) {
-		const char *type = json_string_value(json_object_get(ev, "type"));
+		int type = cc_event_type_parse(json_string_value(json_object_get(ev, "type")));
 
-		if (type && (!strcmp(type, "ended") || !strcmp(type, "rejected")))
+		if (type >= 0 && (cc_event_infos[type].flags & CC_EVF_FINAL))
 			json_array_append(final, json_object_get(ev, "call"));
 	}
 	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK) {
