@@ -78,11 +78,11 @@ curl -sk -o "$RR" -w '%{http_code}' -X POST -H "Authorization: Bearer $OPERATOR"
 	-H 'Content-Type: application/json' --data-binary '{"from":"2026-11-01T00:00:00Z","to":"2026-12-01T00:00:00Z"}' \
 	"$API/v1/tenants/big/billing/rerate" > "$CC_VAR/rerate.code" &
 rerate_pid=$!
-# billingd is rating: its rerate statement runs
+# the rerate's statements run (whoever runs them: billingd now, tenantd before)
 rerating() {
-	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'cc_billingd' AND state = 'active' AND query LIKE '%rated_lines%revision%'")" -gt 0 ]
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename IN ('cc_billingd', 'cc_tenantd') AND state = 'active' AND query LIKE '%rated_lines%revision%'")" -gt 0 ]
 }
-wait_for 30 rerating
+check rerate_started wait_for 30 rerating
 worst=0
 for i in 1 2 3 4 5; do
 	ms=$(curl -sk -o /dev/null -w '%{time_total}' -H "Authorization: Bearer ${KEY[small]}" \
