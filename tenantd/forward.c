@@ -14,9 +14,10 @@
  * touches a tn_req: only the loop does, and a request whose client went
  * away is detached from its forward, whose reply is then dropped.
  *
- * billingd not running: NATS answers "no responders" at once -> 503. No
- * reply in time -> 504 (the request may still complete; each is safe to
- * repeat). At most TN_FORWARDS_MAX at once; more -> 503.
+ * billingd not running: NATS answers "no responders" at once -> 503; NATS
+ * itself away -> 503 at once. No reply in time -> 504 (the request may
+ * still complete; each is safe to repeat). At most TN_FORWARDS_MAX at
+ * once; more -> 503.
  *
  * Not done on purpose: a job resource (202 + polling). A rerate of 100k
  * calls takes a few seconds; the client waits for its answer as for any
@@ -80,8 +81,13 @@ static void *worker(void *arg)
 	struct tn_fwd *f = arg;
 	natsMsg *msg = NULL;
 
-	f->status = natsConnection_Request(&msg, nc, f->subject, f->payload, (int)strlen(f->payload),
-	                                   f->timeout_ms);
+	/* NATS away: said at once, not after the whole timeout (the
+	 * connection would hold the request until it is back) */
+	if (natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED)
+		f->status = NATS_CONNECTION_DISCONNECTED;
+	else
+		f->status = natsConnection_Request(&msg, nc, f->subject, f->payload,
+		                                   (int)strlen(f->payload), f->timeout_ms);
 	if (f->status == NATS_OK) {
 		int n = natsMsg_GetDataLength(msg);
 
