@@ -51,6 +51,10 @@ struct tn_fwd {
 	int64_t t0;                   /* sent (ms, monotonic) */
 	natsStatus status;            /* of the NATS request (worker) */
 	char *reply;                  /* its data, NUL-terminated (worker) */
+	/* tn_offload: other work instead of a NATS request */
+	void (*work)(void *arg);
+	void (*done)(struct tn_req *r, void *arg);
+	void *arg;
 };
 
 TAILQ_HEAD(tn_fwd_list, tn_fwd);
@@ -58,7 +62,7 @@ TAILQ_HEAD(tn_fwd_list, tn_fwd);
 /* Shared by the loop and the workers; static, so a worker finishing after
  * main() returned still finds them. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tn_fwd_list done = TAILQ_HEAD_INITIALIZER(done);
+static struct tn_fwd_list done_list = TAILQ_HEAD_INITIALIZER(done_list);
 static int wake[2] = { -1, -1 };  /* worker -> loop: something is done */
 static atomic_int running;        /* workers not yet finished */
 static natsConnection *nc;        /* tenantd's billing connection */
@@ -81,6 +85,10 @@ static void *worker(void *arg)
 	struct tn_fwd *f = arg;
 	natsMsg *msg = NULL;
 
+	if (f->work) {
+		f->work(f->arg);
+		goto done;
+	}
 	/* NATS away: said at once, not after the whole timeout (the
 	 * connection would hold the request until it is back) */
 	if (natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED)
@@ -98,8 +106,9 @@ static void *worker(void *arg)
 		}
 		natsMsg_Destroy(msg);
 	}
+done:
 	pthread_mutex_lock(&lock);
-	TAILQ_INSERT_TAIL(&done, f, done_link);
+	TAILQ_INSERT_TAIL(&done_list, f, done_link);
 	pthread_mutex_unlock(&lock);
 	/* a full pipe already holds a wakeup */
 	if (write(wake[1], "x", 1) < 0 && errno != EAGAIN)
@@ -164,20 +173,23 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&lock);
-	TAILQ_CONCAT(&ready, &done, done_link);
+	TAILQ_CONCAT(&ready, &done_list, done_link);
 	pthread_mutex_unlock(&lock);
 	while ((f = TAILQ_FIRST(&ready))) {
 		TAILQ_REMOVE(&ready, f, done_link);
 		TAILQ_REMOVE(&flight, f, flight_link);
 		in_flight--;
-		if (f->r) {
-			struct tn_req *r = f->r;
-
+		if (f->r)
+			f->r->forward = NULL;
+		if (f->work) {
+			/* done() answers, or frees what the work left when r is gone */
+			f->done(f->r, f->arg);
+		} else if (f->r) {
 			CC_DEBUG("%s: billingd answered in %lld ms", f->subject, (long long)(cc_mono_ms() - f->t0));
-			r->forward = NULL;
-			answer(r, f);
-			tn_resume(r);
+			answer(f->r, f);
 		}
+		if (f->r)
+			tn_resume(f->r);
 		fwd_free(f);
 	}
 	tn_mhd_run(d);
@@ -195,11 +207,49 @@ int tn_forward_init(struct tenantd *d, char **err)
 	return CC_OK;
 }
 
+/* The thread and the bookkeeping of both. */
+static void start(struct tn_req *r, struct tn_fwd *f)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+
+	f->r = r;
+	f->t0 = cc_mono_ms();
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	atomic_fetch_add(&running, 1);
+	if (pthread_create(&t, &attr, worker, f) != 0) {
+		atomic_fetch_sub(&running, 1);
+		pthread_attr_destroy(&attr);
+		f->r = NULL;
+		if (f->work)
+			f->done(NULL, f->arg);
+		fwd_free(f);
+		return tn_error(r, 503, "unavailable", NULL, "no thread for the request");
+	}
+	pthread_attr_destroy(&attr);
+	TAILQ_INSERT_TAIL(&flight, f, flight_link);
+	in_flight++;
+	r->forward = f;
+	tn_defer(r);
+}
+
+void tn_offload(struct tn_req *r, void (*work)(void *arg), void (*done)(struct tn_req *r, void *arg),
+                void *arg)
+{
+	struct tn_fwd *f = calloc(1, sizeof(*f));
+
+	CC_BUG_ON(!f);
+	snprintf(f->subject, sizeof(f->subject), "%s %s", r->method, "work");
+	f->work = work;
+	f->done = done;
+	f->arg = arg;
+	start(r, f);
+}
+
 void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*after)(struct tn_req *r))
 {
 	struct tn_fwd *f;
-	pthread_t t;
-	pthread_attr_t attr;
 
 	if (in_flight >= TN_FORWARDS_MAX) {
 		json_decref(body);
@@ -213,24 +263,9 @@ void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*afte
 	f->payload = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(body);
 	CC_BUG_ON(!f->payload);
-	f->r = r;
 	f->after = after;
 	f->timeout_ms = r->d->cfg.billing_timeout_s * 1000;
-	f->t0 = cc_mono_ms();
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	atomic_fetch_add(&running, 1);
-	if (pthread_create(&t, &attr, worker, f) != 0) {
-		atomic_fetch_sub(&running, 1);
-		pthread_attr_destroy(&attr);
-		fwd_free(f);
-		return tn_error(r, 503, "unavailable", NULL, "no thread for the billing request");
-	}
-	pthread_attr_destroy(&attr);
-	TAILQ_INSERT_TAIL(&flight, f, flight_link);
-	in_flight++;
-	r->forward = f;
-	tn_defer(r);
+	start(r, f);
 }
 
 void tn_forward_detach(struct tn_req *r)

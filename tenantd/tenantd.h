@@ -85,6 +85,12 @@ int tn_forward_init(struct tenantd *d, char **err);
 void tn_forward_shutdown(struct tenantd *d);
 /* The client's request is over: a reply still to come is dropped. */
 void tn_forward_detach(struct tn_req *r);
+/* Long work of a request off the loop (the end of a deck import): work(arg)
+ * runs on a worker thread and must touch nothing of the loop's (nor r),
+ * then done(r, arg) on the loop answers r, or only frees arg when r is
+ * NULL (the client went away, or tenantd stops and answered 503). */
+void tn_offload(struct tn_req *r, void (*work)(void *arg), void (*done)(struct tn_req *r, void *arg),
+                void *arg);
 
 /* ------------------------------------------------ PATCH bodies (patch.c) */
 
