@@ -1,6 +1,7 @@
 /* cdr.c: see cdr.h. */
 #include "cdr.h"
 #include "cc.h"
+#include "event_types.h"
 #include "id.h"
 
 #include <stdbool.h>
@@ -39,8 +40,10 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 		*why = "bad tenant";
 		return NULL;
 	}
-	if (!json_is_string(json_object_get(ev, "type"))) {
-		*why = "no type";
+	int type = cc_event_type_parse(json_string_value(json_object_get(ev, "type")));
+
+	if (type < 0 || cc_event_infos[type].kind != CC_EVK_CALL) {
+		*why = "not a call event type (lib/event_types.h)";
 		return NULL;
 	}
 	out = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "call", call, "ts", ts,
@@ -56,7 +59,9 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 	return out;
 }
 
-/* One statement: record the new events, fold them per call, upsert. A
+/* One statement: record the new events, fold them per call, upsert.
+ * $2 the start types, $3 the final types (text arrays), $4 the answer's
+ * type, all from lib/event_types.h. A
  * field keeps the value it has unless the new events know better:
  * started/answered take the earliest time, ended the latest, and the
  * result is 'answered' once the call was answered. */
@@ -75,17 +80,17 @@ static const char APPLY[] =
 	"  SELECT call_id,"
 	"    max(tenant_id::text)::uuid AS tenant_id,"
 	"    (array_agg(body->>'direction' ORDER BY ts DESC) FILTER (WHERE body ? 'direction'))[1] AS direction,"
-	"    min(body->>'from') FILTER (WHERE type = 'offered') AS from_number,"
-	"    min(body->>'to') FILTER (WHERE type = 'offered') AS to_number,"
+	"    min(body->>'from') FILTER (WHERE type = ANY($2::text[])) AS from_number,"
+	"    min(body->>'to') FILTER (WHERE type = ANY($2::text[])) AS to_number,"
 	"    min(body->>'number') AS number,"
 	"    (array_agg(body->>'agent' ORDER BY ts DESC) FILTER (WHERE body->>'agent' <> ''))[1] AS agent,"
 	"    min(body->>'sip_call_id') AS sip_call_id,"
-	"    min(ts) FILTER (WHERE type = 'offered') AS started_at,"
-	"    min(ts) FILTER (WHERE type = 'answered') AS answered_at,"
-	"    max(ts) FILTER (WHERE type IN ('ended', 'rejected')) AS ended_at,"
-	"    (array_agg(body->>'result' ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected')))[1] AS result,"
-	"    (array_agg((body->>'code')::int ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected') AND body ? 'code'))[1] AS sip_code,"
-	"    (array_agg(body->>'reason' ORDER BY ts DESC) FILTER (WHERE type IN ('ended', 'rejected') AND body ? 'reason'))[1] AS reason"
+	"    min(ts) FILTER (WHERE type = ANY($2::text[])) AS started_at,"
+	"    min(ts) FILTER (WHERE type = $4) AS answered_at,"
+	"    max(ts) FILTER (WHERE type = ANY($3::text[])) AS ended_at,"
+	"    (array_agg(body->>'result' ORDER BY ts DESC) FILTER (WHERE type = ANY($3::text[])))[1] AS result,"
+	"    (array_agg((body->>'code')::int ORDER BY ts DESC) FILTER (WHERE type = ANY($3::text[]) AND body ? 'code'))[1] AS sip_code,"
+	"    (array_agg(body->>'reason' ORDER BY ts DESC) FILTER (WHERE type = ANY($3::text[]) AND body ? 'reason'))[1] AS reason"
 	"  FROM f GROUP BY call_id)"
 	"INSERT INTO cc.calls AS c (id, tenant_id, direction, from_number, to_number, number, agent,"
 	"  sip_call_id, started_at, answered_at, ended_at, result, sip_code, reason, talk_seconds)"
@@ -116,10 +121,31 @@ static const char APPLY[] =
 	"      - LEAST(c.answered_at, EXCLUDED.answered_at)))::int END,"
 	"  updated_at = now()";
 
+/* The names of the call types with flag as a PostgreSQL array literal
+ * ({offered}); names are plain words, nothing to quote. */
+static const char *types_with(unsigned flag, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[len++] = '{';
+	for (int t = 0; t < CC_EV__COUNT; t++) {
+		if (!(cc_event_infos[t].flags & flag) || cc_event_infos[t].kind != CC_EVK_CALL)
+			continue;
+		int w = snprintf(buf + len, n - len, "%s%s", len > 1 ? "," : "", cc_event_name(t));
+
+		CC_BUG_ON(w < 0 || (size_t)w >= n - len);
+		len += (size_t)w;
+	}
+	CC_BUG_ON(len + 2 > n);
+	buf[len++] = '}';
+	buf[len] = '\0';
+	return buf;
+}
+
 int bl_cdr_apply(struct cc_pg *pg, const json_t *events)
 {
-	char *doc;
-	const char *p[1];
+	char *doc, start[256], final[256];
+	const char *p[4];
 	int rc;
 
 	if (!json_array_size(events))
@@ -128,7 +154,10 @@ int bl_cdr_apply(struct cc_pg *pg, const json_t *events)
 	if (!doc)
 		return CC_ERROR;
 	p[0] = doc;
-	rc = cc_pg_cmd(pg, APPLY, 1, p);
+	p[1] = types_with(CC_EVF_START, start, sizeof(start));
+	p[2] = types_with(CC_EVF_FINAL, final, sizeof(final));
+	p[3] = cc_event_name(CC_EV_ANSWERED);
+	rc = cc_pg_cmd(pg, APPLY, 4, p);
 	free(doc);
 	return rc;
 }

@@ -9,6 +9,10 @@
  * keys make the replay harmless. An event whose body names another tenant
  * than its subject is dropped (logged, acknowledged, counted).
  *
+ * It answers the money requests of tenantd and the `billing` CLI on
+ * cc.rpc.billing.close, .rerate and .post (rpc.h): billingd alone writes
+ * rated lines, the ledger and invoices.
+ *
  * It also answers routingd's credit requests on cc.rpc.credit.lease and
  * cc.rpc.credit.take (core NATS request/reply, engine.h; the subjects stay
  * outside the CC_EVENTS stream, whose cc.billing.> capture would answer a
@@ -29,9 +33,11 @@
 #include "clock.h"
 #include "config.h"
 #include "engine.h"
+#include "event_types.h"
 #include "events.h"
 #include "log.h"
 #include "pg.h"
+#include "rpc.h"
 
 struct settings {
 	char *pg_url;
@@ -127,9 +133,9 @@ static int commit(struct cc_pg *pg, const json_t *events)
 
 	/* the calls this batch may have ended: they get rated */
 	json_array_foreach(events, i, ev) {
-		const char *type = json_string_value(json_object_get(ev, "type"));
+		int type = cc_event_type_parse(json_string_value(json_object_get(ev, "type")));
 
-		if (type && (!strcmp(type, "ended") || !strcmp(type, "rejected")))
+		if (type >= 0 && (cc_event_infos[type].flags & CC_EVF_FINAL))
 			json_array_append(final, json_object_get(ev, "call"));
 	}
 	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK) {
@@ -246,7 +252,8 @@ int main(int argc, char **argv)
 {
 	struct settings cfg;
 	struct cc_pg pg;
-	natsConnection *nc = NULL, *grant_nc = NULL;
+	natsConnection *nc = NULL, *grant_nc = NULL, *rpc_nc = NULL;
+	struct bl_rpc *rpc = NULL;
 	jsCtx *js = NULL;
 	natsSubscription *sub = NULL, *grant_sub = NULL, *cfg_sub = NULL;
 	jsSubOptions so;
@@ -286,6 +293,17 @@ int main(int argc, char **argv)
 	if ((s = natsConnection_Subscribe(&grant_sub, grant_nc, "cc.rpc.credit.*", bl_engine_on_credit,
 	                                  &engine)) != NATS_OK) {
 		CC_ERR("cannot subscribe to cc.rpc.credit.*: %s", natsStatus_GetText(s));
+		return 1;
+	}
+	/* the money requests of tenantd and the CLI (rpc.h), on a connection
+	 * of their own: a long rerate never queues a credit reply behind it */
+	if (!(rpc_nc = cc_nats_connect(cfg.nats_url, "billingd-rpc", true))) {
+		CC_ERR("cannot create NATS connection to %s", cfg.nats_url);
+		return 1;
+	}
+	if (bl_rpc_start(&rpc, rpc_nc, cfg.pg_url, &engine, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
 		return 1;
 	}
 	bl_engine_hello(&engine, grant_nc);
@@ -363,6 +381,7 @@ int main(int argc, char **argv)
 	        (unsigned long long)total, (unsigned long long)mismatched);
 	if (sub)
 		natsSubscription_Destroy(sub);
+	bl_rpc_stop(rpc);
 	natsSubscription_Unsubscribe(grant_sub);
 	natsSubscription_Destroy(grant_sub);
 	natsSubscription_Unsubscribe(cfg_sub);
@@ -377,6 +396,7 @@ int main(int argc, char **argv)
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	natsConnection_Destroy(grant_nc);
+	natsConnection_Destroy(rpc_nc);
 	cc_pg_close(&pg);
 	bl_engine_free(&engine);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &cfg);

@@ -1,8 +1,9 @@
 /*
- * statements.h: what billing says back: invoices, rerating and the
- * reconciliation report. Each works on one PostgreSQL connection and
- * answers JSON; tenantd serves them over the API and the `billing` CLI
- * prints them.
+ * statements.h: what billing says back: invoices and the reconciliation
+ * report. Each works on one PostgreSQL connection and answers JSON;
+ * tenantd serves them over the API and the `billing` CLI prints them.
+ * Closing an invoice writes the ledger and cc.invoices: that is
+ * billingd's (postings.h; tenantd and the CLI ask it over NATS, rpc.h).
  *
  * Invoices. The month YYYY-MM of a tenant runs from its anchor day of that
  * month, 00:00 in the tenant's zone, to the same day a month later. Lines:
@@ -29,21 +30,10 @@
 /* NULL with *err (static text) if the month is malformed or the tenant
  * has no plan; NULL with *err NULL on a database failure (pg->error). */
 json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, const char **err);
-/* Closes a finished month (idempotent); same errors, plus "month not over". */
-json_t *bl_invoice_close(struct cc_pg *pg, const char *tenant_id, const char *month,
-                         const char **err);
 /* Months with activity, newest first: [{"month","status":"draft|open|closed"}]. */
 json_t *bl_invoice_list(struct cc_pg *pg, const char *tenant_id);
 /* The invoice as a printable HTML page (every text escaped). */
 char *bl_invoice_html(const json_t *invoice);
-
-/* Rates again every rated call of the tenant started in [from, to) against
- * the deck versions in force at its start; a line that comes out different
- * gets a new revision and the difference posts as a 'rerate' ledger
- * transaction. Running it again changes nothing. One transaction.
- * {"checked","changed","difference"}; NULL on failure (*err or pg->error). */
-json_t *bl_rerate(struct cc_pg *pg, struct bl_decks *decks, const char *tenant_id,
-                  const char *from, const char *to, const char **err);
 
 /* Compares call events, call records and rated lines per tenant (NULL =
  * every tenant) per local day in [from, to), and lists every gap. */

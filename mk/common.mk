@@ -14,6 +14,8 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 
 LIBCC    := $(BUILD)/libcc.a
+# billing's library for the other programs (billing/rating.h)
+LIBRATING := $(BUILD)/billing/librating.a
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(dir $@)

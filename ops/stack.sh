@@ -224,12 +224,14 @@ metrics_answer() {
 	curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | grep -q '^cc_routing_'
 }
 # billingd: its credit connection is on NATS, subscribed to the requests,
-# and its durable consumer is on the event stream (which it creates: tenantd
-# may only look the stream up, so billingd starts first)
+# so is its money connection (close, rerate, post: billing/rpc.h), and its
+# durable consumer is on the event stream (which it creates: tenantd may
+# only look the stream up, so billingd starts first)
 billingd_answers() {
 	curl -s --max-time 2 "http://127.0.0.1:$CC_NATS_HTTP_PORT/connz?subs=1&auth=1" | jq -e \
-		'[.connections[] | select(.name == "billingd-credit" and .authorized_user == "billingd")
-		  | .subscriptions_list[]? | select(. == "cc.rpc.credit.*")] | length > 0' > /dev/null &&
+		'[.connections[] | select(.authorized_user == "billingd") | .name as $n
+		  | .subscriptions_list[]? | select(($n == "billingd-credit" and . == "cc.rpc.credit.*")
+		    or ($n == "billingd-rpc" and . == "cc.rpc.billing.post"))] | length > 1' > /dev/null &&
 	curl -s --max-time 2 "http://127.0.0.1:$CC_NATS_HTTP_PORT/jsz?consumers=true" | jq -e \
 		'[.account_details[]?.stream_detail[]? | select(.name == "CC_EVENTS")
 		  | .consumer_detail[]? | select(.name == "billingd")] | length > 0' > /dev/null
@@ -420,6 +422,9 @@ nats_user() { # nats_user NAME 'PUBLISH...' 'SUBSCRIBE...' [allow_responses]
 
 nats_conf() {
 	local stream='$JS.API.STREAM.INFO.CC_EVENTS $JS.API.STREAM.CREATE.CC_EVENTS'
+	# money requests to billingd (billing/rpc.h): tenantd asks all three,
+	# the operator's tools (billing CLI) close and rerate
+	local money='cc.rpc.billing.close cc.rpc.billing.rerate cc.rpc.billing.post'
 	local consumer='$JS.API.CONSUMER.INFO.CC_EVENTS.billingd $JS.API.CONSUMER.CREATE.CC_EVENTS.billingd
 		$JS.API.CONSUMER.CREATE.CC_EVENTS.billingd.> $JS.API.CONSUMER.DURABLE.CREATE.CC_EVENTS.billingd
 		$JS.API.CONSUMER.MSG.NEXT.CC_EVENTS.billingd $JS.ACK.CC_EVENTS.billingd.>'
@@ -434,9 +439,9 @@ nats_conf() {
 	  users = [
 	$(nats_user routingd "cc.call.> cc.rpc.credit.lease cc.rpc.credit.take $stream" \
 		"cc.cfg.> cc.rpc.hello.billingd")
-	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.>" responses)
-	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS" "")
-	$(nats_user tools "cc.call.> cc.rpc.ping $stream \$JS.API.STREAM.MSG.GET.CC_EVENTS" "cc.rpc.ping" responses)
+	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.> $money" responses)
+	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS $money" "")
+	$(nats_user tools "cc.call.> cc.rpc.ping $stream \$JS.API.STREAM.MSG.GET.CC_EVENTS cc.rpc.billing.close cc.rpc.billing.rerate" "cc.rpc.ping" responses)
 	  ]
 	}
 	CONF
@@ -667,8 +672,8 @@ stop) stop "$@" ;;
 status) status ;;
 info) info ;;
 env) for k in $SETTINGS; do printf 'export %s=%q\n' "$k" "${!k}"; done
-     printf 'export CC_VAR=%q\nexport CC_PG_URL=%q\nexport CC_NATS_CREDS=%q\n' "$CC_VAR" \
-	    "$(pg_url cc_app)" "$(nats_creds tools)" ;;
+     printf 'export CC_VAR=%q\nexport CC_PG_URL=%q\nexport CC_NATS_CREDS=%q\nexport CC_NATS_URL=%q\n' \
+	    "$CC_VAR" "$(pg_url cc_app)" "$(nats_creds tools)" "nats://127.0.0.1:$CC_NATS_PORT" ;;
 pgurl) pg_url "${1:-cc_app}"; echo ;;
 *) die "usage: $0 start|stop|status|info|env [part...]" ;;
 esac

@@ -3,6 +3,7 @@
 #include "cc.h"
 #include "credit.h"
 #include "decide.h"
+#include "event_types.h"
 #include "clock.h"
 #include "limits.h"
 #include "log.h"
@@ -16,19 +17,24 @@ static const char *str(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static void publish(struct rt_calls *c, const char *tenant, const char *type, json_t *ev)
+static void publish(struct rt_calls *c, const char *tenant, enum cc_event_type type, json_t *ev)
 {
 	char subject[128];
 
-	if (!tenant || !*tenant)
-		tenant = "_";
-	snprintf(subject, sizeof(subject), "cc.call.%s.%s", tenant, type);
+	/* a tenant id is a UUID; a longer one came from outside: never a cut
+	 * subject (it would name another tenant's events) */
+	if (cc_event_subject(subject, sizeof(subject), type, tenant) != CC_OK) {
+		CC_ERR("a %s event for a tenant id of %zu bytes: not published", cc_event_name(type),
+		       strlen(tenant));
+		json_decref(ev);
+		return;
+	}
 	c->publish(c->events, subject, ev);
 }
 
-static json_t *event(const char *tenant, const char *type, const char *call)
+static json_t *event(const char *tenant, enum cc_event_type type, const char *call)
 {
-	json_t *ev = cc_event_new(tenant && *tenant ? tenant : NULL, type);
+	json_t *ev = cc_event_new(tenant && *tenant ? tenant : NULL, cc_event_name(type));
 
 	CC_BUG_ON(!ev);
 	json_object_set_new(ev, "call", json_string(call));
@@ -114,7 +120,7 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 			rt_limits_release(&c->limits, call);
 	}
 
-	ev = event(tenant, "offered", call);
+	ev = event(tenant, CC_EV_OFFERED, call);
 	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));
 	json_object_set_new(ev, "direction", json_string(rt_direction_name(d.direction)));
 	json_object_set_new(ev, "from", json_string(d.from));
@@ -124,7 +130,7 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	json_object_set_new(ev, "source", json_string(str(q, "src")));
 	if (req.kind == RT_CARRIER)
 		json_object_set_new(ev, "trunk", json_string(req.trunk));
-	publish(c, tenant, "offered", ev);
+	publish(c, tenant, CC_EV_OFFERED, ev);
 
 	reply = json_pack("{s:O, s:O, s:s}", "ti", json_object_get(msg, "ti"),
 	                  "tl", json_object_get(msg, "tl"), "tenant", tenant);
@@ -134,13 +140,13 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 		json_object_set_new(reply, "action", json_string("reject"));
 		json_object_set_new(reply, "code", json_integer(d.code));
 		json_object_set_new(reply, "reason", json_string(d.reason));
-		ev = event(tenant, "rejected", call);
+		ev = event(tenant, CC_EV_REJECTED, call);
 		json_object_set_new(ev, "code", json_integer(d.code));
 		json_object_set_new(ev, "reason", json_string(d.reason));
 		json_object_set_new(ev, "result", json_string("rejected"));
 		if (d.agent[0])
 			json_object_set_new(ev, "agent", json_string(d.agent));
-		publish(c, tenant, "rejected", ev);
+		publish(c, tenant, CC_EV_REJECTED, ev);
 		return reply;
 	}
 	json_object_set_new(reply, "action", json_string(d.action == RT_PSTN ? "pstn" : "agent"));
@@ -149,14 +155,14 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 		json_object_set_new(reply, "timeout", json_integer(grant));
 	if (d.action == RT_PSTN)
 		json_object_set_new(reply, "cli", json_string(d.cli));
-	ev = event(tenant, "routed", call);
+	ev = event(tenant, CC_EV_ROUTED, call);
 	json_object_set_new(ev, "direction", json_string(rt_direction_name(d.direction)));
 	json_object_set_new(ev, "agent", json_string(d.agent));
 	if (d.action == RT_PSTN)
 		json_object_set_new(ev, "destination", json_string(d.to));
 	if (grant > 0)
 		json_object_set_new(ev, "grant_seconds", json_integer(grant));
-	publish(c, tenant, "routed", ev);
+	publish(c, tenant, CC_EV_ROUTED, ev);
 	return reply;
 }
 
@@ -191,16 +197,16 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	}
 	if (strcmp(what, "answered") == 0) {
 		rt_limits_answered(&c->limits, call, cc_mono_ms());
-		publish(c, tenant, "answered", event(tenant, "answered", call));
+		publish(c, tenant, CC_EV_ANSWERED, event(tenant, CC_EV_ANSWERED, call));
 		return;
 	}
 	/* ended or failed, whatever ended it: the call's slot is free */
 	rt_limits_release(&c->limits, call);
 	if (strcmp(what, "ended") == 0) {
-		ev = event(tenant, "ended", call);
+		ev = event(tenant, CC_EV_ENDED, call);
 		json_object_set_new(ev, "code", json_integer(200));
 		json_object_set_new(ev, "result", json_string("answered"));
-		publish(c, tenant, "ended", ev);
+		publish(c, tenant, CC_EV_ENDED, ev);
 		return;
 	}
 	/* failed: before the call connected */
@@ -208,11 +214,11 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	const char *reason = str(msg, "reason");
 	bool lookup = code == 480 && strcmp(reason, "not registered") == 0;
 
-	ev = event(tenant, lookup ? "rejected" : "ended", call);
+	ev = event(tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, call);
 	json_object_set_new(ev, "code", json_integer(code));
 	json_object_set_new(ev, "reason", json_string(reason));
 	json_object_set_new(ev, "result", json_string(lookup ? "rejected" : failure_result(code)));
-	publish(c, tenant, lookup ? "rejected" : "ended", ev);
+	publish(c, tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, ev);
 }
 
 json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)

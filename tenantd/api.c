@@ -127,6 +127,25 @@ void tn_reply(struct tn_req *r, int status, json_t *body)
 	json_decref(body);
 }
 
+void tn_defer(struct tn_req *r)
+{
+	r->deferred = true;
+	if (!r->suspended) {
+		MHD_suspend_connection(r->conn);
+		r->suspended = true;
+	}
+}
+
+void tn_resume(struct tn_req *r)
+{
+	CC_BUG_ON(!r->answered);
+	r->deferred = false;
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
 void tn_no_content(struct tn_req *r)
 {
 	remember(r, 204, "");
@@ -870,7 +889,7 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 			run(r);
 		else if (r->route->csv)
 			r->route->handler(r);
-		if (r->route->csv && !r->answered && !r->upload_ops) {
+		if (r->route->csv && !r->answered && !r->upload_ops && !r->deferred) {
 			CC_ERR("%s %s: the handler neither answered nor took the body", r->method, r->path);
 			tn_error(r, 500, "internal", NULL, "internal error");
 		}
@@ -904,7 +923,7 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 		return MHD_YES;
 	}
 	/* the body has ended */
-	if (r->answered)
+	if (r->answered || r->deferred)
 		return MHD_YES;
 	if (r->late_text) {
 		queue(r, r->late_status, "application/json", r->late_text, strlen(r->late_text), NULL);
@@ -914,7 +933,7 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 		r->upload_ops->end(r);
 	else
 		run(r);
-	if (!r->answered) {
+	if (!r->answered && !r->deferred) {
 		CC_ERR("%s %s: no reply", r->method, r->path);
 		tn_error(r, 500, "internal", NULL, "internal error");
 	}
@@ -929,6 +948,7 @@ void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
 	tn_conn_busy(conn, false);
 	if (!r)
 		return;
+	tn_forward_detach(r);         /* a reply from billingd still to come finds no one */
 	if (r->upload_ops)
 		r->upload_ops->release(r);
 	CC_DEBUG("%s %s %dms%s", r->method, r->path ? r->path : "?", (int)(cc_mono_ms() - r->t0),

@@ -77,6 +77,9 @@ struct tn_req {
 	const struct tn_upload *upload_ops;/* csv routes: set by the handler to take the body */
 	void *upload;                /*   and their state */
 	int64_t t0;                  /* when the request line arrived (ms, monotonic) */
+	void *forward;               /* its request to billingd in flight (forward.c), or NULL */
+	bool deferred;               /* the handler returned; the reply comes later (tn_defer) */
+	bool suspended;              /*   and libmicrohttpd holds the connection meanwhile */
 };
 
 /* A text/csv body, streamed. The route's handler runs once the request
@@ -134,6 +137,12 @@ void tn_no_content(struct tn_req *r);
  * ..., NULL. */
 void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body,
                   ...) __attribute__((sentinel));
+
+/* The reply comes later, from the loop (a request to billingd,
+ * forward.c): the connection is suspended until tn_resume(), after the
+ * reply, and other requests go on meanwhile. */
+void tn_defer(struct tn_req *r);
+void tn_resume(struct tn_req *r);
 
 /* Query parameters: limit (1..500, default 50) and after. CC_ERROR after
  * replying 400 on a bad value. */

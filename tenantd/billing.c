@@ -12,12 +12,14 @@
  * Every posting is one ledger transaction of two entries that sum to zero
  * (the tenant's account and its counter-account), keyed on (tenant, kind,
  * reference): repeating a reference answers 409 and posts nothing.
+ * billingd posts them (tenantd may not write the ledger, ops/db/roles.sql).
  */
 #include "api.h"
 #include "cc.h"
 #include "id.h"
 #include "engine.h"
 #include "money.h"
+#include "rpc.h"
 #include "tenantd.h"
 
 #include <string.h>
@@ -332,58 +334,32 @@ static const struct tn_field posting_fields[] = {
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
-/* One ledger transaction: tenant +amount, counter -amount. */
-static void post(struct tn_req *r, const char *kind, const char *counter)
+static void balance_changed(struct tn_req *r)
 {
-	char currency[8], txn[CC_UUID_LEN], micro[24], neg[24];
-	int minor;
-	int64_t m = 0;
-	PGresult *res;
-
-	if (plan_currency(r, currency, &minor) != CC_OK)
-		return;
-	if (amount(r, "amount", minor, true, &m) != CC_OK)
-		return;
-	if (strcmp(kind, "topup") == 0 && m < 0)
-		return tn_error(r, 422, "invalid_argument", "amount",
-		                "amount: a top-up is positive (use an adjustment to take money back)");
-	if (tn_new_id(r, txn) != CC_OK)
-		return;
-	snprintf(micro, sizeof(micro), "%lld", (long long)m);
-	snprintf(neg, sizeof(neg), "%lld", (long long)-m);
-	const char *memo = tn_str(r, "memo");
-	const char *p[9] = { txn, r->tenant.id, kind, tn_str(r, "reference"), currency,
-	                     memo ? memo : "", micro, counter, neg };
-
-	res = cc_pg_exec(&r->d->pg,
-	                 "WITH t AS (INSERT INTO cc.ledger_txns (id, tenant_id, kind, ref, currency, memo) "
-	                 "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at) "
-	                 "INSERT INTO cc.ledger_entries (txn_id, tenant_id, account, amount_micro) "
-	                 "SELECT t.id, $2, a.account, a.amount FROM t, "
-	                 "(VALUES ('tenant', $7::bigint), ($8, $9::bigint)) AS a(account, amount) "
-	                 "RETURNING (SELECT " TS("created_at") " FROM t)", 9, p);
-	if (!res) {
-		if (r->d->pg.error == CC_PG_CONFLICT)
-			return tn_error(r, 409, "conflict", "reference",
-			                "reference: already posted for this tenant; nothing was posted again");
-		return tn_db_error(r, kind);
-	}
-	json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "id", txn, "kind", kind,
-	                        "amount", money(micro, minor), "currency", currency,
-	                        "reference", tn_str(r, "reference"), "created_at", PQgetvalue(res, 0, 0));
-	PQclear(res);
 	tn_notify(r->d, r->tenant.id, "balance", NULL);
-	tn_reply(r, 201, out);
+}
+
+/* One ledger transaction (tenant +amount, counter -amount), posted by
+ * billingd, which alone writes the ledger (billing/rpc.h, postings.h);
+ * it checks the amount against the plan's currency. */
+static void post(struct tn_req *r, const char *kind)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "tenant", r->tenant.id, "kind", kind,
+	                        "amount", tn_str(r, "amount"), "reference", tn_str(r, "reference"));
+
+	if (tn_str(r, "memo"))
+		json_object_set_new(req, "memo", json_string(tn_str(r, "memo")));
+	tn_forward(r, BL_RPC_POST, req, balance_changed);
 }
 
 static void topup(struct tn_req *r)
 {
-	post(r, "topup", "cash");
+	post(r, "topup");
 }
 
 static void adjustment(struct tn_req *r)
 {
-	post(r, "adjustment", "adjustments");
+	post(r, "adjustment");
 }
 
 /* ------------------------------------------------------------ balances */

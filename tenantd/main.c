@@ -62,6 +62,8 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds a connection has to send a request's headers (from connect or its last reply)" },
 	{ "CC_API_IDLE_TIMEOUT_S", CC_CFG_INT, "30", 1, 3600, S(idle_timeout_s),
 	  "seconds of silence after which an API connection is closed" },
+	{ "CC_BILLING_TIMEOUT_S", CC_CFG_INT, "300", 1, 3600, S(billing_timeout_s),
+	  "seconds billingd has to answer a money request (close, rerate, top-up); then 504" },
 };
 #undef S
 
@@ -220,7 +222,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	CC_DEBUG("http: %s", msg);
 }
 
-static void mhd_run(struct tenantd *d)
+void tn_mhd_run(struct tenantd *d)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
@@ -236,7 +238,7 @@ static void mhd_run(struct tenantd *d)
 
 static void on_mhd(evutil_socket_t fd, short what, void *arg)
 {
-	mhd_run(arg);
+	tn_mhd_run(arg);
 }
 
 static struct tn_conn *conn_of(struct MHD_Connection *conn)
@@ -297,7 +299,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		c->since = INT64_MAX / 2;   /* once */
 		CC_DEBUG("http: a connection sent no headers within %lds", d->cfg.header_timeout_s);
 	}
-	mhd_run(d);
+	tn_mhd_run(d);
 }
 
 static int https_start(struct tenantd *d, char **err)
@@ -305,7 +307,9 @@ static int https_start(struct tenantd *d, char **err)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL;
+	/* suspend/resume: a request waiting for billingd holds its connection,
+	 * not the loop (forward.c) */
+	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (inet_pton(AF_INET, d->cfg.listen, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -347,7 +351,7 @@ static int https_start(struct tenantd *d, char **err)
 	d->deadline_ev = event_new(d->base, -1, EV_PERSIST, on_deadline, d);
 	event_add(d->mhd_ev, NULL);
 	event_add(d->deadline_ev, &second);
-	mhd_run(d);
+	tn_mhd_run(d);
 	return CC_OK;
 }
 
@@ -401,6 +405,11 @@ int main(int argc, char **argv)
 	rpc_ev = event_new(d.base, d.rpc_fd, EV_READ | EV_PERSIST, on_rpc_reply, &d);
 	event_add(rpc_ev, NULL);
 
+	if (tn_forward_init(&d, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 1;
+	}
 	if (https_start(&d, &err) != CC_OK) {
 		CC_ERR("%s", err);
 		free(err);
@@ -414,6 +423,8 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	tn_forward_shutdown(&d);
+	tn_mhd_run(&d);
 	MHD_stop_daemon(d.mhd);
 	event_free(d.mhd_ev);
 	event_free(d.mhd_timer);

@@ -6,12 +6,16 @@
  *   GET  /v1/tenants/{slug}/invoices/{YYYY-MM}          JSON (".html": a printable page)
  *   POST /v1/tenants/{slug}/invoices/{YYYY-MM}/close    operator; idempotent
  *   POST /v1/tenants/{slug}/billing/rerate              operator: {"from","to"}
+ *
+ * Closing and rerating write money: billingd does them (billing/rpc.h),
+ * asked without holding the loop (forward.c).
  *   GET  /v1/tenants/{slug}/billing/reconciliation      ?from=&to= (default: the last 7 days)
  *   GET  /v1/billing/reconciliation                     operator, every tenant
  */
 #include "api.h"
 #include "cc.h"
-#include "statements.h"
+#include "rating.h"
+#include "rpc.h"
 #include "tenantd.h"
 
 #include <string.h>
@@ -97,18 +101,19 @@ static void get(struct tn_req *r)
 	tn_reply(r, 200, inv);
 }
 
+/* billingd answered yes: the balance changed */
+static void balance_changed(struct tn_req *r)
+{
+	tn_notify(r->d, r->tenant.id, "balance", NULL);
+}
+
+/* Closing writes the ledger and the invoice: billingd's (billing/rpc.h). */
 static void close_month(struct tn_req *r)
 {
-	const char *err;
-
 	if (!month_ok(r->params[1]))
 		return bad_month(r);
-	json_t *inv = bl_invoice_close(&r->d->pg, r->tenant.id, r->params[1], &err);
-
-	if (!inv)
-		return invoice_error(r, err, "invoice");
-	tn_notify(r->d, r->tenant.id, "balance", NULL);
-	tn_reply(r, 200, inv);
+	tn_forward(r, BL_RPC_CLOSE, json_pack("{s:s, s:s}", "tenant", r->tenant.id, "month", r->params[1]),
+	           balance_changed);
 }
 
 static int check_time(struct tn_req *r, json_t *v, char **err)
@@ -127,20 +132,13 @@ static const struct tn_field rerate_fields[] = {
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
+/* Rerating writes rated lines and the ledger: billingd's; it may take
+ * seconds for a big tenant, and the loop serves others meanwhile. */
 static void rerate(struct tn_req *r)
 {
-	struct bl_decks decks = { 0 };
-	const char *err;
-	json_t *out = bl_rerate(&r->d->pg, &decks, r->tenant.id, tn_str(r, "from"), tn_str(r, "to"), &err);
-
-	bl_decks_free(&decks);
-	if (!out) {
-		if (r->d->pg.error == CC_PG_INVALID)
-			return tn_error(r, 422, "invalid_argument", "from", "from/to: RFC 3339 times");
-		return tn_db_error(r, "rerating");
-	}
-	tn_notify(r->d, r->tenant.id, "balance", NULL);
-	tn_reply(r, 200, out);
+	tn_forward(r, BL_RPC_RERATE, json_pack("{s:s, s:s, s:s}", "tenant", r->tenant.id,
+	                                       "from", tn_str(r, "from"), "to", tn_str(r, "to")),
+	           balance_changed);
 }
 
 static void reconcile(struct tn_req *r, const char *tenant)

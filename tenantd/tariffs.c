@@ -8,7 +8,10 @@
  * every bad line by number and reason. The body is never held whole: each
  * piece is parsed as it arrives and its good rows go straight to a COPY on
  * the import's own database connection (the upload spans many turns of
- * the loop while other requests use the main one); a bad row abandons the
+ * the loop while other requests use the main one; it never waits for the
+ * server: the connection is non-blocking while the body comes, and the
+ * COPY's end, the version row and COMMIT run on a worker thread while the
+ * request's connection is suspended, tn_offload); a bad row abandons the
  * COPY and the transaction. One import runs at a time. Versions are never
  * changed; a call is rated against the version in force when it started.
  */
@@ -187,6 +190,7 @@ struct deck_upload {
 	struct copier c;
 	size_t bytes;                 /* of the body so far */
 	bool refused;                 /* answered while the body was read */
+	bool owns_import;             /* holds `importing` (not once its end is on a worker) */
 	int64_t t0;
 };
 
@@ -253,6 +257,7 @@ static void import(struct tn_req *r)
 	r->upload = u;
 	r->upload_ops = &deck_upload_ops;
 	importing = true;
+	u->owns_import = true;
 
 	cc_pg_init(&u->pg, r->d->cfg.pg_url);
 	if (tn_new_id(r, u->tid) != CC_OK || tn_new_id(r, u->vid) != CC_OK)
@@ -292,6 +297,10 @@ static void import(struct tn_req *r)
 		return;
 	}
 	u->in_copy = true;
+	/* the rows are sent as they are parsed, never waiting for the server:
+	 * libpq keeps what the socket does not take, and the end goes to a
+	 * worker (finish_work) */
+	PQsetnonblocking(u->pg.conn, 1);
 	u->c = (struct copier){ .conn = u->pg.conn, .version = u->vid, .vlen = strlen(u->vid),
 	                        .res = &u->csv };
 	u->reader = bl_csv_begin(&u->deck, &u->csv, on_row, &u->c);
@@ -312,55 +321,117 @@ static void upload_data(struct tn_req *r, const char *buf, size_t len)
 	bl_csv_feed(u->reader, buf, len);
 }
 
-static void upload_end(struct tn_req *r)
+/* The end of an import that parsed clean, on a worker (tn_offload): the
+ * rest of the COPY, the version row and COMMIT on the upload's own
+ * connection, which the job takes over. Storing a million rows took
+ * seconds after the body was in, and on the loop it held every other
+ * request that long. */
+struct deck_finish {
+	struct cc_pg pg;              /* the upload's connection, moved here */
+	struct copier c;              /* its COPY (c.conn is pg.conn) */
+	char name[64], currency[8], vid[CC_UUID_LEN], tid[CC_UUID_LEN], rows[24];
+	char *effective;
+	size_t bytes;
+	int64_t t0, t_parse;
+	/* the outcome (worker) */
+	const char *stage;            /* NULL when committed, else what failed */
+	char *err;                    /* the database's text, for the log */
+	int version;
+	char effective_from[40];
+};
+
+static void finish_work(void *arg)
 {
-	struct deck_upload *u = r->upload;
-	char rows[24], *err = NULL;
+	struct deck_finish *f = arg;
 	PGresult *res;
-	int parsed = bl_csv_end(u->reader);
 
-	u->reader = NULL;
-	int64_t t_parse = cc_mono_ms();
-	int copied = copy_end(&u->c, parsed == CC_OK, &err);
-
-	u->in_copy = false;
-	if (parsed != CC_OK) {
-		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
-		                      "message", "the deck has bad lines; nothing was imported",
-		                      "bad_lines", (json_int_t)u->csv.n_errors,
-		                      "rows", (json_int_t)u->csv.rows, "lines", u->csv.errors);
-		free(err);
-		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
-	}
-	snprintf(rows, sizeof(rows), "%zu", u->deck.n_rates);
-	if (copied != CC_OK) {
-		u->pg.error = u->c.bad_value ? CC_PG_INVALID : CC_PG_FAILED;
-		refuse_db(r, u, "COPY", err);
-		free(err);
+	PQsetnonblocking(f->pg.conn, 0);   /* the worker may wait */
+	if (copy_end(&f->c, true, &f->err) != CC_OK) {
+		f->pg.error = f->c.bad_value ? CC_PG_INVALID : CC_PG_FAILED;
+		f->stage = "COPY";
 		return;
 	}
-	const char *vp[4] = { u->vid, u->tid, u->effective, rows };
-	res = cc_pg_exec(&u->pg,
+	const char *vp[4] = { f->vid, f->tid, f->effective, f->rows };
+	res = cc_pg_exec(&f->pg,
 	                 "INSERT INTO cc.tariff_versions (id, tariff_id, version, effective_from, rows) "
 	                 "SELECT $1, $2, COALESCE(max(version), 0) + 1, COALESCE($3::timestamptz, now()), $4 "
 	                 "FROM cc.tariff_versions WHERE tariff_id = $2 "
 	                 "RETURNING version, " TS("effective_from"), 4, vp);
-	if (!res)
-		return refuse_db(r, u, "version", u->pg.message);
-	json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", u->vid, "tariff", u->name,
-	                        "currency", u->currency, "version", atoi(PQgetvalue(res, 0, 0)),
-	                        "effective_from", PQgetvalue(res, 0, 1), "rows",
-	                        (json_int_t)atoll(rows));
-	PQclear(res);
-	if (cc_pg_cmd(&u->pg, "COMMIT", 0, NULL) != CC_OK) {
-		json_decref(out);
-		return refuse_db(r, u, "COMMIT", u->pg.message);
+	if (!res) {
+		f->stage = "version";
+		f->err = f->pg.message ? strdup(f->pg.message) : NULL;
+		return;
 	}
-	CC_INFO("tariff %s version %d: %s rows, %zu bytes (read and sent %lld ms, stored %lld ms)",
-	        u->name, (int)json_integer_value(json_object_get(out, "version")), rows, u->bytes,
-	        (long long)(t_parse - u->t0), (long long)(cc_mono_ms() - t_parse));
-	tn_notify(r->d, NULL, "tariffs", NULL);
-	tn_reply(r, 201, out);
+	f->version = atoi(PQgetvalue(res, 0, 0));
+	snprintf(f->effective_from, sizeof(f->effective_from), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (cc_pg_cmd(&f->pg, "COMMIT", 0, NULL) != CC_OK) {
+		f->stage = "COMMIT";
+		f->err = f->pg.message ? strdup(f->pg.message) : NULL;
+	}
+}
+
+static void finish_done(struct tn_req *r, void *arg)
+{
+	struct deck_finish *f = arg;
+
+	if (r && f->stage) {
+		CC_ERR("tariff import %s: %s: %s", f->name, f->stage, f->err ? f->err : "?");
+		if (f->pg.error == CC_PG_INVALID)
+			tn_error(r, 422, "invalid_argument", NULL,
+			         "the database refused a value of the deck; nothing was imported");
+		else
+			tn_error(r, 503, "unavailable", NULL, "the database refused the deck; retry later");
+	} else if (r) {
+		CC_INFO("tariff %s version %d: %s rows, %zu bytes (read and sent %lld ms, stored %lld ms)",
+		        f->name, f->version, f->rows, f->bytes, (long long)(f->t_parse - f->t0),
+		        (long long)(cc_mono_ms() - f->t_parse));
+		tn_notify(r->d, NULL, "tariffs", NULL);
+		tn_reply(r, 201, json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "id", f->vid, "tariff", f->name,
+		                           "currency", f->currency, "version", f->version,
+		                           "effective_from", f->effective_from, "rows",
+		                           (json_int_t)atoll(f->rows)));
+	}
+	importing = false;            /* the connection is free again */
+	cc_pg_close(&f->pg);          /* rolls back whatever was not committed */
+	free(f->err);
+	free(f->effective);
+	free(f);
+}
+
+static void upload_end(struct tn_req *r)
+{
+	struct deck_upload *u = r->upload;
+	int parsed = bl_csv_end(u->reader);
+
+	u->reader = NULL;
+	if (parsed != CC_OK) {
+		/* the COPY and its transaction are abandoned with the connection
+		 * (upload_release) */
+		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
+		                      "message", "the deck has bad lines; nothing was imported",
+		                      "bad_lines", (json_int_t)u->csv.n_errors,
+		                      "rows", (json_int_t)u->csv.rows, "lines", u->csv.errors);
+		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
+	}
+	struct deck_finish *f = calloc(1, sizeof(*f));
+
+	CC_BUG_ON(!f);
+	f->pg = u->pg;                /* the job owns the connection and the COPY now */
+	u->pg = (struct cc_pg){ 0 };
+	f->c = u->c;
+	u->in_copy = false;           /* copy_end frees the COPY's buffer */
+	snprintf(f->name, sizeof(f->name), "%s", u->name);
+	snprintf(f->currency, sizeof(f->currency), "%s", u->currency);
+	memcpy(f->vid, u->vid, sizeof(f->vid));
+	memcpy(f->tid, u->tid, sizeof(f->tid));
+	snprintf(f->rows, sizeof(f->rows), "%zu", u->deck.n_rates);
+	f->effective = u->effective ? strdup(u->effective) : NULL;
+	f->bytes = u->bytes;
+	f->t0 = u->t0;
+	f->t_parse = cc_mono_ms();
+	u->owns_import = false;       /* finish_done lets the next import in */
+	tn_offload(r, finish_work, finish_done, f);
 }
 
 /* Whatever happened (answered, refused, or the client went away): an
@@ -380,9 +451,10 @@ static void upload_release(struct tn_req *r)
 	bl_csv_result_free(&u->csv);
 	bl_deck_free(&u->deck);
 	free(u->effective);
+	if (u->owns_import)
+		importing = false;
 	free(u);
 	r->upload = NULL;
-	importing = false;
 }
 
 static json_t *versions_of(struct tn_req *r, const char *tariff_id)

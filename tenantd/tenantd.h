@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <jansson.h>
+
 #include "events.h"
 #include "pg.h"
 
@@ -23,6 +25,7 @@ struct tn_settings {
 	long max_conn_per_ip;    /* CC_API_MAX_CONN_PER_IP: open connections from one address */
 	long header_timeout_s;   /* CC_API_HEADER_TIMEOUT_S: connect (or last reply) to headers */
 	long idle_timeout_s;     /* CC_API_IDLE_TIMEOUT_S: silence that closes a connection */
+	long billing_timeout_s;  /* CC_BILLING_TIMEOUT_S: how long a request to billingd may take */
 };
 
 /* An open API connection, for the header deadline. */
@@ -65,6 +68,29 @@ void tn_conn_busy(struct MHD_Connection *conn, bool busy);
 
 struct tn_req;
 struct tn_field;
+
+/* Runs libmicrohttpd's work now (after resuming a connection) and sets
+ * its next timeout. */
+void tn_mhd_run(struct tenantd *d);
+
+/* ------------------------------------ requests to billingd (forward.c) */
+
+/* Money is billingd's to write (billing/rpc.h): asks it on subject with
+ * body (taken over) and answers r with its reply when it comes, without
+ * holding the loop. after(r) runs first when billingd says yes (e.g. a
+ * cc.cfg notice). 503 at once when billingd is not running. */
+void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*after)(struct tn_req *r));
+int tn_forward_init(struct tenantd *d, char **err);
+/* Answers every request still waiting (503) and lets go of NATS. */
+void tn_forward_shutdown(struct tenantd *d);
+/* The client's request is over: a reply still to come is dropped. */
+void tn_forward_detach(struct tn_req *r);
+/* Long work of a request off the loop (the end of a deck import): work(arg)
+ * runs on a worker thread and must touch nothing of the loop's (nor r),
+ * then done(r, arg) on the loop answers r, or only frees arg when r is
+ * NULL (the client went away, or tenantd stops and answered 503). */
+void tn_offload(struct tn_req *r, void (*work)(void *arg), void (*done)(struct tn_req *r, void *arg),
+                void *arg);
 
 /* ------------------------------------------------ PATCH bodies (patch.c) */
 

@@ -8,6 +8,10 @@
  *
  * TIME is RFC 3339 (default: the last 7 days). The database comes from
  * CC_PG_URL (`eval "$(ops/stack.sh env)"` sets it for the dev stack).
+ * Rerating and closing write money, which is billingd's alone: the CLI
+ * asks billingd for them over NATS (billing/rpc.h; CC_NATS_URL,
+ * CC_NATS_CREDS, at most CC_BILLING_TIMEOUT_S seconds, default 300) and
+ * prints its answer; it reads the rest from the database itself.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,8 +19,52 @@
 #include <string.h>
 
 #include "cc.h"
+#include "clock.h"
+#include "events.h"
 #include "pg.h"
-#include "statements.h"
+#include "rating.h"
+#include "rpc.h"
+
+/* Asks billingd (rpc.h): its answer's body, or NULL after saying why. */
+static json_t *ask_billingd(const char *subject, json_t *req)
+{
+	const char *url = getenv("CC_NATS_URL"), *t = getenv("CC_BILLING_TIMEOUT_S");
+	long timeout_s = t && atol(t) > 0 ? atol(t) : 300;
+	char *text = json_dumps(req, JSON_COMPACT);
+	natsConnection *nc = cc_nats_connect(url ? url : "nats://127.0.0.1:4222", "billing-cli", true);
+	natsMsg *msg = NULL;
+	json_t *reply = NULL, *body = NULL;
+	natsStatus s = NATS_CONNECTION_CLOSED;
+
+	json_decref(req);
+	/* it reconnects for ever: a NATS that is not there is said, not waited for */
+	for (int64_t until = cc_mono_ms() + 3000;
+	     nc && natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED && cc_mono_ms() < until;)
+		nats_Sleep(20);
+	if (nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
+		s = natsConnection_RequestString(&msg, nc, subject, text, timeout_s * 1000);
+	free(text);
+	if (s == NATS_NO_RESPONDERS)
+		fputs("billing: billingd is not running (nothing was changed)\n", stderr);
+	else if (s == NATS_TIMEOUT)
+		fprintf(stderr, "billing: billingd did not answer within %ld s; it may still complete "
+		        "(it is safe to repeat)\n", timeout_s);
+	else if (s != NATS_OK)
+		fprintf(stderr, "billing: NATS: %s\n", natsStatus_GetText(s));
+	if (msg)
+		reply = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
+	if (msg && json_is_object(json_object_get(reply, "body")))
+		body = json_incref(json_object_get(reply, "body"));
+	else if (msg)
+		fprintf(stderr, "billing: %d %s\n", (int)json_integer_value(json_object_get(reply, "status")),
+		        json_string_value(json_object_get(json_object_get(reply, "error"), "message")) ?:
+		        "billingd's answer is not one");
+	json_decref(reply);
+	natsMsg_Destroy(msg);
+	natsConnection_Destroy(nc);
+	nats_Close();
+	return body;
+}
 
 static int usage(int rc)
 {
@@ -93,16 +141,23 @@ int main(int argc, char **argv)
 		if (out && !json_is_true(json_object_get(out, "clean")))
 			rc = 1;
 	} else if (!strcmp(cmd, "rerate")) {
-		struct bl_decks decks = { 0 };
-
 		if (!slug)
 			return usage(2);
-		out = bl_rerate(&pg, &decks, tenant, from, to, &err);
-		bl_decks_free(&decks);
+		if (!(out = ask_billingd(BL_RPC_RERATE, json_pack("{s:s, s:s, s:s}", "tenant", tenant,
+		                                                  "from", from, "to", to)))) {
+			cc_pg_close(&pg);
+			return 1;
+		}
 	} else if (!strcmp(cmd, "invoice")) {
 		if (!slug || !month)
 			return usage(2);
-		out = close ? bl_invoice_close(&pg, tenant, month, &err) : bl_invoice(&pg, tenant, month, &err);
+		if (close && !(out = ask_billingd(BL_RPC_CLOSE, json_pack("{s:s, s:s}", "tenant", tenant,
+		                                                          "month", month)))) {
+			cc_pg_close(&pg);
+			return 1;
+		}
+		if (!close)
+			out = bl_invoice(&pg, tenant, month, &err);
 		if (out && html) {
 			char *page = bl_invoice_html(out);
 

@@ -5,10 +5,11 @@
 --   cc_routingd  reads the model (tenants, numbers, agents, trunks, plans,
 --                decks); writes nothing, never reads API keys
 --   cc_billingd  writes call records, credit grants, rated lines, ledger
---                postings and invoices
+--                postings and invoices: the only writer of money
 --   cc_tenantd   the provisioning API: writes every table but billingd's
---                call records and credit grants (top-ups, rerates and
---                invoice closing post to the ledger through the API), and
+--                (call records, credit grants, rated lines, the ledger,
+--                invoices: top-ups, adjustments, rerates and invoice
+--                closing are requests to billingd, billing/rpc.h), and
 --                Kamailio's subscriber, domain, address and location tables
 --   cc_app       the operator's tools (billing CLI, benchmarks)
 --   kamailio     its own schema only
@@ -42,7 +43,8 @@ GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices T
 GRANT UPDATE ON cc.billing_plans TO cc_billingd;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_tenantd;
-REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants FROM cc_tenantd;
+REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants, cc.rated_lines,
+  cc.ledger_txns, cc.ledger_entries, cc.invoices FROM cc_tenantd;
 
 -- money history is append-only, for every role
 REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,

@@ -4,6 +4,9 @@
 #include "test.h"
 
 #include "cc.h"
+#include "cdr.h"
+#include "event_types.h"
+#include "events.h"
 #include "money.h"
 #include "rate.h"
 #include "rnd.h"
@@ -414,8 +417,89 @@ TEST(csv_bad_header)
 	bl_deck_free(&d);
 }
 
+/* ------------------------------------------------------ event types */
+
+/* docs/EVENTS.md's table lists exactly lib/event_types.h's rows: name,
+ * kind and flags, in the same order. */
+TEST(event_types_docs)
+{
+	FILE *f = fopen(CC_TOP "/docs/EVENTS.md", "r");
+	char line[512];
+	int row = 0;
+
+	ASSERT(f);
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], kind[16], flags[32];
+
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		flags[0] = '\0';
+		if (sscanf(line, "| `%63[^`]` | %15[a-z] | %31[a-z, ]|", name, kind, flags) < 2 &&
+		    sscanf(line, "| `%63[^`]` | %15[a-z] | |", name, kind) != 2)
+			FAILF("docs/EVENTS.md: a row I cannot read: %s", line);
+		if (!strchr(line + 3, '|') || strstr(line, "| |"))
+			flags[0] = '\0';
+		ASSERT(row < CC_EV__COUNT);
+		const struct cc_event_info *t = &cc_event_infos[row];
+		char want[32] = "";
+
+		if (t->flags & CC_EVF_START)
+			strcat(want, "start");
+		if (t->flags & CC_EVF_FINAL)
+			strcat(want, *want ? ", final" : "final");
+		for (size_t n = strlen(flags); n && flags[n - 1] == ' '; )
+			flags[--n] = '\0';
+		ASSERT_EQ_STR(name, t->name);
+		ASSERT_EQ_STR(kind, t->kind == CC_EVK_CALL ? "call" : "agent");
+		ASSERT_EQ_STR(flags, want);
+		ASSERT_EQ_INT(cc_event_type_parse(name), row);
+		row++;
+	}
+	fclose(f);
+	ASSERT_EQ_INT(row, CC_EV__COUNT);
+}
+
+/* billingd keeps an event of every call type of the list and of no
+ * other type; its subject is cc.call.<tenant>.<type>. */
+TEST(event_types_billingd)
+{
+	const char *why;
+	char subject[128];
+
+	for (int t = 0; t < CC_EV__COUNT; t++) {
+		json_t *ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", cc_event_name(t));
+		json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+		json_t *clean = bl_cdr_clean(ev, &why);
+
+		if (cc_event_infos[t].kind == CC_EVK_CALL)
+			ASSERT(clean);
+		else
+			ASSERT(!clean);
+		ASSERT_EQ_INT(cc_event_subject(subject, sizeof(subject), t, "acme"), CC_OK);
+		ASSERT(strncmp(subject, cc_event_infos[t].kind == CC_EVK_CALL ? "cc.call.acme." :
+		               "cc.agent.acme.", cc_event_infos[t].kind == CC_EVK_CALL ? 13 : 14) == 0);
+		ASSERT_EQ_STR(strrchr(subject, '.') + 1, cc_event_name(t));
+		json_decref(clean);
+		json_decref(ev);
+	}
+	static const char *const refused[] = { "failed", "Offered", "offered ", "", "ringing" };
+
+	for (size_t i = 0; i < CC_ARRAY_LEN(refused); i++) {
+		json_t *ev = cc_event_new(NULL, refused[i]);
+
+		json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+		ASSERT(!bl_cdr_clean(ev, &why));
+		json_decref(ev);
+	}
+	/* a subject that does not fit is an error, never cut */
+	volatile size_t small = 20;   /* not a constant: the compiler would refuse the call */
+
+	ASSERT_EQ_INT(cc_event_subject(subject, small, CC_EV_OFFERED, "3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a"),
+	              CC_ERROR);
+}
+
 TEST_LIST(T(money), T(increments_60_60_and_1_1), T(increments_30_6_and_60_1),
           T(connect_fee_minimum_and_rounding), T(time_band_boundary), T(longest_prefix),
           T(properties), T(grant_exact_credit), T(csv_good), T(csv_bad_rows_listed),
           T(csv_fed_byte_by_byte), T(csv_description_utf8_and_length), T(csv_record_too_long),
-          T(csv_bad_header))
+          T(csv_bad_header), T(event_types_docs), T(event_types_billingd))

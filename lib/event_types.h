@@ -1,0 +1,90 @@
+/*
+ * event_types.h: every call and agent event type, defined once.
+ *
+ * CC_EVENT_TYPES is an X-macro (after rtpengine's NG_COMMANDS): one row per
+ * type, X(ID, name, kind, flags, what). The enum, the names, the subjects
+ * and billingd's checks all come from it, so a type added here is known
+ * everywhere at once; docs/EVENTS.md lists the same rows for people, and
+ * the unit test `event_types_docs` fails when the two differ.
+ *
+ *   ID     the enum constant is CC_EV_<ID>
+ *   name   the type as it appears in the event's "type" field and as the
+ *          last token of its subject
+ *   kind   CALL: subject cc.call.<tenant>.<name>, one call record per call
+ *          (billingd stores it); AGENT: cc.agent.<tenant>.<name> (the ACD's;
+ *          none yet)
+ *   flags  CC_EVF_FINAL: the call is over with this event (billingd rates
+ *          it); CC_EVF_START: the call's first event (its record's start,
+ *          From and To)
+ *
+ * Adding a type: a row here and one in docs/EVENTS.md; billingd then
+ * accepts it (an event of a type not listed is skipped and logged).
+ */
+#ifndef CC_EVENT_TYPES_H
+#define CC_EVENT_TYPES_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cc.h"
+
+#define CC_EVENT_TYPES(X) \
+	X(OFFERED,  "offered",  CALL, CC_EVF_START, "a call arrived and was decided (routingd)") \
+	X(ROUTED,   "routed",   CALL, 0,            "the decision: an agent or the PSTN, and its credit grant") \
+	X(REJECTED, "rejected", CALL, CC_EVF_FINAL, "refused before ringing (routing, limits, credit, lookup)") \
+	X(ANSWERED, "answered", CALL, 0,            "the called party answered (Kamailio's dialog start)") \
+	X(ENDED,    "ended",    CALL, CC_EVF_FINAL, "the call is over: hung up, or failed after routing")
+
+enum cc_event_kind {
+	CC_EVK_CALL,                 /* cc.call.<tenant>.<name> */
+	CC_EVK_AGENT,                /* cc.agent.<tenant>.<name> */
+};
+
+#define CC_EVF_FINAL 0x1             /* the call is over: rate it */
+#define CC_EVF_START 0x2             /* the call's first event */
+
+enum cc_event_type {
+#define CC_EV_ENUM(id, name, kind, flags, what) CC_EV_##id,
+	CC_EVENT_TYPES(CC_EV_ENUM)
+#undef CC_EV_ENUM
+	CC_EV__COUNT
+};
+
+struct cc_event_info {
+	const char *name;            /* "offered" */
+	enum cc_event_kind kind;
+	unsigned flags;              /* CC_EVF_* */
+	const char *what;            /* one line for people (docs/EVENTS.md) */
+};
+
+static const struct cc_event_info cc_event_infos[CC_EV__COUNT] = {
+#define CC_EV_INFO(id, name, kind, flags, what) [CC_EV_##id] = { name, CC_EVK_##kind, flags, what },
+	CC_EVENT_TYPES(CC_EV_INFO)
+#undef CC_EV_INFO
+};
+
+static inline const char *cc_event_name(enum cc_event_type t)
+{
+	return (unsigned)t < CC_EV__COUNT ? cc_event_infos[t].name : "?";
+}
+
+/* The type called name (exactly), or -1. */
+static inline int cc_event_type_parse(const char *name)
+{
+	for (int t = 0; name && t < CC_EV__COUNT; t++)
+		if (strcmp(cc_event_infos[t].name, name) == 0)
+			return t;
+	return -1;
+}
+
+/* The subject of an event of type t for tenant ("_" when none) into buf:
+ * CC_ERROR if it does not fit (never a cut subject). */
+static inline int cc_event_subject(char *buf, size_t n, enum cc_event_type t, const char *tenant)
+{
+	const char *root = cc_event_infos[t].kind == CC_EVK_AGENT ? "cc.agent" : "cc.call";
+	int len = snprintf(buf, n, "%s.%s.%s", root, tenant && *tenant ? tenant : "_", cc_event_name(t));
+
+	return len > 0 && (size_t)len < n ? CC_OK : CC_ERROR;
+}
+
+#endif
