@@ -62,6 +62,15 @@ check carrier_hung_up wait_for 30 test -s "$SIPW/away.rc"
 expect_eq carrier_calls_completed "$(cat "$SIPW/away.rc")" 0
 sleep 2
 expect_eq no_end_while_routingd_away "$(in_batch "$t1" "AND ended_at IS NOT NULL")" 0
+kept_now() { "$TOP/ops/kamrpc.sh" htable.stats | jq -r '.result[] | select(.name == "evq") | .all'; }
+expect_eq ends_kept_while_away "$(kept_now)" 10
+# a client without the secret cannot make Kamailio forget them
+exec 7<>/dev/tcp/127.0.0.1/"$CC_EVAPI_PORT"
+acks=$(seq -s, 1 64)
+printf '%d:%s,' $(( ${#acks} + 10 )) "{\"ack\":\"$acks\"}" >&7
+sleep 0.5
+exec 7>&-
+expect_eq rogue_ack_forgets_nothing "$(kept_now)" 10
 "$TOP/ops/stack.sh" start routingd > "$SIPW/start-routingd.log" 2>&1
 check kept_ends_delivered wait_for 20 batch_is "$t1" "AND ended_at IS NOT NULL" 10
 # dated by Kamailio when the BYE came (10 s of talk), not when delivered
@@ -71,7 +80,6 @@ expect_eq kept_ends_dated_when_they_happened \
 check kept_calls_rated wait_for 10 batch_is "$t1" "AND EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = cc.calls.id)" 10
 expect_eq kept_calls_grants_settled \
 	"$(sql "SELECT count(*) FROM cc.grants g JOIN cc.calls c ON c.id = g.call_id WHERE c.tenant_id = '$T' AND c.started_at > '$t1' AND g.settled_at IS NOT NULL")" 10
-kept_now() { "$TOP/ops/kamrpc.sh" htable.stats | jq -r '.result[] | select(.name == "evq") | .all'; }
 expect_eq kept_events_acknowledged "$(kept_now)" 0
 
 # a kept end delivered twice (as when routingd dies between publishing and
