@@ -25,7 +25,8 @@ static void publish(struct rt_calls *c, const char *tenant, const char *type, js
 	if (!tenant || !*tenant)
 		tenant = "_";
 	snprintf(subject, sizeof(subject), "cc.call.%s.%s", tenant, type);
-	cc_events_publish(c->events, subject, ev);
+	if (cc_events_publish(c->events, subject, ev) != CC_OK)
+		c->lost++;
 }
 
 static json_t *event(const char *tenant, const char *type, const char *call)

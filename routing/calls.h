@@ -42,6 +42,7 @@ struct rt_calls {
 	uint64_t rejected;
 	uint64_t events_in;
 	uint64_t swept;              /* calls ended by the sweep (sweep.h) */
+	uint64_t lost;               /* events neither published nor spooled */
 	struct rt_credit *credit;    /* credit grants */
 	struct rt_limits limits;     /* per-tenant call limits (zeroed = empty) */
 };

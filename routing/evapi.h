@@ -8,10 +8,12 @@
  * Kamailio keeps every call event it sends (each with a key "k") until
  * routingd acknowledges it, {"ack":"k,k,..."}, and sends the kept ones again
  * to the next routingd that authenticates (kamailio.cfg route[EV_SEND]).
- * routingd acknowledges an event once it has published it (to JetStream or
- * its spool), so an event is lost neither while routingd is away nor when
- * it dies between reading and publishing; a repeat is the same event (its
- * id is named by the call and type: calls.c).
+ * routingd acknowledges an event once it has handed it to JetStream's
+ * asynchronous publish or to its spool (not one it could not even spool),
+ * so an event is lost neither while routingd is away nor when it dies
+ * between reading and publishing; a repeat is the same event (its id is
+ * named by the call and type: calls.c). Not covered: a kill -9 in the
+ * moment between libnats taking a publish and writing it out.
  */
 #ifndef RT_EVAPI_H
 #define RT_EVAPI_H

@@ -173,11 +173,13 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 {
 	struct routingd *r = arg;
 	uint64_t t0 = cc_mono_ns();
+	uint64_t lost = r->calls.lost;
 	json_t *reply = rt_calls_handle(&r->calls, msg);
 	json_t *key = json_object_get(msg, "k");
 
-	/* a call event Kamailio keeps until told it was published */
-	if (json_is_integer(key))
+	/* a call event Kamailio keeps until told it was published (one that
+	 * could not even be spooled stays with Kamailio for the next routingd) */
+	if (json_is_integer(key) && r->calls.lost == lost)
 		rt_evapi_ack(ev, json_integer_value(key));
 	if (reply) {
 		if (rt_evapi_send(ev, reply) != CC_OK)
@@ -248,6 +250,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        (double)r->calls.limits.expired);
 	counter(f, "cc_routing_progress_events_total", "counter",
 	        "answered/ended/failed reports received from Kamailio", (double)r->calls.events_in);
+	counter(f, "cc_routing_events_lost_total", "counter",
+	        "call events neither published nor spooled (Kamailio keeps them if it sent them)",
+	        (double)r->calls.lost);
 	counter(f, "cc_routing_swept_calls_total", "counter",
 	        "answered calls ended by the sweep: their dialog was gone", (double)r->calls.swept);
 	if (r->sweep) {
