@@ -34,6 +34,31 @@ int cc_uuid(char out[CC_UUID_LEN])
 	return CC_OK;
 }
 
+static void uuid_text(unsigned char b[16], int version, char out[CC_UUID_LEN])
+{
+	b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, CC_UUID_LEN,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+	         b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void cc_uuid_named(const char *name, char out[CC_UUID_LEN])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	CC_BUG_ON(!ctx);
+	CC_BUG_ON(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	          EVP_DigestUpdate(ctx, "cc:", 3) != 1 ||
+	          EVP_DigestUpdate(ctx, name, strlen(name)) != 1 ||
+	          EVP_DigestFinal_ex(ctx, d, &n) != 1 || n < 16);
+	EVP_MD_CTX_free(ctx);
+	uuid_text(d, 8, out);
+}
+
 int cc_uuid_valid(const char *s)
 {
 	static const char shape[] = "........-....-....-....-............";

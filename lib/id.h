@@ -15,6 +15,12 @@
  * (out is then unset: a caller must look). */
 int cc_uuid(char out[CC_UUID_LEN]) __attribute__((warn_unused_result));
 
+/* A UUID named by `name`: the same name gives the same UUID (the first 128
+ * bits of SHA-256("cc:" name), version 8, RFC 9562's custom layout). For
+ * ids that a retried message must repeat, such as the id of a call's end
+ * event, whoever reports it and however often. */
+void cc_uuid_named(const char *name, char out[CC_UUID_LEN]);
+
 /* True if s is a UUID in the lower-case text form cc_uuid writes. */
 int cc_uuid_valid(const char *s);
 

@@ -542,7 +542,7 @@ daemon_env() {
 	export CC_NATS_CREDS; CC_NATS_CREDS=$(nats_creds "$1")
 	export CC_SPOOL_DIR=$CC_VAR/spool
 	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
-	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock
+	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock CC_KAM_RPC_FIFO=$RUN/kamailio/rpc.fifo
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
 	secret evapi > /dev/null

@@ -5,9 +5,11 @@
 #include "decide.h"
 #include "event_types.h"
 #include "clock.h"
+#include "id.h"
 #include "limits.h"
 #include "log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *str(const json_t *o, const char *key)
@@ -29,7 +31,8 @@ static void publish(struct rt_calls *c, const char *tenant, enum cc_event_type t
 		json_decref(ev);
 		return;
 	}
-	c->publish(c->events, subject, ev);
+	if (c->publish(c->events, subject, ev) != CC_OK)
+		c->lost++;
 }
 
 static json_t *event(const char *tenant, enum cc_event_type type, const char *call)
@@ -39,6 +42,50 @@ static json_t *event(const char *tenant, enum cc_event_type type, const char *ca
 	CC_BUG_ON(!ev);
 	json_object_set_new(ev, "call", json_string(call));
 	return ev;
+}
+
+/* A kept event may reach routingd long after it happened (Kamailio holds
+ * it while routingd is away): its time is Kamailio's, within a week. */
+#define KAM_EVENT_MAX_AGE_US (7LL * 86400 * 1000000)
+
+/* An event Kamailio reports (answered, ended, failed) or the sweep finds:
+ * its id is named by the call and the type, so a report delivered twice
+ * (kept by Kamailio and sent again after routingd's restart, or swept
+ * while Kamailio's own end was on its way) is one event for JetStream and
+ * billingd, never a second end. Its time is at_us (Kamailio's clock) when
+ * that is plausible, else now. */
+static json_t *kam_event(const char *tenant, enum cc_event_type type, const char *call,
+                         int64_t at_us)
+{
+	json_t *ev = event(tenant, type, call);
+	char id[CC_UUID_LEN], ts[CC_RFC3339_LEN], *name = cc_sprintf("%s/%s", call, cc_event_name(type));
+	int64_t now = cc_now_us();
+
+	CC_BUG_ON(!name);
+	cc_uuid_named(name, id);
+	free(name);
+	json_object_set_new(ev, "id", json_string(id));
+	if (at_us > now - KAM_EVENT_MAX_AGE_US && at_us <= now + 1000000) {
+		cc_rfc3339(at_us, ts);
+		json_object_set_new(ev, "ts", json_string(ts));
+	}
+	return ev;
+}
+
+/* Kamailio's "at": "<seconds>.<microseconds>" ($TV(Sn)); 0 if absent or bad. */
+static int64_t kam_time(const json_t *msg)
+{
+	const char *at = str(msg, "at"), *dot = strchr(at, '.');
+	char *end;
+	long long s, us;
+
+	if (!dot || dot == at || strlen(dot + 1) != 6 || strspn(at, "0123456789.") != strlen(at))
+		return 0;
+	s = strtoll(at, &end, 10);
+	if (end != dot || s <= 0 || s > 4102444800LL)
+		return 0;
+	us = strtoll(dot + 1, &end, 10);
+	return *end ? 0 : (int64_t)s * 1000000 + us;
 }
 
 /* The call's credit (see credit.h): granted seconds, -1 for "no limit",
@@ -181,10 +228,11 @@ static const char *failure_result(int code)
 static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 {
 	const char *call = str(msg, "call"), *tenant = str(msg, "tenant");
+	int64_t at = kam_time(msg);
 	json_t *ev;
 
 	c->events_in++;
-	if (!*call) {
+	if (!cc_uuid_valid(call)) {
 		CC_WARN("Kamailio sent %s without a call id", what);
 		return;
 	}
@@ -197,13 +245,13 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	}
 	if (strcmp(what, "answered") == 0) {
 		rt_limits_answered(&c->limits, call, cc_mono_ms());
-		publish(c, tenant, CC_EV_ANSWERED, event(tenant, CC_EV_ANSWERED, call));
+		publish(c, tenant, CC_EV_ANSWERED, kam_event(tenant, CC_EV_ANSWERED, call, at));
 		return;
 	}
 	/* ended or failed, whatever ended it: the call's slot is free */
 	rt_limits_release(&c->limits, call);
 	if (strcmp(what, "ended") == 0) {
-		ev = event(tenant, CC_EV_ENDED, call);
+		ev = kam_event(tenant, CC_EV_ENDED, call, at);
 		json_object_set_new(ev, "code", json_integer(200));
 		json_object_set_new(ev, "result", json_string("answered"));
 		publish(c, tenant, CC_EV_ENDED, ev);
@@ -214,11 +262,23 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	const char *reason = str(msg, "reason");
 	bool lookup = code == 480 && strcmp(reason, "not registered") == 0;
 
-	ev = event(tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, call);
+	ev = kam_event(tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, call, at);
 	json_object_set_new(ev, "code", json_integer(code));
 	json_object_set_new(ev, "reason", json_string(reason));
 	json_object_set_new(ev, "result", json_string(lookup ? "rejected" : failure_result(code)));
 	publish(c, tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, ev);
+}
+
+void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, int64_t end_us)
+{
+	json_t *ev = kam_event(tenant, CC_EV_ENDED, call, end_us);
+
+	rt_limits_release(&c->limits, call);
+	json_object_set_new(ev, "code", json_integer(200));
+	json_object_set_new(ev, "result", json_string("answered"));
+	json_object_set_new(ev, "reason", json_string("swept: dialog lost"));
+	publish(c, tenant, CC_EV_ENDED, ev);
+	c->swept++;
 }
 
 json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)

@@ -47,6 +47,8 @@ struct rt_calls {
 	uint64_t decisions;          /* counters for the status line */
 	uint64_t rejected;
 	uint64_t events_in;
+	uint64_t swept;              /* calls ended by the sweep (sweep.h) */
+	uint64_t lost;               /* events neither published nor spooled */
 	struct rt_credit *credit;    /* credit grants */
 	struct rt_limits limits;     /* per-tenant call limits (zeroed = empty) */
 };
@@ -54,5 +56,10 @@ struct rt_calls {
 /* Handles one message from Kamailio. Returns the reply to send, or NULL
  * if the message needs none. The caller frees the reply. */
 json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg);
+
+/* The sweep (sweep.h) found call's dialog gone: its end, at end_us (wall
+ * clock), result answered, reason "swept: dialog lost", with the same
+ * event id as Kamailio's own end would have. */
+void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, int64_t end_us);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define MAX_FRAME (1 << 20)
+#define ACKS_PER_FRAME 64          /* kamailio.cfg route[EV_ACKED] reads at most this many */
 
 struct rt_evapi {
 	struct event_base *base;
@@ -23,6 +24,9 @@ struct rt_evapi {
 	void *arg;
 	char secret[128];          /* proves to Kamailio that this is routingd */
 	int connected;             /* 1 once the connect completed */
+	char acks[ACKS_PER_FRAME * 12];  /* "k,k,...": events handled, not yet acknowledged */
+	size_t acks_len;           /* bytes in acks */
+	int n_acks;                /* keys in acks */
 };
 
 static void try_connect(evutil_socket_t fd, short what, void *arg);
@@ -36,12 +40,58 @@ static void schedule_retry(struct rt_evapi *ev)
 		ev->bev = NULL;
 	}
 	ev->connected = 0;
+	/* unacknowledged events stay with Kamailio, which sends them again */
+	ev->acks_len = 0;
+	ev->n_acks = 0;
 	evtimer_add(ev->retry, &tv);
 }
 
+/* The keys gathered so far, in one frame {"ack":"k,k,..."}. */
+static void flush_acks(struct rt_evapi *ev)
+{
+	json_t *m;
+
+	if (!ev->n_acks)
+		return;
+	ev->acks[ev->acks_len] = '\0';
+	m = json_pack("{ss}", "ack", ev->acks);
+	if (!m || rt_evapi_send(ev, m) != CC_OK)
+		CC_WARN("evapi: acknowledgement of %d events not sent (Kamailio sends them again)",
+		        ev->n_acks);
+	json_decref(m);
+	ev->acks_len = 0;
+	ev->n_acks = 0;
+}
+
+void rt_evapi_ack(struct rt_evapi *ev, long long key)
+{
+	int n;
+
+	if (!rt_evapi_connected(ev) || key < 0)
+		return;
+	n = snprintf(ev->acks + ev->acks_len, sizeof(ev->acks) - ev->acks_len, "%s%lld",
+	             ev->n_acks ? "," : "", key);
+	CC_BUG_ON(n < 0 || (size_t)n >= sizeof(ev->acks) - ev->acks_len);
+	ev->acks_len += (size_t)n;
+	if (++ev->n_acks == ACKS_PER_FRAME)
+		flush_acks(ev);
+}
+
+static void read_frames(struct rt_evapi *ev, struct bufferevent *bev);
+
+/* Every frame that came, then one acknowledgement for the events among
+ * them (what a loop turn read: one frame back instead of one per event). */
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct rt_evapi *ev = arg;
+
+	read_frames(ev, bev);
+	if (ev->bev == bev)
+		flush_acks(ev);
+}
+
+static void read_frames(struct rt_evapi *ev, struct bufferevent *bev)
+{
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	for (;;) {

@@ -4,6 +4,16 @@
  * while Kamailio is away (so routingd and Kamailio restart independently).
  * The first frame on every connection is {"auth":secret}: Kamailio gives
  * questions and events only to the client that sent its secret.
+ *
+ * Kamailio keeps every call event it sends (each with a key "k") until
+ * routingd acknowledges it, {"ack":"k,k,..."}, and sends the kept ones again
+ * to the next routingd that authenticates (kamailio.cfg route[EV_SEND]).
+ * routingd acknowledges an event once it has handed it to JetStream's
+ * asynchronous publish or to its spool (not one it could not even spool),
+ * so an event is lost neither while routingd is away nor when it dies
+ * between reading and publishing; a repeat is the same event (its id is
+ * named by the call and type: calls.c). Not covered: a kill -9 in the
+ * moment between libnats taking a publish and writing it out.
  */
 #ifndef RT_EVAPI_H
 #define RT_EVAPI_H
@@ -24,6 +34,11 @@ void rt_evapi_free(struct rt_evapi *ev);
 /* Writes what is queued now instead of at the loop's next turn (what the
  * socket does not take goes the usual way). */
 void rt_evapi_push(struct rt_evapi *ev);
+
+/* Acknowledges Kamailio's event `key` (sent with the others read in the
+ * same turn, at most 64 a frame). Dropped when not connected: Kamailio
+ * sends the event again. */
+void rt_evapi_ack(struct rt_evapi *ev, long long key);
 
 /* 1 while the connection to Kamailio is up. */
 int rt_evapi_connected(const struct rt_evapi *ev);

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "loader.h"
 #include "model.h"
+#include "sweep.h"
 
 struct settings {
 	char *pg_url;
@@ -49,6 +50,9 @@ struct settings {
 	long metrics_port;
 	long grant_timeout_ms;
 	long rt_prio;
+	long sweep_s;
+	long sweep_grace_s;
+	char *kam_rpc_fifo;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -77,6 +81,15 @@ static const struct cc_config_row settings_table[] = {
 	  "real-time (SCHED_FIFO) priority of the thread deciding calls, so a busy machine "
 	  "does not hold a call's setup behind other work; 0: the normal scheduler "
 	  "(needs CAP_SYS_NICE)" },
+	{ "CC_ROUTING_SWEEP_S", CC_CFG_INT, "60", 0, 86400, offsetof(struct settings, sweep_s),
+	  "period of the sweep that ends answered calls whose dialog Kamailio no longer has, "
+	  "seconds (0: no sweep)" },
+	{ "CC_ROUTING_SWEEP_GRACE_S", CC_CFG_INT, "30", 5, 86400,
+	  offsetof(struct settings, sweep_grace_s),
+	  "a call answered less than this long ago is never swept, seconds" },
+	{ "CC_KAM_RPC_FIFO", CC_CFG_STR, "var/run/kamailio/rpc.fifo", 0, 0,
+	  offsetof(struct settings, kam_rpc_fifo),
+	  "Kamailio's JSON-RPC FIFO, for the sweep (replies come on a FIFO made beside it)" },
 };
 
 struct routingd {
@@ -95,6 +108,7 @@ struct routingd {
 	int loaded;                  /* a model from PostgreSQL is in place */
 	double full_s, patch_s;      /* the last full build's and patch's duration */
 	long since_reload;           /* seconds since the last reload was asked for */
+	struct rt_sweep *sweep;      /* ends calls whose dialog is gone (NULL: off) */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
 	struct cc_hist_window recent_ns;   /* the same, the last 10-20 s */
@@ -144,6 +158,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct routingd *r = arg;
 
 	rt_credit_tick(&r->credit);
+	if (r->sweep)
+		rt_sweep_link(r->sweep, rt_evapi_connected(r->evapi));
 	/* until the first load worked, ask every second */
 	if (!r->loaded || ++r->since_reload >= r->cfg.reload_s) {
 		r->since_reload = 0;
@@ -170,8 +186,14 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 {
 	struct routingd *r = arg;
 	uint64_t t0 = cc_mono_ns();
+	uint64_t lost = r->calls.lost;
 	json_t *reply = rt_calls_handle(&r->calls, msg);
+	json_t *key = json_object_get(msg, "k");
 
+	/* a call event Kamailio keeps until told it was published (one that
+	 * could not even be spooled stays with Kamailio for the next routingd) */
+	if (json_is_integer(key) && r->calls.lost == lost)
+		rt_evapi_ack(ev, json_integer_value(key));
 	if (reply) {
 		if (rt_evapi_send(ev, reply) != CC_OK)
 			CC_WARN("could not answer Kamailio");
@@ -256,6 +278,17 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        (double)r->calls.limits.expired);
 	counter(f, "cc_routing_progress_events_total", "counter",
 	        "answered/ended/failed reports received from Kamailio", (double)r->calls.events_in);
+	counter(f, "cc_routing_events_lost_total", "counter",
+	        "call events neither published nor spooled (Kamailio keeps them if it sent them)",
+	        (double)r->calls.lost);
+	counter(f, "cc_routing_swept_calls_total", "counter",
+	        "answered calls ended by the sweep: their dialog was gone", (double)r->calls.swept);
+	if (r->sweep) {
+		counter(f, "cc_routing_sweeps_total", "counter", "sweeps run", (double)rt_sweep_runs(r->sweep));
+		counter(f, "cc_routing_sweep_failures_total", "counter",
+		        "sweeps skipped: Kamailio's RPC or the database failed",
+		        (double)rt_sweep_failures(r->sweep));
+	}
 	counter(f, "cc_routing_model_tenants", "gauge", "tenants in the model", (double)m->tenants.len);
 	counter(f, "cc_routing_model_numbers", "gauge", "numbers in the model", (double)m->numbers.len);
 	counter(f, "cc_routing_model_agents", "gauge", "agents in the model", (double)m->n_agents);
@@ -379,6 +412,12 @@ int main(int argc, char **argv)
 		CC_ERR("bad CC_EVAPI_HOST %s", r.cfg.evapi_host);
 		return 2;
 	}
+	if (r.cfg.sweep_s &&
+	    !(r.sweep = rt_sweep_new(r.base, r.cfg.pg_url, r.cfg.kam_rpc_fifo, r.cfg.sweep_s,
+	                             r.cfg.sweep_grace_s, &r.calls))) {
+		CC_ERR("cannot start the sweep's thread");
+		return 1;
+	}
 	if (r.cfg.metrics_port) {
 		r.http = evhttp_new(r.base);
 		evhttp_set_allowed_methods(r.http, EVHTTP_REQ_GET);
@@ -411,6 +450,7 @@ int main(int argc, char **argv)
 		evhttp_free(r.http);
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
+	rt_sweep_free(r.sweep);
 	rt_evapi_free(r.evapi);
 	rt_credit_free(&r.credit);
 	cc_events_close(r.events, 2000);

@@ -234,6 +234,13 @@ TEST(ids)
 	ASSERT(!cc_uuid_valid("736ae3b3xb0a2-4389-ac66-e0b6291f7317"));
 	ASSERT_EQ_INT(cc_token(t), CC_OK);
 	ASSERT_EQ_INT(strlen(t), 43);
+	/* a named UUID: the same for the same name (a repeated event), valid */
+	cc_uuid_named("3f0c/ended", u);
+	cc_uuid_named("3f0c/ended", u2);
+	ASSERT_EQ_STR(u, u2);
+	ASSERT(cc_uuid_valid(u) && u[14] == '8');
+	cc_uuid_named("3f0c/answered", u2);
+	ASSERT(strcmp(u, u2) != 0);
 	/* RFC 2617 section 3.5: Mufasa:testrealm@host.com:Circle Of Life */
 	cc_sip_ha1("Mufasa", "testrealm@host.com", "Circle Of Life", h);
 	ASSERT_EQ_STR(h, "939e7578ed9e3c518a452acee763bce9");
