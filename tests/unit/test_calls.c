@@ -10,6 +10,7 @@
 #include "model.h"
 
 #define ACME "aaaaaaaa-0000-4000-8000-000000000001"
+#define CALL "cccccccc-0000-4000-8000-000000000001"
 
 static char subjects[4][160];
 static char tenants[4][160];
@@ -52,21 +53,21 @@ static void handle(const char *text)
 TEST(progress_tenant_never_bends_subject)
 {
 	cc_log_level = CC_LOG_ERR;
-	handle("{\"ev\":\"answered\",\"call\":\"c1\",\"tenant\":\"" ACME "\"}");
+	handle("{\"ev\":\"answered\",\"call\":\"" CALL "\",\"tenant\":\"" ACME "\"}");
 	ASSERT_EQ_INT(n_events, 1);
 	ASSERT_EQ_STR(subjects[0], "cc.call." ACME ".answered");
 	ASSERT_EQ_STR(tenants[0], ACME);
 
-	handle("{\"ev\":\"answered\",\"call\":\"c1\",\"tenant\":\"aaaaaaaa-00.0-4000-8000-000000000001\"}");
+	handle("{\"ev\":\"answered\",\"call\":\"" CALL "\",\"tenant\":\"aaaaaaaa-00.0-4000-8000-000000000001\"}");
 	ASSERT_EQ_INT(n_events, 1);
 	ASSERT_EQ_STR(subjects[0], "cc.call._.answered");
 	ASSERT_EQ_STR(tenants[0], "");
 
-	handle("{\"ev\":\"ended\",\"call\":\"c1\",\"tenant\":\">\"}");
+	handle("{\"ev\":\"ended\",\"call\":\"" CALL "\",\"tenant\":\">\"}");
 	ASSERT_EQ_STR(subjects[0], "cc.call._.ended");
-	handle("{\"ev\":\"failed\",\"call\":\"c1\",\"tenant\":\"*\",\"code\":486}");
+	handle("{\"ev\":\"failed\",\"call\":\"" CALL "\",\"tenant\":\"*\",\"code\":486}");
 	ASSERT_EQ_STR(subjects[0], "cc.call._.ended");
-	handle("{\"ev\":\"failed\",\"call\":\"c1\",\"tenant\":\"x\",\"code\":480,\"reason\":\"not registered\"}");
+	handle("{\"ev\":\"failed\",\"call\":\"" CALL "\",\"tenant\":\"x\",\"code\":480,\"reason\":\"not registered\"}");
 	ASSERT_EQ_STR(subjects[0], "cc.call._.rejected");
 }
 
@@ -75,7 +76,7 @@ TEST(progress_tenant_never_bends_subject)
  * (fuzz_calls: a question left unanswered) */
 TEST(question_needs_ti_and_tl)
 {
-	static const char *const q = "\"q\":{\"call\":\"c1\",\"kind\":\"carrier\",\"from_user\":\"+8613800000001\","
+	static const char *const q = "\"q\":{\"call\":\"" CALL "\",\"kind\":\"carrier\",\"from_user\":\"+8613800000001\","
 	                             "\"to_user\":\"+8657112345678\"}";
 	char text[300];
 
