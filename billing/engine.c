@@ -129,6 +129,16 @@ static const char CALLS_SQL[] =
 	" AND c.direction IN ('inbound', 'outbound')"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id)";
 
+/* A take and the rating of its call exclude each other (transaction-level
+ * advisory locks keyed on the call id): otherwise a take stored while the
+ * call's rating was still uncommitted saw no rated line, and the rating
+ * saw no grant to settle, and the grant stayed open for good (seen when
+ * billingd was killed mid-load and its resent takes met the rating of
+ * their calls). In id order, so two holders never wait on each other. */
+#define CALL_LOCK(id) "pg_advisory_xact_lock(hashtextextended(" id "::text, 7401))"
+static const char CALL_LOCKS_SQL[] =
+	"SELECT " CALL_LOCK("id") " FROM (SELECT DISTINCT unnest($1::uuid[]) AS id ORDER BY 1) x";
+
 /* Lines in, ledger and settlements out, in one statement. Returns the
  * deltas: ('line', tenant, cost) and ('grant', tenant, amount). */
 /* Each line costing money posts in its batch's usage transaction for its
@@ -253,7 +263,11 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
 	fputc('}', f);
 	fclose(f);
 	const char *p[1] = { ids };
-	res = cc_pg_exec(pg, CALLS_SQL, 1, p);
+	/* each call's lock until COMMIT: a take of one of these calls waits
+	 * for it, then sees the rated line (take()) */
+	res = cc_pg_exec(pg, CALL_LOCKS_SQL, 1, p);
+	PQclear(res);
+	res = res ? cc_pg_exec(pg, CALLS_SQL, 1, p) : NULL;
 	free(ids);
 	if (!res)
 		return CC_ERROR;
@@ -511,12 +525,28 @@ static json_t *take(struct bl_engine *e, const json_t *q)
 	snprintf(m, sizeof(m), "%lld", (long long)amount);
 	snprintf(q_seq, sizeof(q_seq), "%llu", (unsigned long long)seq);
 	const char *p[6] = { call, tenant, s, m, q_seq, holder };
-	res = cc_pg_exec(&e->take_pg,
+	/* the call's lock first (CALL_LOCKS_SQL): the INSERT's snapshot then
+	 * includes a rating that held it */
+	if (cc_pg_cmd(&e->take_pg, "BEGIN", 0, NULL) != CC_OK) {
+		res = NULL;
+		goto stored;
+	}
+	res = cc_pg_exec(&e->take_pg, "SELECT " CALL_LOCK("$1"), 1, p);
+	PQclear(res);
+	if (res)
+		res = cc_pg_exec(&e->take_pg,
 	                 "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, seq, holder,"
 	                 "  settled_at) "
 	                 "SELECT $1, $2, $3, $4, $5, $6, CASE WHEN EXISTS (SELECT 1 FROM cc.rated_lines "
 	                 "  WHERE call_id = $1::uuid) THEN now() END "
 	                 "ON CONFLICT (call_id, seq) DO NOTHING RETURNING settled_at IS NOT NULL", 6, p);
+	if (res && cc_pg_cmd(&e->take_pg, "COMMIT", 0, NULL) != CC_OK) {
+		PQclear(res);
+		res = NULL;
+	}
+	if (!res)
+		cc_pg_cmd(&e->take_pg, "ROLLBACK", 0, NULL);
+stored:
 	cc_hist_add(&e->store_ns, cc_mono_ns() - t0);
 	if (!res) {
 		cc_log(CC_LOG_WARN, 0, tenant, call, "grant not stored (routingd will resend it): %s",

@@ -150,7 +150,11 @@ static void post(struct rt_credit *c, const char *subject, const char *kind, cha
 	}
 	o = &c->out[c->n_out++];
 	o->subject = subject;
-	snprintf(o->reply, sizeof(o->reply), "%s.%s", c->inbox, kind);
+	/* a reply subject of its own: NATS lets billingd (allow_responses)
+	 * answer each reply subject once per message it holds, and a burst
+	 * of takes on one subject (resent after a restart) got one answer */
+	snprintf(o->reply, sizeof(o->reply), "%s.%s%llu", c->inbox, kind,
+	         (unsigned long long)++c->replies_sent);
 	o->text = text;
 }
 

@@ -102,6 +102,7 @@ struct rt_credit {
 	struct cc_map leases;        /* tenant id -> struct rt_lease */
 	struct rt_take *takes;       /* not yet acknowledged */
 	size_t n_takes, cap_takes;
+	uint64_t replies_sent;       /* numbers each message's reply subject */
 	struct rt_out *out;          /* messages for rt_credit_flush */
 	size_t n_out, cap_out;
 	struct rt_live **live;       /* granted calls, until their end */
