@@ -32,7 +32,9 @@ calls() {
 		-default_behaviors all,-abortunexp -m "$4" -l 500 -r "$6" -d "$5" -timeout 180 \
 		-trace_err -error_file "$1.err" -trace_stat -stf "$1.csv" -nostdin > "$1.out" 2>&1)
 }
-failed_of() { tail -1 "$SIPW/$1.csv" | awk -F';' '{ print $16 }'; }   # FailedCall(C)
+# stat TAG COLUMN: a SIPp statistic of the run, by its column's name
+stat() { awk -F';' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) n = i } END { print $n }' "$SIPW/$1.csv"; }
+failed_of() { stat "$1" 'FailedCall(C)'; }
 
 CARRIER=$(pick_port) CARRIER2=$(pick_port) CARRIER3=$(pick_port)
 new_trunk carrier1 "$CARRIER"
@@ -99,11 +101,14 @@ fivepid=$!
 calls two "$CARRIER3" +8657199990002 1 0 1 "$SIPW/cut_long.xml" &
 twopid=$!
 wait "$fivepid"; rc5=$?
-check slices_three_calls_of_five_minutes [ "$rc5" = 0 -a "$(failed_of five)" = 0 ]
+check slices_three_calls_of_five_minutes [ "$rc5" = 0 -a "$(failed_of five)" = 0 -a "$(stat five 'SuccessfulCall(C)')" = 3 ]
 wait "$twopid"; rc2=$?
 t1=$(date +%s)
 check slices_call_cut_by_platform [ "$rc2" = 0 ]
-wait "$a5" "$a2"
+wait "$a5"
+# (the agent of the cut call gets the dialog timer's BYE with the unmasked
+# Call-ID, a topology-hiding gap of the edge, and never ends its call)
+kill "$a2" 2>/dev/null; wait "$a2" 2>/dev/null
 rated_n() { [ "$(sql "SELECT count(*) FROM cc.rated_lines WHERE tenant_id = '$1' AND billable_s > 0")" = "$2" ]; }
 check slices_five_rated wait_for 15 rated_n "${TID[five]}" 3
 check slices_two_rated wait_for 15 rated_n "${TID[two]}" 1
@@ -126,9 +131,12 @@ sleep 6
 kill -9 "$(cat "$CC_VAR/run/billingd.pid")"
 wait "$loadpid"
 wait "$al"
+# the batch billingd lost is redelivered by JetStream after its ack wait (30 s)
+answered_n() { [ "$(sql "SELECT count(*) FROM cc.calls WHERE tenant_id = '${TID[load]}' AND answered_at IS NOT NULL")" = 400 ]; }
+wait_for 60 answered_n
 answered=$(sql "SELECT count(*) FROM cc.calls WHERE tenant_id = '${TID[load]}' AND answered_at IS NOT NULL")
 echo "# billingd killed mid-load: $answered calls answered; routingd's decision p50 $(metric cc_routing_decision_seconds_p50) s, p99 $(metric cc_routing_decision_seconds_p99) s (since start)"
-check restart_no_call_refused [ "$(failed_of load)" = 0 -a "$answered" = 400 ]
+check restart_no_call_refused [ "$(failed_of load)" = 0 -a "$(stat load 'SuccessfulCall(C)')" = 400 -a "$answered" = 400 ]
 all_rated() { [ "$(sql "SELECT count(*) FROM cc.rated_lines WHERE tenant_id = '${TID[load]}'")" = "$answered" ]; }
 check restart_every_call_rated wait_for 30 all_rated
 check restart_rated_once [ "$(sql "SELECT count(*) FROM (SELECT call_id FROM cc.rated_lines WHERE tenant_id = '${TID[load]}' GROUP BY call_id HAVING count(*) > 1) x")" = 0 ]
