@@ -205,12 +205,14 @@ static void take(struct rt_credit *c, const char *tenant, struct rt_lease *l, co
 		CC_BUG_ON(!c->takes);
 	}
 	c->takes[c->n_takes++] = t;
+	/* the take before any lease request that counts it (its seq): billingd
+	 * must see them in that order, or it leases the take's money again */
+	post(c, "cc.rpc.credit.take", "take", take_text(c, &t));
 	/* a refill unanswered for a second (billingd away) is asked again */
 	if (l->quota < l->want / 2 && (!l->asking || cc_mono_ms() - l->ask_ms > RT_TAKE_RESEND_MS)) {
 		ask(c, tenant, l);
 		c->refills++;
 	}
-	post(c, "cc.rpc.credit.take", "take", take_text(c, &t));
 }
 
 /* The first slice of a call from the lease: seconds, 0 if none fits. */
