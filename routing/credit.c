@@ -205,6 +205,8 @@ static void take(struct rt_credit *c, const char *tenant, struct rt_lease *l, co
 		CC_BUG_ON(!c->takes);
 	}
 	c->takes[c->n_takes++] = t;
+	cc_log(CC_LOG_DEBUG, 0, tenant, call, "take %llu: %lld s for %lld, lease left %lld",
+	       (unsigned long long)t.seq, (long long)seconds, (long long)cost, (long long)l->quota);
 	/* the take before any lease request that counts it (its seq): billingd
 	 * must see them in that order, or it leases the take's money again */
 	post(c, "cc.rpc.credit.take", "take", take_text(c, &t));
