@@ -71,9 +71,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
 	  offsetof(struct settings, metrics_port),
 	  "metrics endpoint port on 127.0.0.1 (0: none)" },
-	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 5000,
+	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 1400,
 	  offsetof(struct settings, grant_timeout_ms),
-	  "a call parked for billingd's credit lease is answered 503 after this, ms" },
+	  "a call parked for billingd's credit lease is answered 503 after this, ms (below "
+	  "Kamailio's 1500 ms wait for routingd, route[DECIDE], so routingd always answers)" },
 	{ "CC_CREDIT_SLICE_S", CC_CFG_INT, "300", 10, 86400, offsetof(struct settings, slice_s),
 	  "credit granted to a call at a time, seconds of talk (capped by the plan's maximum "
 	  "and the lease); topped up during the call" },
