@@ -127,6 +127,10 @@ static const char CALLS_SQL[] =
 	"SELECT " BL_CALL_COLS " " BL_CALL_FROM
 	"WHERE c.id = ANY($1::uuid[]) AND c.ended_at IS NOT NULL"
 	" AND c.direction IN ('inbound', 'outbound')"
+	/* an end that says "answered" waits for its answered event (a
+	 * redelivered one comes after newer events): rated without it, the
+	 * call cost nothing */
+	" AND NOT (c.result = 'answered' AND c.answered_at IS NULL)"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id)";
 
 /* A take and the rating of its call exclude each other (transaction-level
