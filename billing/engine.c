@@ -7,6 +7,7 @@
 #include "rate.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,7 +127,21 @@ static const char CALLS_SQL[] =
 	"SELECT " BL_CALL_COLS " " BL_CALL_FROM
 	"WHERE c.id = ANY($1::uuid[]) AND c.ended_at IS NOT NULL"
 	" AND c.direction IN ('inbound', 'outbound')"
+	/* an end that says "answered" waits for its answered event (a
+	 * redelivered one comes after newer events): rated without it, the
+	 * call cost nothing */
+	" AND NOT (c.result = 'answered' AND c.answered_at IS NULL)"
 	" AND NOT EXISTS (SELECT 1 FROM cc.rated_lines r WHERE r.call_id = c.id)";
+
+/* A take and the rating of its call exclude each other (transaction-level
+ * advisory locks keyed on the call id): otherwise a take stored while the
+ * call's rating was still uncommitted saw no rated line, and the rating
+ * saw no grant to settle, and the grant stayed open for good (seen when
+ * billingd was killed mid-load and its resent takes met the rating of
+ * their calls). In id order, so two holders never wait on each other. */
+#define CALL_LOCK(id) "pg_advisory_xact_lock(hashtextextended(" id "::text, 7401))"
+static const char CALL_LOCKS_SQL[] =
+	"SELECT " CALL_LOCK("id") " FROM (SELECT DISTINCT unnest($1::uuid[]) AS id ORDER BY 1) x";
 
 /* Lines in, ledger and settlements out, in one statement. Returns the
  * deltas: ('line', tenant, cost) and ('grant', tenant, amount). */
@@ -252,7 +267,11 @@ int bl_engine_rate(struct bl_engine *e, struct cc_pg *pg, const json_t *call_ids
 	fputc('}', f);
 	fclose(f);
 	const char *p[1] = { ids };
-	res = cc_pg_exec(pg, CALLS_SQL, 1, p);
+	/* each call's lock until COMMIT: a take of one of these calls waits
+	 * for it, then sees the rated line (take()) */
+	res = cc_pg_exec(pg, CALL_LOCKS_SQL, 1, p);
+	PQclear(res);
+	res = res ? cc_pg_exec(pg, CALLS_SQL, 1, p) : NULL;
 	free(ids);
 	if (!res)
 		return CC_ERROR;
@@ -386,6 +405,59 @@ static int64_t leased_elsewhere(struct bl_engine *e, const char *tenant, const s
 	return sum;
 }
 
+/* Upserts the lease as it is now. Caller holds the lock. */
+static int store_lease(struct bl_engine *e, const char *tenant, const struct bl_lease *l)
+{
+	char amount[24], seq[24];
+	const char *p[4] = { tenant, l->holder, amount, seq };
+
+	snprintf(amount, sizeof(amount), "%lld", (long long)l->amount);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)l->synced);
+	return cc_pg_cmd(&e->take_pg,
+	                 "INSERT INTO cc.credit_leases (tenant_id, holder, amount_micro, synced_seq) "
+	                 "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, holder) DO UPDATE SET "
+	                 "amount_micro = EXCLUDED.amount_micro, synced_seq = EXCLUDED.synced_seq, "
+	                 "updated_at = now()", 4, p);
+}
+
+/* The leases an earlier run gave and that have not expired, less what
+ * their holders took since (stored grants with a later seq; takes still
+ * on their way are subtracted when they arrive, as in that run). Until
+ * this worked, no credit request is answered: a lease this run does not
+ * know of would not be counted as spent. Caller holds the lock. */
+static int restore_leases(struct bl_engine *e)
+{
+	char ttl[24];
+	const char *p[1] = { ttl };
+	PGresult *res;
+
+	/* a lease is written at its requests only, while takes keep it alive
+	 * in memory: any lease of the last 10 minutes may still be in use. One
+	 * nobody uses expires BL_LEASE_TTL_MS from now, as it would have. */
+	snprintf(ttl, sizeof(ttl), "%d", 600);
+	res = cc_pg_exec(&e->take_pg,
+	                 "SELECT l.tenant_id, l.holder, greatest(l.amount_micro - COALESCE("
+	                 "  (SELECT sum(g.amount_micro) FROM cc.grants g WHERE g.tenant_id = l.tenant_id"
+	                 "   AND g.holder = l.holder AND g.seq > l.synced_seq), 0), 0), l.synced_seq "
+	                 "FROM cc.credit_leases l "
+	                 "WHERE l.updated_at > now() - $1::int * interval '1 second' AND l.amount_micro > 0",
+	                 1, p);
+	if (!res)
+		return CC_ERROR;
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct bl_lease *l = lease_of(e, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), true);
+
+		l->amount = atoll(PQgetvalue(res, r, 2));
+		l->synced = strtoull(PQgetvalue(res, r, 3), NULL, 10);
+		l->touched_ms = cc_mono_ms();
+	}
+	if (PQntuples(res))
+		CC_INFO("credit: %d leases of an earlier run honoured", PQntuples(res));
+	PQclear(res);
+	e->restored = true;
+	return CC_OK;
+}
+
 /* A lease request: the lease becomes min(leased, have) plus what the
  * tenant can afford beyond every other reservation, up to want. */
 static json_t *lease(struct bl_engine *e, const json_t *q)
@@ -419,15 +491,22 @@ static json_t *lease(struct bl_engine *e, const json_t *q)
 		             leased_elsewhere(e, tenant, l) - l->amount;
 		if (want > l->amount && free_money > 0)
 			l->amount += want - l->amount < free_money ? want - l->amount : free_money;
-		json_object_set_new(reply, "total", json_integer(l->amount));
-		e->leases_given++;
+		/* kept before it is told: a billingd started after this answer
+		 * honours it (what is not stored is not granted) */
+		if (store_lease(e, tenant, l) != CC_OK) {
+			json_object_set_new(reply, "error", json_string("database unavailable"));
+		} else {
+			json_object_set_new(reply, "total", json_integer(l->amount));
+			e->leases_given++;
+		}
 	}
 	pthread_mutex_unlock(&e->lock);
 	return reply;
 }
 
-/* A grant routingd made from its lease: stored in cc.grants (once, keyed
- * on the call), then its money moves from the lease to the call. A call
+/* A slice routingd granted from its lease: stored in cc.grants (once,
+ * keyed on the call and the take's seq), then its money moves from the
+ * lease to the call. A call
  * whose rated line is already there gets its grant stored settled. */
 static json_t *take(struct bl_engine *e, const json_t *q)
 {
@@ -438,22 +517,40 @@ static json_t *take(struct bl_engine *e, const json_t *q)
 	int64_t seconds = (int64_t)json_integer_value(json_object_get(q, "seconds"));
 	int64_t amount = (int64_t)json_integer_value(json_object_get(q, "amount"));
 	uint64_t seq = (uint64_t)json_integer_value(json_object_get(q, "seq"));
-	char s[24], m[24];
+	char s[24], m[24], q_seq[24];
 	bool inserted = false, settled = false, leased = false;
 	uint64_t t0 = cc_mono_ns();
 	PGresult *res;
 
 	if (!cc_uuid_valid(tenant) || !cc_uuid_valid(holder) || !cc_uuid_valid(call) || !epoch ||
-	    seconds <= 0 || amount < 0)
+	    seconds <= 0 || amount < 0 || seq > INT64_MAX)
 		return json_pack("{s:s, s:b, s:s}", "epoch", e->epoch, "ok", 0, "error", "bad take");
 	snprintf(s, sizeof(s), "%lld", (long long)seconds);
 	snprintf(m, sizeof(m), "%lld", (long long)amount);
-	const char *p[4] = { call, tenant, s, m };
-	res = cc_pg_exec(&e->take_pg,
-	                 "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, settled_at) "
-	                 "SELECT $1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM cc.rated_lines "
+	snprintf(q_seq, sizeof(q_seq), "%llu", (unsigned long long)seq);
+	const char *p[6] = { call, tenant, s, m, q_seq, holder };
+	/* the call's lock first (CALL_LOCKS_SQL): the INSERT's snapshot then
+	 * includes a rating that held it */
+	if (cc_pg_cmd(&e->take_pg, "BEGIN", 0, NULL) != CC_OK) {
+		res = NULL;
+		goto stored;
+	}
+	res = cc_pg_exec(&e->take_pg, "SELECT " CALL_LOCK("$1"), 1, p);
+	PQclear(res);
+	if (res)
+		res = cc_pg_exec(&e->take_pg,
+	                 "INSERT INTO cc.grants (call_id, tenant_id, seconds, amount_micro, seq, holder,"
+	                 "  settled_at) "
+	                 "SELECT $1, $2, $3, $4, $5, $6, CASE WHEN EXISTS (SELECT 1 FROM cc.rated_lines "
 	                 "  WHERE call_id = $1::uuid) THEN now() END "
-	                 "ON CONFLICT (call_id) DO NOTHING RETURNING settled_at IS NOT NULL", 4, p);
+	                 "ON CONFLICT (call_id, seq) DO NOTHING RETURNING settled_at IS NOT NULL", 6, p);
+	if (res && cc_pg_cmd(&e->take_pg, "COMMIT", 0, NULL) != CC_OK) {
+		PQclear(res);
+		res = NULL;
+	}
+	if (!res)
+		cc_pg_cmd(&e->take_pg, "ROLLBACK", 0, NULL);
+stored:
 	cc_hist_add(&e->store_ns, cc_mono_ns() - t0);
 	if (!res) {
 		cc_log(CC_LOG_WARN, 0, tenant, call, "grant not stored (routingd will resend it): %s",
@@ -467,7 +564,8 @@ static json_t *take(struct bl_engine *e, const json_t *q)
 	}
 	PQclear(res);
 	pthread_mutex_lock(&e->lock);
-	struct bl_lease *l = strcmp(epoch, e->epoch) == 0 ? lease_of(e, tenant, holder, false) : NULL;
+	/* a lease an earlier run gave is as good as this run's (restored) */
+	struct bl_lease *l = lease_of(e, tenant, holder, false);
 
 	if (l) {
 		leased = true;
@@ -502,7 +600,13 @@ void bl_engine_on_credit(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 	const char *subject = natsMsg_GetSubject(msg);
 	json_t *reply;
 
-	if (!json_is_object(q))
+	pthread_mutex_lock(&e->lock);
+	bool restored = e->restored || restore_leases(e) == CC_OK;
+	pthread_mutex_unlock(&e->lock);
+
+	if (!restored)
+		reply = json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "database unavailable");
+	else if (!json_is_object(q))
 		reply = json_pack("{s:s, s:s}", "epoch", e->epoch, "error", "not JSON");
 	else if (strcmp(subject, "cc.rpc.credit.take") == 0)
 		reply = take(e, q);

@@ -15,8 +15,14 @@
  *            money from the lease to the call's reservation. available =
  *            balance + credit limit - open grants - leases, and a lease
  *            never exceeds it, so the balance cannot pass -credit_limit.
- *            Leases live in memory only: billingd's epoch (a UUID per
- *            start, announced on cc.rpc.hello.billingd) voids them on restart.
+ *            A call may take several slices (cc.grants keyed on call and
+ *            seq); its rated line settles them all. Every lease is kept in
+ *            cc.credit_leases before its answer leaves, and a (re)started
+ *            billingd reads them back (less what their holders took
+ *            since) before it answers any credit request, so routingd
+ *            grants on from its leases across a billingd restart. The
+ *            epoch (a UUID per start, announced on cc.rpc.hello.billingd)
+ *            only tells routingd that billingd restarted.
  *
  * In memory: per tenant its plan, balance and reserved amount (loaded from
  * PostgreSQL on first use and again after a cc.cfg.<tenant> notice or 60 s,
@@ -52,6 +58,7 @@ struct bl_engine {
 	struct cc_hist credit_ns;     /* lease and take service time */
 	struct cc_hist store_ns;      /* of which storing a take */
 	uint64_t leases_given, takes;
+	bool restored;                /* the leases of earlier runs are read */
 };
 
 void bl_engine_init(struct bl_engine *e, const char *pg_url);
@@ -98,7 +105,9 @@ PGresult *bl_engine_post(struct cc_pg *pg, const char *lines_json);
 	"FROM cc.calls c JOIN cc.tenants t ON t.id = c.tenant_id" \
 	" JOIN cc.billing_plans p ON p.tenant_id = c.tenant_id" \
 	" JOIN cc.currencies cur ON cur.code = p.currency" \
-	" LEFT JOIN cc.grants g ON g.call_id = c.id "
+	/* every slice of the call (several rows: credit.h's top-ups) */ \
+	" LEFT JOIN LATERAL (SELECT sum(g0.seconds)::int AS seconds FROM cc.grants g0" \
+	"   WHERE g0.call_id = c.id) g ON true "
 
 /* One rated line (a JSON object with cc.rated_lines' columns) per row of
  * a BL_CALL_COLS result; NULL if a deck could not be loaded. */

@@ -131,11 +131,15 @@ static int commit(struct cc_pg *pg, const json_t *events)
 	size_t i;
 	int rc;
 
-	/* the calls this batch may have ended: they get rated */
+	/* every call the batch touched is rated if its record is final now
+	 * (ended, not rated yet): not only those it ended. After a kill -9,
+	 * JetStream redelivers the lost batch's events (an offered) after
+	 * newer ones (the ended), and a call whose ended came first was
+	 * never rated, its grant left open */
 	json_array_foreach(events, i, ev) {
-		int type = cc_event_type_parse(json_string_value(json_object_get(ev, "type")));
+		const char *call = json_string_value(json_object_get(ev, "call"));
 
-		if (type >= 0 && (cc_event_infos[type].flags & CC_EVF_FINAL))
+		if (cc_uuid_valid(call))
 			json_array_append(final, json_object_get(ev, "call"));
 	}
 	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK) {

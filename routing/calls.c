@@ -31,8 +31,26 @@ static void publish(struct rt_calls *c, const char *tenant, enum cc_event_type t
 		json_decref(ev);
 		return;
 	}
-	if (c->publish(c->events, subject, ev) != CC_OK)
-		c->lost++;
+	/* after the answer: rt_calls_flush */
+	if (!c->later)
+		c->later = json_array();
+	json_array_append_new(c->later, json_pack("[s, o]", subject, ev));
+}
+
+void rt_calls_flush(struct rt_calls *c)
+{
+	json_t *later = c->later, *e;
+	size_t i;
+
+	c->later = NULL;
+	json_array_foreach(later, i, e) {
+		json_t *ev = json_array_get(e, 1);
+
+		json_incref(ev);
+		if (c->publish(c->events, json_string_value(json_array_get(e, 0)), ev) != CC_OK)
+			c->lost++;
+	}
+	json_decref(later);
 }
 
 static json_t *event(const char *tenant, enum cc_event_type type, const char *call)
@@ -88,16 +106,68 @@ static int64_t kam_time(const json_t *msg)
 	return *end ? 0 : (int64_t)s * 1000000 + us;
 }
 
+/* A call waiting for billingd's lease (credit.h): the question and the
+ * decision, with the tenant's id instead of a pointer into the model (a
+ * reload may free it meanwhile). */
+struct parked {
+	struct rt_calls *c;
+	json_t *msg;                 /* Kamailio's question */
+	struct rt_decision d;        /* d.tenant NULL */
+	char tenant[CC_UUID_LEN];
+	uint64_t t0_ns;
+};
+
+static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision *d,
+                      const char *tenant, int64_t grant);
+
+static void on_granted(void *ctx, int64_t seconds, int code, const char *reason)
+{
+	struct parked *p = ctx;
+	const char *call = str(json_object_get(p->msg, "q"), "call");
+
+	if (seconds == 0) {
+		p->d.action = RT_REJECT;
+		p->d.code = code;
+		p->d.reason = reason;
+		rt_limits_release(&p->c->limits, call);
+	}
+	json_t *reply = answer(p->c, p->msg, &p->d, p->tenant, seconds);
+
+	p->c->answer(p->c->answer_arg, reply, p->t0_ns);
+	json_decref(reply);
+	rt_calls_flush(p->c);
+	json_decref(p->msg);
+	free(p);
+}
+
 /* The call's credit (see credit.h): granted seconds, -1 for "no limit",
- * or 0 after turning the decision into a rejection. */
-static int64_t grant_of(struct rt_calls *c, struct rt_decision *d, const char *call)
+ * 0 after turning the decision into a rejection, or RT_GRANT_PARKED. */
+static int64_t grant_of(struct rt_calls *c, struct rt_decision *d, const json_t *msg,
+                        const char *call)
 {
 	const char *number = d->direction == RT_INBOUND ? d->number : d->to;
 	int code = 503;
 	const char *reason = "Billing Unavailable";
-	int64_t seconds = rt_credit_grant(c->credit, d->tenant, d->direction == RT_INBOUND,
-	                                  number[0] == '+' ? number + 1 : number, call, &code, &reason);
+	struct parked *p = calloc(1, sizeof(*p));
 
+	CC_BUG_ON(!p);
+	p->c = c;
+	p->d = *d;
+	p->d.tenant = NULL;
+	snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant->id);
+	p->t0_ns = cc_mono_ns();
+	p->msg = json_deep_copy(msg);
+	CC_BUG_ON(!p->msg);
+	int64_t seconds = rt_credit_grant(c->credit, d->tenant, d->direction == RT_INBOUND,
+	                                  number[0] == '+' ? number + 1 : number, call, &code, &reason,
+	                                  on_granted, p);
+
+	if (seconds == RT_GRANT_PARKED) {
+		c->parked++;
+		return seconds;
+	}
+	json_decref(p->msg);
+	free(p);
 	if (seconds == 0) {
 		d->action = RT_REJECT;
 		d->code = code;
@@ -149,7 +219,6 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	};
 	struct rt_decision d;
 	const char *tenant;
-	json_t *reply, *ev;
 
 	if (rt_kind_parse(str(q, "kind"), &req.kind) != CC_OK) {
 		c->rejected++;
@@ -162,10 +231,26 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	int64_t grant = -1;
 	bool carried = d.action != RT_REJECT && d.tenant && d.direction != RT_INTERNAL;
 	if (carried && admitted(c, &d, call) && d.tenant->plan) {
-		grant = grant_of(c, &d, call);
+		grant = grant_of(c, &d, msg, call);
+		if (grant == RT_GRANT_PARKED)
+			return NULL;
 		if (d.action == RT_REJECT)
 			rt_limits_release(&c->limits, call);
 	}
+	return answer(c, msg, &d, tenant, grant);
+}
+
+/* The answer to Kamailio's question and the call's events (queued). */
+static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision *d_,
+                      const char *tenant, int64_t grant)
+{
+	const json_t *q = json_object_get(msg, "q");
+	const char *call = str(q, "call");
+	enum rt_kind kind = RT_AGENT;
+	struct rt_decision d = *d_;
+	json_t *reply, *ev;
+
+	rt_kind_parse(str(q, "kind"), &kind);
 
 	ev = event(tenant, CC_EV_OFFERED, call);
 	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));
@@ -175,8 +260,8 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	if (d.number[0])
 		json_object_set_new(ev, "number", json_string(d.number));
 	json_object_set_new(ev, "source", json_string(str(q, "src")));
-	if (req.kind == RT_CARRIER)
-		json_object_set_new(ev, "trunk", json_string(req.trunk));
+	if (kind == RT_CARRIER)
+		json_object_set_new(ev, "trunk", json_string(str(q, "trunk")));
 	publish(c, tenant, CC_EV_OFFERED, ev);
 
 	reply = json_pack("{s:O, s:O, s:s}", "ti", json_object_get(msg, "ti"),
@@ -245,15 +330,23 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	}
 	if (strcmp(what, "answered") == 0) {
 		rt_limits_answered(&c->limits, call, cc_mono_ms());
+		/* the dialog's handle, for its top-ups (credit.h) */
+		if (c->credit)
+			rt_credit_answered(c->credit, call,
+			                   (long)json_integer_value(json_object_get(msg, "h_entry")),
+			                   (long)json_integer_value(json_object_get(msg, "h_id")));
 		publish(c, tenant, CC_EV_ANSWERED, kam_event(tenant, CC_EV_ANSWERED, call, at));
 		return;
 	}
 	/* ended or failed, whatever ended it: the call's slot is free */
 	rt_limits_release(&c->limits, call);
+	bool cut = c->credit && rt_credit_ended(c->credit, call);
 	if (strcmp(what, "ended") == 0) {
 		ev = kam_event(tenant, CC_EV_ENDED, call, at);
 		json_object_set_new(ev, "code", json_integer(200));
 		json_object_set_new(ev, "result", json_string("answered"));
+		if (cut)
+			json_object_set_new(ev, "reason", json_string("credit exhausted"));
 		publish(c, tenant, CC_EV_ENDED, ev);
 		return;
 	}
@@ -274,6 +367,8 @@ void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, in
 	json_t *ev = kam_event(tenant, CC_EV_ENDED, call, end_us);
 
 	rt_limits_release(&c->limits, call);
+	if (c->credit)
+		rt_credit_ended(c->credit, call);       /* no more slices for it */
 	json_object_set_new(ev, "code", json_integer(200));
 	json_object_set_new(ev, "result", json_string("answered"));
 	json_object_set_new(ev, "reason", json_string("swept: dialog lost"));

@@ -20,7 +20,12 @@
  * Credit: an inbound or outbound call of a tenant with a billing plan
  * needs a credit grant (credit.h): the granted seconds become the
  * dialog's timeout in Kamailio; no affordable second -> 402, no rate ->
- * 403, billingd unreachable when it must be asked -> 503.
+ * 403, billingd unreachable when it must be asked -> 503. A call whose
+ * grant must wait for billingd is parked: rt_calls_handle returns NULL
+ * and the answer goes out later through `answer`.
+ *
+ * Events are queued, not published, while a message is handled: the
+ * caller sends the answer first, then rt_calls_flush publishes them.
  *   answered  call
  *   ended     call, code, reason, result (answered, busy, no_answer,
  *             cancelled, failed)
@@ -51,6 +56,12 @@ struct rt_calls {
 	uint64_t lost;               /* events neither published nor spooled */
 	struct rt_credit *credit;    /* credit grants */
 	struct rt_limits limits;     /* per-tenant call limits (zeroed = empty) */
+	json_t *later;               /* [subject, event] pairs for rt_calls_flush */
+	/* a parked call's answer, when billingd's lease arrives (main sends
+	 * it to Kamailio); t0_ns is when its question arrived */
+	void (*answer)(void *arg, json_t *reply, uint64_t t0_ns);
+	void *answer_arg;
+	uint64_t parked;             /* calls parked so far */
 };
 
 /* Handles one message from Kamailio. Returns the reply to send, or NULL
@@ -61,5 +72,8 @@ json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg);
  * clock), result answered, reason "swept: dialog lost", with the same
  * event id as Kamailio's own end would have. */
 void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, int64_t end_us);
+
+/* Publishes the events queued since the last flush, in order. */
+void rt_calls_flush(struct rt_calls *c);
 
 #endif

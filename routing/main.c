@@ -49,6 +49,8 @@ struct settings {
 	long reload_s;
 	long metrics_port;
 	long grant_timeout_ms;
+	long slice_s;
+	long topup_s;
 	long rt_prio;
 	long sweep_s;
 	long sweep_grace_s;
@@ -74,9 +76,15 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_ROUTING_METRICS_PORT", CC_CFG_INT, "9464", 0, 65535,
 	  offsetof(struct settings, metrics_port),
 	  "metrics endpoint port on 127.0.0.1 (0: none)" },
-	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 5000,
+	{ "CC_ROUTING_GRANT_TIMEOUT_MS", CC_CFG_INT, "300", 10, 1400,
 	  offsetof(struct settings, grant_timeout_ms),
-	  "wait for billingd's credit lease when a call must, ms (then 503)" },
+	  "a call parked for billingd's credit lease is answered 503 after this, ms (below "
+	  "Kamailio's 1500 ms wait for routingd, route[DECIDE], so routingd always answers)" },
+	{ "CC_CREDIT_SLICE_S", CC_CFG_INT, "300", 10, 86400, offsetof(struct settings, slice_s),
+	  "credit granted to a call at a time, seconds of talk (capped by the plan's maximum "
+	  "and the lease); topped up during the call" },
+	{ "CC_CREDIT_TOPUP_S", CC_CFG_INT, "30", 2, 3600, offsetof(struct settings, topup_s),
+	  "an answered call gets its next slice this many seconds before its slice ends" },
 	{ "CC_ROUTING_RT_PRIO", CC_CFG_INT, "0", 0, 99, offsetof(struct settings, rt_prio),
 	  "real-time (SCHED_FIFO) priority of the thread deciding calls, so a busy machine "
 	  "does not hold a call's setup behind other work; 0: the normal scheduler "
@@ -182,6 +190,24 @@ static void on_cfg_notice(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 	natsMsg_Destroy(msg);
 }
 
+/* An answer to Kamailio: on the wire first, then what the grant queued;
+ * the call's events are published by the caller after this. */
+static void on_answer(void *arg, json_t *reply, uint64_t t0_ns)
+{
+	struct routingd *r = arg;
+
+	if (rt_evapi_send(r->evapi, reply) != CC_OK) {
+		CC_WARN("could not answer Kamailio");
+	} else {
+		uint64_t now = cc_mono_ns();
+
+		cc_hist_add(&r->decide_ns, now - t0_ns);
+		cc_hist_window_add(&r->recent_ns, now, now - t0_ns);
+	}
+	rt_evapi_push(r->evapi);
+	rt_credit_flush(&r->credit);
+}
+
 static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 {
 	struct routingd *r = arg;
@@ -190,24 +216,32 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 	json_t *reply = rt_calls_handle(&r->calls, msg);
 	json_t *key = json_object_get(msg, "k");
 
+	if (reply) {
+		on_answer(r, reply, t0);
+		json_decref(reply);
+	}
+	/* a parked call's lease request, then the events, after the answer */
+	rt_credit_flush(&r->credit);
+	rt_calls_flush(&r->calls);
 	/* a call event Kamailio keeps until told it was published (one that
 	 * could not even be spooled stays with Kamailio for the next routingd) */
 	if (json_is_integer(key) && r->calls.lost == lost)
 		rt_evapi_ack(ev, json_integer_value(key));
-	if (reply) {
-		if (rt_evapi_send(ev, reply) != CC_OK)
-			CC_WARN("could not answer Kamailio");
-		else {
-			uint64_t now = cc_mono_ns();
+}
 
-			cc_hist_add(&r->decide_ns, now - t0);
-			cc_hist_window_add(&r->recent_ns, now, now - t0);
-		}
-		json_decref(reply);
-		/* the answer on the wire first, then what the grant queued */
-		rt_evapi_push(ev);
-		rt_credit_flush(&r->credit);
-	}
+/* A top-up (credit.h): the dialog's new lifetime, from now. */
+static void on_extend(void *arg, const char *call, const char *tenant, long h_entry, long h_id,
+                      int64_t seconds)
+{
+	struct routingd *r = arg;
+	json_t *m = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "extend", "call", call, "tenant", tenant,
+	                      "h_entry", (json_int_t)h_entry, "h_id", (json_int_t)h_id,
+	                      "seconds", (json_int_t)seconds);
+
+	if (!m || rt_evapi_send(r->evapi, m) != CC_OK)
+		cc_log(CC_LOG_WARN, 0, tenant, call, "could not tell Kamailio the call's new lifetime");
+	json_decref(m);
+	rt_evapi_push(r->evapi);
 }
 
 static void counter(FILE *f, const char *name, const char *type, const char *help, double v)
@@ -239,11 +273,20 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        "grants decided from the tenant's lease without asking billingd",
 	        (double)r->credit.local);
 	counter(f, "cc_routing_grant_waits_total", "counter",
-	        "grants that waited for billingd (lease short of a full-length call)",
+	        "grants parked for billingd (lease short of a slice)",
 	        (double)r->credit.waited);
 	counter(f, "cc_routing_grant_failures_total", "counter",
-	        "lease requests billingd did not answer (calls refused with 503)",
+	        "parked calls billingd's lease did not come for (refused with 503)",
 	        (double)r->credit.failures);
+	counter(f, "cc_routing_grants_parked", "gauge",
+	        "calls parked now, waiting for billingd's lease", (double)r->credit.parked);
+	counter(f, "cc_routing_grants_parked_total", "counter",
+	        "calls parked for billingd's lease so far", (double)r->calls.parked);
+	counter(f, "cc_routing_credit_topups_total", "counter",
+	        "slices added to answered calls", (double)r->credit.topups);
+	counter(f, "cc_routing_credit_cut_total", "counter",
+	        "answered calls that got no further slice (ended by their credit)",
+	        (double)r->credit.cut);
 	counter(f, "cc_routing_lease_refills_total", "counter",
 	        "lease requests sent ahead of need", (double)r->credit.refills);
 	counter(f, "cc_routing_takes_pending", "gauge",
@@ -363,7 +406,8 @@ int main(int argc, char **argv)
 	/* credit on a connection of its own: its requests and replies do not
 	 * queue behind the event stream's publishes and acknowledgements */
 	if (!(r.credit_nc = cc_nats_connect(r.cfg.nats_url, "routingd-credit", true)) ||
-	    rt_credit_init(&r.credit, r.credit_nc, (int)r.cfg.grant_timeout_ms) != CC_OK) {
+	    rt_credit_init(&r.credit, r.base, r.credit_nc, (int)r.cfg.grant_timeout_ms, r.cfg.slice_s,
+	                   r.cfg.topup_s) != CC_OK) {
 		CC_ERR("cannot create NATS connection to %s", r.cfg.nats_url);
 		return 1;
 	}
@@ -391,6 +435,10 @@ int main(int argc, char **argv)
 	r.calls.events = r.events;
 	r.calls.publish = cc_events_publish;
 	r.calls.credit = &r.credit;
+	r.calls.answer = on_answer;
+	r.calls.answer_arg = &r;
+	r.credit.extend = on_extend;
+	r.credit.extend_arg = &r;
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &one_s);
@@ -451,8 +499,10 @@ int main(int argc, char **argv)
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
 	rt_sweep_free(r.sweep);
-	rt_evapi_free(r.evapi);
+	/* parked calls are answered (503) while Kamailio is still there */
 	rt_credit_free(&r.credit);
+	rt_calls_flush(&r.calls);
+	rt_evapi_free(r.evapi);
 	cc_events_close(r.events, 2000);
 	rt_loader_stop(r.loader, r.bundle);
 	rt_limits_free(&r.calls.limits);

@@ -348,6 +348,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++)
 		rt_calls_swept(s->calls, v[i].call, v[i].tenant, v[i].end_us);
+	rt_calls_flush(s->calls);
 	free(v);
 }
 

@@ -41,10 +41,12 @@ GRANT INSERT, UPDATE ON cc.calls, cc.call_events, cc.grants TO cc_billingd;
 GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices TO cc_billingd;
 -- SELECT ... FOR UPDATE on the account serialises postings
 GRANT UPDATE ON cc.billing_plans TO cc_billingd;
+-- the leases billingd gave routingds (kept across its restarts)
+GRANT INSERT, UPDATE, DELETE ON cc.credit_leases TO cc_billingd;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_tenantd;
-REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants, cc.rated_lines,
-  cc.ledger_txns, cc.ledger_entries, cc.invoices FROM cc_tenantd;
+REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants, cc.credit_leases,
+  cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices FROM cc_tenantd;
 
 -- money history is append-only, for every role
 REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,

@@ -326,6 +326,10 @@ t1=$(date +%s.%N)
 check prepaid_call_cut_by_platform [ "$rc" = 0 ]
 wait "$AGENT_PID"
 check prepaid_agent_got_bye grep -q '^BYE ' "$SIPW/agent-$AG.log"
+# the timer's BYE names the call as the agent knows it (topology hiding
+# masks its Call-ID too): before, the agent got the unmasked one and 481'd
+cid_of() { awk -v m="^$1 " '$0 ~ m { f = 1 } f && tolower($1) == "call-id:" { print $2; exit }' "$SIPW/agent-$AG.log"; }
+check prepaid_bye_names_the_agents_call [ -n "$(cid_of INVITE)" -a "$(cid_of INVITE)" = "$(cid_of BYE)" ]
 wait_for 10 bash -c "[ -n \"\$(PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p $CC_PG_PORT -U cc_admin -d cc -tAc \"SELECT 1 FROM cc.rated_lines r JOIN cc.tenants t ON t.id = r.tenant_id WHERE t.slug = 'pre' AND r.billable_s > 0\")\" ]"
 talk=$(sql "SELECT extract(epoch FROM c.ended_at - c.answered_at) FROM cc.calls c JOIN cc.tenants t ON t.id = c.tenant_id WHERE t.slug = 'pre' AND c.answered_at IS NOT NULL")
 echo "# prepaid call: talk ${talk} s (grant 10 s), whole SIPp run $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
