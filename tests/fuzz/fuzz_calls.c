@@ -109,6 +109,7 @@ static void one(struct rt_calls *c, const char *text, size_t len)
 	           json_is_integer(json_object_get(msg, "tl")) && json_is_object(q);
 	n_events = 0;
 	reply = rt_calls_handle(c, msg);
+	rt_calls_flush(c);                          /* events go out after the answer */
 	if (n_events > 2)
 		abort();
 	if (reply) {

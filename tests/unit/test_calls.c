@@ -41,6 +41,7 @@ static void handle(const char *text)
 	n_events = 0;
 	rt_limits_init(&c.limits);
 	reply = rt_calls_handle(&c, msg);
+	rt_calls_flush(&c);
 	replied = reply != NULL;
 	rt_limits_free(&c.limits);
 	json_decref(reply);
