@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool valid_month(const char *m)
-{
-	return m && strlen(m) == 7 && strspn(m, "0123456789-") == 7 && m[4] == '-' &&
-	       ((m[5] == '0' && m[6] >= '1' && m[6] <= '9') || (m[5] == '1' && m[6] >= '0' && m[6] <= '2'));
-}
-
-static json_t *money(int64_t micro, int minor)
-{
-	char out[CC_MONEY_LEN];
-
-	cc_money_format(micro, minor, out);
-	return json_string(out);
-}
 
 /* ------------------------------------------------------------ invoices */
 
@@ -37,7 +24,7 @@ json_t *bl_invoice_close(struct cc_pg *pg, const char *tenant_id, const char *mo
 	PGresult *res;
 
 	*err = NULL;
-	if (!valid_month(month)) {
+	if (!bl_valid_month(month)) {
 		*err = "month: YYYY-MM";
 		return NULL;
 	}
@@ -219,7 +206,7 @@ json_t *bl_rerate(struct cc_pg *pg, struct bl_decks *decks, const char *tenant_i
 	if (cc_pg_cmd(pg, "COMMIT", 0, NULL) != CC_OK)
 		goto rollback;
 	return json_pack("{s:i, s:i, s:o}", "checked", checked, "changed", changed,
-	                 "difference", money(diff, minor));
+	                 "difference", bl_money_json(diff, minor));
 rollback:
 	if (pg->conn)
 		PQclear(PQexec(pg->conn, "ROLLBACK"));
@@ -297,7 +284,7 @@ json_t *bl_post(struct cc_pg *pg, const char *tenant_id, const char *kind, const
 		return NULL;
 	}
 	json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "id", txn, "kind", kind,
-	                        "amount", money(m, minor), "currency", currency,
+	                        "amount", bl_money_json(m, minor), "currency", currency,
 	                        "reference", reference, "created_at", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return out;

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool valid_month(const char *m)
+bool bl_valid_month(const char *m)
 {
 	return m && strlen(m) == 7 && strspn(m, "0123456789-") == 7 && m[4] == '-' &&
 	       ((m[5] == '0' && m[6] >= '1' && m[6] <= '9') || (m[5] == '1' && m[6] >= '0' && m[6] <= '2'));
 }
 
-static json_t *money(int64_t micro, int minor)
+json_t *bl_money_json(int64_t micro, int minor)
 {
 	char out[CC_MONEY_LEN];
 
@@ -82,7 +82,7 @@ json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, c
 	PGresult *per, *res;
 
 	*err = NULL;
-	if (!valid_month(month)) {
+	if (!bl_valid_month(month)) {
 		*err = "month: YYYY-MM";
 		return NULL;
 	}
@@ -130,7 +130,7 @@ json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, c
 		json_array_append_new(seat ? seats : numbers,
 		                      json_pack("{s:s, s:I, s:o}", seat ? "extension" : "e164",
 		                                PQgetvalue(res, i, 1), "days", (json_int_t)days,
-		                                "amount", money(amount, minor)));
+		                                "amount", bl_money_json(amount, minor)));
 		*(seat ? &seat_total : &number_total) += amount;
 	}
 	PQclear(res);
@@ -144,7 +144,7 @@ json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, c
 		                                       "destination", PQgetvalue(res, i, 1),
 		                                       "calls", (json_int_t)atoll(PQgetvalue(res, i, 2)),
 		                                       "billable_seconds", (json_int_t)atoll(PQgetvalue(res, i, 3)),
-		                                       "amount", money(amount, minor),
+		                                       "amount", bl_money_json(amount, minor),
 		                                       "flagged", (json_int_t)atoll(PQgetvalue(res, i, 5))));
 		usage_total += amount;
 	}
@@ -159,7 +159,7 @@ json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, c
 		json_array_append_new(topup ? payments : adjustments,
 		                      json_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", PQgetvalue(res, i, 0),
 		                                "reference", PQgetvalue(res, i, 1), "memo", PQgetvalue(res, i, 2),
-		                                "amount", money(topup ? tenant_side : -tenant_side, minor),
+		                                "amount", bl_money_json(topup ? tenant_side : -tenant_side, minor),
 		                                "at", PQgetvalue(res, i, 4)));
 		if (topup)
 			paid += tenant_side;
@@ -168,10 +168,10 @@ json_t *bl_invoice(struct cc_pg *pg, const char *tenant_id, const char *month, c
 	}
 	PQclear(res);
 	json_object_set_new(inv, "totals", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
-	                    "seats", money(seat_total, minor), "numbers", money(number_total, minor),
-	                    "usage", money(usage_total, minor), "adjustments", money(adj_total, minor),
-	                    "total", money(seat_total + number_total + usage_total + adj_total, minor),
-	                    "payments", money(paid, minor)));
+	                    "seats", bl_money_json(seat_total, minor), "numbers", bl_money_json(number_total, minor),
+	                    "usage", bl_money_json(usage_total, minor), "adjustments", bl_money_json(adj_total, minor),
+	                    "total", bl_money_json(seat_total + number_total + usage_total + adj_total, minor),
+	                    "payments", bl_money_json(paid, minor)));
 	json_object_set_new(inv, "seat_total_micro", json_integer(seat_total));
 	json_object_set_new(inv, "number_total_micro", json_integer(number_total));
 	return inv;

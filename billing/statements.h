@@ -40,4 +40,9 @@ char *bl_invoice_html(const json_t *invoice);
 json_t *bl_reconcile(struct cc_pg *pg, const char *tenant_id, const char *from, const char *to,
                      const char **err);
 
+/* "YYYY-MM" with a real month; the amount as the API prints it. Shared
+ * with billingd's postings. */
+bool bl_valid_month(const char *m);
+json_t *bl_money_json(int64_t micro, int minor);
+
 #endif

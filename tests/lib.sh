@@ -334,3 +334,20 @@ kam_stat() {
 	CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" stats.get_statistics "[\"$1\"]" 2>/dev/null \
 		| grep -o "$1 = [0-9]*" | awk '{ print $3 }'
 }
+
+# bulk_tenants PREFIX TENANTS PER E164_PREFIX: TENANTS tenants PREFIX000001..
+# (straight into the database, no notice), each with agent 1000 and PER
+# numbers E164_PREFIX<8 digits> targeting it: the scale suites' bulk
+bulk_tenants() {
+	sql "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain)
+	       SELECT gen_random_uuid(), '$1' || lpad(i::text, 6, '0'), 'Bulk ' || i, 'UTC',
+	              '$1' || lpad(i::text, 6, '0') || '.cc.test'
+	       FROM generate_series(1, $2) i;
+	     INSERT INTO cc.agents (id, tenant_id, extension, name)
+	       SELECT gen_random_uuid(), t.id, '1000', 'Agent' FROM cc.tenants t WHERE t.slug ~ '^$1[0-9]{6}\$';
+	     INSERT INTO cc.numbers (id, tenant_id, e164, target_type, target_extension)
+	       SELECT gen_random_uuid(), t.id, '$4' || lpad((row_number() OVER (ORDER BY t.id, j))::text, 8, '0'),
+	              'agent', '1000'
+	       FROM cc.tenants t, generate_series(1, $3) j WHERE t.slug ~ '^$1[0-9]{6}\$';
+	     ANALYZE;" > /dev/null
+}

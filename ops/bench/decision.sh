@@ -42,17 +42,7 @@ curl -sk -o /dev/null -X POST -H "Authorization: Bearer $OPERATOR" -H 'Content-T
 	--data-binary "@$CC_VAR/in.csv" "$API/v1/tariffs?name=bench-in&currency=CNY&effective_from=2026-01-01T00:00:00Z"
 api PUT /v1/tenants/acme/billing "$OPERATOR" '{"mode":"prepaid","currency":"CNY","tariffs":{"inbound":"bench-in"},"max_call_seconds":3600}'
 api POST /v1/tenants/acme/billing/topups "$OPERATOR" '{"amount":"100000.00","reference":"bench"}'
-sql "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain)
-       SELECT gen_random_uuid(), 'd' || lpad(i::text, 6, '0'), 'Bench ' || i, 'UTC',
-              'd' || lpad(i::text, 6, '0') || '.cc.test'
-       FROM generate_series(1, $DECISION_TENANTS) i;
-     INSERT INTO cc.agents (id, tenant_id, extension, name)
-       SELECT gen_random_uuid(), t.id, '1000', 'Agent' FROM cc.tenants t WHERE t.slug LIKE 'd%';
-     INSERT INTO cc.numbers (id, tenant_id, e164, target_type, target_extension)
-       SELECT gen_random_uuid(), t.id, '+86573' || lpad((row_number() OVER (ORDER BY t.id, j))::text, 8, '0'),
-              'agent', '1000'
-       FROM cc.tenants t, generate_series(1, $per) j WHERE t.slug LIKE 'd%';
-     ANALYZE;" > /dev/null
+bulk_tenants d "$DECISION_TENANTS" "$per" +86573
 new_trunk carrier0 "$(pick_port)" > /dev/null    # a platform notice: the full build
 big() { [ "$(metric cc_routing_model_numbers)" -gt "$DECISION_NUMBERS" ]; }
 wait_for 180 big || { echo "# the model never held the numbers"; exit 1; }

@@ -26,22 +26,7 @@
 
 #define MAX_STRING 1024
 
-/* what main.c provides to the resource files; never called here */
-void tn_notify(struct tenantd *d, const char *tenant, const char *what, const char *kamailio_rpc)
-{
-	abort();
-}
-
-/* the loop's MHD pump (tenantd's main.c): nothing to run here */
-void tn_mhd_run(struct tenantd *d)
-{
-	(void)d;
-}
-
-void tn_conn_busy(struct MHD_Connection *conn, bool busy)
-{
-	abort();
-}
+#include "tenantd_main.h"
 
 static struct tenantd daemon_;
 static const struct tn_route *routes[128];

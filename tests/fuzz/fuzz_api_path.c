@@ -27,21 +27,7 @@
 #include <sys/queue.h>
 #include <string.h>
 
-void tn_notify(struct tenantd *d, const char *tenant, const char *what, const char *kamailio_rpc)
-{
-	abort();
-}
-
-/* the loop's MHD pump (tenantd's main.c): nothing to run here */
-void tn_mhd_run(struct tenantd *d)
-{
-	(void)d;
-}
-
-void tn_conn_busy(struct MHD_Connection *conn, bool busy)
-{
-	abort();
-}
+#include "tenantd_main.h"
 
 static struct tenantd daemon_;
 

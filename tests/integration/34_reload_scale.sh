@@ -18,17 +18,7 @@ new_number acme +8657112345678 1001
 check register_agent sip_register 1001 acme.cc.test acme-pass-1001 "$A1001"
 
 # the bulk: RELOAD_TENANTS x RELOAD_PER_TENANT numbers straight into the database
-sql "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain)
-       SELECT gen_random_uuid(), 's' || lpad(i::text, 6, '0'), 'Scale ' || i, 'UTC',
-              's' || lpad(i::text, 6, '0') || '.cc.test'
-       FROM generate_series(1, $RELOAD_TENANTS) i;
-     INSERT INTO cc.agents (id, tenant_id, extension, name)
-       SELECT gen_random_uuid(), t.id, '1000', 'Agent' FROM cc.tenants t WHERE t.slug LIKE 's%';
-     INSERT INTO cc.numbers (id, tenant_id, e164, target_type, target_extension)
-       SELECT gen_random_uuid(), t.id, '+86572' || lpad((row_number() OVER (ORDER BY t.id, j))::text, 8, '0'),
-              'agent', '1000'
-       FROM cc.tenants t, generate_series(1, $RELOAD_PER_TENANT) j WHERE t.slug LIKE 's%';
-     ANALYZE;" > /dev/null
+bulk_tenants s "$RELOAD_TENANTS" "$RELOAD_PER_TENANT" +86572
 metric() {
 	curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'
 }
