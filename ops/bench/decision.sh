@@ -57,7 +57,7 @@ sleep 0.5
 (cd "$SIPW" && exec timeout -s KILL $((total_s + 60)) sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 -mp "$(pick_port 4)" \
 	-sf "$SIPP_DIR/carrier_call.xml" -s +8657112345678 -set from +8613800000001 -p "$CARRIER" \
 	-recv_timeout 15000 -m "$calls" -r "$DECISION_RATE" -d 1000 \
-	-timeout $((total_s + 40)) -nostdin -trace_screen -screen_file bench.screen > bench.out 2>&1) &
+	-timeout $((total_s + 40)) -nostdin -trace_screen -screen_file bench.screen -trace_err -error_file bench.err > bench.out 2>&1) &
 carrier=$!
 sleep 10                                     # the load settles
 
@@ -95,3 +95,6 @@ for ph in steady reloads billingd; do
 done
 echo "# reloads phase: $full full builds, $patches one-tenant patches; billingd restarted by its supervisor: $restarted"
 echo "# calls: $ok answered, $failed failed of $calls"
+# what the failed calls got, for the record
+[ "$failed" != 0 ] && grep -ho 'SIP/2.0 [0-9]* [A-Za-z ]*\|Aborting call[^.]*\|timeout[^.]*' "$SIPW/bench.err" 2>/dev/null | sort | uniq -c | sed 's/^/# failed: /'
+true
