@@ -97,8 +97,25 @@ static void nats_kill(int sig)
 	}
 }
 
+/* A failing assertion exits, a timeout is SIGALRM: neither may leave the
+ * test's nats-server running. */
+static void kill_nats_at_exit(void)
+{
+	if (nats_pid > 0)
+		kill(nats_pid, SIGKILL);
+}
+
+static void on_alarm(int sig)
+{
+	kill_nats_at_exit();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void setup(void)
 {
+	atexit(kill_nats_at_exit);
+	signal(SIGALRM, on_alarm);
 	snprintf(dir, sizeof(dir), "/tmp/cc-events.XXXXXX");
 	ASSERT(mkdtemp(dir));
 	nats_port = free_port();
