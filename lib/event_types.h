@@ -33,7 +33,11 @@
 	X(ROUTED,   "routed",   CALL, 0,            "the decision: an agent or the PSTN, and its credit grant") \
 	X(REJECTED, "rejected", CALL, CC_EVF_FINAL, "refused before ringing (routing, limits, credit, lookup)") \
 	X(ANSWERED, "answered", CALL, 0,            "the called party answered (Kamailio's dialog start)") \
-	X(ENDED,    "ended",    CALL, CC_EVF_FINAL, "the call is over: hung up, or failed after routing")
+	X(ENDED,    "ended",    CALL, CC_EVF_FINAL, "the call is over: hung up, or failed after routing") \
+	X(IVR,      "ivr",      CALL, 0,            "one step of the call's IVR flow (mediad): node, digit, variable") \
+	X(BRIDGED,  "bridged",  CALL, 0,            "mediad connected the caller to an agent or a number") \
+	X(AGENT_FAILED, "agent_failed", CALL, 0,    "an agent or number the flow rang did not answer (mediad)") \
+	X(MEDIA_ENDED, "media_ended", CALL, 0,      "mediad's end of the call: result, time in IVR, RTCP figures")
 
 enum cc_event_kind {
 	CC_EVK_CALL,                 /* cc.call.<tenant>.<name> */
