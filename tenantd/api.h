@@ -106,6 +106,13 @@ struct tn_field {
 	bool nullable;               /* JSON null allowed ("clear it"); check is not called for it */
 };
 
+/* The field table of a route whose JSON body is a document its handler
+ * checks as a whole (a flow's graph, lib/flow.h): api.c only parses it (any
+ * JSON object), and a body over CC_FLOW_MAX_BYTES is answered 422 naming
+ * the field "body" (it is the document's limit, not the transport's:
+ * declared, after the headers' checks, or read in chunks, once it ends). */
+extern const struct tn_field tn_whole_json[];
+
 enum tn_scope {
 	TN_OPERATOR,                 /* operator token only */
 	TN_TENANT,                   /* a tenant's key for {slug}, or the operator */
@@ -184,6 +191,7 @@ extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];
 extern const struct tn_route tn_dialplan_routes[];
+extern const struct tn_route tn_flow_routes[];
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),
