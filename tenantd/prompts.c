@@ -220,34 +220,6 @@ static void upload_release(struct tn_req *r)
 	r->upload = NULL;
 }
 
-/* PQexecParams with the PCM as binary parameters. */
-static PGresult *exec_bin(struct cc_pg *pg, const char *sql, int n, const char *const *v,
-                          const int *lens, const int *fmts)
-{
-	PGresult *res;
-
-	if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
-		/* cc_pg_exec reconnects, and says what failed */
-		PGresult *t = cc_pg_exec(pg, "SELECT 1", 0, NULL);
-
-		if (!t)
-			return NULL;
-		PQclear(t);
-	}
-	res = PQexecParams(pg->conn, sql, n, NULL, v, lens, fmts, 0);
-	ExecStatusType st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	free(pg->message);
-	pg->message = strdup(PQresultErrorMessage(res));
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	pg->error = !state ? CC_PG_UNAVAILABLE : strcmp(state, "23505") == 0 ? CC_PG_CONFLICT :
-	            strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ? CC_PG_INVALID :
-	            CC_PG_FAILED;
-	PQclear(res);
-	return NULL;
-}
-
 static void job_work(void *arg)
 {
 	struct prompt_job *j = arg;
@@ -292,9 +264,9 @@ static void job_work(void *arg)
 		goto failed;
 	replaced = PQntuples(res);
 	PQclear(res);
-	res = exec_bin(&pg, "INSERT INTO cc.prompts (id, tenant_id, name, source, content_type, tts_text, "
+	res = cc_pg_exec_bin(&pg, "INSERT INTO cc.prompts (id, tenant_id, name, source, content_type, tts_text, "
 	               "voice, duration_ms, pcm8, pcm16) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-	               "RETURNING " TS("created_at"), 10, p, lens, fmts);
+	               "RETURNING " TS("created_at"), 10, p, lens, fmts, 0);
 	if (!res)
 		goto failed;
 	snprintf(j->created_at, sizeof(j->created_at), "%s", PQgetvalue(res, 0, 0));
@@ -545,10 +517,10 @@ static void audio_work(void *arg)
 			"SELECT pcm8 FROM cc.prompts WHERE tenant_id = $1 AND name = $2 AND current";
 
 		cc_pg_init(&pg, j->pg_url);
-		PGresult *res = pg.conn ? PQexecParams(pg.conn, sql, 2, NULL, p, NULL, NULL, 1) : NULL;
-		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-			j->status = pg.conn ? 500 : 503;
-			CC_ERR("prompt %s audio: %s", j->name, pg.conn ? PQerrorMessage(pg.conn) : "no database");
+		PGresult *res = cc_pg_exec_bin(&pg, sql, 2, p, NULL, NULL, 1);
+		if (!res) {
+			j->status = pg.error == CC_PG_UNAVAILABLE ? 503 : 500;
+			CC_ERR("prompt %s audio: %s", j->name, pg.message ? pg.message : "?");
 		} else if (PQntuples(res) != 1) {
 			j->status = 404;
 		} else {
