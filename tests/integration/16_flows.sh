@@ -227,3 +227,17 @@ expect_eq delete_again_404 "$HTTP" 404
 api PATCH /v1/tenants/acme/numbers/%2B8657112345679 "${KEY[acme]}" '{"target":{"type":"flow","name":"service"}}'
 api PATCH /v1/numbers/%2B8657112345679 "$OPERATOR" '{"tenant":"beta"}'
 check number_moved_target_cleared [ "$HTTP" = 200 -a "$(jr .target)" = null ]
+
+# ------------------------------------------------------ with the prompts API
+# a prompt spoken from text is the tenant's; a flow playing it holds it
+api PUT /v1/tenants/acme/prompts/hello "${KEY[acme]}" '{"tts":"Welcome to the service center.","voice":"en"}'
+if [ "$HTTP" = 200 ] || [ "$HTTP" = 201 ]; then
+	put acme spoken '{"start":"p","nodes":{"p":{"type":"play","prompts":["hello"]}}}'
+	expect_eq flow_plays_uploaded_prompt_201 "$HTTP" 201
+	api DELETE /v1/tenants/acme/prompts/hello "${KEY[acme]}"
+	expect_eq prompt_in_flow_delete_409 "$HTTP" 409
+	put beta spoken '{"start":"p","nodes":{"p":{"type":"play","prompts":["hello"]}}}'
+	check other_tenants_uploaded_prompt_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = nodes.p.prompts.0 ]
+else
+	check prompts_api_tts_put [ "$HTTP" = 201 ]
+fi
