@@ -19,8 +19,10 @@
  * Inputs that do not fit the state are dropped without an action: a digit
  * while an agent rings or a non-interruptible prompt plays, a PLAYED while
  * waiting for a key, a timer that fires before the deadline of the timer
- * set last (a stale one the caller failed to cancel). So 200 digits in a
- * second cost 200 calls that each do at most one step.
+ * set last (a stale one the caller failed to cancel, or a wall clock that
+ * stepped back) only re-arms the timer for the rest of the wait, so no
+ * wait is ever left without its deadline. So 200 digits in a second cost
+ * 200 calls that each do at most one step.
  *
  * Not done on purpose: a digit that stops an interruptible play node is
  * not carried on to the next node (no type-ahead): it only skips the
@@ -290,8 +292,17 @@ static void on_timeout(struct ivr_run *r, time_t now, struct ivr_out *out)
 {
 	const struct cc_flow_node *n;
 
-	if (now < r->deadline)
-		return;                              /* stale: not the timer set last */
+	if (now < r->deadline) {
+		/* early: an old timer the caller did not cancel, or the wall clock
+		 * stepped back. Waiting states re-arm for the rest (at most a
+		 * minute), so no wait is left without a timer */
+		if (r->waiting == IVR_W_INPUT || (r->waiting == IVR_W_NONE && r->pending != CC_FLOW_NO_NODE)) {
+			time_t left = r->deadline - now;
+
+			push(out, IVR_ACT_TIMER)->ms = left > 60 ? 60000 : (int)left * 1000;
+		}
+		return;
+	}
 	if (r->waiting == IVR_W_NONE && r->pending != CC_FLOW_NO_NODE) {
 		int to = r->pending;
 
