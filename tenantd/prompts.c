@@ -10,7 +10,9 @@
  * to its Content-Length. Decoding and storing run on a worker thread with
  * a connection of their own (tn_offload): a 10-minute MP3 takes seconds
  * to decode and its 28 MB of PCM some 100 ms to store, which on the loop
- * would hold every other request that long. Replacing a prompt inserts a
+ * would hold every other request that long. The decoder itself runs in a
+ * child process (cc_audio_decode_isolated): libsndfile's parsers leak and
+ * have crashed on crafted files, and tenantd outlives neither otherwise. Replacing a prompt inserts a
  * new row and retires the old one in one transaction (serialised per
  * tenant and name by an advisory lock), so a call playing the old audio
  * keeps it, and publishes the tenant's cc.cfg notice. At most
@@ -230,7 +232,8 @@ static void job_work(void *arg)
 	if (j->format < 0)
 		j->result = cc_tts_speak(j->body, j->voice, &a, &j->err);
 	else
-		j->result = cc_audio_decode(j->body, j->len, (enum cc_audio_format)j->format, &a, &j->err);
+		j->result = cc_audio_decode_isolated(j->body, j->len, (enum cc_audio_format)j->format, &a,
+		                                     &j->err);
 	j->decode_ms = cc_mono_ms() - t0;
 	if (j->result != CC_AUDIO_OK) {
 		j->status = cc_audio_status(j->result);
