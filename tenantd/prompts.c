@@ -21,7 +21,7 @@
  *
  * GET lists the tenant's prompts and the platform's defaults (files made by
  * mkprompts, CC_PROMPTS_DIR), GET one its metadata, GET .../audio a WAV of
- * it (8 kHz, or ?rate=16000) read on a worker too. DELETE removes every
+ * it (8 kHz, or ?rate=16000) read on a worker too, TN_PROMPT_JOBS at once. DELETE removes every
  * version of the tenant's prompt, refused (409) while the current version
  * of one of its flows plays it, unless a platform default of that name
  * takes its place.
@@ -47,6 +47,7 @@
 static const char *const defaults[] = { "invalid", "goodbye", "please_hold", "closed",
                                         "hold_music", NULL };
 static int jobs;                        /* uploads in progress (loop only) */
+static int audio_jobs;                  /* GET .../audio in progress (each may hold ~60 MB) */
 
 static bool valid_name(const char *s)
 {
@@ -546,6 +547,7 @@ static void audio_done(struct tn_req *r, void *arg)
 {
 	struct audio_job *j = arg;
 
+	audio_jobs--;
 	if (r && j->status == 200)
 		tn_reply_bytes(r, 200, "audio/wav", j->wav, j->len);
 	else if (r && j->status == 404)
@@ -578,6 +580,10 @@ static void get_audio(struct tn_req *r)
 	PQclear(res);
 	if (!own && !is_default(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such prompt");
+	if (audio_jobs >= TN_PROMPT_JOBS)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d prompt downloads are running; retry when one has ended", TN_PROMPT_JOBS);
+	audio_jobs++;
 	j = calloc(1, sizeof(*j));
 	CC_BUG_ON(!j);
 	j->rate = rate && strcmp(rate, "16000") == 0 ? 16000 : 8000;
