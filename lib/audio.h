@@ -74,6 +74,22 @@ int cc_audio_format_of(const char *content_type);
 enum cc_audio_result cc_audio_decode(const void *data, size_t len, enum cc_audio_format want,
                                      struct cc_audio *out, char **err);
 
+/*
+ * The same, in a child process (fork) that dies after it: libsndfile's and
+ * libvorbis' parsers leak on some malformed files (5.7 KB a time,
+ * xiph/vorbis#125, libsndfile#1013, found again by fuzz_audio) and have
+ * crashed on others (libsndfile#1035), so a server decoding strangers'
+ * uploads does it where neither a leak nor a crash can outlive the upload.
+ * The child is limited to CC_AUDIO_CHILD_MB of memory and
+ * CC_AUDIO_CHILD_S of CPU; a child that dies answers CC_AUDIO_NOT_AUDIO
+ * ("the file could not be decoded"). Call it from a worker thread: it
+ * waits for the child (seconds for 10 minutes of MP3).
+ */
+#define CC_AUDIO_CHILD_MB 768
+#define CC_AUDIO_CHILD_S  60
+enum cc_audio_result cc_audio_decode_isolated(const void *data, size_t len, enum cc_audio_format want,
+                                              struct cc_audio *out, char **err);
+
 /* The same from mono s16 samples at rate (TTS output): resampled, checked
  * and normalised the same way. */
 enum cc_audio_result cc_audio_from_pcm(const int16_t *pcm, size_t n, int rate, struct cc_audio *out,

@@ -11,6 +11,8 @@ PACKAGES=(
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev libmicrohttpd-dev
+	# prompts (lib/audio, lib/tts, tenantd/mkprompts; sox makes the tests' audio)
+	libsndfile1-dev libsamplerate0-dev libespeak-ng-dev sox libsox-fmt-all
 	# real softphones for tests/integration/25_phones.sh
 	baresip-core linphone-cli
 )

@@ -10,7 +10,9 @@
  * to its Content-Length. Decoding and storing run on a worker thread with
  * a connection of their own (tn_offload): a 10-minute MP3 takes seconds
  * to decode and its 28 MB of PCM some 100 ms to store, which on the loop
- * would hold every other request that long. Replacing a prompt inserts a
+ * would hold every other request that long. The decoder itself runs in a
+ * child process (cc_audio_decode_isolated): libsndfile's parsers leak and
+ * have crashed on crafted files, and tenantd outlives neither otherwise. Replacing a prompt inserts a
  * new row and retires the old one in one transaction (serialised per
  * tenant and name by an advisory lock), so a call playing the old audio
  * keeps it, and publishes the tenant's cc.cfg notice. At most
@@ -19,7 +21,7 @@
  *
  * GET lists the tenant's prompts and the platform's defaults (files made by
  * mkprompts, CC_PROMPTS_DIR), GET one its metadata, GET .../audio a WAV of
- * it (8 kHz, or ?rate=16000) read on a worker too. DELETE removes every
+ * it (8 kHz, or ?rate=16000) read on a worker too, TN_PROMPT_JOBS at once. DELETE removes every
  * version of the tenant's prompt, refused (409) while the current version
  * of one of its flows plays it, unless a platform default of that name
  * takes its place.
@@ -45,6 +47,7 @@
 static const char *const defaults[] = { "invalid", "goodbye", "please_hold", "closed",
                                         "hold_music", NULL };
 static int jobs;                        /* uploads in progress (loop only) */
+static int audio_jobs;                  /* GET .../audio in progress (each may hold ~60 MB) */
 
 static bool valid_name(const char *s)
 {
@@ -230,7 +233,8 @@ static void job_work(void *arg)
 	if (j->format < 0)
 		j->result = cc_tts_speak(j->body, j->voice, &a, &j->err);
 	else
-		j->result = cc_audio_decode(j->body, j->len, (enum cc_audio_format)j->format, &a, &j->err);
+		j->result = cc_audio_decode_isolated(j->body, j->len, (enum cc_audio_format)j->format, &a,
+		                                     &j->err);
 	j->decode_ms = cc_mono_ms() - t0;
 	if (j->result != CC_AUDIO_OK) {
 		j->status = cc_audio_status(j->result);
@@ -543,6 +547,7 @@ static void audio_done(struct tn_req *r, void *arg)
 {
 	struct audio_job *j = arg;
 
+	audio_jobs--;
 	if (r && j->status == 200)
 		tn_reply_bytes(r, 200, "audio/wav", j->wav, j->len);
 	else if (r && j->status == 404)
@@ -575,6 +580,10 @@ static void get_audio(struct tn_req *r)
 	PQclear(res);
 	if (!own && !is_default(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such prompt");
+	if (audio_jobs >= TN_PROMPT_JOBS)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d prompt downloads are running; retry when one has ended", TN_PROMPT_JOBS);
+	audio_jobs++;
 	j = calloc(1, sizeof(*j));
 	CC_BUG_ON(!j);
 	j->rate = rate && strcmp(rate, "16000") == 0 ? 16000 : 8000;

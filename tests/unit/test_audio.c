@@ -368,6 +368,39 @@ TEST(from_pcm)
 	free(err);
 }
 
+/* in a child: the same answers, the same samples */
+TEST(isolated_same_as_in_process)
+{
+	struct cc_audio a, b;
+	char *err = NULL;
+	size_t len;
+	unsigned char *buf;
+
+	mkdir_tmp();
+	write_sine(dir_path("s.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, 2.0, 440, 0.5);
+	run("sox -q s.wav s.ogg");
+	buf = slurp(dir_path("s.ogg"), &len);
+	ASSERT_EQ_INT(cc_audio_decode(buf, len, CC_AUDIO_OGG, &a, &err), CC_AUDIO_OK);
+	ASSERT_EQ_INT(cc_audio_decode_isolated(buf, len, CC_AUDIO_OGG, &b, &err), CC_AUDIO_OK);
+	ASSERT_EQ_INT(a.n8, b.n8);
+	ASSERT_EQ_INT(a.n16, b.n16);
+	ASSERT_EQ_INT(a.duration_ms, b.duration_ms);
+	ASSERT(memcmp(a.pcm8, b.pcm8, a.n8 * 2) == 0 && memcmp(a.pcm16, b.pcm16, a.n16 * 2) == 0);
+	cc_audio_free(&a);
+	cc_audio_free(&b);
+	ASSERT_EQ_INT(cc_audio_decode_isolated(buf, len, CC_AUDIO_MP3, &b, &err), CC_AUDIO_NOT_AUDIO);
+	ASSERT(strstr(err, "not what its Content-Type says"));
+	ASSERT(!b.pcm8);
+	free(buf);
+	write_sine(dir_path("z.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, 1.0, 440, 0);
+	buf = slurp(dir_path("z.wav"), &len);
+	ASSERT_EQ_INT(cc_audio_decode_isolated(buf, len, CC_AUDIO_WAV, &b, &err), CC_AUDIO_SILENT);
+	ASSERT(strstr(err, "silent"));
+	free(buf);
+	free(err);
+	rm_tmp();
+}
+
 /* ------------------------------------------------------------- TTS */
 
 static void speak(const char *text, const char *voice, int min_ms, int max_ms)
@@ -435,5 +468,5 @@ TEST(tts_refusals)
 TEST_LIST(T(wav_44k_stereo_to_8k_16k_mono), T(mp3_by_sox), T(flac_by_sox), T(ogg_vorbis_by_sox),
           T(wav_8k_float_by_sox), T(flac_by_libsndfile_16k_mono), T(silent_422), T(clipped_422),
           T(garbage_415), T(truncated_header), T(too_long_422_too_big_413), T(content_types),
-          T(wav_out_reads_back), T(from_pcm), T(tts_zh_en), T(tts_zh_reads_hanzi_not_english),
+          T(wav_out_reads_back), T(from_pcm), T(isolated_same_as_in_process), T(tts_zh_en), T(tts_zh_reads_hanzi_not_english),
           T(tts_zh_digits_one_by_one), T(tts_refusals))
