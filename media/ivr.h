@@ -80,6 +80,11 @@ struct ivr_run {
 	struct ivr_var vars[IVR_MAX_VARS];
 	size_t n_vars;
 	const char *tz;                  /* the tenant's zone, for schedules */
+	/* added by ivr.c's author (meaning of the fields above unchanged) */
+	bool replaying;                  /* menu/collect: the `invalid` prompt plays, then the prompt again */
+	time_t deadline;                 /* when the timer set last may fire: an earlier IVR_TIMEOUT is stale */
+	int pending;                     /* node to enter at the next IVR_TIMEOUT (a chain longer than one
+	                                    output holds goes on after a 1 ms timer), or CC_FLOW_NO_NODE */
 };
 
 struct ivr_out {
@@ -94,8 +99,10 @@ void ivr_init(struct ivr_run *r, const struct cc_flow *f, const char *tz);
  * Feeds one input at time now; out receives the actions to execute, in
  * order. digit is the key for IVR_DIGIT; flow the loaded flow for IVR_FLOW
  * (the run uses it from then on; the caller keeps it alive). Inputs that do
- * not apply where the run is (a digit while an agent rings, a stale timer)
- * produce no action. After IVR_ACT_HANGUP every input is ignored.
+ * not apply where the run is (a digit while an agent rings, a timer while
+ * a prompt plays) produce no action; a timer that fires before its time
+ * only re-arms the timer for the rest of the wait. After IVR_ACT_HANGUP
+ * every input is ignored.
  */
 void ivr_on(struct ivr_run *r, enum ivr_input in, char digit, const struct cc_flow *flow,
             time_t now, struct ivr_out *out);

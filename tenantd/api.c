@@ -10,12 +10,14 @@
 #include "cc.h"
 #include "clock.h"
 #include "e164.h"
+#include "flow.h"
 #include "log.h"
 #include "tenantd.h"
 
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,7 +28,7 @@
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
-	tn_statement_routes, tn_dialplan_routes, NULL,
+	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -144,6 +146,12 @@ void tn_resume(struct tn_req *r)
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
+}
+
+void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
+                    size_t len)
+{
+	queue(r, status, content_type, body, len, NULL);
 }
 
 void tn_no_content(struct tn_req *r)
@@ -414,6 +422,8 @@ static int check_fields(struct tn_req *r, json_t *obj, const struct tn_field *fi
 	return CC_OK;
 }
 
+const struct tn_field tn_whole_json[] = { { NULL, 0, false, NULL, NULL, false } };
+
 int tn_check_body(struct tn_req *r)
 {
 	json_error_t jerr;
@@ -428,7 +438,15 @@ int tn_check_body(struct tn_req *r)
 		tn_error(r, 400, "invalid_json", NULL, "the body must be a JSON object");
 		return CC_ERROR;
 	}
+	if (r->route->fields == tn_whole_json)
+		return CC_OK;                 /* the handler checks the document */
 	return check_fields(r, r->body, r->route->fields, r->route->partial, "");
+}
+
+/* The most a JSON body of this route may be. */
+static size_t json_limit(const struct tn_route *route)
+{
+	return route->fields == tn_whole_json ? CC_FLOW_MAX_BYTES : TN_MAX_BODY;
 }
 
 /* ------------------------------------------------------------ routing */
@@ -740,6 +758,14 @@ const struct tn_route *tn_find_route(struct tn_req *r, bool *path_known)
 	return NULL;
 }
 
+static bool is_media(const struct tn_route *route)
+{
+	for (int i = 0; route && tn_media_handlers[i]; i++)
+		if (route->handler == tn_media_handlers[i])
+			return true;
+	return false;
+}
+
 /* Everything decided from the request line and headers. CC_ERROR after
  * answering (the body is then never read). */
 static int check_headers(struct tn_req *r)
@@ -777,11 +803,15 @@ static int check_headers(struct tn_req *r)
 	if (tn_parse_target(r) != CC_OK)
 		return CC_ERROR;
 	route = tn_find_route(r, &path_known);
-	size_t max = route && route->csv ? TN_MAX_CSV : TN_MAX_BODY;
+	/* a whole document's own limit is answered 422 below, after the checks */
+	size_t max = route && route->csv ? TN_MAX_CSV : is_media(route) ? TN_MAX_MEDIA
+	             : route && route->fields == tn_whole_json ? SIZE_MAX : TN_MAX_BODY;
+	unsigned long long declared = 0;
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
 
+		declared = n;
 		if (*end || end == cl || cl[0] == '-' || n > max) {
 			tn_error(r, *end || end == cl || cl[0] == '-' ? 400 : 413,
 			         *end || end == cl || cl[0] == '-' ? "invalid_argument" : "payload_too_large",
@@ -813,6 +843,11 @@ static int check_headers(struct tn_req *r)
 	if (route->fields && !media_type_is(ct, "application/json")) {
 		tn_error(r, 415, "unsupported_media_type", NULL,
 		         "send the body as application/json (UTF-8)");
+		return CC_ERROR;
+	}
+	if (route->fields == tn_whole_json && declared > CC_FLOW_MAX_BYTES) {
+		tn_error(r, 422, "invalid_argument", "body", "the body is %llu bytes; at most %d",
+		         declared, CC_FLOW_MAX_BYTES);
 		return CC_ERROR;
 	}
 	if (is_post(r)) {
@@ -885,11 +920,13 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 		if (check_headers(r) != CC_OK)
 			return MHD_YES;
 		/* no body to wait for: answer now (a body sent anyway is never read) */
-		if (!r->route->fields && !r->route->csv)
+		bool streamed = r->route->csv || is_media(r->route);
+
+		if (!r->route->fields && !streamed)
 			run(r);
-		else if (r->route->csv)
+		else if (streamed)
 			r->route->handler(r);
-		if (r->route->csv && !r->answered && !r->upload_ops && !r->deferred) {
+		if (streamed && !r->answered && !r->upload_ops && !r->deferred) {
 			CC_ERR("%s %s: the handler neither answered nor took the body", r->method, r->path);
 			tn_error(r, 500, "internal", NULL, "internal error");
 		}
@@ -908,6 +945,9 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 		r->phase_body = true;
 		if (r->upload_ops) {
 			r->upload_ops->data(r, data, n);
+		} else if (r->len + n > json_limit(r->route) && r->route->fields == tn_whole_json) {
+			tn_error(r, 422, "invalid_argument", "body", "the body is over %d bytes",
+			         CC_FLOW_MAX_BYTES);
 		} else if (r->len + n > TN_MAX_BODY) {
 			tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_BODY);
 		} else {

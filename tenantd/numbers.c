@@ -6,7 +6,8 @@
  * as unassigned stock or assigned to a tenant, one at a time or as a range
  * (all or nothing). Only the operator assigns, moves, unassigns or deletes
  * it. A tenant sees only the numbers assigned to it and says where their
- * calls go (the target: one of its agents); taking a number it was not
+ * calls go (the target: one of its agents, {"type":"agent","extension":..},
+ * or one of its IVR flows, {"type":"flow","name":..}, tenantd/flows.c); taking a number it was not
  * assigned answers 403 "assigned by the operator", the same answer whether
  * the number is stock, another tenant's or unknown, so the answer tells a
  * tenant nothing about other tenants. A tenant's DELETE clears the target
@@ -29,15 +30,17 @@
 
 static const char COLS[] = "n.id, n.e164, n.target_type, n.target_extension, "
 	TN_TS("n.created_at") ", "
-	TN_TS("n.updated_at") ", t.slug";
-static const char FROM[] = "cc.numbers n LEFT JOIN cc.tenants t ON t.id = n.tenant_id";
+	TN_TS("n.updated_at") ", t.slug, fl.name";
+static const char FROM[] = "cc.numbers n LEFT JOIN cc.tenants t ON t.id = n.tenant_id "
+	"LEFT JOIN cc.flows fl ON fl.id = n.target_flow AND fl.tenant_id = n.tenant_id";
 
 /* A tenant's view: no "tenant" (it is the caller's). */
 static json_t *row(const PGresult *res, int i)
 {
+	bool flow = !PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), "flow") == 0;
 	json_t *target = PQgetisnull(res, i, 2) ? json_null()
 	                 : json_pack("{s:s, s:s}", "type", PQgetvalue(res, i, 2),
-	                             "extension", PQgetvalue(res, i, 3));
+	                             flow ? "name" : "extension", PQgetvalue(res, i, flow ? 7 : 3));
 
 	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "e164", PQgetvalue(res, i, 1), "target", target,
@@ -56,8 +59,8 @@ static json_t *op_row(const PGresult *res, int i)
 
 static int check_target_type(struct tn_req *r, json_t *v, char **err)
 {
-	if (strcmp(json_string_value(v), "agent") != 0)
-		return cc_fail(err, "must be \"agent\"");
+	if (strcmp(json_string_value(v), "agent") != 0 && strcmp(json_string_value(v), "flow") != 0)
+		return cc_fail(err, "must be \"agent\" or \"flow\"");
 	return CC_OK;
 }
 
@@ -79,9 +82,22 @@ static int check_count(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
+static int check_flow_name(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", s[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return cc_fail(err, "must be the name of one of the tenant's flows");
+	return CC_OK;
+}
+
+/* an agent's extension, or a flow's name (check_target: one, by type) */
 static const struct tn_field target_fields[] = {
 	{ "type", JSON_STRING, true, check_target_type, NULL, false },
-	{ "extension", JSON_STRING, true, tn_check_extension, NULL, false },
+	{ "extension", JSON_STRING, false, tn_check_extension, NULL, false },
+	{ "name", JSON_STRING, false, check_flow_name, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -115,28 +131,49 @@ static const struct tn_field op_patch_fields[] = {
 };
 static const char *const op_patch_nullable[] = { "tenant", NULL };
 
-/* The target must be an agent of this tenant: 422 otherwise. */
-static int check_target(struct tn_req *r, const char **ext)
+/* The target must be an agent or a flow of this tenant: 422 otherwise.
+ * Into *ext the extension, or into flow_id the flow's id (else ""). */
+static int check_target(struct tn_req *r, const char **ext, char flow_id[CC_UUID_LEN])
 {
 	json_t *t = json_object_get(r->body, "target");
-	const char *p[2] = { r->tenant.id, NULL };
+	bool flow = strcmp(json_string_value(json_object_get(t, "type")), "flow") == 0;
+	const char *key = flow ? "name" : "extension", *other = flow ? "extension" : "name";
+	const char *p[2] = { r->tenant.id, json_string_value(json_object_get(t, key)) };
 	PGresult *res;
 	int n;
 
-	*ext = json_string_value(json_object_get(t, "extension"));
-	p[1] = *ext;
-	res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.agents WHERE tenant_id = $1 AND extension = $2",
-	                 2, p);
+	*ext = NULL;
+	flow_id[0] = '\0';
+	if (!p[1]) {
+		tn_error(r, 400, "invalid_argument", flow ? "target.name" : "target.extension",
+		         "'target.%s' is required for a target of type %s", key, flow ? "flow" : "agent");
+		return CC_ERROR;
+	}
+	if (json_object_get(t, other)) {
+		tn_error(r, 400, "invalid_argument", flow ? "target.extension" : "target.name",
+		         "a target of type %s has no '%s'", flow ? "flow" : "agent", other);
+		return CC_ERROR;
+	}
+	res = cc_pg_exec(&r->d->pg, flow ? "SELECT id FROM cc.flows WHERE tenant_id = $1 AND name = $2"
+	                 : "SELECT 1 FROM cc.agents WHERE tenant_id = $1 AND extension = $2", 2, p);
 	if (!res) {
-		tn_db_error(r, "agent");
+		tn_db_error(r, flow ? "flow" : "agent");
 		return CC_ERROR;
 	}
 	n = PQntuples(res);
+	if (n && flow)
+		snprintf(flow_id, CC_UUID_LEN, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (!n) {
-		tn_error(r, 422, "invalid_argument", "target.extension", "no agent with extension %s", *ext);
+	if (!n && flow) {
+		tn_error(r, 422, "invalid_argument", "target.name", "no flow '%s'", p[1]);
 		return CC_ERROR;
 	}
+	if (!n) {
+		tn_error(r, 422, "invalid_argument", "target.extension", "no agent with extension %s", p[1]);
+		return CC_ERROR;
+	}
+	if (!flow)
+		*ext = p[1];
 	return CC_OK;
 }
 
@@ -161,17 +198,20 @@ static json_t *select_one(struct tn_req *r, const char *tenant_id, const char *e
 
 static void create(struct tn_req *r)
 {
-	const char *ext, *p[3] = { r->tenant.id, tn_str(r, "e164"), NULL };
+	const char *ext, *p[4] = { r->tenant.id, tn_str(r, "e164"), NULL, NULL };
+	char flow_id[CC_UUID_LEN];
 	PGresult *res;
 	json_t *out;
 	int n;
 
-	if (check_target(r, &ext) != CC_OK)
+	if (check_target(r, &ext, flow_id) != CC_OK)
 		return;
 	p[2] = ext;
-	res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = 'agent', target_extension = $3, "
+	p[3] = flow_id[0] ? flow_id : NULL;
+	res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = CASE WHEN $4::uuid IS NULL "
+	                 "THEN 'agent' ELSE 'flow' END, target_extension = $3, target_flow = $4, "
 	                 "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 AND target_type IS NULL "
-	                 "RETURNING id", 3, p);
+	                 "RETURNING id", 4, p);
 	if (!res)
 		return tn_db_error(r, "number");
 	n = PQntuples(res);
@@ -228,18 +268,24 @@ static void get(struct tn_req *r)
 
 static void patch(struct tn_req *r)
 {
-	const char *ext = NULL, *p[3] = { r->tenant.id, r->params[1], NULL };
+	const char *ext = NULL, *p[4] = { r->tenant.id, r->params[1], NULL, NULL };
+	char flow_id[CC_UUID_LEN] = "";
+	bool target = json_object_get(r->body, "target") != NULL;
 	PGresult *res;
 	json_t *out;
 	int n;
 
-	if (json_object_get(r->body, "target") && check_target(r, &ext) != CC_OK)
+	if (target && check_target(r, &ext, flow_id) != CC_OK)
 		return;
 	p[2] = ext;
-	res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = CASE WHEN $3::text IS NULL "
-	                 "THEN target_type ELSE 'agent' END, "
-	                 "target_extension = COALESCE($3, target_extension), "
-	                 "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 RETURNING id", 3, p);
+	p[3] = flow_id[0] ? flow_id : NULL;
+	/* a new target replaces the old one whole (agent or flow) */
+	res = cc_pg_exec(&r->d->pg, target
+	                 ? "UPDATE cc.numbers SET target_type = CASE WHEN $4::uuid IS NULL "
+	                   "THEN 'agent' ELSE 'flow' END, target_extension = $3, target_flow = $4, "
+	                   "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 RETURNING id"
+	                 : "UPDATE cc.numbers SET updated_at = now() WHERE tenant_id = $1 AND e164 = $2 "
+	                   "AND $3::text IS NULL AND $4::uuid IS NULL RETURNING id", 4, p);
 	if (!res)
 		return tn_db_error(r, "number");
 	n = PQntuples(res);
@@ -257,7 +303,7 @@ static void clear_target(struct tn_req *r)
 {
 	const char *p[2] = { r->tenant.id, r->params[1] };
 	PGresult *res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = NULL, "
-	                           "target_extension = NULL, updated_at = now() "
+	                           "target_extension = NULL, target_flow = NULL, updated_at = now() "
 	                           "WHERE tenant_id = $1 AND e164 = $2 RETURNING id", 2, p);
 	int n;
 
@@ -380,7 +426,7 @@ static void op_create(struct tn_req *r)
 	                 "SELECT gen_random_uuid(), $1, '+' || ($2::bigint + g) "
 	                 "FROM generate_series(0, $3::int - 1) g RETURNING *) "
 	                 "SELECT %s FROM ins n LEFT JOIN cc.tenants t ON t.id = n.tenant_id "
-	                 "ORDER BY n.e164", COLS);
+	                 "LEFT JOIN cc.flows fl ON false ORDER BY n.e164", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 3, p);
 	free(sql);
 	if (!res)
@@ -506,7 +552,8 @@ static void op_patch(struct tn_req *r)
 
 		if (clear_caller_ids(r, e164) != CC_OK ||
 		    cc_pg_cmd(&r->d->pg, "UPDATE cc.numbers SET tenant_id = $2, target_type = NULL, "
-		              "target_extension = NULL, updated_at = now() WHERE e164 = $1", 2, p) != CC_OK)
+		              "target_extension = NULL, target_flow = NULL, updated_at = now() "
+		              "WHERE e164 = $1", 2, p) != CC_OK)
 			return tn_rollback(r, "number");
 	}
 	if (!(out = select_one(r, NULL, e164)))
