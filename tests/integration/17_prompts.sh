@@ -110,9 +110,15 @@ HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $
 expect_eq other_routes_keep_1mib "$HTTP" 413
 
 # ------------------------------------------------------------- replace
+# the change is announced on cc.cfg.<tenant>: routingd, which listens to
+# every notice, reads the tenant again (its patch counter)
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+patched_since() { awk -v now="$(metric cc_routing_model_patches_total)" -v was="$1" 'BEGIN { exit !(now > was) }'; }
+patches=$(metric cc_routing_model_patches_total)
 put acme welcome "$A/welcome.flac" audio/flac
 check replace_200 [ "$HTTP" = 200 -a "$(jr .replaced)" = true -a "$(jr .id)" != "$WELCOME_ID" ]
 NEW_ID=$(jr .id)
+check replace_notice_published wait_for 5 patched_since "${patches:-0}"
 expect_eq replace_keeps_old_row "$(sql "SELECT count(*), count(*) FILTER (WHERE current) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" "2|1"
 expect_eq replace_old_not_current "$(sql "SELECT current FROM cc.prompts WHERE id = '$WELCOME_ID'")" f
 
