@@ -211,4 +211,31 @@ echo "# 10-minute MP3 upload: ${decode#*: }; meanwhile $served other requests, t
 check other_requests_served_meanwhile [ "$served" -ge 10 ]
 check other_requests_not_held awk -v w="$worst" 'BEGIN { exit !(w < 1.0) }'
 
+# -------------------------------- at most 4 uploads, 4 downloads at once
+# slow clients hold the slots (curl --limit-rate); the fifth is 503, and
+# the slots come back when they go
+slow=()
+for i in 1 2 3 4; do
+	curl -sk -o /dev/null --limit-rate 2M -H "Authorization: Bearer ${KEY[acme]}" \
+	     "$API/v1/tenants/acme/prompts/ten/audio?rate=16000" & slow+=($!)
+done
+sleep 1
+audio acme greeting
+check fifth_download_503 [ "$HTTP" = 503 ]
+kill "${slow[@]}" 2> /dev/null; wait "${slow[@]}" 2> /dev/null
+got_audio() { audio acme greeting; [ "$HTTP" = 200 ]; }
+check downloads_free_again wait_for 10 got_audio
+slow=()
+for i in 1 2 3 4; do
+	curl -sk -o /dev/null --limit-rate 20k -X PUT -H "Authorization: Bearer ${KEY[acme]}" \
+	     -H "Content-Type: audio/wav" --data-binary "@$A/welcome.wav" "$API/v1/tenants/acme/prompts/slow$i" & slow+=($!)
+done
+sleep 1
+put acme fifth "$A/welcome.wav" audio/wav
+check fifth_upload_503 [ "$HTTP" = 503 ]
+kill "${slow[@]}" 2> /dev/null; wait "${slow[@]}" 2> /dev/null
+put_ok() { put acme fifth "$A/welcome.wav" audio/wav; [ "$HTTP" = 201 -o "$HTTP" = 200 ]; }
+check uploads_free_again wait_for 10 put_ok
+expect_eq slow_uploads_stored_nothing "$(sql "SELECT count(*) FROM cc.prompts WHERE name LIKE 'slow%'")" 0
+
 exit $FAILED
