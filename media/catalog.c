@@ -57,6 +57,12 @@
 
 #define MD_CATALOG_PROMPT_BYTES (256u * 1024 * 1024)
 #define MD_CATALOG_VERSIONS 4096
+/* a query held longer (a lock) fails with EIO: the calls queued behind it
+ * must not wait for ever */
+#define MD_CATALOG_QUERY_MS 5000
+
+#define CC_STR_(x) #x
+#define CC_STR(x) CC_STR_(x)
 
 enum kind { K_PROMPT, K_VERSION, K_NAMED };
 
@@ -236,9 +242,25 @@ static void load_flow(struct cc_pg *pg, struct creq *q)
 	PQclear(res);
 }
 
+/* Each new session (cc_pg reconnects on its own) gets the query time
+ * limit before its first lookup. */
+static void session_setup(struct cc_pg *pg, int *backend)
+{
+	PGresult *r;
+
+	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQbackendPID(pg->conn) == *backend)
+		return;
+	r = cc_pg_exec(pg, "SELECT set_config('statement_timeout', $1, false)", 1,
+	               (const char *const[]){ CC_STR(MD_CATALOG_QUERY_MS) });
+	if (r)
+		*backend = PQbackendPID(pg->conn);
+	PQclear(r);
+}
+
 static void *catalog_thread(void *arg)
 {
 	struct cc_pg pg;
+	int backend = 0;
 
 	/* connects on the first request; a database away is retried then */
 	memset(&pg, 0, sizeof(pg));
@@ -258,6 +280,7 @@ static void *catalog_thread(void *arg)
 		list_unlink(&q->le);
 		pthread_mutex_unlock(&cat.lock);
 
+		session_setup(&pg, &backend);
 		if (q->kind == K_PROMPT)
 			load_prompt(&pg, q);
 		else

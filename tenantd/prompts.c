@@ -547,7 +547,6 @@ static void audio_done(struct tn_req *r, void *arg)
 {
 	struct audio_job *j = arg;
 
-	audio_jobs--;
 	if (r && j->status == 200)
 		tn_reply_bytes(r, 200, "audio/wav", j->wav, j->len);
 	else if (r && j->status == 404)
@@ -561,6 +560,17 @@ static void audio_done(struct tn_req *r, void *arg)
 	free(j->wav);
 	free(j);
 }
+
+/* A download holds its slot until its request ends (the reply, a copy of
+ * the WAV, lives until it is sent): the request's release hook, the only
+ * end-of-request notice a route gets. A GET has no body to take. */
+static void download_data(struct tn_req *r, const char *buf, size_t len) {}
+static void download_end(struct tn_req *r) {}
+static void download_release(struct tn_req *r)
+{
+	audio_jobs--;
+}
+static const struct tn_upload download_ops = { download_data, download_end, download_release };
 
 static void get_audio(struct tn_req *r)
 {
@@ -584,6 +594,7 @@ static void get_audio(struct tn_req *r)
 		return tn_error(r, 503, "unavailable", NULL,
 		                "%d prompt downloads are running; retry when one has ended", TN_PROMPT_JOBS);
 	audio_jobs++;
+	r->upload_ops = &download_ops;
 	j = calloc(1, sizeof(*j));
 	CC_BUG_ON(!j);
 	j->rate = rate && strcmp(rate, "16000") == 0 ? 16000 : 8000;

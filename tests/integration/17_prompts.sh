@@ -110,9 +110,15 @@ HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $
 expect_eq other_routes_keep_1mib "$HTTP" 413
 
 # ------------------------------------------------------------- replace
+# the change is announced on cc.cfg.<tenant>: routingd, which listens to
+# every notice, reads the tenant again (its patch counter)
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+patched_since() { awk -v now="$(metric cc_routing_model_patches_total)" -v was="$1" 'BEGIN { exit !(now > was) }'; }
+patches=$(metric cc_routing_model_patches_total)
 put acme welcome "$A/welcome.flac" audio/flac
 check replace_200 [ "$HTTP" = 200 -a "$(jr .replaced)" = true -a "$(jr .id)" != "$WELCOME_ID" ]
 NEW_ID=$(jr .id)
+check replace_notice_published wait_for 5 patched_since "${patches:-0}"
 expect_eq replace_keeps_old_row "$(sql "SELECT count(*), count(*) FILTER (WHERE current) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" "2|1"
 expect_eq replace_old_not_current "$(sql "SELECT current FROM cc.prompts WHERE id = '$WELCOME_ID'")" f
 
@@ -204,5 +210,37 @@ decode=$(grep -o 'prompt ten of [^:]*: [0-9]* ms of audio, decoded in [0-9]* ms,
 echo "# 10-minute MP3 upload: ${decode#*: }; meanwhile $served other requests, the slowest ${worst}s"
 check other_requests_served_meanwhile [ "$served" -ge 10 ]
 check other_requests_not_held awk -v w="$worst" 'BEGIN { exit !(w < 1.0) }'
+
+# -------------------------------- at most 4 uploads, 4 downloads at once
+# six slow clients (curl --limit-rate): four hold the slots, two are
+# refused (503); then a fifth request is 503 too, and the slots come back
+# when the slow ones go. (Waiting for the two refusals first: a probe sent
+# earlier could take a slot before all four were in.)
+refused_twice() { [ "$(cat "$A"/slow-"$1"-*.txt 2> /dev/null | grep -c ': 503 ')" = 2 ]; }
+slow=()
+for i in 1 2 3 4 5 6; do
+	curl -sk -o /dev/null -w "slow $i: %{http_code} after %{time_total}s\n" --limit-rate 1M \
+	     -H "Authorization: Bearer ${KEY[acme]}" "$API/v1/tenants/acme/prompts/ten/audio?rate=16000" \
+	     > "$A/slow-get-$i.txt" 2>&1 & slow+=($!)
+done
+check four_slow_downloads_hold_the_slots wait_for 15 refused_twice get
+audio acme greeting
+check fifth_download_503 [ "$HTTP" = 503 ] || cat "$A"/slow-get-*.txt
+kill "${slow[@]}" 2> /dev/null; wait "${slow[@]}" 2> /dev/null
+got_audio() { audio acme greeting; [ "$HTTP" = 200 ]; }
+check downloads_free_again wait_for 10 got_audio
+slow=()
+for i in 1 2 3 4 5 6; do
+	curl -sk -o /dev/null -w "slow $i: %{http_code} after %{time_total}s\n" --limit-rate 20k -X PUT \
+	     -H "Authorization: Bearer ${KEY[acme]}" -H "Content-Type: audio/wav" --data-binary "@$A/welcome.wav" \
+	     "$API/v1/tenants/acme/prompts/slow$i" > "$A/slow-put-$i.txt" 2>&1 & slow+=($!)
+done
+check four_slow_uploads_hold_the_slots wait_for 15 refused_twice put
+put acme fifth "$A/welcome.wav" audio/wav
+check fifth_upload_503 [ "$HTTP" = 503 ] || cat "$A"/slow-put-*.txt
+kill "${slow[@]}" 2> /dev/null; wait "${slow[@]}" 2> /dev/null
+put_ok() { put acme fifth "$A/welcome.wav" audio/wav; [ "$HTTP" = 201 ]; }
+check uploads_free_again wait_for 10 put_ok
+expect_eq slow_uploads_stored_nothing "$(sql "SELECT count(*) FROM cc.prompts WHERE name LIKE 'slow%'")" 0
 
 exit $FAILED

@@ -288,6 +288,29 @@ TEST(lookup_never_blocks_the_loop)
 	stop();
 }
 
+/* A query the database holds past MD_CATALOG_QUERY_MS (5 s) fails: EIO,
+ * so the lookups queued behind it do not wait for ever. */
+TEST(held_query_times_out_eio)
+{
+	start();
+	locker = admin();
+	cmd(locker, "BEGIN");
+	cmd(locker, "LOCK TABLE cc.prompts IN ACCESS EXCLUSIVE MODE");
+	int64_t t0 = cc_mono_ms();
+	struct got *g = prompt(tenant, "greeting");
+	fprintf(stderr, "  # EIO after %lld ms\n", (long long)(g->at - t0));
+	ASSERT_EQ_INT(g->err, EIO);
+	ASSERT(g->at - t0 >= 4900 && g->at - t0 < 8000);
+	mem_deref(g);
+	cmd(locker, "COMMIT");
+	/* and the next lookup works */
+	g = prompt(tenant, "greeting");
+	ASSERT_EQ_INT(g->err, 0);
+	mem_deref(g);
+	PQfinish(locker);
+	stop();
+}
+
 /* A replaced prompt: the cache keeps the old one until forgotten, then the
  * new one; whoever held the old keeps its samples. */
 TEST(forget_after_replace)
@@ -403,7 +426,7 @@ int main(int argc, char **argv)
 {
 	static const struct cc_test tests[] = {
 		T(tenant_prompt), T(default_prompt_and_missing), T(other_tenant_sees_nothing),
-		T(lookup_never_blocks_the_loop), T(forget_after_replace), T(flows), T(database_away_eio),
+		T(lookup_never_blocks_the_loop), T(held_query_times_out_eio), T(forget_after_replace), T(flows), T(database_away_eio),
 	};
 
 	if (argc < 6) {
