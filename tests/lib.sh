@@ -244,9 +244,10 @@ sip_register_forbidden() {
 	sipp_run "regf-$1-$3" -sf "$SIPP_DIR/register_forbidden.xml" -set user "$1" -set domain "$2" \
 		-p "$3" -m 1 -timeout 5 -timeout_error
 }
-# sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
+# sip_agent PORT [CALLS] [SCENARIO]: an agent phone answering in the
+# background (tests/sipp/agent_uas.xml unless SCENARIO); $! is its pid
 sip_agent() {
-	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/${3:-agent_uas.xml}" -p "$1" -m "${2:-1}" \
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"
@@ -348,6 +349,24 @@ sip_listen() {
 	wait_for 5 ss_bound_udp "$port"
 }
 ss_bound_udp() { ss -Huan "sport = :$1" 2>/dev/null | grep -q .; }
+# mediabeat ADDR [HEARTBEAT_MS]: mediad's NATS side alone (tests/tools/mediabeat,
+# media/rpc.c) heartbeating as a new instance at SIP ADDR, as the stack's
+# mediad user; its pid in $MEDIABEAT_PID, its output in $SIPW/mediabeat.out
+MEDIABEAT=${CC_BUILD:-$TOP/build}/tests/mediabeat
+mediabeat() {
+	mkdir -p "$CC_VAR/spool-mediabeat"
+	CC_NATS_CREDS=$CC_VAR/secrets/nats_mediad CC_SPOOL_DIR=$CC_VAR/spool-mediabeat \
+		"$MEDIABEAT" "$NATS" "$1" "${2:-300}" >> "$SIPW/mediabeat.out" 2>&1 &
+	MEDIABEAT_PID=$!
+	SIPP_PIDS="$SIPP_PIDS $MEDIABEAT_PID"
+}
+# routing_metric NAME: a value of routingd's metrics
+routing_metric() {
+	curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+# media_alive N: routingd counts N mediad instances alive (for wait_for)
+media_alive() { [ "$(routing_metric cc_routing_media_instances_alive)" = "$1" ]; }
+
 # kam_stat NAME: a Kamailio statistic's value (statistics module variables)
 kam_stat() {
 	CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" stats.get_statistics "[\"$1\"]" 2>/dev/null \
