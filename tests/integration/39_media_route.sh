@@ -13,6 +13,9 @@ MP=$CC_MEDIA_SIP_PORT
 now_ms() { date +%s%3N; }
 # received LOG: only the messages a SIPp peer received (its log has both)
 received() { awk '/message (received|sent)/ { r = /received/ } r' "$1"; }
+# sql_is WANT QUERY / metric_is NAME WANT: for wait_for (asked again each time)
+sql_is() { [ "$(sql "$2")" = "$1" ]; }
+metric_is() { [ "$(routing_metric "$1")" = "$2" ]; }
 uuid_ok() { [[ $1 =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; }
 
 # a flow (straight into the database: the flows API is tenantd's) and a
@@ -40,7 +43,7 @@ expect_eq no_mediad_instances "$(routing_metric cc_routing_media_instances_alive
 # --- a heartbeat: routingd sends flow calls to it
 mediabeat "127.0.0.1:$MP"
 check heartbeat_makes_mediad_alive wait_for 10 media_alive 1
-check mediabeat_seen_by_routingd wait_for 5 grep -q '^instance ' "$SIPW/mediabeat.out"
+check mediabeat_seen_by_routingd wait_for 5 grep -q 'routingd has seen mediad' "$SIPW/mediabeat.out"
 
 # mediad alive at its address but silent on SIP: 503 after 2 s, not 30
 t0=$(now_ms)
@@ -70,7 +73,7 @@ expect_eq mediad_one_x_cc_each "$(invite | grep -c '^X-CC-')" 5
 check carrier_x_cc_never_reach_mediad not grep -q forged-by-carrier <(received "$ML")
 check carrier_forged_x_cc_sent grep -q forged-by-carrier "$SIPW/xcc-call.log"
 check carrier_bye_reached_mediad grep -q '^BYE ' "$ML"
-check flow_call_recorded wait_for 15 test "$(sql "SELECT result || ' ' || flow FROM cc.calls WHERE id = '$XCALL'")" = "answered $VER"
+check flow_call_recorded wait_for 15 sql_is "answered $VER" "SELECT result || ' ' || flow FROM cc.calls WHERE id = '$XCALL'"
 
 # --- mediad's legs: to an extension rings that agent (X-CC-* never reach
 # the phone, the phone's never reach mediad); the leg's record has its parent
@@ -88,7 +91,7 @@ check agent_sees_caller grep -q '^From: .*+8613800000001' "$AL"
 check x_cc_never_reach_agent not grep -q '^X-CC-' <(received "$AL")
 check agent_x_cc_never_reach_mediad not grep -q forged-by-agent <(received "$SIPW/leg-agent.log")
 check agent_forged_x_cc_sent grep -q forged-by-agent "$AL"
-check leg_record_has_parent wait_for 15 test "$(sql "SELECT count(*) FROM cc.calls WHERE parent_call = '$XCALL' AND direction = 'internal'")" = 1
+check leg_record_has_parent wait_for 15 sql_is 1 "SELECT count(*) FROM cc.calls WHERE parent_call = '$XCALL' AND direction = 'internal'"
 
 # a leg's refusals: PSTN for a tenant without PSTN (403), a tenant that is
 # not one (403), nothing routable (404)
@@ -125,7 +128,7 @@ check lost_bye_within_6s [ "$t" -lt 6000 ]
 wait "$AGENT_PID"
 check lost_mediad_side_gets_bye grep -q '^BYE ' "$SIPW/agent-$MP.log"
 LCALL=$(awk '/^INVITE /{p=1} p && /^X-CC-Call:/{print $2; exit}' "$SIPW/agent-$MP.log" | tr -d '\r')
-check lost_record_reason wait_for 15 test "$(sql "SELECT reason FROM cc.calls WHERE id = '$LCALL'")" = "media server lost"
+check lost_record_reason wait_for 15 sql_is "media server lost" "SELECT reason FROM cc.calls WHERE id = '$LCALL'"
 expect_eq lost_calls_metric "$(routing_metric cc_routing_media_lost_calls_total)" 1
 expect_eq lost_no_mediad_alive "$(routing_metric cc_routing_media_instances_alive)" 0
 t0=$(now_ms)
@@ -144,7 +147,7 @@ expect_eq kamailio_not_restarted "$(cat "$CC_VAR/run/kamailio.pid")" "$kam_pid"
 
 # a new instance at the same address replaces the old one at once
 mediabeat "127.0.0.1:$MP"
-check replaced_instance_lost wait_for 10 test "$(routing_metric cc_routing_media_lost_total)" = 2
+check replaced_instance_lost wait_for 10 metric_is cc_routing_media_lost_total 2
 expect_eq replaced_one_alive "$(routing_metric cc_routing_media_instances_alive)" 1
 
 exit $FAILED
