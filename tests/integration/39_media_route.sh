@@ -114,6 +114,7 @@ forged=$(printf 'INVITE sip:1001@acme.cc.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.
 expect_eq x_cc_from_stranger_is_no_leg "$(sip_raw_code stranger "$STRANGER" "$forged")" 407
 
 # --- mediad lost with a call up: the caller gets a BYE, the record says why
+rm -f "$SIPW/agent-$MP.log"
 sip_agent "$MP" 1
 sipp_run lost -sf "$SIPP_DIR/carrier_call_cut.xml" -s +8657199990001 -set from +8613800000002 \
 	-p "$CARRIER" -default_behaviors all,-abortunexp -m 1 -timeout 30 -timeout_error &
@@ -140,6 +141,7 @@ check lost_new_calls_503_at_once [ "$t" -lt 1000 ]
 kam_pid=$(cat "$CC_VAR/run/kamailio.pid")
 mediabeat "127.0.0.1:$MP"
 check new_instance_alive wait_for 10 media_alive 1
+rm -f "$SIPW/agent-$MP.log"
 sip_agent "$MP" 1
 check new_instance_gets_calls sip_call "$CARRIER" +8657199990001 +8613800000003 300
 wait "$AGENT_PID"
