@@ -45,6 +45,17 @@ mediabeat "127.0.0.1:$MP"
 check heartbeat_makes_mediad_alive wait_for 10 media_alive 1
 check mediabeat_seen_by_routingd wait_for 5 grep -q 'routingd has seen mediad' "$SIPW/mediabeat.out"
 
+# mediad's answers to routingd's requests (media/rpc.c): kept by id
+INST=$(sed -n 's/^instance //p' "$SIPW/mediabeat.out" | head -n 1)
+mreq() { CC_NATS_CREDS=$CC_VAR/secrets/nats_routingd "${CC_BUILD:-$TOP/build}/tests/natsreq" "$NATS" "cc.rpc.media.$INST.$1" "$2"; }
+expect_eq mediad_answers_calls "$(mreq calls '{"id":"r1"}')" '{"id":"r1","calls":[]}'
+expect_eq mediad_hangup_no_such_call "$(mreq hangup "{\"id\":\"r2\",\"call\":\"$(uuid)\"}")" '{"id":"r2","error":"no such call"}'
+expect_eq mediad_hangup_cached "$(mreq hangup '{"id":"r2","call":"x"}')" '{"id":"r2","error":"no such call"}'
+expect_eq mediad_hangup_not_an_id "$(mreq hangup '{"id":"r3","call":"x"}')" '{"id":"r3","error":"call is not an id"}'
+expect_eq mediad_request_needs_id "$(mreq calls '{}')" '{"error":"a request needs an id"}'
+check mediad_user_only_requests not env CC_NATS_CREDS="$CC_VAR/secrets/nats_tools" \
+	"${CC_BUILD:-$TOP/build}/tests/natsreq" "$NATS" "cc.rpc.media.$INST.calls" '{"id":"r4"}' 500
+
 # mediad alive at its address but silent on SIP: 503 after 2 s, not 30
 t0=$(now_ms)
 check silent_mediad_503 flow_refused 503
