@@ -44,6 +44,9 @@ expect_eq no_mediad_instances "$(routing_metric cc_routing_media_instances_alive
 mediabeat "127.0.0.1:$MP"
 check heartbeat_makes_mediad_alive wait_for 10 media_alive 1
 check mediabeat_seen_by_routingd wait_for 5 grep -q 'routingd has seen mediad' "$SIPW/mediabeat.out"
+# tenantd's change notices reach mediad's side (cc.cfg.<tenant>)
+new_agent acme 1003 acme-pass-1003
+check mediad_hears_cfg_notice wait_for 10 grep -q "^cfg ${TID[acme]}" "$SIPW/mediabeat.out"
 
 # mediad's answers to routingd's requests (media/rpc.c): kept by id
 INST=$(sed -n 's/^instance //p' "$SIPW/mediabeat.out" | head -n 1)
@@ -65,7 +68,7 @@ check silent_mediad_503_not_at_once [ "$t" -ge 1500 ]
 
 # --- a carrier's call reaches mediad with Kamailio's X-CC headers, never
 # the carrier's own
-sip_agent "$MP" 1
+sip_agent "$MP" 1 media_uas.xml
 check carrier_call_reaches_mediad sipp_run xcc-call -sf "$SIPP_DIR/carrier_call_xcc.xml" \
 	-s +8657199990001 -set from +8613800000001 -p "$CARRIER" -default_behaviors all,-abortunexp \
 	-m 1 -d 500 -timeout 10 -timeout_error
@@ -84,6 +87,10 @@ expect_eq mediad_one_x_cc_each "$(invite | grep -c '^X-CC-')" 5
 check carrier_x_cc_never_reach_mediad not grep -q forged-by-carrier <(received "$ML")
 check carrier_forged_x_cc_sent grep -q forged-by-carrier "$SIPW/xcc-call.log"
 check carrier_bye_reached_mediad grep -q '^BYE ' "$ML"
+check carrier_info_reached_mediad grep -q '^Signal=1' "$ML"
+# the carrier's RFC 4733 offer reaches mediad as it was (no transcoding)
+check telephone_event_offered_to_mediad grep -q '^a=rtpmap:101 telephone-event/8000' <(received "$ML")
+check codecs_untouched grep -q '^m=audio [0-9]* RTP/AVP 0 8 101' <(received "$ML")
 check flow_call_recorded wait_for 15 sql_is "answered $VER" "SELECT result || ' ' || flow FROM cc.calls WHERE id = '$XCALL'"
 
 # --- mediad's legs: to an extension rings that agent (X-CC-* never reach
