@@ -55,7 +55,8 @@ static void copy_object(const json_t *ev, json_t *out, const char *key, int dept
 }
 
 /* mediad's fields: seq and ivr_ms (integers), vars (collected variables,
- * flat) and media (per leg RTCP figures, one level), parent (an id). */
+ * flat) and media (per leg RTCP figures, one level), parent (an id),
+ * mediad (true: Kamailio sent the call to mediad). */
 static void clean_media(const json_t *ev, json_t *out)
 {
 	const char *parent = json_string_value(json_object_get(ev, "parent"));
@@ -66,6 +67,8 @@ static void clean_media(const json_t *ev, json_t *out)
 	copy_object(ev, out, "media", 1);
 	if (parent && cc_uuid_valid(parent))
 		json_object_set_new(out, "parent", json_string(parent));
+	if (json_is_true(json_object_get(ev, "mediad")))
+		json_object_set_new(out, "mediad", json_true());   /* a call Kamailio sent to mediad */
 }
 
 json_t *bl_cdr_clean(const json_t *ev, const char **why)

@@ -366,7 +366,10 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 			                   (long)json_integer_value(json_object_get(msg, "h_id")));
 		rt_media_answered(c->media, call, (long)json_integer_value(json_object_get(msg, "h_entry")),
 		                  (long)json_integer_value(json_object_get(msg, "h_id")));
-		publish(c, tenant, CC_EV_ANSWERED, kam_event(tenant, CC_EV_ANSWERED, call, at));
+		ev = kam_event(tenant, CC_EV_ANSWERED, call, at);
+		if (json_integer_value(json_object_get(msg, "media")) == 1)
+			json_object_set_new(ev, "mediad", json_true());   /* Kamailio's dialog says so */
+		publish(c, tenant, CC_EV_ANSWERED, ev);
 		return;
 	}
 	/* ended or failed, whatever ended it: the call's slot is free */
@@ -377,6 +380,8 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 		ev = kam_event(tenant, CC_EV_ENDED, call, at);
 		json_object_set_new(ev, "code", json_integer(200));
 		json_object_set_new(ev, "result", json_string("answered"));
+		if (json_integer_value(json_object_get(msg, "media")) == 1)
+			json_object_set_new(ev, "mediad", json_true());
 		if (media_lost)
 			json_object_set_new(ev, "reason", json_string("media server lost"));
 		else if (cut)

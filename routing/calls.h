@@ -30,7 +30,9 @@
  * "media" (a leg mediad places) carries "tenant" and "parent" (the
  * caller's call id): its offered, routed and rejected events carry
  * "parent". An end reported for a call routingd ended because its mediad
- * was lost has the reason "media server lost".
+ * was lost has the reason "media server lost". The answered and ended
+ * events of a call Kamailio sent to mediad (its dialog's cc_media) carry
+ * "mediad": true.
  *
  * Events are queued, not published, while a message is handled: the
  * caller sends the answer first, then rt_calls_flush publishes them.

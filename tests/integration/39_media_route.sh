@@ -91,6 +91,7 @@ check carrier_info_reached_mediad grep -q '^Signal=1' "$ML"
 # the carrier's RFC 4733 offer reaches mediad as it was (no transcoding)
 check telephone_event_offered_to_mediad grep -q '^a=rtpmap:101 telephone-event/8000' <(received "$ML")
 check codecs_untouched grep -q '^m=audio [0-9]* RTP/AVP 0 8 101' <(received "$ML")
+check flow_call_events_say_mediad wait_for 15 sql_is 2 "SELECT count(*) FROM cc.call_events WHERE call_id = '$XCALL' AND type IN ('answered', 'ended') AND body->>'mediad' = 'true'"
 check flow_call_recorded wait_for 15 sql_is "answered $VER" "SELECT result || ' ' || flow FROM cc.calls WHERE id = '$XCALL'"
 
 # --- mediad's legs: to an extension rings that agent (X-CC-* never reach
