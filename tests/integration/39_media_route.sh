@@ -38,6 +38,7 @@ t0=$(now_ms)
 check no_mediad_503_again flow_refused 503
 t=$(( $(now_ms) - t0 ))
 check no_mediad_503_within_1s [ "$t" -lt 1000 ]
+echo "# no mediad: 503 in $t ms (SIPp's whole call)"
 expect_eq no_mediad_instances "$(routing_metric cc_routing_media_instances_alive)" 0
 
 # --- a heartbeat: routingd sends flow calls to it
@@ -64,6 +65,7 @@ t0=$(now_ms)
 check silent_mediad_503 flow_refused 503
 t=$(( $(now_ms) - t0 ))
 check silent_mediad_503_within_4s [ "$t" -lt 4000 ]
+echo "# silent mediad: 503 in $t ms"
 check silent_mediad_503_not_at_once [ "$t" -ge 1500 ]
 
 # --- a carrier's call reaches mediad with Kamailio's X-CC headers, never
@@ -145,6 +147,7 @@ t0=$(now_ms)
 check lost_caller_gets_bye wait "$LOST_PID"
 t=$(( $(now_ms) - t0 ))
 check lost_bye_within_6s [ "$t" -lt 6000 ]
+echo "# mediad killed: the caller's BYE $t ms later (CC_ROUTING_MEDIA_DEAD_MS ${CC_ROUTING_MEDIA_DEAD_MS:-3000})"
 wait "$AGENT_PID"
 check lost_mediad_side_gets_bye grep -q '^BYE ' "$SIPW/agent-$MP.log"
 LCALL=$(awk '/^INVITE /{p=1} p && /^X-CC-Call:/{print $2; exit}' "$SIPW/agent-$MP.log" | tr -d '\r')
