@@ -65,6 +65,7 @@ struct rt_media {
 	struct cached *cache_head, **cache_tail;
 	struct rt_media_stats st;    /* alive and tracked computed when asked */
 	struct event *check;         /* RT_MEDIA_CHECK_MS timer */
+	int64_t nc_up_since_ms;      /* routingd's own NATS link up since (0: down now) */
 	/* NATS -> loop */
 	natsConnection *nc;
 	natsSubscription *sub;
@@ -256,7 +257,17 @@ json_t *rt_media_heartbeat(struct rt_media *m, const json_t *msg, int64_t now_ms
 
 void rt_media_check(struct rt_media *m, int64_t now_ms)
 {
-	for (size_t i = 0; i < m->n_insts; i++) {
+	/* never lost on doubt: while routingd's own NATS link is down, and for
+	 * a whole deadline after it came back, silence proves nothing (the
+	 * heartbeats could not reach us); calls still go to the instances
+	 * believed alive, and Kamailio's 2 s timer answers for a dead one */
+	if (m->nc && natsConnection_Status(m->nc) != NATS_CONN_STATUS_CONNECTED)
+		m->nc_up_since_ms = 0;
+	else if (!m->nc_up_since_ms)
+		m->nc_up_since_ms = now_ms;
+	bool sure = !m->nc || (m->nc_up_since_ms && now_ms - m->nc_up_since_ms > m->dead_ms);
+
+	for (size_t i = 0; sure && i < m->n_insts; i++) {
 		struct inst *in = m->insts[i];
 
 		if (!in->lost_ms && now_ms - in->last_ms > m->dead_ms)

@@ -12,6 +12,9 @@
  * every call it sent it through Kamailio (`dlg.end_dlg h_entry h_id` on
  * the JSON-RPC FIFO, from a thread of its own: the loop never waits); the
  * ends Kamailio then reports carry the reason "media server lost".
+ * Never on doubt: no instance is declared lost while routingd's own NATS
+ * connection is down, nor until it has been up for a whole deadline (the
+ * heartbeats could not reach routingd meanwhile).
  *
  * Which calls went where: a caller's call answered `media` is the chosen
  * instance's; a leg mediad places (kind "media", its "parent" a call of

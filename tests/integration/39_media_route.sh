@@ -134,13 +134,31 @@ forged=$(printf 'INVITE sip:1001@acme.cc.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.
 	"$STRANGER" "$RANDOM" "$RANDOM" "$STRANGER" "${TID[acme]}" "$XCALL")
 expect_eq x_cc_from_stranger_is_no_leg "$(sip_raw_code stranger "$STRANGER" "$forged")" 407
 
+# --- NATS away for a while with a call up: routingd cannot hear mediad
+# then, which proves nothing: the call goes on, mediad stays alive
+rm -f "$SIPW/agent-$MP.log"
+sip_agent "$MP" 1
+sipp_run natsaway -sf "$SIPP_DIR/carrier_call.xml" -s +8657199990001 -set from +8613800000004 \
+	-p "$CARRIER" -default_behaviors all,-abortunexp -m 1 -d 14000 -timeout 30 -timeout_error &
+AWAY_PID=$!
+answered() { grep -q '^ACK ' "$SIPW/agent-$MP.log" 2>/dev/null; }
+check nats_away_call_answered wait_for 10 answered
+"$TOP/ops/stack.sh" stop nats > /dev/null 2>&1
+sleep 5
+"$TOP/ops/stack.sh" start nats > /dev/null 2>&1
+check nats_away_call_goes_on wait "$AWAY_PID"
+wait "$AGENT_PID"
+check nats_away_bye_from_caller grep -q '^BYE ' "$SIPW/agent-$MP.log"
+expect_eq nats_away_no_call_lost "$(routing_metric cc_routing_media_lost_calls_total)" 0
+check nats_away_mediad_alive wait_for 10 media_alive 1
+expect_eq nats_away_no_instance_lost "$(routing_metric cc_routing_media_lost_total)" 0
+
 # --- mediad lost with a call up: the caller gets a BYE, the record says why
 rm -f "$SIPW/agent-$MP.log"
 sip_agent "$MP" 1
 sipp_run lost -sf "$SIPP_DIR/carrier_call_cut.xml" -s +8657199990001 -set from +8613800000002 \
 	-p "$CARRIER" -default_behaviors all,-abortunexp -m 1 -timeout 30 -timeout_error &
 LOST_PID=$!
-answered() { grep -q '^ACK ' "$SIPW/agent-$MP.log" 2>/dev/null; }
 check lost_call_answered wait_for 10 answered
 kill -KILL "$MEDIABEAT_PID"
 t0=$(now_ms)
