@@ -601,7 +601,7 @@ media_alive() {
 }
 mediad_metrics() {
 	[ "$CC_MEDIA_METRICS_PORT" = 0 ] && return 0
-	curl -s --max-time 2 "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | grep -q '^cc_media_'
+	curl -s --max-time 2 "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | grep -q '^cc_media'
 }
 have_mediad() { [ -x "$BUILD/media/mediad" ]; }
 
