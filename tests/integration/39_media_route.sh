@@ -99,9 +99,11 @@ check flow_call_recorded wait_for 15 sql_is "answered $VER" "SELECT result || ' 
 # --- mediad's legs: to an extension rings that agent (X-CC-* never reach
 # the phone, the phone's never reach mediad); the leg's record has its parent
 sip_agent "$A1001" 1 agent_uas_xcc.xml
+LEGID=$(uuid)
 leg() { # leg TAG TO TENANT [LEG]
 	sipp_run "leg-$1" -sf "$SIPP_DIR/media_leg.xml" -s "$2" -set from +8613800000001 \
 		-set domain acme.cc.test -set tenant "$3" -set parent "$XCALL" -set leg "${4:-agent}" \
+		-set legid "$LEGID" \
 		-p "$MP" -default_behaviors all,-abortunexp -m 1 -d 500 -timeout 10 -timeout_error
 }
 check media_leg_rings_agent leg agent 1001 "${TID[acme]}"
@@ -113,19 +115,25 @@ check x_cc_never_reach_agent not grep -q '^X-CC-' <(received "$AL")
 check agent_x_cc_never_reach_mediad not grep -q forged-by-agent <(received "$SIPW/leg-agent.log")
 check agent_forged_x_cc_sent grep -q forged-by-agent "$AL"
 check leg_record_has_parent wait_for 15 sql_is 1 "SELECT count(*) FROM cc.calls WHERE parent_call = '$XCALL' AND direction = 'internal'"
+# the leg's record is named by the id mediad gave it (X-CC-Call from group 3)
+expect_eq leg_record_named_by_mediad "$(sql "SELECT id FROM cc.calls WHERE parent_call = '$XCALL'")" "$LEGID"
 
 # a leg's refusals: PSTN for a tenant without PSTN (403), a tenant that is
 # not one (403), nothing routable (404)
-leg_refused() { # leg_refused CODE TO TENANT
+leg_refused() { # leg_refused CODE TO TENANT [LEGID]
 	local sf=$SIPW/leg-refused-$1.xml
 	sed "s/@CODE@/$1/g" "$SIPP_DIR/media_leg_refused.xml.in" > "$sf"
 	sipp_run "legx-$1-$2" -sf "$sf" -s "$2" -set from +8613800000001 -set domain acme.cc.test \
-		-set tenant "$3" -set parent "$XCALL" -set leg pstn -p "$MP" -m 1 -timeout 8 -timeout_error
+		-set tenant "$3" -set parent "$XCALL" -set leg pstn -set legid "${4:-$(uuid)}" -p "$MP" -m 1 \
+		-timeout 8 -timeout_error
 }
 check media_leg_pstn_not_enabled_403 leg_refused 403 +8613912345678 "${TID[acme]}"
 check media_leg_unknown_tenant_403 leg_refused 403 1001 "$(uuid)"
 check media_leg_bad_tenant_403 leg_refused 403 1001 not-a-tenant
 check media_leg_nothing_404 leg_refused 404 55 "${TID[acme]}"
+# a leg id that is no uuid is not taken: Kamailio names the leg itself
+check media_leg_bad_id_ignored leg_refused 404 56 "${TID[acme]}" "x');--"
+check media_leg_bad_id_not_recorded wait_for 10 sql_is 1 "SELECT count(*) FROM cc.calls WHERE to_number = '56' AND result = 'rejected'"
 
 # the same INVITE from anywhere but mediad's address is no leg: an
 # unauthenticated stranger is challenged, never routed as mediad
