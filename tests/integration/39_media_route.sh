@@ -10,6 +10,11 @@ stack_up || exit 1
 
 acme_with_agent
 MP=$CC_MEDIA_SIP_PORT
+# the stack's own mediad (where it is built) makes way for the stand-ins;
+# what routingd counted of it is the baseline
+"$TOP/ops/stack.sh" stop mediad > /dev/null 2>&1
+check stack_mediad_gone wait_for 10 media_alive 0
+LOST0=$(routing_metric cc_routing_media_lost_total)
 now_ms() { date +%s%3N; }
 # received LOG: only the messages a SIPp peer received (its log has both)
 received() { awk '/message (received|sent)/ { r = /received/ } r' "$1"; }
@@ -159,7 +164,7 @@ wait "$AGENT_PID"
 check nats_away_bye_from_caller grep -q '^BYE ' "$SIPW/agent-$MP.log"
 expect_eq nats_away_no_call_lost "$(routing_metric cc_routing_media_lost_calls_total)" 0
 check nats_away_mediad_alive wait_for 10 media_alive 1
-expect_eq nats_away_no_instance_lost "$(routing_metric cc_routing_media_lost_total)" 0
+expect_eq nats_away_no_instance_lost "$(routing_metric cc_routing_media_lost_total)" "$LOST0"
 
 # --- mediad lost with a call up: the caller gets a BYE, the record says why
 rm -f "$SIPW/agent-$MP.log"
@@ -197,7 +202,7 @@ expect_eq kamailio_not_restarted "$(cat "$CC_VAR/run/kamailio.pid")" "$kam_pid"
 
 # a new instance at the same address replaces the old one at once
 mediabeat "127.0.0.1:$MP"
-check replaced_instance_lost wait_for 10 metric_is cc_routing_media_lost_total 2
+check replaced_instance_lost wait_for 10 metric_is cc_routing_media_lost_total $((LOST0 + 2))
 expect_eq replaced_one_alive "$(routing_metric cc_routing_media_instances_alive)" 1
 
 exit $FAILED
