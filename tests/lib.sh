@@ -58,6 +58,20 @@ pick_port() {
 	done
 }
 
+# pick_media_rtp: the first port of 200 free ones in 60000-64999 (outside
+# every rtpengine block stack_try picks, 40000-59999)
+pick_media_rtp() {
+	local p
+	while :; do
+		p=$((60000 + (RANDOM % 25) * 200))
+		grep -qsx "media-$p" "$PICKED" && continue
+		ss -Htuan "sport >= :$p and sport <= :$((p + 199))" 2>/dev/null | grep -q . && continue
+		echo "media-$p" >> "$PICKED"
+		echo "$p"
+		return
+	done
+}
+
 # ------------------------------------------------------------------ stack
 # Kamailio's RPC has no port any more; 20_sip.sh still names the variable
 # when it calls ops/kamrpc.sh (which ignores it)
@@ -84,7 +98,8 @@ stack_try() {
 	chmod 755 "$CC_VAR"
 	local k
 	for k in CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT \
-	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT; do
+	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT \
+	         CC_MEDIA_SIP_PORT CC_MEDIA_METRICS_PORT; do
 		export "$k=$(pick_port)"
 	done
 	# media ports: 1000 from a random block unless CC_TEST_RTP_SPAN asks
@@ -92,6 +107,10 @@ stack_try() {
 	local span=${CC_TEST_RTP_SPAN:-1000}
 	export CC_RTP_MIN=$((40000 + (RANDOM % (20000 / span)) * span)) CC_RTP_MAX
 	CC_RTP_MAX=$((CC_RTP_MIN + span - 1))
+	# mediad's own media ports: a free block of 200 away from rtpengine's
+	export CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX
+	CC_MEDIA_RTP_MIN=$(pick_media_rtp)
+	CC_MEDIA_RTP_MAX=$((CC_MEDIA_RTP_MIN + 199))
 	export CC_SIP_DOMAIN=cc.test
 	"$TOP/ops/stack.sh" start > "$CC_VAR/stack-start.log" 2>&1 || return 1
 	OPERATOR=$(cat "$CC_VAR/operator.token")
@@ -225,9 +244,10 @@ sip_register_forbidden() {
 	sipp_run "regf-$1-$3" -sf "$SIPP_DIR/register_forbidden.xml" -set user "$1" -set domain "$2" \
 		-p "$3" -m 1 -timeout 5 -timeout_error
 }
-# sip_agent PORT [CALLS]: an agent phone answering in the background; $! is its pid
+# sip_agent PORT [CALLS] [SCENARIO]: an agent phone answering in the
+# background (tests/sipp/agent_uas.xml unless SCENARIO); $! is its pid
 sip_agent() {
-	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/agent_uas.xml" -p "$1" -m "${2:-1}" \
+	(cd "$SIPW" && exec timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/${3:-agent_uas.xml}" -p "$1" -m "${2:-1}" \
 		-trace_msg -message_file "agent-$1.log" -nostdin -timeout 30 > "agent-$1.out" 2>&1) &
 	AGENT_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $AGENT_PID"
@@ -329,6 +349,24 @@ sip_listen() {
 	wait_for 5 ss_bound_udp "$port"
 }
 ss_bound_udp() { ss -Huan "sport = :$1" 2>/dev/null | grep -q .; }
+# mediabeat ADDR [HEARTBEAT_MS]: mediad's NATS side alone (tests/tools/mediabeat,
+# media/rpc.c) heartbeating as a new instance at SIP ADDR, as the stack's
+# mediad user; its pid in $MEDIABEAT_PID, its output in $SIPW/mediabeat.out
+MEDIABEAT=${CC_BUILD:-$TOP/build}/tests/mediabeat
+mediabeat() {
+	mkdir -p "$CC_VAR/spool-mediabeat"
+	CC_NATS_CREDS=$CC_VAR/secrets/nats_mediad CC_SPOOL_DIR=$CC_VAR/spool-mediabeat \
+		"$MEDIABEAT" "$NATS" "$1" "${2:-300}" >> "$SIPW/mediabeat.out" 2>&1 &
+	MEDIABEAT_PID=$!
+	SIPP_PIDS="$SIPP_PIDS $MEDIABEAT_PID"
+}
+# routing_metric NAME: a value of routingd's metrics
+routing_metric() {
+	curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+# media_alive N: routingd counts N mediad instances alive (for wait_for)
+media_alive() { [ "$(routing_metric cc_routing_media_instances_alive)" = "$1" ]; }
+
 # kam_stat NAME: a Kamailio statistic's value (statistics module variables)
 kam_stat() {
 	CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" stats.get_statistics "[\"$1\"]" 2>/dev/null \

@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "limits.h"
 #include "log.h"
+#include "media.h"
 #include "model.h"
 
 #include <stdint.h>
@@ -45,6 +46,7 @@ static struct rt_model *fixture(void)
 	rt_model_add_agent(b, "1001");
 	rt_model_add_number(m, "+8657112345678", a, "1001");
 	rt_model_add_number(m, "+8610000000001", b, "1001");
+	rt_model_add_flow_number(m, "+8657199990001", a, "f1000000-0000-4000-8000-000000000001");
 	rt_model_add_block(a, "+8613900000666", NULL);
 	rt_model_add_refused(m, NULL, "900");
 	rt_model_add_trunk(m, TRUNK, "carrier1", "127.0.0.1:16500");
@@ -154,6 +156,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.model = &model;
 	c.publish = capture;
 	rt_limits_init(&c.limits);
+	/* a mediad alive: flow calls, legs and their ends reach media.c */
+	c.media = rt_media_new(NULL, NULL, NULL, 3000);
+	json_t *hb = json_pack("{s:s, s:s, s:s}", "id", "h", "instance",
+	                       "11111111-0000-4000-8000-000000000001", "sip", "127.0.0.1:5090");
+	json_decref(rt_media_heartbeat(c.media, hb, 1000));
+	json_decref(hb);
 	for (int i = 0; i < 16 && p < end; i++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -161,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		one(&c, p, n);
 		p += n + 1;
 	}
+	rt_media_free(c.media);
 	rt_limits_free(&c.limits);
 	return 0;
 }

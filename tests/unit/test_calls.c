@@ -7,6 +7,7 @@
 #include "cc.h"
 #include "limits.h"
 #include "log.h"
+#include "media.h"
 #include "model.h"
 
 #define ACME "aaaaaaaa-0000-4000-8000-000000000001"
@@ -96,4 +97,119 @@ TEST(question_needs_ti_and_tl)
 	ASSERT_EQ_INT(n_events, 0);
 }
 
-TEST_LIST(T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl))
+/* The events of one exchange, kept whole for the media tests. */
+static json_t *kept;
+
+static int keep(struct cc_events *events, const char *subject, json_t *ev)
+{
+	json_array_append_new(kept, json_pack("{s:s, s:o}", "subject", subject, "ev", ev));
+	return CC_OK;
+}
+
+static json_t *kept_of(const char *type)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(kept, i, e)
+		if (!strcmp(json_string_value(json_object_get(json_object_get(e, "ev"), "type")), type))
+			return json_object_get(e, "ev");
+	return NULL;
+}
+
+#define INST "11111111-0000-4000-8000-000000000001"
+#define FLOWV "f1000000-0000-4000-8000-000000000001"
+#define LEG "cccccccc-0000-4000-8000-0000000000a1"
+
+static json_t *ask(struct rt_calls *c, const char *text)
+{
+	json_t *msg = json_loads(text, 0, NULL), *reply;
+
+	ASSERT(msg);
+	json_decref(kept);
+	kept = json_array();
+	reply = rt_calls_handle(c, msg);
+	rt_calls_flush(c);
+	json_decref(msg);
+	return reply;
+}
+
+static const char *s_of(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "(none)";
+}
+
+/* a flow number's answer is `media` with what Kamailio's X-CC headers
+ * need; a leg's events carry its parent; a lost mediad's call ends with
+ * its reason */
+TEST(media_answer_and_legs)
+{
+	struct rt_model *model = rt_model_new();
+	struct rt_tenant *t = rt_model_add_tenant(model, ACME, "acme", "acme.cc.test", true);
+	struct rt_calls c = { .model = &model, .publish = keep };
+	json_t *r, *b;
+
+	cc_log_level = CC_LOG_ERR;
+	rt_model_add_agent(t, "1001");
+	rt_model_add_flow_number(model, "+8657199990001", t, FLOWV);
+	rt_limits_init(&c.limits);
+	c.media = rt_media_new(NULL, NULL, NULL, 3000);
+	/* none alive: 503 */
+	r = ask(&c, "{\"ti\":1,\"tl\":2,\"q\":{\"kind\":\"carrier\",\"call\":\"" CALL "\","
+	            "\"from_user\":\"+8613800000001\",\"to_user\":\"+8657199990001\"}}");
+	ASSERT_EQ_STR(s_of(r, "action"), "reject");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(r, "code")), 503);
+	json_decref(r);
+	b = json_pack("{s:s, s:s, s:s}", "id", "h1", "instance", INST, "sip", "127.0.0.1:5090");
+	json_decref(rt_media_heartbeat(c.media, b, 1000));
+	json_decref(b);
+	r = ask(&c, "{\"ti\":1,\"tl\":2,\"q\":{\"kind\":\"carrier\",\"call\":\"" CALL "\","
+	            "\"from_user\":\"+8613800000001\",\"to_user\":\"+8657199990001\"}}");
+	ASSERT_EQ_STR(s_of(r, "action"), "media");
+	ASSERT_EQ_STR(s_of(r, "uri"), "sip:+8657199990001@127.0.0.1:5090");
+	ASSERT_EQ_STR(s_of(r, "flow"), FLOWV);
+	ASSERT_EQ_STR(s_of(r, "domain"), "acme.cc.test");
+	ASSERT_EQ_STR(s_of(r, "caller"), "+8613800000001");
+	ASSERT_EQ_STR(s_of(r, "tenant"), ACME);
+	ASSERT_EQ_STR(s_of(kept_of("routed"), "flow"), FLOWV);
+	ASSERT_EQ_STR(s_of(kept_of("routed"), "media"), INST);
+	json_decref(r);
+	/* mediad's leg to 1001: internal, its events carry the parent */
+	r = ask(&c, "{\"ti\":1,\"tl\":3,\"q\":{\"kind\":\"media\",\"call\":\"" LEG "\","
+	            "\"tenant\":\"" ACME "\",\"parent\":\"" CALL "\",\"leg\":\"agent\","
+	            "\"from_user\":\"+8613800000001\",\"to_user\":\"1001\"}}");
+	ASSERT_EQ_STR(s_of(r, "action"), "agent");
+	ASSERT_EQ_STR(s_of(r, "uri"), "sip:1001@acme.cc.test");
+	ASSERT_EQ_STR(s_of(kept_of("offered"), "parent"), CALL);
+	ASSERT_EQ_STR(s_of(kept_of("offered"), "direction"), "internal");
+	ASSERT_EQ_STR(s_of(kept_of("routed"), "parent"), CALL);
+	json_decref(r);
+	/* a parent that is no id is not carried */
+	r = ask(&c, "{\"ti\":1,\"tl\":4,\"q\":{\"kind\":\"media\",\"call\":\"" LEG "\","
+	            "\"tenant\":\"" ACME "\",\"parent\":\"x.y\",\"from_user\":\"+86\",\"to_user\":\"1001\"}}");
+	ASSERT(!json_object_get(kept_of("offered"), "parent"));
+	json_decref(r);
+	/* both answered, then the instance is replaced: their ends say why */
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" CALL "\",\"tenant\":\"" ACME "\",\"h_entry\":1,\"h_id\":2}"));
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" LEG "\",\"tenant\":\"" ACME "\",\"h_entry\":3,\"h_id\":4}"));
+	b = json_pack("{s:s, s:s, s:s}", "id", "h2", "instance", "22222222-0000-4000-8000-000000000002",
+	              "sip", "127.0.0.1:5090");
+	json_decref(rt_media_heartbeat(c.media, b, 1500));
+	json_decref(b);
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" LEG "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
+	/* an ordinary end has no such reason */
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT(!json_object_get(kept_of("ended"), "reason"));
+	json_decref(kept);
+	kept = NULL;
+	rt_media_free(c.media);
+	rt_limits_free(&c.limits);
+	rt_model_free(model);
+}
+
+TEST_LIST(T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs))
