@@ -11,6 +11,8 @@ PACKAGES=(
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev libmicrohttpd-dev
+	# mediad (media/): libre, librem (8/16 kHz resampler), spandsp; sox checks audio in tests
+	librem-dev sox
 	# real softphones for tests/integration/25_phones.sh
 	baresip-core linphone-cli
 )
