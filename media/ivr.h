@@ -80,6 +80,11 @@ struct ivr_run {
 	struct ivr_var vars[IVR_MAX_VARS];
 	size_t n_vars;
 	const char *tz;                  /* the tenant's zone, for schedules */
+	/* added by ivr.c's author (meaning of the fields above unchanged) */
+	bool replaying;                  /* menu/collect: the `invalid` prompt plays, then the prompt again */
+	time_t deadline;                 /* when the timer set last may fire: an earlier IVR_TIMEOUT is stale */
+	int pending;                     /* node to enter at the next IVR_TIMEOUT (a chain longer than one
+	                                    output holds goes on after a 1 ms timer), or CC_FLOW_NO_NODE */
 };
 
 struct ivr_out {
