@@ -17,10 +17,63 @@ static bool is_time(const char *s)
 	       strspn(s, "0123456789-:.TZ") == n;
 }
 
+/* An integer field within [0, max] copied, else left out. */
+static void copy_int(const json_t *ev, json_t *out, const char *key, json_int_t max)
+{
+	json_t *v = json_object_get(ev, key);
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= max)
+		json_object_set(out, key, v);
+}
+
+/* An object of at most max_keys keys, each a scalar or (depth 1) such an
+ * object of scalars, its text at most max_len bytes: copied, else left out
+ * (a call record is no place for a stranger's megabytes). */
+static bool small_object(const json_t *o, size_t max_keys, int depth)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o) || json_object_size(o) > max_keys)
+		return false;
+	json_object_foreach((json_t *)o, k, v) {
+		if (strlen(k) > 64)
+			return false;
+		if (json_is_object(v) ? depth <= 0 || !small_object(v, max_keys, depth - 1)
+		                      : json_is_array(v) || (json_is_string(v) && json_string_length(v) > 256))
+			return false;
+	}
+	return true;
+}
+
+static void copy_object(const json_t *ev, json_t *out, const char *key, int depth)
+{
+	json_t *v = json_object_get(ev, key);
+
+	if (small_object(v, 32, depth))
+		json_object_set(out, key, v);
+}
+
+/* mediad's fields: seq and ivr_ms (integers), vars (collected variables,
+ * flat) and media (per leg RTCP figures, one level), parent (an id). */
+static void clean_media(const json_t *ev, json_t *out)
+{
+	const char *parent = json_string_value(json_object_get(ev, "parent"));
+
+	copy_int(ev, out, "seq", 1000000);
+	copy_int(ev, out, "ivr_ms", 2147483647);
+	copy_object(ev, out, "vars", 0);
+	copy_object(ev, out, "media", 1);
+	if (parent && cc_uuid_valid(parent))
+		json_object_set_new(out, "parent", json_string(parent));
+}
+
 json_t *bl_cdr_clean(const json_t *ev, const char **why)
 {
 	static const char *const text_fields[] = {
 		"type", "direction", "from", "to", "number", "agent", "sip_call_id", "result", "reason",
+		/* mediad's (docs/MEDIA.md): the flow, its steps, the legs */
+		"flow", "node", "node_type", "digit", "var", "value", "why", "leg",
 	};
 	const char *id = json_string_value(json_object_get(ev, "id"));
 	const char *call = json_string_value(json_object_get(ev, "call"));
@@ -56,6 +109,7 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 	}
 	if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 1000)
 		json_object_set(out, "code", code);
+	clean_media(ev, out);
 	return out;
 }
 
@@ -121,6 +175,50 @@ static const char APPLY[] =
 	"      - LEAST(c.answered_at, EXCLUDED.answered_at)))::int END,"
 	"  updated_at = now()";
 
+/* What mediad's events add to the records (docs/MEDIA.md), for every call
+ * of the batch, from all of the call's recorded events (this transaction's
+ * included): the IVR path in seq order, the collected variables (the
+ * collect steps', then media_ended's vars over them), the time in IVR, the
+ * RTCP figures, the flow (media_ended's, else the routed one's), the
+ * parent of a leg, and the result of a call that ended in the IVR: mediad's
+ * ivr_abandoned or ivr_ended instead of 'answered' (mediad answered it),
+ * unless it was bridged. Computed again from the whole set each time, so
+ * the order and the repetition of the events never matter. $1 the batch,
+ * $2 the types that carry these fields. */
+static const char APPLY_MEDIA[] =
+	"WITH calls AS ("
+	"  SELECT DISTINCT (e->>'call')::uuid AS id FROM jsonb_array_elements($1::jsonb) AS e),"
+	"ev AS ("
+	"  SELECT ce.call_id, ce.type, ce.ts, ce.body FROM cc.call_events ce JOIN calls ON calls.id = ce.call_id"
+	"  WHERE ce.type = ANY($2::text[])),"
+	"agg AS ("
+	"  SELECT call_id,"
+	"    jsonb_agg(jsonb_strip_nulls(jsonb_build_object('node', body->'node', 'digit', body->'digit',"
+	"      'var', body->'var', 'value', body->'value', 'why', body->'why'))"
+	"      ORDER BY (body->>'seq')::int, ts) FILTER (WHERE type = 'ivr' AND body ? 'node') AS ivr,"
+	"    jsonb_object_agg(body->>'var', body->'value' ORDER BY (body->>'seq')::int)"
+	"      FILTER (WHERE type = 'ivr' AND body ? 'var' AND body ? 'value') AS vars_ivr,"
+	"    (array_agg(body->'vars' ORDER BY ts DESC) FILTER (WHERE type = 'media_ended' AND body ? 'vars'))[1] AS vars_end,"
+	"    (array_agg((body->>'ivr_ms')::int ORDER BY ts DESC) FILTER (WHERE type = 'media_ended' AND body ? 'ivr_ms'))[1] AS ivr_ms,"
+	"    (array_agg(body->'media' ORDER BY ts DESC) FILTER (WHERE type = 'media_ended' AND body ? 'media'))[1] AS media,"
+	"    (array_agg(body->>'result' ORDER BY ts DESC) FILTER (WHERE type = 'media_ended' AND body ? 'result'))[1] AS media_result,"
+	"    (array_agg(body->>'flow' ORDER BY (type = 'media_ended') DESC, ts DESC) FILTER (WHERE body ? 'flow'))[1] AS flow,"
+	"    bool_or(type = 'bridged') AS bridged,"
+	"    min(body->>'parent') FILTER (WHERE body ? 'parent') AS parent"
+	"  FROM ev GROUP BY call_id)"
+	"UPDATE cc.calls c SET"
+	"  ivr = COALESCE(agg.ivr, c.ivr),"
+	"  ivr_vars = CASE WHEN agg.vars_ivr IS NULL AND agg.vars_end IS NULL THEN c.ivr_vars"
+	"    ELSE COALESCE(agg.vars_ivr, '{}') || COALESCE(agg.vars_end, '{}') END,"
+	"  ivr_ms = COALESCE(agg.ivr_ms, c.ivr_ms),"
+	"  media = COALESCE(agg.media, c.media),"
+	"  flow = COALESCE(agg.flow, c.flow),"
+	"  parent_call = COALESCE(c.parent_call, agg.parent::uuid),"
+	"  result = CASE WHEN agg.media_result IN ('ivr_abandoned', 'ivr_ended') AND NOT agg.bridged"
+	"    THEN agg.media_result ELSE c.result END,"
+	"  updated_at = now()"
+	" FROM agg WHERE c.id = agg.call_id";
+
 /* The names of the call types with flag as a PostgreSQL array literal
  * ({offered}); names are plain words, nothing to quote. */
 static const char *types_with(unsigned flag, char *buf, size_t n)
@@ -158,6 +256,18 @@ int bl_cdr_apply(struct cc_pg *pg, const json_t *events)
 	p[2] = types_with(CC_EVF_FINAL, final, sizeof(final));
 	p[3] = cc_event_name(CC_EV_ANSWERED);
 	rc = cc_pg_cmd(pg, APPLY, 4, p);
+	if (rc == CC_OK) {
+		/* the types that carry mediad's fields (the routed one's flow, the
+		 * offered one's parent among them) */
+		char media[160];
+
+		snprintf(media, sizeof(media), "{%s,%s,%s,%s,%s,%s,%s}", cc_event_name(CC_EV_OFFERED),
+		         cc_event_name(CC_EV_ROUTED), cc_event_name(CC_EV_ENDED), cc_event_name(CC_EV_IVR),
+		         cc_event_name(CC_EV_BRIDGED), cc_event_name(CC_EV_AGENT_FAILED),
+		         cc_event_name(CC_EV_MEDIA_ENDED));
+		p[1] = media;
+		rc = cc_pg_cmd(pg, APPLY_MEDIA, 2, p);
+	}
 	free(doc);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #define MD_RPC_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "event_types.h"
 
@@ -40,6 +41,8 @@ struct md_rpc_handlers {
  * routingd has seen its heartbeat, see docs/MEDIA.md). 0 or an errno. */
 int md_rpc_start(const struct md_rpc_cfg *cfg, const struct md_rpc_handlers *h);
 void md_rpc_stop(void);
+/* True once routingd has answered a heartbeat ok (it sends calls then). */
+bool md_rpc_seen(void);
 
 /*
  * Publishes a call event of type t (lib/event_types.h: CC_EV_IVR,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The platform's stack on loopback: PostgreSQL, NATS JetStream, rtpengine,
-# Kamailio, tenantd, routingd, billingd.
+# Kamailio, tenantd, routingd, billingd, and mediad once it is built
+# (build/media/mediad; without it the stack starts without it, quietly).
 #
 #   ops/stack.sh start [part...]   start (all by default), wait until healthy
 #   ops/stack.sh stop  [part...]   stop (all by default), in reverse order
@@ -36,7 +37,9 @@ CC_VAR=$(cd "$CC_VAR" && pwd)
 SETTINGS="CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT
 CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RTP_MAX CC_SIP_DOMAIN
 CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS
-CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE"
+CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE
+CC_MEDIA_SIP_PORT CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX CC_MEDIA_METRICS_PORT CC_MEDIA_HEARTBEAT_MS
+CC_ROUTING_MEDIA_DEAD_MS"
 # what the environment asks for, to compare with the saved settings
 declare -A ASKED
 for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
@@ -66,6 +69,12 @@ for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
+: "${CC_MEDIA_SIP_PORT:=5090}"    # mediad SIP (UDP, 127.0.0.1; Kamailio's address group 3)
+: "${CC_MEDIA_RTP_MIN:=40000}"    # mediad RTP/RTCP ports
+: "${CC_MEDIA_RTP_MAX:=40999}"
+: "${CC_MEDIA_METRICS_PORT:=9466}" # mediad metrics (Prometheus text)
+: "${CC_MEDIA_HEARTBEAT_MS:=1000}" # mediad tells routingd it is alive this often
+: "${CC_ROUTING_MEDIA_DEAD_MS:=3000}" # routingd: a mediad silent this long is lost, its calls ended
 
 RUN=$CC_VAR/run
 LOG=$CC_VAR/log
@@ -134,6 +143,7 @@ declare -A PORTS=(
 	[tenantd]="CC_API_PORT:t"
 	[routingd]="CC_ROUTING_METRICS_PORT:t"
 	[billingd]=""
+	[mediad]="CC_MEDIA_SIP_PORT:u CC_MEDIA_METRICS_PORT:t"
 )
 
 # port_user PROTO PORT: "pid N (name)" of whoever holds it, "another
@@ -156,6 +166,7 @@ ports_free() {
 	for spec in ${PORTS[$1]}; do
 		k=${spec%:*} proto=${spec#*:}
 		[ "$k" = CC_ROUTING_METRICS_PORT ] && [ "${!k}" = 0 ] && continue
+		[ "$k" = CC_MEDIA_METRICS_PORT ] && [ "${!k}" = 0 ] && continue
 		if who=$(port_user "$proto" "${!k}"); then
 			die "port ${!k} ($k) is taken by $who: $1 cannot start" \
 			    "(stop that program, or choose another $k)"
@@ -352,7 +363,7 @@ pg_dir() {
 }
 
 # the daemons' roles, and cc_app for the operator's tools (ops/db/roles.sql)
-PG_ROLES="cc_app cc_routingd cc_billingd cc_tenantd"
+PG_ROLES="cc_app cc_routingd cc_billingd cc_tenantd cc_mediad"
 
 pg_url() { # pg_url ROLE
 	printf 'postgresql://%s:%s@127.0.0.1:%s/cc' "$1" "$(secret "pg_$1")" "$CC_PG_PORT"
@@ -437,8 +448,9 @@ nats_conf() {
 	jetstream { store_dir: "$CC_VAR/nats" }
 	authorization {
 	  users = [
-	$(nats_user routingd "cc.call.> cc.rpc.credit.lease cc.rpc.credit.take $stream" \
-		"cc.cfg.> cc.rpc.hello.billingd")
+	$(nats_user routingd "cc.call.> cc.rpc.credit.lease cc.rpc.credit.take cc.rpc.media.> $stream" \
+		"cc.cfg.> cc.rpc.hello.billingd cc.rpc.route.media" responses)
+	$(nats_user mediad "cc.call.> cc.rpc.route.media $stream" "cc.rpc.media.*.> cc.cfg.>" responses)
 	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.> $money" responses)
 	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS $money" "")
 	$(nats_user tools "cc.call.> cc.rpc.ping $stream \$JS.API.STREAM.MSG.GET.CC_EVENTS cc.rpc.billing.close cc.rpc.billing.rerate" "cc.rpc.ping" responses)
@@ -500,6 +512,7 @@ start_kamailio() {
 	    -e "s|@KAM_DB_URL@|postgres://kamailio:$(secret pg_kamailio)@127.0.0.1:$CC_PG_PORT/cc|g" \
 	    "$TOP/ops/kamailio/kamailio.cfg" > "$cfg"
 	chmod 600 "$cfg"
+	media_address
 	cat > "$RUN/kamailio/tls.cfg" <<-TLS
 	[server:default]
 	method = TLSv1.2+
@@ -533,6 +546,17 @@ start_kamailio() {
 }
 evapi_listening() { ss -Hltn "sport = :$CC_EVAPI_PORT" | grep -q .; }
 
+# mediad's address is Kamailio's group 3 (docs/MEDIA.md): trusted by
+# address, as trunks are (group 1, written by tenantd). Written before each
+# start of Kamailio, which loads the table then.
+media_address() {
+	PGPASSWORD=$(secret pg_admin) psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -qtAX \
+		-v ON_ERROR_STOP=1 -c "BEGIN; DELETE FROM kamailio.address WHERE grp = 3;
+		INSERT INTO kamailio.address (grp, ip_addr, mask, port, tag)
+		VALUES (3, '127.0.0.1', 32, $CC_MEDIA_SIP_PORT, 'mediad'); COMMIT;" \
+		>> "$LOG/migrate.log" 2>&1 || die "cannot write mediad's address for Kamailio (log: $LOG/migrate.log)"
+}
+
 # ----------------------------------------------------------------- daemons
 # daemon_env NAME: NAME's own database role and NATS user (its password in
 # a file: no secret on a command line)
@@ -542,6 +566,8 @@ daemon_env() {
 	export CC_NATS_CREDS; CC_NATS_CREDS=$(nats_creds "$1")
 	export CC_SPOOL_DIR=$CC_VAR/spool
 	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
+	export CC_MEDIA_SIP_PORT CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX CC_MEDIA_METRICS_PORT
+	export CC_MEDIA_HEARTBEAT_MS CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_PROXY=127.0.0.1:$CC_SIP_PORT
 	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock CC_KAM_RPC_FIFO=$RUN/kamailio/rpc.fifo
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
@@ -566,6 +592,26 @@ start_routingd() {
 	healthy routingd 10 metrics_answer
 }
 
+# mediad: alive once routingd has its heartbeat (routingd then sends it
+# calls), and its metrics answer
+media_alive() {
+	[ "$CC_ROUTING_METRICS_PORT" = 0 ] && return 0
+	curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" \
+		| grep -Eq '^cc_routing_media_instances_alive [1-9]'
+}
+mediad_metrics() {
+	[ "$CC_MEDIA_METRICS_PORT" = 0 ] && return 0
+	curl -s --max-time 2 "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | grep -q '^cc_media_'
+}
+have_mediad() { [ -x "$BUILD/media/mediad" ]; }
+
+start_mediad() {
+	have_mediad || return 0   # not built yet (docs/MEDIA.md): flows answer 503
+	(daemon_env mediad; spawn_supervised mediad "$BUILD/media/mediad")
+	healthy mediad 15 media_alive
+	healthy mediad 10 mediad_metrics
+}
+
 start_billingd() {
 	(daemon_env billingd; spawn_supervised billingd "$BUILD/billing/billingd")
 	healthy billingd 15 billingd_answers
@@ -573,12 +619,14 @@ start_billingd() {
 
 # billingd before tenantd and routingd: it creates the event stream and its
 # consumer (tenantd may only look the stream up)
-ALL="pg nats rtpengine kamailio billingd tenantd routingd"
+# mediad after routingd: it is alive for calls once routingd has its heartbeat
+ALL="pg nats rtpengine kamailio billingd tenantd routingd mediad"
 
 start() {
 	local parts="" p
 	for p in ${*:-$ALL}; do
 		[ -n "$CC_BARE" ] && [ "$p" = routingd ] && continue
+		[ "$p" = mediad ] && { [ -n "$CC_BARE" ] || ! have_mediad; } && continue
 		parts="$parts $p"
 	done
 	save_env
@@ -615,6 +663,7 @@ start_check() {
 	tenantd) healthy tenantd 5 api_answers ;;
 	routingd) healthy routingd 5 routingd_connected ;;
 	billingd) healthy billingd 5 billingd_answers ;;
+	mediad) healthy mediad 5 media_alive ;;
 	esac
 }
 
@@ -654,7 +703,9 @@ info() {
 	  NATS        nats://127.0.0.1:$CC_NATS_PORT (JetStream; monitoring http://127.0.0.1:$CC_NATS_HTTP_PORT)
 	              one user per service, user:password in $CC_VAR/secrets/nats_<user>; no anonymous clients
 	  rtpengine   ng udp 127.0.0.1:$CC_NG_PORT, media ports $CC_RTP_MIN-$CC_RTP_MAX
-	  metrics     http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics (routingd)
+	  metrics     http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics (routingd),
+	              http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics (mediad)
+	  mediad      SIP udp 127.0.0.1:$CC_MEDIA_SIP_PORT, media ports $CC_MEDIA_RTP_MIN-$CC_MEDIA_RTP_MAX
 	  logs        $CC_VAR/log/
 
 	Try it:

@@ -8,6 +8,7 @@
 #include "id.h"
 #include "limits.h"
 #include "log.h"
+#include "media.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -219,13 +220,18 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 	};
 	struct rt_decision d;
 	const char *tenant;
+	char instance[CC_UUID_LEN] = "";
 
 	if (rt_kind_parse(str(q, "kind"), &req.kind) != CC_OK) {
 		c->rejected++;
 		CC_WARN("evapi: a question of unknown kind: refused with 403");
 		return refuse(msg, 403, "Forbidden");
 	}
+	if (req.kind == RT_CARRIER)
+		req.media = rt_media_pick(c->media, instance);
 	rt_decide(*c->model, &req, &d);
+	if (d.action == RT_MEDIA)
+		snprintf(d.media, sizeof(d.media), "%s", instance);
 	c->decisions++;
 	tenant = d.tenant ? d.tenant->id : "";
 	int64_t grant = -1;
@@ -251,8 +257,13 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 	json_t *reply, *ev;
 
 	rt_kind_parse(str(q, "kind"), &kind);
+	/* a leg mediad placed: the caller's call, on each of its events */
+	const char *parent = kind == RT_MEDIA_LEG && cc_uuid_valid(str(q, "parent")) ? str(q, "parent")
+	                                                                              : NULL;
 
 	ev = event(tenant, CC_EV_OFFERED, call);
+	if (parent)
+		json_object_set_new(ev, "parent", json_string(parent));
 	json_object_set_new(ev, "sip_call_id", json_string(str(q, "sip_call_id")));
 	json_object_set_new(ev, "direction", json_string(rt_direction_name(d.direction)));
 	json_object_set_new(ev, "from", json_string(d.from));
@@ -278,11 +289,23 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 		json_object_set_new(ev, "result", json_string("rejected"));
 		if (d.agent[0])
 			json_object_set_new(ev, "agent", json_string(d.agent));
+		if (parent)
+			json_object_set_new(ev, "parent", json_string(parent));
 		publish(c, tenant, CC_EV_REJECTED, ev);
 		return reply;
 	}
-	json_object_set_new(reply, "action", json_string(d.action == RT_PSTN ? "pstn" : "agent"));
+	json_object_set_new(reply, "action", json_string(d.action == RT_PSTN    ? "pstn"
+	                                                 : d.action == RT_MEDIA ? "media"
+	                                                                        : "agent"));
 	json_object_set_new(reply, "uri", json_string(d.uri));
+	if (d.action == RT_MEDIA) {
+		json_object_set_new(reply, "flow", json_string(d.flow));
+		json_object_set_new(reply, "domain", json_string(d.domain));
+		json_object_set_new(reply, "caller", json_string(d.caller));
+		rt_media_sent(c->media, call, tenant, d.media);
+	} else if (parent) {
+		rt_media_leg(c->media, call, tenant, parent);
+	}
 	if (grant > 0)
 		json_object_set_new(reply, "timeout", json_integer(grant));
 	if (d.action == RT_PSTN)
@@ -292,6 +315,12 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 	json_object_set_new(ev, "agent", json_string(d.agent));
 	if (d.action == RT_PSTN)
 		json_object_set_new(ev, "destination", json_string(d.to));
+	if (d.action == RT_MEDIA) {
+		json_object_set_new(ev, "flow", json_string(d.flow));
+		json_object_set_new(ev, "media", json_string(d.media));
+	}
+	if (parent)
+		json_object_set_new(ev, "parent", json_string(parent));
 	if (grant > 0)
 		json_object_set_new(ev, "grant_seconds", json_integer(grant));
 	publish(c, tenant, CC_EV_ROUTED, ev);
@@ -335,17 +364,22 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 			rt_credit_answered(c->credit, call,
 			                   (long)json_integer_value(json_object_get(msg, "h_entry")),
 			                   (long)json_integer_value(json_object_get(msg, "h_id")));
+		rt_media_answered(c->media, call, (long)json_integer_value(json_object_get(msg, "h_entry")),
+		                  (long)json_integer_value(json_object_get(msg, "h_id")));
 		publish(c, tenant, CC_EV_ANSWERED, kam_event(tenant, CC_EV_ANSWERED, call, at));
 		return;
 	}
 	/* ended or failed, whatever ended it: the call's slot is free */
 	rt_limits_release(&c->limits, call);
 	bool cut = c->credit && rt_credit_ended(c->credit, call);
+	bool media_lost = rt_media_ended(c->media, call);
 	if (strcmp(what, "ended") == 0) {
 		ev = kam_event(tenant, CC_EV_ENDED, call, at);
 		json_object_set_new(ev, "code", json_integer(200));
 		json_object_set_new(ev, "result", json_string("answered"));
-		if (cut)
+		if (media_lost)
+			json_object_set_new(ev, "reason", json_string("media server lost"));
+		else if (cut)
 			json_object_set_new(ev, "reason", json_string("credit exhausted"));
 		publish(c, tenant, CC_EV_ENDED, ev);
 		return;
@@ -357,7 +391,7 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 
 	ev = kam_event(tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, call, at);
 	json_object_set_new(ev, "code", json_integer(code));
-	json_object_set_new(ev, "reason", json_string(reason));
+	json_object_set_new(ev, "reason", json_string(media_lost ? "media server lost" : reason));
 	json_object_set_new(ev, "result", json_string(lookup ? "rejected" : failure_result(code)));
 	publish(c, tenant, lookup ? CC_EV_REJECTED : CC_EV_ENDED, ev);
 }
@@ -367,6 +401,7 @@ void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, in
 	json_t *ev = kam_event(tenant, CC_EV_ENDED, call, end_us);
 
 	rt_limits_release(&c->limits, call);
+	rt_media_ended(c->media, call);
 	if (c->credit)
 		rt_credit_ended(c->credit, call);       /* no more slices for it */
 	json_object_set_new(ev, "code", json_integer(200));

@@ -24,6 +24,14 @@
  * grant must wait for billingd is parked: rt_calls_handle returns NULL
  * and the answer goes out later through `answer`.
  *
+ * mediad (media.h): a carrier call to a flow number goes to an alive
+ * mediad ("action":"media", with "flow", "domain" and "caller" for the
+ * X-CC-* headers Kamailio adds); none alive -> 503. A question of kind
+ * "media" (a leg mediad places) carries "tenant" and "parent" (the
+ * caller's call id): its offered, routed and rejected events carry
+ * "parent". An end reported for a call routingd ended because its mediad
+ * was lost has the reason "media server lost".
+ *
  * Events are queued, not published, while a message is handled: the
  * caller sends the answer first, then rt_calls_flush publishes them.
  *   answered  call
@@ -42,6 +50,7 @@
 #include "model-t.h"
 
 struct rt_credit;
+struct rt_media;
 
 struct rt_calls {
 	struct rt_model **model;     /* the current model (swapped by reloads) */
@@ -55,6 +64,7 @@ struct rt_calls {
 	uint64_t swept;              /* calls ended by the sweep (sweep.h) */
 	uint64_t lost;               /* events neither published nor spooled */
 	struct rt_credit *credit;    /* credit grants */
+	struct rt_media *media;      /* mediad instances and their calls (NULL: none) */
 	struct rt_limits limits;     /* per-tenant call limits (zeroed = empty) */
 	json_t *later;               /* [subject, event] pairs for rt_calls_flush */
 	/* a parked call's answer, when billingd's lease arrives (main sends

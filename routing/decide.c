@@ -23,6 +23,8 @@ int rt_kind_parse(const char *s, enum rt_kind *kind)
 		*kind = RT_CARRIER;
 	else if (strcmp(s, "agent") == 0)
 		*kind = RT_AGENT;
+	else if (strcmp(s, "media") == 0)
+		*kind = RT_MEDIA_LEG;
 	else
 		return CC_ERROR;
 	return CC_OK;
@@ -96,6 +98,7 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 	switch (rt_caller_digits(req->from_user, from)) {
 	case CC_OK:
 		snprintf(d->from, sizeof(d->from), "+%s", from);
+		snprintf(d->caller, sizeof(d->caller), "+%s", from);
 		if (rt_tenant_blocks(n->tenant, from))
 			return reject(d, 603, "Decline");
 		break;
@@ -104,6 +107,21 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 	default:
 		if (!n->tenant->allow_unparseable)
 			return reject(d, 603, "Unreadable Caller Number");
+	}
+	if (n->to_flow) {
+		if (!n->flow[0])
+			return reject(d, 404, "Not Found");      /* the flow is gone */
+		if (!req->media)
+			return reject(d, 503, "Media Server Unavailable");
+		snprintf(d->flow, sizeof(d->flow), "%s", n->flow);
+		if (snprintf(d->domain, sizeof(d->domain), "%s", n->tenant->sip_domain) >=
+		    (int)sizeof(d->domain))
+			return reject(d, 500, "Server Error");
+		d->action = RT_MEDIA;
+		if (snprintf(d->uri, sizeof(d->uri), "sip:+%s@%s", n->digits, req->media) >=
+		    (int)sizeof(d->uri))
+			return reject(d, 500, "Server Error");
+		return;
 	}
 	snprintf(d->agent, sizeof(d->agent), "%s", n->extension);
 	if (!cc_map_get(&n->tenant->agents, n->extension))
@@ -114,15 +132,18 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 		return reject(d, 500, "Server Error");  /* a cut URI would ring another host */
 }
 
+/* An agent's call, or a leg mediad places for the tenant (media: no agent
+ * calls, so no agent's caller ID). */
 static void decide_agent(const struct rt_model *m, const struct rt_request *req,
-                         struct rt_decision *d)
+                         struct rt_decision *d, bool media)
 {
 	const struct rt_tenant *t = cc_map_get(&m->tenants, req->tenant);
 	char digits[CC_E164_MAX];
 
 	snprintf(d->from, sizeof(d->from), "%s", req->from_user);
 	snprintf(d->to, sizeof(d->to), "%s", req->to_user);
-	snprintf(d->agent, sizeof(d->agent), "%s", req->from_user);
+	if (!media)
+		snprintf(d->agent, sizeof(d->agent), "%s", req->from_user);
 	d->direction = RT_INTERNAL;
 	if (!t || !t->enabled)
 		return reject(d, 403, "Forbidden");
@@ -145,7 +166,7 @@ static void decide_agent(const struct rt_model *m, const struct rt_request *req,
 		return reject(d, 403, "Destination Not Allowed");
 	if (!t->plan && !t->pstn_without_plan)
 		return reject(d, 403, "PSTN Not Enabled");
-	const struct rt_agent *a = cc_map_get(&t->agents, req->from_user);
+	const struct rt_agent *a = media ? NULL : cc_map_get(&t->agents, req->from_user);
 	const char *cli = a && a->cli[0] ? a->cli : t->cli;
 
 	if (!cli[0])
@@ -166,5 +187,5 @@ void rt_decide(const struct rt_model *m, const struct rt_request *req, struct rt
 	if (req->kind == RT_CARRIER)
 		decide_carrier(m, req, d);
 	else
-		decide_agent(m, req, d);
+		decide_agent(m, req, d, req->kind == RT_MEDIA_LEG);
 }

@@ -19,16 +19,27 @@
  *   no caller ID (the agent's, else the tenant's) -> 403 "No Caller ID"
  *   (a carrier-facing platform presents a number its tenant holds, or
  *   nothing goes out); no outbound trunk -> 503. Nothing else (404).
+ * Carrier call to a number whose target is a flow: the checks above, then
+ *   the flow gone -> 404; no mediad alive (req->media NULL) -> 503 "Media
+ *   Server Unavailable" at once; else RT_MEDIA: to mediad's SIP address
+ *   (docs/MEDIA.md), with the flow version to run.
+ * Media leg (an INVITE from mediad's address, Kamailio's group 3, for the
+ *   caller's call `parent` of tenant `tenant`): the tenant missing or
+ *   disabled -> 403; to_user an extension of the tenant -> ring it
+ *   (internal); an E.164 number -> PSTN by the agent rules above with no
+ *   agent (the tenant's caller ID, its plan or pstn_without_plan);
+ *   nothing else -> 404.
  */
 #ifndef RT_DECIDE_H
 #define RT_DECIDE_H
 
 #include "model-t.h"
 
-enum rt_kind { RT_CARRIER, RT_AGENT };
+enum rt_kind { RT_CARRIER, RT_AGENT, RT_MEDIA_LEG };
 
-/* "carrier" or "agent" (Kamailio's question); CC_ERROR for anything else,
- * which must be refused, never taken for an authenticated agent. */
+/* "carrier", "agent" or "media" (Kamailio's question); CC_ERROR for
+ * anything else, which must be refused, never taken for an authenticated
+ * agent. */
 int rt_kind_parse(const char *s, enum rt_kind *kind);
 
 /* The caller's digits from a SIP From user: percent-decoded, cut at the
@@ -43,9 +54,10 @@ struct rt_request {
 	const char *tenant;      /* tenant id (agent calls, from authentication) */
 	const char *from_user;   /* caller: E.164 from a carrier, extension from an agent */
 	const char *to_user;     /* Request-URI user */
+	const char *media;       /* an alive mediad's SIP host:port, NULL if none (media.h) */
 };
 
-enum rt_action { RT_REJECT, RT_RING_AGENT, RT_PSTN };
+enum rt_action { RT_REJECT, RT_RING_AGENT, RT_PSTN, RT_MEDIA };
 
 enum rt_direction { RT_INBOUND, RT_OUTBOUND, RT_INTERNAL };
 
@@ -61,6 +73,10 @@ struct rt_decision {
 	char to[CC_E164_MAX + 12];         /* callee, normalised where possible */
 	char agent[12];                    /* agent extension involved */
 	char cli[CC_E164_MAX + 1];         /* caller ID for PSTN calls */
+	char flow[CC_UUID_LEN];            /* RT_MEDIA: the flow version to run */
+	char domain[128];                  /* RT_MEDIA: the tenant's SIP domain (X-CC-Domain) */
+	char media[CC_UUID_LEN];           /* RT_MEDIA: the mediad instance (set by calls.c) */
+	char caller[CC_E164_MAX + 1];      /* the caller's "+digits" when readable, else "" */
 };
 
 void rt_decide(const struct rt_model *m, const struct rt_request *req, struct rt_decision *d);

@@ -36,6 +36,7 @@
 #include "evapi.h"
 #include "log.h"
 #include "loader.h"
+#include "media.h"
 #include "model.h"
 #include "sweep.h"
 
@@ -55,6 +56,7 @@ struct settings {
 	long sweep_s;
 	long sweep_grace_s;
 	char *kam_rpc_fifo;
+	long media_dead_ms;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -97,7 +99,12 @@ static const struct cc_config_row settings_table[] = {
 	  "a call answered less than this long ago is never swept, seconds" },
 	{ "CC_KAM_RPC_FIFO", CC_CFG_STR, "var/run/kamailio/rpc.fifo", 0, 0,
 	  offsetof(struct settings, kam_rpc_fifo),
-	  "Kamailio's JSON-RPC FIFO, for the sweep (replies come on a FIFO made beside it)" },
+	  "Kamailio's JSON-RPC FIFO, for the sweep and for ending the calls of a lost mediad "
+	  "(replies come on a FIFO made beside it)" },
+	{ "CC_ROUTING_MEDIA_DEAD_MS", CC_CFG_INT, "3000", 500, 600000,
+	  offsetof(struct settings, media_dead_ms),
+	  "a mediad whose last heartbeat (cc.rpc.route.media) is older than this is lost: no call "
+	  "goes to it and its calls are ended, ms" },
 };
 
 struct routingd {
@@ -117,6 +124,8 @@ struct routingd {
 	double full_s, patch_s;      /* the last full build's and patch's duration */
 	long since_reload;           /* seconds since the last reload was asked for */
 	struct rt_sweep *sweep;      /* ends calls whose dialog is gone (NULL: off) */
+	natsConnection *media_nc;    /* mediad's heartbeats and their answers */
+	struct rt_media *media;      /* which mediad is alive, and its calls (media.h) */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
 	struct cc_hist_window recent_ns;   /* the same, the last 10-20 s */
@@ -326,6 +335,27 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	        (double)r->calls.lost);
 	counter(f, "cc_routing_swept_calls_total", "counter",
 	        "answered calls ended by the sweep: their dialog was gone", (double)r->calls.swept);
+	if (r->media) {
+		struct rt_media_stats ms;
+
+		rt_media_stats(r->media, &ms);
+		counter(f, "cc_routing_media_instances_alive", "gauge",
+		        "mediad instances whose heartbeat is recent", (double)ms.alive);
+		counter(f, "cc_routing_media_calls_total", "counter",
+		        "calls sent to mediad (answered `media`)", (double)ms.sent);
+		counter(f, "cc_routing_media_legs_total", "counter",
+		        "legs mediad placed through Kamailio and routingd decided", (double)ms.legs);
+		counter(f, "cc_routing_media_calls", "gauge",
+		        "calls and legs of mediad instances followed now", (double)ms.tracked);
+		counter(f, "cc_routing_media_lost_total", "counter",
+		        "mediad instances declared lost (silent, or replaced)", (double)ms.lost_instances);
+		counter(f, "cc_routing_media_lost_calls_total", "counter",
+		        "calls ended because their mediad was lost", (double)ms.lost_calls);
+		counter(f, "cc_routing_media_heartbeats_total", "counter",
+		        "mediad heartbeats applied", (double)ms.heartbeats);
+		counter(f, "cc_routing_media_heartbeats_refused_total", "counter",
+		        "mediad heartbeats refused (malformed, or from a lost instance)", (double)ms.refused);
+	}
 	if (r->sweep) {
 		counter(f, "cc_routing_sweeps_total", "counter", "sweeps run", (double)rt_sweep_runs(r->sweep));
 		counter(f, "cc_routing_sweep_failures_total", "counter",
@@ -431,6 +461,13 @@ int main(int argc, char **argv)
 		CC_ERR("cannot start the model loader's thread");
 		return 1;
 	}
+	/* mediad's heartbeats on a connection of their own, answered at once */
+	if (!(r.media_nc = cc_nats_connect(r.cfg.nats_url, "routingd-media", true)) ||
+	    !(r.media = rt_media_new(r.base, r.media_nc, r.cfg.kam_rpc_fifo, r.cfg.media_dead_ms))) {
+		CC_ERR("cannot follow mediad on %s (%s)", r.cfg.nats_url, RT_MEDIA_SUBJECT);
+		return 1;
+	}
+	r.calls.media = r.media;
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
 	r.calls.publish = cc_events_publish;
@@ -499,6 +536,7 @@ int main(int argc, char **argv)
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
 	rt_sweep_free(r.sweep);
+	rt_media_free(r.media);
 	/* parked calls are answered (503) while Kamailio is still there */
 	rt_credit_free(&r.credit);
 	rt_calls_flush(&r.calls);
@@ -512,6 +550,7 @@ int main(int argc, char **argv)
 	event_base_free(r.base);
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
 	natsConnection_Destroy(r.credit_nc);
+	natsConnection_Destroy(r.media_nc);
 	nats_Close();
 	libevent_global_shutdown();
 	return 0;

@@ -60,7 +60,10 @@ struct rt_tenant {
 struct rt_number {
 	char digits[CC_E164_MAX];    /* E.164 digits without '+' */
 	struct rt_tenant *tenant;    /* owner */
-	char extension[12];          /* target agent */
+	char extension[12];          /* target agent ("" when the target is a flow) */
+	bool to_flow;                /* the target is a flow (cc.numbers.target_type 'flow') */
+	char flow[CC_UUID_LEN];      /* its version in force (cc.flows.version_id), "" if the
+	                              * flow is gone: the number answers 404 */
 };
 
 struct rt_trunk {

@@ -112,6 +112,20 @@ int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *
 	return CC_OK;
 }
 
+int rt_model_add_flow_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                             const char *version)
+{
+	if (rt_model_add_number(m, e164, t, "") != CC_OK)
+		return CC_ERROR;
+	struct rt_number *n = t->nums[t->n_nums - 1];
+
+	n->to_flow = true;
+	/* only an id names a version: anything else is a flow gone */
+	if (version && cc_uuid_valid(version))
+		snprintf(n->flow, sizeof(n->flow), "%s", version);
+	return CC_OK;
+}
+
 /* "+digits" of a canonical number into cli, or CC_ERROR (cli unchanged). */
 static int set_cli(char cli[CC_E164_MAX + 1], const char *e164)
 {
@@ -285,15 +299,25 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 	}
 	PQclear(r);
 
-	/* only numbers assigned to a tenant and given a target ring anyone */
-	if (!(r = query(pg, "SELECT tenant_id, e164, target_extension FROM cc.numbers "
-	                    "WHERE tenant_id IS NOT NULL AND target_extension IS NOT NULL%s%s%s",
-	                "tenant_id", f, " AND ", err)))
+	/* only numbers assigned to a tenant and given a target ring anyone; a
+	 * flow's target is its version in force (NULL: the flow is gone, the
+	 * number answers 404), of the number's own tenant only */
+	if (!(r = query(pg, "SELECT n.tenant_id, n.e164, n.target_extension, n.target_flow IS NOT NULL,"
+	                    " f.version_id FROM cc.numbers n LEFT JOIN cc.flows f"
+	                    " ON f.id = n.target_flow AND f.tenant_id = n.tenant_id"
+	                    " WHERE n.tenant_id IS NOT NULL AND (n.target_extension IS NOT NULL"
+	                    " OR n.target_flow IS NOT NULL)%s%s%s",
+	                "n.tenant_id", f, " AND ", err)))
 		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
-		if (t)
+		if (!t)
+			continue;
+		if (PQgetvalue(r, i, 3)[0] == 't')
+			rt_model_add_flow_number(m, PQgetvalue(r, i, 1), t,
+			                         PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4));
+		else
 			rt_model_add_number(m, PQgetvalue(r, i, 1), t, PQgetvalue(r, i, 2));
 	}
 	PQclear(r);

@@ -25,6 +25,10 @@ struct rt_tenant *rt_model_add_tenant(struct rt_model *m, const char *id, const 
 int rt_model_add_agent(struct rt_tenant *t, const char *extension);
 int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
                         const char *extension);
+/* A number whose target is a flow; version is its cc.flow_versions.id in
+ * force, "" or NULL when the flow is gone. */
+int rt_model_add_flow_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                             const char *version);
 /* The caller ID of the tenant's PSTN calls, or of one of its agents
  * (canonical "+..."; CC_ERROR and unchanged otherwise). */
 int rt_model_set_cli(struct rt_tenant *t, const char *e164);

@@ -24,7 +24,9 @@ static const char COLS[] = "id, direction, from_number, to_number, number, agent
 	/* the latest rated line: "cost_micro currency minor_unit flags" */
 	"(SELECT r.cost_micro || ' ' || r.currency || ' ' || cur.minor_unit || ' ' || r.flags "
 	" FROM cc.rated_lines r JOIN cc.currencies cur ON cur.code = r.currency "
-	" WHERE r.call_id = c.id ORDER BY r.revision DESC LIMIT 1)";
+	" WHERE r.call_id = c.id ORDER BY r.revision DESC LIMIT 1), "
+	/* what mediad adds (docs/MEDIA.md), columns 14-19 */
+	"parent_call, flow, ivr::text, ivr_vars::text, ivr_ms, media::text";
 
 static json_t *text(const PGresult *res, int i, int col)
 {
@@ -53,6 +55,14 @@ static void add_cost(json_t *o, const PGresult *res, int i)
 		json_object_set_new(o, "billing_flags", json_string(flags));
 }
 
+/* a jsonb column as JSON (billingd wrote it), null when NULL */
+static json_t *doc(const PGresult *res, int i, int col)
+{
+	json_t *v = PQgetisnull(res, i, col) ? NULL : json_loads(PQgetvalue(res, i, col), JSON_DECODE_ANY, NULL);
+
+	return v ? v : json_null();
+}
+
 static json_t *row(const PGresult *res, int i)
 {
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
@@ -64,6 +74,12 @@ static json_t *row(const PGresult *res, int i)
 	                 "sip_code", integer(res, i, 11), "reason", text(res, i, 12));
 
 	add_cost(o, res, i);
+	json_object_set_new(o, "parent_call", text(res, i, 14));
+	json_object_set_new(o, "flow", text(res, i, 15));
+	json_object_set_new(o, "ivr", doc(res, i, 16));
+	json_object_set_new(o, "ivr_vars", doc(res, i, 17));
+	json_object_set_new(o, "ivr_ms", integer(res, i, 18));
+	json_object_set_new(o, "media", doc(res, i, 19));
 	return o;
 }
 

@@ -58,6 +58,20 @@ pick_port() {
 	done
 }
 
+# pick_media_rtp: the first port of 200 free ones in 60000-64999 (outside
+# every rtpengine block stack_try picks, 40000-59999)
+pick_media_rtp() {
+	local p
+	while :; do
+		p=$((60000 + (RANDOM % 25) * 200))
+		grep -qsx "media-$p" "$PICKED" && continue
+		ss -Htuan "sport >= :$p and sport <= :$((p + 199))" 2>/dev/null | grep -q . && continue
+		echo "media-$p" >> "$PICKED"
+		echo "$p"
+		return
+	done
+}
+
 # ------------------------------------------------------------------ stack
 # Kamailio's RPC has no port any more; 20_sip.sh still names the variable
 # when it calls ops/kamrpc.sh (which ignores it)
@@ -84,7 +98,8 @@ stack_try() {
 	chmod 755 "$CC_VAR"
 	local k
 	for k in CC_SIP_PORT CC_SIP_TLS_PORT CC_API_PORT CC_PG_PORT CC_NATS_PORT CC_NATS_HTTP_PORT \
-	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT; do
+	         CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT \
+	         CC_MEDIA_SIP_PORT CC_MEDIA_METRICS_PORT; do
 		export "$k=$(pick_port)"
 	done
 	# media ports: 1000 from a random block unless CC_TEST_RTP_SPAN asks
@@ -92,6 +107,10 @@ stack_try() {
 	local span=${CC_TEST_RTP_SPAN:-1000}
 	export CC_RTP_MIN=$((40000 + (RANDOM % (20000 / span)) * span)) CC_RTP_MAX
 	CC_RTP_MAX=$((CC_RTP_MIN + span - 1))
+	# mediad's own media ports: a free block of 200 away from rtpengine's
+	export CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX
+	CC_MEDIA_RTP_MIN=$(pick_media_rtp)
+	CC_MEDIA_RTP_MAX=$((CC_MEDIA_RTP_MIN + 199))
 	export CC_SIP_DOMAIN=cc.test
 	"$TOP/ops/stack.sh" start > "$CC_VAR/stack-start.log" 2>&1 || return 1
 	OPERATOR=$(cat "$CC_VAR/operator.token")

@@ -12,7 +12,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ADMIN=$1 SECRETS=$2
-ROLES="kamailio cc_app cc_routingd cc_billingd cc_tenantd"
+ROLES="kamailio cc_app cc_routingd cc_billingd cc_tenantd cc_mediad"
 KAM_SQL=/usr/share/kamailio/postgres
 KAM_MODULES="standard auth_db domain usrloc registrar dialog permissions"
 

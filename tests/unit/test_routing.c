@@ -6,6 +6,7 @@
 #include "cc.h"
 #include "decide.h"
 #include "limits.h"
+#include "media.h"
 #include "model.h"
 
 static struct rt_model *fixture(void)
@@ -42,7 +43,7 @@ static struct rt_model *fixture(void)
 
 static void carrier(struct rt_model *m, const char *from, const char *to, struct rt_decision *d)
 {
-	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to };
+	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to, NULL };
 
 	rt_decide(m, &q, d);
 }
@@ -50,7 +51,7 @@ static void carrier(struct rt_model *m, const char *from, const char *to, struct
 static void agent(struct rt_model *m, const char *tenant, const char *from, const char *to,
                   struct rt_decision *d)
 {
-	struct rt_request q = { RT_AGENT, "", tenant, from, to };
+	struct rt_request q = { RT_AGENT, "", tenant, from, to, NULL };
 
 	rt_decide(m, &q, d);
 }
@@ -318,6 +319,252 @@ TEST(kind_is_carrier_or_agent)
 	ASSERT_EQ_INT(rt_kind_parse("", &k), CC_ERROR);
 	ASSERT_EQ_INT(rt_kind_parse("Agent", &k), CC_ERROR);
 	ASSERT_EQ_INT(rt_kind_parse("operator", &k), CC_ERROR);
+	ASSERT_EQ_INT(rt_kind_parse("media", &k), CC_OK);
+	ASSERT_EQ_INT(k, RT_MEDIA_LEG);
+	ASSERT_EQ_INT(rt_kind_parse("Media", &k), CC_ERROR);
+}
+
+#define FLOW_V "f1000000-0000-4000-8000-000000000001"
+
+/* acme's +8657199990001 targets a flow in force, +8657199990002 one gone */
+static struct rt_model *flow_fixture(void)
+{
+	struct rt_model *m = fixture();
+	struct rt_tenant *a = cc_map_get(&m->tenants, ACME);
+
+	ASSERT_EQ_INT(rt_model_add_flow_number(m, "+8657199990001", a, FLOW_V), CC_OK);
+	ASSERT_EQ_INT(rt_model_add_flow_number(m, "+8657199990002", a, NULL), CC_OK);
+	/* a version that is not an id is a flow gone, never a URI part */
+	ASSERT_EQ_INT(rt_model_add_flow_number(m, "+8657199990003", a, "x;evil"), CC_OK);
+	return m;
+}
+
+static void carrier_media(struct rt_model *m, const char *from, const char *to, const char *media,
+                          struct rt_decision *d)
+{
+	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to,
+	                        media };
+
+	rt_decide(m, &q, d);
+}
+
+TEST(flow_number_goes_to_mediad)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+
+	carrier_media(m, "+8613800000001", "+8657199990001", "127.0.0.1:5090", &d);
+	ASSERT_EQ_INT(d.action, RT_MEDIA);
+	ASSERT_EQ_STR(d.uri, "sip:+8657199990001@127.0.0.1:5090");
+	ASSERT_EQ_STR(d.flow, FLOW_V);
+	ASSERT_EQ_STR(d.domain, "acme.cc.test");
+	ASSERT_EQ_STR(d.caller, "+8613800000001");
+	ASSERT_EQ_STR(d.tenant->slug, "acme");
+	ASSERT_EQ_STR(d.number, "+8657199990001");
+	ASSERT_EQ_INT(d.direction, RT_INBOUND);
+	/* a withheld caller reaches the flow with no caller number */
+	carrier_media(m, "anonymous", "+8657199990001", "127.0.0.1:5090", &d);
+	ASSERT_EQ_INT(d.action, RT_MEDIA);
+	ASSERT_EQ_STR(d.caller, "");
+	rt_model_free(m);
+}
+
+TEST(flow_number_without_mediad_is_503)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+
+	carrier_media(m, "+8613800000001", "+8657199990001", NULL, &d);
+	ASSERT_EQ_INT(d.action, RT_REJECT);
+	ASSERT_EQ_INT(d.code, 503);
+	ASSERT_EQ_STR(d.reason, "Media Server Unavailable");
+	rt_model_free(m);
+}
+
+TEST(flow_gone_is_404)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+
+	carrier_media(m, "+8613800000001", "+8657199990002", "127.0.0.1:5090", &d);
+	ASSERT_EQ_INT(d.action, RT_REJECT);
+	ASSERT_EQ_INT(d.code, 404);
+	carrier_media(m, "+8613800000001", "+8657199990003", "127.0.0.1:5090", &d);
+	ASSERT_EQ_INT(d.code, 404);
+	/* the block list still comes first */
+	carrier_media(m, "+8613900000666", "+8657199990001", "127.0.0.1:5090", &d);
+	ASSERT_EQ_INT(d.code, 603);
+	rt_model_free(m);
+}
+
+static void media_leg(struct rt_model *m, const char *tenant, const char *from, const char *to,
+                      struct rt_decision *d)
+{
+	struct rt_request q = { RT_MEDIA_LEG, "", tenant, from, to, NULL };
+
+	rt_decide(m, &q, d);
+}
+
+TEST(media_leg_rings_extension)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+
+	media_leg(m, ACME, "+8613800000001", "1002", &d);
+	ASSERT_EQ_INT(d.action, RT_RING_AGENT);
+	ASSERT_EQ_STR(d.uri, "sip:1002@acme.cc.test");
+	ASSERT_EQ_INT(d.direction, RT_INTERNAL);
+	ASSERT_EQ_STR(d.agent, "");
+	/* another tenant's extension is not this tenant's */
+	media_leg(m, BETA, "+8613800000001", "1002", &d);
+	ASSERT_EQ_INT(d.code, 404);
+	rt_model_free(m);
+}
+
+TEST(media_leg_pstn_rules)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_tenant *a = cc_map_get(&m->tenants, ACME);
+	struct rt_decision d;
+
+	media_leg(m, ACME, "+8613800000001", "+8613912345678", &d);
+	ASSERT_EQ_INT(d.action, RT_PSTN);
+	ASSERT_EQ_STR(d.cli, "+8657112345678");        /* the tenant's, no agent's */
+	ASSERT_EQ_STR(d.uri, "sip:+8613912345678@127.0.0.1:16500");
+	ASSERT_EQ_INT(d.direction, RT_OUTBOUND);
+	/* an agent's own caller ID is not taken for a leg "from" that number */
+	rt_model_set_agent_cli(a, "1001", "+8657100000001");
+	media_leg(m, ACME, "1001", "+8613912345678", &d);
+	ASSERT_EQ_STR(d.cli, "+8657112345678");
+	a->pstn_without_plan = false;
+	media_leg(m, ACME, "+8613800000001", "+8613912345678", &d);
+	ASSERT_EQ_INT(d.action, RT_REJECT);
+	ASSERT_EQ_INT(d.code, 403);
+	ASSERT_EQ_STR(d.reason, "PSTN Not Enabled");
+	rt_model_free(m);
+}
+
+TEST(media_leg_refusals)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+
+	media_leg(m, "dddddddd-0000-4000-8000-000000000009", "+8613800000001", "1001", &d);
+	ASSERT_EQ_INT(d.code, 403);                       /* no such tenant */
+	media_leg(m, "cccccccc-0000-4000-8000-000000000003", "+8613800000001", "1001", &d);
+	ASSERT_EQ_INT(d.code, 403);                       /* disabled */
+	media_leg(m, "", "+8613800000001", "1001", &d);
+	ASSERT_EQ_INT(d.code, 403);
+	media_leg(m, ACME, "+8613800000001", "55", &d);
+	ASSERT_EQ_INT(d.code, 404);                       /* neither extension nor number */
+	rt_model_free(m);
+}
+
+#define INST1 "11111111-0000-4000-8000-000000000001"
+#define INST2 "22222222-0000-4000-8000-000000000002"
+#define CALL1 "c0000000-0000-4000-8000-000000000001"
+#define LEG1 "c0000000-0000-4000-8000-0000000000a1"
+
+static json_t *beat(const char *id, const char *inst, const char *sip)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", id, "instance", inst, "sip", sip, "calls", 0,
+	                 "started", "2026-12-02T02:00:00Z");
+}
+
+static int beat_ok(struct rt_media *m, const char *id, const char *inst, const char *sip,
+                   int64_t now)
+{
+	json_t *b = beat(id, inst, sip), *r = rt_media_heartbeat(m, b, now);
+	int ok = json_is_true(json_object_get(r, "ok"));
+
+	ASSERT_EQ_STR(json_string_value(json_object_get(r, "id")), id);
+	json_decref(b);
+	json_decref(r);
+	return ok;
+}
+
+TEST(media_alive_by_heartbeat)
+{
+	struct rt_media *m = rt_media_new(NULL, NULL, NULL, 3000);
+	char inst[CC_UUID_LEN];
+	struct rt_media_stats st;
+
+	ASSERT(rt_media_pick(m, inst) == NULL);
+	ASSERT(beat_ok(m, "h1", INST1, "127.0.0.1:5090", 1000));
+	ASSERT_EQ_STR(rt_media_pick(m, inst), "127.0.0.1:5090");
+	ASSERT_EQ_STR(inst, INST1);
+	rt_media_check(m, 3900);
+	ASSERT(rt_media_pick(m, inst) != NULL);
+	/* a retransmitted heartbeat gets its cached answer: no new sign of life */
+	ASSERT(beat_ok(m, "h1", INST1, "127.0.0.1:5090", 3500));
+	rt_media_check(m, 4100);
+	ASSERT(rt_media_pick(m, inst) == NULL);
+	rt_media_stats(m, &st);
+	ASSERT_EQ_INT(st.alive, 0);
+	ASSERT_EQ_INT(st.lost_instances, 1);
+	/* a lost instance stays lost: it starts afresh with a new id */
+	ASSERT(!beat_ok(m, "h2", INST1, "127.0.0.1:5090", 4200));
+	ASSERT(rt_media_pick(m, inst) == NULL);
+	ASSERT(beat_ok(m, "h3", INST2, "127.0.0.1:5090", 4300));
+	ASSERT_EQ_STR(inst, INST1);
+	ASSERT(rt_media_pick(m, inst) != NULL);
+	ASSERT_EQ_STR(inst, INST2);
+	rt_media_free(m);
+}
+
+TEST(media_heartbeat_refusals)
+{
+	struct rt_media *m = rt_media_new(NULL, NULL, NULL, 3000);
+	char inst[CC_UUID_LEN];
+	json_t *r, *bad = json_pack("{s:s}", "instance", INST1);
+
+	r = rt_media_heartbeat(m, bad, 1000);                 /* no id */
+	ASSERT(!json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	r = rt_media_heartbeat(m, NULL, 1000);                /* not JSON */
+	ASSERT(!json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	json_decref(bad);
+	ASSERT(!beat_ok(m, "b1", "not-an-id", "127.0.0.1:5090", 1000));
+	ASSERT(!beat_ok(m, "b2", INST1, "127.0.0.1", 1000));
+	ASSERT(!beat_ok(m, "b3", INST1, "127.0.0.1:99999", 1000));
+	ASSERT(!beat_ok(m, "b4", INST1, "evil.example;transport=tcp:5090", 1000));
+	ASSERT(!beat_ok(m, "b5", INST1, "a@b:5090", 1000));
+	ASSERT(rt_media_pick(m, inst) == NULL);
+	/* an instance does not move */
+	ASSERT(beat_ok(m, "b6", INST1, "127.0.0.1:5090", 1000));
+	ASSERT(!beat_ok(m, "b7", INST1, "127.0.0.1:6000", 1100));
+	rt_media_free(m);
+}
+
+TEST(media_lost_instance_ends_its_calls)
+{
+	struct rt_media *m = rt_media_new(NULL, NULL, NULL, 3000);
+	char inst[CC_UUID_LEN];
+	struct rt_media_stats st;
+
+	ASSERT(beat_ok(m, "h1", INST1, "127.0.0.1:5090", 1000));
+	rt_media_pick(m, inst);
+	rt_media_sent(m, CALL1, ACME, inst);
+	ASSERT(rt_media_leg(m, LEG1, ACME, CALL1));
+	ASSERT(!rt_media_leg(m, "c0000000-0000-4000-8000-0000000000a2", ACME,
+	                     "c0000000-0000-4000-8000-0000000000ff"));  /* no such parent */
+	rt_media_answered(m, CALL1, 11, 22);
+	rt_media_answered(m, LEG1, 12, 23);
+	/* replaced by a new instance at the same address: its calls are lost */
+	ASSERT(beat_ok(m, "h2", INST2, "127.0.0.1:5090", 1500));
+	rt_media_stats(m, &st);
+	ASSERT_EQ_INT(st.lost_calls, 2);
+	ASSERT_EQ_INT(st.alive, 1);
+	ASSERT(rt_media_ended(m, CALL1));
+	ASSERT(rt_media_ended(m, LEG1));
+	ASSERT(!rt_media_ended(m, LEG1));           /* forgotten */
+	/* a call of the live one that ends normally is not lost */
+	rt_media_pick(m, inst);
+	rt_media_sent(m, CALL1, ACME, inst);
+	rt_media_answered(m, CALL1, 1, 2);
+	ASSERT(!rt_media_ended(m, CALL1));
+	rt_media_free(m);
 }
 
 TEST(limits_concurrent_calls)
@@ -391,4 +638,8 @@ TEST_LIST(T(carrier_rings_agent), T(long_uri_refused_not_cut), T(carrier_rejecti
           T(same_extension_two_tenants), T(agent_to_pstn), T(pstn_without_trunk),
           T(pstn_needs_plan_or_flag), T(caller_id_is_a_setting), T(refused_destinations),
           T(blocklist_reads_or_refuses), T(kind_is_carrier_or_agent),
-          T(limits_concurrent_calls), T(limits_slots_expire), T(limits_call_rate))
+          T(limits_concurrent_calls), T(limits_slots_expire), T(limits_call_rate),
+          T(flow_number_goes_to_mediad), T(flow_number_without_mediad_is_503), T(flow_gone_is_404),
+          T(media_leg_rings_extension), T(media_leg_pstn_rules), T(media_leg_refusals),
+          T(media_alive_by_heartbeat), T(media_heartbeat_refusals),
+          T(media_lost_instance_ends_its_calls))
