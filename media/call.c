@@ -83,6 +83,7 @@ struct play_req {                    /* mem object: one prompt asked of the cata
 };
 
 static struct list calls;
+static bool stopping;              /* md_calls_end_all ran: new calls get 503 */
 static struct md_calls_stats stats;
 
 static void feed(struct md_call *c, enum ivr_input in, char digit, const struct cc_flow *f);
@@ -647,6 +648,10 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	int err;
 
 	(void)arg;
+	if (stopping) {
+		(void)sip_treply(NULL, md_sip(), msg, 503, "Service Unavailable");
+		return;
+	}
 	for (struct le *le = list_head(&calls); le; le = le->next) {
 		struct md_call *o = le->data;
 		if (!strcmp(o->inv.call, inv->call)) {
@@ -748,6 +753,7 @@ void md_calls_end_all(void)
 {
 	struct le *le;
 
+	stopping = true;
 	while ((le = list_head(&calls))) {
 		struct md_call *c = le->data;
 		call_end(c, c->bridge ? "bridged" : "ivr_ended");

@@ -22,7 +22,7 @@
 #define JBUF_MIN 1                   /* frames held before playing */
 #define JBUF_MAX 10                  /* frames at most (200 ms) */
 
-uint64_t md_rtp_in, md_rtp_out, md_rtp_lost;
+uint64_t md_rtp_in, md_rtp_out, md_rtp_lost, md_leg_count;
 
 static struct {
 	struct sa laddr;
@@ -40,6 +40,7 @@ static void leg_destructor(void *arg)
 {
 	struct md_leg *leg = arg;
 
+	md_leg_count--;
 	md_mix_leave(&leg->member);
 	mem_deref(leg->rtp);
 	mem_deref(leg->sdp);
@@ -176,6 +177,7 @@ int md_leg_alloc(struct md_leg **legp, md_digit_h *h, void *arg)
 
 	if (!leg)
 		return ENOMEM;
+	md_leg_count++;
 	leg->telev_pt = -1;
 	leg->pt = -1;
 	md_dtmf_init(&leg->dtmf, h, arg);

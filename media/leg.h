@@ -76,5 +76,6 @@ void md_leg_stats(struct md_leg *leg, struct md_leg_stats *st);
 
 /* Process-wide packet counters (metrics). */
 extern uint64_t md_rtp_in, md_rtp_out, md_rtp_lost;
+extern uint64_t md_leg_count;      /* legs alive */
 
 #endif
