@@ -226,15 +226,21 @@ static int leg_start(struct md_leg *leg)
 	struct sa rtcp;
 	int pt;
 
-	/* the first common format that is audio (telephone-event alone is not) */
+	/* the far end's first common format that is audio (telephone-event
+	 * alone is not); a static payload type needs no rtpmap (RFC 3551):
+	 * libre matches it by number and leaves its name empty */
+	pt = -1;
 	for (struct le *le = list_head(sdp_media_format_lst(leg->sdpm, false)); le; le = le->next) {
 		const struct sdp_format *c = le->data;
-		if (c->sup && md_codec_pt(c->name, c->srate) >= 0) {
+		int cpt = c->pt < 96 ? (c->pt == MD_PCMU || c->pt == MD_PCMA || c->pt == MD_G722 ? c->pt : -1)
+		                     : md_codec_pt(c->name, c->srate);
+		if (c->sup && cpt >= 0) {
 			f = c;
+			pt = cpt;
 			break;
 		}
 	}
-	if (!f || (pt = md_codec_pt(f->name, f->srate)) < 0)
+	if (!f || pt < 0)
 		return EPROTO;
 	if (!sa_isset(sdp_media_raddr(leg->sdpm), SA_ALL))
 		return EPROTO;

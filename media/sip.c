@@ -147,7 +147,7 @@ int md_sip_init(const struct sa *laddr, const struct sa *proxy, md_sip_invite_h 
 	S.proxy = *proxy;
 	S.h = h;
 	S.arg = arg;
-	if (re_snprintf(S.route, sizeof(S.route), "<sip:%J;lr>", proxy) < 0)
+	if (re_snprintf(S.route, sizeof(S.route), "sip:%J", proxy) < 0)
 		return EINVAL;
 	err = sip_alloc(&S.sip, NULL, 32, 32, 32, "mediad", NULL, NULL);
 	if (!err)

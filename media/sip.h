@@ -36,7 +36,8 @@ int md_sip_init(const struct sa *laddr, const struct sa *proxy, md_sip_invite_h 
 void md_sip_close(bool force);
 struct sip *md_sip(void);
 struct sipsess_sock *md_sip_sock(void);
-/* "<sip:host:port;lr>", the route of every leg mediad places. */
+/* "sip:host:port", the route of every leg mediad places (libre writes
+ * "Route: <...;lr>" from it). */
 const char *md_sip_route(void);
 /* A SIP URI "sip:<user>@<host>" into out (size n): 0 or EINVAL. */
 int md_sip_uri(char *out, size_t n, const char *user, const char *host);

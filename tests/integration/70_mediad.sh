@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# mediad's engine through real SIP peers, no mocks: build/tests/mediatest
+# runs the engine (media/libmedia.a: the SIP gate, legs, mixer, players,
+# DTMF) that mediad runs, without a flow, the catalog or NATS. SIPp plays
+# Kamailio (mediad's INVITE with X-CC-*, SIPp's RFC 4733 pcap, a SIP INFO
+# digit) and hostile peers (raw INVITEs: wrong source, missing or bad
+# headers, no common codec); baresip (baresip-core) is an agent that
+# mediatest rings through a "proxy" and that records what it hears
+# (sndfile module), checked with sox. No stack: nothing here needs one.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+BUILD=${CC_BUILD:-$TOP/build}
+MT=$BUILD/tests/mediatest
+W=$(mktemp -d /tmp/cc-media.XXXXXX)
+MT_PID="" BS_PID=""
+cleanup() {
+	[ -n "$MT_PID" ] && kill "$MT_PID" 2>/dev/null
+	[ -n "$BS_PID" ] && kill "$BS_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -f "$PICKED"
+	if [ "$FAILED" = 1 ]; then
+		for f in "$W"/*.out "$W"/*.err; do
+			[ -s "$f" ] && { printf '\n--- %s\n' "$f"; tail -n 30 "$f"; }
+		done
+	fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+[ -x "$MT" ] || { fail mediatest_built "$MT missing (make)"; exit 1; }
+
+KAM=$(pick_port) MT_PORT=$(pick_port)
+# mediatest_start [DIAL_URI VIA HOLD_MS]: takes INVITEs from $KAM only
+mediatest_start() {
+	: > "$W/mt.out"
+	"$MT" "$MT_PORT" "127.0.0.1:$KAM" "$@" > "$W/mt.out" 2> "$W/mt.err" &
+	MT_PID=$!
+	wait_for 5 grep -q '^ready' "$W/mt.out"
+}
+# mediatest_stop: SIGTERM; its exit status
+mediatest_stop() {
+	kill -TERM "$MT_PID" 2>/dev/null
+	wait "$MT_PID"
+	local rc=$?
+	MT_PID=""
+	return $rc
+}
+# call TAG PTS PCAP INFO_DIGIT [sipp args]: Kamailio's INVITE to mediatest
+call() {
+	local tag=$1 pts=$2 pcap=$3 digit=$4; shift 4
+	(cd "$W" && timeout -s KILL 30 sipp "127.0.0.1:$MT_PORT" -p "$KAM" -i 127.0.0.1 \
+		-mp "$(pick_port 4)" -sf "$SIPP_DIR/media_call.xml" -m 1 -d 1000 \
+		-key cc_call "$(uuid)" -key cc_tenant "$(uuid)" -key cc_flow "$(uuid)" \
+		-key pts "$pts" -key pcap "$pcap" -key info_digit "$digit" \
+		-trace_msg -message_file "$tag.log" -trace_err -error_file "$tag.err" -nostdin \
+		"$@" > "$tag.out" 2>&1)
+}
+count() { grep -c -- "$1" "$W/mt.out"; }
+has() { grep -q -- "$1" "$W/mt.out"; }
+
+# raw INVITE FROM_PORT HEADERS SDP_PTS: the final status mediatest answers
+raw_invite() {
+	local from=$1 hdrs=$2 pts=${3:-0} body cid
+	cid=$(uuid)
+	body=$(printf 'v=0\r\no=k 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30999 RTP/AVP %s\r\n' "$pts")
+	{
+		printf 'INVITE sip:+8675512345678@127.0.0.1:%s SIP/2.0\r\n' "$MT_PORT"
+		printf 'Via: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bK-%s\r\n' "$from" "$cid"
+		printf 'From: <sip:+8613800000001@127.0.0.1>;tag=%s\r\n' "${cid:0:8}"
+		printf 'To: <sip:+8675512345678@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n' "$cid"
+		printf 'Contact: <sip:k@127.0.0.1:%s>\r\nMax-Forwards: 70\r\n' "$from"
+		printf '%s\n' "$hdrs"
+		printf 'Content-Type: application/sdp\r\nContent-Length: %s\r\n\r\n%s' "${#body}" "$body"
+	} > "$W/raw.msg"
+	"$SIPSEND" -b "127.0.0.1:$from" -s "127.0.0.1:$MT_PORT" -w 2000 "$W/raw.msg" \
+		| grep -v '^SIP/2.0 1' | tail -1 | awk '{ print $2 }'
+}
+good_hdrs() {
+	printf 'X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Flow: %s\r\nX-CC-Domain: acme.cc.test\r\nX-CC-Caller: +8613800000001\r\n' \
+		"$(uuid)" "$(uuid)" "$(uuid)"
+}
+
+check mediatest_starts mediatest_start
+
+# ---- Kamailio's INVITE: answered, RFC 4733 digit once, INFO digit
+call pcmu "0 101" /usr/share/sip-tester/dtmf_2833_1.pcap 7
+check pcmu_call_completes test $? = 0
+check pcmu_answered has "^call .* PCMU$"
+wait_for 5 has '^ended '
+# the pcap's '1' has its end packet three times: one digit
+expect_eq rfc4733_digit_reported_once "$(count '^digit 1 rfc4733$')" 1
+expect_eq info_dtmf_relay_digit "$(count '^digit 7 info$')" 1
+in=$(sed -n 's/^ended .* in=\([0-9]*\) .*/\1/p' "$W/mt.out" | tail -1)
+out=$(sed -n 's/^ended .* out=\([0-9]*\) .*/\1/p' "$W/mt.out" | tail -1)
+check rtp_events_received test "${in:-0}" -ge 10
+# the caller heard the player (50 packets a second while the call lasted)
+check rtp_sent_to_caller test "${out:-0}" -ge 50
+
+# ---- G.722 is preferred when offered; digits still come as RFC 4733
+: > "$W/mt.out.g722"
+before=$(count '^digit 9 rfc4733$')
+call g722 "9 0 101" /usr/share/sip-tester/dtmf_2833_9.pcap 5
+check g722_call_completes test $? = 0
+check g722_answered has "^call .* G722$"
+wait_for 5 test "$(count '^digit 9 rfc4733$')" = $((before + 1))
+expect_eq g722_rfc4733_digit "$(count '^digit 9 rfc4733$')" $((before + 1))
+
+# ---- PCMA without telephone-event: still answered (digits would be in-band)
+call pcma "8" /usr/share/sip-tester/g711a.pcap 3
+check pcma_without_telephone_event_answered has "^call .* PCMA$"
+
+# ---- refusals (each one a test): 403 from anywhere but Kamailio, 403
+#      without a header or with a bad one, 488 without a common codec
+OTHER=$(pick_port)
+expect_eq refuses_invite_not_from_kamailio "$(raw_invite "$OTHER" "$(good_hdrs)")" 403
+expect_eq accepts_raw_invite_from_kamailio "$(raw_invite "$KAM" "$(good_hdrs)")" 200
+expect_eq refuses_missing_flow "$(raw_invite "$KAM" "$(good_hdrs | grep -v X-CC-Flow)")" 403
+expect_eq refuses_missing_domain "$(raw_invite "$KAM" "$(good_hdrs | grep -v X-CC-Domain)")" 403
+expect_eq refuses_tenant_not_uuid \
+	"$(raw_invite "$KAM" "$(good_hdrs | sed 's/^X-CC-Tenant: .*/X-CC-Tenant: acme\r/')")" 403
+expect_eq refuses_call_twice \
+	"$(raw_invite "$KAM" "$(good_hdrs; printf 'X-CC-Call: %s\r\n' "$(uuid)")")" 403
+expect_eq refuses_domain_with_bad_chars \
+	"$(raw_invite "$KAM" "$(good_hdrs | sed 's/^X-CC-Domain: .*/X-CC-Domain: a;b@c\r/')")" 403
+expect_eq refuses_caller_not_a_number \
+	"$(raw_invite "$KAM" "$(good_hdrs | sed 's/^X-CC-Caller: .*/X-CC-Caller: <script>\r/')")" 403
+expect_eq refuses_no_common_codec "$(raw_invite "$KAM" "$(good_hdrs)" "18")" 488
+expect_eq refuses_telephone_event_alone "$(raw_invite "$KAM" "$(good_hdrs)" "101")" 488
+
+# ---- SIGTERM: BYE to the raw call left up, clean exit
+check sigterm_exits_cleanly mediatest_stop
+check sigterm_ended_the_open_call grep -q '^ended ' "$W/mt.out"
+if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' "$W/mt.err"; then
+	fail no_leaks_at_exit "$(head -c 300 "$W/mt.err")"
+else
+	ok no_leaks_at_exit
+fi
+
+# ---- baresip as an agent: mediatest rings it (as mediad rings agents
+#      through Kamailio), it answers, hears the player, sends its tone back
+BS=$W/baresip BS_SIP=$(pick_port) BS_RTP=$(pick_port 4)
+mkdir -p "$BS"
+cat > "$BS/config" <<EOC
+poll_method		epoll
+sip_listen		127.0.0.1:$BS_SIP
+net_interface		127.0.0.1
+audio_source		ausine,440
+ausrc_srate		48000
+ausrc_channels		2
+rtp_ports		$BS_RTP-$((BS_RTP + 3))
+rtcp_mux		no
+rtp_timeout		0
+snd_path		$BS
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			ausine.so
+module			sndfile.so
+module_app		account.so
+module_app		menu.so
+EOC
+echo "<sip:agent@127.0.0.1:$BS_SIP>;answermode=auto;regint=0;audio_codecs=pcma,pcmu;mwi=no;pubint=0" > "$BS/accounts"
+: > "$BS/contacts"
+(cd "$BS" && exec baresip -f "$BS" < /dev/null > "$W/baresip.out" 2>&1) &
+BS_PID=$!
+wait_for 5 ss_bound_udp "$BS_SIP"
+mediatest_start "sip:agent@acme.cc.test" "127.0.0.1:$BS_SIP" 3000
+check agent_leg_answered wait_for 10 has '^leg answered PCMA$'
+check agent_leg_hung_up wait_for 10 has '^leg ended '
+leg_in=$(sed -n 's/^leg ended in=\([0-9]*\) .*/\1/p' "$W/mt.out")
+check agent_rtp_received test "${leg_in:-0}" -ge 100
+mediatest_stop
+kill "$BS_PID" 2>/dev/null; wait "$BS_PID" 2>/dev/null; BS_PID=""
+dec=$(ls "$BS"/dump-*-dec.wav 2>/dev/null | head -1)
+rms=$( [ -n "$dec" ] && sox "$dec" -n stat 2>&1 | awk '/RMS +amplitude/ { print $3 }')
+# the tone is 1 kHz at -12 dBFS, 1 s on, 1 s off: RMS about 0.12
+check agent_heard_audio awk -v r="${rms:-0}" 'BEGIN { exit !(r > 0.05) }'
+exit 0
