@@ -66,6 +66,12 @@ static enum cc_pg_error classify(const PGresult *r)
 
 PGresult *cc_pg_exec(struct cc_pg *pg, const char *sql, int n, const char *const *params)
 {
+	return cc_pg_exec_bin(pg, sql, n, params, NULL, NULL, 0);
+}
+
+PGresult *cc_pg_exec_bin(struct cc_pg *pg, const char *sql, int n, const char *const *params,
+                         const int *lengths, const int *formats, int result_binary)
+{
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *r;
 		ExecStatusType st;
@@ -74,7 +80,7 @@ PGresult *cc_pg_exec(struct cc_pg *pg, const char *sql, int n, const char *const
 			return NULL;
 		/* never retry inside a transaction: the retry would run alone */
 		bool idle = PQtransactionStatus(pg->conn) == PQTRANS_IDLE;
-		r = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+		r = PQexecParams(pg->conn, sql, n, NULL, params, lengths, formats, result_binary);
 		st = PQresultStatus(r);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			pg->error = CC_PG_OK;

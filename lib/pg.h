@@ -35,6 +35,12 @@ void cc_pg_close(struct cc_pg *pg);
  * caller frees with PQclear, or NULL with pg->error and pg->message set. */
 PGresult *cc_pg_exec(struct cc_pg *pg, const char *sql, int n, const char *const *params);
 
+/* The same with binary parameters (formats[i] 1: lengths[i] bytes; NULL:
+ * all text) and, if result_binary, every result column in binary (bytea
+ * as its bytes, text as its bytes; cast uuids to text). */
+PGresult *cc_pg_exec_bin(struct cc_pg *pg, const char *sql, int n, const char *const *params,
+                         const int *lengths, const int *formats, int result_binary);
+
 /* Runs a statement that returns no rows; CC_OK or CC_ERROR (see pg->error). */
 int cc_pg_cmd(struct cc_pg *pg, const char *sql, int n, const char *const *params);
 

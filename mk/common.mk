@@ -4,7 +4,7 @@
 TOP      := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 BUILD    ?= $(TOP)/build$(if $(SAN),-asan,)
 CC       ?= cc
-PKGS     := libevent libevent_openssl libevent_pthreads jansson libpq openssl libnats 
+PKGS     := libevent libevent_openssl libevent_pthreads jansson libpq openssl libnats sndfile samplerate espeak-ng
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -O2 -g -pthread -I$(TOP)/lib $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lcsv -pthread -lm

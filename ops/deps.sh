@@ -11,8 +11,10 @@ PACKAGES=(
 	rtpengine-daemon postgresql postgresql-client nats-server sip-tester jq
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev libmicrohttpd-dev
-	# mediad (media/): libre, librem (8/16 kHz resampler), spandsp; sox checks audio in tests
-	librem-dev sox
+	# mediad (media/): libre, librem (8/16 kHz resampler), spandsp
+	librem-dev
+	# prompts (lib/audio, lib/tts, tenantd/mkprompts; sox makes the tests' audio)
+	libsndfile1-dev libsamplerate0-dev libespeak-ng-dev sox libsox-fmt-all
 	# real softphones for tests/integration/25_phones.sh
 	baresip-core linphone-cli
 )

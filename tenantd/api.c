@@ -26,7 +26,7 @@
 const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
-	tn_statement_routes, tn_dialplan_routes, NULL,
+	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -144,6 +144,12 @@ void tn_resume(struct tn_req *r)
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
+}
+
+void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
+                    size_t len)
+{
+	queue(r, status, content_type, body, len, NULL);
 }
 
 void tn_no_content(struct tn_req *r)
@@ -740,6 +746,14 @@ const struct tn_route *tn_find_route(struct tn_req *r, bool *path_known)
 	return NULL;
 }
 
+static bool is_media(const struct tn_route *route)
+{
+	for (int i = 0; route && tn_media_handlers[i]; i++)
+		if (route->handler == tn_media_handlers[i])
+			return true;
+	return false;
+}
+
 /* Everything decided from the request line and headers. CC_ERROR after
  * answering (the body is then never read). */
 static int check_headers(struct tn_req *r)
@@ -777,7 +791,7 @@ static int check_headers(struct tn_req *r)
 	if (tn_parse_target(r) != CC_OK)
 		return CC_ERROR;
 	route = tn_find_route(r, &path_known);
-	size_t max = route && route->csv ? TN_MAX_CSV : TN_MAX_BODY;
+	size_t max = route && route->csv ? TN_MAX_CSV : is_media(route) ? TN_MAX_MEDIA : TN_MAX_BODY;
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
@@ -885,11 +899,13 @@ enum MHD_Result tn_handle(void *cls, struct MHD_Connection *conn, const char *ur
 		if (check_headers(r) != CC_OK)
 			return MHD_YES;
 		/* no body to wait for: answer now (a body sent anyway is never read) */
-		if (!r->route->fields && !r->route->csv)
+		bool streamed = r->route->csv || is_media(r->route);
+
+		if (!r->route->fields && !streamed)
 			run(r);
-		else if (r->route->csv)
+		else if (streamed)
 			r->route->handler(r);
-		if (r->route->csv && !r->answered && !r->upload_ops && !r->deferred) {
+		if (streamed && !r->answered && !r->upload_ops && !r->deferred) {
 			CC_ERR("%s %s: the handler neither answered nor took the body", r->method, r->path);
 			tn_error(r, 500, "internal", NULL, "internal error");
 		}

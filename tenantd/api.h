@@ -29,6 +29,7 @@
 
 #define TN_MAX_BODY (1024 * 1024)          /* JSON bodies */
 #define TN_MAX_CSV (256 * 1024 * 1024)     /* text/csv bodies (rate decks), streamed */
+#define TN_MAX_MEDIA (20 * 1024 * 1024)    /* media routes (a prompt's audio, CC_AUDIO_MAX_BYTES) */
 #define TN_MAX_IDEM_KEY 200                /* Idempotency-Key: 1..200 printable ASCII */
 
 /* The one shape of every timestamp the API answers with: RFC 3339 in
@@ -122,6 +123,13 @@ struct tn_route {
 	bool csv;                    /* body is text/csv, up to TN_MAX_CSV, streamed (tn_upload) */
 };
 
+/* Routes whose body is media (a prompt's audio): their handlers,
+ * NULL-terminated (prompts.c). Such a body may be any media type (the
+ * handler checks Content-Type) up to TN_MAX_MEDIA and is streamed to the
+ * handler's tn_upload like a csv one; every other route keeps TN_MAX_BODY.
+ * A list, not a flag of tn_route: the route tables are positional. */
+extern void (*const tn_media_handlers[])(struct tn_req *r);
+
 /* Replies. Each takes over `body` and ends the request. One made while
  * the body is being read (by a tn_upload's data()) is sent when the body
  * has ended; the rest of the body is then thrown away. */
@@ -133,6 +141,9 @@ void tn_error(struct tn_req *r, int status, const char *code, const char *field,
 void tn_db_error(struct tn_req *r, const char *what);
 
 void tn_no_content(struct tn_req *r);
+/* A reply of len bytes of any content (a WAV), copied. */
+void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
+                    size_t len);
 /* A non-JSON answer (e.g. text/html), with extra headers as name, value,
  * ..., NULL. */
 void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body,
@@ -184,6 +195,7 @@ extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];
 extern const struct tn_route tn_dialplan_routes[];
+extern const struct tn_route tn_prompt_routes[];
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),

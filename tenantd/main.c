@@ -56,6 +56,8 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_RPC_SOCKET", CC_CFG_STR, "var/run/kamailio/rpc.sock", 0, 0, S(rpc_socket),
 	  "Kamailio JSON-RPC unix datagram socket (reloads)" },
 	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, S(spool_dir), "event spool folder" },
+	{ "CC_PROMPTS_DIR", CC_CFG_STR, "", 0, 0, S(prompts_dir),
+	  "the platform's default prompts (<name>.8k.raw); empty: ../prompts beside this binary" },
 	{ "CC_API_MAX_CONN_PER_IP", CC_CFG_INT, "32", 1, 10000, S(max_conn_per_ip),
 	  "API connections open at once from one client address; more are refused" },
 	{ "CC_API_HEADER_TIMEOUT_S", CC_CFG_INT, "10", 1, 600, S(header_timeout_s),
@@ -66,6 +68,29 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds billingd has to answer a money request (close, rerate, top-up); then 504" },
 };
 #undef S
+
+/* ------------------------------------------------------ default prompts */
+
+/* CC_PROMPTS_DIR unset: where the build puts them, build/prompts beside
+ * build/tenantd/tenantd (tenantd/Makefile runs mkprompts there). */
+static void prompts_dir_default(struct tenantd *d)
+{
+	char exe[4096];
+	ssize_t n;
+
+	if (d->cfg.prompts_dir[0])
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	free(d->cfg.prompts_dir);
+	d->cfg.prompts_dir = cc_sprintf("%s/../prompts", exe);
+	CC_BUG_ON(!d->cfg.prompts_dir);
+}
 
 /* ------------------------------------------------------ operator token */
 
@@ -385,6 +410,7 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
+	prompts_dir_default(&d);
 	signal(SIGPIPE, SIG_IGN);
 	/* the loop must never wait for ever on a row lock: a deck upload holds
 	 * its transaction across turns of the loop (tariffs.c) */

@@ -11,15 +11,23 @@
 --                invoices: top-ups, adjustments, rerates and invoice
 --                closing are requests to billingd, billing/rpc.h), and
 --                Kamailio's subscriber, domain, address and location tables
+--   cc_mediad    mediad's catalog (media/catalog.c): reads prompts, flows,
+--                flow versions and tenants (their time zone); writes nothing
 --   cc_app       the operator's tools (billing CLI, benchmarks)
 --   kamailio     its own schema only
 --
 -- A new table that only billingd writes must be added to the REVOKE below.
 -- Everything runs in one transaction: no moment without the grants.
 BEGIN;
-REVOKE ALL ON ALL TABLES IN SCHEMA cc FROM cc_app, cc_routingd, cc_billingd, cc_tenantd, kamailio;
+-- cc_mediad's login and password come with the stack's other roles
+-- (ops/stack.sh, migrate.sh); where they do not yet, the role exists
+-- without a login so that these grants apply
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cc_mediad') THEN CREATE ROLE cc_mediad NOLOGIN; END IF;
+END $$;
+REVOKE ALL ON ALL TABLES IN SCHEMA cc FROM cc_app, cc_routingd, cc_billingd, cc_tenantd, cc_mediad, kamailio;
 REVOKE ALL ON ALL TABLES IN SCHEMA kamailio FROM cc_app, cc_routingd, cc_billingd, cc_tenantd;
-REVOKE ALL ON SCHEMA kamailio FROM cc_routingd, cc_billingd;
+REVOKE ALL ON SCHEMA kamailio FROM cc_routingd, cc_billingd, cc_mediad;
 REVOKE ALL ON SCHEMA cc FROM kamailio;
 
 GRANT USAGE ON SCHEMA kamailio TO kamailio, cc_tenantd, cc_app;
@@ -28,7 +36,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA kamailio TO kamailio, cc_tenantd,
 GRANT SELECT, INSERT, UPDATE, DELETE ON kamailio.subscriber, kamailio.domain, kamailio.address,
   kamailio.location TO cc_tenantd;
 
-GRANT USAGE ON SCHEMA cc TO cc_app, cc_routingd, cc_billingd, cc_tenantd;
+GRANT USAGE ON SCHEMA cc TO cc_app, cc_routingd, cc_billingd, cc_tenantd, cc_mediad;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app, cc_billingd, cc_tenantd;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
@@ -47,6 +55,8 @@ GRANT INSERT, UPDATE, DELETE ON cc.credit_leases TO cc_billingd;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_tenantd;
 REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants, cc.credit_leases,
   cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices FROM cc_tenantd;
+
+GRANT SELECT ON cc.prompts, cc.flows, cc.flow_versions, cc.tenants TO cc_mediad;
 
 -- money history is append-only, for every role
 REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,
