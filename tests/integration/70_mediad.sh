@@ -12,10 +12,11 @@ set -uo pipefail
 BUILD=${CC_BUILD:-$TOP/build}
 MT=$BUILD/tests/mediatest
 W=$(mktemp -d /tmp/cc-media.XXXXXX)
-MT_PID="" BS_PID=""
+MT_PID="" BS_PID="" M2_PID=""
 cleanup() {
 	[ -n "$MT_PID" ] && kill "$MT_PID" 2>/dev/null
 	[ -n "$BS_PID" ] && kill "$BS_PID" 2>/dev/null
+	[ -n "$M2_PID" ] && kill "$M2_PID" 2>/dev/null
 	wait 2>/dev/null
 	rm -f "$PICKED"
 	if [ "$FAILED" = 1 ]; then
@@ -173,4 +174,63 @@ dec=$(ls "$BS"/dump-*-dec.wav 2>/dev/null | head -1)
 rms=$( [ -n "$dec" ] && sox "$dec" -n stat 2>&1 | awk '/RMS +amplitude/ { print $3 }')
 # the tone is 1 kHz at -12 dBFS, 1 s on, 1 s off: RMS about 0.12
 check agent_heard_audio awk -v r="${rms:-0}" 'BEGIN { exit !(r > 0.05) }'
+
+# ====================================================================
+# mediad itself, in the stack (PostgreSQL, NATS, Kamailio, routingd)
+[ -x "$BUILD/media/mediad" ] || { fail mediad_built "$BUILD/media/mediad missing"; exit 1; }
+trap 'cleanup; stack_down' EXIT
+stack_up || exit 1
+DUMP=$BUILD/tests/natsdump
+metric() { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
+check stack_mediad_metrics test -n "$(metric "$CC_MEDIA_METRICS_PORT" cc_media_calls)"
+# the stack's mediad trusts Kamailio's address only
+MEDIA_FROM=$(pick_port)
+MT_PORT=$CC_MEDIA_SIP_PORT
+expect_eq stack_mediad_refuses_not_kamailio "$(raw_invite "$MEDIA_FROM" "$(good_hdrs)")" 403
+check stack_mediad_counts_refusal test \
+	"$(curl -s "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | awk '/^cc_media_invites_refused_total\{reason="source"\}/ { print $2 }')" -ge 1
+
+# a second mediad on the stack's PostgreSQL and NATS, with SIPp as its
+# Kamailio, runs a tenant's flow: a menu whose '1' plays goodbye then
+# hangs up; its agent node rings extension 1001 before that
+new_tenant acme
+T=${TID[acme]} D=${DOMAIN[acme]}
+FLOW=$(uuid) VER=$(uuid)
+BODY='{"start":"menu","nodes":{"menu":{"type":"menu","prompt":"please_hold","timeout_s":5,"retries":0,"options":{"1":"try"},"default":"bye"},"try":{"type":"agent","extension":"1001","timeout_s":5,"next":"bye"},"bye":{"type":"play","prompts":["goodbye"],"next":"end"},"end":{"type":"hangup"}}}'
+sql "BEGIN; INSERT INTO cc.flows (id, tenant_id, name, version_id) VALUES ('$FLOW', '$T', 'main', '$VER');
+     INSERT INTO cc.flow_versions (id, flow_id, tenant_id, body, prompts) VALUES ('$VER', '$FLOW', '$T', '$BODY', '{please_hold,goodbye}'); COMMIT;" > /dev/null
+KAM2=$(pick_port) M2_SIP=$(pick_port) M2_METRICS=$(pick_port)
+M2_RTP=$(pick_media_rtp)
+(
+	export CC_PG_URL; CC_PG_URL=$(printf 'postgresql://cc_mediad:%s@127.0.0.1:%s/cc' "$(cat "$CC_VAR/secrets/pg_cc_mediad")" "$CC_PG_PORT")
+	export CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT CC_NATS_CREDS=$CC_VAR/secrets/nats_mediad
+	export CC_SPOOL_DIR=$W/spool2 CC_MEDIA_SIP_PORT=$M2_SIP CC_MEDIA_METRICS_PORT=$M2_METRICS
+	export CC_MEDIA_RTP_MIN=$M2_RTP CC_MEDIA_RTP_MAX=$((M2_RTP + 199))
+	export CC_MEDIA_PROXY=127.0.0.1:$KAM2 CC_MEDIA_PROMPTS_DIR=$BUILD/prompts
+	mkdir -p "$CC_SPOOL_DIR"
+	exec "$BUILD/media/mediad" > "$W/mediad2.out" 2> "$W/mediad2.err"
+) &
+M2_PID=$!
+m2_up() { test -n "$(metric "$M2_METRICS" cc_media_calls 2>/dev/null)"; }
+check mediad2_starts wait_for 10 m2_up
+CALL=$(uuid)
+(cd "$W" && timeout -s KILL 40 sipp "127.0.0.1:$M2_SIP" -p "$KAM2" -i 127.0.0.1 -mp "$(pick_port 4)" \
+	-sf "$SIPP_DIR/media_ivr.xml" -m 1 -key cc_call "$CALL" -key cc_tenant "$T" -key cc_flow "$VER" \
+	-key cc_domain "$D" -key pcap /usr/share/sip-tester/dtmf_2833_1.pcap \
+	-trace_msg -message_file ivr.log -trace_err -error_file ivr.err -nostdin > ivr.out 2>&1)
+check flow_call_hung_up_by_mediad test $? = 0
+events() { "$DUMP" "$NATS" CC_EVENTS 2>/dev/null | grep "\"$CALL\""; }
+check flow_media_ended_published wait_for 10 sh -c "'$DUMP' '$NATS' CC_EVENTS 2>/dev/null | grep '\"$CALL\"' | grep -q media_ended"
+ev=$(events)
+check flow_ivr_menu_digit grep -q '"node":"menu".*"digit":"1"' <<< "$ev"
+check flow_agent_failed_not_registered grep -q '"agent_failed".*"reason":"not registered"\|"reason":"not registered".*agent_failed' <<< "$ev"
+check flow_media_ended_ivr_ended grep -q '"result":"ivr_ended"' <<< "$ev"
+kill -TERM "$M2_PID"; wait "$M2_PID"
+check mediad2_sigterm_clean test $? = 0
+M2_PID=""
+if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' "$W/mediad2.err"; then
+	fail mediad2_no_sanitizer_reports "$(grep -m3 -E 'Sanitizer|runtime error' "$W/mediad2.err")"
+else
+	ok mediad2_no_sanitizer_reports
+fi
 exit 0
