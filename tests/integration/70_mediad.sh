@@ -232,6 +232,18 @@ check flow_agent_failed_no_answer grep -q '"reason":"no answer"' <<< "$ev"
 check agent_leg_invite_headers grep -q "^X-CC-Leg: agent" "$W/ivr.log"
 check agent_leg_request_uri grep -q "^INVITE sip:1001@$D SIP/2.0" "$W/ivr.log"
 check flow_media_ended_ivr_ended grep -q '"result":"ivr_ended"' <<< "$ev"
+# a caller who hangs up during the menu's prompt: the call ends cleanly
+CALL2=$(uuid)
+(cd "$W" && timeout -s KILL 30 sipp "127.0.0.1:$M2_SIP" -p "$KAM2" -i 127.0.0.1 -mp "$(pick_port 4)" \
+	-sf "$SIPP_DIR/media_call.xml" -m 1 -d 500 -key cc_call "$CALL2" -key cc_tenant "$T" \
+	-key cc_flow "$VER" -key pts "8 101" -key pcap /usr/share/sip-tester/g711a.pcap \
+	-key info_digit 9 -trace_msg -message_file abandon.log -trace_err -error_file abandon.err \
+	-nostdin > abandon.out 2>&1)
+check caller_hangs_up_during_prompt test $? = 0
+abandoned() { "$DUMP" "$NATS" CC_EVENTS 2>/dev/null | grep "\"$CALL2\"" | grep -q '"result":"ivr_abandoned"'; }
+check media_ended_ivr_abandoned wait_for 10 abandoned
+check mediad2_has_no_calls_left test "$(metric "$M2_METRICS" cc_media_calls)" = 0
+check mediad2_has_no_legs_left test "$(metric "$M2_METRICS" cc_media_legs)" = 0
 kill -TERM "$M2_PID"; wait "$M2_PID"
 check mediad2_sigterm_clean test $? = 0
 M2_PID=""
