@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "call.h"
 #include "catalog.h"
@@ -63,9 +64,9 @@ static const struct cc_config_row settings_table[] = {
 	  "file with the NATS user:password (empty: none)" },
 	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, offsetof(struct settings, spool_dir),
 	  "folder for events waiting for NATS" },
-	{ "CC_MEDIA_PROMPTS_DIR", CC_CFG_STR, "build/prompts", 0, 0,
-	  offsetof(struct settings, prompts_dir),
-	  "the default prompts (<name>.8k.raw, <name>.16k.raw, made at build time)" },
+	{ "CC_PROMPTS_DIR", CC_CFG_STR, "", 0, 0, offsetof(struct settings, prompts_dir),
+	  "the default prompts (<name>.8k.raw, <name>.16k.raw, made at build time; empty: "
+	  "../prompts beside the binary, build/prompts), as tenantd's" },
 };
 
 static struct {
@@ -73,6 +74,25 @@ static struct {
 	struct tmr stop_tmr;
 	int signals;
 } D;
+
+/* CC_PROMPTS_DIR unset: build/prompts beside build/media/mediad (as tenantd). */
+static void prompts_dir_default(void)
+{
+	char exe[4096], *slash;
+	ssize_t n;
+
+	if (D.cfg.prompts_dir[0])
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')))
+		*slash = '\0';
+	free(D.cfg.prompts_dir);
+	D.cfg.prompts_dir = cc_sprintf("%s/../prompts", exe);
+	CC_BUG_ON(!D.cfg.prompts_dir);
+}
 
 static void on_stop_wait(void *arg)
 {
@@ -108,6 +128,7 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
+	prompts_dir_default();
 	if (D.cfg.rtp_min >= D.cfg.rtp_max) {
 		CC_ERR("CC_MEDIA_RTP_MIN must be below CC_MEDIA_RTP_MAX");
 		goto out_cfg;

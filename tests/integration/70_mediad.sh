@@ -206,7 +206,7 @@ M2_RTP=$(pick_media_rtp)
 	export CC_NATS_URL=nats://127.0.0.1:$CC_NATS_PORT CC_NATS_CREDS=$CC_VAR/secrets/nats_mediad
 	export CC_SPOOL_DIR=$W/spool2 CC_MEDIA_SIP_PORT=$M2_SIP CC_MEDIA_METRICS_PORT=$M2_METRICS
 	export CC_MEDIA_RTP_MIN=$M2_RTP CC_MEDIA_RTP_MAX=$((M2_RTP + 199))
-	export CC_MEDIA_PROXY=127.0.0.1:$KAM2 CC_MEDIA_PROMPTS_DIR=$BUILD/prompts
+	export CC_MEDIA_PROXY=127.0.0.1:$KAM2 CC_PROMPTS_DIR=$BUILD/prompts
 	mkdir -p "$CC_SPOOL_DIR"
 	exec "$BUILD/media/mediad" > "$W/mediad2.out" 2> "$W/mediad2.err"
 ) &
