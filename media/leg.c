@@ -85,12 +85,16 @@ static void on_rtp(const struct sa *src, const struct rtp_header *hdr, struct mb
 		md_dtmf_event(&leg->dtmf, hdr->ts, b[0], (b[1] & 0x80) != 0);
 		return;
 	}
-	if (hdr->pt != leg->pt || len == 0 || len > 320) {
+	if (hdr->pt != leg->pt || len == 0 || len > MD_PAYLOAD_MAX) {
 		leg->st.dropped++;
 		return;
 	}
 	leg->st.packets_in++;
 	md_rtp_in++;
+	if (leg->have_seq && hdr->ssrc != leg->ssrc_in) {
+		jbuf_flush(leg->jb);            /* a new source (re-INVITE, failover) */
+		leg->have_seq = false;
+	}
 	leg->ssrc_in = hdr->ssrc;
 	if (leg->have_seq) {
 		int16_t gap = (int16_t)(hdr->seq - leg->seq_in);
@@ -102,33 +106,54 @@ static void on_rtp(const struct sa *src, const struct rtp_header *hdr, struct mb
 		leg->have_seq = true;
 		leg->seq_in = hdr->seq;
 	}
-	if (jbuf_put(leg->jb, hdr, mb) == 0)
+	if (jbuf_put(leg->jb, hdr, mb) == 0) {
+		leg->put_fails = 0;
 		return;
+	}
 	leg->st.dropped++;                  /* duplicate, too late or overflow */
+	/* a stream that jumped back for good (its sender restarted it with
+	 * the same SSRC) would be "too late" from now on: start afresh */
+	if (++leg->put_fails >= 5) {
+		jbuf_flush(leg->jb);
+		leg->put_fails = 0;
+		if (jbuf_put(leg->jb, hdr, mb) == 0)
+			leg->st.dropped--;
+	}
 }
 
 static bool leg_pull(struct md_member *m, int16_t *pcm, size_t n, void *arg)
 {
 	struct md_leg *leg = arg;
-	struct rtp_header hdr;
-	void *mem = NULL;
-	size_t got = 0;
+	size_t got;
 
-	if (jbuf_get(leg->jb, &hdr, &mem) == 0 && mem) {
+	/* decode packets until a frame is there (a 10 ms ptime takes two) */
+	for (int i = 0; i < 4 && leg->n_fifo < n; i++) {
+		struct rtp_header hdr;
+		void *mem = NULL;
+
+		if (jbuf_get(leg->jb, &hdr, &mem) != 0 || !mem)
+			break;
 		struct mbuf *mb = mem;
-
-		got = md_codec_decode(&leg->codec, pcm, n, mbuf_buf(mb), mbuf_get_left(mb));
+		leg->n_fifo += md_codec_decode(&leg->codec, leg->fifo + leg->n_fifo,
+		                               MD_LEG_FIFO - leg->n_fifo, mbuf_buf(mb),
+		                               mbuf_get_left(mb));
 		mem_deref(mem);
 	}
+	got = leg->n_fifo < n ? leg->n_fifo : n;
 	if (got) {
+		memcpy(pcm, leg->fifo, got * sizeof(*pcm));
+		memmove(leg->fifo, leg->fifo + got, (leg->n_fifo - got) * sizeof(*pcm));
+		leg->n_fifo -= got;
+		plc_rx(&leg->plc, pcm, (int)got);
 		if (got < n)
-			memset(pcm + got, 0, (n - got) * sizeof(*pcm));
-		plc_rx(&leg->plc, pcm, (int)n);
+			plc_fillin(&leg->plc, pcm + got, (int)(n - got));
 		leg->heard = true;
-	} else if (leg->heard) {
+		leg->missing = 0;
+	} else if (leg->heard && ++leg->missing <= MD_PLC_MAX_FRAMES) {
 		plc_fillin(&leg->plc, pcm, (int)n);
 		leg->st.concealed++;
 	} else {
+		leg->heard = false;             /* the far end stopped: silence */
 		return false;
 	}
 	if (leg->telev_pt < 0)

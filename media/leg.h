@@ -7,6 +7,9 @@
  *   RTP in -> (from the SDP address only) -> jbuf -> decode -> PLC -> mix
  *   mix -> encode -> RTP out (one mbuf kept per leg: no malloc per packet)
  *
+ * Packets of any ptime up to 60 ms are decoded whole into a small FIFO
+ * the mixer takes 20 ms from (carriers often send 30 ms).
+ *
  * Digits: RFC 4733 when the far end offered telephone-event, else in-band
  * (spandsp dtmf_rx on the decoded audio), and SIP INFO bodies (passed in
  * by the SIP side); each digit once (dtmf.h).
@@ -22,6 +25,9 @@
 #include "mixer.h"
 
 #define MD_TELEV_PT 101              /* our telephone-event payload type */
+#define MD_PAYLOAD_MAX 480           /* 60 ms of G.711 or G.722: larger is dropped */
+#define MD_LEG_FIFO (2 * MD_PAYLOAD_MAX + 2 * MD_FRAME_MAX)  /* samples */
+#define MD_PLC_MAX_FRAMES 5          /* then silence: the far end stopped sending */
 
 struct md_leg_stats {
 	uint64_t packets_in;             /* RTP accepted (audio and events) */
@@ -41,13 +47,17 @@ struct md_leg {                      /* mem object */
 	uint32_t ssrc_in;                /* the far end's SSRC (last accepted packet) */
 	uint16_t seq_in;                 /* its last sequence number */
 	bool have_seq;
+	int put_fails;                    /* jbuf refusals in a row (a restarted stream) */
 	bool started;
 	struct md_codec codec;
 	int pt;                          /* the audio payload type in use */
 	int telev_pt;                    /* the far end's telephone-event pt, -1: none */
 	struct jbuf *jb;
 	plc_state_t plc;
-	bool heard;                      /* some audio arrived (PLC has a past) */
+	bool heard;                      /* audio arrived lately (PLC has a past) */
+	int missing;                     /* frames in a row with nothing to play */
+	int16_t fifo[MD_LEG_FIFO];       /* decoded, not played yet (ptime != 20 ms) */
+	size_t n_fifo;
 	struct md_dtmf dtmf;
 	struct telev *telev;             /* outgoing RFC 4733 */
 	uint32_t ts_out, ts_tel;

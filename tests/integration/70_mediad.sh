@@ -108,6 +108,12 @@ expect_eq g722_rfc4733_digit "$(count '^digit 9 rfc4733$')" $((before + 1))
 # ---- PCMA without telephone-event: still answered (digits would be in-band)
 call pcma "8" /usr/share/sip-tester/g711a.pcap 3
 check pcma_without_telephone_event_answered has "^call .* PCMA$"
+# SIPp's g711a.pcap is 30 ms packets: each is decoded whole, none dropped
+wait_for 5 test "$(count '^ended ')" -ge 3
+pcma_end=$(grep '^ended ' "$W/mt.out" | tail -1)
+check ptime_30ms_packets_taken grep -q ' dropped=0 ' <<< "$pcma_end"
+pin=$(sed -n 's/.* in=\([0-9]*\) .*/\1/p' <<< "$pcma_end")
+check ptime_30ms_packets_counted test "${pin:-0}" -ge 40
 
 # ---- refusals (each one a test): 403 from anywhere but Kamailio, 403
 #      without a header or with a bad one, 488 without a common codec

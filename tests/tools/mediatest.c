@@ -18,6 +18,7 @@
  *   digit <d> <source>             rfc4733 | inband | info
  *   ended <Call-ID> in=N out=N dropped=N concealed=N
  *   leg answered <codec> | leg failed <code> | leg ended in=N out=N
+ *   mixer frames=N late=N p50_us=X p99_us=X max_us=X   (at exit)
  *
  * SIGTERM or SIGINT: BYE to every call, then exit (mem_debug on stderr).
  */
@@ -287,6 +288,14 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	re_main(on_signal);
+	{
+		const struct md_mixer_stats *ms = md_mixer_stats();
+		printf("mixer frames=%llu late=%llu p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+		       (unsigned long long)ms->ticks, (unsigned long long)ms->late,
+		       cc_hist_quantile(&ms->tick_ns, 0.5) / 1e3, cc_hist_quantile(&ms->tick_ns, 0.99) / 1e3,
+		       ms->tick_ns.max_ns / 1e3);
+		fflush(stdout);
+	}
 	tmr_cancel(&out.start);
 	out_end();
 	while (list_head(&calls))
