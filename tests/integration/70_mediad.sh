@@ -250,8 +250,22 @@ abandoned() { "$DUMP" "$NATS" CC_EVENTS 2>/dev/null | grep "\"$CALL2\"" | grep -
 check media_ended_ivr_abandoned wait_for 10 abandoned
 check mediad2_has_no_calls_left test "$(metric "$M2_METRICS" cc_media_calls)" = 0
 check mediad2_has_no_legs_left test "$(metric "$M2_METRICS" cc_media_legs)" = 0
+check mediad2_counts_rfc4733 test "$(curl -s "http://127.0.0.1:$M2_METRICS/metrics" | awk '/^cc_media_dtmf_total\{source="rfc4733"\}/ { print $2 }')" -ge 1
+check mediad2_mixer_p99_published test -n "$(metric "$M2_METRICS" cc_media_mixer_frame_seconds_p99)"
+# SIGTERM with a call in its menu: the caller gets mediad's BYE
+CALL3=$(uuid)
+(cd "$W" && timeout -s KILL 30 sipp "127.0.0.1:$M2_SIP" -p "$KAM2" -i 127.0.0.1 -mp "$(pick_port 4)" \
+	-sf "$SIPP_DIR/media_ivr.xml" -m 1 -key cc_call "$CALL3" -key cc_tenant "$T" -key cc_flow "$VER" \
+	-key cc_domain "$D" -key pcap /usr/share/sip-tester/g711a.pcap \
+	-trace_msg -message_file term.log -trace_err -error_file term.err -nostdin > term.out 2>&1) &
+TERM_SIPP=$!
+m2_in_call() { test "$(metric "$M2_METRICS" cc_media_calls)" = 1; }
+check mediad2_has_the_call wait_for 10 m2_in_call
 kill -TERM "$M2_PID"; wait "$M2_PID"
 check mediad2_sigterm_clean test $? = 0
+wait "$TERM_SIPP"
+check sigterm_byes_the_caller test $? = 0
+check sigterm_logged_the_call grep -q 'signal 15: ending 1 calls' "$W/mediad2.err"
 M2_PID=""
 if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' "$W/mediad2.err"; then
 	fail mediad2_no_sanitizer_reports "$(grep -m3 -E 'Sanitizer|runtime error' "$W/mediad2.err")"
