@@ -133,6 +133,15 @@ expect_eq refuses_caller_not_a_number \
 expect_eq refuses_no_common_codec "$(raw_invite "$KAM" "$(good_hdrs)" "18")" 488
 expect_eq refuses_telephone_event_alone "$(raw_invite "$KAM" "$(good_hdrs)" "101")" 488
 
+# out-of-dialog requests: OPTIONS is answered, anything else but INVITE 405
+options_code() {
+	printf 'OPTIONS sip:m@127.0.0.1:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bK-o%s\r\nFrom: <sip:k@127.0.0.1>;tag=1\r\nTo: <sip:m@127.0.0.1>\r\nCall-ID: o%s\r\nCSeq: 1 %s\r\nContent-Length: 0\r\n\r\n' \
+		"$MT_PORT" "$KAM" "$RANDOM" "$RANDOM" "$1" | sed "1s/^OPTIONS/$1/" > "$W/opt.msg"
+	"$SIPSEND" -b "127.0.0.1:$KAM" -s "127.0.0.1:$MT_PORT" -w 2000 "$W/opt.msg" | tail -1 | awk '{ print $2 }'
+}
+expect_eq options_answered "$(options_code OPTIONS)" 200
+expect_eq message_refused_405 "$(options_code MESSAGE)" 405
+
 # ---- SIGTERM: BYE to the raw call left up, clean exit
 check sigterm_exits_cleanly mediatest_stop
 check sigterm_ended_the_open_call grep -q '^ended ' "$W/mt.out"
@@ -250,6 +259,16 @@ abandoned() { "$DUMP" "$NATS" CC_EVENTS 2>/dev/null | grep "\"$CALL2\"" | grep -
 check media_ended_ivr_abandoned wait_for 10 abandoned
 check mediad2_has_no_calls_left test "$(metric "$M2_METRICS" cc_media_calls)" = 0
 check mediad2_has_no_legs_left test "$(metric "$M2_METRICS" cc_media_legs)" = 0
+# refusals that need the catalog: a flow version that does not exist (404);
+# a second INVITE for a call mediad already has (482)
+MT_PORT=$M2_SIP
+hdrs_for() { printf 'X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Flow: %s\r\nX-CC-Domain: %s\r\nX-CC-Caller: +8613800000001\r\n' "$1" "$T" "$2" "$D"; }
+expect_eq refuses_unknown_flow_version "$(raw_invite "$KAM2" "$(hdrs_for "$(uuid)" "$(uuid)")" "8")" 404
+expect_eq refuses_flow_of_another_tenant \
+	"$(raw_invite "$KAM2" "$(hdrs_for "$(uuid)" "$VER" | sed "s/^X-CC-Tenant: .*/X-CC-Tenant: $(uuid)\r/")" "8")" 404
+DUP=$(uuid)
+expect_eq raw_flow_call_answered "$(raw_invite "$KAM2" "$(hdrs_for "$DUP" "$VER")" "8")" 200
+expect_eq refuses_same_call_twice "$(raw_invite "$KAM2" "$(hdrs_for "$DUP" "$VER")" "8")" 482
 check mediad2_counts_rfc4733 test "$(curl -s "http://127.0.0.1:$M2_METRICS/metrics" | awk '/^cc_media_dtmf_total\{source="rfc4733"\}/ { print $2 }')" -ge 1
 check mediad2_mixer_p99_published test -n "$(metric "$M2_METRICS" cc_media_mixer_frame_seconds_p99)"
 # SIGTERM with a call in its menu: the caller gets mediad's BYE
@@ -259,13 +278,14 @@ CALL3=$(uuid)
 	-key cc_domain "$D" -key pcap /usr/share/sip-tester/g711a.pcap \
 	-trace_msg -message_file term.log -trace_err -error_file term.err -nostdin > term.out 2>&1) &
 TERM_SIPP=$!
-m2_in_call() { test "$(metric "$M2_METRICS" cc_media_calls)" = 1; }
+# (the raw call above is still up: it never sent its ACK)
+m2_in_call() { test "$(metric "$M2_METRICS" cc_media_calls)" = 2; }
 check mediad2_has_the_call wait_for 10 m2_in_call
 kill -TERM "$M2_PID"; wait "$M2_PID"
 check mediad2_sigterm_clean test $? = 0
 wait "$TERM_SIPP"
 check sigterm_byes_the_caller test $? = 0
-check sigterm_logged_the_call grep -q 'signal 15: ending 1 calls' "$W/mediad2.err"
+check sigterm_logged_the_calls grep -q 'signal 15: ending 2 calls' "$W/mediad2.err"
 M2_PID=""
 if grep -qE 'LeakSanitizer|AddressSanitizer|runtime error' "$W/mediad2.err"; then
 	fail mediad2_no_sanitizer_reports "$(grep -m3 -E 'Sanitizer|runtime error' "$W/mediad2.err")"
