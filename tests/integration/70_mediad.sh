@@ -60,15 +60,15 @@ has() { grep -q -- "$1" "$W/mt.out"; }
 
 # raw INVITE FROM_PORT HEADERS SDP_PTS: the final status mediatest answers
 raw_invite() {
-	local from=$1 hdrs=$2 pts=${3:-0} body cid
+	local from=$1 hdrs=$2 pts=${3:-0} body cid via=$1
 	cid=$(uuid)
 	body=$(printf 'v=0\r\no=k 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30999 RTP/AVP %s\r\n' "$pts")
 	{
 		printf 'INVITE sip:+8675512345678@127.0.0.1:%s SIP/2.0\r\n' "$MT_PORT"
-		printf 'Via: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bK-%s\r\n' "$from" "$cid"
+		printf 'Via: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bK-%s\r\n' "$via" "$cid"
 		printf 'From: <sip:+8613800000001@127.0.0.1>;tag=%s\r\n' "${cid:0:8}"
 		printf 'To: <sip:+8675512345678@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n' "$cid"
-		printf 'Contact: <sip:k@127.0.0.1:%s>\r\nMax-Forwards: 70\r\n' "$from"
+		printf 'Contact: <sip:k@127.0.0.1:%s>\r\nMax-Forwards: 70\r\n' "$via"
 		printf '%s\n' "$hdrs"
 		printf 'Content-Type: application/sdp\r\nContent-Length: %s\r\n\r\n%s' "${#body}" "$body"
 	} > "$W/raw.msg"
