@@ -1,5 +1,5 @@
 # Top-level Makefile: delegates. Settings live in mk/common.mk, the stack in ops/.
-PARTS := lib tenantd routing billing tests
+PARTS := lib tenantd routing billing media tests
 
 .PHONY: all deps run stop test asan fuzz bench demo clean $(PARTS)
 
@@ -8,7 +8,8 @@ $(PARTS):
 	@$(MAKE) -s -C $@
 tenantd routing billing: lib
 tenantd routing: billing
-tests: lib routing billing
+media: lib
+tests: lib routing billing media
 
 deps:
 	@ops/deps.sh

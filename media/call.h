@@ -1,0 +1,36 @@
+/*
+ * call.h: mediad's calls: the INVITEs sip.c lets through become calls
+ * that run their tenant's flow (ivr.h) with prompts and flows from the
+ * catalog (catalog.h), ring agents and numbers through Kamailio, bridge
+ * them (bridge.h), and publish their events (rpc.h). All on the loop.
+ */
+#ifndef MD_CALL_H
+#define MD_CALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sip.h"
+
+/* The SIP INVITE handler (pass to md_sip_init). */
+void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void *arg);
+
+size_t md_calls_count(void);
+/* routingd's .calls: [{"call","tenant","since"}] (new reference). */
+json_t *md_calls_json(void *arg);
+/* routingd's .hangup: 0 or ENOENT. */
+int md_calls_hangup(const char *call, void *arg);
+/* A tenant's flows or prompts changed. */
+void md_calls_cfg(const char *tenant, void *arg);
+/* Ends every call (SIGTERM): BYE to the answered, CANCEL to ringing legs. */
+void md_calls_end_all(void);
+
+/* Process-wide counters (metrics). */
+struct md_calls_stats {
+	uint64_t started, ended, refused_codec, refused_busy;
+	uint64_t legs_placed, legs_answered, legs_failed;
+};
+const struct md_calls_stats *md_calls_stats(void);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * leg.h: one RTP party of a call (the caller, an agent, a PSTN number):
+ * its SDP offer/answer (PCMA, PCMU, G.722 and telephone-event, RFC 4733
+ * both ways), its RTP/RTCP socket in the configured port range, and its
+ * audio path as a mix member:
+ *
+ *   RTP in -> (from the SDP address only) -> jbuf -> decode -> PLC -> mix
+ *   mix -> encode -> RTP out (one mbuf kept per leg: no malloc per packet)
+ *
+ * Packets of any ptime up to 60 ms are decoded whole into a small FIFO
+ * the mixer takes 20 ms from (carriers often send 30 ms).
+ *
+ * Digits: RFC 4733 when the far end offered telephone-event, else in-band
+ * (spandsp dtmf_rx on the decoded audio), and SIP INFO bodies (passed in
+ * by the SIP side); each digit once (dtmf.h).
+ */
+#ifndef MD_LEG_H
+#define MD_LEG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "dtmf.h"
+#include "mixer.h"
+
+#define MD_TELEV_PT 101              /* our telephone-event payload type */
+#define MD_PAYLOAD_MAX 480           /* 60 ms of G.711 or G.722: larger is dropped */
+#define MD_LEG_FIFO (2 * MD_PAYLOAD_MAX + 2 * MD_FRAME_MAX)  /* samples */
+#define MD_PLC_MAX_FRAMES 5          /* then silence: the far end stopped sending */
+
+struct md_leg_stats {
+	uint64_t packets_in;             /* RTP accepted (audio and events) */
+	uint64_t packets_out;
+	uint64_t dropped;                /* from elsewhere, unknown pt, malformed */
+	int lost;                        /* RTCP's count of the far end's lost packets */
+	double jitter_ms;                /* RTCP inter-arrival jitter */
+	uint64_t concealed;              /* frames made by PLC (nothing arrived) */
+};
+
+struct md_leg {                      /* mem object */
+	struct md_member member;         /* joins the call's mix once started */
+	struct rtp_sock *rtp;
+	struct sdp_session *sdp;
+	struct sdp_media *sdpm;
+	struct sa raddr;                 /* where its RTP goes and must come from */
+	uint32_t ssrc_in;                /* the far end's SSRC (last accepted packet) */
+	uint16_t seq_in;                 /* its last sequence number */
+	bool have_seq;
+	int put_fails;                    /* jbuf refusals in a row (a restarted stream) */
+	bool started;
+	struct md_codec codec;
+	int pt;                          /* the audio payload type in use */
+	int telev_pt;                    /* the far end's telephone-event pt, -1: none */
+	struct jbuf *jb;
+	plc_state_t plc;
+	bool heard;                      /* audio arrived lately (PLC has a past) */
+	int missing;                     /* frames in a row with nothing to play */
+	int16_t fifo[MD_LEG_FIFO];       /* decoded, not played yet (ptime != 20 ms) */
+	size_t n_fifo;
+	struct md_dtmf dtmf;
+	struct telev *telev;             /* outgoing RFC 4733 */
+	uint32_t ts_out, ts_tel;
+	bool marker;
+	int tel_frames;                  /* frames left until the event's end is sent */
+	struct mbuf *out;                /* reused for every packet sent */
+	struct md_leg_stats st;
+};
+
+/* Where legs bind (main sets it once): address and RTP port range. */
+void md_leg_setup(const struct sa *laddr, uint16_t port_min, uint16_t port_max);
+
+/* A new leg with its RTP socket bound; digits go to h. 0 or an errno. */
+int md_leg_alloc(struct md_leg **legp, md_digit_h *h, void *arg);
+/* Our offer (outgoing legs). *mbp is new. */
+int md_leg_offer(struct md_leg *leg, struct mbuf **mbp);
+/* The far end's offer (incoming legs): our answer in *mbp (new).
+ * EPROTO: no common codec (answer 488); EBADMSG: not SDP. */
+int md_leg_answer(struct md_leg *leg, struct mbuf *offer, struct mbuf **mbp);
+/* The far end's answer to md_leg_offer. EPROTO: no common codec. */
+int md_leg_answered(struct md_leg *leg, struct mbuf *answer);
+/* Sends digit as RFC 4733 events (when negotiated; else EPROTO). */
+int md_leg_send_digit(struct md_leg *leg, char digit);
+/* Current figures (RTCP's loss and jitter read now). */
+void md_leg_stats(struct md_leg *leg, struct md_leg_stats *st);
+
+/* Process-wide packet counters (metrics). */
+extern uint64_t md_rtp_in, md_rtp_out, md_rtp_lost;
+extern uint64_t md_leg_count;      /* legs alive */
+
+#endif
