@@ -46,7 +46,8 @@ int cc_audio_status(enum cc_audio_result r)
 	case CC_AUDIO_TOO_LONG:
 	case CC_AUDIO_EMPTY:
 	case CC_AUDIO_SILENT:
-	case CC_AUDIO_CLIPPED: return 422;
+	case CC_AUDIO_CLIPPED:
+	case CC_AUDIO_QUOTA: return 422;
 	default: return 500;
 	}
 }

@@ -42,6 +42,7 @@ enum cc_audio_result {
 	CC_AUDIO_SILENT,       /* 422 */
 	CC_AUDIO_CLIPPED,      /* 422 */
 	CC_AUDIO_FAILED,       /* 500: out of memory, the resampler failed */
+	CC_AUDIO_QUOTA,        /* 422: the tenant's prompts would pass their quota (tenantd) */
 };
 
 /* A decoded prompt. Free with cc_audio_free. */

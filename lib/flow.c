@@ -739,10 +739,13 @@ int cc_flow_local_time(time_t t, const char *tz, int *wday, int *minute, int32_t
 	setenv("TZ", tz, 1);
 	tzset();
 	ok = localtime_r(&t, &tm) != NULL;
+	/* never unsetenv: it moves environ's entries under the feet of any
+	 * thread in getenv (libpq's, libnats'); setenv of a variable that is
+	 * there swaps one pointer (glibc keeps every value it set). A process
+	 * that starts without TZ keeps the last zone (mediad sets TZ at start,
+	 * before its threads, so it never gets here without one). */
 	if (saved)
 		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
 	tzset();
 	free(saved);
 	if (!ok)

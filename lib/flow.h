@@ -124,7 +124,9 @@ bool cc_flow_schedule_open(const struct cc_flow_node *n, int wday, int minute, i
  * The local wday/minute/day of instant t in IANA zone tz ("Asia/Shanghai"):
  * CC_OK, or CC_ERROR for a zone the system does not know (the caller treats
  * the schedule as closed and logs it). Not thread-safe (it sets TZ around
- * localtime_r): call it from one thread only (mediad's loop).
+ * localtime_r): call it from one thread only (mediad's loop), in a process
+ * that had TZ set before it started other threads (TZ is then only ever
+ * swapped in place, never added or removed, while they run).
  */
 int cc_flow_local_time(time_t t, const char *tz, int *wday, int *minute, int32_t *day);
 

@@ -359,8 +359,10 @@ static void place_leg(struct md_call *c, const char *target, int ring_s, bool ps
 	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
 	                      on_out_close, o,
 	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
-	                      "X-CC-Leg: %s\r\n",
-	                      o->id, c->inv.tenant, c->inv.call, pstn ? "pstn" : "agent");
+	                      "X-CC-Leg: %s\r\n%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call, pstn ? "pstn" : "agent",
+	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
+	                      md_sip_auth()[0] ? "\r\n" : "");
 	mem_deref(offer);
 	if (err) {
 		cc_log(CC_LOG_WARN, err, c->inv.tenant, c->inv.call, "cannot place a leg to %s",

@@ -98,6 +98,7 @@ static void ask(struct ivr_run *r, struct ivr_out *out)
 
 	r->n_digits = 0;
 	r->digits[0] = '\0';
+	r->stray = 0;
 	r->replaying = false;
 	r->waiting = IVR_W_PLAY;
 	play(out, n->prompts, 1, true);
@@ -261,7 +262,14 @@ static void on_digit(struct ivr_run *r, char d, time_t now, struct ivr_out *out)
 		return collected(r, now, out);
 	if (d < '0' || d > '9') {
 		/* a key that is not a digit nor the terminator: not part of the
-		 * value; the wait goes on */
+		 * value; the wait goes on, but not for ever (a caller pressing '*'
+		 * every few seconds would hold the node until the call's maximum
+		 * length): past IVR_MAX_STRAY such keys the attempt is invalid */
+		if (++r->stray > IVR_MAX_STRAY) {
+			a = event(r, out, "invalid");
+			a->digit[0] = d;
+			return attempt_failed(r, now, out);
+		}
 		timer(r, out, r->n_digits ? INTER_DIGIT_MS : n->timeout_s * 1000, now);
 		return;
 	}

@@ -84,8 +84,10 @@ struct ivr_run {
 	bool replaying;                  /* menu/collect: the `invalid` prompt plays, then the prompt again */
 	time_t deadline;                 /* when the timer set last may fire: an earlier IVR_TIMEOUT is stale */
 	int pending;                     /* node to enter at the next IVR_TIMEOUT (a chain longer than one
-	                                    output holds goes on after a 1 ms timer), or CC_FLOW_NO_NODE */
+	                                    output holds goes on after a 1 ms timer), or CC_FLOW_NO_NODE */	int stray;                       /* collect: keys this attempt that were neither digit nor terminator */
 };
+
+#define IVR_MAX_STRAY 3                  /* more such keys in one attempt: the attempt is invalid */
 
 struct ivr_out {
 	struct ivr_action a[IVR_MAX_ACTIONS];

@@ -41,6 +41,7 @@ struct settings {
 	char *nats_creds;
 	char *spool_dir;
 	char *prompts_dir;
+	char *secret_file;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -67,6 +68,9 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_PROMPTS_DIR", CC_CFG_STR, "", 0, 0, offsetof(struct settings, prompts_dir),
 	  "the default prompts (<name>.8k.raw, <name>.16k.raw, made at build time; empty: "
 	  "../prompts beside the binary, build/prompts), as tenantd's" },
+	{ "CC_MEDIA_SECRET_FILE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secret_file),
+	  "file with the secret Kamailio asks of mediad's legs (X-CC-Auth; empty: none is sent, "
+	  "and a Kamailio of this platform refuses the legs)" },
 };
 
 static struct {
@@ -119,6 +123,10 @@ int main(int argc, char **argv)
 	int e, rc = 1;
 
 	cc_log_init("mediad");
+	/* TZ exists before any thread does: schedules swap it in place
+	 * (cc_flow_local_time), never add or remove it under another thread */
+	if (!getenv("TZ"))
+		setenv("TZ", "UTC", 1);
 	if (argc > 1) {
 		cc_config_usage("mediad", settings_table, CC_ARRAY_LEN(settings_table));
 		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
@@ -129,6 +137,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prompts_dir_default();
+	if (D.cfg.secret_file[0]) {
+		char secret[128], *serr = NULL;
+
+		if (cc_read_secret(D.cfg.secret_file, secret, sizeof(secret), &serr) != CC_OK ||
+		    md_sip_set_auth(secret) != 0) {
+			CC_ERR("CC_MEDIA_SECRET_FILE: %s", serr ? serr : "not a header value");
+			free(serr);
+			goto out_cfg;
+		}
+	}
 	if (D.cfg.rtp_min >= D.cfg.rtp_max) {
 		CC_ERR("CC_MEDIA_RTP_MIN must be below CC_MEDIA_RTP_MAX");
 		goto out_cfg;

@@ -187,6 +187,21 @@ const char *md_sip_route(void)
 	return S.route;
 }
 
+/* The media secret Kamailio asks of every leg (X-CC-Auth), "" for none. */
+static char auth[128];
+
+int md_sip_set_auth(const char *secret)
+{
+	int k = snprintf(auth, sizeof(auth), "%s", secret ? secret : "");
+
+	return k < 0 || (size_t)k >= sizeof(auth) || strpbrk(auth, "\r\n") ? EINVAL : 0;
+}
+
+const char *md_sip_auth(void)
+{
+	return auth;
+}
+
 int md_sip_uri(char *out, size_t n, const char *user, const char *host)
 {
 	int k = snprintf(out, n, "sip:%s@%s", user, host);

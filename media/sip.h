@@ -39,6 +39,11 @@ struct sipsess_sock *md_sip_sock(void);
 /* "sip:host:port", the route of every leg mediad places (libre writes
  * "Route: <...;lr>" from it). */
 const char *md_sip_route(void);
+/* The secret of Kamailio's group 3 (CC_MEDIA_SECRET_FILE): every leg
+ * mediad places carries it as X-CC-Auth (Kamailio removes it). "" sends
+ * none. md_sip_set_auth: 0, or EINVAL for one that does not fit a header. */
+int md_sip_set_auth(const char *secret);
+const char *md_sip_auth(void);
 /* A SIP URI "sip:<user>@<host>" into out (size n): 0 or EINVAL. */
 int md_sip_uri(char *out, size_t n, const char *user, const char *host);
 

@@ -506,6 +506,7 @@ start_kamailio() {
 	    -e "s|@TRUNK_DENSITY@|$CC_TRUNK_DENSITY|g" \
 	    -e "s|@MAX_CONTACTS@|$CC_MAX_CONTACTS|g" \
 	    -e "s|@EVAPI_SECRET@|$(secret evapi)|g" \
+	    -e "s|@MEDIA_SECRET@|$(secret media)|g" \
 	    -e "s|@TOPOH_KEY@|$(secret topoh)|g" \
 	    -e "s|@MAX_CALL_S@|$CC_MAX_CALL_S|g" \
 	    -e "s|@BARE_TARGET@|$CC_BARE|g" \
@@ -573,6 +574,8 @@ daemon_env() {
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
 	secret evapi > /dev/null
 	export CC_EVAPI_SECRET_FILE=$SECRETS/evapi
+	secret media > /dev/null
+	export CC_MEDIA_SECRET_FILE=$SECRETS/media
 }
 
 start_tenantd() {

@@ -43,6 +43,8 @@
 #define TS TN_TS
 #define TN_PROMPT_JOBS 4                /* uploads being received or decoded at once */
 #define TN_TTS_MAX_BODY (64 * 1024)     /* a JSON body of a spoken prompt */
+#define TN_PROMPTS_MAX 500              /* prompts one tenant keeps */
+#define TN_PROMPTS_MAX_MB 2048          /* their audio (8 and 16 kHz), MiB */
 
 static const char *const defaults[] = { "invalid", "goodbye", "please_hold", "closed",
                                         "hold_music", NULL };
@@ -262,11 +264,35 @@ static void job_work(void *arg)
 	    cc_pg_cmd(&pg, "SELECT pg_advisory_xact_lock(hashtextextended('cc.prompts:' || $1 || ':' || $2, 0))",
 	              2, lock) != CC_OK)
 		goto failed;
-	res = cc_pg_exec(&pg, "UPDATE cc.prompts SET current = false "
-	                 "WHERE tenant_id = $1 AND name = $2 AND current RETURNING id", 2, lock);
+	/* the tenant's other prompts and this one within its quota */
+	res = cc_pg_exec(&pg, "SELECT count(*), COALESCE(sum(octet_length(pcm8) + octet_length(pcm16)), 0) "
+	                 "FROM cc.prompts WHERE tenant_id = $1 AND name <> $2", 2, lock);
 	if (!res)
 		goto failed;
-	replaced = PQntuples(res);
+	long long others = atoll(PQgetvalue(res, 0, 0)), bytes = atoll(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	res = NULL;
+	if (others >= TN_PROMPTS_MAX ||
+	    bytes + (long long)(a.n8 + a.n16) * 2 > (long long)TN_PROMPTS_MAX_MB * 1024 * 1024) {
+		j->result = CC_AUDIO_QUOTA;
+		j->status = 422;
+		j->err = others >= TN_PROMPTS_MAX
+		         ? cc_sprintf("a tenant keeps at most %d prompts; delete one first", TN_PROMPTS_MAX)
+		         : cc_sprintf("a tenant's prompts hold at most %d MiB of audio (%lld MiB now); "
+		                      "delete some first", TN_PROMPTS_MAX_MB, bytes / (1024 * 1024));
+		cc_audio_free(&a);
+		cc_pg_close(&pg);        /* rolls back */
+		return;
+	}
+	/* the audio it replaces goes: a call playing it holds it in memory and
+	 * finishes it (mediad loads a prompt whole), so no old row is kept, and
+	 * replacing a prompt again and again never grows the database */
+	res = cc_pg_exec(&pg, "DELETE FROM cc.prompts WHERE tenant_id = $1 AND name = $2 RETURNING current",
+	                 2, lock);
+	if (!res)
+		goto failed;
+	for (int i = 0; i < PQntuples(res); i++)
+		replaced += PQgetvalue(res, i, 0)[0] == 't';
 	PQclear(res);
 	res = cc_pg_exec_bin(&pg, "INSERT INTO cc.prompts (id, tenant_id, name, source, content_type, tts_text, "
 	               "voice, duration_ms, pcm8, pcm16) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
@@ -313,7 +339,7 @@ static void job_done(struct tn_req *r, void *arg)
 			[CC_AUDIO_NOT_AUDIO] = "unsupported_media_type", [CC_AUDIO_TOO_BIG] = "payload_too_large",
 			[CC_AUDIO_TOO_LONG] = "too_long", [CC_AUDIO_EMPTY] = "empty",
 			[CC_AUDIO_SILENT] = "silent", [CC_AUDIO_CLIPPED] = "clipped",
-			[CC_AUDIO_FAILED] = "internal",
+			[CC_AUDIO_FAILED] = "internal", [CC_AUDIO_QUOTA] = "quota_exceeded",
 		};
 		if (j->result == CC_AUDIO_FAILED)
 			CC_ERR("prompt %s: %s", j->name, j->err ? j->err : "?");

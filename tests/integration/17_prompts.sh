@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prompts (docs/PROMPTS.md): every content type is read, text is spoken in
 # Mandarin and English, what is not audio, silent, clipped, too long or too
-# big is refused with its reason, a replaced prompt keeps its old row, the
+# big is refused with its reason, a replaced prompt's old audio goes, a tenant's quota holds, the
 # audio comes back as a WAV that is not silent, a prompt a flow plays
 # cannot be deleted, another tenant sees none of it, and a 10-minute
 # decode does not hold other requests.
@@ -119,8 +119,23 @@ put acme welcome "$A/welcome.flac" audio/flac
 check replace_200 [ "$HTTP" = 200 -a "$(jr .replaced)" = true -a "$(jr .id)" != "$WELCOME_ID" ]
 NEW_ID=$(jr .id)
 check replace_notice_published wait_for 5 patched_since "${patches:-0}"
-expect_eq replace_keeps_old_row "$(sql "SELECT count(*), count(*) FILTER (WHERE current) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" "2|1"
-expect_eq replace_old_not_current "$(sql "SELECT current FROM cc.prompts WHERE id = '$WELCOME_ID'")" f
+# the old audio goes (a call playing it has it in memory): replacing a
+# prompt again and again never grows the database
+expect_eq replace_drops_old_row "$(sql "SELECT count(*), count(*) FILTER (WHERE current) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" "1|1"
+expect_eq replace_old_gone "$(sql "SELECT count(*) FROM cc.prompts WHERE id = '$WELCOME_ID'")" 0
+
+# a tenant's quota: 500 prompts (here 499 more, tiny, straight into the
+# table), then a new name is refused with its reason and nothing stored;
+# replacing one it has still works
+sql "INSERT INTO cc.prompts (id, tenant_id, name, source, duration_ms, pcm8, pcm16)
+     SELECT gen_random_uuid(), '${TID[beta]}', 'q' || i, 'upload', 20, '\\x0000', '\\x0000'
+     FROM generate_series(1, 500) i" > /dev/null
+put beta one-too-many "$A/welcome.wav" audio/wav
+check quota_count_422 [ "$HTTP" = 422 -a "$(jr .error.code)" = quota_exceeded ]
+expect_eq quota_nothing_stored "$(sql "SELECT count(*) FROM cc.prompts WHERE tenant_id = '${TID[beta]}' AND name = 'one-too-many'")" 0
+put beta q1 "$A/welcome.wav" audio/wav
+expect_eq quota_replace_allowed "$HTTP" 200
+sql "DELETE FROM cc.prompts WHERE tenant_id = '${TID[beta]}' AND name ~ '^q[0-9]+$'" > /dev/null
 
 # ---------------------------------------------------------------- reads
 api GET /v1/tenants/acme/prompts/welcome "${KEY[acme]}"

@@ -108,7 +108,7 @@ LEGID=$(uuid)
 leg() { # leg TAG TO TENANT [LEG]
 	sipp_run "leg-$1" -sf "$SIPP_DIR/media_leg.xml" -s "$2" -set from +8613800000001 \
 		-set domain acme.cc.test -set tenant "$3" -set parent "$XCALL" -set leg "${4:-agent}" \
-		-set legid "$LEGID" \
+		-set legid "$LEGID" -set auth "$(cat "$CC_VAR/secrets/media")" \
 		-p "$MP" -default_behaviors all,-abortunexp -m 1 -d 500 -timeout 10 -timeout_error
 }
 check media_leg_rings_agent leg agent 1001 "${TID[acme]}"
@@ -129,7 +129,7 @@ leg_refused() { # leg_refused CODE TO TENANT [LEGID]
 	local sf=$SIPW/leg-refused-$1.xml
 	sed "s/@CODE@/$1/g" "$SIPP_DIR/media_leg_refused.xml.in" > "$sf"
 	sipp_run "legx-$1-$2" -sf "$sf" -s "$2" -set from +8613800000001 -set domain acme.cc.test \
-		-set tenant "$3" -set parent "$XCALL" -set leg pstn -set legid "${4:-$(uuid)}" -p "$MP" -m 1 \
+		-set tenant "$3" -set parent "$XCALL" -set leg pstn -set legid "${4:-$(uuid)}" -set auth "$(cat "$CC_VAR/secrets/media")" -p "$MP" -m 1 \
 		-timeout 8 -timeout_error
 }
 check media_leg_pstn_not_enabled_403 leg_refused 403 +8613912345678 "${TID[acme]}"
@@ -146,6 +146,22 @@ STRANGER=$(pick_port)
 forged=$(printf 'INVITE sip:1001@acme.cc.test SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:%s;branch=z9hG4bKxcc%s\nFrom: <sip:+8613800000001@acme.cc.test>;tag=x\nTo: <sip:1001@acme.cc.test>\nCall-ID: xcc-%s@x\nCSeq: 1 INVITE\nContact: <sip:x@127.0.0.1:%s>\nX-CC-Tenant: %s\nX-CC-Parent: %s\nX-CC-Leg: agent\nMax-Forwards: 70\nContent-Length: 0\n' \
 	"$STRANGER" "$RANDOM" "$RANDOM" "$STRANGER" "${TID[acme]}" "$XCALL")
 expect_eq x_cc_from_stranger_is_no_leg "$(sip_raw_code stranger "$STRANGER" "$forged")" 407
+# from mediad's own address but without the media secret (a local process
+# on mediad's port while mediad is down): refused, counted
+fromm=${forged//127.0.0.1:$STRANGER/127.0.0.1:$MP}
+expect_eq leg_without_secret_403 "$(sip_raw_code nosecret "$MP" "$fromm")" 403
+expect_eq leg_without_secret_counted "$(kam_stat cc_refused_media_auth)" 1
+# with a wrong one: the same
+wrong=${fromm/X-CC-Leg: agent/X-CC-Leg: agent
+X-CC-Auth: 0123456789abcdef0123456789abcdef}
+expect_eq leg_wrong_secret_403 "$(sip_raw_code wrongsecret "$MP" "$wrong")" 403
+# with the secret but over TCP from mediad's port number: Kamailio's
+# address table has no transport, so this is what a local process could
+# do; mediad speaks UDP only, and a TCP peer is a stranger (challenged)
+good=${fromm/X-CC-Leg: agent/X-CC-Leg: agent
+X-CC-Auth: $(cat "$CC_VAR/secrets/media")}
+goodt=${good//SIP\/2.0\/UDP/SIP/2.0/TCP}
+expect_eq leg_over_tcp_is_no_leg "$(sip_raw_code tcpleg "$MP" "$goodt" tcp)" 407
 
 # --- NATS away for a while with a call up: routingd cannot hear mediad
 # then, which proves nothing: the call goes on, mediad stays alive

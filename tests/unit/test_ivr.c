@@ -284,6 +284,32 @@ static const char COLLECT[] =
 	"\"desk\":{\"type\":\"agent\",\"extension\":\"1000\",\"next\":\"bye\"},"
 	"\"bye\":{\"type\":\"hangup\"}}}";
 
+/* keys that are neither digits nor the terminator keep the wait going, but
+ * only IVR_MAX_STRAY times an attempt: a caller pressing '*' every few
+ * seconds does not hold the node for the call's whole maximum length */
+TEST(collect_stray_keys_end_the_attempt)
+{
+	struct cc_flow *f = flow_of(COLLECT);
+	struct ivr_run r;
+
+	ivr_init(&r, f, TZ_SH);
+	on(&r, IVR_START, 0, OPEN);
+	on(&r, IVR_PLAYED, 0, OPEN + 1);
+	for (int i = 0; i < IVR_MAX_STRAY; i++) {
+		on(&r, IVR_DIGIT, '*', OPEN + 2 + i);
+		ASSERT_EQ_INT(r.attempt, 0);
+	}
+	on(&r, IVR_DIGIT, '*', OPEN + 9);
+	ASSERT_EQ_INT(r.attempt, 1);
+	/* the next attempt counts afresh; past the last one, the default */
+	on(&r, IVR_PLAYED, 0, OPEN + 10);  /* the invalid prompt */
+	on(&r, IVR_PLAYED, 0, OPEN + 11);  /* the prompt again */
+	for (int i = 0; i <= IVR_MAX_STRAY; i++)
+		on(&r, IVR_DIGIT, '*', OPEN + 12 + i);
+	ASSERT_EQ_STR(f->nodes[r.node].name, "desk");
+	cc_flow_free(f);
+}
+
 TEST(collect_terminator_max_gap)
 {
 	struct cc_flow *f = flow_of(COLLECT);
@@ -451,6 +477,6 @@ TEST(long_chain_goes_on_after_a_timer)
 TEST_LIST(T(outcome_presses_1_repair), T(outcome_presses_2_claims_then_menu),
           T(outcome_nothing_menu_again_then_desk), T(outcome_closed_message_then_hangup),
           T(invalid_three_times_then_default), T(digit_flood), T(stale_timers),
-          T(play_interruptible_or_not), T(collect_terminator_max_gap),
+          T(play_interruptible_or_not), T(collect_terminator_max_gap), T(collect_stray_keys_end_the_attempt),
           T(collect_too_few_or_nothing), T(menu_no_invalid_prompt_no_default),
           T(agent_and_number_legs), T(goto_load_and_limit), T(long_chain_goes_on_after_a_timer))

@@ -3,10 +3,10 @@
 
 -- A prompt is a tenant's named audio, stored normalised (signed 16-bit
 -- little-endian mono PCM at 8 kHz and at 16 kHz, made once at upload, so
--- mediad never converts while a call plays it). Replacing a prompt adds a
--- row and retires the old one: a call already playing the old audio holds
--- it in memory and finishes it. tenant_id NULL: never (the platform's
--- default prompts ship as files, see docs/MEDIA.md).
+-- mediad never converts while a call plays it). Replacing a prompt
+-- replaces its row: a call already playing the old audio holds it in
+-- memory and finishes it. The platform's default prompts ship as files
+-- (docs/PROMPTS.md), not rows.
 CREATE TABLE cc.prompts (
   id           uuid PRIMARY KEY,          -- this version of the prompt's audio
   tenant_id    uuid NOT NULL REFERENCES cc.tenants(id),
