@@ -357,7 +357,10 @@ bulk_tenants() {
 # WAV into the call and records what it hears, SIPp as a carrier sending
 # RFC 4733 digits or in-band audio, and sox to judge the recordings. Each
 # baresip runs from its own config dir ($SIPW/bs/NAME) on ports from
-# pick_port; bs_stop_all ends them (put it in the file's EXIT trap).
+# pick_port; bs_stop_all ends them (put it in the file's EXIT trap), and
+# timeout(1) kills any left after CC_BS_MAX_S (1200) s. They are children
+# of the test's shell: wait for a pid, never a bare `wait` (it would wait
+# for the phones).
 #
 # What baresip 1.0.0 can and cannot do (read from its modules, not
 # guessed): module aufile is a source only (an 8 kHz mono s16 WAV, played
@@ -455,7 +458,7 @@ bs_launch() {
 	CFG
 	printf '%s\n' "$account" > "$dir/accounts"
 	: > "$dir/contacts"
-	(cd "$dir" && exec timeout -s KILL 300 baresip -f "$dir" -s < /dev/null > "$dir/out" 2>&1) &
+	(cd "$dir" && exec timeout -s KILL "${CC_BS_MAX_S:-1200}" baresip -f "$dir" -s < /dev/null > "$dir/out" 2>&1) &
 	echo $! > "$dir/pid"
 	BS_DIRS="$BS_DIRS $dir"
 	wait_for 10 ss_bound_tcp "$ctrl"
