@@ -120,6 +120,9 @@ for c in $CASES; do
 	BS_SIP[c-$c]=$(pick_port 2)
 	FROM[$c]=+86138000000$n; n=$((n + 1))
 	new_trunk "caller-$c" "${BS_SIP[c-$c]}"
+	# started now, so its ports are taken at once (baresip also binds
+	# SIP_PORT+1 for TLS; a later start lost that port to another process)
+	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-after]}"
@@ -138,7 +141,6 @@ check noans_registered wait_for 15 registered 1007
 # ------------------------------------------------------------- helpers
 # dial CASE NUMBER: the case's caller (700 Hz) calls NUMBER; waits until up
 dial() {
-	bs_peer "c-$1" "$AUD/700.wav" "${FROM[$1]}"
 	bs_cmd "c-$1" dial "sip:$2@127.0.0.1:$CC_SIP_PORT"
 	wait_for 15 bs_in_call "c-$1"
 }
@@ -338,7 +340,9 @@ for c in unreg:1005 busy:1006 noans:1007 reject:1008; do
 	hangup "$name"
 	if wait_for 15 rec "$name"; then
 		ID=$(recf .id)
-		expect_eq "${name}_record_path" "$(path)" "first,desk"
+		# entered, failed (why: failed), the next
+		expect_eq "${name}_record_path" "$(path)" "first,first,desk"
+		expect_eq "${name}_record_why" "$(recf '[.ivr[]? | .why // empty] | join(",")')" failed
 		sql "SELECT body->>'reason' FROM cc.call_events WHERE call_id = '$ID' AND type = 'agent_failed'" > "$SIPW/af-$name"
 		echo "# $name: agent_failed $(tr '\n' ' ' < "$SIPW/af-$name")"
 	fi
