@@ -50,6 +50,23 @@ render "$SIPP_DIR/bench_caller.xml.in" "$OUT/caller.xml" "PCAP=$OUT/tone.pcap"
 render "$SIPP_DIR/bench_agent.xml.in" "$OUT/agent.xml" "PCAP=$OUT/tone.pcap"
 
 stack_up || exit 1
+# mediad's RTP ports: the test stack gives it 200 (100 legs, 50 bridged
+# calls: the 51st got 500); here it takes the top 2000 of rtpengine's block
+# of 10000 (stack.env wins over the environment: edited while they are
+# stopped, as ops/stack.sh asks)
+if [ "$have_mediad" = 1 ]; then
+	"$TOP/ops/stack.sh" stop mediad rtpengine > /dev/null 2>&1
+	top=$CC_RTP_MAX
+	export CC_RTP_MAX=$((top - 2000)) CC_MEDIA_RTP_MIN=$((top - 1999)) CC_MEDIA_RTP_MAX=$top
+	for k in CC_RTP_MAX CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX; do
+		sed -i "/^$k=/d" "$CC_VAR/stack.env"
+		echo "$k=${!k}" >> "$CC_VAR/stack.env"
+	done
+	"$TOP/ops/stack.sh" start rtpengine mediad > "$OUT/restart.log" 2>&1 || { cat "$OUT/restart.log" >&2; exit 1; }
+	# routingd has its heartbeat again (its metric), so flows answer
+	media_back() { curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | grep -q '^cc_routing_media_instances_alive 1$'; }
+	wait_for 20 media_back || { echo "mediad not back after its port change" >&2; exit 1; }
+fi
 CARRIER=$(pick_port) AGENT=$(pick_port)
 new_trunk carrier1 "$CARRIER"
 new_tenant acme
