@@ -376,8 +376,9 @@ BS_DIRS=""
 # tone_wav FILE FREQ SECONDS: a sine, 8 kHz mono s16, -6 dBFS
 tone_wav() { sox -n -r 8000 -c 1 -b 16 -e signed-integer "$1" synth "$3" sine "$2" gain -6; }
 # dtmf_wav FILE DIGITS [ON_MS] [OFF_MS]: in-band DTMF tones (the two
-# frequencies of each key summed, -10 dBFS each) after 1 s of silence, as
-# an 8 kHz mono s16 WAV (baresip's aufile source)
+# frequencies of each key summed, peak -4 dBFS), ON_MS (100) each with
+# OFF_MS (100) between, after 1 s of silence and before 2 s more, as an
+# 8 kHz mono s16 WAV (baresip's aufile source; ulaw_raw for SIPp)
 dtmf_wav() {
 	local f=$1 digits=$2 on=${3:-100} off=${4:-100} parts=() i d lo hi
 	sox -n -r 8000 -c 1 -b 16 -e signed-integer "$f.p.wav" trim 0 1
