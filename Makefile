@@ -38,6 +38,7 @@ bench: deps all
 	@ops/bench/scale.sh
 	@ops/bench/billing.sh
 	@ops/bench/decision.sh
+	@ops/bench/media.sh
 	@build/tests/bench_events
 
 demo:

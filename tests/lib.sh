@@ -389,3 +389,170 @@ bulk_tenants() {
 	       FROM cc.tenants t, generate_series(1, $3) j WHERE t.slug ~ '^$1[0-9]{6}\$';
 	     ANALYZE;" > /dev/null
 }
+
+# --- real clients and audio (h-tests)
+# baresip 1.0.0 (baresip-core) as a real phone or carrier peer that plays a
+# WAV into the call and records what it hears, SIPp as a carrier sending
+# RFC 4733 digits or in-band audio, and sox to judge the recordings. Each
+# baresip runs from its own config dir ($SIPW/bs/NAME) on ports from
+# pick_port; bs_stop_all ends them (put it in the file's EXIT trap), and
+# timeout(1) kills any left after CC_BS_MAX_S (1200) s. They are children
+# of the test's shell: wait for a pid, never a bare `wait` (it would wait
+# for the phones).
+#
+# What baresip 1.0.0 can and cannot do (read from its modules, not
+# guessed): module aufile is a source only (an 8 kHz mono s16 WAV, played
+# once: "aufile: end of file"); recording is module sndfile, an audio
+# filter that writes what is sent (-enc.wav) and what is heard after
+# decoding (-dec.wav) into snd_path, one pair per call; the player is
+# aufile,/dev/null (none is needed, the filter sees the decoded audio);
+# DTMF is menu's command "sndcode" (RFC 4733 telephone-event, which
+# baresip always offers), received events are logged "received event:
+# 'D' (end=1)";
+# ctrl_tcp drives it (tests/tools/baresip_phone.sh cmd).
+BS_DIRS=""
+# tone_wav FILE FREQ SECONDS: a sine, 8 kHz mono s16, -6 dBFS
+tone_wav() { sox -n -r 8000 -c 1 -b 16 -e signed-integer "$1" synth "$3" sine "$2" gain -6; }
+# dtmf_wav FILE DIGITS [ON_MS] [OFF_MS]: in-band DTMF tones (the two
+# frequencies of each key summed, peak -4 dBFS), ON_MS (100) each with
+# OFF_MS (100) between, after 1 s of silence and before 2 s more, as an
+# 8 kHz mono s16 WAV (baresip's aufile source; ulaw_raw for SIPp)
+dtmf_wav() {
+	local f=$1 digits=$2 on=${3:-100} off=${4:-100} parts=() i d lo hi
+	sox -n -r 8000 -c 1 -b 16 -e signed-integer "$f.p.wav" trim 0 1
+	parts+=("$f.p.wav")
+	for ((i = 0; i < ${#digits}; i++)); do
+		d=${digits:i:1}
+		case $d in 1|2|3|A) lo=697 ;; 4|5|6|B) lo=770 ;; 7|8|9|C) lo=852 ;; *) lo=941 ;; esac
+		case $d in 1|4|7|'*') hi=1209 ;; 2|5|8|0) hi=1336 ;; 3|6|9|'#') hi=1477 ;; *) hi=1633 ;; esac
+		sox -n -r 8000 -c 1 -b 16 -e signed-integer "$f.$i.wav" synth "$(ms_s "$on")" sine "$lo" \
+			synth "$(ms_s "$on")" sine mix "$hi" gain -n -4 pad 0 "$(ms_s "$off")"
+		parts+=("$f.$i.wav")
+	done
+	sox "${parts[@]}" "$f" pad 0 2
+	rm -f "${parts[@]}"
+}
+ms_s() { awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
+# ulaw_raw WAV RAW: the same audio as headerless G.711 u-law (SIPp's rtp_stream)
+ulaw_raw() { sox "$1" -r 8000 -c 1 -e u-law -t raw "$2"; }
+# audio_rms FILE: sox stat's RMS amplitude (0..1); audio_freq FILE: its
+# "Rough frequency" in Hz (zero crossings: one tone at a time)
+audio_rms() { sox "$1" -n stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+audio_freq() { sox "$1" -n stat 2>&1 | awk '/^Rough +frequency/ { print $3 }'; }
+# audio_not_silent FILE [MIN_RMS]: the recording has sound (RMS above
+# MIN_RMS, 0.01 = -40 dBFS; silence and comfort noise are below)
+audio_not_silent() {
+	local r; r=$(audio_rms "$1" 2> /dev/null)
+	[ -n "$r" ] && awk -v r="$r" -v m="${2:-0.01}" 'BEGIN { exit !(r > m) }'
+}
+# audio_freq_near FILE HZ [PERCENT]: its rough frequency is HZ +- PERCENT (5)
+audio_freq_near() {
+	local f; f=$(audio_freq "$1" 2> /dev/null)
+	[ -n "$f" ] && awk -v f="$f" -v w="$2" -v p="${3:-5}" 'BEGIN { d = f - w; if (d < 0) d = -d; exit !(d * 100 <= w * p) }'
+}
+# audio_trim IN OUT START [LEN]: a slice of a recording (seconds), to judge
+# one part of a call
+audio_trim() { sox "$1" "$2" trim "$3" ${4:+"$4"}; }
+
+# bs_start NAME WAV USER DOMAIN PASSWORD [ANSWERMODE]: a baresip agent
+# phone registered with the platform over UDP, playing WAV into every call
+# (once), answering by itself (ANSWERMODE auto, or manual: it rings until
+# bs_cmd NAME accept); SIP port in BS_SIP[NAME]
+# bs_peer NAME WAV USER: a baresip carrier peer (no registration) calling
+# from BS_SIP[NAME] as USER (the caller's number): make it a trunk with
+# new_trunk first (its port: BS_SIP[NAME]=$(pick_port) before bs_peer)
+declare -A BS_SIP
+bs_start() { bs_launch "$1" "$2" "<sip:$3@$4;transport=udp>;auth_pass=$5;answermode=${6:-auto};regint=300;outbound=\"sip:127.0.0.1:$CC_SIP_PORT;transport=udp\";audio_codecs=pcma,pcmu;mwi=no;pubint=0"; }
+bs_peer() { bs_launch "$1" "$2" "<sip:$3@127.0.0.1:${BS_SIP[$1]:-0}>;regint=0;answermode=auto;audio_codecs=pcma,pcmu;mwi=no;pubint=0"; }
+bs_launch() {
+	local name=$1 wav=$2 account=$3 dir=$SIPW/bs/$1
+	[ -n "${BS_SIP[$name]:-}" ] || BS_SIP[$name]=$(pick_port 2)
+	local ctrl rtp; ctrl=$(pick_port) rtp=$(pick_port 4)
+	mkdir -p "$dir/rec"
+	echo "$ctrl" > "$dir/ctrl_port"
+	cat > "$dir/config" <<-CFG
+	poll_method		epoll
+	sip_listen		127.0.0.1:${BS_SIP[$name]}
+	call_local_timeout	120
+	call_max_calls		4
+	audio_source		aufile,$wav
+	audio_player		aufile,/dev/null
+	audio_alert		aufile,/dev/null
+	ausrc_srate		8000
+	ausrc_channels		1
+	auplay_srate		8000
+	auplay_channels		1
+	rtp_ports		$rtp-$((rtp + 3))
+	rtcp_mux		no
+	rtp_timeout		0
+	snd_path		$dir/rec
+	module_path		/usr/lib/baresip/modules
+	module			g711.so
+	module			aufile.so
+	module			sndfile.so
+	module_app		account.so
+	module_app		menu.so
+	module_app		ctrl_tcp.so
+	ctrl_tcp_listen		127.0.0.1:$ctrl
+	CFG
+	printf '%s\n' "$account" > "$dir/accounts"
+	: > "$dir/contacts"
+	(cd "$dir" && exec timeout -s KILL "${CC_BS_MAX_S:-1200}" baresip -f "$dir" -s < /dev/null > "$dir/out" 2>&1) &
+	echo $! > "$dir/pid"
+	BS_DIRS="$BS_DIRS $dir"
+	wait_for 10 ss_bound_tcp "$ctrl"
+}
+ss_bound_tcp() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# bs_cmd NAME COMMAND [PARAMS]: one ctrl_tcp command (dial URI, hangup,
+# accept, sndcode DIGITS, ausrc aufile,WAV, listcalls, reginfo, quit)
+bs_cmd() { "$TOP/tests/tools/baresip_phone.sh" cmd "$SIPW/bs/$1" "$2" "${3:-}" > "$SIPW/bs/$1/last-cmd" 2>&1; }
+# bs_in_call NAME: it says the call is up; bs_ringing: a call rings it;
+# bs_ended NAME: it says a call ended
+bs_in_call() { grep -aq 'Call established' "$SIPW/bs/$1/out" 2>/dev/null; }
+bs_ringing() { grep -aq 'Incoming call from' "$SIPW/bs/$1/out" 2>/dev/null; }
+bs_ended() { grep -aq -E 'Call with .* terminated|session closed' "$SIPW/bs/$1/out" 2>/dev/null; }
+# bs_digits NAME: the RFC 4733 digits it received, in order
+bs_digits() { grep -ao "received event: '.' (end=1)" "$SIPW/bs/$1/out" 2>/dev/null | cut -d"'" -f2 | tr -d '\n'; }
+# bs_heard NAME / bs_sent NAME: its newest recording of what it heard / sent
+bs_heard() { ls -t "$SIPW/bs/$1"/rec/*-dec.wav 2>/dev/null | head -1; }
+bs_sent() { ls -t "$SIPW/bs/$1"/rec/*-enc.wav 2>/dev/null | head -1; }
+# bs_stop NAME; bs_stop_all: quit them (killed if they do not)
+bs_stop() { bs_stop_dir "$SIPW/bs/$1"; }
+bs_stop_dir() {
+	local pid i; pid=$(cat "$1/pid" 2>/dev/null) || return 0
+	"$TOP/tests/tools/baresip_phone.sh" cmd "$1" quit > /dev/null 2>&1
+	for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill "$pid" 2>/dev/null
+}
+bs_stop_all() { local d; for d in $BS_DIRS; do bs_stop_dir "$d"; done; BS_DIRS=""; }
+
+# sipp_dtmf_scenario OUT DIGITS [ON_MS] [OFF_MS]: a carrier UAC scenario
+# (tests/sipp/carrier_dtmf.xml.in) that after the 200 OK waits 1 s, plays
+# DIGITS as RFC 4733 events (one pcap written by tests/tools/rtppcap: each
+# key ON_MS (100), then OFF_MS (100) of nothing), waits for them to go
+# out, then holds for -d ms and hangs up. SIPp's own dtmf_2833_<d>.pcap
+# cannot be chained: each keeps the sequence numbers and timestamps of the
+# recording it was cut from, so a '*' after a '#' goes backwards and a
+# repeated key is an exact duplicate, and receivers drop both (baresip
+# did, see rtppcap.c). The pcap is OUT.pcap.
+RTPPCAP=${CC_BUILD:-$TOP/build}/tests/rtppcap
+sipp_dtmf_scenario() {
+	local out=$1 digits=$2 on=${3:-100} off=${4:-100}
+	"$RTPPCAP" dtmf "$out.pcap" "$digits" "$on" "$off" || return 1
+	render "$SIPP_DIR/carrier_dtmf.xml.in" "$out" "PCAP=$out.pcap" "MS=$(( ${#digits} * (on + off) + 700 ))"
+}
+# sip_call_dtmf TAG FROM_PORT NUMBER CALLER DIGITS [HOLD_MS] [ON_MS] [OFF_MS]:
+# a carrier call that sends DIGITS once answered; SIPp's log in $SIPW/TAG.log
+sip_call_dtmf() {
+	sipp_dtmf_scenario "$SIPW/$1.xml" "$5" "${7:-100}" "${8:-100}" || return 1
+	sipp_run "$1" -sf "$SIPW/$1.xml" -s "$3" -set from "$4" -p "$2" \
+		-default_behaviors all,-abortunexp -m 1 -d "${6:-1000}" -timeout 60 -timeout_error
+}
+# sip_call_audio TAG FROM_PORT NUMBER CALLER RAW [HOLD_MS]: a carrier call
+# offering PCMU only (no telephone-event) that streams RAW (u-law, see
+# ulaw_raw) into the call once answered: in-band DTMF
+sip_call_audio() {
+	render "$SIPP_DIR/carrier_inband.xml.in" "$SIPW/$1.xml" "AUDIO=$5"
+	sipp_run "$1" -sf "$SIPW/$1.xml" -s "$3" -set from "$4" -p "$2" \
+		-default_behaviors all,-abortunexp -m 1 -d "${6:-1000}" -timeout 60 -timeout_error
+}

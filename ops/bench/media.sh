@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# make bench: the media path. Concurrent calls with 20 ms G.711 (PCMU) in
+# both directions, SIPp playing a pcap (tests/tools/rtppcap) on each side
+# for the whole call, in two modes of the same run on the same stack:
+#
+#   relay  SIPp caller -> Kamailio -> SIPp agent; rtpengine relays the two
+#          streams of each call (the platform as it was before mediad)
+#   mediad SIPp caller -> Kamailio -> mediad (a flow whose start is the
+#          agent) -> Kamailio -> SIPp agent; mediad bridges the caller's
+#          leg and the agent's leg through its mixer (rtpengine anchors
+#          both legs too, as it does every call's)
+#
+# For each mode the number of concurrent calls rises through
+# BENCH_MEDIA_LOADS (20 40 80 160 240 320) until a step fails: a call that did
+# not complete, or (mediad) a packet lost or a late mixer frame in the
+# window. Over a steady window of BENCH_MEDIA_WINDOW_S (10) s with every
+# call up it reads the CPU time (utime + stime, /proc/PID/stat) of
+# rtpengine and mediad: CPU ms per call per second of call. Then it prints
+# mediad's CPU per bridged call against rtpengine's per relayed call (the
+# issue's target: at most 1), mediad's mixer time per frame p99 (a fresh
+# mediad each step, so its histogram is that load's) and its counters,
+# from its metrics. Results go to docs/BENCHMARKS.md by hand.
+#
+# Not measured: DTMF-to-next-prompt latency (mediad exports no metric for
+# it); loss between rtpengine and the SIPp peers (SIPp counts no received
+# RTP; rtpengine's own counters are printed).
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+SUITE=bench-media
+. "$TOP/tests/lib.sh"
+BUILD=${CC_BUILD:-$TOP/build}
+: "${BENCH_MEDIA_LOADS:=20 40 80 160 240 320}" "${BENCH_MEDIA_WINDOW_S:=10}" "${BENCH_MEDIA_RATE:=20}"
+: "${BENCH_MEDIA_MODES:=relay mediad}"
+export CC_KAM_DEBUG=0 CC_LOG_LEVEL=warn
+export CC_TEST_RTP_SPAN=10000
+HZ=$(getconf CLK_TCK)
+trap stack_down EXIT
+OUT=$(mktemp -d /tmp/cc-bench-media.XXXXXX)
+
+have_mediad=1
+[ -x "$BUILD/media/mediad" ] || have_mediad=0
+if [ "$have_mediad" = 0 ] && [[ " $BENCH_MEDIA_MODES " == *" mediad "* ]]; then
+	echo "# mediad is not built ($BUILD/media/mediad): the relay mode only" >&2
+	BENCH_MEDIA_MODES=relay
+fi
+
+# the streams: 10 min of a 440 Hz tone as 20 ms PCMU packets, both sides
+sox -n -r 8000 -c 1 -e u-law -t raw "$OUT/tone.ul" synth 600 sine 440 gain -10
+"$BUILD/tests/rtppcap" audio "$OUT/tone.pcap" "$OUT/tone.ul" 0 || { echo "rtppcap failed" >&2; exit 1; }
+render "$SIPP_DIR/bench_caller.xml.in" "$OUT/caller.xml" "PCAP=$OUT/tone.pcap"
+render "$SIPP_DIR/bench_agent.xml.in" "$OUT/agent.xml" "PCAP=$OUT/tone.pcap"
+
+stack_up || exit 1
+# mediad's RTP ports: the test stack gives it 200 (100 legs, 50 bridged
+# calls: the 51st got 500); here it takes the top 2000 of rtpengine's block
+# of 10000 (stack.env wins over the environment: edited while they are
+# stopped, as ops/stack.sh asks)
+# routingd has mediad's heartbeat (its metric), so flows answer
+media_back() { curl -s --max-time 2 "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | grep -q '^cc_routing_media_instances_alive 1$'; }
+if [ "$have_mediad" = 1 ]; then
+	"$TOP/ops/stack.sh" stop mediad rtpengine > /dev/null 2>&1
+	top=$CC_RTP_MAX
+	export CC_RTP_MAX=$((top - 2000)) CC_MEDIA_RTP_MIN=$((top - 1999)) CC_MEDIA_RTP_MAX=$top
+	for k in CC_RTP_MAX CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX; do
+		sed -i "/^$k=/d" "$CC_VAR/stack.env"
+		echo "$k=${!k}" >> "$CC_VAR/stack.env"
+	done
+	"$TOP/ops/stack.sh" start rtpengine mediad > "$OUT/restart.log" 2>&1 || { cat "$OUT/restart.log" >&2; exit 1; }
+	wait_for 20 media_back || { echo "mediad not back after its port change" >&2; exit 1; }
+fi
+CARRIER=$(pick_port) AGENT=$(pick_port)
+new_trunk carrier1 "$CARRIER"
+new_tenant acme
+new_agent acme 1001 acme-pass-1001
+new_number acme +8657100000001 1001
+if [ "$have_mediad" = 1 ]; then
+	api PUT /v1/tenants/acme/flows/bench "${KEY[acme]}" \
+		'{"start":"a","nodes":{"a":{"type":"agent","extension":"1001","timeout_s":20}}}'
+	[ "$HTTP" = 201 ] || [ "$HTTP" = 200 ] || { echo "flow: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	assign_number acme +8657100000002
+	api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657100000002","target":{"type":"flow","name":"bench"}}'
+	[ "$HTTP" = 201 ] || { echo "flow number: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+fi
+sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" > /dev/null || { echo "register failed" >&2; exit 1; }
+trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$CARRIER,"; }
+wait_for 20 trunk_known || { echo "the trunk never loaded" >&2; exit 1; }
+
+ticks() { # ticks PID: utime + stime
+	local line rest
+	read -r line < "/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+	rest=${line##*) }
+	set -- $rest
+	echo $(( ${12} + ${13} ))
+}
+mmetric() { curl -s --max-time 2 "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+rtpe_pid() { cat "$CC_VAR/run/rtpengine.d.pid" 2>/dev/null || cat "$CC_VAR/run/rtpengine.pid"; }
+media_pid() { cat "$CC_VAR/run/mediad.pid" 2>/dev/null; }
+
+# step MODE CALLS: 0 when every call completed (and, mediad, nothing was
+# lost or late in the window); prints one line of figures
+step() {
+	local mode=$1 n=$2 number=+8657100000001 tag="$1-$2"
+	[ "$mode" = mediad ] && number=+8657100000002
+	# a fresh mediad per step: its mixer histogram (p50/p99 since start)
+	# then covers this load alone
+	if [ "$mode" = mediad ]; then
+		"$TOP/ops/stack.sh" stop mediad > /dev/null 2>&1
+		"$TOP/ops/stack.sh" start mediad > /dev/null 2>&1 && wait_for 20 media_back ||
+			{ echo "  mediad did not come back" >&2; return 1; }
+	fi
+	local ramp=$(( (n + BENCH_MEDIA_RATE - 1) / BENCH_MEDIA_RATE ))
+	local hold_ms=$(( (ramp + BENCH_MEDIA_WINDOW_S + 6) * 1000 ))
+	(cd "$OUT" && exec timeout -s KILL $((hold_ms / 1000 + ramp + 60)) sipp -i 127.0.0.1 -mp "$(pick_port 4)" \
+		-sf "$OUT/agent.xml" -p "$AGENT" -m "$n" -nostdin -timeout $((hold_ms / 1000 + ramp + 50)) \
+		-max_socket 65000 -trace_screen -screen_file "agent-$tag.screen" > "agent-$tag.out" 2>&1) &
+	local uas=$!
+	sleep 0.5
+	(cd "$OUT" && exec timeout -s KILL $((hold_ms / 1000 + ramp + 60)) sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 \
+		-mp "$(pick_port 4)" -sf "$OUT/caller.xml" -s "$number" -set from +8613800000001 -p "$CARRIER" \
+		-default_behaviors all,-abortunexp -r "$BENCH_MEDIA_RATE" -l "$n" -m "$n" -d "$hold_ms" -nostdin \
+		-max_socket 65000 -timeout $((hold_ms / 1000 + ramp + 40)) -timeout_error \
+		-trace_err -error_file "caller-$tag.err" -trace_screen -screen_file "caller-$tag.screen" \
+		> "caller-$tag.out" 2>&1) &
+	local uac=$!
+	# every call up (ramp) plus 3 s to settle, then the window
+	sleep $((ramp + 3))
+	local rp mp r0 m0 r1 m1 lost0 late0 lost1 late1 in0 in1
+	rp=$(rtpe_pid) mp=$(media_pid)
+	r0=$(ticks "$rp") m0=0
+	[ "$have_mediad" = 1 ] && m0=$(ticks "$mp") lost0=$(mmetric cc_media_rtp_packets_lost_total) \
+		late0=$(mmetric cc_media_mixer_late_total) in0=$(mmetric cc_media_rtp_packets_in_total)
+	local legs; legs=$([ "$have_mediad" = 1 ] && mmetric cc_media_legs)
+	sleep "$BENCH_MEDIA_WINDOW_S"
+	r1=$(ticks "$rp") m1=0
+	[ "$have_mediad" = 1 ] && m1=$(ticks "$mp") lost1=$(mmetric cc_media_rtp_packets_lost_total) \
+		late1=$(mmetric cc_media_mixer_late_total) in1=$(mmetric cc_media_rtp_packets_in_total)
+	wait "$uac"; local rc=$?
+	kill "$uas" 2>/dev/null; wait "$uas" 2>/dev/null
+	local okc failed
+	okc=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
+	failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
+	local lost=0 late=0 pkts=0 p99=-
+	if [ "$mode" = mediad ]; then
+		lost=$(( ${lost1%.*} - ${lost0%.*} )) late=$(( ${late1%.*} - ${late0%.*} )) pkts=$(( ${in1%.*} - ${in0%.*} ))
+		p99=$(awk -v v="$(mmetric cc_media_mixer_frame_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
+	fi
+	# CPU ms per call per second of call
+	local w=$BENCH_MEDIA_WINDOW_S
+	local rcpu mcpu
+	rcpu=$(awk -v d=$((r1 - r0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
+	mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
+	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, mixer p99 %s ms\n' \
+		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$p99" >&2
+	echo "$mode $n $rcpu $mcpu $p99" >> "$OUT/results"
+	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ]
+}
+
+echo "# cc-platform media benchmark, $(date -u +%FT%TZ)"
+echo "# machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), load $(cut -d' ' -f1-3 /proc/loadavg), $(. /etc/os-release; echo "$PRETTY_NAME")"
+echo "# rtpengine $(rtpengine --version 2>&1 | awk '{print $NF}') (userspace, --num-threads=2), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)"
+echo "# each call: PCMU 20 ms both ways for its whole length; ${BENCH_MEDIA_WINDOW_S} s window with every call up; calls placed at ${BENCH_MEDIA_RATE}/s"
+declare -A BEST
+for mode in $BENCH_MEDIA_MODES; do
+	BEST[$mode]=0
+	for n in $BENCH_MEDIA_LOADS; do
+		if step "$mode" "$n"; then BEST[$mode]=$n; else break; fi
+		# the calls' dialogs and media sessions gone before the next step
+		sleep 3
+	done
+done
+
+echo "# highest load with every call complete (and, mediad, nothing lost or late): relay ${BEST[relay]:-0}, mediad ${BEST[mediad]:--}"
+if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -gt 0 ]; then
+	n=${BEST[mediad]}
+	r=$(awk -v n="$n" '$1 == "relay" && $2 == n { print $3 }' "$OUT/results")
+	m=$(awk -v n="$n" '$1 == "mediad" && $2 == n { print $4 }' "$OUT/results")
+	# no relay step at that load: its highest one that passed
+	[ -z "$r" ] && r=$(awk -v b="${BEST[relay]:-0}" '$1 == "relay" && $2 == b { print $3 }' "$OUT/results")
+	[ -z "$r" ] && echo "# no rtpengine figure to compare with (BENCH_MEDIA_MODES=$BENCH_MEDIA_MODES)"
+	[ -n "$r" ] && awk -v r="$r" -v m="$m" -v n="$n" 'BEGIN {
+		printf "# at %d calls: mediad %.3f CPU ms per bridged call-second, rtpengine %.3f per relayed call-second: ratio mediad / rtpengine %.2f (target <= 1)\n",
+		       n, m, r, (r > 0 ? m / r : 0) }'
+	p99=$(awk -v n="$n" '$1 == "mediad" && $2 == n { print $5 }' "$OUT/results")
+	echo "# mediad mixer time per 20 ms frame at $n calls (a fresh mediad per step): p99 $p99 ms (target < 1 ms)"
+	echo "# DTMF-to-next-prompt latency: not measured (mediad has no metric for it)"
+fi
+echo "# raw: $OUT/results and the SIPp screens in $OUT"
