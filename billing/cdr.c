@@ -193,6 +193,9 @@ static const char APPLY_MEDIA[] =
 	"  SELECT DISTINCT (e->>'call')::uuid AS id FROM jsonb_array_elements($1::jsonb) AS e),"
 	"ev AS ("
 	"  SELECT ce.call_id, ce.type, ce.ts, ce.body FROM cc.call_events ce JOIN calls ON calls.id = ce.call_id"
+	/* only the call's own tenant's events: one naming another tenant (its
+	 * subject and body agree, but the call is not its) changes nothing */
+	"  JOIN cc.calls owner ON owner.id = ce.call_id AND owner.tenant_id = ce.tenant_id"
 	"  WHERE ce.type = ANY($2::text[])),"
 	"agg AS ("
 	"  SELECT call_id,"

@@ -67,6 +67,7 @@ struct md_call {                     /* mem object */
 	bool running;                    /* ivr_init done */
 	struct tmr ivr_tmr;
 	unsigned seq;                    /* the call's events */
+	unsigned ivr_events;             /* its ivr events (at most MD_MAX_IVR_EVENTS) */
 	unsigned play_gen;               /* a PLAY's prompts answer this generation */
 	struct md_prompt *loading[MD_PLAY_MAX];
 	size_t n_loading, n_loaded;
@@ -488,9 +489,26 @@ static void on_named_flow(int err, struct md_flow *f, void *arg)
 	feed(c, IVR_FLOW, 0, f->flow);
 }
 
+/* A call's ivr events are capped: a caller pressing keys for hours (or a
+ * flow that goes round a menu with a 1 s timeout) would otherwise publish
+ * without end, and every one lands in billingd's work and the call record.
+ * The last one says "truncated"; the flow itself runs on as before. */
+#define MD_MAX_IVR_EVENTS 200
+
 static void act_event(struct md_call *c, const struct ivr_action *a)
 {
-	json_t *f = json_object();
+	json_t *f;
+
+	if (c->ivr_events >= MD_MAX_IVR_EVENTS)
+		return;
+	f = json_object();
+	if (++c->ivr_events == MD_MAX_IVR_EVENTS) {
+		json_object_set_new(f, "node", json_string(a->node ? a->node : ""));
+		json_object_set_new(f, "why", json_string("truncated"));
+		event(c, CC_EV_IVR, f);
+		stats.ivr_truncated++;
+		return;
+	}
 
 	json_object_set_new(f, "node", json_string(a->node ? a->node : ""));
 	json_object_set_new(f, "node_type", json_string(a->node_type ? a->node_type : ""));

@@ -30,6 +30,7 @@ void md_calls_end_all(void);
 struct md_calls_stats {
 	uint64_t started, ended, refused_codec, refused_busy;
 	uint64_t legs_placed, legs_answered, legs_failed;
+	uint64_t ivr_truncated;          /* calls whose ivr events reached MD_MAX_IVR_EVENTS */
 };
 const struct md_calls_stats *md_calls_stats(void);
 

@@ -62,6 +62,9 @@ static void render(FILE *f)
 	counter(f, "cc_media_legs_placed_total", "agent and number legs placed", cs->legs_placed);
 	counter(f, "cc_media_legs_answered_total", "legs that answered", cs->legs_answered);
 	counter(f, "cc_media_legs_failed_total", "legs that did not answer", cs->legs_failed);
+	counter(f, "cc_media_ivr_events_truncated_total",
+	        "calls whose ivr events reached the cap (200): the rest are not published",
+	        cs->ivr_truncated);
 }
 
 static void on_http(struct http_conn *conn, const struct http_msg *msg, void *arg)

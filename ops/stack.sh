@@ -450,7 +450,11 @@ nats_conf() {
 	  users = [
 	$(nats_user routingd "cc.call.> cc.rpc.credit.lease cc.rpc.credit.take cc.rpc.media.> $stream" \
 		"cc.cfg.> cc.rpc.hello.billingd cc.rpc.route.media" responses)
-	$(nats_user mediad "cc.call.> cc.rpc.route.media $stream" "cc.rpc.media.*.> cc.cfg.>" responses)
+	# mediad publishes its own four event types only: a mediad taken over
+	# through the media it parses cannot forge any call's answer or end
+	# (money), nor create the stream
+	$(nats_user mediad "cc.call.*.ivr cc.call.*.bridged cc.call.*.agent_failed cc.call.*.media_ended
+		cc.rpc.route.media \$JS.API.STREAM.INFO.CC_EVENTS" "cc.rpc.media.*.> cc.cfg.>" responses)
 	$(nats_user billingd "cc.rpc.hello.billingd $stream $consumer" "cc.rpc.credit.* cc.cfg.> $money" responses)
 	$(nats_user tenantd "cc.cfg.> \$JS.API.STREAM.INFO.CC_EVENTS $money" "")
 	$(nats_user tools "cc.call.> cc.rpc.ping $stream \$JS.API.STREAM.MSG.GET.CC_EVENTS cc.rpc.billing.close cc.rpc.billing.rerate" "cc.rpc.ping" responses)

@@ -89,4 +89,17 @@ expect_eq hostile_media_dropped "$(q "$C4" "media IS NULL")" t
 expect_eq hostile_parent_dropped "$(q "$C4" "parent_call IS NULL")" t
 expect_eq hostile_seq_path_kept "$(q "$C4" "ivr::text")" '[{"node": "hours"}]'
 
+# --- another tenant's events about this tenant's call change nothing: its
+# subject and body agree (billingd takes them), but the call is not its
+new_tenant beta
+T=${TID[beta]}
+ev "$C1" ivr 2026-11-20T10:00:04.000000Z '"seq":9,"node":"forged","node_type":"menu","digit":"9"'
+ev "$C1" media_ended 2026-11-20T10:00:10.000000Z '"seq":10,"result":"ivr_ended","ivr_ms":1,"vars":{"account":"forged"}'
+FORGED=$LAST_ID
+check cross_tenant_event_consumed wait_for 15 sql_is 1 "SELECT count(*) FROM cc.call_events WHERE id = '$FORGED'"
+expect_eq cross_tenant_path_unchanged "$(q "$C1" "ivr::text")" \
+	'[{"node": "hours"}, {"node": "welcome", "digit": "1"}, {"var": "account", "node": "account", "value": "1234"}]'
+expect_eq cross_tenant_fields_unchanged "$(q "$C1" "result || ' ' || (ivr_ms::text) || ' ' || (ivr_vars->>'account')")" "ivr_abandoned 8300 1234"
+T=${TID[acme]}
+
 exit $FAILED
