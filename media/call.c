@@ -68,6 +68,9 @@ struct md_call {                     /* mem object */
 	struct tmr ivr_tmr;
 	unsigned seq;                    /* the call's events */
 	unsigned ivr_events;             /* its ivr events (at most MD_MAX_IVR_EVENTS) */
+	uint64_t digit_ns;               /* when the last key came (cc_mono_ns) */
+	uint64_t key_mark;               /* while a key's actions run: its time */
+	uint64_t play_mark;              /* the play those actions started: the key's time */
 	unsigned play_gen;               /* a PLAY's prompts answer this generation */
 	struct md_prompt *loading[MD_PLAY_MAX];
 	size_t n_loading, n_loaded;
@@ -158,6 +161,7 @@ static void on_caller_digit(char digit, enum md_dtmf_src src, void *arg)
 	if (c->ended || c->n_digits >= MAX_DIGITS_QUEUED)
 		return;
 	CLOG(CC_LOG_DEBUG, c, "digit %c (%s)", digit, md_dtmf_src_name(src));
+	c->digit_ns = cc_mono_ns();
 	c->digits[c->n_digits++] = digit;
 	if (!tmr_isrunning(&c->digit_tmr))
 		tmr_start(&c->digit_tmr, 0, on_digit_tmr, c);
@@ -434,7 +438,9 @@ static void on_prompt(int err, struct md_prompt *p, void *arg)
 		c->loading[r->idx] = mem_ref(p);
 	if (++c->n_loaded < c->n_loading)
 		return;
-	md_player_play(c->player, c->loading, c->n_loading, on_played, c);
+	if (md_player_play(c->player, c->loading, c->n_loading, on_played, c) == 0)
+		c->player->mark_ns = c->play_mark;
+	c->play_mark = 0;
 	loading_release(c);
 }
 
@@ -443,6 +449,7 @@ static void act_play(struct md_call *c, const struct ivr_action *a)
 	size_t n = a->n_prompts < MD_PLAY_MAX ? a->n_prompts : MD_PLAY_MAX;
 
 	c->play_gen++;
+	c->play_mark = c->key_mark;      /* a key led here: time it to the first frame */
 	loading_release(c);
 	md_player_silence(c->player);
 	c->n_loading = n;
@@ -570,7 +577,9 @@ static void feed(struct md_call *c, enum ivr_input in, char digit, const struct 
 	memset(&out, 0, sizeof(out));
 	mem_ref(c);
 	ivr_on(&c->run, in, digit, f, time(NULL), &out);
+	c->key_mark = in == IVR_DIGIT ? c->digit_ns : 0;
 	execute(c, &out);
+	c->key_mark = 0;
 	mem_deref(c);
 }
 

@@ -11,6 +11,8 @@
  * (at most 2 s), then everything is freed; mem_debug() shows what was not.
  * A second signal stops at once.
  */
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@ struct settings {
 	char *spool_dir;
 	char *prompts_dir;
 	char *secret_file;
+	long rt_prio;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -68,6 +71,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_PROMPTS_DIR", CC_CFG_STR, "", 0, 0, offsetof(struct settings, prompts_dir),
 	  "the default prompts (<name>.8k.raw, <name>.16k.raw, made at build time; empty: "
 	  "../prompts beside the binary, build/prompts), as tenantd's" },
+	{ "CC_MEDIA_RT_PRIO", CC_CFG_INT, "10", 0, 99, offsetof(struct settings, rt_prio),
+	  "real-time (SCHED_FIFO) priority of the loop's thread, which mixes every 20 ms frame, "
+	  "so the pcap players and relays of a busy machine do not delay frames (0: the normal "
+	  "scheduler; without the privilege it stays normal, with a warning)" },
 	{ "CC_MEDIA_SECRET_FILE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secret_file),
 	  "file with the secret Kamailio asks of mediad's legs (X-CC-Auth; empty: none is sent, "
 	  "and a Kamailio of this platform refuses the legs)" },
@@ -196,6 +203,17 @@ int main(int argc, char **argv)
 	}
 	CC_INFO("mediad %s on %s, RTP %ld-%ld, legs via %s", instance, sip_addr, D.cfg.rtp_min,
 	        D.cfg.rtp_max, D.cfg.proxy);
+	/* this thread only: the catalog's and libnats' threads stay normal
+	 * (SCHED_RESET_ON_FORK for any started later) */
+	if (D.cfg.rt_prio > 0) {
+		struct sched_param sp = { .sched_priority = (int)D.cfg.rt_prio };
+
+		if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0)
+			CC_WARN("CC_MEDIA_RT_PRIO %ld: %s; mixing at the normal priority", D.cfg.rt_prio,
+			        strerror(errno));
+		else
+			CC_INFO("mixing at real-time priority %ld (SCHED_FIFO)", D.cfg.rt_prio);
+	}
 	re_main(on_signal);
 	md_calls_end_all();
 	rc = 0;

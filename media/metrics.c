@@ -10,6 +10,7 @@
 #include "leg.h"
 #include "metrics.h"
 #include "mixer.h"
+#include "player.h"
 #include "sip.h"
 
 static struct http_sock *hsock;
@@ -36,6 +37,10 @@ static void render(FILE *f)
 	gauge(f, "cc_media_mixes", "mixes the mixer runs now", (double)md_mixer_count());
 	cc_hist_prometheus(f, &ms->tick_ns, "cc_media_mixer_frame_seconds",
 	                   "time to mix one 20 ms frame of every mix");
+	cc_hist_prometheus(f, &md_digit_to_prompt, "cc_media_dtmf_to_prompt_seconds",
+	                   "a caller's key (as mediad got it) to the first frame of the prompt it led to");
+	cc_hist_prometheus(f, &ms->tick_cpu_ns, "cc_media_mixer_frame_cpu_seconds",
+	                   "CPU time of mixing one 20 ms frame of every mix (the loop's thread's own)");
 	counter(f, "cc_media_mixer_frames_total", "20 ms frames mixed", ms->ticks);
 	counter(f, "cc_media_mixer_late_total", "frames skipped: the loop was over 100 ms late",
 	        ms->late);

@@ -13,6 +13,7 @@
  * a custom member sums only the slots it hears. No allocation per tick.
  */
 #include <string.h>
+#include <time.h>
 
 #include "mixer.h"
 
@@ -197,9 +198,17 @@ void md_mix_tick(struct md_mix *mix)
 	}
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void on_tick(void *arg)
 {
-	uint64_t t0 = cc_mono_ns(), now;
+	uint64_t t0 = cc_mono_ns(), c0 = thread_cpu_ns(), now;
 	struct le *le;
 
 	(void)arg;
@@ -210,6 +219,7 @@ static void on_tick(void *arg)
 	}
 	M.st.ticks++;
 	cc_hist_add(&M.st.tick_ns, cc_mono_ns() - t0);
+	cc_hist_add(&M.st.tick_cpu_ns, thread_cpu_ns() - c0);
 
 	now = tmr_jiffies();
 	M.next_ms += MD_PTIME_MS;

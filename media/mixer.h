@@ -63,7 +63,9 @@ struct md_mix {                  /* mem object */
 struct md_mixer_stats {
 	uint64_t ticks;              /* frames mixed (ticks that ran) */
 	uint64_t late;               /* ticks that ran more than one frame late */
-	struct cc_hist tick_ns;      /* time of one tick, all mixes */
+	struct cc_hist tick_ns;      /* time of one tick, all mixes (wall clock) */
+	struct cc_hist tick_cpu_ns;  /* the CPU the loop's thread spent on it (its own work,
+	                                without the time other processes took the core) */
 };
 
 /* Starts the one timer. */

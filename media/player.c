@@ -95,6 +95,10 @@ static bool player_pull(struct md_member *m, int16_t *pcm, size_t n, void *arg)
 	p->frames++;
 	switch (p->kind) {
 	case MD_PLAY_PROMPTS:
+		if (p->mark_ns) {
+			cc_hist_add(&md_digit_to_prompt, cc_mono_ns() - p->mark_ns);
+			p->mark_ns = 0;
+		}
 		return pull_prompts(p, pcm, n, rate);
 	case MD_PLAY_NOISE:
 		for (size_t i = 0; i < n; i++)
@@ -110,6 +114,8 @@ static bool player_pull(struct md_member *m, int16_t *pcm, size_t n, void *arg)
 		return false;
 	}
 }
+
+struct cc_hist md_digit_to_prompt;
 
 int md_player_alloc(struct md_player **pp)
 {
@@ -140,6 +146,7 @@ int md_player_play(struct md_player *p, struct md_prompt *const *prompts, size_t
 	p->done = done;
 	p->arg = arg;
 	p->kind = MD_PLAY_PROMPTS;
+	p->mark_ns = 0;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "catalog.h"
+#include "hist.h"
 #include "codec.h"
 #include "mixer.h"
 
@@ -44,7 +45,14 @@ struct md_player {                   /* mem object */
 	tone_gen_state_t tone;
 	uint32_t tone_rate;              /* the rate tone was made for */
 	noise_state_t noise;
+	uint64_t mark_ns;                /* set by the caller after md_player_play: the first
+	                                    frame of the list adds (now - mark_ns) to
+	                                    md_digit_to_prompt (a caller's key to what it hears) */
 };
+
+/* Key to the next prompt's first frame (cc_mono_ns clock), every list
+ * started with a mark (docs/MEDIA.md, metrics). */
+extern struct cc_hist md_digit_to_prompt;
 
 int md_player_alloc(struct md_player **pp);
 /* Plays prompts[0..n) in order (each mem_ref'd); done when all played. */

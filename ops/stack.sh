@@ -39,7 +39,7 @@ CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RT
 CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS
 CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE
 CC_MEDIA_SIP_PORT CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX CC_MEDIA_METRICS_PORT CC_MEDIA_HEARTBEAT_MS
-CC_ROUTING_MEDIA_DEAD_MS"
+CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_RT_PRIO"
 # what the environment asks for, to compare with the saved settings
 declare -A ASKED
 for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
@@ -68,6 +68,7 @@ for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
 : "${CC_SIP_TCP_PER_ADDR:=100}"   # SIP TCP/TLS connections per source address (0: no limit)
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
+: "${CC_MEDIA_RT_PRIO:=10}"       # mediad mixes at this SCHED_FIFO priority (0: off)
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 : "${CC_MEDIA_SIP_PORT:=5090}"    # mediad SIP (UDP, 127.0.0.1; Kamailio's address group 3)
 : "${CC_MEDIA_RTP_MIN:=40000}"    # mediad RTP/RTCP ports
@@ -572,7 +573,7 @@ daemon_env() {
 	export CC_SPOOL_DIR=$CC_VAR/spool
 	export CC_SIP_DOMAIN CC_API_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_ROUTING_RT_PRIO
 	export CC_MEDIA_SIP_PORT CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX CC_MEDIA_METRICS_PORT
-	export CC_MEDIA_HEARTBEAT_MS CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_PROXY=127.0.0.1:$CC_SIP_PORT
+	export CC_MEDIA_HEARTBEAT_MS CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_RT_PRIO CC_MEDIA_PROXY=127.0.0.1:$CC_SIP_PORT
 	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock CC_KAM_RPC_FIFO=$RUN/kamailio/rpc.fifo
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token

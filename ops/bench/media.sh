@@ -21,16 +21,24 @@
 # mediad each step, so its histogram is that load's) and its counters,
 # from its metrics. Results go to docs/BENCHMARKS.md by hand.
 #
-# Not measured: DTMF-to-next-prompt latency (mediad exports no metric for
-# it); loss between rtpengine and the SIPp peers (SIPp counts no received
-# RTP; rtpengine's own counters are printed).
+#   ivr    SIPp caller -> Kamailio -> mediad, in a menu whose prompt plays
+#          (the 46 s default hold music); the caller presses 1 every 3 s
+#          (RFC 4733, tests/tools/rtppcap dtmf): each key stops the prompt
+#          and starts another (please_hold), which the next key skips back
+#          to the menu. Concurrent calls in an IVR playing prompts, and
+#          mediad's DTMF-to-next-prompt latency
+#          (cc_media_dtmf_to_prompt_seconds: the key as mediad got it to
+#          the first frame of the prompt it led to) p99 per load.
+#
+# Not measured: loss between rtpengine and the SIPp peers (SIPp counts no
+# received RTP; mediad's own lost counter is the criterion).
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SUITE=bench-media
 . "$TOP/tests/lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
 : "${BENCH_MEDIA_LOADS:=20 40 80 160 240 320}" "${BENCH_MEDIA_WINDOW_S:=10}" "${BENCH_MEDIA_RATE:=20}"
-: "${BENCH_MEDIA_MODES:=relay mediad}"
+: "${BENCH_MEDIA_MODES:=relay mediad ivr}"
 export CC_KAM_DEBUG=0 CC_LOG_LEVEL=warn
 export CC_TEST_RTP_SPAN=10000
 HZ=$(getconf CLK_TCK)
@@ -39,7 +47,7 @@ OUT=$(mktemp -d /tmp/cc-bench-media.XXXXXX)
 
 have_mediad=1
 [ -x "$BUILD/media/mediad" ] || have_mediad=0
-if [ "$have_mediad" = 0 ] && [[ " $BENCH_MEDIA_MODES " == *" mediad "* ]]; then
+if [ "$have_mediad" = 0 ] && [[ " $BENCH_MEDIA_MODES " == *" mediad "* || " $BENCH_MEDIA_MODES " == *" ivr "* ]]; then
 	echo "# mediad is not built ($BUILD/media/mediad): the relay mode only" >&2
 	BENCH_MEDIA_MODES=relay
 fi
@@ -49,6 +57,14 @@ sox -n -r 8000 -c 1 -e u-law -t raw "$OUT/tone.ul" synth 600 sine 440 gain -10
 "$BUILD/tests/rtppcap" audio "$OUT/tone.pcap" "$OUT/tone.ul" 0 || { echo "rtppcap failed" >&2; exit 1; }
 render "$SIPP_DIR/bench_caller.xml.in" "$OUT/caller.xml" "PCAP=$OUT/tone.pcap"
 render "$SIPP_DIR/bench_agent.xml.in" "$OUT/agent.xml" "PCAP=$OUT/tone.pcap"
+# the IVR caller: key 1 every 3 s for 90 s (RFC 4733, one stream)
+"$BUILD/tests/rtppcap" dtmf "$OUT/keys.pcap" 111111111111111111111111111111 100 2900 ||
+	{ echo "rtppcap dtmf failed" >&2; exit 1; }
+sed -e 's|m=audio \[media_port\] RTP/AVP 0$|m=audio [media_port] RTP/AVP 0 101|' \
+    -e 's|a=rtpmap:0 PCMU/8000$|a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-16|' \
+    "$SIPP_DIR/bench_caller.xml.in" > "$OUT/ivr_caller.xml.in"
+render "$OUT/ivr_caller.xml.in" "$OUT/ivr_caller.xml" "PCAP=$OUT/keys.pcap"
+grep -q 'telephone-event' "$OUT/ivr_caller.xml" || { echo "the IVR caller offers no telephone-event" >&2; exit 1; }
 
 stack_up || exit 1
 # mediad's RTP ports: the test stack gives it 200 (100 legs, 50 bridged
@@ -80,6 +96,12 @@ if [ "$have_mediad" = 1 ]; then
 	assign_number acme +8657100000002
 	api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657100000002","target":{"type":"flow","name":"bench"}}'
 	[ "$HTTP" = 201 ] || { echo "flow number: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	api PUT /v1/tenants/acme/flows/benchivr "${KEY[acme]}" \
+		'{"start":"m","nodes":{"m":{"type":"menu","prompt":"hold_music","timeout_s":30,"retries":3,"options":{"1":"p"},"default":"bye"},"p":{"type":"play","prompts":["please_hold"],"next":"m"},"bye":{"type":"hangup"}}}'
+	[ "$HTTP" = 201 ] || [ "$HTTP" = 200 ] || { echo "IVR flow: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	assign_number acme +8657100000003
+	api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657100000003","target":{"type":"flow","name":"benchivr"}}'
+	[ "$HTTP" = 201 ] || { echo "IVR number: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
 fi
 sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" > /dev/null || { echo "register failed" >&2; exit 1; }
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$CARRIER,"; }
@@ -99,24 +121,28 @@ media_pid() { cat "$CC_VAR/run/mediad.pid" 2>/dev/null; }
 # step MODE CALLS: 0 when every call completed (and, mediad, nothing was
 # lost or late in the window); prints one line of figures
 step() {
-	local mode=$1 n=$2 number=+8657100000001 tag="$1-$2"
+	local mode=$1 n=$2 number=+8657100000001 tag="$1-$2" caller=$OUT/caller.xml
 	[ "$mode" = mediad ] && number=+8657100000002
+	[ "$mode" = ivr ] && number=+8657100000003 caller=$OUT/ivr_caller.xml
 	# a fresh mediad per step: its mixer histogram (p50/p99 since start)
 	# then covers this load alone
-	if [ "$mode" = mediad ]; then
+	if [ "$mode" != relay ]; then
 		"$TOP/ops/stack.sh" stop mediad > /dev/null 2>&1
 		"$TOP/ops/stack.sh" start mediad > /dev/null 2>&1 && wait_for 20 media_back ||
 			{ echo "  mediad did not come back" >&2; return 1; }
 	fi
 	local ramp=$(( (n + BENCH_MEDIA_RATE - 1) / BENCH_MEDIA_RATE ))
 	local hold_ms=$(( (ramp + BENCH_MEDIA_WINDOW_S + 6) * 1000 ))
-	(cd "$OUT" && exec timeout -s KILL $((hold_ms / 1000 + ramp + 60)) sipp -i 127.0.0.1 -mp "$(pick_port 4)" \
-		-sf "$OUT/agent.xml" -p "$AGENT" -m "$n" -nostdin -timeout $((hold_ms / 1000 + ramp + 50)) \
-		-max_socket 65000 -trace_screen -screen_file "agent-$tag.screen" > "agent-$tag.out" 2>&1) &
-	local uas=$!
-	sleep 0.5
+	local uas=
+	if [ "$mode" != ivr ]; then
+		(cd "$OUT" && exec timeout -s KILL $((hold_ms / 1000 + ramp + 60)) sipp -i 127.0.0.1 -mp "$(pick_port 4)" \
+			-sf "$OUT/agent.xml" -p "$AGENT" -m "$n" -nostdin -timeout $((hold_ms / 1000 + ramp + 50)) \
+			-max_socket 65000 -trace_screen -screen_file "agent-$tag.screen" > "agent-$tag.out" 2>&1) &
+		uas=$!
+		sleep 0.5
+	fi
 	(cd "$OUT" && exec timeout -s KILL $((hold_ms / 1000 + ramp + 60)) sipp 127.0.0.1:"$CC_SIP_PORT" -i 127.0.0.1 \
-		-mp "$(pick_port 4)" -sf "$OUT/caller.xml" -s "$number" -set from +8613800000001 -p "$CARRIER" \
+		-mp "$(pick_port 4)" -sf "$caller" -s "$number" -set from +8613800000001 -p "$CARRIER" \
 		-default_behaviors all,-abortunexp -r "$BENCH_MEDIA_RATE" -l "$n" -m "$n" -d "$hold_ms" -nostdin \
 		-max_socket 65000 -timeout $((hold_ms / 1000 + ramp + 40)) -timeout_error \
 		-trace_err -error_file "caller-$tag.err" -trace_screen -screen_file "caller-$tag.screen" \
@@ -135,23 +161,26 @@ step() {
 	[ "$have_mediad" = 1 ] && m1=$(ticks "$mp") lost1=$(mmetric cc_media_rtp_packets_lost_total) \
 		late1=$(mmetric cc_media_mixer_late_total) in1=$(mmetric cc_media_rtp_packets_in_total)
 	wait "$uac"; local rc=$?
-	kill "$uas" 2>/dev/null; wait "$uas" 2>/dev/null
+	[ -n "$uas" ] && { kill "$uas" 2>/dev/null; wait "$uas" 2>/dev/null; }
 	local okc failed
 	okc=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
 	failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
-	local lost=0 late=0 pkts=0 p99=-
-	if [ "$mode" = mediad ]; then
+	local lost=0 late=0 pkts=0 p99=- cpu99=- key99=- keys=0
+	if [ "$mode" != relay ]; then
 		lost=$(( ${lost1%.*} - ${lost0%.*} )) late=$(( ${late1%.*} - ${late0%.*} )) pkts=$(( ${in1%.*} - ${in0%.*} ))
 		p99=$(awk -v v="$(mmetric cc_media_mixer_frame_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
+		cpu99=$(awk -v v="$(mmetric cc_media_mixer_frame_cpu_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
+		key99=$(awk -v v="$(mmetric cc_media_dtmf_to_prompt_seconds_p99)" 'BEGIN { printf "%.1f", v * 1000 }')
+		keys=$(mmetric cc_media_dtmf_to_prompt_seconds_count)
 	fi
 	# CPU ms per call per second of call
 	local w=$BENCH_MEDIA_WINDOW_S
 	local rcpu mcpu
 	rcpu=$(awk -v d=$((r1 - r0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
 	mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
-	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, mixer p99 %s ms\n' \
-		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$p99" >&2
-	echo "$mode $n $rcpu $mcpu $p99" >> "$OUT/results"
+	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, mixer p99 %s ms (its CPU %s ms); key to next prompt p99 %s ms over %s keys\n' \
+		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$p99" "$cpu99" "$key99" "${keys:-0}" >&2
+	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99" >> "$OUT/results"
 	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ]
 }
 
@@ -169,7 +198,7 @@ for mode in $BENCH_MEDIA_MODES; do
 	done
 done
 
-echo "# highest load with every call complete (and, mediad, nothing lost or late): relay ${BEST[relay]:-0}, mediad ${BEST[mediad]:--}"
+echo "# highest load with every call complete (and, mediad, nothing lost or late): relay ${BEST[relay]:-0}, mediad ${BEST[mediad]:--}, ivr ${BEST[ivr]:--}"
 if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -gt 0 ]; then
 	n=${BEST[mediad]}
 	r=$(awk -v n="$n" '$1 == "relay" && $2 == n { print $3 }' "$OUT/results")
@@ -182,6 +211,11 @@ if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -
 		       n, m, r, (r > 0 ? m / r : 0) }'
 	p99=$(awk -v n="$n" '$1 == "mediad" && $2 == n { print $5 }' "$OUT/results")
 	echo "# mediad mixer time per 20 ms frame at $n calls (a fresh mediad per step): p99 $p99 ms (target < 1 ms)"
-	echo "# DTMF-to-next-prompt latency: not measured (mediad has no metric for it)"
+	echo "# mediad mixer CPU per 20 ms frame at $n calls: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $6 }' "$OUT/results") ms"
+fi
+if [ -n "${BEST[ivr]:-}" ] && [ "${BEST[ivr]}" -gt 0 ]; then
+	n=${BEST[ivr]}
+	awk -v n="$n" '$1 == "ivr" && $2 == n {
+		printf "# IVR at %d calls playing prompts, a key every 3 s each: mediad %.3f CPU ms per call-second, mixer p99 %s ms (its CPU %s ms), key to next prompt p99 %s ms (target < 100 ms)\n", n, $4, $5, $6, $7 }' "$OUT/results"
 fi
 echo "# raw: $OUT/results and the SIPp screens in $OUT"

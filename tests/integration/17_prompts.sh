@@ -185,7 +185,7 @@ sql "BEGIN; INSERT INTO cc.flows (id, tenant_id, name, version_id) VALUES ('$FID
      COMMIT;" > /dev/null
 api DELETE /v1/tenants/acme/prompts/welcome "${KEY[acme]}"
 check delete_in_use_409 [ "$HTTP" = 409 ] && grep -q main "$RESP"
-expect_eq delete_in_use_kept "$(sql "SELECT count(*) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" 2
+expect_eq delete_in_use_kept "$(sql "SELECT count(*) FROM cc.prompts WHERE tenant_id = '${TID[acme]}' AND name = 'welcome'")" 1
 api DELETE /v1/tenants/acme/prompts/menu_ogg "${KEY[acme]}"
 expect_eq delete_unused_204 "$HTTP" 204
 api GET /v1/tenants/acme/prompts/menu_ogg "${KEY[acme]}"
