@@ -47,6 +47,7 @@ void md_leg_setup(const struct sa *laddr, uint16_t port_min, uint16_t port_max)
 	L.laddr = *laddr;
 	L.min = port_min;
 	L.max = port_max;
+	md_mixer_after(md_legs_flush);
 }
 
 static void leg_destructor(void *arg)
@@ -54,6 +55,7 @@ static void leg_destructor(void *arg)
 	struct md_leg *leg = arg;
 
 	md_leg_count--;
+	list_unlink(&leg->send_le);      /* a frame it never sent */
 	md_mix_leave(&leg->member);
 	mem_deref(leg->rtp);
 	mem_deref(leg->sdp);
@@ -163,7 +165,10 @@ static bool leg_pull(struct md_member *m, int16_t *pcm, size_t n, void *arg)
 
 /* ---- audio out ----------------------------------------------------------- */
 
-static int send_payload(struct md_leg *leg, bool marker, int pt, uint32_t ts)
+/* The legs whose frame waits for md_legs_flush, in the order mixed. */
+static struct list sends = LIST_INIT;
+
+static int send_now(struct md_leg *leg, bool marker, int pt, uint32_t ts)
 {
 	int err;
 
@@ -174,6 +179,28 @@ static int send_payload(struct md_leg *leg, bool marker, int pt, uint32_t ts)
 		md_rtp_out++;
 	}
 	return err;
+}
+
+/* Queues the frame in leg->out for md_legs_flush: one per leg and tick. */
+static void send_payload(struct md_leg *leg, bool marker, int pt, uint32_t ts)
+{
+	leg->send_marker = marker;
+	leg->send_pt = pt;
+	leg->send_ts = ts;
+	if (!list_contains(&sends, &leg->send_le))
+		list_append(&sends, &leg->send_le, leg);
+}
+
+void md_legs_flush(void)
+{
+	struct le *le;
+
+	while ((le = list_head(&sends))) {
+		struct md_leg *leg = le->data;
+
+		list_unlink(le);
+		(void)send_now(leg, leg->send_marker, leg->send_pt, leg->send_ts);
+	}
 }
 
 static void leg_push(struct md_member *m, const int16_t *pcm, size_t n, void *arg)

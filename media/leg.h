@@ -65,7 +65,17 @@ struct md_leg {                      /* mem object */
 	int tel_frames;                  /* frames left until the event's end is sent */
 	struct mbuf *out;                /* reused for every packet sent */
 	struct md_leg_stats st;
+	/* the frame the mixer made, sent after every mix has been mixed
+	 * (md_legs_flush): the tick computes, then does its I/O */
+	struct le send_le;
+	bool send_marker;
+	int send_pt;
+	uint32_t send_ts;
 };
+
+/* Sends every frame the mixer tick made (one RTP packet per leg, in the
+ * order they were mixed). The mixer calls it after each tick. */
+void md_legs_flush(void);
 
 /* Where legs bind (main sets it once): address and RTP port range. */
 void md_leg_setup(const struct sa *laddr, uint16_t port_min, uint16_t port_max);

@@ -36,9 +36,11 @@ static void render(FILE *f)
 	gauge(f, "cc_media_bridges", "caller-agent bridges now", (double)md_bridge_count());
 	gauge(f, "cc_media_mixes", "mixes the mixer runs now", (double)md_mixer_count());
 	cc_hist_prometheus(f, &ms->tick_ns, "cc_media_mixer_frame_seconds",
-	                   "time to mix one 20 ms frame of every mix");
+	                   "time to mix one 20 ms frame of every mix (made and encoded; sent after)");
 	cc_hist_prometheus(f, &md_digit_to_prompt, "cc_media_dtmf_to_prompt_seconds",
 	                   "a caller's key (as mediad got it) to the first frame of the prompt it led to");
+	cc_hist_prometheus(f, &ms->send_ns, "cc_media_send_seconds",
+	                   "time to send the packets of one tick (after its mixing)");
 	cc_hist_prometheus(f, &ms->tick_cpu_ns, "cc_media_mixer_frame_cpu_seconds",
 	                   "CPU time of mixing one 20 ms frame of every mix (the loop's thread's own)");
 	counter(f, "cc_media_mixer_frames_total", "20 ms frames mixed", ms->ticks);

@@ -23,6 +23,7 @@ static struct {
 	uint64_t next_ms;            /* when the next tick is due (jiffies) */
 	bool running;
 	struct md_mixer_stats st;
+	void (*after)(void);         /* the tick's I/O (md_mixer_after) */
 } M;
 
 static void mix_destructor(void *arg)
@@ -208,7 +209,7 @@ static uint64_t thread_cpu_ns(void)
 
 static void on_tick(void *arg)
 {
-	uint64_t t0 = cc_mono_ns(), c0 = thread_cpu_ns(), now;
+	uint64_t t0 = cc_mono_ns(), c0 = thread_cpu_ns(), t1, now;
 	struct le *le;
 
 	(void)arg;
@@ -218,8 +219,13 @@ static void on_tick(void *arg)
 		md_mix_tick(mix);
 	}
 	M.st.ticks++;
-	cc_hist_add(&M.st.tick_ns, cc_mono_ns() - t0);
+	t1 = cc_mono_ns();
+	cc_hist_add(&M.st.tick_ns, t1 - t0);
 	cc_hist_add(&M.st.tick_cpu_ns, thread_cpu_ns() - c0);
+	if (M.after) {
+		M.after();
+		cc_hist_add(&M.st.send_ns, cc_mono_ns() - t1);
+	}
 
 	now = tmr_jiffies();
 	M.next_ms += MD_PTIME_MS;
@@ -228,6 +234,11 @@ static void on_tick(void *arg)
 		M.next_ms = now + MD_PTIME_MS;
 	}
 	tmr_start(&M.tmr, M.next_ms > now ? M.next_ms - now : 0, on_tick, NULL);
+}
+
+void md_mixer_after(void (*h)(void))
+{
+	M.after = h;
 }
 
 void md_mixer_init(void)

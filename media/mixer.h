@@ -63,10 +63,16 @@ struct md_mix {                  /* mem object */
 struct md_mixer_stats {
 	uint64_t ticks;              /* frames mixed (ticks that ran) */
 	uint64_t late;               /* ticks that ran more than one frame late */
-	struct cc_hist tick_ns;      /* time of one tick, all mixes (wall clock) */
+	struct cc_hist tick_ns;      /* time to mix one tick, all mixes (wall clock; the
+	                                frames are made and encoded, not yet sent) */
 	struct cc_hist tick_cpu_ns;  /* the CPU the loop's thread spent on it (its own work,
 	                                without the time other processes took the core) */
+	struct cc_hist send_ns;      /* the tick's I/O after the mixing: its packets sent */
 };
+
+/* After each tick's mixing, h does the tick's I/O (legs: md_legs_flush),
+ * timed apart from the mixing. One hook; NULL: none. */
+void md_mixer_after(void (*h)(void));
 
 /* Starts the one timer. */
 void md_mixer_init(void);

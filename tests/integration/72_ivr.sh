@@ -23,8 +23,11 @@
 # a second end where the flow says; an agent node whose agent is not
 # registered, busy, rejects or does not answer goes to its next (the desk);
 # mediad killed with a call in it: the caller gets a BYE, a new call is
-# refused 503, the supervisor restarts mediad and flows answer again. The
-# records carry the IVR path, the variables, ivr_ms and the result.
+# refused 503, the supervisor restarts mediad and flows answer again; a
+# flow changed while a call is in it (the call keeps its version); a prompt
+# replaced while a call plays it (the call finishes the old audio); a number
+# node out through the carrier with the tenant's caller ID. The records
+# carry the IVR path, the variables, ivr_ms and the result.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -39,6 +42,8 @@ for f in 250 330 700; do tone_wav "$AUD/$f.wav" "$f" 120; done
 tone_wav "$AUD/welcome.wav" 600 3
 tone_wav "$AUD/claims.wav" 900 2
 tone_wav "$AUD/account.wav" 1100 2
+tone_wav "$AUD/long-old.wav" 500 8
+tone_wav "$AUD/long-new.wav" 800 8
 
 # ------------------------------------------------------------------ tenant
 new_tenant acme
@@ -57,6 +62,8 @@ for p in welcome claims account; do
 	prompt_put acme "$p" "$AUD/$p.wav"
 	check "prompt_$p" [ "$HTTP" = 201 ] || cat "$RESP"
 done
+prompt_put acme long "$AUD/long-old.wav"
+check prompt_long [ "$HTTP" = 201 ] || cat "$RESP"
 # the closed message spoken from text
 RESP=$CC_VAR/resp.json
 HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X PUT -H "Authorization: Bearer ${KEY[acme]}" \
@@ -99,8 +106,16 @@ for e in 1005 1006 1007 1008; do
 	  \"desk\":{\"type\":\"agent\",\"extension\":\"1000\"}}}"
 done
 
-CARRIER=$(pick_port)
+# a flow changed while a call is in it (1 rings repair; after the change,
+# the desk); a prompt replaced while a call plays it; a number node out
+# through the carrier with the tenant's caller ID
+swap_v1='{"start":"m","nodes":{"m":{"type":"menu","prompt":"welcome","timeout_s":15,"retries":0,"options":{"1":"a"},"default":"bye"},"a":{"type":"agent","extension":"1001","timeout_s":15,"next":"bye"},"bye":{"type":"hangup"}}}'
+flow_put swap "$swap_v1"
+flow_put long '{"start":"p","nodes":{"p":{"type":"play","prompts":["long"],"next":"bye"},"bye":{"type":"hangup"}}}'
+
+CARRIER=$(pick_port) PSTN=$(pick_port)
 new_trunk carrier1 "$CARRIER"
+new_trunk pstn-out "$(pick_port)" "$PSTN"
 flow_number() { # E164 FLOW
 	assign_number acme "$1" || return 1
 	api POST /v1/tenants/acme/numbers "${KEY[acme]}" "{\"e164\":\"$1\",\"target\":{\"type\":\"flow\",\"name\":\"$2\"}}"
@@ -110,10 +125,17 @@ MAIN=+8657100000001 AFTER=+8657100000002
 flow_number "$MAIN" main
 flow_number "$AFTER" after
 for e in 1005 1006 1007 1008; do flow_number "+865710000$e" "try$e"; done
+SWAP=+8657100000003 LONG=+8657100000004 OUT=+8657100000005
+flow_number "$SWAP" swap
+flow_number "$LONG" long
+# a number node needs a tenant that may call out (else the PUT is 422)
+check pstn_enabled pstn_enable acme "$MAIN"
+flow_put out '{"start":"n","nodes":{"n":{"type":"number","number":"+8613912345678","timeout_s":15,"next":"bye"},"bye":{"type":"hangup"}}}'
+flow_number "$OUT" out
 
 # callers: one baresip carrier peer per case, each from a trunk of its own
 # and its own number (+86138000000NN), so each case's record is its own
-CASES="hear one two none acct closed hangup flood unreg busy noans reject kill after"
+CASES="hear one two none acct closed hangup flood unreg busy noans reject swap swap2 long long2 out kill after"
 declare -A FROM
 n=10
 for c in $CASES; do
@@ -187,6 +209,7 @@ freq_order() {
 	local re; re=$(printf '%s .*' "$@")
 	[[ " $seq" =~ \ ${re% .*}\  ]]
 }
+sql_is() { [ "$(sql "$2")" = "$1" ]; }
 # like STRING GLOB: STRING matches the shell pattern GLOB
 like() { [[ $1 == $2 ]]; }
 MEDIAD_PID() { cat "$CC_VAR/run/mediad.pid" 2>/dev/null; }
@@ -352,6 +375,64 @@ check busy_reason grep -qx 'busy' "$SIPW/af-busy"
 check noans_reason grep -qx 'no answer' "$SIPW/af-noans"
 check reject_reason grep -qx 'rejected' "$SIPW/af-reject"
 check noans_phone_rang bs_ringing noans
+
+# ------------------ a flow changed while a call is in it: the call runs on
+# the version it started with; the next call runs the new one
+before=$(answered_n repair) desk0=$(answered_n desk)
+check swap_answered dial swap "$SWAP"
+sleep 1
+flow_put swap "${swap_v1/\"extension\":\"1001\"/\"extension\":\"1000\"}"
+check swap_changed [ "$(sql "SELECT count(*) FROM cc.flow_versions v JOIN cc.flows f ON f.id = v.flow_id WHERE f.name = 'swap'")" = 2 ]
+bs_cmd c-swap sndcode 1
+check swap_old_version_rings_repair wait_for 15 eval '[ "$(answered_n repair)" -gt "$before" ]'
+check swap_desk_not_rung [ "$(answered_n desk)" = "$desk0" ]
+sleep 1
+hangup swap
+wait_for 10 bs_ended repair
+check swap2_answered dial swap2 "$SWAP"
+sleep 1
+bs_cmd c-swap2 sndcode 1
+check swap_new_version_rings_desk wait_for 15 eval '[ "$(answered_n desk)" -gt "$desk0" ]'
+sleep 1
+hangup swap2
+wait_for 10 bs_ended desk
+
+# ------------- a prompt replaced while a call plays it: that call finishes
+# the old audio (500 Hz); the next call hears the new one (800 Hz)
+check long_answered dial long "$LONG"
+sleep 1.5
+prompt_put acme long "$AUD/long-new.wav"
+check long_replaced [ "$HTTP" = 200 ]
+sleep 4
+hangup long
+echo "# long: the caller heard $(freqs "$(heard long)")"
+check long_old_audio_to_the_end has_freq "$(heard long)" 500
+check long_never_the_new not has_freq "$(heard long)" 800
+check long2_answered dial long2 "$LONG"
+sleep 2.5
+hangup long2
+check long2_hears_the_new has_freq "$(heard long2)" 800
+
+# --------------------------- a number node: out through the carrier, with
+# the tenant's caller ID, bridged to the caller; its leg's record has the
+# caller's call as parent
+(cd "$SIPW" && exec timeout -s KILL 40 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/pstn_uas.xml" \
+	-p "$PSTN" -m 1 -trace_msg -message_file pstn-out.log -nostdin -timeout 35 > pstn-out.out 2>&1) &
+PSTN_PID=$!
+SIPP_PIDS="$SIPP_PIDS $PSTN_PID"
+wait_for 5 eval 'ss -Huan "sport = :$PSTN" | grep -q .'
+check out_answered dial out "$OUT"
+check out_carrier_invited wait_for 15 grep -q '^INVITE sip:+8613912345678@' "$SIPW/pstn-out.log"
+check out_presents_tenant_caller_id grep -Eqi "^From:.*sip:\\$MAIN@" "$SIPW/pstn-out.log"
+check out_x_cc_never_reach_carrier not grep -q '^X-CC-' "$SIPW/pstn-out.log"
+sleep 2
+hangup out
+wait "$PSTN_PID" 2>/dev/null
+if wait_for 15 rec out; then
+	ID_OUT=$(recf .id)
+	check out_record_bridged [ "$(recf .result)" = answered ]
+	check out_leg_outbound_with_parent wait_for 15 sql_is 1 "SELECT count(*) FROM cc.calls WHERE parent_call = '$ID_OUT' AND direction = 'outbound' AND to_number = '+8613912345678'"
+fi
 
 # ------------------------------------ mediad killed with a call in it
 # Its supervisor restarts it after 1 s, before routingd's 3 s without a
