@@ -43,10 +43,13 @@ add)
 remove)
 	[ "$(id -u)" = 0 ] && command -v iptables > /dev/null || exit 0
 	for p in "$@"; do
-		# every rule for this port, whatever limit it was added with
-		iptables -S INPUT 2> /dev/null | grep -- "--comment cc-sip-$p " | sed 's/^-A //' |
+		# every rule for this port, whatever limit it was added with; none
+		# left is not an error (a second stop): under pipefail grep's 1
+		# failed the stack's stop, which then left NATS and rtpengine running
+		{ iptables -S INPUT 2> /dev/null | grep -- "--comment cc-sip-$p " || true; } | sed 's/^-A //' |
 			while read -r r; do eval "iptables -D $r"; done
 	done
+	exit 0
 	;;
 *)
 	echo "usage: ops/sip-firewall.sh add|remove PORT..." >&2

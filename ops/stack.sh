@@ -681,7 +681,10 @@ stop() {
 	for p in $rev; do
 		case $p in
 		pg) stop_pg ;;
-		kamailio) stop_pid kamailio; "$TOP/ops/sip-firewall.sh" remove "$CC_SIP_PORT" "$CC_SIP_TLS_PORT" ;;
+		# a part that cannot be stopped cleanly never keeps the others running
+		kamailio) stop_pid kamailio
+			"$TOP/ops/sip-firewall.sh" remove "$CC_SIP_PORT" "$CC_SIP_TLS_PORT" ||
+				say "kamailio's SIP firewall rules were not all removed" ;;
 		*) stop_pid "$p" ;;
 		esac
 	done

@@ -364,3 +364,10 @@ check noack_dialog_ends_after_32_s [ "${t:-0}" -ge 30 -a "${t:-99}" -le 40 ]
 kill "$a1001" "$a1008" "$a1006" 2>/dev/null
 "$TOP/ops/stack.sh" stop kamailio > /dev/null 2>&1
 check firewall_rules_removed_at_stop not grep -q "cc-sip-$CC_SIP_PORT " <(iptables -S INPUT 2>/dev/null)
+# a stop after a part was stopped alone stops the rest: the firewall's
+# second removal (no rule left) failed the stop, which left NATS and
+# rtpengine running after every run of this suite
+pids=$(cat "$CC_VAR/run/nats.pid" "$CC_VAR/run/rtpengine.pid" 2>/dev/null)
+"$TOP/ops/stack.sh" stop > /dev/null 2>&1
+check stop_after_partial_stop_stops_all [ -n "$pids" ] && not kill -0 $pids 2>/dev/null
+check second_firewall_remove_ok "$TOP/ops/sip-firewall.sh" remove "$CC_SIP_PORT" "$CC_SIP_TLS_PORT"
