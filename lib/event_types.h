@@ -11,8 +11,8 @@
  *   name   the type as it appears in the event's "type" field and as the
  *          last token of its subject
  *   kind   CALL: subject cc.call.<tenant>.<name>, one call record per call
- *          (billingd stores it); AGENT: cc.agent.<tenant>.<name> (the ACD's;
- *          none yet)
+ *          (billingd stores it); AGENT: cc.agent.<tenant>.<name> (the ACD's
+ *          agent states, docs/ACD.md)
  *   flags  CC_EVF_FINAL: the call is over with this event (billingd rates
  *          it); CC_EVF_START: the call's first event (its record's start,
  *          From and To)
@@ -37,7 +37,24 @@
 	X(IVR,      "ivr",      CALL, 0,            "one step of the call's IVR flow (mediad): node, digit, variable") \
 	X(BRIDGED,  "bridged",  CALL, 0,            "mediad connected the caller to an agent or a number") \
 	X(AGENT_FAILED, "agent_failed", CALL, 0,    "an agent or number the flow rang did not answer (mediad)") \
-	X(MEDIA_ENDED, "media_ended", CALL, 0,      "mediad's end of the call: result, time in IVR, RTCP figures")
+	X(MEDIA_ENDED, "media_ended", CALL, 0,      "mediad's end of the call: result, time in IVR, RTCP figures") \
+	X(QUEUED, "queued", CALL, 0, "a caller entered an ACD queue: position, expected wait, priority (routingd)") \
+	X(OFFERED_AGENT, "offered_agent", CALL, 0, "the ACD offered the caller to an agent (or several, ring-all)") \
+	X(AGENT_ANSWERED, "agent_answered", CALL, 0, "an agent took the queued caller: wait, agent, leg") \
+	X(ABANDONED, "abandoned", CALL, 0, "the caller hung up while queued or ringing an agent: wait") \
+	X(OVERFLOWED, "overflowed", CALL, 0, "the caller left the queue for its overflow (time, size, no agents)") \
+	X(CALLBACK_REQUESTED, "callback_requested", CALL, 0, "the waiting caller asked to be called back, keeping the place") \
+	X(HELD, "held", CALL, 0, "the agent put the caller on hold (mediad)") \
+	X(UNHELD, "unheld", CALL, 0, "the caller is off hold: how long it was held") \
+	X(TRANSFERRED, "transferred", CALL, 0, "the agent transferred the call: target, blind or consult") \
+	X(DISPOSITION, "disposition", CALL, 0, "the agent's disposition code and note for the call (tenantd)") \
+	X(LOGGED_OUT, "logged_out", AGENT, 0, "an agent left the ACD (asked, or its phone unregistered)") \
+	X(READY, "ready", AGENT, 0, "an agent is ready for ACD offers") \
+	X(NOT_READY, "not_ready", AGENT, 0, "an agent paused, with its reason") \
+	X(RESERVED, "reserved", AGENT, 0, "the ACD reserved an agent for a caller (epoch, deadline)") \
+	X(RINGING, "ringing", AGENT, 0, "an agent's phone rings with an ACD offer") \
+	X(ON_CALL, "on_call", AGENT, 0, "an agent is on a call (ACD or any other)") \
+	X(WRAPUP, "wrapup", AGENT, 0, "an agent is in after-call work until its deadline")
 
 enum cc_event_kind {
 	CC_EVK_CALL,                 /* cc.call.<tenant>.<name> */
