@@ -2,8 +2,18 @@
  *
  * The loop owns the instances, the calls and the answer cache. The NATS
  * callback copies a heartbeat into `inbox` and wakes the loop; the hang-up
- * thread takes dialog handles from `jobs` and asks Kamailio to end them.
- * Each hand-over is a list under its own lock and an event or a condition. */
+ * thread takes dialog handles from `jobs`, asks Kamailio to end them and
+ * hands each one Kamailio ended back through `done`. Each hand-over is a
+ * list under its own lock and an event or a condition.
+ *
+ * Why routingd reports the end itself (rt_media_hung_up): Kamailio 5.6.3's
+ * dlg.end_dlg (dlg_bye_all) sends both BYEs, then runs dialog:end with the
+ * dialog's state as it is by then; when a worker has already processed
+ * the reply to the first BYE (bye_reply_cb: the state is "deleted"), the
+ * old and new states are equal and dialog:end does not run: no "ended"
+ * reaches routingd (41_flow_e2e, 39_media_route lost about 1 run in 3
+ * under load; the same race as the dialog timer's, kamailio.cfg
+ * route[DIALOG_TIMEOUT]). */
 #include "media.h"
 #include "cc.h"
 #include "clock.h"
@@ -32,7 +42,17 @@ struct mcall {
 	char tenant[CC_UUID_LEN];
 	long h_entry, h_id;          /* Kamailio's dialog, once answered */
 	bool answered;
+	bool leg;                    /* a leg mediad placed (not a call sent to mediad) */
 	bool lost;                   /* ended by routingd: its mediad was lost */
+};
+
+/* A lost call whose end was reported: a later report of the same end
+ * (Kamailio's after routingd's, or a repeat) keeps the reason. In order of
+ * expiry. */
+struct gone {
+	struct gone *next;
+	char call[CC_UUID_LEN];
+	int64_t expires_ms;
 };
 
 /* An answer kept by request id, in arrival order for expiry. */
@@ -54,6 +74,7 @@ struct job {
 	char call[CC_UUID_LEN];
 	char tenant[CC_UUID_LEN];
 	long h_entry, h_id;
+	int64_t ended_us;            /* when Kamailio ended the dialog (wall clock) */
 };
 
 struct rt_media {
@@ -63,6 +84,11 @@ struct rt_media {
 	struct cc_map calls;         /* call id -> struct mcall */
 	struct cc_map cache;         /* request id -> struct cached */
 	struct cached *cache_head, **cache_tail;
+	struct cc_map gone;          /* call id -> struct gone */
+	struct gone *gone_head, **gone_tail;
+	int64_t now_ms;              /* the latest time the loop gave (check, heartbeat) */
+	rt_media_end_fn *on_end;     /* a lost call's end, reported by routingd */
+	void *on_end_arg;
 	struct rt_media_stats st;    /* alive and tracked computed when asked */
 	struct event *check;         /* RT_MEDIA_CHECK_MS timer */
 	int64_t nc_up_since_ms;      /* routingd's own NATS link up since (0: down now) */
@@ -80,6 +106,9 @@ struct rt_media {
 	pthread_cond_t job_wake;
 	struct job *jobs, **jobs_tail;
 	int stop;
+	/* hang-up thread -> loop: the dialogs Kamailio ended */
+	struct job *done, **done_tail;   /* under job_lock */
+	struct event *done_ev;
 };
 
 /* ----------------------------------------------------------- instances */
@@ -243,6 +272,7 @@ json_t *rt_media_heartbeat(struct rt_media *m, const json_t *msg, int64_t now_ms
 		m->st.refused++;
 		return answer(id && strlen(id) < 72 ? id : "", "a heartbeat needs an id");
 	}
+	m->now_ms = now_ms;
 	/* a retransmission: the same answer, not a second sign of life */
 	if ((c = cc_map_get(&m->cache, id)))
 		return json_loads(c->text, 0, NULL);
@@ -267,6 +297,8 @@ void rt_media_check(struct rt_media *m, int64_t now_ms)
 		m->nc_up_since_ms = now_ms;
 	bool sure = !m->nc || (m->nc_up_since_ms && now_ms - m->nc_up_since_ms > m->dead_ms);
 
+	m->now_ms = now_ms;
+
 	for (size_t i = 0; sure && i < m->n_insts; i++) {
 		struct inst *in = m->insts[i];
 
@@ -284,6 +316,15 @@ void rt_media_check(struct rt_media *m, int64_t now_ms)
 			cc_map_del(&m->cache, c->id);
 		free(c->text);
 		free(c);
+	}
+	while (m->gone_head && m->gone_head->expires_ms <= now_ms) {
+		struct gone *g = m->gone_head;
+
+		m->gone_head = g->next;
+		if (!m->gone_head)
+			m->gone_tail = &m->gone_head;
+		cc_map_del(&m->gone, g->call);
+		free(g);
 	}
 }
 
@@ -307,12 +348,14 @@ const char *rt_media_pick(struct rt_media *m, char instance[CC_UUID_LEN])
 	return best->sip;
 }
 
-static void track(struct rt_media *m, const char *call, const char *tenant, struct inst *in)
+static void track(struct rt_media *m, const char *call, const char *tenant, struct inst *in,
+                  bool leg)
 {
 	struct mcall *c = calloc(1, sizeof(*c)), *old;
 
 	CC_BUG_ON(!c);
 	c->inst = in;
+	c->leg = leg;
 	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
 	in->calls++;
 	if ((old = cc_map_put(&m->calls, call, c))) {
@@ -328,7 +371,7 @@ void rt_media_sent(struct rt_media *m, const char *call, const char *tenant,
 
 	if (!m || !cc_uuid_valid(call) || !(in = inst_find(m, instance)))
 		return;
-	track(m, call, tenant, in);
+	track(m, call, tenant, in, false);
 	m->st.sent++;
 }
 
@@ -338,7 +381,7 @@ bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, cons
 
 	if (!m || !cc_uuid_valid(call) || !(p = cc_map_get(&m->calls, parent)) || p->inst->lost_ms)
 		return false;
-	track(m, call, tenant, p->inst);
+	track(m, call, tenant, p->inst, true);
 	m->st.legs++;
 	return true;
 }
@@ -361,17 +404,60 @@ void rt_media_answered(struct rt_media *m, const char *call, long h_entry, long 
 	}
 }
 
+/* A lost call's end was reported: remembered for RT_MEDIA_GONE_MS. */
+static void gone_put(struct rt_media *m, const char *call)
+{
+	struct gone *g;
+
+	if (cc_map_get(&m->gone, call))
+		return;
+	g = calloc(1, sizeof(*g));
+	CC_BUG_ON(!g);
+	snprintf(g->call, sizeof(g->call), "%s", call);
+	g->expires_ms = m->now_ms + RT_MEDIA_GONE_MS;
+	*m->gone_tail = g;
+	m->gone_tail = &g->next;
+	cc_map_put(&m->gone, g->call, g);
+}
+
 bool rt_media_ended(struct rt_media *m, const char *call)
 {
 	struct mcall *c;
 	bool lost;
 
-	if (!m || !(c = cc_map_del(&m->calls, call)))
+	if (!m)
 		return false;
+	if (!(c = cc_map_del(&m->calls, call)))
+		return cc_map_get(&m->gone, call) != NULL;
 	lost = c->lost;
+	if (lost)
+		gone_put(m, call);
 	c->inst->calls--;
 	free(c);
 	return lost;
+}
+
+void rt_media_on_end(struct rt_media *m, rt_media_end_fn *fn, void *arg)
+{
+	m->on_end = fn;
+	m->on_end_arg = arg;
+}
+
+bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us)
+{
+	struct mcall *c;
+	char tenant[CC_UUID_LEN];
+	bool mediad;
+
+	if (!m || !(c = cc_map_get(&m->calls, call)) || !c->lost)
+		return false;                /* its end was reported already */
+	snprintf(tenant, sizeof(tenant), "%s", c->tenant);
+	mediad = !c->leg;
+	if (m->on_end)
+		m->on_end(m->on_end_arg, call, tenant, mediad, ended_us);   /* forgets it */
+	else
+		rt_media_ended(m, call);
+	return true;
 }
 
 void rt_media_stats(const struct rt_media *m, struct rt_media_stats *st)
@@ -433,6 +519,24 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* On the loop: the dialogs Kamailio ended for the hang-up thread. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_media *m = arg;
+	struct job *j, *next;
+
+	pthread_mutex_lock(&m->job_lock);
+	j = m->done;
+	m->done = NULL;
+	m->done_tail = &m->done;
+	pthread_mutex_unlock(&m->job_lock);
+	for (; j; j = next) {
+		next = j->next;
+		rt_media_hung_up(m, j->call, j->ended_us);
+		free(j);
+	}
+}
+
 static void on_check(evutil_socket_t fd, short what, void *arg)
 {
 	rt_media_check(arg, cc_mono_ms());
@@ -459,21 +563,37 @@ static void *run(void *arg)
 		char params[64], *err = NULL;
 		json_t *r;
 
+		bool ended = false;
+
 		snprintf(params, sizeof(params), "[%ld,%ld]", j->h_entry, j->h_id);
 		if (!(r = rt_kamrpc(m->fifo, m->reply_dir, "media", "dlg.end_dlg", params,
 		                    RT_MEDIA_RPC_MS, &err))) {
 			cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "cannot end the dialog: %s", err);
 			free(err);
 		} else if (json_object_get(r, "error")) {
+			json_t *code = json_object_get(json_object_get(r, "error"), "code");
 			char *text = json_dumps(r, JSON_COMPACT);
 
-			cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "dlg.end_dlg %s: %.200s", params,
-			       text ? text : "?");
+			/* 404: the dialog is gone already (its end came or is coming) */
+			ended = json_integer_value(code) == 404;
+			cc_log(ended ? CC_LOG_INFO : CC_LOG_WARN, 0, j->tenant, j->call, "dlg.end_dlg %s: %.200s",
+			       params, text ? text : "?");
 			free(text);
+		} else {
+			ended = true;            /* the BYEs are out */
 		}
 		json_decref(r);
-		free(j);
 		pthread_mutex_lock(&m->job_lock);
+		if (ended && m->done_ev) {
+			/* the loop reports the end unless Kamailio's own report came */
+			j->next = NULL;
+			j->ended_us = cc_now_us();
+			*m->done_tail = j;
+			m->done_tail = &j->next;
+			event_active(m->done_ev, 0, 0);
+		} else {
+			free(j);
+		}
 	}
 	pthread_mutex_unlock(&m->job_lock);
 	return NULL;
@@ -489,7 +609,10 @@ struct rt_media *rt_media_new(struct event_base *base, natsConnection *nc, const
 	m->dead_ms = dead_ms;
 	cc_map_init(&m->calls);
 	cc_map_init(&m->cache);
+	cc_map_init(&m->gone);
 	m->cache_tail = &m->cache_head;
+	m->gone_tail = &m->gone_head;
+	m->done_tail = &m->done;
 	m->inbox_tail = &m->inbox;
 	m->jobs_tail = &m->jobs;
 	pthread_mutex_init(&m->in_lock, NULL);
@@ -498,7 +621,8 @@ struct rt_media *rt_media_new(struct event_base *base, natsConnection *nc, const
 	if (base) {
 		m->in_ev = event_new(base, -1, 0, on_inbox, m);
 		m->check = event_new(base, -1, EV_PERSIST, on_check, m);
-		CC_BUG_ON(!m->in_ev || !m->check);
+		m->done_ev = event_new(base, -1, 0, on_done, m);
+		CC_BUG_ON(!m->in_ev || !m->check || !m->done_ev);
 		event_add(m->check, &every);
 	}
 	if (fifo) {
@@ -547,6 +671,15 @@ void rt_media_free(struct rt_media *m)
 		n = j->next;
 		free(j);
 	}
+	for (struct job *j = m->done, *n; j; j = n) {
+		n = j->next;
+		free(j);
+	}
+	for (struct gone *g = m->gone_head, *n; g; g = n) {
+		n = g->next;
+		free(g);
+	}
+	cc_map_free(&m->gone, NULL);
 	for (struct msg *q = m->inbox, *n; q; q = n) {
 		n = q->next;
 		free(q->data);
@@ -566,6 +699,8 @@ void rt_media_free(struct rt_media *m)
 		event_free(m->in_ev);
 	if (m->check)
 		event_free(m->check);
+	if (m->done_ev)
+		event_free(m->done_ev);
 	pthread_cond_destroy(&m->job_wake);
 	pthread_mutex_destroy(&m->job_lock);
 	pthread_mutex_destroy(&m->in_lock);

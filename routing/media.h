@@ -11,7 +11,13 @@
  * call again (a heartbeat from it later is answered {"ok":false}) and ends
  * every call it sent it through Kamailio (`dlg.end_dlg h_entry h_id` on
  * the JSON-RPC FIFO, from a thread of its own: the loop never waits); the
- * ends Kamailio then reports carry the reason "media server lost".
+ * ends Kamailio then reports carry the reason "media server lost". Once
+ * Kamailio has ended such a dialog (dlg.end_dlg answered, or 404: gone
+ * already) and its own report of the end has not come, routingd reports
+ * it (rt_media_on_end's hook): Kamailio 5.6.3 does not always run
+ * dialog:end for a dialog dlg.end_dlg ends (media.c). A lost call's end,
+ * once reported, is remembered for RT_MEDIA_GONE_MS: a later report of it
+ * (Kamailio's after routingd's) carries the same reason.
  * Never on doubt: no instance is declared lost while routingd's own NATS
  * connection is down, nor until it has been up for a whole deadline (the
  * heartbeats could not reach routingd meanwhile).
@@ -46,8 +52,16 @@
 #define RT_MEDIA_CHECK_MS 200        /* how often liveness is looked at */
 #define RT_MEDIA_RPC_MS 3000         /* Kamailio's answer to one dlg.end_dlg */
 #define RT_MEDIA_MAX_INSTANCES 64    /* alive or lost ones remembered */
+#define RT_MEDIA_GONE_MS 60000       /* a lost call's reported end remembered */
 
 struct rt_media;
+
+/* Reports the end of call (of tenant) that routingd ended because its
+ * mediad was lost, as Kamailio would have (ended_us: wall clock; mediad:
+ * a call Kamailio sent to mediad, not a leg mediad placed). It must call
+ * rt_media_ended for the call. On the loop. */
+typedef void rt_media_end_fn(void *arg, const char *call, const char *tenant, bool mediad,
+                             int64_t ended_us);
 
 struct rt_media_stats {
 	uint64_t alive;              /* instances alive now */
@@ -86,8 +100,16 @@ bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, cons
 /* Kamailio's "answered" report: the dialog's handle, for the hang-up. */
 void rt_media_answered(struct rt_media *m, const char *call, long h_entry, long h_id);
 /* The call ended or failed: forgotten. True if it was ended because its
- * mediad was lost (the record's reason is then "media server lost"). */
+ * mediad was lost (the record's reason is then "media server lost"),
+ * also for a lost call whose end was reported in the last RT_MEDIA_GONE_MS. */
 bool rt_media_ended(struct rt_media *m, const char *call);
+/* Who reports the end of a lost call that Kamailio ended without saying so
+ * (NULL: nobody, the call is only forgotten). */
+void rt_media_on_end(struct rt_media *m, rt_media_end_fn *fn, void *arg);
+/* Kamailio ended the dialog of call at ended_us (the hang-up thread's
+ * answer, on the loop): if the call is a lost one still followed (no
+ * report of its end came), its end goes to the on_end hook. True if so. */
+bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us);
 
 void rt_media_stats(const struct rt_media *m, struct rt_media_stats *st);
 
