@@ -302,9 +302,9 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 		json_object_set_new(reply, "flow", json_string(d.flow));
 		json_object_set_new(reply, "domain", json_string(d.domain));
 		json_object_set_new(reply, "caller", json_string(d.caller));
-		rt_media_sent(c->media, call, tenant, d.media);
+		rt_media_sent(c->media, call, tenant, d.media, str(q, "sip_call_id"));
 	} else if (parent) {
-		rt_media_leg(c->media, call, tenant, parent);
+		rt_media_leg(c->media, call, tenant, parent, str(q, "sip_call_id"));
 	}
 	if (grant > 0)
 		json_object_set_new(reply, "timeout", json_integer(grant));

@@ -44,6 +44,7 @@ struct mcall {
 	bool answered;
 	bool leg;                    /* a leg mediad placed (not a call sent to mediad) */
 	bool lost;                   /* ended by routingd: its mediad was lost */
+	char sip_ci[RT_MEDIA_CI_MAX];  /* the dialog's SIP Call-ID, "" if unknown or too long */
 };
 
 /* A lost call whose end was reported: a later report of the same end
@@ -74,6 +75,7 @@ struct job {
 	char call[CC_UUID_LEN];
 	char tenant[CC_UUID_LEN];
 	long h_entry, h_id;
+	char sip_ci[RT_MEDIA_CI_MAX];  /* "": no BYE mark (see run) */
 	int64_t ended_us;            /* when Kamailio ended the dialog (wall clock) */
 };
 
@@ -130,6 +132,7 @@ static void hangup_push(struct rt_media *m, const char *call, const struct mcall
 	snprintf(j->tenant, sizeof(j->tenant), "%s", c->tenant);
 	j->h_entry = c->h_entry;
 	j->h_id = c->h_id;
+	memcpy(j->sip_ci, c->sip_ci, sizeof(j->sip_ci));
 	pthread_mutex_lock(&m->job_lock);
 	*m->jobs_tail = j;
 	m->jobs_tail = &j->next;
@@ -349,13 +352,15 @@ const char *rt_media_pick(struct rt_media *m, char instance[CC_UUID_LEN])
 }
 
 static void track(struct rt_media *m, const char *call, const char *tenant, struct inst *in,
-                  bool leg)
+                  bool leg, const char *sip_ci)
 {
 	struct mcall *c = calloc(1, sizeof(*c)), *old;
 
 	CC_BUG_ON(!c);
 	c->inst = in;
 	c->leg = leg;
+	if (sip_ci && strlen(sip_ci) < sizeof(c->sip_ci))
+		memcpy(c->sip_ci, sip_ci, strlen(sip_ci) + 1);
 	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
 	in->calls++;
 	if ((old = cc_map_put(&m->calls, call, c))) {
@@ -365,23 +370,24 @@ static void track(struct rt_media *m, const char *call, const char *tenant, stru
 }
 
 void rt_media_sent(struct rt_media *m, const char *call, const char *tenant,
-                   const char *instance)
+                   const char *instance, const char *sip_call_id)
 {
 	struct inst *in;
 
 	if (!m || !cc_uuid_valid(call) || !(in = inst_find(m, instance)))
 		return;
-	track(m, call, tenant, in, false);
+	track(m, call, tenant, in, false, sip_call_id);
 	m->st.sent++;
 }
 
-bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent)
+bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent,
+                  const char *sip_call_id)
 {
 	const struct mcall *p;
 
 	if (!m || !cc_uuid_valid(call) || !(p = cc_map_get(&m->calls, parent)) || p->inst->lost_ms)
 		return false;
-	track(m, call, tenant, p->inst, true);
+	track(m, call, tenant, p->inst, true, sip_call_id);
 	m->st.legs++;
 	return true;
 }
@@ -542,6 +548,24 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 	rt_media_check(arg, cc_mono_ms());
 }
 
+/* Hang-up thread: $sht(byeing=>Call-ID) set in Kamailio (autoexpire 10 s). */
+static void mark_byeing(struct rt_media *m, const struct job *j)
+{
+	json_t *p = json_pack("[s, s, i]", "byeing", j->sip_ci, 1), *r = NULL;
+	char *params = p ? json_dumps(p, JSON_COMPACT) : NULL, *err = NULL;
+
+	if (params && !(r = rt_kamrpc(m->fifo, m->reply_dir, "media", "htable.seti", params,
+	                              RT_MEDIA_RPC_MS, &err))) {
+		cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "cannot mark the dialog's BYEs: %s", err);
+		free(err);
+	} else if (r && json_object_get(r, "error")) {
+		cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "htable.seti byeing: refused");
+	}
+	json_decref(r);
+	free(params);
+	json_decref(p);
+}
+
 /* The hang-up thread: each lost call's dialog ended through Kamailio. */
 static void *run(void *arg)
 {
@@ -565,6 +589,14 @@ static void *run(void *arg)
 
 		bool ended = false;
 
+		/* the same mark as the dialog timer's (kamailio.cfg, reply_route):
+		 * the reply to the first BYE waits until dlg.end_dlg has sent the
+		 * second one and run dialog:end, so the far end gets its BYE and
+		 * Kamailio reports the end (without it, a reply handled first left
+		 * the dialog "deleted": the second BYE was refused, "terminating
+		 * non-confirmed dialogs not supported", and dialog:end did not run) */
+		if (j->sip_ci[0])
+			mark_byeing(m, j);
 		snprintf(params, sizeof(params), "[%ld,%ld]", j->h_entry, j->h_id);
 		if (!(r = rt_kamrpc(m->fifo, m->reply_dir, "media", "dlg.end_dlg", params,
 		                    RT_MEDIA_RPC_MS, &err))) {

@@ -53,6 +53,7 @@
 #define RT_MEDIA_RPC_MS 3000         /* Kamailio's answer to one dlg.end_dlg */
 #define RT_MEDIA_MAX_INSTANCES 64    /* alive or lost ones remembered */
 #define RT_MEDIA_GONE_MS 60000       /* a lost call's reported end remembered */
+#define RT_MEDIA_CI_MAX 256          /* a SIP Call-ID kept for the BYE mark, with its NUL */
 
 struct rt_media;
 
@@ -93,10 +94,11 @@ void rt_media_check(struct rt_media *m, int64_t now_ms);
 const char *rt_media_pick(struct rt_media *m, char instance[CC_UUID_LEN]);
 /* A caller's call was answered `media` towards instance. */
 void rt_media_sent(struct rt_media *m, const char *call, const char *tenant,
-                   const char *instance);
+                   const char *instance, const char *sip_call_id);
 /* A leg mediad placed for parent (routed, not refused): false when
  * parent is no call of an alive instance (the leg is then not followed). */
-bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent);
+bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent,
+                  const char *sip_call_id);
 /* Kamailio's "answered" report: the dialog's handle, for the hang-up. */
 void rt_media_answered(struct rt_media *m, const char *call, long h_entry, long h_id);
 /* The call ended or failed: forgotten. True if it was ended because its

@@ -545,10 +545,10 @@ TEST(media_lost_instance_ends_its_calls)
 
 	ASSERT(beat_ok(m, "h1", INST1, "127.0.0.1:5090", 1000));
 	rt_media_pick(m, inst);
-	rt_media_sent(m, CALL1, ACME, inst);
-	ASSERT(rt_media_leg(m, LEG1, ACME, CALL1));
+	rt_media_sent(m, CALL1, ACME, inst, "ci-1@carrier");
+	ASSERT(rt_media_leg(m, LEG1, ACME, CALL1, "ci-2@mediad"));
 	ASSERT(!rt_media_leg(m, "c0000000-0000-4000-8000-0000000000a2", ACME,
-	                     "c0000000-0000-4000-8000-0000000000ff"));  /* no such parent */
+	                     "c0000000-0000-4000-8000-0000000000ff", ""));  /* no such parent */
 	rt_media_answered(m, CALL1, 11, 22);
 	rt_media_answered(m, LEG1, 12, 23);
 	/* replaced by a new instance at the same address: its calls are lost */
@@ -571,7 +571,7 @@ TEST(media_lost_instance_ends_its_calls)
 	ASSERT(!rt_media_ended(m, CALL1));
 	/* a call of the live one that ends normally is not lost */
 	rt_media_pick(m, inst);
-	rt_media_sent(m, CALL1, ACME, inst);
+	rt_media_sent(m, CALL1, ACME, inst, "ci-1@carrier");
 	rt_media_answered(m, CALL1, 1, 2);
 	ASSERT(!rt_media_ended(m, CALL1));
 	rt_media_free(m);
@@ -609,8 +609,8 @@ TEST(media_lost_call_end_reported_once)
 	rt_media_on_end(m, on_end, m);
 	ASSERT(beat_ok(m, "h1", INST1, "127.0.0.1:5090", 1000));
 	rt_media_pick(m, inst);
-	rt_media_sent(m, CALL1, ACME, inst);
-	ASSERT(rt_media_leg(m, LEG1, ACME, CALL1));
+	rt_media_sent(m, CALL1, ACME, inst, "ci-1@carrier");
+	ASSERT(rt_media_leg(m, LEG1, ACME, CALL1, "ci-2@mediad"));
 	rt_media_answered(m, CALL1, 11, 22);
 	rt_media_answered(m, LEG1, 12, 23);
 	/* not lost: a hang-up answer for it changes nothing */
@@ -635,9 +635,9 @@ TEST(media_lost_call_end_reported_once)
 	/* a leg's own end is not a call Kamailio sent to mediad */
 	ASSERT(beat_ok(m, "h2", INST2, "127.0.0.1:5091", 4200));
 	rt_media_pick(m, inst);
-	rt_media_sent(m, "c0000000-0000-4000-8000-000000000002", ACME, inst);
+	rt_media_sent(m, "c0000000-0000-4000-8000-000000000002", ACME, inst, "ci-1@carrier");
 	ASSERT(rt_media_leg(m, "c0000000-0000-4000-8000-0000000000a2", ACME,
-	                    "c0000000-0000-4000-8000-000000000002"));
+	                    "c0000000-0000-4000-8000-000000000002", NULL));
 	rt_media_answered(m, "c0000000-0000-4000-8000-0000000000a2", 1, 2);
 	rt_media_check(m, 7300);
 	ASSERT(rt_media_hung_up(m, "c0000000-0000-4000-8000-0000000000a2", 1));
