@@ -362,8 +362,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_media_lost_calls_total", "counter",
 		        "calls ended because their mediad was lost", (double)ms.lost_calls);
 		counter(f, "cc_routing_media_ends_reported_total", "counter",
-		        "ends of a lost mediad's calls that Kamailio ended without reporting them, "
-		        "reported by routingd", (double)r->calls.media_ends);
+		        "ends of a lost mediad's calls that Kamailio ended but did not report within "
+		        "1 s, reported by routingd", (double)r->calls.media_ends);
 		counter(f, "cc_routing_media_heartbeats_total", "counter",
 		        "mediad heartbeats applied", (double)ms.heartbeats);
 		counter(f, "cc_routing_media_heartbeats_refused_total", "counter",

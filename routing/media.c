@@ -45,6 +45,8 @@ struct mcall {
 	bool leg;                    /* a leg mediad placed (not a call sent to mediad) */
 	bool lost;                   /* ended by routingd: its mediad was lost */
 	char sip_ci[RT_MEDIA_CI_MAX];  /* the dialog's SIP Call-ID, "" if unknown or too long */
+	int64_t hung_up_ms;          /* Kamailio ended its dialog then (monotonic), 0: not yet */
+	int64_t hung_up_us;          /* the same, wall clock: the end's time */
 };
 
 /* A lost call whose end was reported: a later report of the same end
@@ -112,6 +114,8 @@ struct rt_media {
 	struct job *done, **done_tail;   /* under job_lock */
 	struct event *done_ev;
 };
+
+static void report_due(struct rt_media *m, int64_t now_ms);
 
 /* ----------------------------------------------------------- instances */
 
@@ -308,6 +312,7 @@ void rt_media_check(struct rt_media *m, int64_t now_ms)
 		if (!in->lost_ms && now_ms - in->last_ms > m->dead_ms)
 			inst_lose(m, in, now_ms, "no heartbeat");
 	}
+	report_due(m, now_ms);
 	forget_insts(m, now_ms, false);
 	while (m->cache_head && m->cache_head->expires_ms <= now_ms) {
 		struct cached *c = m->cache_head;
@@ -449,21 +454,55 @@ void rt_media_on_end(struct rt_media *m, rt_media_end_fn *fn, void *arg)
 	m->on_end_arg = arg;
 }
 
-bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us)
+bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us, int64_t now_ms)
 {
 	struct mcall *c;
+
+	if (!m || !(c = cc_map_get(&m->calls, call)) || !c->lost || c->hung_up_ms)
+		return false;                /* its end was reported already */
+	c->hung_up_ms = now_ms ? now_ms : 1;
+	c->hung_up_us = ended_us;
+	return true;
+}
+
+/* A lost call whose dialog Kamailio ended RT_MEDIA_REPORT_WAIT_MS ago
+ * without its report of the end coming: reported by the on_end hook. */
+struct due {
+	char call[CC_UUID_LEN];
 	char tenant[CC_UUID_LEN];
 	bool mediad;
+	int64_t ended_us;
+};
 
-	if (!m || !(c = cc_map_get(&m->calls, call)) || !c->lost)
-		return false;                /* its end was reported already */
-	snprintf(tenant, sizeof(tenant), "%s", c->tenant);
-	mediad = !c->leg;
-	if (m->on_end)
-		m->on_end(m->on_end_arg, call, tenant, mediad, ended_us);   /* forgets it */
-	else
-		rt_media_ended(m, call);
-	return true;
+static void report_due(struct rt_media *m, int64_t now_ms)
+{
+	struct due *due = NULL;
+	size_t n = 0, cap = 0;
+
+	/* collected first: the hook forgets each call (the map changes) */
+	for (size_t i = 0; i < m->calls.cap; i++) {
+		const struct mcall *c = m->calls.slots[i].value;
+
+		if (!m->calls.slots[i].key || !c->hung_up_ms ||
+		    now_ms - c->hung_up_ms < RT_MEDIA_REPORT_WAIT_MS)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			due = realloc(due, cap * sizeof(*due));
+			CC_BUG_ON(!due);
+		}
+		snprintf(due[n].call, sizeof(due[n].call), "%s", m->calls.slots[i].key);
+		snprintf(due[n].tenant, sizeof(due[n].tenant), "%s", c->tenant);
+		due[n].mediad = !c->leg;
+		due[n].ended_us = c->hung_up_us;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (m->on_end)
+			m->on_end(m->on_end_arg, due[i].call, due[i].tenant, due[i].mediad, due[i].ended_us);
+		rt_media_ended(m, due[i].call);      /* forgotten, if the hook did not */
+	}
+	free(due);
 }
 
 void rt_media_stats(const struct rt_media *m, struct rt_media_stats *st)
@@ -525,7 +564,8 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* On the loop: the dialogs Kamailio ended for the hang-up thread. */
+/* On the loop: the dialogs Kamailio ended for the hang-up thread (their
+ * ends are reported by rt_media_check unless Kamailio's reports come). */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct rt_media *m = arg;
@@ -538,7 +578,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&m->job_lock);
 	for (; j; j = next) {
 		next = j->next;
-		rt_media_hung_up(m, j->call, j->ended_us);
+		rt_media_hung_up(m, j->call, j->ended_us, cc_mono_ms());
 		free(j);
 	}
 }

@@ -233,7 +233,12 @@ TEST(media_answer_and_legs)
 	json_decref(kept);
 	kept = json_array();
 	rt_media_on_end(c.media, media_end, &c);
-	ASSERT(rt_media_hung_up(c.media, CALL2, cc_now_us()));
+	int64_t at = cc_now_us();
+
+	ASSERT(rt_media_hung_up(c.media, CALL2, at, 2000));
+	rt_media_check(c.media, 2000 + RT_MEDIA_REPORT_WAIT_MS - 1);
+	ASSERT_EQ_INT(json_array_size(kept), 0);   /* Kamailio's may still come */
+	rt_media_check(c.media, 2000 + RT_MEDIA_REPORT_WAIT_MS);
 	ASSERT_EQ_INT(json_array_size(kept), 1);
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "result"), "answered");
@@ -249,7 +254,7 @@ TEST(media_answer_and_legs)
 	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "id"), id);
-	ASSERT(!rt_media_hung_up(c.media, CALL2, cc_now_us()));
+	ASSERT(!rt_media_hung_up(c.media, CALL2, cc_now_us(), 4000));
 	ASSERT_EQ_INT(c.media_ends, 1);
 	json_decref(kept);
 	kept = NULL;

@@ -614,37 +614,47 @@ TEST(media_lost_call_end_reported_once)
 	rt_media_answered(m, CALL1, 11, 22);
 	rt_media_answered(m, LEG1, 12, 23);
 	/* not lost: a hang-up answer for it changes nothing */
-	ASSERT(!rt_media_hung_up(m, CALL1, 5));
+	ASSERT(!rt_media_hung_up(m, CALL1, 5, 2000));
+	rt_media_check(m, 2000 + RT_MEDIA_REPORT_WAIT_MS);
 	ASSERT_EQ_INT(n_ended, 0);
 	rt_media_check(m, 4100);                    /* silent: lost */
-	/* Kamailio's report never came: routingd's, with the tenant and time */
-	ASSERT(rt_media_hung_up(m, CALL1, 1234567));
+	ASSERT(rt_media_hung_up(m, CALL1, 1234567, 4200));
+	ASSERT(!rt_media_hung_up(m, CALL1, 1234568, 4300));   /* answered twice: once */
+	/* Kamailio's own report may trail the RPC's answer: waited for */
+	rt_media_check(m, 4200 + RT_MEDIA_REPORT_WAIT_MS - 1);
+	ASSERT_EQ_INT(n_ended, 0);
+	/* it never came: routingd's, with the tenant and Kamailio's time */
+	rt_media_check(m, 4200 + RT_MEDIA_REPORT_WAIT_MS);
 	ASSERT_EQ_INT(n_ended, 1);
 	ASSERT_EQ_STR(ended_call, CALL1);
 	ASSERT_EQ_STR(ended_tenant, ACME);
 	ASSERT(ended_mediad);
 	ASSERT_EQ_INT(ended_at, 1234567);
-	/* its answer twice (or Kamailio's late report): reported once */
-	ASSERT(!rt_media_hung_up(m, CALL1, 1234568));
+	rt_media_check(m, 4200 + 2 * RT_MEDIA_REPORT_WAIT_MS);
 	ASSERT_EQ_INT(n_ended, 1);
-	ASSERT(rt_media_ended(m, CALL1));           /* the late report: the reason */
-	/* the leg: Kamailio's report came first, nothing more to report */
+	ASSERT(!rt_media_hung_up(m, CALL1, 1234569, 6300));
+	ASSERT(rt_media_ended(m, CALL1));           /* Kamailio's late report: the reason */
+	/* the leg: Kamailio's report came within the wait, nothing more to say */
+	ASSERT(rt_media_hung_up(m, LEG1, 1234569, 6300));
 	ASSERT(rt_media_ended(m, LEG1));
-	ASSERT(!rt_media_hung_up(m, LEG1, 1234569));
+	rt_media_check(m, 6300 + RT_MEDIA_REPORT_WAIT_MS);
 	ASSERT_EQ_INT(n_ended, 1);
+	ASSERT(!rt_media_hung_up(m, LEG1, 1, 7400));
 	/* a leg's own end is not a call Kamailio sent to mediad */
-	ASSERT(beat_ok(m, "h2", INST2, "127.0.0.1:5091", 4200));
+	ASSERT(beat_ok(m, "h2", INST2, "127.0.0.1:5091", 10000));
 	rt_media_pick(m, inst);
 	rt_media_sent(m, "c0000000-0000-4000-8000-000000000002", ACME, inst, "ci-1@carrier");
 	ASSERT(rt_media_leg(m, "c0000000-0000-4000-8000-0000000000a2", ACME,
 	                    "c0000000-0000-4000-8000-000000000002", NULL));
 	rt_media_answered(m, "c0000000-0000-4000-8000-0000000000a2", 1, 2);
-	rt_media_check(m, 7300);
-	ASSERT(rt_media_hung_up(m, "c0000000-0000-4000-8000-0000000000a2", 1));
+	rt_media_check(m, 13100);
+	ASSERT(rt_media_hung_up(m, "c0000000-0000-4000-8000-0000000000a2", 1, 13100));
+	rt_media_check(m, 13100 + RT_MEDIA_REPORT_WAIT_MS);
+	ASSERT_EQ_INT(n_ended, 2);
 	ASSERT(!ended_mediad);
 	/* an unknown call, or no call id at all */
-	ASSERT(!rt_media_hung_up(m, "c0000000-0000-4000-8000-0000000000ff", 1));
-	ASSERT(!rt_media_hung_up(m, "", 1));
+	ASSERT(!rt_media_hung_up(m, "c0000000-0000-4000-8000-0000000000ff", 1, 13200));
+	ASSERT(!rt_media_hung_up(m, "", 1, 13200));
 	rt_media_stats(m, &st);
 	ASSERT_EQ_INT(st.tracked, 1);               /* the unanswered parent, left to Kamailio */
 	rt_media_free(m);
