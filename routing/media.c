@@ -626,7 +626,6 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&m->job_lock);
 		char params[64], *err = NULL;
 		json_t *r;
-
 		bool ended = false;
 
 		/* the same mark as the dialog timer's (kamailio.cfg, reply_route):
