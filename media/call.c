@@ -119,16 +119,22 @@ static json_t *leg_json(struct md_leg *leg)
 
 /* ---- the caller's session ------------------------------------------------ */
 
+/* Out of the list of calls (n_calls follows it): once, whoever asks first. */
+static void calls_unlink(struct md_call *c)
+{
+	if (c->le.list) {
+		list_unlink(&c->le);
+		n_calls--;
+	}
+}
+
 static void call_destructor(void *arg)
 {
 	struct md_call *c = arg;
 
 	tmr_cancel(&c->ivr_tmr);
 	tmr_cancel(&c->digit_tmr);
-	if (c->le.list) {
-		list_unlink(&c->le);
-		n_calls--;
-	}
+	calls_unlink(c);
 	mem_deref(c->bridge);
 	mem_deref(c->out);
 	mem_deref(c->player);
@@ -671,7 +677,7 @@ static void call_end(struct md_call *c, const char *result)
 	if (c->sess && !c->answered_ms)
 		(void)sipsess_reject(c->sess, 503, "Service Unavailable", "");
 	c->sess = mem_deref(c->sess);
-	list_unlink(&c->le);
+	calls_unlink(c);
 	mem_deref(c);                     /* the list's reference */
 }
 
