@@ -87,6 +87,7 @@ struct play_req {                    /* mem object: one prompt asked of the cata
 };
 
 static struct list calls;
+static size_t n_calls;               /* calls' length, kept (the heartbeat's count) */
 static bool stopping;              /* md_calls_end_all ran: new calls get 503 */
 static struct md_calls_stats stats;
 
@@ -118,13 +119,22 @@ static json_t *leg_json(struct md_leg *leg)
 
 /* ---- the caller's session ------------------------------------------------ */
 
+/* Out of the list of calls (n_calls follows it): once, whoever asks first. */
+static void calls_unlink(struct md_call *c)
+{
+	if (c->le.list) {
+		list_unlink(&c->le);
+		n_calls--;
+	}
+}
+
 static void call_destructor(void *arg)
 {
 	struct md_call *c = arg;
 
 	tmr_cancel(&c->ivr_tmr);
 	tmr_cancel(&c->digit_tmr);
-	list_unlink(&c->le);
+	calls_unlink(c);
 	mem_deref(c->bridge);
 	mem_deref(c->out);
 	mem_deref(c->player);
@@ -667,7 +677,7 @@ static void call_end(struct md_call *c, const char *result)
 	if (c->sess && !c->answered_ms)
 		(void)sipsess_reject(c->sess, 503, "Service Unavailable", "");
 	c->sess = mem_deref(c->sess);
-	list_unlink(&c->le);
+	calls_unlink(c);
 	mem_deref(c);                     /* the list's reference */
 }
 
@@ -731,6 +741,7 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 		return;
 	}
 	list_append(&calls, &c->le, c);
+	n_calls++;
 	stats.started++;
 	CLOG(CC_LOG_INFO, c, "call to %s from %s: flow version %s, codec %s", inv->called,
 	     inv->caller[0] ? inv->caller : "(withheld)", inv->flow, c->leg->codec.name);
@@ -739,9 +750,9 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 
 /* ---- routingd and the rest ----------------------------------------------- */
 
-size_t md_calls_count(void)
+size_t md_calls_count(void *arg)
 {
-	return list_count(&calls);
+	return n_calls;
 }
 
 json_t *md_calls_json(void *arg)

@@ -16,7 +16,8 @@
 /* The SIP INVITE handler (pass to md_sip_init). */
 void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void *arg);
 
-size_t md_calls_count(void);
+/* How many calls mediad has now (kept, not counted: every heartbeat asks). */
+size_t md_calls_count(void *arg);
 /* routingd's .calls: [{"call","tenant","since"}] (new reference). */
 json_t *md_calls_json(void *arg);
 /* routingd's .hangup: 0 or ENOENT. */

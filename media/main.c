@@ -117,7 +117,7 @@ static void on_signal(int sig)
 		re_cancel();
 		return;
 	}
-	CC_INFO("signal %d: ending %zu calls", sig, md_calls_count());
+	CC_INFO("signal %d: ending %zu calls", sig, md_calls_count(NULL));
 	md_calls_end_all();
 	/* BYEs and CANCELs want their answers: the loop runs on a little */
 	tmr_start(&D.stop_tmr, 2000, on_stop_wait, NULL);
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 		.heartbeat_ms = (int)D.cfg.heartbeat_ms,
 	};
 	struct md_rpc_handlers rc_h = {
-		.calls = md_calls_json, .hangup = md_calls_hangup, .cfg = md_calls_cfg, .arg = NULL,
+		.calls = md_calls_json, .count = md_calls_count, .hangup = md_calls_hangup, .cfg = md_calls_cfg, .arg = NULL,
 	};
 	if ((e = md_rpc_start(&rc_cfg, &rc_h)) != 0) {
 		cc_log(CC_LOG_ERR, e, NULL, NULL, "NATS");

@@ -31,7 +31,7 @@ static void render(FILE *f)
 	const struct md_calls_stats *cs = md_calls_stats();
 	const struct md_mixer_stats *ms = md_mixer_stats();
 
-	gauge(f, "cc_media_calls", "calls mediad has now", (double)md_calls_count());
+	gauge(f, "cc_media_calls", "calls mediad has now", (double)md_calls_count(NULL));
 	gauge(f, "cc_media_legs", "RTP legs now (callers, agents, numbers)", (double)md_leg_count);
 	gauge(f, "cc_media_bridges", "caller-agent bridges now", (double)md_bridge_count());
 	gauge(f, "cc_media_mixes", "mixes the mixer runs now", (double)md_mixer_count());

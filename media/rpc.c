@@ -229,15 +229,14 @@ static void on_mqueue(int id, void *data, void *arg)
 	}
 }
 
-/* Every heartbeat_ms: the heartbeat, built here (the engine's call count),
- * sent by the heartbeat thread. */
+/* Every heartbeat_ms: the heartbeat, built here (the engine's call count,
+ * kept by it: not the calls' JSON built each second to be counted), sent
+ * by the heartbeat thread. */
 static void on_hb_tmr(void *arg)
 {
 	char id[CC_UUID_LEN];
-	json_t *calls = R.h.calls ? R.h.calls(R.h.arg) : NULL;
-	size_t n = json_is_array(calls) ? json_array_size(calls) : 0;
+	size_t n = R.h.count ? R.h.count(R.h.arg) : 0;
 
-	json_decref(calls);
 	tmr_start(&R.hb_tmr, (uint64_t)R.cfg.heartbeat_ms, on_hb_tmr, NULL);
 	cache_expire(cc_mono_ms());
 	if (cc_uuid(id) != CC_OK)

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "event_types.h"
 
@@ -25,6 +26,9 @@ struct md_rpc_cfg {
 /* What the engine answers for routingd's cc.rpc.media.<instance>.calls:
  * an array of the live calls ({"call","tenant","since"}), new reference. */
 typedef json_t *(md_rpc_calls_h)(void *arg);
+/* How many live calls (the heartbeat's "calls", every heartbeat_ms): a
+ * count kept by the engine, not the array built to be counted. */
+typedef size_t (md_rpc_count_h)(void *arg);
 /* cc.rpc.media.<instance>.hangup {"call"}: end that call (0 or ENOENT). */
 typedef int (md_rpc_hangup_h)(const char *call, void *arg);
 /* cc.cfg.<tenant> notice (a flow or prompt changed): tenant id or "" for all. */
@@ -32,6 +36,7 @@ typedef void (md_rpc_cfg_h)(const char *tenant, void *arg);
 
 struct md_rpc_handlers {
 	md_rpc_calls_h *calls;
+	md_rpc_count_h *count;       /* NULL: the heartbeat says 0 calls */
 	md_rpc_hangup_h *hangup;
 	md_rpc_cfg_h *cfg;
 	void *arg;

@@ -302,9 +302,9 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 		json_object_set_new(reply, "flow", json_string(d.flow));
 		json_object_set_new(reply, "domain", json_string(d.domain));
 		json_object_set_new(reply, "caller", json_string(d.caller));
-		rt_media_sent(c->media, call, tenant, d.media);
+		rt_media_sent(c->media, call, tenant, d.media, str(q, "sip_call_id"));
 	} else if (parent) {
-		rt_media_leg(c->media, call, tenant, parent);
+		rt_media_leg(c->media, call, tenant, parent, str(q, "sip_call_id"));
 	}
 	if (grant > 0)
 		json_object_set_new(reply, "timeout", json_integer(grant));
@@ -406,14 +406,34 @@ void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, in
 	json_t *ev = kam_event(tenant, CC_EV_ENDED, call, end_us);
 
 	rt_limits_release(&c->limits, call);
-	rt_media_ended(c->media, call);
+	bool media_lost = rt_media_ended(c->media, call);
 	if (c->credit)
 		rt_credit_ended(c->credit, call);       /* no more slices for it */
 	json_object_set_new(ev, "code", json_integer(200));
 	json_object_set_new(ev, "result", json_string("answered"));
-	json_object_set_new(ev, "reason", json_string("swept: dialog lost"));
+	json_object_set_new(ev, "reason", json_string(media_lost ? "media server lost"
+	                                                         : "swept: dialog lost"));
 	publish(c, tenant, CC_EV_ENDED, ev);
 	c->swept++;
+}
+
+void rt_calls_media_ended(struct rt_calls *c, const char *call, const char *tenant, bool mediad,
+                          int64_t ended_us)
+{
+	json_t *ev = kam_event(tenant, CC_EV_ENDED, call, ended_us);
+
+	rt_limits_release(&c->limits, call);
+	rt_media_ended(c->media, call);
+	if (c->credit)
+		rt_credit_ended(c->credit, call);
+	json_object_set_new(ev, "code", json_integer(200));
+	json_object_set_new(ev, "result", json_string("answered"));
+	if (mediad)
+		json_object_set_new(ev, "mediad", json_true());
+	json_object_set_new(ev, "reason", json_string("media server lost"));
+	publish(c, tenant, CC_EV_ENDED, ev);
+	c->media_ends++;
+	cc_log(CC_LOG_INFO, 0, tenant, call, "ended through Kamailio (mediad lost): its end reported");
 }
 
 json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)

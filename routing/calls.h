@@ -30,7 +30,9 @@
  * "media" (a leg mediad places) carries "tenant" and "parent" (the
  * caller's call id): its offered, routed and rejected events carry
  * "parent". An end reported for a call routingd ended because its mediad
- * was lost has the reason "media server lost". The answered and ended
+ * was lost has the reason "media server lost" (the sweep's too); when
+ * Kamailio does not report that end, routingd does (rt_calls_media_ended).
+ * The answered and ended
  * events of a call Kamailio sent to mediad (its dialog's cc_media) carry
  * "mediad": true.
  *
@@ -64,6 +66,7 @@ struct rt_calls {
 	uint64_t rejected;
 	uint64_t events_in;
 	uint64_t swept;              /* calls ended by the sweep (sweep.h) */
+	uint64_t media_ends;         /* ends of a lost mediad's calls routingd reported itself */
 	uint64_t lost;               /* events neither published nor spooled */
 	struct rt_credit *credit;    /* credit grants */
 	struct rt_media *media;      /* mediad instances and their calls (NULL: none) */
@@ -84,6 +87,14 @@ json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg);
  * clock), result answered, reason "swept: dialog lost", with the same
  * event id as Kamailio's own end would have. */
 void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, int64_t end_us);
+
+/* routingd ended call through Kamailio because its mediad was lost, and
+ * Kamailio did not report the end (media.h, rt_media_on_end): its end, at
+ * ended_us (wall clock), result answered, reason "media server lost",
+ * "mediad": true if Kamailio sent it to mediad, with the same event id as
+ * Kamailio's own end would have. */
+void rt_calls_media_ended(struct rt_calls *c, const char *call, const char *tenant, bool mediad,
+                          int64_t ended_us);
 
 /* Publishes the events queued since the last flush, in order. */
 void rt_calls_flush(struct rt_calls *c);

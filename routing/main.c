@@ -238,6 +238,16 @@ static void on_evapi(struct rt_evapi *ev, json_t *msg, void *arg)
 		rt_evapi_ack(ev, json_integer_value(key));
 }
 
+/* A lost mediad's call that Kamailio ended without reporting it (media.h). */
+static void on_media_end(void *arg, const char *call, const char *tenant, bool mediad,
+                         int64_t ended_us)
+{
+	struct routingd *r = arg;
+
+	rt_calls_media_ended(&r->calls, call, tenant, mediad, ended_us);
+	rt_calls_flush(&r->calls);
+}
+
 /* A top-up (credit.h): the dialog's new lifetime, from now. */
 static void on_extend(void *arg, const char *call, const char *tenant, long h_entry, long h_id,
                       int64_t seconds)
@@ -351,6 +361,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		        "mediad instances declared lost (silent, or replaced)", (double)ms.lost_instances);
 		counter(f, "cc_routing_media_lost_calls_total", "counter",
 		        "calls ended because their mediad was lost", (double)ms.lost_calls);
+		counter(f, "cc_routing_media_ends_reported_total", "counter",
+		        "ends of a lost mediad's calls that Kamailio ended but did not report within "
+		        "1 s, reported by routingd", (double)r->calls.media_ends);
 		counter(f, "cc_routing_media_heartbeats_total", "counter",
 		        "mediad heartbeats applied", (double)ms.heartbeats);
 		counter(f, "cc_routing_media_heartbeats_refused_total", "counter",
@@ -468,6 +481,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r.calls.media = r.media;
+	rt_media_on_end(r.media, on_media_end, &r);
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
 	r.calls.publish = cc_events_publish;

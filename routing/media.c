@@ -2,8 +2,18 @@
  *
  * The loop owns the instances, the calls and the answer cache. The NATS
  * callback copies a heartbeat into `inbox` and wakes the loop; the hang-up
- * thread takes dialog handles from `jobs` and asks Kamailio to end them.
- * Each hand-over is a list under its own lock and an event or a condition. */
+ * thread takes dialog handles from `jobs`, asks Kamailio to end them and
+ * hands each one Kamailio ended back through `done`. Each hand-over is a
+ * list under its own lock and an event or a condition.
+ *
+ * Why routingd reports the end itself (rt_media_hung_up): Kamailio 5.6.3's
+ * dlg.end_dlg (dlg_bye_all) sends both BYEs, then runs dialog:end with the
+ * dialog's state as it is by then; when a worker has already processed
+ * the reply to the first BYE (bye_reply_cb: the state is "deleted"), the
+ * old and new states are equal and dialog:end does not run: no "ended"
+ * reaches routingd (41_flow_e2e, 39_media_route lost about 1 run in 3
+ * under load; the same race as the dialog timer's, kamailio.cfg
+ * route[DIALOG_TIMEOUT]). */
 #include "media.h"
 #include "cc.h"
 #include "clock.h"
@@ -32,7 +42,20 @@ struct mcall {
 	char tenant[CC_UUID_LEN];
 	long h_entry, h_id;          /* Kamailio's dialog, once answered */
 	bool answered;
+	bool leg;                    /* a leg mediad placed (not a call sent to mediad) */
 	bool lost;                   /* ended by routingd: its mediad was lost */
+	char sip_ci[RT_MEDIA_CI_MAX];  /* the dialog's SIP Call-ID, "" if unknown or too long */
+	int64_t hung_up_ms;          /* Kamailio ended its dialog then (monotonic), 0: not yet */
+	int64_t hung_up_us;          /* the same, wall clock: the end's time */
+};
+
+/* A lost call whose end was reported: a later report of the same end
+ * (Kamailio's after routingd's, or a repeat) keeps the reason. In order of
+ * expiry. */
+struct gone {
+	struct gone *next;
+	char call[CC_UUID_LEN];
+	int64_t expires_ms;
 };
 
 /* An answer kept by request id, in arrival order for expiry. */
@@ -54,6 +77,8 @@ struct job {
 	char call[CC_UUID_LEN];
 	char tenant[CC_UUID_LEN];
 	long h_entry, h_id;
+	char sip_ci[RT_MEDIA_CI_MAX];  /* "": no BYE mark (see run) */
+	int64_t ended_us;            /* when Kamailio ended the dialog (wall clock) */
 };
 
 struct rt_media {
@@ -63,6 +88,11 @@ struct rt_media {
 	struct cc_map calls;         /* call id -> struct mcall */
 	struct cc_map cache;         /* request id -> struct cached */
 	struct cached *cache_head, **cache_tail;
+	struct cc_map gone;          /* call id -> struct gone */
+	struct gone *gone_head, **gone_tail;
+	int64_t now_ms;              /* the latest time the loop gave (check, heartbeat) */
+	rt_media_end_fn *on_end;     /* a lost call's end, reported by routingd */
+	void *on_end_arg;
 	struct rt_media_stats st;    /* alive and tracked computed when asked */
 	struct event *check;         /* RT_MEDIA_CHECK_MS timer */
 	int64_t nc_up_since_ms;      /* routingd's own NATS link up since (0: down now) */
@@ -80,7 +110,12 @@ struct rt_media {
 	pthread_cond_t job_wake;
 	struct job *jobs, **jobs_tail;
 	int stop;
+	/* hang-up thread -> loop: the dialogs Kamailio ended */
+	struct job *done, **done_tail;   /* under job_lock */
+	struct event *done_ev;
 };
+
+static void report_due(struct rt_media *m, int64_t now_ms);
 
 /* ----------------------------------------------------------- instances */
 
@@ -101,6 +136,7 @@ static void hangup_push(struct rt_media *m, const char *call, const struct mcall
 	snprintf(j->tenant, sizeof(j->tenant), "%s", c->tenant);
 	j->h_entry = c->h_entry;
 	j->h_id = c->h_id;
+	memcpy(j->sip_ci, c->sip_ci, sizeof(j->sip_ci));
 	pthread_mutex_lock(&m->job_lock);
 	*m->jobs_tail = j;
 	m->jobs_tail = &j->next;
@@ -243,6 +279,7 @@ json_t *rt_media_heartbeat(struct rt_media *m, const json_t *msg, int64_t now_ms
 		m->st.refused++;
 		return answer(id && strlen(id) < 72 ? id : "", "a heartbeat needs an id");
 	}
+	m->now_ms = now_ms;
 	/* a retransmission: the same answer, not a second sign of life */
 	if ((c = cc_map_get(&m->cache, id)))
 		return json_loads(c->text, 0, NULL);
@@ -267,12 +304,15 @@ void rt_media_check(struct rt_media *m, int64_t now_ms)
 		m->nc_up_since_ms = now_ms;
 	bool sure = !m->nc || (m->nc_up_since_ms && now_ms - m->nc_up_since_ms > m->dead_ms);
 
+	m->now_ms = now_ms;
+
 	for (size_t i = 0; sure && i < m->n_insts; i++) {
 		struct inst *in = m->insts[i];
 
 		if (!in->lost_ms && now_ms - in->last_ms > m->dead_ms)
 			inst_lose(m, in, now_ms, "no heartbeat");
 	}
+	report_due(m, now_ms);
 	forget_insts(m, now_ms, false);
 	while (m->cache_head && m->cache_head->expires_ms <= now_ms) {
 		struct cached *c = m->cache_head;
@@ -284,6 +324,15 @@ void rt_media_check(struct rt_media *m, int64_t now_ms)
 			cc_map_del(&m->cache, c->id);
 		free(c->text);
 		free(c);
+	}
+	while (m->gone_head && m->gone_head->expires_ms <= now_ms) {
+		struct gone *g = m->gone_head;
+
+		m->gone_head = g->next;
+		if (!m->gone_head)
+			m->gone_tail = &m->gone_head;
+		cc_map_del(&m->gone, g->call);
+		free(g);
 	}
 }
 
@@ -307,12 +356,16 @@ const char *rt_media_pick(struct rt_media *m, char instance[CC_UUID_LEN])
 	return best->sip;
 }
 
-static void track(struct rt_media *m, const char *call, const char *tenant, struct inst *in)
+static void track(struct rt_media *m, const char *call, const char *tenant, struct inst *in,
+                  bool leg, const char *sip_ci)
 {
 	struct mcall *c = calloc(1, sizeof(*c)), *old;
 
 	CC_BUG_ON(!c);
 	c->inst = in;
+	c->leg = leg;
+	if (sip_ci && strlen(sip_ci) < sizeof(c->sip_ci))
+		memcpy(c->sip_ci, sip_ci, strlen(sip_ci) + 1);
 	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
 	in->calls++;
 	if ((old = cc_map_put(&m->calls, call, c))) {
@@ -322,23 +375,24 @@ static void track(struct rt_media *m, const char *call, const char *tenant, stru
 }
 
 void rt_media_sent(struct rt_media *m, const char *call, const char *tenant,
-                   const char *instance)
+                   const char *instance, const char *sip_call_id)
 {
 	struct inst *in;
 
 	if (!m || !cc_uuid_valid(call) || !(in = inst_find(m, instance)))
 		return;
-	track(m, call, tenant, in);
+	track(m, call, tenant, in, false, sip_call_id);
 	m->st.sent++;
 }
 
-bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent)
+bool rt_media_leg(struct rt_media *m, const char *call, const char *tenant, const char *parent,
+                  const char *sip_call_id)
 {
 	const struct mcall *p;
 
 	if (!m || !cc_uuid_valid(call) || !(p = cc_map_get(&m->calls, parent)) || p->inst->lost_ms)
 		return false;
-	track(m, call, tenant, p->inst);
+	track(m, call, tenant, p->inst, true, sip_call_id);
 	m->st.legs++;
 	return true;
 }
@@ -361,17 +415,94 @@ void rt_media_answered(struct rt_media *m, const char *call, long h_entry, long 
 	}
 }
 
+/* A lost call's end was reported: remembered for RT_MEDIA_GONE_MS. */
+static void gone_put(struct rt_media *m, const char *call)
+{
+	struct gone *g;
+
+	if (cc_map_get(&m->gone, call))
+		return;
+	g = calloc(1, sizeof(*g));
+	CC_BUG_ON(!g);
+	snprintf(g->call, sizeof(g->call), "%s", call);
+	g->expires_ms = m->now_ms + RT_MEDIA_GONE_MS;
+	*m->gone_tail = g;
+	m->gone_tail = &g->next;
+	cc_map_put(&m->gone, g->call, g);
+}
+
 bool rt_media_ended(struct rt_media *m, const char *call)
 {
 	struct mcall *c;
 	bool lost;
 
-	if (!m || !(c = cc_map_del(&m->calls, call)))
+	if (!m)
 		return false;
+	if (!(c = cc_map_del(&m->calls, call)))
+		return cc_map_get(&m->gone, call) != NULL;
 	lost = c->lost;
+	if (lost)
+		gone_put(m, call);
 	c->inst->calls--;
 	free(c);
 	return lost;
+}
+
+void rt_media_on_end(struct rt_media *m, rt_media_end_fn *fn, void *arg)
+{
+	m->on_end = fn;
+	m->on_end_arg = arg;
+}
+
+bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us, int64_t now_ms)
+{
+	struct mcall *c;
+
+	if (!m || !(c = cc_map_get(&m->calls, call)) || !c->lost || c->hung_up_ms)
+		return false;                /* its end was reported already */
+	c->hung_up_ms = now_ms ? now_ms : 1;
+	c->hung_up_us = ended_us;
+	return true;
+}
+
+/* A lost call whose dialog Kamailio ended RT_MEDIA_REPORT_WAIT_MS ago
+ * without its report of the end coming: reported by the on_end hook. */
+struct due {
+	char call[CC_UUID_LEN];
+	char tenant[CC_UUID_LEN];
+	bool mediad;
+	int64_t ended_us;
+};
+
+static void report_due(struct rt_media *m, int64_t now_ms)
+{
+	struct due *due = NULL;
+	size_t n = 0, cap = 0;
+
+	/* collected first: the hook forgets each call (the map changes) */
+	for (size_t i = 0; i < m->calls.cap; i++) {
+		const struct mcall *c = m->calls.slots[i].value;
+
+		if (!m->calls.slots[i].key || !c->hung_up_ms ||
+		    now_ms - c->hung_up_ms < RT_MEDIA_REPORT_WAIT_MS)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			due = realloc(due, cap * sizeof(*due));
+			CC_BUG_ON(!due);
+		}
+		snprintf(due[n].call, sizeof(due[n].call), "%s", m->calls.slots[i].key);
+		snprintf(due[n].tenant, sizeof(due[n].tenant), "%s", c->tenant);
+		due[n].mediad = !c->leg;
+		due[n].ended_us = c->hung_up_us;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (m->on_end)
+			m->on_end(m->on_end_arg, due[i].call, due[i].tenant, due[i].mediad, due[i].ended_us);
+		rt_media_ended(m, due[i].call);      /* forgotten, if the hook did not */
+	}
+	free(due);
 }
 
 void rt_media_stats(const struct rt_media *m, struct rt_media_stats *st)
@@ -433,9 +564,46 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* On the loop: the dialogs Kamailio ended for the hang-up thread (their
+ * ends are reported by rt_media_check unless Kamailio's reports come). */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_media *m = arg;
+	struct job *j, *next;
+
+	pthread_mutex_lock(&m->job_lock);
+	j = m->done;
+	m->done = NULL;
+	m->done_tail = &m->done;
+	pthread_mutex_unlock(&m->job_lock);
+	for (; j; j = next) {
+		next = j->next;
+		rt_media_hung_up(m, j->call, j->ended_us, cc_mono_ms());
+		free(j);
+	}
+}
+
 static void on_check(evutil_socket_t fd, short what, void *arg)
 {
 	rt_media_check(arg, cc_mono_ms());
+}
+
+/* Hang-up thread: $sht(byeing=>Call-ID) set in Kamailio (autoexpire 10 s). */
+static void mark_byeing(struct rt_media *m, const struct job *j)
+{
+	json_t *p = json_pack("[s, s, i]", "byeing", j->sip_ci, 1), *r = NULL;
+	char *params = p ? json_dumps(p, JSON_COMPACT) : NULL, *err = NULL;
+
+	if (params && !(r = rt_kamrpc(m->fifo, m->reply_dir, "media", "htable.seti", params,
+	                              RT_MEDIA_RPC_MS, &err))) {
+		cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "cannot mark the dialog's BYEs: %s", err);
+		free(err);
+	} else if (r && json_object_get(r, "error")) {
+		cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "htable.seti byeing: refused");
+	}
+	json_decref(r);
+	free(params);
+	json_decref(p);
 }
 
 /* The hang-up thread: each lost call's dialog ended through Kamailio. */
@@ -458,22 +626,45 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&m->job_lock);
 		char params[64], *err = NULL;
 		json_t *r;
+		bool ended = false;
 
+		/* the same mark as the dialog timer's (kamailio.cfg, reply_route):
+		 * the reply to the first BYE waits until dlg.end_dlg has sent the
+		 * second one and run dialog:end, so the far end gets its BYE and
+		 * Kamailio reports the end (without it, a reply handled first left
+		 * the dialog "deleted": the second BYE was refused, "terminating
+		 * non-confirmed dialogs not supported", and dialog:end did not run) */
+		if (j->sip_ci[0])
+			mark_byeing(m, j);
 		snprintf(params, sizeof(params), "[%ld,%ld]", j->h_entry, j->h_id);
 		if (!(r = rt_kamrpc(m->fifo, m->reply_dir, "media", "dlg.end_dlg", params,
 		                    RT_MEDIA_RPC_MS, &err))) {
 			cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "cannot end the dialog: %s", err);
 			free(err);
 		} else if (json_object_get(r, "error")) {
+			json_t *code = json_object_get(json_object_get(r, "error"), "code");
 			char *text = json_dumps(r, JSON_COMPACT);
 
-			cc_log(CC_LOG_WARN, 0, j->tenant, j->call, "dlg.end_dlg %s: %.200s", params,
-			       text ? text : "?");
+			/* 404: the dialog is gone already (its end came or is coming) */
+			ended = json_integer_value(code) == 404;
+			cc_log(ended ? CC_LOG_INFO : CC_LOG_WARN, 0, j->tenant, j->call, "dlg.end_dlg %s: %.200s",
+			       params, text ? text : "?");
 			free(text);
+		} else {
+			ended = true;            /* the BYEs are out */
 		}
 		json_decref(r);
-		free(j);
 		pthread_mutex_lock(&m->job_lock);
+		if (ended && m->done_ev) {
+			/* the loop reports the end unless Kamailio's own report came */
+			j->next = NULL;
+			j->ended_us = cc_now_us();
+			*m->done_tail = j;
+			m->done_tail = &j->next;
+			event_active(m->done_ev, 0, 0);
+		} else {
+			free(j);
+		}
 	}
 	pthread_mutex_unlock(&m->job_lock);
 	return NULL;
@@ -489,7 +680,10 @@ struct rt_media *rt_media_new(struct event_base *base, natsConnection *nc, const
 	m->dead_ms = dead_ms;
 	cc_map_init(&m->calls);
 	cc_map_init(&m->cache);
+	cc_map_init(&m->gone);
 	m->cache_tail = &m->cache_head;
+	m->gone_tail = &m->gone_head;
+	m->done_tail = &m->done;
 	m->inbox_tail = &m->inbox;
 	m->jobs_tail = &m->jobs;
 	pthread_mutex_init(&m->in_lock, NULL);
@@ -498,7 +692,8 @@ struct rt_media *rt_media_new(struct event_base *base, natsConnection *nc, const
 	if (base) {
 		m->in_ev = event_new(base, -1, 0, on_inbox, m);
 		m->check = event_new(base, -1, EV_PERSIST, on_check, m);
-		CC_BUG_ON(!m->in_ev || !m->check);
+		m->done_ev = event_new(base, -1, 0, on_done, m);
+		CC_BUG_ON(!m->in_ev || !m->check || !m->done_ev);
 		event_add(m->check, &every);
 	}
 	if (fifo) {
@@ -547,6 +742,15 @@ void rt_media_free(struct rt_media *m)
 		n = j->next;
 		free(j);
 	}
+	for (struct job *j = m->done, *n; j; j = n) {
+		n = j->next;
+		free(j);
+	}
+	for (struct gone *g = m->gone_head, *n; g; g = n) {
+		n = g->next;
+		free(g);
+	}
+	cc_map_free(&m->gone, NULL);
 	for (struct msg *q = m->inbox, *n; q; q = n) {
 		n = q->next;
 		free(q->data);
@@ -566,6 +770,8 @@ void rt_media_free(struct rt_media *m)
 		event_free(m->in_ev);
 	if (m->check)
 		event_free(m->check);
+	if (m->done_ev)
+		event_free(m->done_ev);
 	pthread_cond_destroy(&m->job_wake);
 	pthread_mutex_destroy(&m->job_lock);
 	pthread_mutex_destroy(&m->in_lock);

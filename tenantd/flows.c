@@ -25,18 +25,21 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The prompts the platform ships (docs/MEDIA.md): a flow may play them
- * without the tenant uploading its own. The one list. */
-static const char *const DEFAULT_PROMPTS[] = {
-	"invalid", "goodbye", "please_hold", "hold_music", "closed", NULL,
-};
-
-static bool is_default_prompt(const char *name)
+/* The platform's default prompts (tn_default_prompts) joined for a
+ * message: "invalid, goodbye, ..." */
+static const char *default_prompt_names(char *buf, size_t n)
 {
-	for (const char *const *p = DEFAULT_PROMPTS; *p; p++)
-		if (strcmp(*p, name) == 0)
-			return true;
-	return false;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (const char *const *p = tn_default_prompts; *p && len < n; p++) {
+		int w = snprintf(buf + len, n - len, "%s%s", len ? ", " : "", *p);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	return buf;
 }
 
 /* The form of a flow's name in the path (the database's rule). */
@@ -123,7 +126,7 @@ static int check_prompts(struct tn_req *r, const struct cc_flow *f)
 	char field[160];
 
 	for (size_t i = 0; i < f->n_prompts; i++)
-		if (!is_default_prompt(f->prompts[i]))
+		if (!tn_prompt_is_default(f->prompts[i]))
 			json_array_append_new(want, json_string(f->prompts[i]));
 	if (!json_array_size(want)) {
 		json_decref(want);
@@ -141,18 +144,20 @@ static int check_prompts(struct tn_req *r, const struct cc_flow *f)
 		for (size_t k = 0; k < n->n_prompts; k++) {
 			const char *p = n->prompts[k];
 
-			if (is_default_prompt(p) || json_object_get(have, p))
+			if (tn_prompt_is_default(p) || json_object_get(have, p))
 				continue;
 			if (asks)
 				snprintf(field, sizeof(field), "nodes.%s.prompt", n->name);
 			else
 				snprintf(field, sizeof(field), "nodes.%s.prompts.%zu", n->name, k);
 			json_decref(have);
+			char names[160];
+
 			tn_error(r, 422, "invalid_argument", field, "no prompt '%s' (upload it first, or "
-			         "use a default: invalid, goodbye, please_hold, hold_music, closed)", p);
+			         "use a default: %s)", p, default_prompt_names(names, sizeof(names)));
 			return CC_ERROR;
 		}
-		if (asks && n->invalid[0] && !is_default_prompt(n->invalid) &&
+		if (asks && n->invalid[0] && !tn_prompt_is_default(n->invalid) &&
 		    !json_object_get(have, n->invalid)) {
 			snprintf(field, sizeof(field), "nodes.%s.invalid", n->name);
 			json_decref(have);

@@ -46,8 +46,8 @@
 #define TN_PROMPTS_MAX 500              /* prompts one tenant keeps */
 #define TN_PROMPTS_MAX_MB 2048          /* their audio (8 and 16 kHz), MiB */
 
-static const char *const defaults[] = { "invalid", "goodbye", "please_hold", "closed",
-                                        "hold_music", NULL };
+const char *const tn_default_prompts[] = { "invalid", "goodbye", "please_hold", "closed",
+                                           "hold_music", NULL };
 static int jobs;                        /* uploads in progress (loop only) */
 static int audio_jobs;                  /* GET .../audio in progress (each may hold ~60 MB) */
 
@@ -59,10 +59,10 @@ static bool valid_name(const char *s)
 	       s[0] != '_' && s[0] != '-';
 }
 
-static bool is_default(const char *name)
+bool tn_prompt_is_default(const char *name)
 {
-	for (int i = 0; defaults[i]; i++)
-		if (strcmp(defaults[i], name) == 0)
+	for (int i = 0; tn_default_prompts[i]; i++)
+		if (strcmp(tn_default_prompts[i], name) == 0)
 			return true;
 	return false;
 }
@@ -476,8 +476,8 @@ static void list_prompts(struct tn_req *r)
 		json_array_append_new(items, prompt_json(res, i));
 	/* the platform's defaults, on the first page, after the tenant's own */
 	if (!after)
-		for (int k = 0; defaults[k]; k++) {
-			const char *dp[2] = { r->tenant.id, defaults[k] };
+		for (int k = 0; tn_default_prompts[k]; k++) {
+			const char *dp[2] = { r->tenant.id, tn_default_prompts[k] };
 			PGresult *o = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.prompts WHERE tenant_id = $1 "
 			                         "AND name = $2 AND current", 2, dp);
 			if (!o) {
@@ -485,7 +485,7 @@ static void list_prompts(struct tn_req *r)
 				PQclear(res);
 				return tn_db_error(r, "prompts");
 			}
-			json_array_append_new(items, default_json(r->d, defaults[k], PQntuples(o) > 0));
+			json_array_append_new(items, default_json(r->d, tn_default_prompts[k], PQntuples(o) > 0));
 			PQclear(o);
 		}
 	tn_reply(r, 200, tn_list(items, n == limit ? PQgetvalue(res, n - 1, 1) : NULL));
@@ -502,7 +502,7 @@ static void get_prompt(struct tn_req *r)
 		return tn_db_error(r, "prompt");
 	if (PQntuples(res) == 1) {
 		tn_reply(r, 200, prompt_json(res, 0));
-	} else if (is_default(r->params[1])) {
+	} else if (tn_prompt_is_default(r->params[1])) {
 		tn_reply(r, 200, default_json(r->d, r->params[1], false));
 	} else {
 		tn_error(r, 404, "not_found", NULL, "no such prompt");
@@ -614,7 +614,7 @@ static void get_audio(struct tn_req *r)
 		return tn_db_error(r, "prompt");
 	bool own = PQntuples(res) == 1;
 	PQclear(res);
-	if (!own && !is_default(r->params[1]))
+	if (!own && !tn_prompt_is_default(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such prompt");
 	if (audio_jobs >= TN_PROMPT_JOBS)
 		return tn_error(r, 503, "unavailable", NULL,
@@ -647,7 +647,7 @@ static void delete_prompt(struct tn_req *r)
 		return tn_rollback(r, "prompt");
 	/* a flow whose current version plays it: refused, unless a default of
 	 * the name takes over */
-	if (!is_default(r->params[1])) {
+	if (!tn_prompt_is_default(r->params[1])) {
 		res = cc_pg_exec(&r->d->pg, "SELECT string_agg(f.name, ', ' ORDER BY f.name) FROM cc.flows f "
 		                 "JOIN cc.flow_versions v ON v.id = f.version_id "
 		                 "WHERE f.tenant_id = $1 AND $2 = ANY (v.prompts)", 2, p);
@@ -670,7 +670,7 @@ static void delete_prompt(struct tn_req *r)
 	PQclear(res);
 	if (n == 0) {
 		tn_abort(r);
-		return tn_error(r, 404, "not_found", NULL, is_default(r->params[1]) ?
+		return tn_error(r, 404, "not_found", NULL, tn_prompt_is_default(r->params[1]) ?
 		                "the platform's default prompt cannot be deleted; upload one to replace it" :
 		                "no such prompt");
 	}

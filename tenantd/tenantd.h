@@ -113,6 +113,14 @@ PGresult *tn_patch_update(struct tn_req *r, const char *table, const char *const
                           const char *where, int n_where, const char *const *where_params,
                           const char *returning);
 
+/* ---------------------------------------------------- prompts (prompts.c) */
+
+/* The prompts the platform ships (docs/PROMPTS.md), in the order GET lists
+ * them, NULL-terminated: a flow may play them without the tenant uploading
+ * its own. The one list (flows.c checks against it). */
+extern const char *const tn_default_prompts[];
+bool tn_prompt_is_default(const char *name);
+
 /* ------------------------------------------- numbers and caller IDs */
 
 /* 1 if e164 is one of the tenant's numbers, 0 if not, CC_ERROR on a

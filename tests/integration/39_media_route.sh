@@ -199,6 +199,9 @@ wait "$AGENT_PID"
 check lost_mediad_side_gets_bye grep -q '^BYE ' "$SIPW/agent-$MP.log"
 LCALL=$(awk '/^INVITE /{p=1} p && /^X-CC-Call:/{print $2; exit}' "$SIPW/agent-$MP.log" | tr -d '\r')
 check lost_record_reason wait_for 15 sql_is "media server lost" "SELECT reason FROM cc.calls WHERE id = '$LCALL'"
+# Kamailio 5.6.3 may end a dialog for dlg.end_dlg without running
+# dialog:end; routingd then reports the end itself (routing/media.h)
+echo "# ends routingd reported itself: $(routing_metric cc_routing_media_ends_reported_total)"
 expect_eq lost_calls_metric "$(routing_metric cc_routing_media_lost_calls_total)" 1
 expect_eq lost_no_mediad_alive "$(routing_metric cc_routing_media_instances_alive)" 0
 t0=$(now_ms)

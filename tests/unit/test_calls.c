@@ -5,6 +5,8 @@
 
 #include "calls.h"
 #include "cc.h"
+#include "clock.h"
+#include "id.h"
 #include "limits.h"
 #include "log.h"
 #include "media.h"
@@ -120,6 +122,14 @@ static json_t *kept_of(const char *type)
 #define INST "11111111-0000-4000-8000-000000000001"
 #define FLOWV "f1000000-0000-4000-8000-000000000001"
 #define LEG "cccccccc-0000-4000-8000-0000000000a1"
+#define CALL2 "cccccccc-0000-4000-8000-000000000002"
+
+/* routingd's hook for a lost call Kamailio ended silently (main.c's) */
+static void media_end(void *arg, const char *call, const char *tenant, bool mediad, int64_t at_us)
+{
+	rt_calls_media_ended(arg, call, tenant, mediad, at_us);
+	rt_calls_flush(arg);
+}
 
 static json_t *ask(struct rt_calls *c, const char *text)
 {
@@ -202,9 +212,50 @@ TEST(media_answer_and_legs)
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
 	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" LEG "\",\"tenant\":\"" ACME "\"}"));
 	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
-	/* an ordinary end has no such reason */
+	/* the same end reported again (kept by Kamailio, sent twice): the
+	 * same reason */
 	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
+	/* an ordinary end has no such reason */
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
 	ASSERT(!json_object_get(kept_of("ended"), "reason"));
+	/* Kamailio ended a lost call's dialog and never said so (dialog:end
+	 * did not run): routingd's own end, with the id Kamailio's would have */
+	r = ask(&c, "{\"ti\":1,\"tl\":5,\"q\":{\"kind\":\"carrier\",\"call\":\"" CALL2 "\","
+	            "\"from_user\":\"+8613800000001\",\"to_user\":\"+8657199990001\"}}");
+	ASSERT_EQ_STR(s_of(r, "action"), "media");
+	json_decref(r);
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\",\"h_entry\":5,\"h_id\":6}"));
+	b = json_pack("{s:s, s:s, s:s}", "id", "h3", "instance", "33333333-0000-4000-8000-000000000003",
+	              "sip", "127.0.0.1:5090");
+	json_decref(rt_media_heartbeat(c.media, b, 2000));
+	json_decref(b);
+	json_decref(kept);
+	kept = json_array();
+	rt_media_on_end(c.media, media_end, &c);
+	int64_t at = cc_now_us();
+
+	ASSERT(rt_media_hung_up(c.media, CALL2, at, 2000));
+	rt_media_check(c.media, 2000 + RT_MEDIA_REPORT_WAIT_MS - 1);
+	ASSERT_EQ_INT(json_array_size(kept), 0);   /* Kamailio's may still come */
+	rt_media_check(c.media, 2000 + RT_MEDIA_REPORT_WAIT_MS);
+	ASSERT_EQ_INT(json_array_size(kept), 1);
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "result"), "answered");
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "tenant"), ACME);
+	ASSERT(json_is_true(json_object_get(kept_of("ended"), "mediad")));
+	char *name = cc_sprintf("%s/ended", CALL2), id[CC_UUID_LEN];
+
+	cc_uuid_named(name, id);
+	free(name);
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "id"), id);
+	ASSERT_EQ_INT(c.media_ends, 1);
+	/* Kamailio's report after all: the same event, the same reason */
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "reason"), "media server lost");
+	ASSERT_EQ_STR(s_of(kept_of("ended"), "id"), id);
+	ASSERT(!rt_media_hung_up(c.media, CALL2, cc_now_us(), 4000));
+	ASSERT_EQ_INT(c.media_ends, 1);
 	json_decref(kept);
 	kept = NULL;
 	rt_media_free(c.media);

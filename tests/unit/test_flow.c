@@ -7,21 +7,7 @@
 
 #include "cc.h"
 #include "flow.h"
-
-/* The example of issue 13, as it stands. */
-static const char EXAMPLE[] =
-	"{\"start\":\"hours\",\"nodes\":{"
-	"\"hours\":{\"type\":\"schedule\",\"open\":\"welcome\",\"closed\":\"closed\","
-	"\"week\":{\"mon-fri\":[\"08:30-18:00\"],\"sat\":[\"09:00-12:00\"]},"
-	"\"holidays\":[\"2026-10-01\",\"2026-10-02\"]},"
-	"\"welcome\":{\"type\":\"menu\",\"prompt\":\"welcome\",\"timeout_s\":5,\"retries\":2,"
-	"\"invalid\":\"invalid\",\"options\":{\"1\":\"repair\",\"2\":\"claims_info\",\"0\":\"desk\"},"
-	"\"default\":\"desk\"},"
-	"\"claims_info\":{\"type\":\"play\",\"prompts\":[\"claims\"],\"next\":\"welcome\"},"
-	"\"repair\":{\"type\":\"agent\",\"extension\":\"1001\",\"timeout_s\":20,\"next\":\"desk\"},"
-	"\"desk\":{\"type\":\"agent\",\"extension\":\"1000\"},"
-	"\"closed\":{\"type\":\"play\",\"prompts\":[\"closed\"],\"next\":\"bye\"},"
-	"\"bye\":{\"type\":\"hangup\"}}}";
+#include "flow_example.h"
 
 /* "Welcome to ... service center. For repair appointments press 1,
  * insurance claims 2, roadside rescue 3, owners club 5, complaints and
@@ -81,7 +67,7 @@ static void refused(const char *text, const char *field, const char *why)
 
 TEST(example_parses)
 {
-	struct cc_flow *f = parse_ok(EXAMPLE);
+	struct cc_flow *f = parse_ok(flow_example);
 	const struct cc_flow_node *w, *h;
 
 	ASSERT_EQ_INT(f->n_nodes, 7);
@@ -331,7 +317,7 @@ TEST(refuses_too_many_nodes)
 
 TEST(schedule_boundaries)
 {
-	struct cc_flow *f = parse_ok(EXAMPLE);
+	struct cc_flow *f = parse_ok(flow_example);
 	const struct cc_flow_node *h = &f->nodes[f->start];
 	int32_t wed = 20425;   /* 2025-12-03, a Wednesday; any non-holiday day */
 	int32_t oct1 = 20727;  /* 2026-10-01, a Thursday and a holiday */
@@ -358,7 +344,7 @@ TEST(local_time_zones)
 	struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 11, .tm_mday = 2, .tm_hour = 0,
 	                 .tm_min = 30 };
 	time_t t = timegm(&tm);    /* Wednesday 2026-12-02 00:30 UTC = 08:30 in Shanghai */
-	struct cc_flow *f = parse_ok(EXAMPLE);
+	struct cc_flow *f = parse_ok(flow_example);
 	const struct cc_flow_node *h = &f->nodes[f->start];
 	int wday, minute;
 	int32_t day;

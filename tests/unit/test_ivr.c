@@ -6,22 +6,8 @@
 
 #include "cc.h"
 #include "flow.h"
+#include "flow_example.h"
 #include "ivr.h"
-
-/* The example of issue 13. */
-static const char EXAMPLE[] =
-	"{\"start\":\"hours\",\"nodes\":{"
-	"\"hours\":{\"type\":\"schedule\",\"open\":\"welcome\",\"closed\":\"closed\","
-	"\"week\":{\"mon-fri\":[\"08:30-18:00\"],\"sat\":[\"09:00-12:00\"]},"
-	"\"holidays\":[\"2026-10-01\",\"2026-10-02\"]},"
-	"\"welcome\":{\"type\":\"menu\",\"prompt\":\"welcome\",\"timeout_s\":5,\"retries\":2,"
-	"\"invalid\":\"invalid\",\"options\":{\"1\":\"repair\",\"2\":\"claims_info\",\"0\":\"desk\"},"
-	"\"default\":\"desk\"},"
-	"\"claims_info\":{\"type\":\"play\",\"prompts\":[\"claims\"],\"next\":\"welcome\"},"
-	"\"repair\":{\"type\":\"agent\",\"extension\":\"1001\",\"timeout_s\":20,\"next\":\"desk\"},"
-	"\"desk\":{\"type\":\"agent\",\"extension\":\"1000\"},"
-	"\"closed\":{\"type\":\"play\",\"prompts\":[\"closed\"],\"next\":\"bye\"},"
-	"\"bye\":{\"type\":\"hangup\"}}}";
 
 /* Wednesday 2026-12-02 10:00 in Shanghai (02:00 UTC), and Sunday 12-06 */
 #define OPEN   ((time_t)1796176800)
@@ -96,7 +82,7 @@ static const char *on(struct ivr_run *r, enum ivr_input in, char d, time_t now)
 
 TEST(outcome_presses_1_repair)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 
 	ivr_init(&r, f, TZ_SH);
@@ -114,7 +100,7 @@ TEST(outcome_presses_1_repair)
 
 TEST(outcome_presses_2_claims_then_menu)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 
 	ivr_init(&r, f, TZ_SH);
@@ -129,7 +115,7 @@ TEST(outcome_presses_2_claims_then_menu)
 
 TEST(outcome_nothing_menu_again_then_desk)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 	time_t t = OPEN;
 
@@ -150,7 +136,7 @@ TEST(outcome_nothing_menu_again_then_desk)
 
 TEST(outcome_closed_message_then_hangup)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 
 	ivr_init(&r, f, TZ_SH);
@@ -170,7 +156,7 @@ TEST(outcome_closed_message_then_hangup)
 
 TEST(invalid_three_times_then_default)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 
 	ivr_init(&r, f, TZ_SH);
@@ -187,7 +173,7 @@ TEST(invalid_three_times_then_default)
 
 TEST(digit_flood)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 	const char keys[] = CC_FLOW_DIGITS;
 	unsigned seed = 13;
@@ -230,7 +216,7 @@ TEST(digit_flood)
 
 TEST(stale_timers)
 {
-	struct cc_flow *f = flow_of(EXAMPLE);
+	struct cc_flow *f = flow_of(flow_example);
 	struct ivr_run r;
 
 	ivr_init(&r, f, TZ_SH);
