@@ -235,6 +235,8 @@ size_t md_queue_announce(const struct md_q_settings *s, char out[][CC_FLOW_NAME_
 		else
 			snprintf(out[n++], CC_FLOW_NAME_MAX, "q_wait_%s_%d", lang, m);
 	}
+	if (n && s->callback)
+		snprintf(out[n++], CC_FLOW_NAME_MAX, "q_cb_hint_%s", lang);
 	return n;
 }
 

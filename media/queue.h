@@ -28,7 +28,7 @@
 #define MD_Q_MAX_POSITION 20         /* "caller number 1..20", then "more than 20" */
 #define MD_Q_MAX_MINUTES  15         /* "about 1..15 minutes", then "more than 15" */
 #define MD_Q_MAX_LEGS     16         /* agents of one offer (ring-all) */
-#define MD_Q_PROMPTS      2          /* prompts of one announcement */
+#define MD_Q_PROMPTS      3          /* prompts of one announcement */
 #define MD_Q_EXT_MAX      12         /* an agent's extension, with NUL */
 #define MD_Q_NUMBER_MAX   17         /* "+" and 15 digits, NUL */
 
@@ -94,7 +94,9 @@ int md_queue_read_offer(const json_t *msg, struct md_q_offer *o, const char **wh
  * The prompt names of one announcement into out (at most MD_Q_PROMPTS):
  * "q_pos_<lang>_<N>" (N 1..20, or "more") when say_position and the
  * position is known, "q_wait_<lang>_<M>" (M the wait in whole minutes
- * rounded up, 1..15, or "more") when say_wait and the wait is known.
+ * rounded up, 1..15, or "more") when say_wait and the wait is known,
+ * then "q_cb_hint_<lang>" ("press star to be called back") when the
+ * queue offers callbacks and something was said.
  * lang other than "en" is "zh". Returns how many.
  */
 size_t md_queue_announce(const struct md_q_settings *s, char out[][CC_FLOW_NAME_MAX]);
