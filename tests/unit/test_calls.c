@@ -3,6 +3,7 @@
 #define SUITE "calls"
 #include "test.h"
 
+#include "acdrpc.h"
 #include "calls.h"
 #include "cc.h"
 #include "limits.h"
@@ -319,5 +320,21 @@ TEST(acd_queue_number_busy_and_registrations)
 	rt_model_free(model);
 }
 
-TEST_LIST(T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs),
+/* mediad's "arrived" (RFC 3339) read as ms; anything else refused */
+TEST(acd_time_read)
+{
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01Z") == 1796189941000LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.250Z") == 1796189941250LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.123456Z") == 1796189941123LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T13:39:01+08:00") == 1796189941000LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.Z") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01+8:00") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01Zjunk") == -1);
+	ASSERT(rt_acd_time_ms("yesterday") == -1);
+	ASSERT(rt_acd_time_ms("") == -1);
+	ASSERT(rt_acd_time_ms(NULL) == -1);
+}
+
+TEST_LIST(T(acd_time_read), T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs),
           T(acd_queue_number_busy_and_registrations))
