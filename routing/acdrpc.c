@@ -34,7 +34,7 @@ struct cached {
 	int64_t expires_ms;
 };
 
-enum out_kind { OUT_PLAIN, OUT_CALLS, OUT_FORWARD };
+enum out_kind { OUT_PLAIN, OUT_OFFER, OUT_CALLS, OUT_FORWARD };
 
 /* a request of ours to mediad, until answered or given up */
 struct out_req {
@@ -44,6 +44,7 @@ struct out_req {
 	char instance[CC_UUID_LEN];  /* OUT_CALLS: whose calls */
 	char *fwd_reply;             /* OUT_FORWARD: tenantd's reply subject */
 	char fwd_id[72];             /* and its request id */
+	char tenant[CC_UUID_LEN], call[CC_UUID_LEN], offer[CC_UUID_LEN]; /* OUT_OFFER */
 	int tries;
 	int64_t next_ms;
 };
@@ -338,7 +339,14 @@ static void out_offer(void *arg, const struct acd_offer *of)
 
 	if (of->callback)
 		json_object_set_new(b, "callback", json_string(of->callback));
-	request(r, of->instance, "offer", b, OUT_PLAIN);
+	struct out_req *o = request(r, of->instance, "offer", b, OUT_OFFER);
+
+	/* mediad's answer turns the reservation into a ring (acd_offer_taken) */
+	if (o) {
+		snprintf(o->tenant, sizeof(o->tenant), "%s", of->tenant);
+		snprintf(o->call, sizeof(o->call), "%s", of->call);
+		snprintf(o->offer, sizeof(o->offer), "%s", of->offer);
+	}
 }
 
 static void out_cancel(void *arg, const char *instance, const char *call, const char *offer)
@@ -736,6 +744,16 @@ static void on_answer(struct rt_acdrpc *r, const json_t *ans)
 		}
 	} else if (o->kind == OUT_FORWARD) {
 		forward_answer(r, o, (json_t *)ans);
+	} else if (o->kind == OUT_OFFER) {
+		bool taken = json_is_true(json_object_get(ans, "ok"));
+
+		/* only a call mediad no longer has ends the entry; another refusal
+		 * (it is ringing another offer, it is being bridged) leaves the
+		 * reservation to its deadline, which cancels and offers again */
+		if (taken || !strcmp(str(ans, "why"), "no such call"))
+			acd_offer_taken(r->acd, o->tenant, o->call, o->offer, taken, now_ms());
+		else
+			CC_INFO("acd: offer %s of call %s refused: %.100s", o->offer, o->call, str(ans, "why"));
 	} else if (!json_is_true(json_object_get(ans, "ok"))) {
 		CC_INFO("acd: %s refused: %.100s", o->subject, str(ans, "why"));
 	}
