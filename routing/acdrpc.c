@@ -1089,12 +1089,27 @@ struct rt_acdrpc *rt_acdrpc_new(struct event_base *base, natsConnection *nc,
 			rt_acdrpc_free(r);
 			return NULL;
 		}
-		if (natsInbox_Create(&inbox) != NATS_OK) {
+		/* answers to our requests: _INBOX.<user>.acd.<nuid>.<id>, under the
+		 * only inboxes the NATS user may subscribe to (lib/events.c,
+		 * ops/stack.sh); the user is CC_NATS_CREDS's first field */
+		char user[64] = "";
+		const char *creds = getenv("CC_NATS_CREDS");
+		FILE *cf = creds && *creds ? fopen(creds, "r") : NULL;
+
+		if (cf) {
+			if (fgets(user, sizeof(user), cf))
+				user[strcspn(user, ":\r\n")] = '\0';
+			fclose(cf);
+		}
+		if (strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(user) ||
+		    natsInbox_Create(&inbox) != NATS_OK) {
 			cc_fail(err, "no inbox");
 			rt_acdrpc_free(r);
 			return NULL;
 		}
-		snprintf(r->inbox, sizeof(r->inbox), "%s", inbox);
+		/* the nuid after the last dot of "_INBOX.<nuid>" */
+		snprintf(r->inbox, sizeof(r->inbox), "_INBOX%s%s.acd.%s", *user ? "." : "", user,
+		         strrchr(inbox, '.') ? strrchr(inbox, '.') + 1 : inbox);
 		natsInbox_Destroy(inbox);
 	}
 	if (base) {
