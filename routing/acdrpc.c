@@ -47,6 +47,8 @@ struct out_req {
 	char tenant[CC_UUID_LEN], call[CC_UUID_LEN], offer[CC_UUID_LEN]; /* OUT_OFFER */
 	int tries;
 	int64_t next_ms;
+	int refusals;                /* OUT_OFFER: "not waiting" answers so far */
+	bool deferred;               /* made while a request is handled: sent after its answer */
 };
 
 struct tenant_seen {
@@ -72,6 +74,7 @@ struct rt_acdrpc {
 	struct msg *in, **in_tail;
 	struct event *in_ev, *deadline_ev, *retry_ev, *reconcile_ev;
 	struct rt_acdrpc_stats st;
+	bool handling;               /* a request is being handled: requests made now wait */
 };
 
 static int64_t now_ms(void)
@@ -269,7 +272,12 @@ static struct out_req *request(struct rt_acdrpc *r, const char *instance, const 
 	snprintf(o->instance, sizeof(o->instance), "%s", instance);
 	cc_map_put(&r->out, o->id, o);
 	r->st.sent++;
-	out_send(r, o);
+	/* an offer made while mediad's enqueue is handled must reach mediad
+	 * after the enqueue's answer (mediad takes offers for waiting callers) */
+	if (r->handling)
+		o->deferred = true;
+	else
+		out_send(r, o);
 	return o;
 }
 
@@ -302,7 +310,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 		if (!r->out.slots[i].key)
 			continue;
-		if (o->next_ms > now) {
+		if (o->deferred || o->next_ms > now) {
 			more = true;
 			continue;
 		}
@@ -750,10 +758,36 @@ static void on_answer(struct rt_acdrpc *r, const json_t *ans)
 		/* only a call mediad no longer has ends the entry; another refusal
 		 * (it is ringing another offer, it is being bridged) leaves the
 		 * reservation to its deadline, which cancels and offers again */
-		if (taken || !strcmp(str(ans, "why"), "no such call"))
+		if (taken || !strcmp(str(ans, "why"), "no such call")) {
 			acd_offer_taken(r->acd, o->tenant, o->call, o->offer, taken, now_ms());
-		else
+		} else if (!strcmp(str(ans, "why"), "not waiting") && o->refusals < 4) {
+			/* the caller's enqueue answer still on its way to mediad's
+			 * loop: the same offer again, as a new request (mediad keeps
+			 * answers by request id), within the reservation's time */
+			struct out_req *again = calloc(1, sizeof(*again));
+
+			CC_BUG_ON(!again || cc_uuid(again->id) != CC_OK);
+			*again = *o;
+			CC_BUG_ON(cc_uuid(again->id) != CC_OK);
+			json_t *b = json_loads(o->text, 0, NULL);
+
+			json_object_set_new(b, "id", json_string(again->id));
+			again->text = json_dumps(b, JSON_COMPACT);
+			json_decref(b);
+			again->subject = strdup(o->subject);
+			again->fwd_reply = NULL;
+			again->tries = 0;
+			again->refusals = o->refusals + 1;
+			again->deferred = false;
+			CC_BUG_ON(!again->text || !again->subject);
+			/* sent by the retry timer after RT_ACD_RETRY_MS / 2 */
+			again->tries = 1;
+			again->next_ms = cc_mono_ms() + RT_ACD_RETRY_MS / 2;
+			cc_map_put(&r->out, again->id, again);
+			arm_retry(r);
+		} else {
 			CC_INFO("acd: offer %s of call %s refused: %.100s", o->offer, o->call, str(ans, "why"));
+		}
 	} else if (!json_is_true(json_object_get(ans, "ok"))) {
 		CC_INFO("acd: %s refused: %.100s", o->subject, str(ans, "why"));
 	}
@@ -830,6 +864,18 @@ out:
 	free(key);
 }
 
+static void send_deferred(struct rt_acdrpc *r)
+{
+	for (size_t i = 0; i < r->out.cap; i++) {
+		struct out_req *o = r->out.slots[i].value;
+
+		if (r->out.slots[i].key && o->deferred) {
+			o->deferred = false;
+			out_send(r, o);
+		}
+	}
+}
+
 static void on_inbox(evutil_socket_t fd, short what, void *arg)
 {
 	struct rt_acdrpc *r = arg;
@@ -843,7 +889,10 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	cache_expire(r);
 	for (; m; m = next) {
 		next = m->next;
+		r->handling = true;
 		handle(r, m);
+		r->handling = false;
+		send_deferred(r);
 		free(m->subject);
 		free(m->data);
 		free(m->reply);
