@@ -137,6 +137,10 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 		json_object_set(out, "code", code);
 	clean_media(ev, out);
 	clean_acd(ev, out, type);
+	/* the agent an offer rang is not the call's agent: only the one who
+	 * answered is (agent_answered, or the call's own routing) */
+	if (type == CC_EV_OFFERED_AGENT)
+		json_object_del(out, "agent");
 	return out;
 }
 

@@ -56,11 +56,12 @@ C2=$(uuid)
 offered "$C2" 2026-11-20T11:00:00.000000Z
 ev "$C2" answered 2026-11-20T11:00:00.400000Z '"mediad":true'
 ev "$C2" queued 2026-11-20T11:00:05.000000Z '"queue":"general","position":1,"expected_wait_s":null,"priority":0,"vip":false'
+ev "$C2" offered_agent 2026-11-20T11:00:10.000000Z '"queue":"general","agent":"1003","epoch":2,"offer":"'"$(uuid)"'"'
 ev "$C2" abandoned 2026-11-20T11:00:35.000000Z '"queue":"general","wait_ms":30000,"position":1'
 ev "$C2" ended 2026-11-20T11:00:35.100000Z '"code":200,"result":"answered"'
 check abandoned_recorded wait_for 15 sql_is abandoned "SELECT queue_result FROM cc.calls WHERE id = '$C2' AND ended_at IS NOT NULL"
 expect_eq abandoned_wait "$(q "$C2" queue_wait_ms)" 30000
-expect_eq abandoned_no_agent "$(q "$C2" "agent IS NULL")" t
+expect_eq abandoned_rung_agent_not_the_calls "$(q "$C2" "agent IS NULL")" t
 
 # --- overflowed on time from repair to general, answered there
 C3=$(uuid)

@@ -519,6 +519,15 @@ TEST(cdr_clean_acd_fields)
 	json_decref(c);
 	json_decref(ev);
 
+	/* the agent an offer rang is not the call's */
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "offered_agent");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "agent", json_string("1003"));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c && !json_object_get(c, "agent"));
+	json_decref(c);
+	json_decref(ev);
+
 	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "disposition");
 	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
 	json_object_set_new(ev, "code", json_string("complaint"));
