@@ -179,10 +179,10 @@ struct acd {
 	struct cc_map tenants;
 	struct timer **heap;
 	size_t n_heap, cap_heap;
-	struct entry **ework;
-	size_t n_ework, cap_ework;
+	struct entry **ework;        /* FIFO: [h_ework, n_ework), NULL: taken out */
+	size_t h_ework, n_ework, cap_ework;
 	struct agent **awork;
-	size_t n_awork, cap_awork;
+	size_t h_awork, n_awork, cap_awork;
 	uint64_t next_seq;
 	struct acd_stats st;
 	int depth;                   /* dispatch re-entry guard */
@@ -458,18 +458,18 @@ static void work_agent(struct acd *a, struct agent *ag)
 
 static void unwork_entry(struct acd *a, struct entry *e)
 {
-	for (size_t i = 0; e->in_work && i < a->n_ework; i++)
+	for (size_t i = a->h_ework; e->in_work && i < a->n_ework; i++)
 		if (a->ework[i] == e) {
-			a->ework[i] = a->ework[--a->n_ework];
+			a->ework[i] = NULL;
 			e->in_work = false;
 		}
 }
 
 static void unwork_agent(struct acd *a, struct agent *ag)
 {
-	for (size_t i = 0; ag->in_work && i < a->n_awork; i++)
+	for (size_t i = a->h_awork; ag->in_work && i < a->n_awork; i++)
 		if (a->awork[i] == ag) {
-			a->awork[i] = a->awork[--a->n_awork];
+			a->awork[i] = NULL;
 			ag->in_work = false;
 		}
 }
@@ -1137,15 +1137,19 @@ static void dispatch(struct acd *a, int64_t now_ms)
 	a->depth++;
 	clock_gettime(CLOCK_MONOTONIC, &t0);   /* only for stats.dispatch_ns_max */
 	for (;;) {
-		if (a->n_ework) {
-			struct entry *e = a->ework[--a->n_ework];
+		if (a->h_ework < a->n_ework) {
+			struct entry *e = a->ework[a->h_ework++];
 
+			if (!e)
+				continue;
 			e->in_work = false;
 			if (e->st == E_WAITING && e->q)
 				place_entry(a, e, now_ms);
-		} else if (a->n_awork) {
-			struct agent *ag = a->awork[--a->n_awork];
+		} else if (a->h_awork < a->n_awork) {
+			struct agent *ag = a->awork[a->h_awork++];
 
+			if (!ag)
+				continue;
 			ag->in_work = false;
 			if (ready_free(ag))
 				place_agent(a, ag, now_ms);
@@ -1153,6 +1157,7 @@ static void dispatch(struct acd *a, int64_t now_ms)
 			break;
 		}
 	}
+	a->h_ework = a->n_ework = a->h_awork = a->n_awork = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	if (ns > a->st.dispatch_ns_max)
@@ -1475,11 +1480,12 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 		}
 		qsort(ag->mem, ag->n_mem, sizeof(*ag->mem), cmp_member);
 	}
-	/* members of each queue, ready lists in ready order */
-	for (size_t i = 0; i < t->agents.cap; i++) {
-		struct agent *ag = t->agents.slots[i].key ? t->agents.slots[i].value : NULL;
+	/* members of each queue in the configuration's order, ready lists in ready order */
+	for (size_t i = 0; i < cfg->n_agents; i++) {
+		struct agent *ag = memchr(cfg->agents[i].ext, 0, ACD_EXT_MAX) ?
+		                   agent_by_ext(t, cfg->agents[i].ext) : NULL;
 
-		if (!ag || !ag->configured)
+		if (!ag || strcmp(ag->id, cfg->agents[i].id) != 0)
 			continue;
 		for (size_t k = 0; k < ag->n_mem; k++) {
 			struct queue *q = ag->mem[k].queue;
@@ -1556,7 +1562,7 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 			vip_lookup(t, e);
 			if (e->st == E_WAITING)
 				max_wait_arm(a, e);
-			work_entry(a, e);
+			/* not pushed: every ready agent is, and takes the first in order */
 		}
 	/* re-sort: a VIP list change moves classes (insertion sort, stable) */
 	for (size_t i = 0; i < t->n_queues; i++) {
