@@ -1116,9 +1116,12 @@ static void place_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 
 			if (q->cfg.strategy == ACD_ROUND_ROBIN && member_of(ag, q, &pos))
 				q->rr = pos;
-			if (q->cfg.strategy == ACD_RING_ALL) {
-				/* the only ready eligible one, else the entry would have had them */
+			if (q->cfg.strategy == ACD_RING_ALL || *best->dedicated) {
+				/* ring_all rings every ready one; a VIP's own agent first. If
+				 * ag is not among those picked, it looks again */
 				place_entry(a, best, now_ms);
+				if (ready_free(ag))
+					work_agent(a, ag);
 			} else {
 				offer(a, best, &ag, 1, q->cfg.ring_timeout_s, now_ms);
 			}
@@ -1695,32 +1698,37 @@ void acd_enqueue(struct acd *a, const struct acd_enqueue *req, int64_t now_ms,
 	/* a queue that does not take the caller: its overflow, or a move */
 	while (!queue_accepts(q, &why)) {
 		struct acd_target over = q->cfg.overflow;
+		struct queue *dst = NULL;
 		json_t *ev;
 		char name[200];
 
 		if (streq(why, "full"))
 			a->st.blocked++;
-		snprintf(name, sizeof(name), "acd/%s/%s/blocked/%s/%lld", t->id, req->call, q->cfg.id, (long long)now_ms);
+		if (over.type == ACD_TARGET_NONE)
+			over = hangup_target();
+		if (over.type == ACD_TARGET_QUEUE) {
+			dst = cc_map_get(&t->qbyname, over.name);
+			if (!dst || dst == q || moves + 1 > ACD_MOVES_MAX) {
+				dst = NULL;
+				over = hangup_target();
+			}
+		}
+		snprintf(name, sizeof(name), "acd/%s/%s/blocked/%s/%d/%lld", t->id, req->call, q->cfg.id, moves,
+		         (long long)now_ms);
 		ev = envelope(t->id, CC_EV_OVERFLOWED, name, now_ms);
 		json_object_set_new(ev, "call", json_string(req->call));
 		json_object_set_new(ev, "queue", json_string(q->cfg.name));
 		json_object_set_new(ev, "why", json_string(streq(why, "full") ? "max_size" : "no agents"));
-		if (over.type == ACD_TARGET_NONE)
-			over = hangup_target();
 		json_object_set_new(ev, "target", target_json(&over));
 		json_object_set_new(ev, "wait_ms", json_integer(0));
 		emit(a, t->id, CC_EV_OVERFLOWED, ev);
 		counters_roll(q, now_ms);
 		q->c.overflowed++;
 		a->st.overflowed++;
-		if (over.type == ACD_TARGET_QUEUE) {
-			struct queue *dst = cc_map_get(&t->qbyname, over.name);
-
-			if (dst && dst != q && ++moves <= ACD_MOVES_MAX) {
-				q = dst;
-				continue;
-			}
-			over = hangup_target();
+		if (dst) {
+			moves++;
+			q = dst;
+			continue;
 		}
 		ans->why = why;
 		ans->route = over;
