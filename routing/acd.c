@@ -1518,7 +1518,8 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 				ready[n_ready++] = ag;
 			}
 		}
-		qsort(ready, n_ready, sizeof(*ready), cmp_since);
+		if (n_ready)
+			qsort(ready, n_ready, sizeof(*ready), cmp_since);
 		for (size_t i = 0; i < n_ready; i++) {
 			for (size_t k = 0; k < ready[i]->n_mem; k++)
 				ready_add(&ready[i]->mem[k]);
@@ -1747,7 +1748,8 @@ void acd_enqueue(struct acd *a, const struct acd_enqueue *req, int64_t now_ms,
 	cpy(e->qid, sizeof(e->qid), q->cfg.id);
 	e->n_skills = req->n_skills;
 	e->skills = xcalloc(e->n_skills, sizeof(*e->skills));
-	memcpy(e->skills, req->skills, e->n_skills * sizeof(*e->skills));
+	if (e->n_skills)
+		memcpy(e->skills, req->skills, e->n_skills * sizeof(*e->skills));
 	e->priority = req->priority < 0 ? 0 : req->priority > 100 ? 100 : req->priority;
 	e->first_ms = req->arrived_ms > 0 && req->arrived_ms <= now_ms ? req->arrived_ms : now_ms;
 	e->arrival_ms = now_ms;
@@ -2329,6 +2331,11 @@ static int parse_subject(const char *s, char *tenant, char *kind, char *id)
 	if ((n = strlen(r + 1)) == 0 || n >= CC_UUID_LEN || strchr(r + 1, '.'))
 		return -1;
 	memcpy(id, r + 1, n + 1);
+	/* ids are tokens: a subject's bytes are not even UTF-8 otherwise */
+	for (const char *c = s + 7; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '_' || *c == '.'))
+			return -1;
 	return 0;
 }
 

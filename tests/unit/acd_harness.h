@@ -151,8 +151,9 @@ static inline struct acd_queue_cfg *h_queue(struct h_cfg *c, const char *name, e
 
 	memset(q, 0, sizeof(*q));
 	char tn[8];
+	size_t tl = strlen(c->t.tenant);
 
-	snprintf(tn, sizeof(tn), "%s", c->t.tenant + (strlen(c->t.tenant) > 4 ? strlen(c->t.tenant) - 4 : 0));
+	memcpy(tn, c->t.tenant + (tl > 4 ? tl - 4 : 0), 5);
 	snprintf(q->id, sizeof(q->id), "q-%s-%s", tn, name);
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->strategy = s;
@@ -182,8 +183,9 @@ static inline struct acd_agent_cfg *h_agent(struct h_cfg *c, const char *ext, co
 
 	memset(a, 0, sizeof(*a));
 	char tn[8];
+	size_t tl = strlen(c->t.tenant);
 
-	snprintf(tn, sizeof(tn), "%s", c->t.tenant + (strlen(c->t.tenant) > 4 ? strlen(c->t.tenant) - 4 : 0));
+	memcpy(tn, c->t.tenant + (tl > 4 ? tl - 4 : 0), 5);
 	snprintf(a->id, sizeof(a->id), "a-%s-%s", tn, ext);
 	snprintf(a->ext, sizeof(a->ext), "%s", ext);
 	a->queues = c->m[i];
