@@ -1438,9 +1438,17 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 	}
 
 	/* agents: runtime kept by id */
+	/* every membership points into the old queues: dropped here, rebuilt
+	 * below for the agents still configured */
 	for (size_t i = 0; i < t->agents.cap; i++)
-		if (t->agents.slots[i].key)
-			((struct agent *)t->agents.slots[i].value)->configured = false;
+		if (t->agents.slots[i].key) {
+			struct agent *ag = t->agents.slots[i].value;
+
+			ag->configured = false;
+			free(ag->mem);
+			ag->mem = NULL;
+			ag->n_mem = 0;
+		}
 	cc_map_free(&t->byext, NULL);
 	cc_map_init(&t->byext);
 	for (size_t i = 0; i < cfg->n_agents; i++) {

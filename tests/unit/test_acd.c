@@ -1034,10 +1034,12 @@ TEST(reconfigure_keeps_runtime)
 	struct acd_queue_cfg *q = h_queue(&C, "b", ACD_LONGEST_IDLE);
 	q->overflow.type = ACD_TARGET_QUEUE;
 	strcpy(q->overflow.name, "a");
+	h_queue(&C, "c", ACD_LONGEST_IDLE);
 	h_agent(&C, "1001", "a,b", NULL);
-	h_agent(&C, "1002", "a", NULL);
+	h_agent(&C, "1002", "c", NULL);
 	acd_configure(A, &C.t, T0);
 	set(T1, "1001", ACD_NOT_READY, "break", T0);
+	ready("1002", T0);                                       /* in c's ready list when c goes */
 	enq("c1", "a", "", T0 + 1);
 	enq("c2", "b", "", T0 + 2);
 	/* b deleted, 1002 deleted: c2 overflows to a, 1002 is logged out */
