@@ -814,37 +814,43 @@ static void entry_end(struct acd *a, struct entry *e, enum terminal how, const s
 		counters_roll(q, now_ms);
 		if (wait > q->c.longest_wait_ms)
 			q->c.longest_wait_ms = wait;
-		switch (how) {
-		case T_ANSWERED:
+	}
+	/* (q is NULL for the callers of a queue that is gone: the event all the same) */
+	switch (how) {
+	case T_ANSWERED:
+		if (q) {
 			q->c.answered++;
-			a->st.answered++;
 			if (wait <= q->cfg.service_level_s * 1000LL)
 				q->c.answered_in_sl++;
-			ev = call_event(e, CC_EV_AGENT_ANSWERED, now_ms);
-			json_object_set_new(ev, "agent", json_string(agent ? agent : ""));
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			json_object_set_new(ev, "leg", json_string(leg ? leg : ""));
-			break;
-		case T_OVERFLOWED:
-			q->c.overflowed++;
-			a->st.overflowed++;
-			ev = call_event(e, CC_EV_OVERFLOWED, now_ms);
-			json_object_set_new(ev, "why", json_string(why));
-			json_object_set_new(ev, "target", target_json(target));
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			break;
-		default:
-			q->c.abandoned++;
-			a->st.abandoned++;
-			ev = call_event(e, CC_EV_ABANDONED, now_ms);
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			json_object_set_new(ev, "position", json_integer(pos));
-			break;
 		}
-		emit(a, e->t->id, how == T_ANSWERED ? CC_EV_AGENT_ANSWERED :
-		     how == T_OVERFLOWED ? CC_EV_OVERFLOWED : CC_EV_ABANDONED, ev);
-		q_remove(q, e);
+		a->st.answered++;
+		ev = call_event(e, CC_EV_AGENT_ANSWERED, now_ms);
+		json_object_set_new(ev, "agent", json_string(agent ? agent : ""));
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		json_object_set_new(ev, "leg", json_string(leg ? leg : ""));
+		break;
+	case T_OVERFLOWED:
+		if (q)
+			q->c.overflowed++;
+		a->st.overflowed++;
+		ev = call_event(e, CC_EV_OVERFLOWED, now_ms);
+		json_object_set_new(ev, "why", json_string(why));
+		json_object_set_new(ev, "target", target_json(target));
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		break;
+	default:
+		if (q)
+			q->c.abandoned++;
+		a->st.abandoned++;
+		ev = call_event(e, CC_EV_ABANDONED, now_ms);
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		json_object_set_new(ev, "position", json_integer(pos));
+		break;
 	}
+	emit(a, e->t->id, how == T_ANSWERED ? CC_EV_AGENT_ANSWERED :
+	     how == T_OVERFLOWED ? CC_EV_OVERFLOWED : CC_EV_ABANDONED, ev);
+	if (q)
+		q_remove(q, e);
 	journal_entry(a, e, true, results[how]);
 	cc_map_del(&e->t->entries, e->call);
 	entry_free(a, e);

@@ -64,7 +64,8 @@ static struct {
 	uint64_t seed;
 	long step;
 	struct acd *a;
-	struct h_cfg cfg[N_TENANTS];
+	struct h_cfg cfg[N_TENANTS], alt[N_TENANTS]; /* alt: no "sales", no 1006 */
+	bool use_alt[N_TENANTS];
 	struct acd_out out;
 	struct h_rec rec;            /* offers, cancels, routes (events and journal below) */
 	struct call calls[MAX_CALLS];
@@ -131,9 +132,14 @@ static void journal_cb(void *arg, const char *subject, json_t *rec)
 	r->seq = ++W.jseq;
 }
 
-static void build_cfg(int t)
+static const struct acd_tenant_cfg *cur(int t)
 {
-	struct h_cfg *c = &W.cfg[t];
+	return W.use_alt[t] ? &W.alt[t].t : &W.cfg[t].t;
+}
+
+static void build_cfg(int t, bool alt)
+{
+	struct h_cfg *c = alt ? &W.alt[t] : &W.cfg[t];
 	struct acd_queue_cfg *q;
 
 	h_cfg_init(c, tenants[t]);
@@ -155,20 +161,23 @@ static void build_cfg(int t)
 	q->callback = true;
 	q->callback_retries = 2;
 	q->callback_interval_s = 20;
-	q = h_queue(c, "sales", ACD_RING_ALL);
-	q->max_wait_s = 60;
-	q->max_size = 4;
-	q->overflow.type = ACD_TARGET_NUMBER;
-	strcpy(q->overflow.name, "+8657100000000");
-	q->wrapup_s = 3;
+	if (!alt) {
+		q = h_queue(c, "sales", ACD_RING_ALL);
+		q->max_wait_s = 60;
+		q->max_size = 4;
+		q->overflow.type = ACD_TARGET_NUMBER;
+		strcpy(q->overflow.name, "+8657100000000");
+		q->wrapup_s = 3;
+	}
 	q = h_queue(c, "rr", (enum acd_strategy)(ACD_ROUND_ROBIN + rn(4)));  /* rr/fewest/least/random */
 	q->ring_timeout_s = 10;
 	h_agent(c, "1001", "repair:1,general:2", "repair:3");
 	h_agent(c, "1002", "repair:1", "repair:5,mandarin:3");
-	h_agent(c, "1003", "general:1,sales:1", "repair:1");
-	h_agent(c, "1004", "sales:1,rr:1", NULL);
+	h_agent(c, "1003", alt ? "general:1" : "general:1,sales:1", "repair:1");
+	h_agent(c, "1004", alt ? "rr:1,repair:2" : "sales:1,rr:1", alt ? "repair:4" : NULL);
 	h_agent(c, "1005", "rr:1,general:2", NULL);
-	h_agent(c, "1006", "sales:2,rr:2,repair:3", "repair:2");
+	if (!alt)
+		h_agent(c, "1006", "sales:2,rr:2,repair:3", "repair:2");
 	h_agent(c, "1007", "rr:1", NULL);
 	h_agent(c, "1008", "", NULL);                 /* in no queue: a VIP's own agent */
 	strcpy(c->v[0].e164, "+8613900000888");
@@ -329,7 +338,7 @@ static void restart(void)
 			PFAIL("restore refused its own record %s", rows[i]->subject);
 	free(rows);
 	for (int t = 0; t < N_TENANTS; t++)
-		acd_configure(W.a, &W.cfg[t].t, W.now);
+		acd_configure(W.a, cur(t), W.now);
 	check("restart");
 	for (size_t i = 0; i < W.n_calls; i++)
 		if (W.calls[i].alive)
@@ -438,10 +447,13 @@ static void step(void)
 		json_decref(calls);
 	} else if (k < 99) {
 		kind = "restart";
-		if (rn(4) == 0)
+		if (rn(4) == 0) {
 			restart();
-		else
-			acd_tick(W.a, W.now);
+		} else {
+			kind = "reconfigure";       /* a model swap: queue and agent deleted or back */
+			W.use_alt[t] = !W.use_alt[t];
+			acd_configure(W.a, cur(t), W.now);
+		}
 	} else {
 		kind = "lose";
 		if (rn(10) == 0)
@@ -473,8 +485,9 @@ static void run(uint64_t seed, long steps)
 	cc_map_init(&W.journal);
 	W.a = acd_new(&W.out, seed);
 	for (int t = 0; t < N_TENANTS; t++) {
-		build_cfg(t);
-		acd_configure(W.a, &W.cfg[t].t, W.now);
+		build_cfg(t, false);
+		build_cfg(t, true);
+		acd_configure(W.a, cur(t), W.now);
 	}
 	for (W.step = 0; W.step < steps; W.step++) {
 		step();
