@@ -138,6 +138,17 @@ rec_of() { # FROM: the caller's inbound record (queue result agent)
 }
 rec_is() { [ "$(rec_of "$1")" = "$2" ]; }
 MLOG=$CC_VAR/log/mediad.log
+# routingd's questions to mediad, asked as routingd (its NATS user)
+REQ=$BUILD/tests/natsreq
+as() { local u=$1; shift; CC_NATS_CREDS=$CC_VAR/secrets/nats_$u "$REQ" "$NATS" "$@" 2>> "$SIPW/natsreq.err"; }
+INST=$(grep -o 'mediad [0-9a-f-]\{36\} at' "$CC_VAR/log/routingd.log" | tail -1 | cut -d' ' -f2)
+media_ask() { ANS=$(as routingd "cc.rpc.media.$INST.$1" "$2" 3000); }
+acd_of() { # CALLER: the acd state mediad's .calls gives the caller's call
+	local call; call=$(sql "SELECT id FROM cc.calls WHERE from_number = '$1' AND direction = 'inbound' ORDER BY started_at DESC LIMIT 1")
+	media_ask calls "{\"id\":\"$(uuid)\"}"
+	jq -r --arg c "$call" '.calls[] | select(.call == $c) | .queue + " " + .acd' <<< "$ANS"
+}
+acd_is() { [ "$(acd_of "$1")" = "$2" ]; }
 
 # ------------------------------- queued: music and the position, then the agent
 check a1_not_ready state acme 1001 not_ready lunch
@@ -147,12 +158,30 @@ check music_answered dial music "$NQ"
 check music_live_waiting wait_for 15 waiting acme repair 1
 check music_live_position_1 [ "$(jr '.waiting[0].position')" = 1 ]
 check music_live_caller [ "$(jr '.waiting[0].caller')" = "${FROM[music]}" ]
+check music_calls_say_queued wait_for 10 acd_is "${FROM[music]}" "repair queued"
+# routingd's requests mediad refuses (each a test): hostile offers, an op or
+# a route it cannot take, a call it does not hold
+CALL=$(sql "SELECT id FROM cc.calls WHERE from_number = '${FROM[music]}' AND direction = 'inbound' ORDER BY started_at DESC LIMIT 1")
+refused() { # NAME WHAT BODY WHY
+	media_ask "$2" "$3"
+	expect_eq "$1" "$(jq -r '(.ok|tostring) + " " + (.why // "")' <<< "$ANS")" "false $4"
+}
+refused offer_unknown_call offer "{\"id\":\"$(uuid)\",\"call\":\"$(uuid)\",\"offer\":\"$(uuid)\",\"agents\":[{\"agent\":\"1001\",\"epoch\":1}]}" "no such call"
+refused offer_no_agents offer "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"offer\":\"$(uuid)\",\"agents\":[]}" "agents must be a list of 1 to 16 {agent, epoch}"
+refused offer_agent_uri offer "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"offer\":\"$(uuid)\",\"agents\":[{\"agent\":\"sip:1001@evil\",\"epoch\":1}]}" "agents must be a list of 1 to 16 {agent, epoch}"
+refused offer_not_an_id offer "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"offer\":\"x\",\"agents\":[{\"agent\":\"1001\",\"epoch\":1}]}" "offer is not an id"
+refused op_not_bridged op "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"op\":\"hold\"}" "not bridged"
+refused op_unknown op "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"op\":\"explode\"}" "op must be hold or unhold"
+refused route_to_queue route "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"target\":{\"type\":\"queue\",\"name\":\"tiny\"}}" "a queue target is routingd's"
+refused route_bad_target route "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"target\":{\"type\":\"agent\",\"name\":\"../1\"}}" "not a target"
+check music_still_queued acd_is "${FROM[music]}" "repair queued"
 # the music, the announcement 1.5 s in, the music again (10 s between announcements)
-sleep 9
+sleep 6
 a0=$(answered_n a1)
 check a1_ready state acme 1001 ready
 check music_agent_answers wait_for 20 n_is_past a1 "$a0"
 check music_live_empty_once_bridged wait_for 10 waiting acme repair 0
+check music_calls_say_bridged acd_is "${FROM[music]}" "repair bridged"
 sleep 4
 # hold from the agent's phone: the caller hears the queue's music, then the agent again
 bs_cmd a1 hold
@@ -175,8 +204,8 @@ check music_leg_is_acd grep -q 'queue repair: ringing agent 1001' "$MLOG"
 check music_position_asked grep -q 'queued in repair: position 1' "$MLOG"
 check music_on_hold_logged grep -q 'on hold' "$MLOG"
 check music_record wait_for 30 rec_is "${FROM[music]}" "repair answered 1001"
-holds=$(sql "SELECT holds || ' ' || (hold_ms > 0) FROM cc.calls WHERE from_number = '${FROM[music]}' AND direction = 'inbound' LIMIT 1")
-expect_eq music_record_held_once "$holds" "1 t"
+holds=$(sql "SELECT holds || ' ' || (hold_ms > 0)::text FROM cc.calls WHERE from_number = '${FROM[music]}' AND direction = 'inbound' LIMIT 1")
+expect_eq music_record_held_once "$holds" "1 true"
 # beta's 1001 of beta's own queue "repair" never rang for acme's caller
 check beta_1001_not_rung_for_acme [ "$(rang_n b1)" = "$b0r" ]
 check beta_1001_not_answered_for_acme [ "$(answered_n b1)" = "$b0" ]
