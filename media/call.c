@@ -881,19 +881,29 @@ static void on_ann_tmr(void *arg)
 
 /* -- entering and leaving -- */
 
+/* Ends an ACD leg now (CANCEL while it rings, BYE once answered), even if
+ * a request still holds the object (a held 200's `answered`). */
+static void out_drop(struct md_out *o)
+{
+	if (!o)
+		return;
+	o->call = NULL;
+	tmr_cancel(&o->ring);
+	o->sess = mem_deref(o->sess);
+	mem_deref(o);
+}
+
 /* Leaves the ACD's hold on the call: legs cancelled (BYE once answered),
  * music and timers stopped. */
 static void acd_leave(struct md_call *c)
 {
 	for (size_t i = 0; i < c->n_alegs; i++) {
-		c->alegs[i]->call = NULL;
-		c->alegs[i] = mem_deref(c->alegs[i]);
+		out_drop(c->alegs[i]);
+		c->alegs[i] = NULL;
 	}
 	c->n_alegs = 0;
-	if (c->held) {
-		c->held->call = NULL;
-		c->held = mem_deref(c->held);
-	}
+	out_drop(c->held);
+	c->held = NULL;
 	tmr_cancel(&c->ann_tmr);
 	md_rpc_forget(c->q_req);
 	c->q_req = 0;
@@ -995,6 +1005,8 @@ static void acd_bridge(struct md_call *c, struct md_out *o)
 	c->held = NULL;                   /* its reference is c->out's now */
 	acd_leave(c);                     /* the other legs: CANCEL (BYE to a later 200) */
 	c->acd = ACD_BRIDGED;
+	if (c->out != o)
+		mem_deref(c->out);
 	c->out = o;
 	md_player_silence(c->player);
 	err = md_bridge_alloc(&c->bridge, c->mix, c->leg, o->leg);
@@ -1027,8 +1039,8 @@ static void on_answered_ack(const json_t *a, void *arg)
 	}
 	/* stale (another epoch), or routingd did not answer: that leg ends */
 	CLOG(CC_LOG_INFO, c, "agent %s's answer is %s: BYE", o->agent, a ? "stale" : "unconfirmed");
-	o->call = NULL;
-	c->held = mem_deref(c->held);
+	c->held = NULL;
+	out_drop(o);
 	if (!c->n_alegs && c->acd == ACD_WAITING)
 		ann_arm(c);
 }
@@ -1043,8 +1055,7 @@ static void acd_leg_estab(struct md_call *c, struct md_out *o)
 		/* another leg answered first: this one ends (BYE) */
 		CLOG(CC_LOG_INFO, c, "agent %s answered second: BYE", o->agent);
 		aleg_remove(c, o);
-		o->call = NULL;
-		mem_deref(o);
+		out_drop(o);
 		return;
 	}
 	/* held, not bridged, until routingd confirms (rule 4: first answer wins) */
@@ -1052,8 +1063,8 @@ static void acd_leg_estab(struct md_call *c, struct md_out *o)
 	c->held = o;
 	CLOG(CC_LOG_INFO, c, "agent %s answered (leg %s): asking routingd", o->agent, o->id);
 	if (!acd_result(c, "answered", o, 200, "", on_answered_ack, o)) {
-		o->call = NULL;
-		c->held = mem_deref(c->held);
+		c->held = NULL;
+		out_drop(o);
 	}
 }
 
@@ -1381,14 +1392,12 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 			return REFUSE("offer is not an id");
 		if (c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
 			for (size_t i = 0; i < c->n_alegs; i++) {
-				c->alegs[i]->call = NULL;
-				c->alegs[i] = mem_deref(c->alegs[i]);
+				out_drop(c->alegs[i]);
+				c->alegs[i] = NULL;
 			}
 			c->n_alegs = 0;
-			if (c->held) {
-				c->held->call = NULL;
-				c->held = mem_deref(c->held);
-			}
+			out_drop(c->held);
+			c->held = NULL;
 			ann_arm(c);
 		}
 		return json_pack("{s:b}", "ok", 1);
