@@ -197,6 +197,14 @@ struct acd_result {
 	const char *leg;             /* answered: the leg's call id */
 };
 
+/* mediad's answer to an offer (cc.rpc.media.<instance>.offer): ok moves
+ * its reserved agents to ringing (deadline ring_s + ACD_RESERVE_MS);
+ * !ok ("no such call") ends the entry (counted in stats.orphans). Without
+ * it a reservation expires after ACD_RESERVE_MS and the offer is
+ * cancelled. 0, ENOENT (no such entry), ESTALE (another offer). */
+int acd_offer_taken(struct acd *a, const char *tenant, const char *call, const char *offer,
+                    bool ok, int64_t now_ms);
+
 /* 0 (applied, or a retry of an applied result), or ESTALE: an answered leg
  * whose reservation is gone (mediad ends the leg). Then dispatches. */
 int acd_result(struct acd *a, const struct acd_result *r, int64_t now_ms);

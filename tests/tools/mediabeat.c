@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 		.nats_url = argv[1], .nats_creds = getenv("CC_NATS_CREDS"), .instance = instance,
 		.sip_addr = argv[2], .spool_dir = dir, .heartbeat_ms = argc == 4 ? atoi(argv[3]) : 1000,
 	};
-	struct md_rpc_handlers h = { calls, hangup, cfg, NULL };
+	struct md_rpc_handlers h = { calls, hangup, cfg, NULL, NULL };
 
 	if ((e = md_rpc_start(&c, &h)) != 0) {
 		fprintf(stderr, "mediabeat: %s\n", strerror(e));
