@@ -63,10 +63,10 @@ static json_t *json_col(const PGresult *res, int i, int col)
 /* A list item: without the body. */
 static json_t *brief_row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", PQgetvalue(res, i, 0),
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", PQgetvalue(res, i, 0),
 	                 "version", PQgetvalue(res, i, 1), "prompts", json_col(res, i, 3),
 	                 "flows", json_col(res, i, 4), "created_at", tn_time(res, i, 5),
-	                 "updated_at", tn_time(res, i, 6));
+	                 "updated_at", tn_time(res, i, 6), "queues", json_col(res, i, 7));
 }
 
 static json_t *full_row(const PGresult *res, int i)
@@ -74,7 +74,6 @@ static json_t *full_row(const PGresult *res, int i)
 	json_t *o = brief_row(res, i);
 
 	json_object_set_new(o, "body", json_col(res, i, 2));
-	json_object_set_new(o, "queues", json_col(res, i, 7));
 	return o;
 }
 

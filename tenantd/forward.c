@@ -203,8 +203,7 @@ static void answer_acd(struct tn_req *r, struct tn_fwd *f)
 	} else if (json_is_false(ok) && status >= 400 && status < 600 &&
 	           json_is_string(json_object_get(reply, "message"))) {
 		const char *code = status == 404 ? "not_found" : status == 409 ? "conflict"
-		                   : status == 422 ? "invalid_argument" : status == 503 ? "unavailable"
-		                   : "error";
+		                   : status < 500 ? "invalid_argument" : "unavailable";
 
 		tn_error(r, status, code, json_string_value(json_object_get(reply, "field")), "%s",
 		         json_string_value(json_object_get(reply, "message")));

@@ -373,11 +373,13 @@ static int check_overflow(struct tn_req *r, json_t *ov, const char *self, const 
 			         t, keys[i]);
 			return CC_ERROR;
 		}
-		if (key && strcmp(key, keys[i]) == 0 && !json_object_get(ov, key)) {
-			tn_error(r, 422, "invalid_argument", field, "an overflow of type %s needs '%s'",
-			         t, key);
-			return CC_ERROR;
-		}
+	}
+	if (key && !json_object_get(ov, key)) {
+		char field[40];
+
+		snprintf(field, sizeof(field), "overflow.%s", key);
+		tn_error(r, 422, "invalid_argument", field, "an overflow of type %s needs '%s'", t, key);
+		return CC_ERROR;
 	}
 	*type = t;
 	*target = key ? json_string_value(json_object_get(ov, key)) : NULL;
@@ -675,16 +677,18 @@ static void remove_queue(struct tn_req *r)
 {
 	const char *name = r->params[1];
 	char id[CC_UUID_LEN];
+	/* $1 the tenant, $2 the queue's id or name */
 	static const struct {
 		const char *sql, *what;
+		bool by_id;
 	} users[] = {
 		{ "SELECT e164 FROM cc.numbers WHERE tenant_id = $1 AND target_queue = $2::uuid "
-		  "ORDER BY e164 LIMIT 6", "numbers point at it:" },
+		  "ORDER BY e164 LIMIT 6", "numbers point at it:", true },
 		{ "SELECT f.name FROM cc.flows f JOIN cc.flow_versions v ON v.id = f.version_id "
-		  "WHERE f.tenant_id = $1 AND $3 = ANY (v.queues) ORDER BY f.name LIMIT 6",
-		  "flows send callers to it:" },
+		  "WHERE f.tenant_id = $1 AND $2 = ANY (v.queues) ORDER BY f.name LIMIT 6",
+		  "flows send callers to it:", false },
 		{ "SELECT name FROM cc.queues WHERE tenant_id = $1 AND overflow_type = 'queue' AND "
-		  "overflow_target = $3 ORDER BY name LIMIT 6", "queues overflow to it:" },
+		  "overflow_target = $2 ORDER BY name LIMIT 6", "queues overflow to it:", false },
 	};
 	PGresult *res;
 	int rc;
@@ -714,9 +718,9 @@ static void remove_queue(struct tn_req *r)
 		PQclear(res);
 	}
 	for (size_t i = 0; i < CC_ARRAY_LEN(users); i++) {
-		const char *p[3] = { r->tenant.id, id, name };
+		const char *p[2] = { r->tenant.id, users[i].by_id ? id : name };
 
-		if (!(res = cc_pg_exec(&r->d->pg, users[i].sql, 3, p)))
+		if (!(res = cc_pg_exec(&r->d->pg, users[i].sql, 2, p)))
 			return tn_rollback(r, "queue");
 		rc = in_use(r, res, users[i].what);
 		PQclear(res);

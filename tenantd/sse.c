@@ -3,19 +3,24 @@
  * (text/event-stream) of the tenant's call and agent events, read from
  * the JetStream stream CC_EVENTS.
  *
- * Each stream is an ordered consumer (ephemeral, push, no acks; the
- * library recreates it on a gap) filtered to `cc.*.<tenant id>.>`, so the
- * server sends a stream only its own tenant's events; the callback also
- * checks the subject's tenant and kind (call or agent) before anything is
- * written. Each event is
+ * Each stream is two ordered consumers (ephemeral, push, no acks; the
+ * library recreates one on a gap) filtered to `cc.call.<tenant id>.>` and
+ * `cc.agent.<tenant id>.>`, so the server sends a stream only its own
+ * tenant's events; the callback also checks the subject's tenant and kind
+ * before anything is written. Two, not one on `cc.*.<tenant>.>`: NATS 2.9
+ * refuses a filter that is not a subset of one of the stream's subjects
+ * (JSConsumerFilterNotSubsetErr, 10093) and takes one filter per consumer.
+ * Each event is
  *
- *     id: <stream sequence>
+ *     id: <C>-<A>
  *     event: <type>
  *     data: <the event's JSON, one line>
  *
- * and a client that reconnects with `Last-Event-ID: N` resumes after N
- * (the consumer starts at N+1); without it the stream starts with the
- * events published after it opened. A comment line (": ...") goes out at
+ * where C and A are the CC_EVENTS stream sequences of the last call and
+ * the last agent event sent so far (each kind arrives in stream order; the
+ * two kinds interleave as they come). A client that reconnects with
+ * `Last-Event-ID: C-A` resumes exactly after both (`N` alone means N-N);
+ * without it the stream starts with the events published after it opened. A comment line (": ...") goes out at
  * the start and every CC_API_EVENT_HEARTBEAT_S (15 s) so that proxies and
  * tenantd's own idle timeout keep the connection.
  *
@@ -53,8 +58,8 @@ struct sse {
 	LIST_ENTRY(sse) link;        /* loop only */
 	struct tenantd *d;
 	char tenant[CC_UUID_LEN];
-	uint64_t start_seq;          /* 0: new events only */
-	natsSubscription *sub;
+	uint64_t start[2];           /* call, agent: the first sequence wanted (0: new only) */
+	natsSubscription *sub[2];    /* call, agent */
 	struct MHD_Connection *conn; /* loop only; NULL until the stream is the reply */
 	bool suspended;              /* loop only */
 	bool heartbeat;              /* loop only: a comment is due */
@@ -64,6 +69,7 @@ struct sse {
 	char *buf;
 	size_t len, off;
 	bool overflow;
+	uint64_t last[2];            /* call, agent: the last sequence sent */
 	char err[160];               /* of the subscribe (worker) */
 };
 
@@ -108,9 +114,16 @@ static void on_msg(natsConnection *c, natsSubscription *sub, natsMsg *msg, void 
 	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (!text)
 		goto done;
-	line = cc_sprintf("id: %llu\nevent: %s\ndata: %s\n\n",
-	                  (unsigned long long)meta->Sequence.Stream, type, text);
 	pthread_mutex_lock(&lock);
+	{
+		int k = kind[0] == 'a';
+
+		if (meta->Sequence.Stream > s->last[k])
+			s->last[k] = meta->Sequence.Stream;
+		line = cc_sprintf("id: %llu-%llu\nevent: %s\ndata: %s\n\n",
+		                  (unsigned long long)s->last[0], (unsigned long long)s->last[1],
+		                  type, text);
+	}
 	if (!s->overflow && s->len - s->off + strlen(line) > CC_SSE_BUFFER) {
 		s->overflow = true;
 		wakeup = true;
@@ -146,38 +159,50 @@ static void on_complete(void *closure)
 
 static void subscribe(void *arg)
 {
+	static const char *const kinds[2] = { "call", "agent" };
 	struct sse *s = arg;
-	jsSubOptions so;
-	jsErrCode jerr = 0;
-	char subject[64];
-	natsStatus st;
 
-	snprintf(subject, sizeof(subject), "cc.*.%s.>", s->tenant);
-	jsSubOptions_Init(&so);
-	so.Stream = CC_EVENTS_STREAM;
-	so.Ordered = true;
-	if (s->start_seq) {
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = s->start_seq;
-	} else {
-		so.Config.DeliverPolicy = js_DeliverNew;
-	}
 	if (!js || natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED) {
 		snprintf(s->err, sizeof(s->err), "NATS is not connected");
 		return;
 	}
-	atomic_fetch_add(&s->refs, 1);   /* the subscription's */
-	st = js_Subscribe(&s->sub, js, subject, on_msg, s, NULL, &so, &jerr);
-	if (st == NATS_OK)
-		st = natsSubscription_SetOnCompleteCB(s->sub, on_complete, s);
-	if (st != NATS_OK) {
-		snprintf(s->err, sizeof(s->err), "%s (%d)", natsStatus_GetText(st), (int)jerr);
-		if (s->sub) {
-			natsSubscription_Unsubscribe(s->sub);
-			natsSubscription_Destroy(s->sub);
-			s->sub = NULL;
+	for (int k = 0; k < 2; k++) {
+		jsSubOptions so;
+		jsErrCode jerr = 0;
+		char subject[64];
+		natsStatus st;
+
+		snprintf(subject, sizeof(subject), "cc.%s.%s.>", kinds[k], s->tenant);
+		jsSubOptions_Init(&so);
+		so.Stream = CC_EVENTS_STREAM;
+		so.Ordered = true;
+		if (s->start[k]) {
+			so.Config.DeliverPolicy = js_DeliverByStartSequence;
+			so.Config.OptStartSeq = s->start[k];
+		} else {
+			so.Config.DeliverPolicy = js_DeliverNew;
 		}
-		atomic_fetch_sub(&s->refs, 1);
+		atomic_fetch_add(&s->refs, 1);   /* the subscription's */
+		st = js_Subscribe(&s->sub[k], js, subject, on_msg, s, NULL, &so, &jerr);
+		if (st == NATS_OK)
+			st = natsSubscription_SetOnCompleteCB(s->sub[k], on_complete, s);
+		if (st == NATS_OK)
+			continue;
+		snprintf(s->err, sizeof(s->err), "%s: %s (%d)", subject, natsStatus_GetText(st),
+		         (int)jerr);
+		if (s->sub[k]) {
+			natsSubscription_Unsubscribe(s->sub[k]);
+			natsSubscription_Destroy(s->sub[k]);   /* its on_complete unrefs */
+			s->sub[k] = NULL;
+		} else {
+			atomic_fetch_sub(&s->refs, 1);
+		}
+		if (k == 1) {                            /* all or nothing */
+			natsSubscription_Unsubscribe(s->sub[0]);
+			natsSubscription_Destroy(s->sub[0]);
+			s->sub[0] = NULL;
+		}
+		return;
 	}
 }
 
@@ -185,9 +210,11 @@ static void *unsubscribe(void *arg)
 {
 	struct sse *s = arg;
 
-	/* deletes the consumer (a NATS request): never on the loop */
-	natsSubscription_Unsubscribe(s->sub);
-	natsSubscription_Destroy(s->sub);
+	/* deletes the consumers (NATS requests): never on the loop */
+	for (int k = 0; k < 2; k++) {
+		natsSubscription_Unsubscribe(s->sub[k]);
+		natsSubscription_Destroy(s->sub[k]);
+	}
 	unref(s);                        /* the loop's */
 	atomic_fetch_sub(&threads, 1);
 	return NULL;
@@ -200,7 +227,7 @@ static void release(struct sse *s)
 	pthread_attr_t attr;
 
 	LIST_REMOVE(s, link);
-	if (!s->sub) {
+	if (!s->sub[0]) {
 		unref(s);
 		return;
 	}
@@ -209,7 +236,9 @@ static void release(struct sse *s)
 	atomic_fetch_add(&threads, 1);
 	if (pthread_create(&t, &attr, unsubscribe, s) != 0) {
 		atomic_fetch_sub(&threads, 1);
-		natsSubscription_Destroy(s->sub);   /* without the delete: it expires on the server */
+		/* without the deletes: the consumers expire on the server */
+		natsSubscription_Destroy(s->sub[0]);
+		natsSubscription_Destroy(s->sub[1]);
 		unref(s);
 	}
 	pthread_attr_destroy(&attr);
@@ -302,7 +331,7 @@ static void subscribed(struct tn_req *r, void *arg)
 {
 	struct sse *s = arg;
 
-	if (!r || !s->sub) {
+	if (!r || !s->sub[0]) {
 		if (r) {
 			CC_WARN("events: cannot read CC_EVENTS for tenant %s: %s", s->tenant, s->err);
 			tn_error(r, 503, "unavailable", NULL, "the event stream is unavailable now; try "
@@ -319,17 +348,24 @@ static void subscribed(struct tn_req *r, void *arg)
 static void stream(struct tn_req *r)
 {
 	const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
-	unsigned long long seq = 0;
+	unsigned long long seq[2] = { 0, 0 };
 	struct sse *s;
 	long open = 0;
 
 	if (last) {
-		char *end;
+		char *end = NULL;
+		bool ok = strspn(last, "0123456789-") == strlen(last) && last[0] != '-' &&
+		          strlen(last) <= 41;
 
 		errno = 0;
-		seq = strtoull(last, &end, 10);
-		if (!*last || *end || errno || strlen(last) > 19 || last[0] == '-' || last[0] == '+' ||
-		    last[0] == ' ')
+		if (ok) {
+			seq[0] = strtoull(last, &end, 10);
+			seq[1] = seq[0];
+			if (*end == '-')
+				seq[1] = strtoull(end + 1, &end, 10);
+			ok = !errno && end && !*end && end[-1] != '-';
+		}
+		if (!ok)
 			return tn_error(r, 400, "invalid_argument", "Last-Event-ID",
 			                "Last-Event-ID must be the id of an event of this stream");
 	}
@@ -343,7 +379,10 @@ static void stream(struct tn_req *r)
 	CC_BUG_ON(!s);
 	s->d = r->d;
 	snprintf(s->tenant, sizeof(s->tenant), "%s", r->tenant.id);
-	s->start_seq = last ? seq + 1 : 0;
+	s->start[0] = last ? seq[0] + 1 : 0;
+	s->start[1] = last ? seq[1] + 1 : 0;
+	s->last[0] = seq[0];
+	s->last[1] = seq[1];
 	atomic_init(&s->refs, 1);
 	LIST_INSERT_HEAD(&streams, s, link);
 	tn_offload(r, subscribe, subscribed, s);
