@@ -8,7 +8,9 @@
 # agent is ready shows in the live view, and is answered as soon as one goes
 # ready; RONA: an agent who does not answer is passed over to the next and,
 # after two misses, is not_ready "missed_calls"; two tenants with the same
-# queue name and extensions never see each other's callers.
+# queue name and extensions never see each other's callers. Memberships
+# and queue numbers are set through the API (a membership in a queue the
+# tenant does not have is 422).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -36,25 +38,28 @@ queue acme '{"name":"repair","strategy":"longest_idle","ring_timeout_s":5,"wrapu
 queue acme '{"name":"rona","strategy":"longest_idle","ring_timeout_s":5,"wrapup_s":0,"max_wait_s":0}'
 queue beta '{"name":"repair","strategy":"longest_idle","ring_timeout_s":5,"wrapup_s":0,"max_wait_s":0}'
 A=${TID[acme]} B=${TID[beta]}
-qid() { sql "SELECT id FROM cc.queues WHERE tenant_id = '$1' AND name = '$2'"; }
-aid() { sql "SELECT id FROM cc.agents WHERE tenant_id = '$1' AND extension = '$2'"; }
-member() { # TENANT_ID QUEUE EXT [PRIORITY]
-	sql "INSERT INTO cc.queue_members (tenant_id, queue_id, agent_id, priority)
-	     VALUES ('$1', '$(qid "$1" "$2")', '$(aid "$1" "$3")', ${4:-1})" > /dev/null
+# memberships and queue numbers through the API (each write a notice:
+# routingd reads the tenant again)
+members() { # SLUG EXT JSON
+	api PATCH "/v1/tenants/$1/agents/$2" "${KEY[$1]}" "{\"queues\":$3}"
+	check "members_$1_$2" [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
 }
-member "$A" repair 1001; member "$A" repair 1002
-member "$A" rona 1003; member "$A" rona 1001 2
-member "$B" repair 1001
+members acme 1001 '{"repair":1,"rona":2}'
+members acme 1002 '{"repair":1}'
+members acme 1003 '{"rona":1}'
+members beta 1001 '{"repair":1}'
+# a membership in another tenant's queue: refused, nothing stored
+api PATCH /v1/tenants/acme/agents/1002 "${KEY[acme]}" '{"queues":{"repair":1,"nosuch":1}}'
+check member_unknown_queue_422 [ "$HTTP" = 422 ]
 queue_number() { # SLUG E164 QUEUE
 	assign_number "$1" "$2" || return 1
-	sql "UPDATE cc.numbers SET target_type = 'queue', target_queue = '$(qid "${TID[$1]}" "$3")'
-	     WHERE e164 = '$2'" > /dev/null
+	api POST "/v1/tenants/$1/numbers" "${KEY[$1]}" "{\"e164\":\"$2\",\"target\":{\"type\":\"queue\",\"name\":\"$3\"}}"
+	check "number_$1_$3" [ "$HTTP" = 201 ] || echo "# HTTP $HTTP $(cat "$RESP")"
 }
 NA=+8657100000001 NR=+8657100000002 NB=+8657100000003
 queue_number acme "$NA" repair
 queue_number acme "$NR" rona
 queue_number beta "$NB" repair
-# routingd reads the tenants again on their notices (an API write each)
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
 
