@@ -894,6 +894,27 @@ TEST(restore_refuses_bad_records)
 	done();
 }
 
+/* a tenant deleted while routingd was away: its restored callers leave at
+ * the reconcile (hangup), not wait forever in mediad */
+TEST(restored_entry_of_a_gone_tenant)
+{
+	setup();
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "queue", "q", "queue_id", "x",
+	                        "instance", "md1", "arrival", (json_int_t)T0, "seq", (json_int_t)3, "moves", 0);
+	ASSERT_EQ_INT(acd_restore(A, "cc.acd." T2 ".entry.c1", rec, T0), 0);
+	json_decref(rec);
+	h_queue(&C, "q", ACD_LONGEST_IDLE);
+	acd_configure(A, &C.t, T0 + 1);                          /* T1 only */
+	json_t *calls = json_pack("[{s:s, s:s}]", "call", "c1", "tenant", T2);
+	acd_reconcile(A, "md1", calls, T0 + 2);
+	json_decref(calls);
+	check(T0 + 2);
+	ASSERT_EQ_INT(R.n_routes, 1);
+	ASSERT_EQ_INT(R.last_route.type, ACD_TARGET_HANGUP);
+	ASSERT_EQ_STR(s_of(last_event("overflowed"), "tenant"), T2);
+	done();
+}
+
 TEST(reconcile_releases_orphans)
 {
 	setup();
@@ -1067,5 +1088,5 @@ TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(r
           T(stale_epochs_ignored), T(pending_states_at_call_end), T(wrapup_then_ready_and_early_end),
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),
           T(callback_keeps_place_and_retries), T(callback_answered), T(abandoned_while_ringing),
-          T(restore_keeps_order), T(restore_refuses_bad_records), T(reconcile_releases_orphans),
+          T(restore_keeps_order), T(restore_refuses_bad_records), T(restored_entry_of_a_gone_tenant), T(reconcile_releases_orphans),
           T(tenant_isolation), T(expected_wait_measured), T(live_views), T(reconfigure_keeps_runtime))
