@@ -834,6 +834,7 @@ TEST(restore_keeps_order)
 	ready("1002", T0 + 1);
 	enq("c0", "q", "", T0 + 2);                              /* offered to 1002 */
 	take(T1, last(), T0 + 3);
+	struct h_offer old = *last();
 	enq("c1", "q", "+8613800000001", T0 + 10);
 	enq("c2", "q", "+8613800000002", T0 + 11);
 	enq("c3", "q", "+8613900000888", T0 + 12);               /* VIP */
@@ -869,7 +870,9 @@ TEST(restore_keeps_order)
 	acd_agent_get(A, T1, "1002", &after);
 	ASSERT(after.seq > before.seq);
 	ASSERT_EQ_INT(state(T1, "1001"), ACD_NOT_READY);
-	/* an answer for the old epoch is stale */
+	/* the answer of the offer made before the restart is stale */
+	ASSERT_EQ_INT(answer(&old, 0, T0 + 21), ESTALE);
+	ASSERT(last()->epochs[0] > old.epochs[0]);
 	done();
 }
 
