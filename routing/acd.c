@@ -1341,7 +1341,7 @@ static void agent_drop(struct acd *a, struct agent *ag, int64_t now_ms)
 			if (a->out.cancel)
 				a->out.cancel(a->out.arg, e->instance, e->call, e->offer);
 			ring_clear(e);
-			e->st = e->st == E_CB_CONNECTING ? E_WAITING : E_WAITING;
+			e->st = E_WAITING;
 			work_entry(a, e);
 		}
 		ag->entry = NULL;
@@ -2114,9 +2114,6 @@ int acd_agent_set(struct acd *a, const char *tenant, const char *ext, enum acd_s
 	case ACD_RESERVED:
 	case ACD_RINGING:
 	case ACD_ON_CALL:
-		if (ag->state == ACD_ON_CALL && ag->other && want != ACD_READY) {
-			/* other calls: the state to take when they end */
-		}
 		if (want == ACD_READY) {
 			ag->has_pending = false;
 			*ag->pending_reason = 0;
