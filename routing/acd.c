@@ -1341,7 +1341,7 @@ static void agent_drop(struct acd *a, struct agent *ag, int64_t now_ms)
 			if (a->out.cancel)
 				a->out.cancel(a->out.arg, e->instance, e->call, e->offer);
 			ring_clear(e);
-			e->st = e->st == E_CB_CONNECTING ? E_WAITING : E_WAITING;
+			e->st = E_WAITING;
 			work_entry(a, e);
 		}
 		ag->entry = NULL;
@@ -1636,9 +1636,11 @@ void acd_forget(struct acd *a, const char *tenant, int64_t now_ms)
 
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_queues; i++)
-		while (t->queues[i].head) {
-			struct entry *e = t->queues[i].head;
+	/* every entry, queued or restored and never placed (a tenant deleted
+	 * while routingd was away) */
+	for (size_t i = 0; i < t->entries.cap; i++)
+		while (t->entries.slots[i].key) {
+			struct entry *e = t->entries.slots[i].value;
 
 			if (e->n_ring)
 				release_ring(a, e, true, now_ms);
@@ -2112,9 +2114,6 @@ int acd_agent_set(struct acd *a, const char *tenant, const char *ext, enum acd_s
 	case ACD_RESERVED:
 	case ACD_RINGING:
 	case ACD_ON_CALL:
-		if (ag->state == ACD_ON_CALL && ag->other && want != ACD_READY) {
-			/* other calls: the state to take when they end */
-		}
 		if (want == ACD_READY) {
 			ag->has_pending = false;
 			*ag->pending_reason = 0;
@@ -2254,6 +2253,9 @@ static void expire_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 		break;
 	case ACD_ON_CALL:            /* never heard of again: released */
 		a->st.orphans++;
+		if ((e = cc_map_get(&ag->t->entries, ag->call)) && e->st == E_CB_CONNECTING &&
+		    streq(e->cb_agent, ag->ext))
+			entry_end(a, e, T_ABANDONED, NULL, NULL, NULL, NULL, now_ms);
 		if (ag->other) {
 			ag->n_busy = 0;
 			agent_finish(a, ag, now_ms);
@@ -2536,8 +2538,25 @@ void acd_reconcile(struct acd *a, const char *instance, const json_t *calls, int
 		struct entry **gone = NULL;
 		size_t n_gone = 0;
 
-		if (!t || !t->configured)
+		if (!t)
 			continue;
+		if (!t->configured) {
+			/* restored for a tenant that was not configured again (deleted
+			 * while routingd was away): its callers leave */
+			struct acd_target h = hangup_target();
+
+			for (size_t i = 0; i < t->entries.cap; i++)
+				while (t->entries.slots[i].key &&
+				       strcmp(((struct entry *)t->entries.slots[i].value)->instance, instance) == 0) {
+					struct entry *e = t->entries.slots[i].value;
+
+					a->st.orphans++;
+					if (a->out.route && listed(&byid, t->id, e->call, NULL))
+						a->out.route(a->out.arg, e->instance, e->call, &h);
+					entry_end(a, e, T_OVERFLOWED, &h, "no agents", NULL, NULL, now_ms);
+				}
+			continue;
+		}
 		for (size_t i = 0; i < t->entries.cap; i++) {
 			struct entry *e = t->entries.slots[i].key ? t->entries.slots[i].value : NULL;
 			const char *acd = NULL;
@@ -2838,6 +2857,11 @@ int acd_check(const struct acd *a, int64_t now_ms, char *why, size_t len)
 						BAD("entry %s without its max wait", e->call);
 				} else if (e->st == E_CB_WAIT && e->tm.idx == NOIDX) {
 					BAD("callback %s without its retry", e->call);
+				} else if (e->st == E_CB_CONNECTING) {
+					struct agent *c = agent_by_ext(t, e->cb_agent);
+
+					if (c && c->state == ACD_READY)
+						BAD("callback %s connecting with its agent %s ready", e->call, c->ext);
 				}
 			}
 			if (n != q->n)

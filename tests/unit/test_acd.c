@@ -834,6 +834,7 @@ TEST(restore_keeps_order)
 	ready("1002", T0 + 1);
 	enq("c0", "q", "", T0 + 2);                              /* offered to 1002 */
 	take(T1, last(), T0 + 3);
+	struct h_offer old = *last();
 	enq("c1", "q", "+8613800000001", T0 + 10);
 	enq("c2", "q", "+8613800000002", T0 + 11);
 	enq("c3", "q", "+8613900000888", T0 + 12);               /* VIP */
@@ -869,7 +870,9 @@ TEST(restore_keeps_order)
 	acd_agent_get(A, T1, "1002", &after);
 	ASSERT(after.seq > before.seq);
 	ASSERT_EQ_INT(state(T1, "1001"), ACD_NOT_READY);
-	/* an answer for the old epoch is stale */
+	/* the answer of the offer made before the restart is stale */
+	ASSERT_EQ_INT(answer(&old, 0, T0 + 21), ESTALE);
+	ASSERT(last()->epochs[0] > old.epochs[0]);
 	done();
 }
 
@@ -891,6 +894,27 @@ TEST(restore_refuses_bad_records)
 	rec = json_object();
 	ASSERT_EQ_INT(acd_restore(A, "cc.acd." T1 ".other.x", rec, T0), 0);   /* unknown: ignored */
 	json_decref(rec);
+	done();
+}
+
+/* a tenant deleted while routingd was away: its restored callers leave at
+ * the reconcile (hangup), not wait forever in mediad */
+TEST(restored_entry_of_a_gone_tenant)
+{
+	setup();
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "queue", "q", "queue_id", "x",
+	                        "instance", "md1", "arrival", (json_int_t)T0, "seq", (json_int_t)3, "moves", 0);
+	ASSERT_EQ_INT(acd_restore(A, "cc.acd." T2 ".entry.c1", rec, T0), 0);
+	json_decref(rec);
+	h_queue(&C, "q", ACD_LONGEST_IDLE);
+	acd_configure(A, &C.t, T0 + 1);                          /* T1 only */
+	json_t *calls = json_pack("[{s:s, s:s}]", "call", "c1", "tenant", T2);
+	acd_reconcile(A, "md1", calls, T0 + 2);
+	json_decref(calls);
+	check(T0 + 2);
+	ASSERT_EQ_INT(R.n_routes, 1);
+	ASSERT_EQ_INT(R.last_route.type, ACD_TARGET_HANGUP);
+	ASSERT_EQ_STR(s_of(last_event("overflowed"), "tenant"), T2);
 	done();
 }
 
@@ -1067,5 +1091,5 @@ TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(r
           T(stale_epochs_ignored), T(pending_states_at_call_end), T(wrapup_then_ready_and_early_end),
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),
           T(callback_keeps_place_and_retries), T(callback_answered), T(abandoned_while_ringing),
-          T(restore_keeps_order), T(restore_refuses_bad_records), T(reconcile_releases_orphans),
+          T(restore_keeps_order), T(restore_refuses_bad_records), T(restored_entry_of_a_gone_tenant), T(reconcile_releases_orphans),
           T(tenant_isolation), T(expected_wait_measured), T(live_views), T(reconfigure_keeps_runtime))
