@@ -136,6 +136,49 @@ struct play_req {                    /* mem object: one prompt asked of the cata
 
 static struct list calls;
 static struct cc_map domains;        /* tenant id -> its SIP domain (from its INVITEs) */
+
+/* Callbacks handed to routingd: the caller has hung up, the entry is
+ * routingd's, and mediad lists it in .calls (acd "callback") so routingd's
+ * reconcile does not take it for a call mediad lost. Until its callback
+ * call connected and ended, or a day passed. */
+#define PARKED_MAX     10000
+#define PARKED_KEEP_US (24LL * 3600 * 1000000)
+struct parked {
+	struct le le;
+	char call[CC_UUID_LEN], tenant[CC_UUID_LEN], queue[CC_FLOW_NAME_MAX];
+	int64_t since_us;
+};
+static struct list parked;
+
+static void park(const struct md_call *c)
+{
+	struct parked *p;
+
+	if (list_count(&parked) >= PARKED_MAX || !(p = calloc(1, sizeof(*p))))
+		return;
+	snprintf(p->call, sizeof(p->call), "%s", c->inv.call);
+	snprintf(p->tenant, sizeof(p->tenant), "%s", c->inv.tenant);
+	snprintf(p->queue, sizeof(p->queue), "%s", c->queue);
+	p->since_us = cc_now_us();
+	list_append(&parked, &p->le, p);
+}
+
+/* Drops the call's parked callback (call: that one; NULL: the expired). */
+static void unpark(const char *call)
+{
+	int64_t now = cc_now_us();
+	struct le *le = list_head(&parked);
+
+	while (le) {
+		struct parked *p = le->data;
+
+		le = le->next;
+		if (call ? !strcmp(p->call, call) : now - p->since_us > PARKED_KEEP_US) {
+			list_unlink(&p->le);
+			free(p);
+		}
+	}
+}
 static bool stopping;              /* md_calls_end_all ran: new calls get 503 */
 static struct md_calls_stats stats;
 
@@ -1274,6 +1317,7 @@ static void on_callback_ok(const json_t *a, void *arg)
 	/* the entry is routingd's now (its place kept): goodbye, hang up */
 	CLOG(CC_LOG_INFO, c, "callback taken: goodbye");
 	c->acd = ACD_CALLBACK_DONE;
+	park(c);
 	snprintf(name, sizeof(name), "q_cb_ok_%s", c->qs.lang);
 	say(c, name);
 }
@@ -1643,6 +1687,8 @@ static void call_end(struct md_call *c, const char *result)
 
 	/* the ACD hears how the entry ended: its bridged call ended, or the
 	 * caller left the queue (ringing legs: CANCEL, a held 200: BYE) */
+	if (c->cb && c->agent_out && !c->quiet)
+		unpark(c->inv.call);         /* the callback happened: its entry is over */
 	if (c->quiet)
 		;                            /* routingd knows (a callback offer that ended) */
 	else if (c->acd == ACD_BRIDGED && (c->cb ? c->agent_out : c->out))
@@ -1809,6 +1855,18 @@ json_t *md_calls_json(void *arg)
 			json_object_set_new(o, "acd", json_string(acd));
 		}
 		json_array_append_new(a, o);
+	}
+	unpark(NULL);
+	for (struct le *le = list_head(&parked); le; le = le->next) {
+		struct parked *p = le->data;
+		char since[CC_RFC3339_LEN];
+
+		if (call_by_id(p->call))
+			continue;                /* its callback call is listed already */
+		cc_rfc3339(p->since_us, since);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "call", p->call, "tenant",
+		                                   p->tenant, "since", since, "queue", p->queue,
+		                                   "acd", "callback"));
 	}
 	return a;
 }
