@@ -21,6 +21,7 @@
  * libre sends a BYE to a 200 that comes after the CANCEL), and the call
  * leaves the list.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,6 +32,7 @@
 #include "ivr.h"
 #include "leg.h"
 #include "log.h"
+#include "map.h"
 #include "player.h"
 #include "queue.h"
 #include "rpc.h"
@@ -119,6 +121,11 @@ struct md_call {                     /* mem object */
 	uint64_t hold_since;             /* tmr_jiffies */
 	char cb_digits[20];
 	size_t n_cb;
+	/* a callback offer's call: no caller leg; the agent answers, then the
+	 * customer (c->out, a pstn leg) is dialled; the agent's leg is c->leg */
+	bool cb;
+	struct md_out *agent_out;        /* the agent's answered leg (its session) */
+	bool quiet;                      /* ends without a result (routingd knows) */
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -128,6 +135,50 @@ struct play_req {                    /* mem object: one prompt asked of the cata
 };
 
 static struct list calls;
+static struct cc_map domains;        /* tenant id -> its SIP domain (from its INVITEs) */
+
+/* Callbacks handed to routingd: the caller has hung up, the entry is
+ * routingd's, and mediad lists it in .calls (acd "callback") so routingd's
+ * reconcile does not take it for a call mediad lost. Until its callback
+ * call connected and ended, or a day passed. */
+#define PARKED_MAX     10000
+#define PARKED_KEEP_US (24LL * 3600 * 1000000)
+struct parked {
+	struct le le;
+	char call[CC_UUID_LEN], tenant[CC_UUID_LEN], queue[CC_FLOW_NAME_MAX];
+	int64_t since_us;
+};
+static struct list parked;
+
+static void park(const struct md_call *c)
+{
+	struct parked *p;
+
+	if (list_count(&parked) >= PARKED_MAX || !(p = calloc(1, sizeof(*p))))
+		return;
+	snprintf(p->call, sizeof(p->call), "%s", c->inv.call);
+	snprintf(p->tenant, sizeof(p->tenant), "%s", c->inv.tenant);
+	snprintf(p->queue, sizeof(p->queue), "%s", c->queue);
+	p->since_us = cc_now_us();
+	list_append(&parked, &p->le, p);
+}
+
+/* Drops the call's parked callback (call: that one; NULL: the expired). */
+static void unpark(const char *call)
+{
+	int64_t now = cc_now_us();
+	struct le *le = list_head(&parked);
+
+	while (le) {
+		struct parked *p = le->data;
+
+		le = le->next;
+		if (call ? !strcmp(p->call, call) : now - p->since_us > PARKED_KEEP_US) {
+			list_unlink(&p->le);
+			free(p);
+		}
+	}
+}
 static bool stopping;              /* md_calls_end_all ran: new calls get 503 */
 static struct md_calls_stats stats;
 
@@ -138,6 +189,7 @@ static void acd_leg_estab(struct md_call *c, struct md_out *o);
 static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code);
 static void acd_hold(struct md_call *c, bool on);
 static void acd_enqueue(struct md_call *c, const char *queue, const struct cc_flow_node *node);
+static void cb_customer_failed(struct md_call *c, uint16_t code);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -176,6 +228,7 @@ static void call_destructor(void *arg)
 	for (size_t i = 0; i < c->n_alegs; i++)
 		mem_deref(c->alegs[i]);
 	mem_deref(c->held);
+	mem_deref(c->agent_out);
 	mem_deref(c->music);
 	for (size_t i = 0; i < MD_Q_PROMPTS; i++)
 		mem_deref(c->ann[i]);
@@ -310,6 +363,10 @@ static void out_failed(struct md_call *c, uint16_t code)
 	c->out = mem_deref(o);
 	md_player_silence(c->player);
 	event(c, CC_EV_AGENT_FAILED, f);
+	if (c->cb) {
+		cb_customer_failed(c, code);
+		return;
+	}
 	feed(c, IVR_FAILED, 0, NULL);
 }
 
@@ -388,6 +445,11 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 	struct md_call *c = o->call;
 
 	o->sess = mem_deref(o->sess);
+	if (c && !c->ended && c->agent_out == o) {
+		CLOG(CC_LOG_INFO, c, "callback: agent %s hung up", o->agent);
+		call_end(c, "bridged");
+		return;
+	}
 	if (o->acd && c && !c->ended && c->out != o) {
 		acd_leg_failed(c, o, o->answered ? 487 : msg && msg->scode >= 300 ? msg->scode : 480);
 		return;
@@ -471,6 +533,10 @@ fail:
 		json_object_set_new(f, "reason", json_string("rejected"));
 		stats.legs_failed++;
 		event(c, CC_EV_AGENT_FAILED, f);
+		if (c->cb) {
+			cb_customer_failed(c, 500);
+			return;
+		}
 		feed(c, IVR_FAILED, 0, NULL);
 	}
 }
@@ -673,6 +739,8 @@ static const char *acd_state_name(const struct md_call *c)
 	switch (c->acd) {
 	case ACD_ENQUEUING:
 	case ACD_WAITING:
+		if (c->cb)
+			return "callback";
 		return c->n_alegs || c->held ? "ringing" : "queued";
 	case ACD_BRIDGED:
 		return "bridged";
@@ -997,11 +1065,17 @@ static void aleg_remove(struct md_call *c, struct md_out *o)
 		}
 }
 
+static void cb_connect(struct md_call *c, struct md_out *o);
+
 static void acd_bridge(struct md_call *c, struct md_out *o)
 {
 	json_t *f;
 	int err;
 
+	if (c->cb) {
+		cb_connect(c, o);
+		return;
+	}
 	c->held = NULL;                   /* its reference is c->out's now */
 	acd_leave(c);                     /* the other legs: CANCEL (BYE to a later 200) */
 	c->acd = ACD_BRIDGED;
@@ -1041,6 +1115,11 @@ static void on_answered_ack(const json_t *a, void *arg)
 	CLOG(CC_LOG_INFO, c, "agent %s's answer is %s: BYE", o->agent, a ? "stale" : "unconfirmed");
 	c->held = NULL;
 	out_drop(o);
+	if (c->cb && !c->n_alegs) {
+		c->quiet = true;
+		call_end(c, "ivr_ended");
+		return;
+	}
 	if (!c->n_alegs && c->acd == ACD_WAITING)
 		ann_arm(c);
 }
@@ -1086,6 +1165,12 @@ static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code)
 	aleg_remove(c, o);
 	o->call = NULL;
 	mem_deref(o);
+	if (c->cb && !c->n_alegs && !c->held && c->acd == ACD_WAITING) {
+		/* no agent took the callback: routingd offers it again (a new offer) */
+		c->quiet = true;
+		call_end(c, "ivr_ended");
+		return;
+	}
 	if (!c->n_alegs && !c->held && c->acd == ACD_WAITING)
 		ann_arm(c);
 }
@@ -1232,6 +1317,7 @@ static void on_callback_ok(const json_t *a, void *arg)
 	/* the entry is routingd's now (its place kept): goodbye, hang up */
 	CLOG(CC_LOG_INFO, c, "callback taken: goodbye");
 	c->acd = ACD_CALLBACK_DONE;
+	park(c);
 	snprintf(name, sizeof(name), "q_cb_ok_%s", c->qs.lang);
 	say(c, name);
 }
@@ -1338,6 +1424,79 @@ static struct md_call *call_by_id(const char *id)
 
 #define REFUSE(why) json_pack("{s:b,s:s}", "ok", 0, "why", (why))
 
+/* -- callback offers: no caller leg -- */
+
+#define CB_SEQ_BASE 1000             /* a callback call's events: after the caller's own
+                                        (the same call id; event ids are named by seq) */
+#define CB_DIAL_S   30               /* the customer's ring time */
+
+static void cb_customer_failed(struct md_call *c, uint16_t code)
+{
+	CLOG(CC_LOG_INFO, c, "callback: the customer did not answer (%u)", code);
+	if (c->agent_out)
+		(void)acd_result(c, "callback_failed", c->agent_out, code, md_queue_fail_reason(code),
+		                 NULL, NULL);
+	c->quiet = true;
+	call_end(c, "ivr_ended");
+}
+
+/* routingd confirmed the agent: the agent's leg takes the caller's place in
+ * the mix, hears ring-back, and the customer is dialled. */
+static void cb_connect(struct md_call *c, struct md_out *o)
+{
+	c->held = NULL;                  /* its reference is agent_out's now */
+	acd_leave(c);
+	c->acd = ACD_BRIDGED;
+	c->agent_out = o;
+	c->leg = mem_ref(o->leg);
+	stats.legs_answered++;
+	if (md_mix_join(c->mix, &c->leg->member) != 0) {
+		call_end(c, "ivr_ended");
+		return;
+	}
+	CLOG(CC_LOG_INFO, c, "callback: agent %s answered, dialling %s", o->agent, c->inv.caller);
+	place_leg(c, c->inv.caller, CB_DIAL_S, true);
+}
+
+static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenant,
+                                   const char *queue, const char **why)
+{
+	const char *domain = domains.slots ? cc_map_get(&domains, tenant) : NULL;
+	struct md_call *c;
+
+	*why = "no SIP domain known for the tenant";
+	if (!domain)
+		return NULL;
+	*why = "out of resources";
+	c = mem_zalloc(sizeof(*c), call_destructor);
+	if (!c)
+		return NULL;
+	snprintf(c->inv.call, sizeof(c->inv.call), "%s", o->call);
+	snprintf(c->inv.tenant, sizeof(c->inv.tenant), "%s", tenant);
+	snprintf(c->inv.domain, sizeof(c->inv.domain), "%s", domain);
+	snprintf(c->inv.caller, sizeof(c->inv.caller), "%s", o->callback);
+	snprintf(c->queue, sizeof(c->queue), "%s", queue && strlen(queue) < sizeof(c->queue) ? queue : "");
+	c->since_us = c->answered_us = cc_now_us();
+	c->answered_ms = tmr_jiffies();
+	c->seq = CB_SEQ_BASE;
+	c->cb = true;
+	c->acd = ACD_WAITING;
+	c->qs.expected_wait_s = -1;
+	snprintf(c->qs.lang, sizeof(c->qs.lang), "zh");
+	tmr_init(&c->ivr_tmr);
+	tmr_init(&c->digit_tmr);
+	tmr_init(&c->ann_tmr);
+	if (md_mix_alloc(&c->mix) || md_player_alloc(&c->player) ||
+	    md_mix_join(c->mix, &c->player->member)) {
+		mem_deref(c);
+		return NULL;
+	}
+	list_append(&calls, &c->le, c);
+	stats.started++;
+	CLOG(CC_LOG_INFO, c, "callback offer: %s in queue %s", c->inv.caller, c->queue);
+	return c;
+}
+
 json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 {
 	const char *id = json_string_value(json_object_get(msg, "call"));
@@ -1353,10 +1512,20 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 
 		if (md_queue_read_offer(msg, &o, &why) != 0)
 			return REFUSE(why);
-		if (!(c = call_by_id(o.call)) || c->acd == ACD_NONE || c->acd == ACD_CALLBACK_DONE)
-			return REFUSE(o.callback[0] ? "callback offers are not taken yet" : "no such call");
-		if (o.callback[0])
-			return REFUSE("callback offers are not taken yet");
+		c = call_by_id(o.call);
+		if (o.callback[0] && (!c || c->acd == ACD_CALLBACK_DONE)) {
+			const char *tenant = json_string_value(json_object_get(msg, "tenant"));
+			const char *queue = json_string_value(json_object_get(msg, "queue"));
+
+			if (!tenant || !cc_uuid_valid(tenant))
+				return REFUSE("tenant is not an id");
+			if (!(c = cb_call_new(&o, tenant, queue, &why)))
+				return REFUSE(why);
+		} else if (o.callback[0]) {
+			return REFUSE("not a callback");
+		}
+		if (!c || c->acd == ACD_NONE || c->acd == ACD_CALLBACK_DONE)
+			return REFUSE("no such call");
 		if (c->acd == ACD_BRIDGED)
 			return REFUSE("bridged");
 		if (c->acd != ACD_WAITING)
@@ -1379,8 +1548,12 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 			snprintf(f.offer, sizeof(f.offer), "%s", o.offer);
 			(void)acd_result(c, "failed", &f, 500, "rejected", NULL, NULL);
 		}
-		if (!placed)
+		if (!placed && c->cb) {
+			c->quiet = true;     /* the failures went to routingd */
+			call_end(c, "ivr_ended");
+		} else if (!placed) {
 			ann_arm(c);
+		}
 		return json_pack("{s:b}", "ok", 1);
 	}
 	if (!(c = call_by_id(id)))
@@ -1390,7 +1563,10 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 
 		if (!offer || !cc_uuid_valid(offer))
 			return REFUSE("offer is not an id");
-		if (c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
+		if (c->cb && c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
+			c->quiet = true;     /* the callback's offer is withdrawn */
+			call_end(c, "ivr_ended");
+		} else if (c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
 			for (size_t i = 0; i < c->n_alegs; i++) {
 				out_drop(c->alegs[i]);
 				c->alegs[i] = NULL;
@@ -1484,7 +1660,8 @@ static void call_end(struct md_call *c, const char *result)
 	for (size_t i = 0; c->running && i < c->run.n_vars; i++)
 		json_object_set_new(vars, c->run.vars[i].name, json_string(c->run.vars[i].value));
 	media = json_object();
-	json_object_set_new(media, "caller", leg_json(c->leg));
+	if (c->leg)
+		json_object_set_new(media, c->cb ? "agent" : "caller", leg_json(c->leg));
 	if (c->out && c->out->answered) {
 		json_t *l = leg_json(c->out->leg);
 		json_object_set_new(l, "leg", json_string(c->out->id));
@@ -1502,7 +1679,7 @@ static void call_end(struct md_call *c, const char *result)
 		if (c->acd == ACD_CALLBACK_DONE)
 			json_object_set_new(f, "callback", json_true());
 	}
-	if (c->answered_ms)
+	if (c->answered_ms && (!c->cb || c->agent_out))
 		event(c, CC_EV_MEDIA_ENDED, f);
 	else
 		json_decref(f);
@@ -1510,8 +1687,12 @@ static void call_end(struct md_call *c, const char *result)
 
 	/* the ACD hears how the entry ended: its bridged call ended, or the
 	 * caller left the queue (ringing legs: CANCEL, a held 200: BYE) */
-	if (c->acd == ACD_BRIDGED && c->out)
-		(void)acd_result(c, "ended", c->out, 0, "", NULL, NULL);
+	if (c->cb && c->agent_out && !c->quiet)
+		unpark(c->inv.call);         /* the callback happened: its entry is over */
+	if (c->quiet)
+		;                            /* routingd knows (a callback offer that ended) */
+	else if (c->acd == ACD_BRIDGED && (c->cb ? c->agent_out : c->out))
+		(void)acd_result(c, "ended", c->cb ? c->agent_out : c->out, 0, "", NULL, NULL);
 	else if (c->acd == ACD_ENQUEUING || c->acd == ACD_WAITING || c->acd == ACD_CALLBACK)
 		(void)acd_result(c, "abandoned", NULL, 0, "", NULL, NULL);
 	acd_leave(c);
@@ -1521,7 +1702,13 @@ static void call_end(struct md_call *c, const char *result)
 		c->out->call = NULL;
 	c->out = mem_deref(c->out);
 	c->player = mem_deref(c->player);
-	md_mix_leave(&c->leg->member);
+	if (c->agent_out) {
+		c->agent_out->call = NULL;
+		out_drop(c->agent_out);     /* the callback's agent: BYE */
+		c->agent_out = NULL;
+	}
+	if (c->leg)
+		md_mix_leave(&c->leg->member);
 	/* the caller: BYE once answered, else a final answer */
 	if (c->sess && !c->answered_ms)
 		(void)sipsess_reject(c->sess, 503, "Service Unavailable", "");
@@ -1583,6 +1770,19 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	}
 	c->inv = *inv;
 	c->since_us = cc_now_us();
+	/* the tenant's SIP domain, for its callback offers (they come with no INVITE) */
+	if (!domains.slots)
+		cc_map_init(&domains);
+	{
+		char *old = cc_map_get(&domains, inv->tenant);
+
+		if (!old || strcmp(old, inv->domain)) {
+			char *d = strdup(inv->domain);
+
+			if (d)
+				free(cc_map_put(&domains, inv->tenant, d));
+		}
+	}
 	tmr_init(&c->ivr_tmr);
 	tmr_init(&c->digit_tmr);
 	tmr_init(&c->ann_tmr);
@@ -1655,6 +1855,18 @@ json_t *md_calls_json(void *arg)
 			json_object_set_new(o, "acd", json_string(acd));
 		}
 		json_array_append_new(a, o);
+	}
+	unpark(NULL);
+	for (struct le *le = list_head(&parked); le; le = le->next) {
+		struct parked *p = le->data;
+		char since[CC_RFC3339_LEN];
+
+		if (call_by_id(p->call))
+			continue;                /* its callback call is listed already */
+		cc_rfc3339(p->since_us, since);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "call", p->call, "tenant",
+		                                   p->tenant, "since", since, "queue", p->queue,
+		                                   "acd", "callback"));
 	}
 	return a;
 }

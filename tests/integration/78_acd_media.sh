@@ -69,6 +69,10 @@ queue_number acme "$NQ" repair
 queue_number acme "$NCB" cbq
 queue_number acme "$NT" tiny
 queue_number beta "$NB" repair
+# the callback's customer is dialled out through the carrier
+PSTN=$(pick_port)
+new_trunk pstn-out "$(pick_port)" "$PSTN"
+check pstn_enabled pstn_enable acme "$NQ"
 # routingd reads the tenants again on their notices (an API write each)
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
@@ -223,6 +227,26 @@ check cb_entry_kept waiting acme cbq 1
 check cb_entry_is_callback [ "$(jr '.waiting[0].state')" = callback ]
 check cb_logged grep -q 'callback taken: goodbye' "$MLOG"
 echo "# callback caller heard: $(labels "$(heard cb)")"
+# the callback's turn: the agent made ready is rung first (no caller leg),
+# answers, and then the customer is dialled through the carrier and bridged
+(cd "$SIPW" && timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/pstn_uas_bye.xml" \
+	-p "$PSTN" -m 1 -trace_msg -message_file pstn-cb.log -nostdin -timeout 55 > pstn-cb.out 2>&1; echo $? > pstn-cb.rc) &
+SIPP_PIDS="${SIPP_PIDS:-} $!"
+wait_for 5 eval 'ss -Huan "sport = :$PSTN" | grep -q .'
+a0=$(answered_n a1)
+ended_n() { local n; n=$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/a1/out" 2>/dev/null); echo "${n:-0}"; }
+e0=$(ended_n)
+check cb_a1_ready state acme 1001 ready
+check cb_agent_rung_first wait_for 25 n_is_past a1 "$a0"
+check cb_offer_taken grep -q "callback offer: ${FROM[cb]} in queue cbq" "$MLOG"
+check cb_customer_dialled wait_for 20 grep -q "^INVITE sip:${FROM[cb]}@" "$SIPW/pstn-cb.log"
+check cb_customer_bridged wait_for 20 grep -q "callback: agent 1001 answered, dialling ${FROM[cb]}" "$MLOG"
+# the customer hangs up after 2 s: the agent gets a BYE, the entry is over
+agent_bye() { [ "$(ended_n)" -gt "$e0" ]; }
+check cb_agent_gets_bye wait_for 20 agent_bye
+check cb_customer_call_ok wait_for 20 eval '[ "$(cat "$SIPW/pstn-cb.rc" 2>/dev/null)" = 0 ]'
+check cb_entry_done wait_for 15 waiting acme cbq 0
+check cb_a1_away_again state acme 1001 not_ready lunch
 
 # ---------------------- a full queue: the second caller gets the overflow route
 check t1_answered dial t1 "$NT"
