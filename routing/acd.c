@@ -179,10 +179,10 @@ struct acd {
 	struct cc_map tenants;
 	struct timer **heap;
 	size_t n_heap, cap_heap;
-	struct entry **ework;
-	size_t n_ework, cap_ework;
+	struct entry **ework;        /* FIFO: [h_ework, n_ework), NULL: taken out */
+	size_t h_ework, n_ework, cap_ework;
 	struct agent **awork;
-	size_t n_awork, cap_awork;
+	size_t h_awork, n_awork, cap_awork;
 	uint64_t next_seq;
 	struct acd_stats st;
 	int depth;                   /* dispatch re-entry guard */
@@ -458,18 +458,18 @@ static void work_agent(struct acd *a, struct agent *ag)
 
 static void unwork_entry(struct acd *a, struct entry *e)
 {
-	for (size_t i = 0; e->in_work && i < a->n_ework; i++)
+	for (size_t i = a->h_ework; e->in_work && i < a->n_ework; i++)
 		if (a->ework[i] == e) {
-			a->ework[i] = a->ework[--a->n_ework];
+			a->ework[i] = NULL;
 			e->in_work = false;
 		}
 }
 
 static void unwork_agent(struct acd *a, struct agent *ag)
 {
-	for (size_t i = 0; ag->in_work && i < a->n_awork; i++)
+	for (size_t i = a->h_awork; ag->in_work && i < a->n_awork; i++)
 		if (a->awork[i] == ag) {
-			a->awork[i] = a->awork[--a->n_awork];
+			a->awork[i] = NULL;
 			ag->in_work = false;
 		}
 }
@@ -814,37 +814,43 @@ static void entry_end(struct acd *a, struct entry *e, enum terminal how, const s
 		counters_roll(q, now_ms);
 		if (wait > q->c.longest_wait_ms)
 			q->c.longest_wait_ms = wait;
-		switch (how) {
-		case T_ANSWERED:
+	}
+	/* (q is NULL for the callers of a queue that is gone: the event all the same) */
+	switch (how) {
+	case T_ANSWERED:
+		if (q) {
 			q->c.answered++;
-			a->st.answered++;
 			if (wait <= q->cfg.service_level_s * 1000LL)
 				q->c.answered_in_sl++;
-			ev = call_event(e, CC_EV_AGENT_ANSWERED, now_ms);
-			json_object_set_new(ev, "agent", json_string(agent ? agent : ""));
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			json_object_set_new(ev, "leg", json_string(leg ? leg : ""));
-			break;
-		case T_OVERFLOWED:
-			q->c.overflowed++;
-			a->st.overflowed++;
-			ev = call_event(e, CC_EV_OVERFLOWED, now_ms);
-			json_object_set_new(ev, "why", json_string(why));
-			json_object_set_new(ev, "target", target_json(target));
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			break;
-		default:
-			q->c.abandoned++;
-			a->st.abandoned++;
-			ev = call_event(e, CC_EV_ABANDONED, now_ms);
-			json_object_set_new(ev, "wait_ms", json_integer(wait));
-			json_object_set_new(ev, "position", json_integer(pos));
-			break;
 		}
-		emit(a, e->t->id, how == T_ANSWERED ? CC_EV_AGENT_ANSWERED :
-		     how == T_OVERFLOWED ? CC_EV_OVERFLOWED : CC_EV_ABANDONED, ev);
-		q_remove(q, e);
+		a->st.answered++;
+		ev = call_event(e, CC_EV_AGENT_ANSWERED, now_ms);
+		json_object_set_new(ev, "agent", json_string(agent ? agent : ""));
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		json_object_set_new(ev, "leg", json_string(leg ? leg : ""));
+		break;
+	case T_OVERFLOWED:
+		if (q)
+			q->c.overflowed++;
+		a->st.overflowed++;
+		ev = call_event(e, CC_EV_OVERFLOWED, now_ms);
+		json_object_set_new(ev, "why", json_string(why));
+		json_object_set_new(ev, "target", target_json(target));
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		break;
+	default:
+		if (q)
+			q->c.abandoned++;
+		a->st.abandoned++;
+		ev = call_event(e, CC_EV_ABANDONED, now_ms);
+		json_object_set_new(ev, "wait_ms", json_integer(wait));
+		json_object_set_new(ev, "position", json_integer(pos));
+		break;
 	}
+	emit(a, e->t->id, how == T_ANSWERED ? CC_EV_AGENT_ANSWERED :
+	     how == T_OVERFLOWED ? CC_EV_OVERFLOWED : CC_EV_ABANDONED, ev);
+	if (q)
+		q_remove(q, e);
 	journal_entry(a, e, true, results[how]);
 	cc_map_del(&e->t->entries, e->call);
 	entry_free(a, e);
@@ -1116,9 +1122,12 @@ static void place_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 
 			if (q->cfg.strategy == ACD_ROUND_ROBIN && member_of(ag, q, &pos))
 				q->rr = pos;
-			if (q->cfg.strategy == ACD_RING_ALL) {
-				/* the only ready eligible one, else the entry would have had them */
+			if (q->cfg.strategy == ACD_RING_ALL || *best->dedicated) {
+				/* ring_all rings every ready one; a VIP's own agent first. If
+				 * ag is not among those picked, it looks again */
 				place_entry(a, best, now_ms);
+				if (ready_free(ag))
+					work_agent(a, ag);
 			} else {
 				offer(a, best, &ag, 1, q->cfg.ring_timeout_s, now_ms);
 			}
@@ -1137,15 +1146,19 @@ static void dispatch(struct acd *a, int64_t now_ms)
 	a->depth++;
 	clock_gettime(CLOCK_MONOTONIC, &t0);   /* only for stats.dispatch_ns_max */
 	for (;;) {
-		if (a->n_ework) {
-			struct entry *e = a->ework[--a->n_ework];
+		if (a->h_ework < a->n_ework) {
+			struct entry *e = a->ework[a->h_ework++];
 
+			if (!e)
+				continue;
 			e->in_work = false;
 			if (e->st == E_WAITING && e->q)
 				place_entry(a, e, now_ms);
-		} else if (a->n_awork) {
-			struct agent *ag = a->awork[--a->n_awork];
+		} else if (a->h_awork < a->n_awork) {
+			struct agent *ag = a->awork[a->h_awork++];
 
+			if (!ag)
+				continue;
 			ag->in_work = false;
 			if (ready_free(ag))
 				place_agent(a, ag, now_ms);
@@ -1153,6 +1166,7 @@ static void dispatch(struct acd *a, int64_t now_ms)
 			break;
 		}
 	}
+	a->h_ework = a->n_ework = a->h_awork = a->n_awork = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	if (ns > a->st.dispatch_ns_max)
@@ -1327,7 +1341,7 @@ static void agent_drop(struct acd *a, struct agent *ag, int64_t now_ms)
 			if (a->out.cancel)
 				a->out.cancel(a->out.arg, e->instance, e->call, e->offer);
 			ring_clear(e);
-			e->st = e->st == E_CB_CONNECTING ? E_WAITING : E_WAITING;
+			e->st = E_WAITING;
 			work_entry(a, e);
 		}
 		ag->entry = NULL;
@@ -1430,9 +1444,17 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 	}
 
 	/* agents: runtime kept by id */
+	/* every membership points into the old queues: dropped here, rebuilt
+	 * below for the agents still configured */
 	for (size_t i = 0; i < t->agents.cap; i++)
-		if (t->agents.slots[i].key)
-			((struct agent *)t->agents.slots[i].value)->configured = false;
+		if (t->agents.slots[i].key) {
+			struct agent *ag = t->agents.slots[i].value;
+
+			ag->configured = false;
+			free(ag->mem);
+			ag->mem = NULL;
+			ag->n_mem = 0;
+		}
 	cc_map_free(&t->byext, NULL);
 	cc_map_init(&t->byext);
 	for (size_t i = 0; i < cfg->n_agents; i++) {
@@ -1475,11 +1497,12 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 		}
 		qsort(ag->mem, ag->n_mem, sizeof(*ag->mem), cmp_member);
 	}
-	/* members of each queue, ready lists in ready order */
-	for (size_t i = 0; i < t->agents.cap; i++) {
-		struct agent *ag = t->agents.slots[i].key ? t->agents.slots[i].value : NULL;
+	/* members of each queue in the configuration's order, ready lists in ready order */
+	for (size_t i = 0; i < cfg->n_agents; i++) {
+		struct agent *ag = memchr(cfg->agents[i].ext, 0, ACD_EXT_MAX) ?
+		                   agent_by_ext(t, cfg->agents[i].ext) : NULL;
 
-		if (!ag || !ag->configured)
+		if (!ag || strcmp(ag->id, cfg->agents[i].id) != 0)
 			continue;
 		for (size_t k = 0; k < ag->n_mem; k++) {
 			struct queue *q = ag->mem[k].queue;
@@ -1509,7 +1532,8 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 				ready[n_ready++] = ag;
 			}
 		}
-		qsort(ready, n_ready, sizeof(*ready), cmp_since);
+		if (n_ready)
+			qsort(ready, n_ready, sizeof(*ready), cmp_since);
 		for (size_t i = 0; i < n_ready; i++) {
 			for (size_t k = 0; k < ready[i]->n_mem; k++)
 				ready_add(&ready[i]->mem[k]);
@@ -1556,7 +1580,7 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 			vip_lookup(t, e);
 			if (e->st == E_WAITING)
 				max_wait_arm(a, e);
-			work_entry(a, e);
+			/* not pushed: every ready agent is, and takes the first in order */
 		}
 	/* re-sort: a VIP list change moves classes (insertion sort, stable) */
 	for (size_t i = 0; i < t->n_queues; i++) {
@@ -1612,9 +1636,11 @@ void acd_forget(struct acd *a, const char *tenant, int64_t now_ms)
 
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_queues; i++)
-		while (t->queues[i].head) {
-			struct entry *e = t->queues[i].head;
+	/* every entry, queued or restored and never placed (a tenant deleted
+	 * while routingd was away) */
+	for (size_t i = 0; i < t->entries.cap; i++)
+		while (t->entries.slots[i].key) {
+			struct entry *e = t->entries.slots[i].value;
 
 			if (e->n_ring)
 				release_ring(a, e, true, now_ms);
@@ -1689,32 +1715,37 @@ void acd_enqueue(struct acd *a, const struct acd_enqueue *req, int64_t now_ms,
 	/* a queue that does not take the caller: its overflow, or a move */
 	while (!queue_accepts(q, &why)) {
 		struct acd_target over = q->cfg.overflow;
+		struct queue *dst = NULL;
 		json_t *ev;
 		char name[200];
 
 		if (streq(why, "full"))
 			a->st.blocked++;
-		snprintf(name, sizeof(name), "acd/%s/%s/blocked/%s/%lld", t->id, req->call, q->cfg.id, (long long)now_ms);
+		if (over.type == ACD_TARGET_NONE)
+			over = hangup_target();
+		if (over.type == ACD_TARGET_QUEUE) {
+			dst = cc_map_get(&t->qbyname, over.name);
+			if (!dst || dst == q || moves + 1 > ACD_MOVES_MAX) {
+				dst = NULL;
+				over = hangup_target();
+			}
+		}
+		snprintf(name, sizeof(name), "acd/%s/%s/blocked/%s/%d/%lld", t->id, req->call, q->cfg.id, moves,
+		         (long long)now_ms);
 		ev = envelope(t->id, CC_EV_OVERFLOWED, name, now_ms);
 		json_object_set_new(ev, "call", json_string(req->call));
 		json_object_set_new(ev, "queue", json_string(q->cfg.name));
 		json_object_set_new(ev, "why", json_string(streq(why, "full") ? "max_size" : "no agents"));
-		if (over.type == ACD_TARGET_NONE)
-			over = hangup_target();
 		json_object_set_new(ev, "target", target_json(&over));
 		json_object_set_new(ev, "wait_ms", json_integer(0));
 		emit(a, t->id, CC_EV_OVERFLOWED, ev);
 		counters_roll(q, now_ms);
 		q->c.overflowed++;
 		a->st.overflowed++;
-		if (over.type == ACD_TARGET_QUEUE) {
-			struct queue *dst = cc_map_get(&t->qbyname, over.name);
-
-			if (dst && dst != q && ++moves <= ACD_MOVES_MAX) {
-				q = dst;
-				continue;
-			}
-			over = hangup_target();
+		if (dst) {
+			moves++;
+			q = dst;
+			continue;
 		}
 		ans->why = why;
 		ans->route = over;
@@ -1733,7 +1764,8 @@ void acd_enqueue(struct acd *a, const struct acd_enqueue *req, int64_t now_ms,
 	cpy(e->qid, sizeof(e->qid), q->cfg.id);
 	e->n_skills = req->n_skills;
 	e->skills = xcalloc(e->n_skills, sizeof(*e->skills));
-	memcpy(e->skills, req->skills, e->n_skills * sizeof(*e->skills));
+	if (e->n_skills)
+		memcpy(e->skills, req->skills, e->n_skills * sizeof(*e->skills));
 	e->priority = req->priority < 0 ? 0 : req->priority > 100 ? 100 : req->priority;
 	e->first_ms = req->arrived_ms > 0 && req->arrived_ms <= now_ms ? req->arrived_ms : now_ms;
 	e->arrival_ms = now_ms;
@@ -2082,9 +2114,6 @@ int acd_agent_set(struct acd *a, const char *tenant, const char *ext, enum acd_s
 	case ACD_RESERVED:
 	case ACD_RINGING:
 	case ACD_ON_CALL:
-		if (ag->state == ACD_ON_CALL && ag->other && want != ACD_READY) {
-			/* other calls: the state to take when they end */
-		}
 		if (want == ACD_READY) {
 			ag->has_pending = false;
 			*ag->pending_reason = 0;
@@ -2224,6 +2253,9 @@ static void expire_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 		break;
 	case ACD_ON_CALL:            /* never heard of again: released */
 		a->st.orphans++;
+		if ((e = cc_map_get(&ag->t->entries, ag->call)) && e->st == E_CB_CONNECTING &&
+		    streq(e->cb_agent, ag->ext))
+			entry_end(a, e, T_ABANDONED, NULL, NULL, NULL, NULL, now_ms);
 		if (ag->other) {
 			ag->n_busy = 0;
 			agent_finish(a, ag, now_ms);
@@ -2315,6 +2347,11 @@ static int parse_subject(const char *s, char *tenant, char *kind, char *id)
 	if ((n = strlen(r + 1)) == 0 || n >= CC_UUID_LEN || strchr(r + 1, '.'))
 		return -1;
 	memcpy(id, r + 1, n + 1);
+	/* ids are tokens: a subject's bytes are not even UTF-8 otherwise */
+	for (const char *c = s + 7; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '_' || *c == '.'))
+			return -1;
 	return 0;
 }
 
@@ -2501,8 +2538,25 @@ void acd_reconcile(struct acd *a, const char *instance, const json_t *calls, int
 		struct entry **gone = NULL;
 		size_t n_gone = 0;
 
-		if (!t || !t->configured)
+		if (!t)
 			continue;
+		if (!t->configured) {
+			/* restored for a tenant that was not configured again (deleted
+			 * while routingd was away): its callers leave */
+			struct acd_target h = hangup_target();
+
+			for (size_t i = 0; i < t->entries.cap; i++)
+				while (t->entries.slots[i].key &&
+				       strcmp(((struct entry *)t->entries.slots[i].value)->instance, instance) == 0) {
+					struct entry *e = t->entries.slots[i].value;
+
+					a->st.orphans++;
+					if (a->out.route && listed(&byid, t->id, e->call, NULL))
+						a->out.route(a->out.arg, e->instance, e->call, &h);
+					entry_end(a, e, T_OVERFLOWED, &h, "no agents", NULL, NULL, now_ms);
+				}
+			continue;
+		}
 		for (size_t i = 0; i < t->entries.cap; i++) {
 			struct entry *e = t->entries.slots[i].key ? t->entries.slots[i].value : NULL;
 			const char *acd = NULL;
@@ -2803,6 +2857,11 @@ int acd_check(const struct acd *a, int64_t now_ms, char *why, size_t len)
 						BAD("entry %s without its max wait", e->call);
 				} else if (e->st == E_CB_WAIT && e->tm.idx == NOIDX) {
 					BAD("callback %s without its retry", e->call);
+				} else if (e->st == E_CB_CONNECTING) {
+					struct agent *c = agent_by_ext(t, e->cb_agent);
+
+					if (c && c->state == ACD_READY)
+						BAD("callback %s connecting with its agent %s ready", e->call, c->ext);
 				}
 			}
 			if (n != q->n)

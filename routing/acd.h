@@ -1,7 +1,8 @@
 /*
  * acd.h: the ACD's runtime (docs/ACD.md): agent states, reservations,
  * waiting callers and the sticky-agent map of every tenant, on routingd's
- * loop thread. Pure: no I/O, no clock (every call takes now_ms), no
+ * loop thread. Pure: no I/O, no clock (every call takes now_ms: wall-clock
+ * milliseconds since the epoch, as events' ts and arrivals are), no
  * globals; what must leave (offers to mediad, events, journal records)
  * leaves through struct acd_out, called synchronously. So the property test
  * and the benchmark drive exactly the code routingd runs.
