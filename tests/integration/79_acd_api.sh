@@ -5,8 +5,10 @@
 # (one transaction), numbers and flows that send callers to a queue, the
 # VIP list, pause reasons and disposition codes, dispositions, the live
 # routes asked of routingd (503 when it does not answer), and the event
-# stream (SSE): tenant-scoped, resumable, capped, with heartbeats. Two
-# tenants with the same queue names and extensions never see each other's.
+# stream (SSE): tenant-scoped, resumable, capped, with heartbeats, carrying
+# routingd's agent events. Two tenants with the same queue names and
+# extensions never see each other's. Live calls (hold, transfer of a real
+# call) are 80_acd's.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap stack_down EXIT
@@ -397,9 +399,21 @@ else
 fi
 
 # ------------------------------------------ routingd's ACD, then without it
+SSE_PIDS=""
+[ "$SSE_OK" = 1 ] && { sse acme "$S-agents"; wait_for 10 grep -q ': heartbeat' "$S-agents"; }
 state acme 1001 '{"state":"ready"}'
 if [ "$HTTP" = 200 ]; then
 	check state_ready_200 [ "$(jr .extension)" = 1001 -a "$(jr .state)" = ready ]
+	if [ "$SSE_OK" = 1 ]; then
+		# routingd's agent event (cc.agent.<tenant>.ready) on the stream
+		check sse_agent_event wait_for 10 grep -q '^event: ready' "$S-agents"
+		check sse_agent_event_is_1001 grep -q '"agent":"1001"' "$S-agents"
+		check sse_agent_id_counts_agents [ "$(grep '^id: ' "$S-agents" | tail -1 | grep -c -- '-[1-9]')" = 1 ]
+	fi
+	api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
+	check hold_call_not_live_404 [ "$HTTP" = 404 ]
+	api POST "/v1/tenants/acme/calls/$CALL/transfer" "${KEY[acme]}" '{"type":"queue","name":"repair"}'
+	check transfer_call_not_live_404 [ "$HTTP" = 404 ]
 	api GET /v1/tenants/acme/agents/1001/state "${KEY[acme]}"
 	check state_get_200 [ "$HTTP" = 200 -a "$(jr .state)" = ready ]
 	state acme 1001 '{"state":"not_ready","reason":"lunch"}'
@@ -411,6 +425,7 @@ if [ "$HTTP" = 200 ]; then
 	api GET /v1/tenants/acme/agents/live "${KEY[acme]}"
 	check live_agents_200 [ "$HTTP" = 200 -a "$(jr '.agents | type')" = array ]
 	check live_agents_own_only [ "$(jr '[.agents[].extension] | index("2001")')" = null ]
+	kill $SSE_PIDS 2>/dev/null; wait 2>/dev/null
 else
 	echo "# skip: routingd has no ACD yet (h-wire): PUT state answered $HTTP"
 fi
