@@ -39,6 +39,7 @@ bench: deps all
 	@ops/bench/billing.sh
 	@ops/bench/decision.sh
 	@ops/bench/media.sh
+	@ops/bench/acd.sh
 	@build/tests/bench_events
 
 demo:

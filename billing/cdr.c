@@ -71,6 +71,29 @@ static void clean_media(const json_t *ev, json_t *out)
 		json_object_set_new(out, "mediad", json_true());   /* a call Kamailio sent to mediad */
 }
 
+/* The ACD's fields (docs/ACD.md): the queue (its name), the waits and
+ * hold times in ms, the position; a disposition's code (a word, not a SIP
+ * status) and note. */
+static void clean_acd(const json_t *ev, json_t *out, int type)
+{
+	const char *queue = json_string_value(json_object_get(ev, "queue"));
+
+	if (queue && strlen(queue) < 64)
+		json_object_set_new(out, "queue", json_string(queue));
+	copy_int(ev, out, "wait_ms", 2147483647);
+	copy_int(ev, out, "hold_ms", 2147483647);
+	copy_int(ev, out, "position", 1000000);
+	if (type == CC_EV_DISPOSITION) {
+		const char *code = json_string_value(json_object_get(ev, "code"));
+		const char *note = json_string_value(json_object_get(ev, "note"));
+
+		if (code && *code && strlen(code) <= 32)
+			json_object_set_new(out, "disposition", json_string(code));
+		if (note && strlen(note) <= 2000)
+			json_object_set_new(out, "note", json_string(note));
+	}
+}
+
 json_t *bl_cdr_clean(const json_t *ev, const char **why)
 {
 	static const char *const text_fields[] = {
@@ -113,6 +136,11 @@ json_t *bl_cdr_clean(const json_t *ev, const char **why)
 	if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 1000)
 		json_object_set(out, "code", code);
 	clean_media(ev, out);
+	clean_acd(ev, out, type);
+	/* the agent an offer rang is not the call's agent: only the one who
+	 * answered is (agent_answered, or the call's own routing) */
+	if (type == CC_EV_OFFERED_AGENT)
+		json_object_del(out, "agent");
 	return out;
 }
 
@@ -225,6 +253,54 @@ static const char APPLY_MEDIA[] =
 	"  updated_at = now()"
 	" FROM agg WHERE c.id = agg.call_id";
 
+/* What the ACD's events add to the records (docs/ACD.md), for every call of
+ * the batch, from all of the call's recorded ACD events of its own tenant:
+ * the queue (the last one it was queued in), the wait (the answer's, else
+ * the abandon's or the overflow's), the queue's result (answered once an
+ * agent took it; a caller refused by a full queue and never queued is
+ * 'blocked'), hold time and holds, transfers, the last disposition (it may
+ * come after the call's end: applied all the same), and as the record's
+ * agent the one who answered. $1 the batch, $2 the ACD's types. */
+static const char APPLY_ACD[] =
+	"WITH calls AS ("
+	"  SELECT DISTINCT (e->>'call')::uuid AS id FROM jsonb_array_elements($1::jsonb) AS e),"
+	"ev AS ("
+	"  SELECT ce.call_id, ce.type, ce.ts, ce.body FROM cc.call_events ce JOIN calls ON calls.id = ce.call_id"
+	"  JOIN cc.calls owner ON owner.id = ce.call_id AND owner.tenant_id = ce.tenant_id"
+	"  WHERE ce.type = ANY($2::text[])),"
+	"agg AS ("
+	"  SELECT call_id,"
+	"    (array_agg(body->>'queue' ORDER BY ts DESC) FILTER (WHERE type = 'queued' AND body ? 'queue'))[1] AS queued_in,"
+	"    (array_agg(body->>'queue' ORDER BY ts DESC) FILTER (WHERE body ? 'queue'))[1] AS any_queue,"
+	"    (array_agg(body->>'agent' ORDER BY ts) FILTER (WHERE type = 'agent_answered' AND body->>'agent' <> ''))[1] AS answered_by,"
+	"    (array_agg((body->>'wait_ms')::int ORDER BY ts) FILTER (WHERE type = 'agent_answered' AND body ? 'wait_ms'))[1] AS wait_answered,"
+	"    (array_agg((body->>'wait_ms')::int ORDER BY ts DESC) FILTER (WHERE type IN ('abandoned', 'overflowed') AND body ? 'wait_ms'))[1] AS wait_other,"
+	"    bool_or(type = 'agent_answered') AS answered,"
+	"    bool_or(type = 'abandoned') AS abandoned,"
+	"    bool_or(type = 'overflowed') AS overflowed,"
+	"    bool_or(type = 'queued') AS queued,"
+	"    COALESCE(sum((body->>'hold_ms')::int) FILTER (WHERE type = 'unheld' AND body ? 'hold_ms'), 0) AS hold_ms,"
+	"    count(*) FILTER (WHERE type = 'held') AS holds,"
+	"    count(*) FILTER (WHERE type = 'transferred') AS transfers,"
+	"    (array_agg(body->>'disposition' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS disposition,"
+	"    (array_agg(body->>'note' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS note"
+	"  FROM ev GROUP BY call_id)"
+	"UPDATE cc.calls c SET"
+	"  queue = COALESCE(agg.queued_in, agg.any_queue, c.queue),"
+	"  queue_wait_ms = COALESCE(agg.wait_answered, agg.wait_other, c.queue_wait_ms),"
+	"  queue_result = CASE WHEN agg.answered THEN 'answered'"
+	"    WHEN agg.abandoned THEN 'abandoned'"
+	"    WHEN agg.overflowed AND NOT agg.queued THEN 'blocked'"
+	"    WHEN agg.overflowed THEN 'overflowed' ELSE c.queue_result END,"
+	"  hold_ms = agg.hold_ms,"
+	"  holds = agg.holds,"
+	"  transfers = agg.transfers,"
+	"  disposition = COALESCE(agg.disposition, c.disposition),"
+	"  disposition_note = CASE WHEN agg.disposition IS NOT NULL THEN agg.note ELSE c.disposition_note END,"
+	"  agent = COALESCE(agg.answered_by, c.agent),"
+	"  updated_at = now()"
+	" FROM agg WHERE c.id = agg.call_id";
+
 /* The names of the call types with flag as a PostgreSQL array literal
  * ({offered}); names are plain words, nothing to quote. */
 static const char *types_with(unsigned flag, char *buf, size_t n)
@@ -273,6 +349,17 @@ int bl_cdr_apply(struct cc_pg *pg, const json_t *events)
 		         cc_event_name(CC_EV_MEDIA_ENDED));
 		p[1] = media;
 		rc = cc_pg_cmd(pg, APPLY_MEDIA, 2, p);
+	}
+	if (rc == CC_OK) {
+		char acd[256];
+
+		snprintf(acd, sizeof(acd), "{%s,%s,%s,%s,%s,%s,%s,%s,%s}", cc_event_name(CC_EV_QUEUED),
+		         cc_event_name(CC_EV_AGENT_ANSWERED), cc_event_name(CC_EV_ABANDONED),
+		         cc_event_name(CC_EV_OVERFLOWED), cc_event_name(CC_EV_HELD),
+		         cc_event_name(CC_EV_UNHELD), cc_event_name(CC_EV_TRANSFERRED),
+		         cc_event_name(CC_EV_DISPOSITION), cc_event_name(CC_EV_CALLBACK_REQUESTED));
+		p[1] = acd;
+		rc = cc_pg_cmd(pg, APPLY_ACD, 2, p);
 	}
 	free(doc);
 	return rc;

@@ -42,7 +42,7 @@ static const char *const TYPE_FIELDS[][12] = {
 	[CC_FLOW_NUMBER] = { "number", "timeout_s", "next", NULL },
 	[CC_FLOW_GOTO] = { "flow", NULL },
 	[CC_FLOW_HANGUP] = { NULL },
-	[CC_FLOW_QUEUE] = { "queue", "fallback", NULL },
+	[CC_FLOW_QUEUE] = { "queue", "fallback", "priority", "skills", NULL },
 };
 
 static const char *const DAYS[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
@@ -440,6 +440,37 @@ static int parse_number(struct ctx *c, const json_t *node, struct cc_flow_node *
 	       : get_ref(c, node, "next", false, &n->next);
 }
 
+/* queue: {"queue","fallback","priority":0..100,"skills":{"mandarin":3}} */
+static int parse_queue(struct ctx *c, const json_t *node, struct cc_flow_node *n)
+{
+	const json_t *sk = json_object_get(node, "skills"), *v;
+	const char *key;
+
+	if (get_name(c, node, "queue", true, n->queue) != CC_OK ||
+	    get_ref(c, node, "fallback", true, &n->fallback) != CC_OK ||
+	    get_int(c, node, "priority", 0, 100, 0, &n->priority) != CC_OK)
+		return CC_ERROR;
+	if (!sk)
+		return CC_OK;
+	if (!json_is_object(sk) || json_object_size(sk) > CC_FLOW_MAX_SKILLS)
+		return fail(c, "skills", "must be an object of at most %d skills like {\"mandarin\":3}",
+		            CC_FLOW_MAX_SKILLS);
+	json_object_foreach((json_t *)sk, key, v) {
+		char f[CC_FLOW_NAME_MAX + 8];
+		struct cc_flow_skill *s = &n->skills[n->n_skills];
+
+		snprintf(f, sizeof(f), "skills.%.*s", CC_FLOW_NAME_MAX - 1, key);
+		if (!name_ok(key))
+			return fail(c, f, "a skill's name " NAME_RULE);
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 5)
+			return fail(c, f, "must be a level from 1 to 5");
+		snprintf(s->name, sizeof(s->name), "%s", key);
+		s->level = (int)json_integer_value(v);
+		n->n_skills++;
+	}
+	return CC_OK;
+}
+
 static int parse_node(struct ctx *c, const json_t *node, struct cc_flow_node *n)
 {
 	const json_t *t = json_object_get(node, "type");
@@ -488,9 +519,7 @@ static int parse_node(struct ctx *c, const json_t *node, struct cc_flow_node *n)
 	case CC_FLOW_HANGUP:
 		return CC_OK;
 	case CC_FLOW_QUEUE:
-		if (get_name(c, node, "queue", true, n->queue) != CC_OK)
-			return CC_ERROR;
-		return get_ref(c, node, "fallback", true, &n->fallback);
+		return parse_queue(c, node, n);
 	}
 	return CC_ERROR;
 }

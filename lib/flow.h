@@ -25,6 +25,7 @@
 #define CC_FLOW_NAME_MAX    64           /* node, prompt, flow and variable names, with NUL */
 #define CC_FLOW_DIGITS      "0123456789*#ABCD" /* menu keys, in this order */
 #define CC_FLOW_NO_NODE     (-1)
+#define CC_FLOW_MAX_SKILLS  8            /* skills of one queue node */
 
 enum cc_flow_type {
 	CC_FLOW_PLAY, CC_FLOW_MENU, CC_FLOW_COLLECT, CC_FLOW_SCHEDULE, CC_FLOW_AGENT,
@@ -75,9 +76,16 @@ struct cc_flow_node {
 	/* goto: another flow of the tenant, started at its start */
 	char flow[CC_FLOW_NAME_MAX];
 
-	/* queue: the queue's name (the ACD's), and where the call goes until then */
+	/* queue: the queue's name (the ACD's), and where the call goes when the
+	 * ACD refuses it (full, no such queue, no agents) and names no route */
 	char queue[CC_FLOW_NAME_MAX];
 	int fallback;
+	int priority;                /* 0..100 (default 0): the entry's priority class */
+	struct cc_flow_skill {       /* skills the caller needs, added to the queue's */
+		char name[CC_FLOW_NAME_MAX];
+		int level;               /* 1..5 */
+	} skills[CC_FLOW_MAX_SKILLS];
+	size_t n_skills;
 };
 
 struct cc_flow {

@@ -21,6 +21,7 @@
  * libre sends a BYE to a 200 that comes after the CANCEL), and the call
  * leaves the list.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,7 +32,9 @@
 #include "ivr.h"
 #include "leg.h"
 #include "log.h"
+#include "map.h"
 #include "player.h"
+#include "queue.h"
 #include "rpc.h"
 
 #define MAX_DIGITS_QUEUED 32
@@ -47,6 +50,22 @@ struct md_out {                      /* mem object: an agent or PSTN leg placed 
 	bool pstn;
 	bool answered;
 	struct tmr ring;                 /* ring timeout */
+	/* an ACD leg (X-CC-Leg: acd): one of an offer's */
+	bool acd;
+	char agent[MD_Q_EXT_MAX];
+	int64_t epoch;
+	char offer[CC_UUID_LEN];
+};
+
+#define MD_MAX_OWN_FLOWS 4           /* flows made here (X-CC-Queue, routes) per call */
+
+enum acd_state {
+	ACD_NONE,                        /* not in a queue */
+	ACD_ENQUEUING,                   /* enqueue sent, no answer yet */
+	ACD_WAITING,                     /* queued: music; offers ring legs meanwhile */
+	ACD_BRIDGED,                     /* an agent's leg is bridged */
+	ACD_CALLBACK,                    /* `*`: collecting the number to call back */
+	ACD_CALLBACK_DONE,               /* the callback is routingd's: goodbye, then hang up */
 };
 
 struct md_call {                     /* mem object */
@@ -78,6 +97,35 @@ struct md_call {                     /* mem object */
 	size_t n_digits;
 	struct tmr digit_tmr;
 	bool ended;
+	int64_t answered_us;             /* wall clock of the 200 (the ACD's arrival) */
+	/* the ACD (queue.h) */
+	struct cc_flow *own[MD_MAX_OWN_FLOWS];
+	size_t n_own;
+	enum acd_state acd;
+	bool enqueued;                   /* routingd took the entry (its answer came ok) */
+	char queue[CC_FLOW_NAME_MAX];
+	struct md_q_settings qs;
+	uint64_t q_req;                  /* the enqueue or position request in flight */
+	struct tmr ann_tmr;              /* the next announcement; the callback's collect */
+	struct md_prompt *music;         /* the queue's music, loaded */
+	bool music_on;                   /* it loops (waiting, or the caller is held) */
+	size_t music_pos;                /* where it was when an announcement cut in */
+	unsigned ann_gen;
+	struct md_prompt *ann[MD_Q_PROMPTS];
+	size_t n_ann, n_ann_loaded;
+	struct md_out *alegs[MD_Q_MAX_LEGS];  /* the offer's legs ringing */
+	size_t n_alegs;
+	struct md_out *held;             /* the first 200: routingd's confirmation awaited */
+	char offer[CC_UUID_LEN];
+	bool on_hold;
+	uint64_t hold_since;             /* tmr_jiffies */
+	char cb_digits[20];
+	size_t n_cb;
+	/* a callback offer's call: no caller leg; the agent answers, then the
+	 * customer (c->out, a pstn leg) is dialled; the agent's leg is c->leg */
+	bool cb;
+	struct md_out *agent_out;        /* the agent's answered leg (its session) */
+	bool quiet;                      /* ends without a result (routingd knows) */
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -88,11 +136,61 @@ struct play_req {                    /* mem object: one prompt asked of the cata
 
 static struct list calls;
 static size_t n_calls;               /* calls' length, kept (the heartbeat's count) */
+static struct cc_map domains;        /* tenant id -> its SIP domain (from its INVITEs) */
+
+/* Callbacks handed to routingd: the caller has hung up, the entry is
+ * routingd's, and mediad lists it in .calls (acd "callback") so routingd's
+ * reconcile does not take it for a call mediad lost. Until its callback
+ * call connected and ended, or a day passed. */
+#define PARKED_MAX     10000
+#define PARKED_KEEP_US (24LL * 3600 * 1000000)
+struct parked {
+	struct le le;
+	char call[CC_UUID_LEN], tenant[CC_UUID_LEN], queue[CC_FLOW_NAME_MAX];
+	int64_t since_us;
+};
+static struct list parked;
+
+static void park(const struct md_call *c)
+{
+	struct parked *p;
+
+	if (list_count(&parked) >= PARKED_MAX || !(p = calloc(1, sizeof(*p))))
+		return;
+	snprintf(p->call, sizeof(p->call), "%s", c->inv.call);
+	snprintf(p->tenant, sizeof(p->tenant), "%s", c->inv.tenant);
+	snprintf(p->queue, sizeof(p->queue), "%s", c->queue);
+	p->since_us = cc_now_us();
+	list_append(&parked, &p->le, p);
+}
+
+/* Drops the call's parked callback (call: that one; NULL: the expired). */
+static void unpark(const char *call)
+{
+	int64_t now = cc_now_us();
+	struct le *le = list_head(&parked);
+
+	while (le) {
+		struct parked *p = le->data;
+
+		le = le->next;
+		if (call ? !strcmp(p->call, call) : now - p->since_us > PARKED_KEEP_US) {
+			list_unlink(&p->le);
+			free(p);
+		}
+	}
+}
 static bool stopping;              /* md_calls_end_all ran: new calls get 503 */
 static struct md_calls_stats stats;
 
 static void feed(struct md_call *c, enum ivr_input in, char digit, const struct cc_flow *f);
 static void call_end(struct md_call *c, const char *result);
+static void acd_digit(struct md_call *c, char d);
+static void acd_leg_estab(struct md_call *c, struct md_out *o);
+static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code);
+static void acd_hold(struct md_call *c, bool on);
+static void acd_enqueue(struct md_call *c, const char *queue, const struct cc_flow_node *node);
+static void cb_customer_failed(struct md_call *c, uint16_t code);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -134,8 +232,18 @@ static void call_destructor(void *arg)
 
 	tmr_cancel(&c->ivr_tmr);
 	tmr_cancel(&c->digit_tmr);
+	tmr_cancel(&c->ann_tmr);
 	calls_unlink(c);
 	mem_deref(c->bridge);
+	for (size_t i = 0; i < c->n_alegs; i++)
+		mem_deref(c->alegs[i]);
+	mem_deref(c->held);
+	mem_deref(c->agent_out);
+	mem_deref(c->music);
+	for (size_t i = 0; i < MD_Q_PROMPTS; i++)
+		mem_deref(c->ann[i]);
+	for (size_t i = 0; i < c->n_own; i++)
+		cc_flow_free(c->own[i]);
 	mem_deref(c->out);
 	mem_deref(c->player);
 	mem_deref(c->leg);
@@ -157,7 +265,9 @@ static void on_digit_tmr(void *arg)
 		char d = c->digits[0];
 
 		memmove(c->digits, c->digits + 1, --c->n_digits);
-		if (c->running)
+		if (c->acd == ACD_WAITING || c->acd == ACD_CALLBACK)
+			acd_digit(c, d);
+		else if (c->running)
 			feed(c, IVR_DIGIT, d, NULL);
 	}
 	mem_deref(c);
@@ -263,6 +373,10 @@ static void out_failed(struct md_call *c, uint16_t code)
 	c->out = mem_deref(o);
 	md_player_silence(c->player);
 	event(c, CC_EV_AGENT_FAILED, f);
+	if (c->cb) {
+		cb_customer_failed(c, code);
+		return;
+	}
 	feed(c, IVR_FAILED, 0, NULL);
 }
 
@@ -270,6 +384,10 @@ static void on_ring_timeout(void *arg)
 {
 	struct md_out *o = arg;
 
+	if (o->acd && o->call && !o->call->ended) {
+		acd_leg_failed(o->call, o, 408);
+		return;
+	}
 	if (o->call && o->call->out == o)
 		out_failed(o->call, 408);
 }
@@ -277,8 +395,14 @@ static void on_ring_timeout(void *arg)
 static int on_out_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
 	struct md_out *o = arg;
+	struct md_call *c = o->call;
+	bool holds = md_queue_sdp_holds((const char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
+	int err = md_leg_answer(o->leg, msg->mb, descp);
 
-	return md_leg_answer(o->leg, msg->mb, descp);
+	/* the agent's phone holds (a=sendonly/inactive) or takes back the caller */
+	if (!err && c && !c->ended && c->out == o && c->bridge && holds != c->on_hold)
+		acd_hold(c, holds);
+	return err;
 }
 
 static int on_out_answer(const struct sip_msg *msg, void *arg)
@@ -299,6 +423,10 @@ static void on_out_estab(const struct sip_msg *msg, void *arg)
 	json_t *f;
 	int err;
 
+	if (o->acd && c && !c->ended) {
+		acd_leg_estab(c, o);
+		return;
+	}
 	if (!c || c->ended || c->out != o || o->answered)
 		return;
 	tmr_cancel(&o->ring);
@@ -327,6 +455,15 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 	struct md_call *c = o->call;
 
 	o->sess = mem_deref(o->sess);
+	if (c && !c->ended && c->agent_out == o) {
+		CLOG(CC_LOG_INFO, c, "callback: agent %s hung up", o->agent);
+		call_end(c, "bridged");
+		return;
+	}
+	if (o->acd && c && !c->ended && c->out != o) {
+		acd_leg_failed(c, o, o->answered ? 487 : msg && msg->scode >= 300 ? msg->scode : 480);
+		return;
+	}
 	if (!c || c->ended || c->out != o)
 		return;
 	if (o->answered) {
@@ -406,6 +543,10 @@ fail:
 		json_object_set_new(f, "reason", json_string("rejected"));
 		stats.legs_failed++;
 		event(c, CC_EV_AGENT_FAILED, f);
+		if (c->cb) {
+			cb_customer_failed(c, 500);
+			return;
+		}
 		feed(c, IVR_FAILED, 0, NULL);
 	}
 }
@@ -574,6 +715,9 @@ static void execute(struct md_call *c, const struct ivr_out *out)
 		case IVR_ACT_EVENT:
 			act_event(c, a);
 			break;
+		case IVR_ACT_QUEUE:
+			acd_enqueue(c, a->target, a->qnode);
+			break;
 		}
 	}
 }
@@ -591,6 +735,884 @@ static void feed(struct md_call *c, enum ivr_input in, char digit, const struct 
 	execute(c, &out);
 	c->key_mark = 0;
 	mem_deref(c);
+}
+
+/* ---- the ACD: a caller in a queue (queue.h, docs/ACD.md) ------------------ */
+
+#define ACD_ENQUEUE_MS  10000        /* enqueue retried this long, then the fallback */
+#define ACD_RESULT_MS   30000        /* a result is retried this long */
+#define ACD_POSITION_MS 2000
+#define ACD_COLLECT_MS  15000        /* the callback's number: keys within this */
+
+static const char *acd_state_name(const struct md_call *c)
+{
+	switch (c->acd) {
+	case ACD_ENQUEUING:
+	case ACD_WAITING:
+		if (c->cb)
+			return "callback";
+		return c->n_alegs || c->held ? "ringing" : "queued";
+	case ACD_BRIDGED:
+		return "bridged";
+	case ACD_CALLBACK:
+	case ACD_CALLBACK_DONE:
+		return "callback";
+	case ACD_NONE:
+		break;
+	}
+	return NULL;
+}
+
+/* A result for routingd (retried until answered; the call may be over by
+ * then: nothing waits for it but a held leg's `answered`). */
+static uint64_t acd_result(struct md_call *c, const char *result, const struct md_out *o,
+                           uint16_t code, const char *reason, md_rpc_answer_h *h, void *arg)
+{
+	json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "instance", md_rpc_instance(), "call",
+	                      c->inv.call, "tenant", c->inv.tenant, "result", result,
+	                      "offer", o ? o->offer : c->offer);
+
+	json_object_set_new(b, "agent", json_string(o ? o->agent : ""));
+	if (o) {
+		json_object_set_new(b, "epoch", json_integer(o->epoch));
+		json_object_set_new(b, "leg", json_string(o->id));
+	} else {
+		json_object_set_new(b, "epoch", json_null());
+		json_object_set_new(b, "leg", json_string(""));
+	}
+	json_object_set_new(b, "code", json_integer(code));
+	json_object_set_new(b, "reason", json_string(reason ? reason : ""));
+	return md_rpc_request("cc.rpc.route.acd.result", b, ACD_RESULT_MS, h, arg);
+}
+
+/* -- music and announcements -- */
+
+static void play_music(struct md_call *c);
+
+static void on_music_done(struct md_player *p, void *arg)
+{
+	struct md_call *c = arg;
+
+	c->music_pos = 0;
+	if (!c->ended && c->music_on)
+		play_music(c);
+}
+
+static void play_music(struct md_call *c)
+{
+	if (!c->music) {
+		md_player_noise(c->player);  /* the music is loading (or there is none) */
+		return;
+	}
+	if (md_player_play(c->player, &c->music, 1, on_music_done, c) == 0 &&
+	    c->music_pos < c->music->n8)
+		c->player->pos = c->music_pos * (c->player->last_rate == 16000 ? 2 : 1);
+	c->music_pos = 0;
+}
+
+static void on_music(int err, struct md_prompt *p, void *arg)
+{
+	struct md_call *c = arg;
+
+	if (c->ended)
+		return;
+	if (err) {
+		CLOG(CC_LOG_WARN, c, "the queue's music %s cannot be loaded: comfort noise",
+		     c->qs.music);
+		return;
+	}
+	mem_deref(c->music);
+	c->music = mem_ref(p);
+	if (c->music_on && !md_player_busy(c->player))
+		play_music(c);
+	else if (c->music_on && c->player->kind == MD_PLAY_NOISE)
+		play_music(c);
+}
+
+static void music_start(struct md_call *c)
+{
+	c->music_on = true;
+	play_music(c);
+	if (!c->music)
+		md_catalog_prompt(c->inv.tenant, c->qs.music[0] ? c->qs.music : "hold_music",
+		                  on_music, c);
+}
+
+static void music_stop(struct md_call *c)
+{
+	c->music_on = false;
+	c->ann_gen++;
+	md_player_silence(c->player);
+}
+
+static void ann_release(struct md_call *c)
+{
+	for (size_t i = 0; i < MD_Q_PROMPTS; i++)
+		c->ann[i] = mem_deref(c->ann[i]);
+	c->n_ann = c->n_ann_loaded = 0;
+}
+
+static void on_ann_tmr(void *arg);
+
+static void ann_arm(struct md_call *c)
+{
+	if (c->acd == ACD_WAITING && c->qs.every_s > 0 && (c->qs.say_position || c->qs.say_wait))
+		tmr_start(&c->ann_tmr, (uint64_t)c->qs.every_s * 1000, on_ann_tmr, c);
+}
+
+static void on_ann_played(struct md_player *p, void *arg)
+{
+	struct md_call *c = arg;
+
+	if (c->ended || c->acd != ACD_WAITING)
+		return;
+	play_music(c);                  /* where it was */
+}
+
+struct ann_req {                     /* mem object: one announcement prompt asked */
+	struct md_call *call;            /* referenced */
+	unsigned gen;
+	size_t idx;
+};
+
+static void ann_req_destructor(void *arg)
+{
+	mem_deref(((struct ann_req *)arg)->call);
+}
+
+static void on_ann_prompt(int err, struct md_prompt *p, void *arg)
+{
+	struct ann_req *r = arg;
+	struct md_call *c = r->call;
+
+	if (c->ended || r->gen != c->ann_gen || c->acd != ACD_WAITING || r->idx >= c->n_ann)
+		return;
+	if (err)
+		CLOG(CC_LOG_WARN, c, "an announcement prompt is missing: skipped");
+	else
+		c->ann[r->idx] = mem_ref(p);
+	if (++c->n_ann_loaded < c->n_ann)
+		return;
+	/* cut into the music where it is; it goes on from there afterwards */
+	if (c->player->kind == MD_PLAY_PROMPTS && c->music && c->player->n == 1 &&
+	    c->player->list[0] == c->music)
+		c->music_pos = c->player->pos / (c->player->last_rate == 16000 ? 2 : 1);
+	if (md_player_play(c->player, c->ann, c->n_ann, on_ann_played, c) != 0)
+		play_music(c);
+	ann_release(c);
+}
+
+static void announce(struct md_call *c)
+{
+	char names[MD_Q_PROMPTS][CC_FLOW_NAME_MAX];
+	size_t n = md_queue_announce(&c->qs, names);
+
+	ann_release(c);
+	c->ann_gen++;
+	c->n_ann = n;
+	for (size_t i = 0; i < n; i++) {
+		struct ann_req *r = mem_zalloc(sizeof(*r), ann_req_destructor);
+
+		if (!r) {
+			c->n_ann_loaded++;
+			continue;
+		}
+		r->call = mem_ref(c);
+		r->gen = c->ann_gen;
+		r->idx = i;
+		md_catalog_prompt(c->inv.tenant, names[i], on_ann_prompt, r);
+		mem_deref(r);
+	}
+}
+
+static void on_position(const json_t *a, void *arg)
+{
+	struct md_call *c = arg;
+	struct md_q_target route;
+	const char *why;
+
+	if (c->ended || c->acd != ACD_WAITING)
+		return;
+	c->q_req = 0;
+	if (a && md_queue_read_answer(a, false, &c->qs, &route, &why) == MD_Q_OK && !c->n_alegs &&
+	    !c->held)
+		announce(c);
+	ann_arm(c);
+}
+
+static void on_ann_tmr(void *arg)
+{
+	struct md_call *c = arg;
+
+	if (c->ended || c->acd != ACD_WAITING)
+		return;
+	if (c->q_req || c->n_alegs || c->held) {
+		ann_arm(c);                  /* an agent rings: no announcement now */
+		return;
+	}
+	c->q_req = md_rpc_request("cc.rpc.route.acd.position",
+	                          json_pack("{s:s,s:s}", "call", c->inv.call, "tenant", c->inv.tenant),
+	                          ACD_POSITION_MS, on_position, c);
+	if (!c->q_req)
+		ann_arm(c);
+}
+
+/* -- entering and leaving -- */
+
+/* Ends an ACD leg now (CANCEL while it rings, BYE once answered), even if
+ * a request still holds the object (a held 200's `answered`). */
+static void out_drop(struct md_out *o)
+{
+	if (!o)
+		return;
+	o->call = NULL;
+	tmr_cancel(&o->ring);
+	o->sess = mem_deref(o->sess);
+	mem_deref(o);
+}
+
+/* Leaves the ACD's hold on the call: legs cancelled (BYE once answered),
+ * music and timers stopped. */
+static void acd_leave(struct md_call *c)
+{
+	for (size_t i = 0; i < c->n_alegs; i++) {
+		out_drop(c->alegs[i]);
+		c->alegs[i] = NULL;
+	}
+	c->n_alegs = 0;
+	out_drop(c->held);
+	c->held = NULL;
+	tmr_cancel(&c->ann_tmr);
+	md_rpc_forget(c->q_req);
+	c->q_req = 0;
+	ann_release(c);
+	c->music_on = false;
+	c->ann_gen++;
+}
+
+/* The call goes on with a flow of its own (a route): the IVR runs it. */
+static void acd_run_flow(struct md_call *c, struct cc_flow *f)
+{
+	if (!f || c->n_own >= MD_MAX_OWN_FLOWS) {
+		cc_flow_free(f);
+		CLOG(CC_LOG_WARN, c, "no route mediad can take: the queue node's fallback");
+		c->acd = ACD_NONE;
+		feed(c, IVR_REFUSED, 0, NULL);
+		return;
+	}
+	c->own[c->n_own++] = f;
+	c->acd = ACD_NONE;
+	md_player_silence(c->player);
+	ivr_init(&c->run, f, c->run.tz);
+	c->running = true;
+	feed(c, IVR_START, 0, NULL);
+}
+
+static void on_enqueued(const json_t *a, void *arg)
+{
+	struct md_call *c = arg;
+	struct md_q_target route;
+	const char *why = "no answer";
+	enum md_q_answer r;
+
+	if (c->ended || c->acd != ACD_ENQUEUING)
+		return;
+	c->q_req = 0;
+	r = a ? md_queue_read_answer(a, true, &c->qs, &route, &why) : MD_Q_BAD;
+	if (r == MD_Q_OK) {
+		c->acd = ACD_WAITING;
+		c->enqueued = true;
+		CLOG(CC_LOG_INFO, c, "queued in %s: position %d, music %s, %s", c->queue,
+		     c->qs.position, c->qs.music, c->qs.lang);
+		music_start(c);
+		/* the first announcement soon: the caller hears the place at once */
+		if (c->qs.every_s > 0 && (c->qs.say_position || c->qs.say_wait))
+			tmr_start(&c->ann_tmr, 1500, on_ann_tmr, c);
+		return;
+	}
+	CLOG(CC_LOG_INFO, c, "queue %s refused the call: %s", c->queue, why);
+	acd_leave(c);
+	c->acd = ACD_NONE;
+	if (r == MD_Q_REFUSED && route.type != MD_QT_NONE && route.type != MD_QT_QUEUE) {
+		acd_run_flow(c, md_queue_route_flow(&route));
+		return;
+	}
+	feed(c, IVR_REFUSED, 0, NULL);
+}
+
+static void acd_enqueue(struct md_call *c, const char *queue, const struct cc_flow_node *node)
+{
+	char arrived[CC_RFC3339_LEN];
+
+	cc_rfc3339(c->answered_us ? c->answered_us : cc_now_us(), arrived);
+	snprintf(c->queue, sizeof(c->queue), "%s", queue);
+	c->acd = ACD_ENQUEUING;
+	memset(&c->qs, 0, sizeof(c->qs));
+	c->qs.expected_wait_s = -1;
+	snprintf(c->qs.lang, sizeof(c->qs.lang), "zh");
+	md_player_noise(c->player);      /* not ring-back: a queue call hears no ringing */
+	c->q_req = md_rpc_request("cc.rpc.route.acd.enqueue",
+	                          md_queue_enqueue_json(md_rpc_instance(), c->inv.call,
+	                                                c->inv.tenant, queue, c->inv.caller, node,
+	                                                arrived),
+	                          ACD_ENQUEUE_MS, on_enqueued, c);
+	if (!c->q_req) {
+		CLOG(CC_LOG_WARN, c, "cannot ask routingd to queue the call");
+		c->acd = ACD_NONE;
+		feed(c, IVR_REFUSED, 0, NULL);
+	}
+}
+
+/* -- the agents' legs -- */
+
+static void aleg_remove(struct md_call *c, struct md_out *o)
+{
+	for (size_t i = 0; i < c->n_alegs; i++)
+		if (c->alegs[i] == o) {
+			memmove(&c->alegs[i], &c->alegs[i + 1], (c->n_alegs - i - 1) * sizeof(o));
+			c->n_alegs--;
+			return;
+		}
+}
+
+static void cb_connect(struct md_call *c, struct md_out *o);
+
+static void acd_bridge(struct md_call *c, struct md_out *o)
+{
+	json_t *f;
+	int err;
+
+	if (c->cb) {
+		cb_connect(c, o);
+		return;
+	}
+	c->held = NULL;                   /* its reference is c->out's now */
+	acd_leave(c);                     /* the other legs: CANCEL (BYE to a later 200) */
+	c->acd = ACD_BRIDGED;
+	if (c->out != o)
+		mem_deref(c->out);
+	c->out = o;
+	md_player_silence(c->player);
+	err = md_bridge_alloc(&c->bridge, c->mix, c->leg, o->leg);
+	if (err) {
+		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot bridge");
+		call_end(c, "bridged");
+		return;
+	}
+	stats.legs_answered++;
+	c->bridged_ms = tmr_jiffies();
+	CLOG(CC_LOG_INFO, c, "queue %s: bridged with agent %s (leg %s)", c->queue, o->agent, o->id);
+	f = json_object();
+	json_object_set_new(f, "agent", json_string(o->agent));
+	json_object_set_new(f, "leg", json_string(o->id));
+	json_object_set_new(f, "queue", json_string(c->queue));
+	event(c, CC_EV_BRIDGED, f);
+	feed(c, IVR_ANSWERED, 0, NULL);
+}
+
+static void on_answered_ack(const json_t *a, void *arg)
+{
+	struct md_out *o = arg;
+	struct md_call *c = o->call;
+
+	if (!c || c->ended || c->held != o)
+		return;
+	if (json_is_true(json_object_get(a, "ok"))) {
+		acd_bridge(c, o);
+		return;
+	}
+	/* stale (another epoch), or routingd did not answer: that leg ends */
+	CLOG(CC_LOG_INFO, c, "agent %s's answer is %s: BYE", o->agent, a ? "stale" : "unconfirmed");
+	c->held = NULL;
+	out_drop(o);
+	if (c->cb && !c->n_alegs) {
+		c->quiet = true;
+		call_end(c, "ivr_ended");
+		return;
+	}
+	if (!c->n_alegs && c->acd == ACD_WAITING)
+		ann_arm(c);
+}
+
+static void acd_leg_estab(struct md_call *c, struct md_out *o)
+{
+	if (o->answered)
+		return;
+	tmr_cancel(&o->ring);
+	o->answered = true;
+	if (c->acd != ACD_WAITING || c->held) {
+		/* another leg answered first: this one ends (BYE) */
+		CLOG(CC_LOG_INFO, c, "agent %s answered second: BYE", o->agent);
+		aleg_remove(c, o);
+		out_drop(o);
+		return;
+	}
+	/* held, not bridged, until routingd confirms (rule 4: first answer wins) */
+	aleg_remove(c, o);
+	c->held = o;
+	CLOG(CC_LOG_INFO, c, "agent %s answered (leg %s): asking routingd", o->agent, o->id);
+	if (!acd_result(c, "answered", o, 200, "", on_answered_ack, o)) {
+		c->held = NULL;
+		out_drop(o);
+	}
+}
+
+static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code)
+{
+	const char *reason = md_queue_fail_reason(code);
+
+	if (c->held == o) {
+		/* the agent hung up before routingd confirmed */
+		o->call = NULL;
+		c->held = NULL;
+		(void)acd_result(c, "failed", o, 487, "no answer", NULL, NULL);
+		mem_deref(o);
+		return;
+	}
+	stats.legs_failed++;
+	CLOG(CC_LOG_INFO, c, "agent %s failed: %u %s", o->agent, code, reason);
+	(void)acd_result(c, "failed", o, code, reason, NULL, NULL);
+	aleg_remove(c, o);
+	o->call = NULL;
+	mem_deref(o);
+	if (c->cb && !c->n_alegs && !c->held && c->acd == ACD_WAITING) {
+		/* no agent took the callback: routingd offers it again (a new offer) */
+		c->quiet = true;
+		call_end(c, "ivr_ended");
+		return;
+	}
+	if (!c->n_alegs && !c->held && c->acd == ACD_WAITING)
+		ann_arm(c);
+}
+
+static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, const char *offer,
+                         int ring_s)
+{
+	struct md_out *o;
+	struct mbuf *mb = NULL;
+	char to[320], from[320];
+	const char *routev[1] = { md_sip_route() };
+	int err;
+
+	if (c->n_alegs >= MD_Q_MAX_LEGS)
+		return EOVERFLOW;
+	o = mem_zalloc(sizeof(*o), out_destructor);
+	if (!o)
+		return ENOMEM;
+	o->call = c;
+	o->acd = true;
+	o->epoch = epoch;
+	tmr_init(&o->ring);
+	snprintf(o->target, sizeof(o->target), "%s", agent);
+	snprintf(o->agent, sizeof(o->agent), "%s", agent);
+	snprintf(o->offer, sizeof(o->offer), "%s", offer);
+	if ((err = cc_uuid(o->id)) != 0 || (err = md_leg_alloc(&o->leg, NULL, NULL)) != 0 ||
+	    (err = md_sip_uri(to, sizeof(to), agent, c->inv.domain)) != 0 ||
+	    (err = md_sip_uri(from, sizeof(from), c->inv.caller[0] ? c->inv.caller : "anonymous",
+	                      c->inv.domain)) != 0 ||
+	    (err = md_leg_offer(o->leg, &mb)) != 0)
+		goto out;
+	err = sipsess_connect(&o->sess, md_sip_sock(), to, NULL, from, "mediad", routev, 1,
+	                      "application/sdp", mb, NULL, NULL, false, on_out_offer,
+	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
+	                      on_out_close, o,
+	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
+	                      "X-CC-Leg: acd\r\n%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call,
+	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
+	                      md_sip_auth()[0] ? "\r\n" : "");
+	if (err)
+		goto out;
+	stats.legs_placed++;
+	tmr_start(&o->ring, (uint64_t)ring_s * 1000, on_ring_timeout, o);
+	c->alegs[c->n_alegs++] = o;
+	CLOG(CC_LOG_INFO, c, "queue %s: ringing agent %s (epoch %lld, leg %s, %d s)", c->queue,
+	     agent, (long long)epoch, o->id, ring_s);
+	mem_deref(mb);
+	return 0;
+out:
+	mem_deref(mb);
+	o->call = NULL;
+	mem_deref(o);
+	return err ? err : EINVAL;
+}
+
+/* -- the callback (`*` while waiting) -- */
+
+static void on_collect_tmr(void *arg);
+
+static void acd_back_to_queue(struct md_call *c)
+{
+	tmr_cancel(&c->ann_tmr);
+	c->acd = ACD_WAITING;
+	c->n_cb = 0;
+	music_start(c);
+	ann_arm(c);
+}
+
+struct say_req {                     /* mem object: one prompt said, then `then` */
+	struct md_call *call;            /* referenced */
+	unsigned gen;
+	void (*then)(struct md_call *c);
+};
+
+static void say_req_destructor(void *arg)
+{
+	mem_deref(((struct say_req *)arg)->call);
+}
+
+static void on_said(struct md_player *p, void *arg)
+{
+	struct md_call *c = arg;
+
+	(void)p;
+	if (c->ended)
+		return;
+	if (c->acd == ACD_CALLBACK_DONE)
+		call_end(c, "ivr_ended");
+	else if (c->acd == ACD_CALLBACK && !tmr_isrunning(&c->ann_tmr))
+		tmr_start(&c->ann_tmr, ACD_COLLECT_MS, on_collect_tmr, c);
+}
+
+static void on_say_prompt(int err, struct md_prompt *p, void *arg)
+{
+	struct say_req *r = arg;
+	struct md_call *c = r->call;
+
+	if (c->ended || r->gen != c->ann_gen)
+		return;
+	if (err || md_player_play(c->player, &p, 1, on_said, c) != 0)
+		on_said(c->player, c);
+}
+
+/* Plays prompt name once (then on_said). */
+static void say(struct md_call *c, const char *name)
+{
+	struct say_req *r = mem_zalloc(sizeof(*r), say_req_destructor);
+
+	c->ann_gen++;
+	md_player_silence(c->player);
+	if (!r) {
+		on_said(c->player, c);
+		return;
+	}
+	r->call = mem_ref(c);
+	r->gen = c->ann_gen;
+	md_catalog_prompt(c->inv.tenant, name, on_say_prompt, r);
+	mem_deref(r);
+}
+
+static void on_collect_tmr(void *arg)
+{
+	struct md_call *c = arg;
+
+	if (!c->ended && c->acd == ACD_CALLBACK && !c->q_req)
+		acd_back_to_queue(c);        /* nothing keyed: back to the music */
+}
+
+static void on_callback_ok(const json_t *a, void *arg)
+{
+	struct md_call *c = arg;
+	char name[CC_FLOW_NAME_MAX];
+
+	if (c->ended || c->acd != ACD_CALLBACK)
+		return;
+	c->q_req = 0;
+	if (!json_is_true(json_object_get(a, "ok"))) {
+		CLOG(CC_LOG_INFO, c, "callback refused: %s",
+		     a ? json_string_value(json_object_get(a, "why")) : "no answer");
+		acd_back_to_queue(c);
+		return;
+	}
+	/* the entry is routingd's now (its place kept): goodbye, hang up */
+	CLOG(CC_LOG_INFO, c, "callback taken: goodbye");
+	c->acd = ACD_CALLBACK_DONE;
+	park(c);
+	snprintf(name, sizeof(name), "q_cb_ok_%s", c->qs.lang);
+	say(c, name);
+}
+
+static void callback_submit(struct md_call *c)
+{
+	char number[MD_Q_NUMBER_MAX];
+
+	c->cb_digits[c->n_cb] = '\0';
+	tmr_cancel(&c->ann_tmr);
+	if (md_queue_callback_number(c->cb_digits, c->inv.caller, number) != 0) {
+		CLOG(CC_LOG_INFO, c, "callback: not a number");
+		c->n_cb = 0;
+		say(c, "invalid");
+		return;
+	}
+	c->q_req = md_rpc_request("cc.rpc.route.acd.callback",
+	                          json_pack("{s:s,s:s,s:s}", "call", c->inv.call, "tenant",
+	                                    c->inv.tenant, "number", number),
+	                          5000, on_callback_ok, c);
+	if (!c->q_req)
+		acd_back_to_queue(c);
+}
+
+static void acd_digit(struct md_call *c, char d)
+{
+	char name[CC_FLOW_NAME_MAX];
+
+	if (c->acd == ACD_WAITING) {
+		if (d != '*' || !c->qs.callback || c->n_alegs || c->held || c->q_req)
+			return;              /* keys mean nothing while queued */
+		tmr_cancel(&c->ann_tmr);
+		c->acd = ACD_CALLBACK;
+		c->n_cb = 0;
+		c->music_on = false;
+		snprintf(name, sizeof(name), "q_cb_offer_%s", c->qs.lang);
+		say(c, name);
+		return;
+	}
+	if (c->acd != ACD_CALLBACK || c->q_req)
+		return;
+	if (d == '1' && c->n_cb == 0) {
+		c->n_cb = 0;             /* this number */
+		callback_submit(c);
+		return;
+	}
+	if (d == '#') {
+		if (c->n_cb)
+			callback_submit(c);
+		return;
+	}
+	if (d == '*') {
+		acd_back_to_queue(c);    /* changed their mind */
+		return;
+	}
+	if (d >= '0' && d <= '9' && c->n_cb < sizeof(c->cb_digits) - 1) {
+		c->cb_digits[c->n_cb++] = d;
+		tmr_start(&c->ann_tmr, ACD_COLLECT_MS, on_collect_tmr, c);
+	}
+}
+
+/* -- hold -- */
+
+static void acd_hold(struct md_call *c, bool on)
+{
+	json_t *f = json_object();
+
+	if (on == c->on_hold || !c->bridge || !c->out) {
+		json_decref(f);
+		return;
+	}
+	c->on_hold = on;
+	json_object_set_new(f, "agent", json_string(c->out->acd ? c->out->agent : c->out->target));
+	if (on) {
+		/* the caller hears the queue's music, the agent silence */
+		c->hold_since = tmr_jiffies();
+		md_member_hear(&c->leg->member, 1u << c->player->member.slot);
+		md_member_hear(&c->out->leg->member, 0);
+		music_start(c);
+		CLOG(CC_LOG_INFO, c, "on hold");
+		event(c, CC_EV_HELD, f);
+	} else {
+		music_stop(c);
+		md_member_hear_others(&c->leg->member);
+		md_member_hear_others(&c->out->leg->member);
+		json_object_set_new(f, "hold_ms", json_integer((json_int_t)(tmr_jiffies() -
+		                                                            c->hold_since)));
+		CLOG(CC_LOG_INFO, c, "off hold");
+		event(c, CC_EV_UNHELD, f);
+	}
+}
+
+/* routingd's requests (rpc.h md_rpc_acd_h) */
+static struct md_call *call_by_id(const char *id)
+{
+	for (struct le *le = list_head(&calls); id && le; le = le->next) {
+		struct md_call *c = le->data;
+
+		if (!strcmp(c->inv.call, id) && !c->ended)
+			return c;
+	}
+	return NULL;
+}
+
+#define REFUSE(why) json_pack("{s:b,s:s}", "ok", 0, "why", (why))
+
+/* -- callback offers: no caller leg -- */
+
+#define CB_SEQ_BASE 1000             /* a callback call's events: after the caller's own
+                                        (the same call id; event ids are named by seq) */
+#define CB_DIAL_S   30               /* the customer's ring time */
+
+static void cb_customer_failed(struct md_call *c, uint16_t code)
+{
+	CLOG(CC_LOG_INFO, c, "callback: the customer did not answer (%u)", code);
+	if (c->agent_out)
+		(void)acd_result(c, "callback_failed", c->agent_out, code, md_queue_fail_reason(code),
+		                 NULL, NULL);
+	c->quiet = true;
+	call_end(c, "ivr_ended");
+}
+
+/* routingd confirmed the agent: the agent's leg takes the caller's place in
+ * the mix, hears ring-back, and the customer is dialled. */
+static void cb_connect(struct md_call *c, struct md_out *o)
+{
+	c->held = NULL;                  /* its reference is agent_out's now */
+	acd_leave(c);
+	c->acd = ACD_BRIDGED;
+	c->agent_out = o;
+	c->leg = mem_ref(o->leg);
+	stats.legs_answered++;
+	if (md_mix_join(c->mix, &c->leg->member) != 0) {
+		call_end(c, "ivr_ended");
+		return;
+	}
+	CLOG(CC_LOG_INFO, c, "callback: agent %s answered, dialling %s", o->agent, c->inv.caller);
+	place_leg(c, c->inv.caller, CB_DIAL_S, true);
+}
+
+static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenant,
+                                   const char *queue, const char **why)
+{
+	const char *domain = domains.slots ? cc_map_get(&domains, tenant) : NULL;
+	struct md_call *c;
+
+	*why = "no SIP domain known for the tenant";
+	if (!domain)
+		return NULL;
+	*why = "out of resources";
+	c = mem_zalloc(sizeof(*c), call_destructor);
+	if (!c)
+		return NULL;
+	snprintf(c->inv.call, sizeof(c->inv.call), "%s", o->call);
+	snprintf(c->inv.tenant, sizeof(c->inv.tenant), "%s", tenant);
+	snprintf(c->inv.domain, sizeof(c->inv.domain), "%s", domain);
+	snprintf(c->inv.caller, sizeof(c->inv.caller), "%s", o->callback);
+	snprintf(c->queue, sizeof(c->queue), "%s", queue && strlen(queue) < sizeof(c->queue) ? queue : "");
+	c->since_us = c->answered_us = cc_now_us();
+	c->answered_ms = tmr_jiffies();
+	c->seq = CB_SEQ_BASE;
+	c->cb = true;
+	c->acd = ACD_WAITING;
+	c->qs.expected_wait_s = -1;
+	snprintf(c->qs.lang, sizeof(c->qs.lang), "zh");
+	tmr_init(&c->ivr_tmr);
+	tmr_init(&c->digit_tmr);
+	tmr_init(&c->ann_tmr);
+	if (md_mix_alloc(&c->mix) || md_player_alloc(&c->player) ||
+	    md_mix_join(c->mix, &c->player->member)) {
+		mem_deref(c);
+		return NULL;
+	}
+	list_append(&calls, &c->le, c);
+	stats.started++;
+	CLOG(CC_LOG_INFO, c, "callback offer: %s in queue %s", c->inv.caller, c->queue);
+	return c;
+}
+
+json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
+{
+	const char *id = json_string_value(json_object_get(msg, "call"));
+	struct md_call *c;
+
+	(void)arg;
+	if (!id || !cc_uuid_valid(id))
+		return REFUSE("call is not an id");
+	if (!strcmp(what, "offer")) {
+		struct md_q_offer o;
+		const char *why;
+		size_t placed = 0;
+
+		if (md_queue_read_offer(msg, &o, &why) != 0)
+			return REFUSE(why);
+		c = call_by_id(o.call);
+		if (o.callback[0] && (!c || c->acd == ACD_CALLBACK_DONE)) {
+			const char *tenant = json_string_value(json_object_get(msg, "tenant"));
+			const char *queue = json_string_value(json_object_get(msg, "queue"));
+
+			if (!tenant || !cc_uuid_valid(tenant))
+				return REFUSE("tenant is not an id");
+			if (!(c = cb_call_new(&o, tenant, queue, &why)))
+				return REFUSE(why);
+		} else if (o.callback[0]) {
+			return REFUSE("not a callback");
+		}
+		if (!c || c->acd == ACD_NONE || c->acd == ACD_CALLBACK_DONE)
+			return REFUSE("no such call");
+		if (c->acd == ACD_BRIDGED)
+			return REFUSE("bridged");
+		if (c->acd != ACD_WAITING)
+			return REFUSE("not waiting");
+		if (c->n_alegs || c->held)
+			return REFUSE("an offer rings");
+		snprintf(c->offer, sizeof(c->offer), "%s", o.offer);
+		tmr_cancel(&c->ann_tmr);
+		for (size_t i = 0; i < o.n; i++) {
+			int err = place_acd_leg(c, o.agents[i].agent, o.agents[i].epoch, o.offer,
+			                        o.ring_s);
+
+			if (!err) {
+				placed++;
+				continue;
+			}
+			/* that agent's leg could not be placed: a failure routingd hears */
+			struct md_out f = { .acd = true, .epoch = o.agents[i].epoch };
+			snprintf(f.agent, sizeof(f.agent), "%s", o.agents[i].agent);
+			snprintf(f.offer, sizeof(f.offer), "%s", o.offer);
+			(void)acd_result(c, "failed", &f, 500, "rejected", NULL, NULL);
+		}
+		if (!placed && c->cb) {
+			c->quiet = true;     /* the failures went to routingd */
+			call_end(c, "ivr_ended");
+		} else if (!placed) {
+			ann_arm(c);
+		}
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!(c = call_by_id(id)))
+		return REFUSE("no such call");
+	if (!strcmp(what, "cancel")) {
+		const char *offer = json_string_value(json_object_get(msg, "offer"));
+
+		if (!offer || !cc_uuid_valid(offer))
+			return REFUSE("offer is not an id");
+		if (c->cb && c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
+			c->quiet = true;     /* the callback's offer is withdrawn */
+			call_end(c, "ivr_ended");
+		} else if (c->acd == ACD_WAITING && !strcmp(offer, c->offer)) {
+			for (size_t i = 0; i < c->n_alegs; i++) {
+				out_drop(c->alegs[i]);
+				c->alegs[i] = NULL;
+			}
+			c->n_alegs = 0;
+			out_drop(c->held);
+			c->held = NULL;
+			ann_arm(c);
+		}
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!strcmp(what, "route")) {
+		struct md_q_target t;
+
+		if (md_queue_read_target(json_object_get(msg, "target"), &t) != 0)
+			return REFUSE("not a target");
+		if (t.type == MD_QT_QUEUE)
+			return REFUSE("a queue target is routingd's");
+		if (c->acd == ACD_BRIDGED || c->bridge)
+			return REFUSE("bridged");
+		CLOG(CC_LOG_INFO, c, "routingd routes the call on (%s)", t.name[0] ? t.name : t.prompt);
+		acd_leave(c);
+		acd_run_flow(c, md_queue_route_flow(&t));
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!strcmp(what, "op")) {
+		const char *op = json_string_value(json_object_get(msg, "op"));
+
+		if (!op || (strcmp(op, "hold") && strcmp(op, "unhold")))
+			return REFUSE("op must be hold or unhold");
+		if (!c->bridge)
+			return REFUSE("not bridged");
+		acd_hold(c, !strcmp(op, "hold"));
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return REFUSE("unknown request");
 }
 
 /* ---- the call's start and end -------------------------------------------- */
@@ -622,6 +1644,7 @@ static void on_flow(int err, struct md_flow *f, void *arg)
 		return;
 	}
 	c->answered_ms = tmr_jiffies();
+	c->answered_us = cc_now_us();
 	CLOG(CC_LOG_INFO, c, "answered: flow %s (%s)", f->name, f->version);
 	ivr_init(&c->run, f->flow, f->tz);
 	c->running = true;
@@ -647,7 +1670,8 @@ static void call_end(struct md_call *c, const char *result)
 	for (size_t i = 0; c->running && i < c->run.n_vars; i++)
 		json_object_set_new(vars, c->run.vars[i].name, json_string(c->run.vars[i].value));
 	media = json_object();
-	json_object_set_new(media, "caller", leg_json(c->leg));
+	if (c->leg)
+		json_object_set_new(media, c->cb ? "agent" : "caller", leg_json(c->leg));
 	if (c->out && c->out->answered) {
 		json_t *l = leg_json(c->out->leg);
 		json_object_set_new(l, "leg", json_string(c->out->id));
@@ -660,25 +1684,75 @@ static void call_end(struct md_call *c, const char *result)
 	json_object_set_new(f, "flow", json_string(c->inv.flow));
 	json_object_set_new(f, "vars", vars);
 	json_object_set_new(f, "media", media);
-	if (c->answered_ms)
+	if (c->queue[0]) {
+		json_object_set_new(f, "queue", json_string(c->queue));
+		if (c->acd == ACD_CALLBACK_DONE)
+			json_object_set_new(f, "callback", json_true());
+	}
+	if (c->answered_ms && (!c->cb || c->agent_out))
 		event(c, CC_EV_MEDIA_ENDED, f);
 	else
 		json_decref(f);
 	CLOG(CC_LOG_INFO, c, "ended: %s", result);
 
+	/* the ACD hears how the entry ended: its bridged call ended, or the
+	 * caller left the queue (ringing legs: CANCEL, a held 200: BYE) */
+	if (c->cb && c->agent_out && !c->quiet)
+		unpark(c->inv.call);         /* the callback happened: its entry is over */
+	if (c->quiet)
+		;                            /* routingd knows (a callback offer that ended) */
+	else if (c->acd == ACD_BRIDGED && (c->cb ? c->agent_out : c->out))
+		(void)acd_result(c, "ended", c->cb ? c->agent_out : c->out, 0, "", NULL, NULL);
+	else if (c->acd == ACD_ENQUEUING || c->acd == ACD_WAITING || c->acd == ACD_CALLBACK)
+		(void)acd_result(c, "abandoned", NULL, 0, "", NULL, NULL);
+	acd_leave(c);
 	/* the agent leg: BYE (bridged) or CANCEL (ringing) */
 	c->bridge = mem_deref(c->bridge);
 	if (c->out)
 		c->out->call = NULL;
 	c->out = mem_deref(c->out);
 	c->player = mem_deref(c->player);
-	md_mix_leave(&c->leg->member);
+	if (c->agent_out) {
+		c->agent_out->call = NULL;
+		out_drop(c->agent_out);     /* the callback's agent: BYE */
+		c->agent_out = NULL;
+	}
+	if (c->leg)
+		md_mix_leave(&c->leg->member);
 	/* the caller: BYE once answered, else a final answer */
 	if (c->sess && !c->answered_ms)
 		(void)sipsess_reject(c->sess, 503, "Service Unavailable", "");
 	c->sess = mem_deref(c->sess);
 	calls_unlink(c);
 	mem_deref(c);                     /* the list's reference */
+}
+
+/* An X-CC-Queue call: a one-node flow (the queue, then goodbye). */
+static void queue_only(struct md_call *c)
+{
+	struct cc_flow *f = md_queue_only_flow(c->inv.queue);
+	int err;
+
+	if (!f) {
+		(void)sipsess_reject(c->sess, 404, "Not Found", "");
+		c->sess = mem_deref(c->sess);
+		call_end(c, "ivr_ended");
+		return;
+	}
+	c->own[c->n_own++] = f;
+	err = sipsess_answer(c->sess, 200, "OK", c->answer, "");
+	c->answer = mem_deref(c->answer);
+	if (err) {
+		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot answer");
+		call_end(c, "ivr_ended");
+		return;
+	}
+	c->answered_ms = tmr_jiffies();
+	c->answered_us = cc_now_us();
+	CLOG(CC_LOG_INFO, c, "answered: queue %s", c->inv.queue);
+	ivr_init(&c->run, f, NULL);
+	c->running = true;
+	feed(c, IVR_START, 0, NULL);
 }
 
 void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void *arg)
@@ -706,8 +1780,22 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	}
 	c->inv = *inv;
 	c->since_us = cc_now_us();
+	/* the tenant's SIP domain, for its callback offers (they come with no INVITE) */
+	if (!domains.slots)
+		cc_map_init(&domains);
+	{
+		char *old = cc_map_get(&domains, inv->tenant);
+
+		if (!old || strcmp(old, inv->domain)) {
+			char *d = strdup(inv->domain);
+
+			if (d)
+				free(cc_map_put(&domains, inv->tenant, d));
+		}
+	}
 	tmr_init(&c->ivr_tmr);
 	tmr_init(&c->digit_tmr);
+	tmr_init(&c->ann_tmr);
 	err = md_leg_alloc(&c->leg, on_caller_digit, c);
 	if (err) {
 		cc_log(CC_LOG_ERR, err, inv->tenant, inv->call, "no RTP port");
@@ -743,9 +1831,13 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	list_append(&calls, &c->le, c);
 	n_calls++;
 	stats.started++;
-	CLOG(CC_LOG_INFO, c, "call to %s from %s: flow version %s, codec %s", inv->called,
-	     inv->caller[0] ? inv->caller : "(withheld)", inv->flow, c->leg->codec.name);
-	md_catalog_flow_version(inv->tenant, inv->flow, on_flow, c);
+	CLOG(CC_LOG_INFO, c, "call to %s from %s: %s %s, codec %s", inv->called,
+	     inv->caller[0] ? inv->caller : "(withheld)", inv->queue[0] ? "queue" : "flow version",
+	     inv->queue[0] ? inv->queue : inv->flow, c->leg->codec.name);
+	if (inv->queue[0])
+		queue_only(c);
+	else
+		md_catalog_flow_version(inv->tenant, inv->flow, on_flow, c);
 }
 
 /* ---- routingd and the rest ----------------------------------------------- */
@@ -763,9 +1855,29 @@ json_t *md_calls_json(void *arg)
 		struct md_call *c = le->data;
 		char since[CC_RFC3339_LEN];
 
+		const char *acd = acd_state_name(c);
+		json_t *o;
+
 		cc_rfc3339(c->since_us, since);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "call", c->inv.call,
-		                                   "tenant", c->inv.tenant, "since", since));
+		o = json_pack("{s:s,s:s,s:s}", "call", c->inv.call, "tenant", c->inv.tenant, "since",
+		              since);
+		if (acd) {
+			json_object_set_new(o, "queue", json_string(c->queue));
+			json_object_set_new(o, "acd", json_string(acd));
+		}
+		json_array_append_new(a, o);
+	}
+	unpark(NULL);
+	for (struct le *le = list_head(&parked); le; le = le->next) {
+		struct parked *p = le->data;
+		char since[CC_RFC3339_LEN];
+
+		if (call_by_id(p->call))
+			continue;                /* its callback call is listed already */
+		cc_rfc3339(p->since_us, since);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "call", p->call, "tenant",
+		                                   p->tenant, "since", since, "queue", p->queue,
+		                                   "acd", "callback"));
 	}
 	return a;
 }

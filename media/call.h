@@ -22,6 +22,8 @@ size_t md_calls_count(void *arg);
 json_t *md_calls_json(void *arg);
 /* routingd's .hangup: 0 or ENOENT. */
 int md_calls_hangup(const char *call, void *arg);
+/* routingd's ACD requests (rpc.h md_rpc_acd_h): offer, cancel, route, op. */
+json_t *md_calls_acd(const char *what, const json_t *msg, void *arg);
 /* A tenant's flows or prompts changed. */
 void md_calls_cfg(const char *tenant, void *arg);
 /* Ends every call (SIGTERM): BYE to the answered, CANCEL to ringing legs. */

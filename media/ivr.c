@@ -9,9 +9,11 @@
  *   LEG    agent/number: the leg rings; IVR_ANSWERED ends the run
  *          (bridged), IVR_FAILED goes to the node's next
  *   FLOW   goto: the other flow is being loaded (IVR_FLOW / IVR_NO_FLOW)
+ *   QUEUE  queue: the caller is in the ACD (mediad's media/queue.h);
+ *          IVR_ANSWERED ends the run, IVR_REFUSED goes to the fallback
  *   DONE   hung up or bridged: every input is ignored
  *
- * Schedule, queue and hangup nodes wait for nothing: entering them goes on
+ * Schedule and hangup nodes wait for nothing: entering them goes on
  * at once to the node they choose. The flow validator (lib/flow.c) refuses
  * a loop of such nodes, so every chain ends; a chain longer than one
  * output holds stops with a 1 ms timer and goes on at its IVR_TIMEOUT.
@@ -216,10 +218,19 @@ static void enter(struct ivr_run *r, int node, time_t now, struct ivr_out *out)
 	case CC_FLOW_HANGUP:
 		event(r, out, NULL);
 		return hangup(r, out);
-	case CC_FLOW_QUEUE:
-		/* the ACD comes with its own issue; until then the fallback */
-		event(r, out, "queue not yet");
-		return enter(r, n->fallback, now, out);
+	case CC_FLOW_QUEUE: {
+		/* the ACD's (routingd's): mediad holds the caller there until an
+		 * agent is bridged (IVR_ANSWERED), or the ACD refuses without a
+		 * route of its own (IVR_REFUSED: the fallback) */
+		struct ivr_action *a;
+
+		event(r, out, NULL);
+		a = push(out, IVR_ACT_QUEUE);
+		a->target = n->queue;
+		a->qnode = n;
+		r->waiting = IVR_W_QUEUE;
+		return;
+	}
 	}
 	CC_BUG_ON("unknown node type");
 }
@@ -357,9 +368,14 @@ void ivr_on(struct ivr_run *r, enum ivr_input in, char digit, const struct cc_fl
 	case IVR_TIMEOUT:
 		return on_timeout(r, now, out);
 	case IVR_ANSWERED:
-		if (r->waiting == IVR_W_LEG)
+		if (r->waiting == IVR_W_LEG || r->waiting == IVR_W_QUEUE)
 			r->waiting = IVR_W_DONE;     /* bridged: mediad's from here */
 		return;
+	case IVR_REFUSED:
+		if (r->waiting != IVR_W_QUEUE)
+			return;
+		event(r, out, "refused");
+		return go(r, r->flow->nodes[r->node].fallback, now, out);
 	case IVR_FAILED:
 		if (r->waiting != IVR_W_LEG)
 			return;

@@ -35,6 +35,8 @@ enum ivr_input {
 	IVR_FAILED,         /* that leg failed: not registered, busy, no answer, rejected */
 	IVR_FLOW,           /* the flow asked by IVR_ACT_LOAD arrived (passed to ivr_on) */
 	IVR_NO_FLOW,        /* it does not exist (any more): the call hangs up */
+	IVR_REFUSED,        /* the ACD refused the queue node's caller and named no route:
+	                       the node's fallback (added for issue 14) */
 };
 
 enum ivr_act_type {
@@ -46,6 +48,8 @@ enum ivr_act_type {
 	IVR_ACT_LOAD,       /* load the tenant's flow `target` (goto), then IVR_FLOW */
 	IVR_ACT_HANGUP,     /* end the call (the flow is done) */
 	IVR_ACT_EVENT,      /* record an `ivr` event: node, type, digit, var=value */
+	IVR_ACT_QUEUE,      /* enqueue in the ACD's queue `target` (qnode: skills, priority);
+	                       then IVR_ANSWERED (an agent bridged) or IVR_REFUSED */
 };
 
 struct ivr_action {
@@ -62,6 +66,7 @@ struct ivr_action {
 	const char *var;                 /* NULL when none */
 	char value[IVR_VAR_MAX];
 	const char *why;                 /* "timeout", "invalid", "closed", "failed", NULL */
+	const struct cc_flow_node *qnode; /* QUEUE: the node (into the flow's storage) */
 };
 
 struct ivr_var {
@@ -73,7 +78,8 @@ struct ivr_run {
 	const struct cc_flow *flow;
 	int node;                        /* current node index */
 	int attempt;                     /* menu/collect: 0 = first */
-	enum { IVR_W_NONE, IVR_W_PLAY, IVR_W_INPUT, IVR_W_LEG, IVR_W_FLOW, IVR_W_DONE } waiting;
+	enum { IVR_W_NONE, IVR_W_PLAY, IVR_W_INPUT, IVR_W_LEG, IVR_W_FLOW, IVR_W_DONE,
+	       IVR_W_QUEUE /* in the ACD: mediad's queue.h */ } waiting;
 	char digits[IVR_VAR_MAX];        /* collect: typed so far */
 	size_t n_digits;
 	int gotos;

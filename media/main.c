@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 		.heartbeat_ms = (int)D.cfg.heartbeat_ms,
 	};
 	struct md_rpc_handlers rc_h = {
-		.calls = md_calls_json, .count = md_calls_count, .hangup = md_calls_hangup, .cfg = md_calls_cfg, .arg = NULL,
+		.acd = md_calls_acd, .calls = md_calls_json, .count = md_calls_count, .hangup = md_calls_hangup, .cfg = md_calls_cfg, .arg = NULL,
 	};
 	if ((e = md_rpc_start(&rc_cfg, &rc_h)) != 0) {
 		cc_log(CC_LOG_ERR, e, NULL, NULL, "NATS");

@@ -48,6 +48,7 @@
 #include "map.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,6 +61,19 @@ enum mq_id {
 	MQ_REQUEST = 1,              /* a request from routingd (struct req) */
 	MQ_CFG,                      /* a notice: the tenant id, or "" (char *) */
 	MQ_HB_ANSWER,                /* routingd's answer to a heartbeat (char *, NULL: none) */
+	MQ_ANSWER,                   /* an answer to md_rpc_request (struct req: subject = token) */
+};
+
+#define MD_RPC_MAX_PENDING 4096      /* requests to routingd in flight: more are refused */
+
+struct pending {                     /* a request to routingd, on the loop */
+	struct le le;
+	uint64_t handle;
+	char subject[96];
+	char *text;                      /* the body with its id */
+	int64_t deadline_ms;
+	md_rpc_answer_h *h;
+	void *arg;                       /* referenced */
 };
 
 struct req {
@@ -95,6 +109,13 @@ static struct md_rpc {
 	char *hb_next;               /* the heartbeat to send, NULL if none waits */
 	int hb_stop;
 	bool seen;                   /* routingd has answered ok */
+	/* requests to routingd: async, answers to <inbox>.<handle> */
+	char inbox[160];
+	natsSubscription *sub_ans;
+	struct list pending;
+	uint64_t next_handle;
+	struct tmr retry_tmr;
+	int retry_ms;
 	bool lost_logged;
 	int started_ok;
 } R;
@@ -155,6 +176,14 @@ static char *handle(const char *subject, const json_t *msg, const char *id)
 			a = json_pack("{s:s, s:s}", "id", id, "error", "no such call");
 		else
 			a = json_pack("{s:s, s:b}", "id", id, "ok", 1);
+	} else if (what && R.h.acd && (!strcmp(what, ".offer") || !strcmp(what, ".cancel") ||
+	                               !strcmp(what, ".route") || !strcmp(what, ".op"))) {
+		a = R.h.acd(what + 1, msg, R.h.arg);
+		if (!json_is_object(a)) {
+			json_decref(a);
+			a = json_pack("{s:b, s:s}", "ok", 0, "why", "failed");
+		}
+		json_object_set_new(a, "id", json_string(id));
 	} else {
 		a = json_pack("{s:s, s:s}", "id", id, "error", "unknown request");
 	}
@@ -204,6 +233,126 @@ static void on_hb_answer(char *text)
 	json_decref(a);
 }
 
+/* ------------------------------------------------ requests to routingd */
+
+static void pending_free(struct pending *p)
+{
+	list_unlink(&p->le);
+	free(p->text);
+	mem_deref(p->arg);
+	free(p);
+}
+
+static void pending_send(struct pending *p)
+{
+	char reply[200];
+
+	if (!R.nc)
+		return;
+	snprintf(reply, sizeof(reply), "%s.%" PRIu64, R.inbox, p->handle);
+	(void)natsConnection_PublishRequestString(R.nc, p->subject, reply, p->text);
+}
+
+static void pending_done(struct pending *p, const json_t *answer)
+{
+	md_rpc_answer_h *h = p->h;
+	void *arg = p->arg ? mem_ref(p->arg) : NULL;
+
+	pending_free(p);
+	if (h)
+		h(answer, arg);
+	mem_deref(arg);
+}
+
+static void on_retry_tmr(void *arg)
+{
+	int64_t now = cc_mono_ms();
+	struct le *le = list_head(&R.pending);
+
+	while (le) {
+		struct pending *p = le->data;
+
+		le = le->next;
+		if (now >= p->deadline_ms) {
+			CC_WARN("no answer to %s in time", p->subject);
+			pending_done(p, NULL);
+		} else {
+			pending_send(p);
+		}
+	}
+	if (!list_isempty(&R.pending))
+		tmr_start(&R.retry_tmr, (uint64_t)R.retry_ms, on_retry_tmr, NULL);
+}
+
+static void on_answer(const char *token, const char *text)
+{
+	uint64_t handle = strtoull(token, NULL, 10);
+	json_t *a;
+
+	for (struct le *le = list_head(&R.pending); le; le = le->next) {
+		struct pending *p = le->data;
+
+		if (p->handle != handle)
+			continue;
+		a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(a)) {
+			json_decref(a);
+			return;              /* not an answer: the retry goes on */
+		}
+		pending_done(p, a);
+		json_decref(a);
+		return;
+	}
+	/* an answer to a retransmission of a request answered already */
+}
+
+uint64_t md_rpc_request(const char *subject, json_t *body, int timeout_ms, md_rpc_answer_h *h,
+                        void *arg)
+{
+	char id[CC_UUID_LEN];
+	struct pending *p;
+
+	if (!R.started_ok || !json_is_object(body) || list_count(&R.pending) >= MD_RPC_MAX_PENDING ||
+	    cc_uuid(id) != CC_OK || strlen(subject) >= sizeof(p->subject)) {
+		json_decref(body);
+		return 0;
+	}
+	json_object_set_new(body, "id", json_string(id));
+	p = calloc(1, sizeof(*p));
+	CC_BUG_ON(!p);
+	p->text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	CC_BUG_ON(!p->text);
+	snprintf(p->subject, sizeof(p->subject), "%s", subject);
+	p->handle = ++R.next_handle;
+	p->deadline_ms = cc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	p->h = h;
+	p->arg = arg ? mem_ref(arg) : NULL;
+	list_append(&R.pending, &p->le, p);
+	pending_send(p);
+	if (!tmr_isrunning(&R.retry_tmr))
+		tmr_start(&R.retry_tmr, (uint64_t)R.retry_ms, on_retry_tmr, NULL);
+	return p->handle;
+}
+
+void md_rpc_forget(uint64_t handle)
+{
+	for (struct le *le = list_head(&R.pending); handle && le; le = le->next) {
+		struct pending *p = le->data;
+
+		if (p->handle == handle) {
+			p->h = NULL;
+			p->arg = mem_deref(p->arg);
+			return;
+		}
+	}
+}
+
+const char *md_rpc_instance(void)
+{
+	return R.instance;
+}
+
 static void on_mqueue(int id, void *data, void *arg)
 {
 	switch (id) {
@@ -226,6 +375,16 @@ static void on_mqueue(int id, void *data, void *arg)
 		on_hb_answer(data);
 		free(data);
 		break;
+	case MQ_ANSWER: {
+		struct req *q = data;
+
+		on_answer(q->subject, q->data);
+		free(q->subject);
+		free(q->reply);
+		free(q->data);
+		free(q);
+		break;
+	}
 	}
 }
 
@@ -314,6 +473,24 @@ static void on_nats_req(natsConnection *nc, natsSubscription *sub, natsMsg *m, v
 	}
 }
 
+static void on_nats_answer(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
+{
+	struct req *q = calloc(1, sizeof(*q));
+	const char *subject = natsMsg_GetSubject(m), *dot = strrchr(subject, '.');
+
+	CC_BUG_ON(!q);
+	q->subject = strdup(dot ? dot + 1 : "");
+	q->data = strndup(natsMsg_GetData(m) ? natsMsg_GetData(m) : "",
+	                  (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+	CC_BUG_ON(!q->subject || !q->data);
+	if (mqueue_push(R.mq, MQ_ANSWER, q) != 0) {
+		free(q->subject);
+		free(q->data);
+		free(q);
+	}
+}
+
 static void on_nats_cfg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
 {
 	const char *subject = natsMsg_GetSubject(m);
@@ -331,7 +508,7 @@ static void on_nats_cfg(natsConnection *nc, natsSubscription *sub, natsMsg *m, v
 
 int md_rpc_start(const struct md_rpc_cfg *cfg, const struct md_rpc_handlers *h)
 {
-	char *err = NULL, subject[96];
+	char *err = NULL, subject[200];
 	int e;
 
 	if (R.started_ok)
@@ -350,6 +527,27 @@ int md_rpc_start(const struct md_rpc_cfg *cfg, const struct md_rpc_handlers *h)
 	pthread_mutex_init(&R.hb_lock, NULL);
 	pthread_cond_init(&R.hb_wake, NULL);
 	tmr_init(&R.hb_tmr);
+	tmr_init(&R.retry_tmr);
+	list_init(&R.pending);
+	{
+		const char *ms = getenv("CC_MEDIA_RPC_RETRY_MS");
+
+		R.retry_ms = ms && atoi(ms) >= 10 && atoi(ms) <= 10000 ? atoi(ms) : 500;
+	}
+	/* answers to our requests: _INBOX.<user>.mq.<instance>.<handle>, the
+	 * inboxes the NATS user may subscribe to (ops/stack.sh) */
+	{
+		char user[128] = "";
+		FILE *cf = cfg->nats_creds && *cfg->nats_creds ? fopen(cfg->nats_creds, "r") : NULL;
+
+		if (cf) {
+			if (fgets(user, sizeof(user), cf))
+				user[strcspn(user, ":\r\n")] = '\0';
+			fclose(cf);
+		}
+		snprintf(R.inbox, sizeof(R.inbox), "_INBOX%s%s.mq.%s", user[0] ? "." : "", user,
+		         R.instance);
+	}
 	/* lib/events.h reads the credentials from the environment */
 	if (cfg->nats_creds && *cfg->nats_creds)
 		setenv("CC_NATS_CREDS", cfg->nats_creds, 1);
@@ -366,6 +564,12 @@ int md_rpc_start(const struct md_rpc_cfg *cfg, const struct md_rpc_handlers *h)
 	snprintf(subject, sizeof(subject), "cc.rpc.media.%s.>", R.instance);
 	if (!R.nc || natsConnection_Subscribe(&R.sub_req, R.nc, subject, on_nats_req, NULL) != NATS_OK ||
 	    natsConnection_Subscribe(&R.sub_cfg, R.nc, "cc.cfg.>", on_nats_cfg, NULL) != NATS_OK) {
+		CC_ERR("mediad cannot subscribe to %s and cc.cfg.>", subject);
+		md_rpc_stop();
+		return EIO;
+	}
+	snprintf(subject, sizeof(subject), "%s.*", R.inbox);
+	if (natsConnection_Subscribe(&R.sub_ans, R.nc, subject, on_nats_answer, NULL) != NATS_OK) {
 		CC_ERR("mediad cannot subscribe to %s and cc.cfg.>", subject);
 		md_rpc_stop();
 		return EIO;
@@ -392,7 +596,14 @@ void md_rpc_stop(void)
 		natsSubscription_Unsubscribe(R.sub_cfg);
 		natsSubscription_Destroy(R.sub_cfg);
 	}
-	R.sub_req = R.sub_cfg = NULL;
+	if (R.sub_ans) {
+		natsSubscription_Unsubscribe(R.sub_ans);
+		natsSubscription_Destroy(R.sub_ans);
+	}
+	R.sub_req = R.sub_cfg = R.sub_ans = NULL;
+	tmr_cancel(&R.retry_tmr);
+	while (R.started_ok && !list_isempty(&R.pending))
+		pending_done(list_head(&R.pending)->data, NULL);
 	if (R.hb_running) {
 		pthread_mutex_lock(&R.hb_lock);
 		R.hb_stop = 1;

@@ -34,12 +34,19 @@ typedef int (md_rpc_hangup_h)(const char *call, void *arg);
 /* cc.cfg.<tenant> notice (a flow or prompt changed): tenant id or "" for all. */
 typedef void (md_rpc_cfg_h)(const char *tenant, void *arg);
 
+/* routingd's ACD requests cc.rpc.media.<instance>.offer / .cancel / .route
+ * / .op (docs/ACD.md): what is "offer"..., msg the request; the answer's
+ * fields besides "id" (new reference). */
+typedef json_t *(md_rpc_acd_h)(const char *what, const json_t *msg, void *arg);
+
 struct md_rpc_handlers {
 	md_rpc_calls_h *calls;
 	md_rpc_count_h *count;       /* NULL: the heartbeat says 0 calls */
 	md_rpc_hangup_h *hangup;
 	md_rpc_cfg_h *cfg;
 	void *arg;
+	md_rpc_acd_h *acd;               /* NULL: the ACD's requests are unknown (last: older
+	                                    initialisers stay valid) */
 };
 
 /* Connects (retrying in the background: mediad answers calls only once
@@ -58,5 +65,23 @@ bool md_rpc_seen(void);
  */
 int md_rpc_event(enum cc_event_type t, const char *call, const char *tenant, unsigned seq,
                  json_t *fields);
+
+/*
+ * A request to routingd (cc.rpc.route.acd.*) that never waits: body
+ * (stolen) gets a new "id"; it is sent at once and again with the same id
+ * every CC_MEDIA_RPC_RETRY_MS (500) until an answer comes or timeout_ms
+ * passed; then h runs on the loop with the answer (NULL: none in time, or
+ * mediad stops). arg, when not NULL, is a mem object the request holds a
+ * reference on until h has run. Returns a handle for md_rpc_forget (0:
+ * not sent; h will not run).
+ */
+typedef void (md_rpc_answer_h)(const json_t *answer, void *arg);
+uint64_t md_rpc_request(const char *subject, json_t *body, int timeout_ms, md_rpc_answer_h *h,
+                        void *arg);
+/* Drops a request's handler (it is still retried until answered: a result
+ * routingd must get); 0 does nothing. */
+void md_rpc_forget(uint64_t handle);
+/* This mediad's instance id. */
+const char *md_rpc_instance(void);
 
 #endif

@@ -62,6 +62,19 @@ bool md_pl_number(const struct pl *pl, char *out, size_t n)
 	return true;
 }
 
+/* A queue's name: 1 to 63 of a-z, 0-9, '_', '-', starting with a letter or digit. */
+bool md_pl_name(const struct pl *pl, char *out, size_t n)
+{
+	if (!pl->l || pl->l >= n || pl->l > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", pl->p[0]))
+		return false;
+	for (size_t i = 0; i < pl->l; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", pl->p[i]) || !pl->p[i])
+			return false;
+	memcpy(out, pl->p, pl->l);
+	out[pl->l] = 0;
+	return true;
+}
+
 /* The header's value, trimmed; exactly one such header. */
 static const struct sip_hdr *one_xhdr(const struct sip_msg *msg, const char *name)
 {
@@ -79,7 +92,12 @@ int md_sip_parse_invite(const struct sip_msg *msg, struct md_invite *inv)
 		return EPERM;
 	if (!(h = one_xhdr(msg, "X-CC-Tenant")) || !md_pl_uuid(&h->val, inv->tenant))
 		return EPERM;
-	if (!(h = one_xhdr(msg, "X-CC-Flow")) || !md_pl_uuid(&h->val, inv->flow))
+	/* a flow to run, or (a number that targets a queue) a queue to wait in */
+	if (sip_msg_xhdr_count(msg, "X-CC-Queue")) {
+		if (sip_msg_xhdr_count(msg, "X-CC-Flow") || !(h = one_xhdr(msg, "X-CC-Queue")) ||
+		    !md_pl_name(&h->val, inv->queue, sizeof(inv->queue)))
+			return EPERM;
+	} else if (!(h = one_xhdr(msg, "X-CC-Flow")) || !md_pl_uuid(&h->val, inv->flow))
 		return EPERM;
 	if (!(h = one_xhdr(msg, "X-CC-Domain")) ||
 	    !md_pl_host(&h->val, inv->domain, sizeof(inv->domain)))

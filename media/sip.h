@@ -4,7 +4,7 @@
  *
  * An INVITE is taken only from Kamailio's address (CC_MEDIA_PROXY, host
  * and port) and only with the headers docs/MEDIA.md lists, each checked:
- * X-CC-Call, X-CC-Tenant, X-CC-Flow (uuids), X-CC-Domain (a host name),
+ * X-CC-Call, X-CC-Tenant, X-CC-Flow (uuids) or instead X-CC-Queue (a queue's name), X-CC-Domain (a host name),
  * X-CC-Caller (+digits or empty; absent = withheld). Anything else gets
  * 403 at once; INVITEs are passed on (md_sip_invite_h) only when whole.
  */
@@ -26,6 +26,8 @@ struct md_invite {                   /* an INVITE's checked headers */
 	char domain[MD_DOMAIN_MAX];
 	char caller[MD_NUMBER_MAX];      /* "" when withheld */
 	char called[MD_NUMBER_MAX];      /* the Request-URI user */
+	char queue[64];                  /* X-CC-Queue (a number that targets a queue): the
+	                                    queue's name, flow ""; else "" */
 };
 
 typedef void (md_sip_invite_h)(const struct sip_msg *msg, const struct md_invite *inv, void *arg);
@@ -55,6 +57,7 @@ extern uint64_t md_sip_refused_source, md_sip_refused_headers;
 bool md_pl_uuid(const struct pl *pl, char out[CC_UUID_LEN]);
 bool md_pl_host(const struct pl *pl, char *out, size_t n);
 bool md_pl_number(const struct pl *pl, char *out, size_t n);
+bool md_pl_name(const struct pl *pl, char *out, size_t n);
 /* Parses an INVITE's X-CC-* headers and Request-URI user into inv: 0 or EPERM. */
 int md_sip_parse_invite(const struct sip_msg *msg, struct md_invite *inv);
 

@@ -1,7 +1,8 @@
 /*
  * acd.h: the ACD's runtime (docs/ACD.md): agent states, reservations,
  * waiting callers and the sticky-agent map of every tenant, on routingd's
- * loop thread. Pure: no I/O, no clock (every call takes now_ms), no
+ * loop thread. Pure: no I/O, no clock (every call takes now_ms: wall-clock
+ * milliseconds since the epoch, as events' ts and arrivals are), no
  * globals; what must leave (offers to mediad, events, journal records)
  * leaves through struct acd_out, called synchronously. So the property test
  * and the benchmark drive exactly the code routingd runs.
@@ -196,6 +197,14 @@ struct acd_result {
 	const char *reason;          /* failed: "no answer", "busy", "rejected", "not registered" */
 	const char *leg;             /* answered: the leg's call id */
 };
+
+/* mediad's answer to an offer (cc.rpc.media.<instance>.offer): ok moves
+ * its reserved agents to ringing (deadline ring_s + ACD_RESERVE_MS);
+ * !ok ("no such call") ends the entry (counted in stats.orphans). Without
+ * it a reservation expires after ACD_RESERVE_MS and the offer is
+ * cancelled. 0, ENOENT (no such entry), ESTALE (another offer). */
+int acd_offer_taken(struct acd *a, const char *tenant, const char *call, const char *offer,
+                    bool ok, int64_t now_ms);
 
 /* 0 (applied, or a retry of an applied result), or ESTALE: an answered leg
  * whose reservation is gone (mediad ends the leg). Then dispatches. */

@@ -9,6 +9,7 @@
 #include "limits.h"
 #include "log.h"
 #include "media.h"
+#include "model-t.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,119 @@ struct parked {
 
 static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision *d,
                       const char *tenant, int64_t grant);
+
+/* ------------------------------------------------ agents busy for the ACD */
+
+/* A routed call's agents (the callee's extension, the calling agent's):
+ * busy for the ACD while it is answered. */
+struct agent_call {
+	char tenant[CC_UUID_LEN];
+	char ext[2][12];
+	int n;
+	bool answered;               /* agent_busy(true) was said */
+};
+
+static void track_agents(struct rt_calls *c, const json_t *q, const struct rt_decision *d,
+                         enum rt_kind kind, const char *tenant, const char *call)
+{
+	struct agent_call *a;
+
+	if (!c->agent_busy || !cc_uuid_valid(call) || !cc_uuid_valid(tenant))
+		return;
+	/* an offer's leg is the ACD's own: the ACD knows that agent is on it */
+	if (kind == RT_MEDIA_LEG && strcmp(str(q, "leg"), "acd") == 0)
+		return;
+	a = calloc(1, sizeof(*a));
+	CC_BUG_ON(!a);
+	snprintf(a->tenant, sizeof(a->tenant), "%s", tenant);
+	if (d->action == RT_RING_AGENT) {
+		const char *callee = kind == RT_CARRIER ? d->agent : str(q, "to_user");
+
+		if (*callee && strlen(callee) < sizeof(a->ext[0]))
+			snprintf(a->ext[a->n++], sizeof(a->ext[0]), "%s", callee);
+	}
+	if (kind == RT_AGENT && d->agent[0] &&
+	    (!a->n || strcmp(a->ext[0], d->agent) != 0))
+		snprintf(a->ext[a->n++], sizeof(a->ext[0]), "%s", d->agent);
+	if (!a->n) {
+		free(a);
+		return;
+	}
+	free(cc_map_put(&c->agent_calls, call, a));   /* a question asked twice: the last */
+}
+
+static void agents_answered(struct rt_calls *c, const char *call)
+{
+	struct agent_call *a = cc_map_get(&c->agent_calls, call);
+
+	if (!a || a->answered)
+		return;
+	a->answered = true;
+	for (int i = 0; i < a->n; i++)
+		c->agent_busy(c->acd_arg, a->tenant, a->ext[i], call, true);
+}
+
+static void agents_ended(struct rt_calls *c, const char *call)
+{
+	struct agent_call *a = cc_map_del(&c->agent_calls, call);
+
+	if (!a)
+		return;
+	if (a->answered)
+		for (int i = 0; i < a->n; i++)
+			c->agent_busy(c->acd_arg, a->tenant, a->ext[i], call, false);
+	free(a);
+}
+
+/* The tenant of a SIP domain, from a map rebuilt when the model changed. */
+static const char *tenant_of_domain(struct rt_calls *c, const char *domain)
+{
+	const struct rt_model *m = *c->model;
+
+	if (c->domains_of != m) {
+		cc_map_free(&c->domains, free);
+		cc_map_init(&c->domains);
+		for (size_t i = 0; i < m->tenants.cap; i++) {
+			const struct rt_tenant *t = m->tenants.slots[i].value;
+
+			if (m->tenants.slots[i].key && t->enabled) {
+				char *id = strdup(t->id);
+
+				CC_BUG_ON(!id);
+				free(cc_map_put(&c->domains, t->sip_domain, id));
+			}
+		}
+		c->domains_of = m;
+	}
+	return cc_map_get(&c->domains, domain);
+}
+
+/* {"kind":"reg","domain","user","expires"}: Kamailio's registrar. */
+static void registration(struct rt_calls *c, const json_t *msg)
+{
+	const char *domain = str(msg, "domain"), *user = str(msg, "user"), *tenant;
+	const json_t *exp = json_object_get(msg, "expires");
+
+	c->events_in++;
+	if (!c->agent_reg)
+		return;
+	if (!json_is_integer(exp) || !*user || strlen(user) >= 12 || !*domain) {
+		CC_WARN("Kamailio sent a registration without domain, user or expires");
+		return;
+	}
+	if (!(tenant = tenant_of_domain(c, domain)))
+		return;              /* no tenant's: nothing of the ACD's */
+	c->regs++;
+	c->agent_reg(c->acd_arg, tenant, user, json_integer_value(exp) > 0);
+}
+
+void rt_calls_free(struct rt_calls *c)
+{
+	cc_map_free(&c->agent_calls, free);
+	cc_map_free(&c->domains, free);
+	json_decref(c->later);
+	c->later = NULL;
+}
 
 static void on_granted(void *ctx, int64_t seconds, int code, const char *reason)
 {
@@ -299,7 +413,10 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 	                                                                        : "agent"));
 	json_object_set_new(reply, "uri", json_string(d.uri));
 	if (d.action == RT_MEDIA) {
-		json_object_set_new(reply, "flow", json_string(d.flow));
+		if (d.queue[0])
+			json_object_set_new(reply, "queue", json_string(d.queue));
+		else
+			json_object_set_new(reply, "flow", json_string(d.flow));
 		json_object_set_new(reply, "domain", json_string(d.domain));
 		json_object_set_new(reply, "caller", json_string(d.caller));
 		rt_media_sent(c->media, call, tenant, d.media, str(q, "sip_call_id"));
@@ -316,7 +433,10 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 	if (d.action == RT_PSTN)
 		json_object_set_new(ev, "destination", json_string(d.to));
 	if (d.action == RT_MEDIA) {
-		json_object_set_new(ev, "flow", json_string(d.flow));
+		if (d.queue[0])
+			json_object_set_new(ev, "queue", json_string(d.queue));
+		else
+			json_object_set_new(ev, "flow", json_string(d.flow));
 		json_object_set_new(ev, "media", json_string(d.media));
 	}
 	if (parent)
@@ -324,6 +444,7 @@ static json_t *answer(struct rt_calls *c, const json_t *msg, struct rt_decision 
 	if (grant > 0)
 		json_object_set_new(ev, "grant_seconds", json_integer(grant));
 	publish(c, tenant, CC_EV_ROUTED, ev);
+	track_agents(c, q, &d, kind, tenant, call);
 	return reply;
 }
 
@@ -366,6 +487,8 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 			                   (long)json_integer_value(json_object_get(msg, "h_id")));
 		rt_media_answered(c->media, call, (long)json_integer_value(json_object_get(msg, "h_entry")),
 		                  (long)json_integer_value(json_object_get(msg, "h_id")));
+		if (c->agent_busy)
+			agents_answered(c, call);
 		ev = kam_event(tenant, CC_EV_ANSWERED, call, at);
 		if (json_integer_value(json_object_get(msg, "media")) == 1)
 			json_object_set_new(ev, "mediad", json_true());   /* Kamailio's dialog says so */
@@ -376,6 +499,8 @@ static void progress(struct rt_calls *c, const json_t *msg, const char *what)
 	rt_limits_release(&c->limits, call);
 	bool cut = c->credit && rt_credit_ended(c->credit, call);
 	bool media_lost = rt_media_ended(c->media, call);
+	if (c->agent_busy)
+		agents_ended(c, call);
 	if (strcmp(what, "ended") == 0) {
 		ev = kam_event(tenant, CC_EV_ENDED, call, at);
 		json_object_set_new(ev, "code", json_integer(200));
@@ -407,6 +532,8 @@ void rt_calls_swept(struct rt_calls *c, const char *call, const char *tenant, in
 
 	rt_limits_release(&c->limits, call);
 	bool media_lost = rt_media_ended(c->media, call);
+	if (c->agent_busy)
+		agents_ended(c, call);
 	if (c->credit)
 		rt_credit_ended(c->credit, call);       /* no more slices for it */
 	json_object_set_new(ev, "code", json_integer(200));
@@ -447,6 +574,10 @@ json_t *rt_calls_handle(struct rt_calls *c, const json_t *msg)
 		return decide(c, msg);
 	if (!strcmp(ev, "answered") || !strcmp(ev, "ended") || !strcmp(ev, "failed")) {
 		progress(c, msg, ev);
+		return NULL;
+	}
+	if (!strcmp(ev, "reg") || !strcmp(str(msg, "kind"), "reg")) {
+		registration(c, msg);
 		return NULL;
 	}
 	CC_WARN("evapi: unknown message from Kamailio (ev=%s)", ev);

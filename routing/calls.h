@@ -36,6 +36,9 @@
  * events of a call Kamailio sent to mediad (its dialog's cc_media) carry
  * "mediad": true.
  *
+ * A queue number ("action":"media" with "queue" instead of "flow"): the
+ * caller waits in that queue on mediad (docs/ACD.md).
+ *
  * Events are queued, not published, while a message is handled: the
  * caller sends the answer first, then rt_calls_flush publishes them.
  *   answered  call
@@ -46,6 +49,7 @@
 #define RT_CALLS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "events.h"
@@ -77,7 +81,22 @@ struct rt_calls {
 	void (*answer)(void *arg, json_t *reply, uint64_t t0_ns);
 	void *answer_arg;
 	uint64_t parked;             /* calls parked so far */
+	/* The ACD (acdrpc.h; NULL: none): an agent's call that is not an ACD
+	 * offer (a call routed to an extension, a call from one, a flow's
+	 * agent leg; not a leg with X-CC-Leg "acd") answered (busy) or over;
+	 * a phone's registration (Kamailio's {"kind":"reg"}), mapped from
+	 * its SIP domain to the tenant. */
+	void (*agent_busy)(void *arg, const char *tenant, const char *ext, const char *call,
+	                   bool busy);
+	void (*agent_reg)(void *arg, const char *tenant, const char *ext, bool registered);
+	void *acd_arg;
+	struct cc_map agent_calls;   /* call id -> struct agent_call (calls.c) */
+	struct cc_map domains;       /* SIP domain -> tenant id, of domains_of */
+	const struct rt_model *domains_of;
+	uint64_t regs;               /* registrations reported */
 };
+
+void rt_calls_free(struct rt_calls *c);
 
 /* Handles one message from Kamailio. Returns the reply to send, or NULL
  * if the message needs none. The caller frees the reply. */

@@ -108,12 +108,15 @@ static void decide_carrier(const struct rt_model *m, const struct rt_request *re
 		if (!n->tenant->allow_unparseable)
 			return reject(d, 603, "Unreadable Caller Number");
 	}
-	if (n->to_flow) {
-		if (!n->flow[0])
+	if (n->to_flow || n->to_queue) {
+		if (n->to_flow && !n->flow[0])
 			return reject(d, 404, "Not Found");      /* the flow is gone */
 		if (!req->media)
 			return reject(d, 503, "Media Server Unavailable");
-		snprintf(d->flow, sizeof(d->flow), "%s", n->flow);
+		if (n->to_flow)
+			snprintf(d->flow, sizeof(d->flow), "%s", n->flow);
+		else
+			snprintf(d->queue, sizeof(d->queue), "%s", n->queue);
 		if (snprintf(d->domain, sizeof(d->domain), "%s", n->tenant->sip_domain) >=
 		    (int)sizeof(d->domain))
 			return reject(d, 500, "Server Error");

@@ -23,6 +23,8 @@
  *   the flow gone -> 404; no mediad alive (req->media NULL) -> 503 "Media
  *   Server Unavailable" at once; else RT_MEDIA: to mediad's SIP address
  *   (docs/MEDIA.md), with the flow version to run.
+ * Carrier call to a number whose target is a queue: the same, with the
+ *   queue's name instead of a flow (mediad queues the caller, docs/ACD.md).
  * Media leg (an INVITE from mediad's address, Kamailio's group 3, for the
  *   caller's call `parent` of tenant `tenant`): the tenant missing or
  *   disabled -> 403; to_user an extension of the tenant -> ring it
@@ -73,7 +75,8 @@ struct rt_decision {
 	char to[CC_E164_MAX + 12];         /* callee, normalised where possible */
 	char agent[12];                    /* agent extension involved */
 	char cli[CC_E164_MAX + 1];         /* caller ID for PSTN calls */
-	char flow[CC_UUID_LEN];            /* RT_MEDIA: the flow version to run */
+	char flow[CC_UUID_LEN];            /* RT_MEDIA: the flow version to run, or "" */
+	char queue[64];                    /* RT_MEDIA: the queue the caller waits in, or "" */
 	char domain[128];                  /* RT_MEDIA: the tenant's SIP domain (X-CC-Domain) */
 	char media[CC_UUID_LEN];           /* RT_MEDIA: the mediad instance (set by calls.c) */
 	char caller[CC_E164_MAX + 1];      /* the caller's "+digits" when readable, else "" */

@@ -232,6 +232,35 @@ struct rt_loader *rt_loader_new(const char *pg_url, struct event_base *base, rt_
 	return l;
 }
 
+long rt_loader_sticky(struct rt_loader *l,
+                      void (*cb)(void *arg, const char *tenant, const char *caller,
+                                 const char *ext, int64_t answered_ms),
+                      void *arg)
+{
+	/* DISTINCT ON follows calls_sticky_idx (tenant_id, from_number,
+	 * answered_at DESC): the newest answered queue call of each caller */
+	PGresult *r = cc_pg_exec(&l->pg,
+	    "SELECT DISTINCT ON (c.tenant_id, c.from_number) c.tenant_id, c.from_number, c.agent,"
+	    " (extract(epoch FROM c.answered_at) * 1000)::bigint FROM cc.calls c"
+	    " JOIN (SELECT tenant_id, max(sticky_within_days) AS days FROM cc.queues"
+	    "       WHERE sticky_within_days > 0 GROUP BY tenant_id) w ON w.tenant_id = c.tenant_id"
+	    " WHERE c.queue IS NOT NULL AND c.answered_at IS NOT NULL AND c.agent IS NOT NULL"
+	    " AND c.from_number LIKE '+%' AND c.answered_at > now() - make_interval(days => w.days)"
+	    " ORDER BY c.tenant_id, c.from_number, c.answered_at DESC", 0, NULL);
+	long n;
+
+	if (!r) {
+		CC_WARN("sticky agents not read: %s", l->pg.message);
+		return -1;
+	}
+	n = PQntuples(r);
+	for (long i = 0; i < n; i++)
+		cb(arg, PQgetvalue(r, (int)i, 0), PQgetvalue(r, (int)i, 1), PQgetvalue(r, (int)i, 2),
+		   atoll(PQgetvalue(r, (int)i, 3)));
+	PQclear(r);
+	return n;
+}
+
 int rt_loader_run(struct rt_loader *l, struct rt_bundle *live)
 {
 	l->live = live;

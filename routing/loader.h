@@ -60,6 +60,14 @@ struct rt_loader *rt_loader_new(const char *pg_url, struct event_base *base, rt_
 /* Builds one bundle on the calling thread, before rt_loader_run (routingd's
  * first load, so no call meets an empty model): NULL if the database failed. */
 struct rt_bundle *rt_loader_build_now(struct rt_loader *l);
+/* Before rt_loader_run, on the calling thread (its connection): each
+ * caller's last answered queue call with each tenant, within the longest
+ * sticky window of the tenant's queues (cc.calls, calls_sticky_idx), to cb
+ * (the ACD's sticky map). How many, or -1 if the database failed. */
+long rt_loader_sticky(struct rt_loader *l,
+                      void (*cb)(void *arg, const char *tenant, const char *caller,
+                                 const char *ext, int64_t answered_ms),
+                      void *arg);
 /* Starts the thread; live is the bundle the loop holds (or NULL). */
 int rt_loader_run(struct rt_loader *l, struct rt_bundle *live);
 /* Any thread: a full reload is wanted (requests coalesce into one). */

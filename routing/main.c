@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "acdrpc.h"
 #include "calls.h"
 #include "cc.h"
 #include "config.h"
@@ -57,6 +58,7 @@ struct settings {
 	long sweep_grace_s;
 	char *kam_rpc_fifo;
 	long media_dead_ms;
+	long acd_reconcile_ms;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -105,6 +107,10 @@ static const struct cc_config_row settings_table[] = {
 	  offsetof(struct settings, media_dead_ms),
 	  "a mediad whose last heartbeat (cc.rpc.route.media) is older than this is lost: no call "
 	  "goes to it and its calls are ended, ms" },
+	{ "CC_ROUTING_ACD_RECONCILE_MS", CC_CFG_INT, "5000", 200, 600000,
+	  offsetof(struct settings, acd_reconcile_ms),
+	  "the ACD's queue entries and reservations are checked against each alive mediad's calls "
+	  "this often; those mediad does not have are released (docs/ACD.md), ms" },
 };
 
 struct routingd {
@@ -126,6 +132,8 @@ struct routingd {
 	struct rt_sweep *sweep;      /* ends calls whose dialog is gone (NULL: off) */
 	natsConnection *media_nc;    /* mediad's heartbeats and their answers */
 	struct rt_media *media;      /* which mediad is alive, and its calls (media.h) */
+	natsConnection *acd_nc;      /* the ACD's requests in and out (acdrpc.h) */
+	struct rt_acdrpc *acd;       /* the ACD's runtime and its subjects */
 	struct evhttp *http;         /* metrics endpoint */
 	struct cc_hist decide_ns;    /* question in -> answer queued */
 	struct cc_hist_window recent_ns;   /* the same, the last 10-20 s */
@@ -166,6 +174,10 @@ static void on_bundle(struct rt_bundle *fresh, void *arg)
 		CC_INFO("model loaded in %.3f s: %zu tenants, %zu numbers, %zu agents, %zu trunks",
 		        fresh->load_s, m->tenants.len, m->numbers.len, m->n_agents, m->trunks.len);
 	r->loaded = 1;
+	/* the tenants whose ACD configuration changed, before the old model
+	 * (which the ACD may still point into) goes back to be freed */
+	if (r->acd)
+		rt_acdrpc_model(r->acd, m);
 	if (old)
 		rt_loader_done(r->loader, old);
 }
@@ -369,6 +381,62 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_media_heartbeats_refused_total", "counter",
 		        "mediad heartbeats refused (malformed, or from a lost instance)", (double)ms.refused);
 	}
+	if (r->acd) {
+		struct rt_acdrpc_stats as;
+		struct acd_stats st;
+
+		rt_acdrpc_stats(r->acd, &as, &st);
+		counter(f, "cc_routing_acd_waiting", "gauge", "callers waiting in the ACD's queues",
+		        (double)st.waiting);
+		counter(f, "cc_routing_acd_agents", "gauge", "agents the ACD knows", (double)st.agents);
+		counter(f, "cc_routing_acd_ready", "gauge", "agents ready now", (double)st.ready);
+		counter(f, "cc_routing_acd_reserved", "gauge", "agents reserved or ringing now",
+		        (double)st.reserved);
+		counter(f, "cc_routing_acd_enqueued_total", "counter", "callers queued",
+		        (double)st.enqueued);
+		counter(f, "cc_routing_acd_offers_total", "counter", "offers sent to mediad",
+		        (double)st.offers);
+		counter(f, "cc_routing_acd_answered_total", "counter", "queue calls answered by an agent",
+		        (double)st.answered);
+		counter(f, "cc_routing_acd_abandoned_total", "counter", "callers who hung up waiting",
+		        (double)st.abandoned);
+		counter(f, "cc_routing_acd_overflowed_total", "counter",
+		        "callers sent to the queue's overflow (time, size, no agents)", (double)st.overflowed);
+		counter(f, "cc_routing_acd_blocked_total", "counter", "callers not queued: the queue was full",
+		        (double)st.blocked);
+		counter(f, "cc_routing_acd_stale_total", "counter",
+		        "results of a stale reservation epoch, ignored", (double)st.stale);
+		counter(f, "cc_routing_acd_orphans_total", "counter",
+		        "entries and reservations released by the reconcile against mediad",
+		        (double)st.orphans);
+		counter(f, "cc_routing_acd_missed_total", "counter", "offers an agent did not answer",
+		        (double)st.missed);
+		counter(f, "cc_routing_acd_dispatch_seconds_max", "gauge", "the longest dispatch so far",
+		        (double)st.dispatch_ns_max / 1e9);
+		counter(f, "cc_routing_acd_requests_total", "counter",
+		        "ACD requests from mediad and tenantd applied", (double)as.requests);
+		counter(f, "cc_routing_acd_requests_repeated_total", "counter",
+		        "ACD requests answered again from the cache (retries)", (double)as.retries_in);
+		counter(f, "cc_routing_acd_requests_refused_total", "counter",
+		        "ACD requests refused: malformed, or naming a call of another tenant or mediad",
+		        (double)as.refused);
+		counter(f, "cc_routing_acd_sent_total", "counter", "requests sent to mediad",
+		        (double)as.sent);
+		counter(f, "cc_routing_acd_resent_total", "counter", "requests to mediad sent again",
+		        (double)as.resent);
+		counter(f, "cc_routing_acd_unanswered_total", "counter",
+		        "requests to mediad given up unanswered", (double)as.unanswered);
+		counter(f, "cc_routing_acd_journaled_total", "counter", "journal records published (CC_ACD)",
+		        (double)as.journaled);
+		counter(f, "cc_routing_acd_journal_failures_total", "counter",
+		        "journal records NATS refused", (double)as.journal_failed);
+		counter(f, "cc_routing_acd_restored_total", "counter",
+		        "journal records read back at start", (double)as.restored);
+		counter(f, "cc_routing_acd_reconciles_total", "counter",
+		        "reconciliations against a mediad's calls", (double)as.reconciles);
+		counter(f, "cc_routing_acd_registrations_total", "counter",
+		        "phone registrations told to the ACD", (double)as.registrations);
+	}
 	if (r->sweep) {
 		counter(f, "cc_routing_sweeps_total", "counter", "sweeps run", (double)rt_sweep_runs(r->sweep));
 		counter(f, "cc_routing_sweep_failures_total", "counter",
@@ -460,6 +528,22 @@ int main(int argc, char **argv)
 		CC_ERR("cannot start the model loader");
 		return 1;
 	}
+	/* the ACD: its journal read back (before any request of mediad's is
+	 * answered and before the tenants are configured), then the sticky
+	 * agents; mediad's instances come with their heartbeats (below) */
+	if (!(r.media_nc = cc_nats_connect(r.cfg.nats_url, "routingd-media", true)) ||
+	    !(r.media = rt_media_new(r.base, r.media_nc, r.cfg.kam_rpc_fifo, r.cfg.media_dead_ms))) {
+		CC_ERR("cannot follow mediad on %s (%s)", r.cfg.nats_url, RT_MEDIA_SUBJECT);
+		return 1;
+	}
+	if (!(r.acd_nc = cc_nats_connect(r.cfg.nats_url, "routingd-acd", true)) ||
+	    !(r.acd = rt_acdrpc_new(r.base, r.acd_nc, r.events, r.media, r.cfg.acd_reconcile_ms, &err))) {
+		CC_ERR("cannot start the ACD: %s", err ? err : "no NATS connection");
+		free(err);
+		return 1;
+	}
+	rt_media_on_lost(r.media, rt_acdrpc_lost, r.acd);
+	rt_acdrpc_restore(r.acd, 5000);
 	struct rt_bundle *first = rt_loader_build_now(r.loader);
 
 	if (first) {
@@ -470,18 +554,26 @@ int main(int argc, char **argv)
 		r.model = r.bundle->model;
 		rt_credit_use(&r.credit, &r.bundle->decks);
 	}
+	if (first) {
+		long n = rt_loader_sticky(r.loader, rt_acdrpc_sticky, r.acd);
+
+		if (n >= 0)
+			CC_INFO("acd: %ld sticky caller(s) seeded", n);
+	}
+	if (rt_acdrpc_start(r.acd, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 1;
+	}
 	if (rt_loader_run(r.loader, r.bundle) != CC_OK) {
 		CC_ERR("cannot start the model loader's thread");
 		return 1;
 	}
-	/* mediad's heartbeats on a connection of their own, answered at once */
-	if (!(r.media_nc = cc_nats_connect(r.cfg.nats_url, "routingd-media", true)) ||
-	    !(r.media = rt_media_new(r.base, r.media_nc, r.cfg.kam_rpc_fifo, r.cfg.media_dead_ms))) {
-		CC_ERR("cannot follow mediad on %s (%s)", r.cfg.nats_url, RT_MEDIA_SUBJECT);
-		return 1;
-	}
 	r.calls.media = r.media;
 	rt_media_on_end(r.media, on_media_end, &r);
+	r.calls.agent_busy = rt_acdrpc_busy;
+	r.calls.agent_reg = rt_acdrpc_registered;
+	r.calls.acd_arg = r.acd;
 	r.calls.model = &r.model;
 	r.calls.events = r.events;
 	r.calls.publish = cc_events_publish;
@@ -550,6 +642,8 @@ int main(int argc, char **argv)
 	natsSubscription_Unsubscribe(r.cfg_sub);
 	natsSubscription_Destroy(r.cfg_sub);
 	rt_sweep_free(r.sweep);
+	rt_media_on_lost(r.media, NULL, NULL);
+	rt_acdrpc_free(r.acd);
 	rt_media_free(r.media);
 	/* parked calls are answered (503) while Kamailio is still there */
 	rt_credit_free(&r.credit);
@@ -558,6 +652,7 @@ int main(int argc, char **argv)
 	cc_events_close(r.events, 2000);
 	rt_loader_stop(r.loader, r.bundle);
 	rt_limits_free(&r.calls.limits);
+	rt_calls_free(&r.calls);
 	event_free(r.tick);
 	event_free(sigterm);
 	event_free(sigint);
@@ -565,6 +660,7 @@ int main(int argc, char **argv)
 	cc_config_free(settings_table, CC_ARRAY_LEN(settings_table), &r.cfg);
 	natsConnection_Destroy(r.credit_nc);
 	natsConnection_Destroy(r.media_nc);
+	natsConnection_Destroy(r.acd_nc);
 	nats_Close();
 	libevent_global_shutdown();
 	return 0;

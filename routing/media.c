@@ -94,6 +94,8 @@ struct rt_media {
 	rt_media_end_fn *on_end;     /* a lost call's end, reported by routingd */
 	void *on_end_arg;
 	struct rt_media_stats st;    /* alive and tracked computed when asked */
+	void (*lost_cb)(void *arg, const char *instance, int64_t now_ms);
+	void *lost_arg;
 	struct event *check;         /* RT_MEDIA_CHECK_MS timer */
 	int64_t nc_up_since_ms;      /* routingd's own NATS link up since (0: down now) */
 	/* NATS -> loop */
@@ -168,6 +170,37 @@ static void inst_lose(struct rt_media *m, struct inst *in, int64_t now_ms, const
 			hangup_push(m, m->calls.slots[i].key, c);
 	}
 	CC_WARN("mediad %s at %s lost (%s): %zu call(s) ended", in->id, in->sip, why, n);
+	if (m->lost_cb)
+		m->lost_cb(m->lost_arg, in->id, now_ms);
+}
+
+void rt_media_on_lost(struct rt_media *m, void (*cb)(void *arg, const char *instance, int64_t now_ms),
+                      void *arg)
+{
+	m->lost_cb = cb;
+	m->lost_arg = arg;
+}
+
+size_t rt_media_alive(const struct rt_media *m, char (*out)[CC_UUID_LEN], size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; m && i < m->n_insts && n < max; i++)
+		if (!m->insts[i]->lost_ms)
+			snprintf(out[n++], CC_UUID_LEN, "%s", m->insts[i]->id);
+	return n;
+}
+
+bool rt_media_call(const struct rt_media *m, const char *call, char tenant[CC_UUID_LEN],
+                   char instance[CC_UUID_LEN])
+{
+	const struct mcall *c = m ? cc_map_get(&m->calls, call) : NULL;
+
+	if (!c)
+		return false;
+	snprintf(tenant, CC_UUID_LEN, "%s", c->tenant);
+	snprintf(instance, CC_UUID_LEN, "%s", c->inst->id);
+	return true;
 }
 
 /* Lost instances no call points at any more are forgotten after 10 min

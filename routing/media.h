@@ -120,4 +120,13 @@ bool rt_media_hung_up(struct rt_media *m, const char *call, int64_t ended_us, in
 
 void rt_media_stats(const struct rt_media *m, struct rt_media_stats *st);
 
+/* The ACD (acdrpc.h): told when an instance is lost (on the loop), the
+ * alive instances (up to max ids into out; how many), and which instance
+ * and tenant a followed call is of (false: not followed). */
+void rt_media_on_lost(struct rt_media *m, void (*cb)(void *arg, const char *instance, int64_t now_ms),
+                      void *arg);
+size_t rt_media_alive(const struct rt_media *m, char (*out)[CC_UUID_LEN], size_t max);
+bool rt_media_call(const struct rt_media *m, const char *call, char tenant[CC_UUID_LEN],
+                   char instance[CC_UUID_LEN]);
+
 #endif

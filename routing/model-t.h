@@ -17,6 +17,8 @@
 #include "id.h"
 #include "map.h"
 
+struct acd_tenant_cfg;
+
 /* A tenant's billing plan as routing needs it to size a credit grant. */
 struct rt_plan {
 	int minor;                   /* the currency's minor unit */
@@ -54,14 +56,21 @@ struct rt_tenant {
 	struct cc_map refused;       /* destination digit prefix -> (void *)1 */
 	struct rt_number **nums;     /* its numbers (the model's map points into them) */
 	size_t n_nums, cap_nums;
+	/* the ACD's configuration of the tenant (routing/acd.h): queues,
+	 * agents' skills and memberships, VIPs, pause reasons. Built with the
+	 * tenant, freed with it; its version tells main which tenants to hand
+	 * to acd_configure after a swap (a patch shares the others). */
+	struct acd_tenant_cfg *acd;
 	int refs;                    /* models holding this tenant */
 };
 
 struct rt_number {
 	char digits[CC_E164_MAX];    /* E.164 digits without '+' */
 	struct rt_tenant *tenant;    /* owner */
-	char extension[12];          /* target agent ("" when the target is a flow) */
+	char extension[12];          /* target agent ("" when the target is a flow or a queue) */
 	bool to_flow;                /* the target is a flow (cc.numbers.target_type 'flow') */
+	bool to_queue;               /* the target is a queue (target_type 'queue') */
+	char queue[64];              /* its name (ACD_NAME_MAX) */
 	char flow[CC_UUID_LEN];      /* its version in force (cc.flows.version_id), "" if the
 	                              * flow is gone: the number answers 404 */
 };

@@ -5,6 +5,7 @@
 #include "model.h"
 #include "cc.h"
 #include "log.h"
+#include "model_acd.h"
 
 #include <string.h>
 
@@ -30,6 +31,7 @@ static void free_tenant(void *p)
 	for (size_t i = 0; i < t->n_nums; i++)
 		free(t->nums[i]);
 	free(t->nums);
+	rt_model_acd_free(t->acd);
 	cc_map_free(&t->agents, free);
 	cc_map_free(&t->blocked, NULL);
 	cc_map_free(&t->blocked_prefix, NULL);
@@ -123,6 +125,19 @@ int rt_model_add_flow_number(struct rt_model *m, const char *e164, struct rt_ten
 	/* only an id names a version: anything else is a flow gone */
 	if (version && cc_uuid_valid(version))
 		snprintf(n->flow, sizeof(n->flow), "%s", version);
+	return CC_OK;
+}
+
+int rt_model_add_queue_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                              const char *queue)
+{
+	if (!queue || strlen(queue) >= sizeof(t->nums[0]->queue) ||
+	    rt_model_add_number(m, e164, t, "") != CC_OK)
+		return CC_ERROR;
+	struct rt_number *n = t->nums[t->n_nums - 1];
+
+	n->to_queue = true;
+	snprintf(n->queue, sizeof(n->queue), "%s", queue);
 	return CC_OK;
 }
 
@@ -248,6 +263,19 @@ static PGresult *query(struct cc_pg *pg, const char *sql, const char *col,
 	return r;
 }
 
+/* model_acd.c's queries, through the same filter */
+struct acd_query {
+	struct cc_pg *pg;
+	const struct filter *f;
+};
+
+static PGresult *acd_query(void *ctx, const char *sql, const char *col, char **err)
+{
+	struct acd_query *a = ctx;
+
+	return query(a->pg, sql, col, a->f, " WHERE ", err);
+}
+
 /* Loads the filtered tenants' rows into m (which holds none of them). */
 static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filter *f, char **err)
 {
@@ -302,11 +330,14 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 	/* only numbers assigned to a tenant and given a target ring anyone; a
 	 * flow's target is its version in force (NULL: the flow is gone, the
 	 * number answers 404), of the number's own tenant only */
+	/* a queue's target is its name, of the number's own tenant (a queue
+	 * gone leaves no name: the number answers 404) */
 	if (!(r = query(pg, "SELECT n.tenant_id, n.e164, n.target_extension, n.target_flow IS NOT NULL,"
-	                    " f.version_id FROM cc.numbers n LEFT JOIN cc.flows f"
-	                    " ON f.id = n.target_flow AND f.tenant_id = n.tenant_id"
+	                    " f.version_id, n.target_queue IS NOT NULL, q.name FROM cc.numbers n"
+	                    " LEFT JOIN cc.flows f ON f.id = n.target_flow AND f.tenant_id = n.tenant_id"
+	                    " LEFT JOIN cc.queues q ON q.id = n.target_queue AND q.tenant_id = n.tenant_id"
 	                    " WHERE n.tenant_id IS NOT NULL AND (n.target_extension IS NOT NULL"
-	                    " OR n.target_flow IS NOT NULL)%s%s%s",
+	                    " OR n.target_flow IS NOT NULL OR n.target_queue IS NOT NULL)%s%s%s",
 	                "n.tenant_id", f, " AND ", err)))
 		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -314,6 +345,12 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 
 		if (!t)
 			continue;
+		if (PQgetvalue(r, i, 5)[0] == 't') {
+			if (PQgetisnull(r, i, 6) ||
+			    rt_model_add_queue_number(m, PQgetvalue(r, i, 1), t, PQgetvalue(r, i, 6)) != CC_OK)
+				CC_WARN("number %s of tenant %s: its queue is gone", PQgetvalue(r, i, 1), t->id);
+			continue;
+		}
 		if (PQgetvalue(r, i, 3)[0] == 't')
 			rt_model_add_flow_number(m, PQgetvalue(r, i, 1), t,
 			                         PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4));
@@ -362,7 +399,9 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 		snprintf(p->out_version, sizeof(p->out_version), "%s", PQgetvalue(r, i, 6));
 	}
 	PQclear(r);
-	return CC_OK;
+	struct acd_query ctx = { pg, f };
+
+	return rt_model_load_acd(m, acd_query, &ctx, err);
 }
 
 static int load_trunks(struct rt_model *m, struct cc_pg *pg, char **err)

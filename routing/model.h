@@ -29,6 +29,13 @@ int rt_model_add_number(struct rt_model *m, const char *e164, struct rt_tenant *
  * force, "" or NULL when the flow is gone. */
 int rt_model_add_flow_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
                              const char *version);
+/* A number whose target is a queue of its tenant (by name). */
+int rt_model_add_queue_number(struct rt_model *m, const char *e164, struct rt_tenant *t,
+                              const char *queue);
+/* The tenant's ACD configuration: an empty one (language "zh", the default
+ * pause reasons, a fresh version), made if it has none; freed with it. */
+struct acd_tenant_cfg *rt_model_acd(struct rt_tenant *t);
+void rt_model_acd_free(struct acd_tenant_cfg *c);
 /* The caller ID of the tenant's PSTN calls, or of one of its agents
  * (canonical "+..."; CC_ERROR and unchanged otherwise). */
 int rt_model_set_cli(struct rt_tenant *t, const char *e164);

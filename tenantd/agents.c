@@ -19,16 +19,91 @@
 
 static const char COLS[] = "id, extension, name, "
 	TN_TS("created_at") ", "
-	TN_TS("updated_at") ", caller_id";
+	TN_TS("updated_at") ", caller_id, skills::text, team, "
+	/* the ACD: its queues with their priorities (1 is offered first) */
+	"(SELECT COALESCE(jsonb_object_agg(q.name, m.priority), '{}')::text FROM cc.queue_members m "
+	" JOIN cc.queues q ON q.id = m.queue_id AND q.tenant_id = m.tenant_id "
+	" WHERE m.agent_id = agents.id)";
+
+static json_t *json_col(const PGresult *res, int i, int col)
+{
+	json_t *v = json_loads(PQgetvalue(res, i, col), 0, NULL);
+
+	return v ? v : json_object();
+}
 
 static json_t *row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "extension", PQgetvalue(res, i, 1), "name", PQgetvalue(res, i, 2),
 	                 "sip_username", PQgetvalue(res, i, 1),
 	                 "created_at", tn_time(res, i, 3), "updated_at", tn_time(res, i, 4),
 	                 "caller_id", PQgetisnull(res, i, 5) ? json_null()
-	                              : json_string(PQgetvalue(res, i, 5)));
+	                              : json_string(PQgetvalue(res, i, 5)),
+	                 "skills", json_col(res, i, 6),
+	                 "team", PQgetisnull(res, i, 7) ? json_null() : json_string(PQgetvalue(res, i, 7)),
+	                 "queues", json_col(res, i, 8));
+}
+
+/* The ACD (docs/ACD.md): skills with levels 1..5, queues with a priority
+ * 1..100, a team for reports. */
+static int check_skills(struct tn_req *r, json_t *v, char **err)
+{
+	return tn_check_levels(v, 1, 5, err);
+}
+
+static int check_queues(struct tn_req *r, json_t *v, char **err)
+{
+	return tn_check_levels(v, 1, 100, err);
+}
+
+static int check_team(struct tn_req *r, json_t *v, char **err)
+{
+	if (!tn_code_ok(json_string_value(v), 63))
+		return cc_fail(err, "must be 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter "
+		               "or digit");
+	return CC_OK;
+}
+
+/* In the transaction: the agent's memberships become the body's "queues"
+ * (when given), each a queue of this tenant: 422 naming it otherwise
+ * (another tenant's queue of that name is not found either). CC_ERROR
+ * after answering; the caller rolls back. */
+static int set_queues(struct tn_req *r, const char *agent_id)
+{
+	json_t *qs = json_object_get(r->body, "queues"), *prio;
+	const char *name, *pd[2] = { r->tenant.id, agent_id };
+
+	if (!qs)
+		return CC_OK;
+	if (cc_pg_cmd(&r->d->pg, "DELETE FROM cc.queue_members WHERE tenant_id = $1 AND agent_id = $2",
+	              2, pd) != CC_OK) {
+		tn_db_error(r, "agent");
+		return CC_ERROR;
+	}
+	json_object_foreach(qs, name, prio) {
+		char qid[CC_UUID_LEN], pr[8], field[80];
+		int rc = tn_queue_id(r, name, qid, true);
+
+		if (rc < 0)
+			return CC_ERROR;
+		if (!rc) {
+			snprintf(field, sizeof(field), "queues.%s", name);
+			tn_error(r, 422, "invalid_argument", field, "no queue '%s' in this tenant", name);
+			return CC_ERROR;
+		}
+		snprintf(pr, sizeof(pr), "%lld", (long long)json_integer_value(prio));
+		{
+			const char *p[4] = { r->tenant.id, qid, agent_id, pr };
+
+			if (cc_pg_cmd(&r->d->pg, "INSERT INTO cc.queue_members (tenant_id, queue_id, "
+			              "agent_id, priority) VALUES ($1, $2, $3, $4)", 4, p) != CC_OK) {
+				tn_db_error(r, "membership");
+				return CC_ERROR;
+			}
+		}
+	}
+	return CC_OK;
 }
 
 static int check_password(struct tn_req *r, json_t *v, char **err)
@@ -45,6 +120,9 @@ static const struct tn_field create_fields[] = {
 	{ "name", JSON_STRING, true, tn_check_name, NULL, false },
 	{ "password", JSON_STRING, true, check_password, NULL, false },
 	{ "caller_id", JSON_STRING, false, tn_check_e164, NULL, false },
+	{ "skills", JSON_OBJECT, false, check_skills, NULL, false },
+	{ "queues", JSON_OBJECT, false, check_queues, NULL, false },
+	{ "team", JSON_STRING, false, check_team, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -52,10 +130,13 @@ static const struct tn_field patch_fields[] = {
 	{ "name", JSON_STRING, false, tn_check_name, NULL, false },
 	{ "password", JSON_STRING, false, check_password, NULL, false },
 	{ "caller_id", JSON_STRING, false, tn_check_e164, NULL, true },
+	{ "skills", JSON_OBJECT, false, check_skills, NULL, false },
+	{ "queues", JSON_OBJECT, false, check_queues, NULL, false },
+	{ "team", JSON_STRING, false, check_team, NULL, true },
 	{ NULL, 0, false, NULL, NULL, false },
 };
-static const char *const patch_nullable[] = { "caller_id", NULL };
-static const char *const patch_cols[] = { "name", "caller_id", NULL };
+static const char *const patch_nullable[] = { "caller_id", "team", NULL };
+static const char *const patch_cols[] = { "name", "caller_id", "team", NULL };
 
 /* A caller_id in the body must be one of the tenant's numbers: CC_ERROR
  * after answering 422 (or a database error). */
@@ -102,12 +183,10 @@ static json_t *select_one(struct tn_req *r, const char *ext)
 	return out;
 }
 
-static void create(struct tn_req *r)
+static void create_agent(struct tn_req *r, char *id, const char **p, const char **ps, char *ha1,
+                         char *ha1b)
 {
-	char id[CC_UUID_LEN], ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX];
-	const char *ext = tn_str(r, "extension");
-	const char *p[5] = { id, r->tenant.id, ext, tn_str(r, "name"), tn_str(r, "caller_id") };
-	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
+	const char *ext = p[2];
 	json_t *out;
 
 	if (check_caller_id(r) != CC_OK)
@@ -116,11 +195,16 @@ static void create(struct tn_req *r)
 		return;
 	hashes(r, ext, tn_str(r, "password"), ha1, ha1b);
 	if (tn_begin(r) != CC_OK ||
-	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.agents (id, tenant_id, extension, name, caller_id) "
-	              "VALUES ($1, $2, $3, $4, $5)", 5, p) != CC_OK ||
+	    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.agents (id, tenant_id, extension, name, caller_id, "
+	              "skills, team) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)", 7, p) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO kamailio.subscriber (username, domain, password, ha1, ha1b) "
-	              "VALUES ($1, $2, '', $3, $4)", 4, ps) != CC_OK ||
-	    !(out = select_one(r, ext)))
+	              "VALUES ($1, $2, '', $3, $4)", 4, ps) != CC_OK)
+		return tn_rollback(r, "an agent with this extension");
+	if (set_queues(r, id) != CC_OK) {
+		tn_abort(r);
+		return;
+	}
+	if (!(out = select_one(r, ext)))
 		return tn_rollback(r, "an agent with this extension");
 	if (tn_commit(r) != CC_OK) {
 		json_decref(out);
@@ -128,6 +212,21 @@ static void create(struct tn_req *r)
 	}
 	tn_notify(r->d, r->tenant.id, "agent", NULL);
 	tn_reply(r, 201, out);
+}
+
+static void create(struct tn_req *r)
+{
+	char id[CC_UUID_LEN], ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX];
+	const char *ext = tn_str(r, "extension");
+	json_t *sk = json_object_get(r->body, "skills");
+	char *skills = sk ? json_dumps(sk, JSON_COMPACT) : strdup("{}");
+	const char *p[7] = { id, r->tenant.id, ext, tn_str(r, "name"), tn_str(r, "caller_id"), skills,
+	                     tn_str(r, "team") };
+	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
+
+	CC_BUG_ON(!skills);
+	create_agent(r, id, p, ps, ha1, ha1b);
+	free(skills);
 }
 
 static void list(struct tn_req *r)
@@ -164,7 +263,7 @@ static void get(struct tn_req *r)
 static void patch(struct tn_req *r)
 {
 	const char *ext = r->params[1], *pw;
-	char ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX];
+	char ha1[CC_MD5_HEX], ha1b[CC_MD5_HEX], agent_id[CC_UUID_LEN];
 	const char *p[2] = { r->tenant.id, ext };
 	const char *ps[4] = { ext, r->tenant.sip_domain, ha1, ha1b };
 	PGresult *res;
@@ -185,10 +284,26 @@ static void patch(struct tn_req *r)
 		tn_abort(r);
 		return tn_error(r, 404, "not_found", NULL, "no such agent");
 	}
+	snprintf(agent_id, sizeof(agent_id), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if ((pw && cc_pg_cmd(&r->d->pg, "UPDATE kamailio.subscriber SET ha1 = $3, ha1b = $4 "
-	                     "WHERE username = $1 AND domain = $2", 4, ps) != CC_OK) ||
-	    !(out = select_one(r, ext)))
+	                     "WHERE username = $1 AND domain = $2", 4, ps) != CC_OK))
+		return tn_rollback(r, "agent");
+	if (json_object_get(r->body, "skills")) {
+		char *sk = json_dumps(json_object_get(r->body, "skills"), JSON_COMPACT);
+		const char *pk[2] = { agent_id, sk };
+		int rc = cc_pg_cmd(&r->d->pg, "UPDATE cc.agents SET skills = $2::jsonb WHERE id = $1",
+		                   2, pk);
+
+		free(sk);
+		if (rc != CC_OK)
+			return tn_rollback(r, "agent");
+	}
+	if (set_queues(r, agent_id) != CC_OK) {
+		tn_abort(r);
+		return;
+	}
+	if (!(out = select_one(r, ext)))
 		return tn_rollback(r, "agent");
 	if (tn_commit(r) != CC_OK) {
 		json_decref(out);
@@ -213,6 +328,18 @@ static void remove_agent(struct tn_req *r)
 	if (PQntuples(res)) {
 		tn_abort(r);
 		tn_error(r, 409, "conflict", NULL, "number %s rings this agent; change it first",
+		         PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	res = cc_pg_exec(&r->d->pg, "SELECT name FROM cc.queues WHERE tenant_id = $1 "
+	                 "AND overflow_type = 'agent' AND overflow_target = $2 LIMIT 1", 2, p);
+	if (!res)
+		return tn_rollback(r, "agent");
+	if (PQntuples(res)) {
+		tn_abort(r);
+		tn_error(r, 409, "conflict", NULL, "queue %s overflows to this agent; change it first",
 		         PQgetvalue(res, 0, 0));
 		PQclear(res);
 		return;

@@ -26,9 +26,10 @@
 #define TN_MAX_DROPPED (16 * 1024 * 1024)
 
 const struct tn_route *const tn_route_tables[] = {
-	tn_tenant_routes, tn_trunk_routes, tn_agent_routes, tn_number_routes,
-	tn_blocklist_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
-	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, NULL,
+	tn_tenant_routes, tn_trunk_routes, tn_acd_agent_routes, tn_agent_routes, tn_number_routes,
+	tn_blocklist_routes, tn_acd_call_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
+	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, tn_queue_routes,
+	tn_viplist_routes, tn_list_routes, tn_sse_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -146,6 +147,23 @@ void tn_resume(struct tn_req *r)
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
 	}
+}
+
+void tn_reply_stream(struct tn_req *r, MHD_ContentReaderCallback read, void *cls,
+                     MHD_ContentReaderFreeCallback release)
+{
+	struct MHD_Response *resp;
+
+	CC_BUG_ON(r->answered || r->phase_body);
+	r->answered = true;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read, cls, release);
+	CC_BUG_ON(!resp);
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (MHD_queue_response(r->conn, 200, resp) != MHD_YES)
+		CC_WARN("%s %s: the stream could not be queued", r->method, r->path);
+	MHD_destroy_response(resp);
 }
 
 void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
@@ -386,7 +404,8 @@ static int check_fields(struct tn_req *r, json_t *obj, const struct tn_field *fi
 		}
 		if (json_is_null(v) && f->nullable)
 			continue;
-		bool ok = f->type == JSON_TRUE ? json_is_boolean(v) : (int)json_typeof(v) == f->type;
+		bool ok = f->type == TN_ANY ? true : f->type == JSON_TRUE ? json_is_boolean(v)
+		          : (int)json_typeof(v) == f->type;
 		if (!ok) {
 			static const char *names[] = { "an object", "an array", "a string",
 			                               "an integer", "a number", "a boolean" };

@@ -96,6 +96,9 @@ struct tn_upload {
 	void (*release)(struct tn_req *r);
 };
 
+/* A field whose value may be of any JSON type (its check decides). */
+#define TN_ANY (-1)
+
 /* A field of a JSON request body. Unknown fields and wrong types answer
  * 400 naming the field; check() failures answer 422 naming it. */
 struct tn_field {
@@ -148,6 +151,11 @@ void tn_error(struct tn_req *r, int status, const char *code, const char *field,
 void tn_db_error(struct tn_req *r, const char *what);
 
 void tn_no_content(struct tn_req *r);
+/* A 200 text/event-stream reply of unknown length whose bytes come from
+ * read() (libmicrohttpd's content reader, on the loop); release(cls) when
+ * the connection is done with it. */
+void tn_reply_stream(struct tn_req *r, MHD_ContentReaderCallback read, void *cls,
+                     MHD_ContentReaderFreeCallback release);
 /* A reply of len bytes of any content (a WAV), copied. */
 void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
                     size_t len);
@@ -204,6 +212,12 @@ extern const struct tn_route tn_statement_routes[];
 extern const struct tn_route tn_dialplan_routes[];
 extern const struct tn_route tn_prompt_routes[];
 extern const struct tn_route tn_flow_routes[];
+extern const struct tn_route tn_queue_routes[];     /* queues.c */
+extern const struct tn_route tn_viplist_routes[];   /* viplist.c */
+extern const struct tn_route tn_list_routes[];      /* lists.c: pause reasons, disposition codes */
+extern const struct tn_route tn_acd_agent_routes[]; /* acd.c: before tn_agent_routes (agents/live) */
+extern const struct tn_route tn_acd_call_routes[];  /* acd.c: disposition, hold, transfer */
+extern const struct tn_route tn_sse_routes[];       /* sse.c: the event stream */
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),

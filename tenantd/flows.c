@@ -52,7 +52,8 @@ static bool flow_name_ok(const char *s)
 }
 
 static const char COLS[] = "f.name, f.version_id, v.body::text, array_to_json(v.prompts)::text, "
-	"array_to_json(v.flows)::text, " TN_TS("f.created_at") ", " TN_TS("f.updated_at");
+	"array_to_json(v.flows)::text, " TN_TS("f.created_at") ", " TN_TS("f.updated_at") ", "
+	"array_to_json(v.queues)::text";
 static const char FROM[] = "cc.flows f JOIN cc.flow_versions v ON v.id = f.version_id";
 
 static json_t *json_col(const PGresult *res, int i, int col)
@@ -65,10 +66,10 @@ static json_t *json_col(const PGresult *res, int i, int col)
 /* A list item: without the body. */
 static json_t *brief_row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", PQgetvalue(res, i, 0),
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", PQgetvalue(res, i, 0),
 	                 "version", PQgetvalue(res, i, 1), "prompts", json_col(res, i, 3),
 	                 "flows", json_col(res, i, 4), "created_at", tn_time(res, i, 5),
-	                 "updated_at", tn_time(res, i, 6));
+	                 "updated_at", tn_time(res, i, 6), "queues", json_col(res, i, 7));
 }
 
 static json_t *full_row(const PGresult *res, int i)
@@ -245,6 +246,58 @@ static int check_gotos(struct tn_req *r, const struct cc_flow *f, const char *se
 	return CC_OK;
 }
 
+/* In the transaction: every queue node names a queue of the tenant, held
+ * (FOR SHARE) until the commit so that a DELETE of it waits and then sees
+ * this version (409). Into *names the distinct names, as a text[]. */
+static int check_queues(struct tn_req *r, const struct cc_flow *f, char **names)
+{
+	json_t *want = json_array(), *have;
+	char field[160];
+	size_t len = 3;
+
+	*names = NULL;
+	for (size_t i = 0; i < f->n_nodes; i++)
+		if (f->nodes[i].type == CC_FLOW_QUEUE) {
+			json_array_append_new(want, json_string(f->nodes[i].queue));
+			len += strlen(f->nodes[i].queue) + 1;
+		}
+	if (!json_array_size(want)) {
+		json_decref(want);
+		*names = strdup("{}");
+		CC_BUG_ON(!*names);
+		return CC_OK;
+	}
+	have = found(r, "SELECT name FROM cc.queues WHERE tenant_id = $1 "
+	             "AND name IN (SELECT jsonb_array_elements_text($2::jsonb)) FOR SHARE", want, "queues");
+	json_decref(want);
+	if (!have)
+		return CC_ERROR;
+	char *p = *names = malloc(len);
+	CC_BUG_ON(!p);
+	*p++ = '{';
+	for (size_t i = 0; i < f->n_nodes; i++) {
+		const struct cc_flow_node *n = &f->nodes[i];
+
+		if (n->type != CC_FLOW_QUEUE)
+			continue;
+		if (!json_object_get(have, n->queue)) {
+			snprintf(field, sizeof(field), "nodes.%s.queue", n->name);
+			json_decref(have);
+			free(*names);
+			*names = NULL;
+			tn_error(r, 422, "invalid_argument", field, "no queue '%s' (create it first)",
+			         n->queue);
+			return CC_ERROR;
+		}
+		/* names are [a-z0-9_-] (lib/flow.c): none needs quoting */
+		p += sprintf(p, "%s%s", p[-1] == '{' ? "" : ",", n->queue);
+	}
+	*p++ = '}';
+	*p = '\0';
+	json_decref(have);
+	return CC_OK;
+}
+
 /* Number nodes: only for a tenant that may call out, as routingd decides
  * PSTN calls (routing/decide.c: a plan, or the operator's pstn_without_plan). */
 static int check_numbers(struct tn_req *r, const struct cc_flow *f)
@@ -304,6 +357,7 @@ static void put(struct tn_req *r)
 	struct cc_flow *f = NULL;
 	struct cc_flow_error err;
 	char fid[CC_UUID_LEN], vid[CC_UUID_LEN], *body = NULL, *prompts = NULL, *flows = NULL;
+	char *queues = NULL;
 	bool created = false;
 	PGresult *res;
 	json_t *out;
@@ -326,7 +380,7 @@ static void put(struct tn_req *r)
 		tn_rollback(r, "flow");
 		goto done;
 	}
-	if (check_gotos(r, f, name) != CC_OK) {
+	if (check_gotos(r, f, name) != CC_OK || check_queues(r, f, &queues) != CC_OK) {
 		tn_abort(r);
 		goto done;
 	}
@@ -349,14 +403,14 @@ static void put(struct tn_req *r)
 	flows = text_array(f->flows, f->n_flows);
 	{
 		const char *pf[4] = { fid, r->tenant.id, name, vid };
-		const char *pv[6] = { vid, fid, r->tenant.id, body, prompts, flows };
+		const char *pv[7] = { vid, fid, r->tenant.id, body, prompts, flows, queues };
 
 		/* the flow's version_id reference is checked at the commit */
 		if ((created && cc_pg_cmd(&r->d->pg, "INSERT INTO cc.flows (id, tenant_id, name, "
 		                          "version_id) VALUES ($1, $2, $3, $4)", 4, pf) != CC_OK) ||
 		    cc_pg_cmd(&r->d->pg, "INSERT INTO cc.flow_versions (id, flow_id, tenant_id, body, "
-		              "prompts, flows) VALUES ($1, $2, $3, $4::jsonb, $5::text[], $6::text[])",
-		              6, pv) != CC_OK ||
+		              "prompts, flows, queues) VALUES ($1, $2, $3, $4::jsonb, $5::text[], "
+		              "$6::text[], $7::text[])", 7, pv) != CC_OK ||
 		    (!created && cc_pg_cmd(&r->d->pg, "UPDATE cc.flows SET version_id = $4, updated_at = "
 		                           "now() WHERE id = $1 AND tenant_id = $2 AND name = $3",
 		                           4, pf) != CC_OK) ||
@@ -374,6 +428,7 @@ done:
 	free(body);
 	free(prompts);
 	free(flows);
+	free(queues);
 	cc_flow_free(f);
 }
 
@@ -464,6 +519,18 @@ static void remove_flow(struct tn_req *r)
 		                       "$3 = ANY (v.flows) ORDER BY f.name LIMIT 6", 3, pg)))
 			return tn_rollback(r, "flow");
 		rc = in_use(r, res, "flows goto it:");
+		PQclear(res);
+		if (rc != CC_OK)
+			return;
+	}
+	{
+		const char *pq[2] = { r->tenant.id, r->params[1] };
+
+		if (!(res = cc_pg_exec(&r->d->pg, "SELECT name FROM cc.queues WHERE tenant_id = $1 AND "
+		                       "overflow_type = 'flow' AND overflow_target = $2 ORDER BY name "
+		                       "LIMIT 6", 2, pq)))
+			return tn_rollback(r, "flow");
+		rc = in_use(r, res, "queues overflow to it:");
 		PQclear(res);
 		if (rc != CC_OK)
 			return;

@@ -55,6 +55,9 @@ struct tn_fwd {
 	void (*work)(void *arg);
 	void (*done)(struct tn_req *r, void *arg);
 	void *arg;
+	/* tn_ask_routingd: an ACD request, answered in routingd's form */
+	bool acd;
+	json_t *(*pick)(json_t *reply);
 };
 
 TAILQ_HEAD(tn_fwd_list, tn_fwd);
@@ -69,6 +72,7 @@ static natsConnection *nc;        /* tenantd's billing connection */
 /* loop only */
 static struct tn_fwd_list flight = TAILQ_HEAD_INITIALIZER(flight);
 static int in_flight;
+static int acd_in_flight;         /* of which ACD requests to routingd */
 static struct event *wake_ev;
 
 static void fwd_free(struct tn_fwd *f)
@@ -163,6 +167,53 @@ static void answer(struct tn_req *r, struct tn_fwd *f)
 	json_decref(reply);
 }
 
+/* routingd's reply (docs/ACD.md) -> the API's answer; read as input. */
+static void answer_acd(struct tn_req *r, struct tn_fwd *f)
+{
+	json_t *reply, *ok, *out;
+	int status;
+
+	switch (f->status) {
+	case NATS_OK:
+		break;
+	case NATS_NO_RESPONDERS:
+		return tn_error(r, 503, "unavailable", NULL,
+		                "the ACD is unavailable (routingd is not running); try again later");
+	case NATS_TIMEOUT:
+		return tn_error(r, 503, "unavailable", NULL, "routingd did not answer within %lld ms; "
+		                "try again later", (long long)f->timeout_ms);
+	default:
+		return tn_error(r, 503, "unavailable", NULL, "the ACD is unreachable (%s); try again later",
+		                natsStatus_GetText(f->status));
+	}
+	reply = f->reply ? json_loads(f->reply, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	ok = json_object_get(reply, "ok");
+	status = (int)json_integer_value(json_object_get(reply, "status"));
+	if (json_is_true(ok)) {
+		json_object_del(reply, "ok");
+		json_object_del(reply, "id");
+		out = f->pick ? f->pick(reply) : json_incref(reply);
+		if (json_is_object(out))
+			tn_reply(r, 200, out);
+		else {
+			json_decref(out);
+			CC_ERR("%s: routingd's answer lacks what was asked: %.200s", f->subject, f->reply);
+			tn_error(r, 502, "bad_gateway", NULL, "the ACD answered something unexpected");
+		}
+	} else if (json_is_false(ok) && status >= 400 && status < 600 &&
+	           json_is_string(json_object_get(reply, "message"))) {
+		const char *code = status == 404 ? "not_found" : status == 409 ? "conflict"
+		                   : status < 500 ? "invalid_argument" : "unavailable";
+
+		tn_error(r, status, code, json_string_value(json_object_get(reply, "field")), "%s",
+		         json_string_value(json_object_get(reply, "message")));
+	} else {
+		CC_ERR("%s: routingd's reply is not one: %.200s", f->subject, f->reply ? f->reply : "");
+		tn_error(r, 502, "bad_gateway", NULL, "the ACD answered something unexpected");
+	}
+	json_decref(reply);
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct tenantd *d = arg;
@@ -184,10 +235,15 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		if (f->work) {
 			/* done() answers, or frees what the work left when r is gone */
 			f->done(f->r, f->arg);
+		} else if (f->r && f->acd) {
+			CC_DEBUG("%s: routingd answered in %lld ms", f->subject, (long long)(cc_mono_ms() - f->t0));
+			answer_acd(f->r, f);
 		} else if (f->r) {
 			CC_DEBUG("%s: billingd answered in %lld ms", f->subject, (long long)(cc_mono_ms() - f->t0));
 			answer(f->r, f);
 		}
+		if (f->acd)
+			acd_in_flight--;
 		if (f->r)
 			tn_resume(f->r);
 		fwd_free(f);
@@ -251,7 +307,7 @@ void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*afte
 {
 	struct tn_fwd *f;
 
-	if (in_flight >= TN_FORWARDS_MAX) {
+	if (in_flight - acd_in_flight >= TN_FORWARDS_MAX) {
 		json_decref(body);
 		return tn_error(r, 503, "unavailable", NULL,
 		                "%d billing operations are running; try again when one has finished",
@@ -266,6 +322,40 @@ void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*afte
 	f->after = after;
 	f->timeout_ms = r->d->cfg.billing_timeout_s * 1000;
 	start(r, f);
+}
+
+#define TN_ACD_ASKS_MAX 64
+
+void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
+                     json_t *(*pick)(json_t *reply))
+{
+	char id[CC_UUID_LEN];
+	struct tn_fwd *f;
+
+	if (acd_in_flight >= TN_ACD_ASKS_MAX) {
+		json_decref(body);
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d ACD requests are waiting for routingd; try again shortly",
+		                TN_ACD_ASKS_MAX);
+	}
+	if (tn_new_id(r, id) != CC_OK) {
+		json_decref(body);
+		return;
+	}
+	json_object_set_new(body, "id", json_string(id));
+	f = calloc(1, sizeof(*f));
+	CC_BUG_ON(!f);
+	snprintf(f->subject, sizeof(f->subject), "%s", subject);
+	f->payload = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(body);
+	CC_BUG_ON(!f->payload);
+	f->acd = true;
+	f->pick = pick;
+	f->timeout_ms = r->d->cfg.acd_timeout_ms;
+	acd_in_flight++;
+	start(r, f);
+	if (!r->forward)          /* no thread: answered 503, f freed */
+		acd_in_flight--;
 }
 
 void tn_forward_detach(struct tn_req *r)

@@ -66,6 +66,12 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds of silence after which an API connection is closed" },
 	{ "CC_BILLING_TIMEOUT_S", CC_CFG_INT, "300", 1, 3600, S(billing_timeout_s),
 	  "seconds billingd has to answer a money request (close, rerate, top-up); then 504" },
+	{ "CC_ACD_RPC_TIMEOUT_MS", CC_CFG_INT, "2000", 100, 60000, S(acd_timeout_ms),
+	  "milliseconds routingd has to answer an ACD request (agent state, live view, hold); then 503" },
+	{ "CC_API_EVENT_STREAMS", CC_CFG_INT, "5", 1, 1000, S(sse_per_tenant),
+	  "event streams (GET /v1/tenants/{slug}/events) open at once per tenant; more are 429" },
+	{ "CC_API_EVENT_HEARTBEAT_S", CC_CFG_INT, "15", 1, 300, S(sse_heartbeat_s),
+	  "seconds between the comment lines that keep an idle event stream open" },
 };
 #undef S
 
@@ -436,6 +442,11 @@ int main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	if (tn_sse_init(&d, &err) != CC_OK) {
+		CC_ERR("%s", err);
+		free(err);
+		return 1;
+	}
 	if (https_start(&d, &err) != CC_OK) {
 		CC_ERR("%s", err);
 		free(err);
@@ -450,8 +461,10 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	tn_forward_shutdown(&d);
+	tn_sse_shutdown(&d);
 	tn_mhd_run(&d);
 	MHD_stop_daemon(d.mhd);
+	tn_sse_close();
 	event_free(d.mhd_ev);
 	event_free(d.mhd_timer);
 	event_free(d.deadline_ev);

@@ -8,7 +8,12 @@
  *     first, then English, in one prompt (the platform does not know a
  *     tenant's callers; a tenant replaces any of them with its own);
  *   hold_music: an original melody synthesised here (no recording of
- *     anyone's music is shipped).
+ *     anyone's music is shipped);
+ *   the ACD's (media/queue.h), one language each, mediad picks the
+ *     tenant's: q_pos_<zh|en>_<1..20|more> ("you are caller number N"),
+ *     q_wait_<zh|en>_<1..15|more> ("the expected wait is about M
+ *     minutes"), q_cb_hint_<lang> ("press star to be called back"),
+ *     q_cb_offer_<lang> (the callback's question), q_cb_ok_<lang>.
  *
  * Each file is written to a temporary name and renamed, so a build
  * interrupted half way leaves no half file that looks done.
@@ -95,6 +100,91 @@ static int make_spoken(const char *dir, const struct spoken *p)
 	cc_audio_free(&en);
 	cc_audio_free(&both);
 	return rc;
+}
+
+/* ---- the ACD's prompts ------------------------------------------------ */
+
+static const char *const ZH_NUM[] = { "", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
+                                      "十一", "十二", "十三", "十四", "十五", "十六", "十七",
+                                      "十八", "十九", "二十" };
+
+static int make_one(const char *dir, const char *name, const char *text, const char *voice)
+{
+	struct cc_audio a;
+	char *err = NULL;
+	int rc;
+
+	if (cc_tts_speak(text, voice, &a, &err) != CC_AUDIO_OK) {
+		fprintf(stderr, "mkprompts: %s: %s\n", name, err);
+		free(err);
+		return CC_ERROR;
+	}
+	rc = save(dir, name, &a);
+	cc_audio_free(&a);
+	return rc;
+}
+
+static int make_queue_prompts(const char *dir)
+{
+	char name[64], text[256];
+
+	for (int n = 1; n <= 21; n++) {
+		const char *tag = n <= 20 ? NULL : "more";
+		char num[8];
+
+		snprintf(num, sizeof(num), "%d", n);
+		snprintf(name, sizeof(name), "q_pos_zh_%s", tag ? tag : num);
+		if (tag)
+			snprintf(text, sizeof(text), "您前面还有二十多位来电，请耐心等待。");
+		else
+			snprintf(text, sizeof(text), "您是第%s位来电。", ZH_NUM[n]);
+		if (make_one(dir, name, text, "zh") != CC_OK)
+			return CC_ERROR;
+		snprintf(name, sizeof(name), "q_pos_en_%s", tag ? tag : num);
+		if (tag)
+			snprintf(text, sizeof(text), "There are more than twenty callers ahead of you.");
+		else
+			snprintf(text, sizeof(text), "You are caller number %d.", n);
+		if (make_one(dir, name, text, "en") != CC_OK)
+			return CC_ERROR;
+	}
+	for (int m = 1; m <= 16; m++) {
+		const char *tag = m <= 15 ? NULL : "more";
+		char num[8];
+
+		snprintf(num, sizeof(num), "%d", m);
+		snprintf(name, sizeof(name), "q_wait_zh_%s", tag ? tag : num);
+		if (tag)
+			snprintf(text, sizeof(text), "预计等待时间超过十五分钟。");
+		else
+			snprintf(text, sizeof(text), "预计等待约%s分钟。", m == 2 ? "两" : ZH_NUM[m]);
+		if (make_one(dir, name, text, "zh") != CC_OK)
+			return CC_ERROR;
+		snprintf(name, sizeof(name), "q_wait_en_%s", tag ? tag : num);
+		if (tag)
+			snprintf(text, sizeof(text), "The expected wait is more than fifteen minutes.");
+		else
+			snprintf(text, sizeof(text), "The expected wait is about %d minute%s.", m,
+			         m == 1 ? "" : "s");
+		if (make_one(dir, name, text, "en") != CC_OK)
+			return CC_ERROR;
+	}
+	static const struct spoken cb[] = {
+		{ "q_cb_hint", "如需回电，请按星号键。", "To be called back instead of waiting, press star." },
+		{ "q_cb_offer", "如需回电到本号码，请按一；回电到其他号码，请输入号码后按井号键。",
+		  "To be called back on this number, press 1. Or key another number, then the hash key." },
+		{ "q_cb_ok", "好的，我们会保留您的排队位置，稍后给您回电。再见。",
+		  "Thank you. We will keep your place in the queue and call you back. Goodbye." },
+	};
+	for (size_t i = 0; i < CC_ARRAY_LEN(cb); i++) {
+		snprintf(name, sizeof(name), "%s_zh", cb[i].name);
+		if (make_one(dir, name, cb[i].zh, "zh") != CC_OK)
+			return CC_ERROR;
+		snprintf(name, sizeof(name), "%s_en", cb[i].name);
+		if (make_one(dir, name, cb[i].en, "en") != CC_OK)
+			return CC_ERROR;
+	}
+	return CC_OK;
 }
 
 /*
@@ -185,5 +275,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < CC_ARRAY_LEN(spoken); i++)
 		if (make_spoken(argv[1], &spoken[i]) != CC_OK)
 			return 1;
+	if (make_queue_prompts(argv[1]) != CC_OK)
+		return 1;
 	return make_hold_music(argv[1]) == CC_OK ? 0 : 1;
 }

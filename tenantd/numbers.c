@@ -7,7 +7,8 @@
  * (all or nothing). Only the operator assigns, moves, unassigns or deletes
  * it. A tenant sees only the numbers assigned to it and says where their
  * calls go (the target: one of its agents, {"type":"agent","extension":..},
- * or one of its IVR flows, {"type":"flow","name":..}, tenantd/flows.c); taking a number it was not
+ * one of its IVR flows, {"type":"flow","name":..}, tenantd/flows.c, or one
+ * of its ACD queues, {"type":"queue","name":..}, tenantd/queues.c); taking a number it was not
  * assigned answers 403 "assigned by the operator", the same answer whether
  * the number is stock, another tenant's or unknown, so the answer tells a
  * tenant nothing about other tenants. A tenant's DELETE clears the target
@@ -30,17 +31,20 @@
 
 static const char COLS[] = "n.id, n.e164, n.target_type, n.target_extension, "
 	TN_TS("n.created_at") ", "
-	TN_TS("n.updated_at") ", t.slug, fl.name";
+	TN_TS("n.updated_at") ", t.slug, fl.name, qu.name";
 static const char FROM[] = "cc.numbers n LEFT JOIN cc.tenants t ON t.id = n.tenant_id "
-	"LEFT JOIN cc.flows fl ON fl.id = n.target_flow AND fl.tenant_id = n.tenant_id";
+	"LEFT JOIN cc.flows fl ON fl.id = n.target_flow AND fl.tenant_id = n.tenant_id "
+	"LEFT JOIN cc.queues qu ON qu.id = n.target_queue AND qu.tenant_id = n.tenant_id";
 
 /* A tenant's view: no "tenant" (it is the caller's). */
 static json_t *row(const PGresult *res, int i)
 {
 	bool flow = !PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), "flow") == 0;
+	bool queue = !PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), "queue") == 0;
 	json_t *target = PQgetisnull(res, i, 2) ? json_null()
 	                 : json_pack("{s:s, s:s}", "type", PQgetvalue(res, i, 2),
-	                             flow ? "name" : "extension", PQgetvalue(res, i, flow ? 7 : 3));
+	                             flow || queue ? "name" : "extension",
+	                             PQgetvalue(res, i, flow ? 7 : queue ? 8 : 3));
 
 	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "e164", PQgetvalue(res, i, 1), "target", target,
@@ -59,8 +63,9 @@ static json_t *op_row(const PGresult *res, int i)
 
 static int check_target_type(struct tn_req *r, json_t *v, char **err)
 {
-	if (strcmp(json_string_value(v), "agent") != 0 && strcmp(json_string_value(v), "flow") != 0)
-		return cc_fail(err, "must be \"agent\" or \"flow\"");
+	if (strcmp(json_string_value(v), "agent") != 0 && strcmp(json_string_value(v), "flow") != 0 &&
+	    strcmp(json_string_value(v), "queue") != 0)
+		return cc_fail(err, "must be \"agent\", \"flow\" or \"queue\"");
 	return CC_OK;
 }
 
@@ -89,7 +94,7 @@ static int check_flow_name(struct tn_req *r, json_t *v, char **err)
 
 	if (n < 1 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", s[0]) ||
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
-		return cc_fail(err, "must be the name of one of the tenant's flows");
+		return cc_fail(err, "must be the name of one of the tenant's flows or queues");
 	return CC_OK;
 }
 
@@ -131,49 +136,60 @@ static const struct tn_field op_patch_fields[] = {
 };
 static const char *const op_patch_nullable[] = { "tenant", NULL };
 
-/* The target must be an agent or a flow of this tenant: 422 otherwise.
- * Into *ext the extension, or into flow_id the flow's id (else ""). */
-static int check_target(struct tn_req *r, const char **ext, char flow_id[CC_UUID_LEN])
+/* The target must be an agent, a flow or a queue of this tenant: 422
+ * otherwise. Into p[2] the extension, p[3] the flow's id, p[4] the type and
+ * p[5] the queue's id (NULL where not that type); ids in flow_id/queue_id. */
+static int check_target(struct tn_req *r, const char **p, char flow_id[CC_UUID_LEN],
+                        char queue_id[CC_UUID_LEN])
 {
 	json_t *t = json_object_get(r->body, "target");
-	bool flow = strcmp(json_string_value(json_object_get(t, "type")), "flow") == 0;
-	const char *key = flow ? "name" : "extension", *other = flow ? "extension" : "name";
-	const char *p[2] = { r->tenant.id, json_string_value(json_object_get(t, key)) };
+	const char *type = json_string_value(json_object_get(t, "type"));
+	bool agent = strcmp(type, "agent") == 0, flow = strcmp(type, "flow") == 0;
+	const char *key = agent ? "extension" : "name", *other = agent ? "name" : "extension";
+	const char *q[2] = { r->tenant.id, json_string_value(json_object_get(t, key)) };
+	char field[32];
 	PGresult *res;
 	int n;
 
-	*ext = NULL;
-	flow_id[0] = '\0';
-	if (!p[1]) {
-		tn_error(r, 400, "invalid_argument", flow ? "target.name" : "target.extension",
-		         "'target.%s' is required for a target of type %s", key, flow ? "flow" : "agent");
+	flow_id[0] = queue_id[0] = '\0';
+	p[2] = p[3] = p[5] = NULL;
+	p[4] = type;
+	snprintf(field, sizeof(field), "target.%s", key);
+	if (!q[1]) {
+		tn_error(r, 400, "invalid_argument", field, "'target.%s' is required for a target of "
+		         "type %s", key, type);
 		return CC_ERROR;
 	}
 	if (json_object_get(t, other)) {
-		tn_error(r, 400, "invalid_argument", flow ? "target.extension" : "target.name",
-		         "a target of type %s has no '%s'", flow ? "flow" : "agent", other);
+		snprintf(field, sizeof(field), "target.%s", other);
+		tn_error(r, 400, "invalid_argument", field, "a target of type %s has no '%s'", type, other);
 		return CC_ERROR;
 	}
-	res = cc_pg_exec(&r->d->pg, flow ? "SELECT id FROM cc.flows WHERE tenant_id = $1 AND name = $2"
-	                 : "SELECT 1 FROM cc.agents WHERE tenant_id = $1 AND extension = $2", 2, p);
+	res = cc_pg_exec(&r->d->pg, agent ? "SELECT 1 FROM cc.agents WHERE tenant_id = $1 AND extension = $2"
+	                 : flow ? "SELECT id FROM cc.flows WHERE tenant_id = $1 AND name = $2"
+	                 : "SELECT id FROM cc.queues WHERE tenant_id = $1 AND name = $2 FOR SHARE", 2, q);
 	if (!res) {
-		tn_db_error(r, flow ? "flow" : "agent");
+		tn_db_error(r, type);
 		return CC_ERROR;
 	}
 	n = PQntuples(res);
-	if (n && flow)
-		snprintf(flow_id, CC_UUID_LEN, "%s", PQgetvalue(res, 0, 0));
+	if (n && !agent)
+		snprintf(flow ? flow_id : queue_id, CC_UUID_LEN, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (!n && flow) {
-		tn_error(r, 422, "invalid_argument", "target.name", "no flow '%s'", p[1]);
+	if (!n && agent) {
+		tn_error(r, 422, "invalid_argument", field, "no agent with extension %s", q[1]);
 		return CC_ERROR;
 	}
 	if (!n) {
-		tn_error(r, 422, "invalid_argument", "target.extension", "no agent with extension %s", p[1]);
+		tn_error(r, 422, "invalid_argument", field, "no %s '%s'", type, q[1]);
 		return CC_ERROR;
 	}
-	if (!flow)
-		*ext = p[1];
+	if (agent)
+		p[2] = q[1];
+	if (flow)
+		p[3] = flow_id;
+	if (!agent && !flow)
+		p[5] = queue_id;
 	return CC_OK;
 }
 
@@ -198,20 +214,28 @@ static json_t *select_one(struct tn_req *r, const char *tenant_id, const char *e
 
 static void create(struct tn_req *r)
 {
-	const char *ext, *p[4] = { r->tenant.id, tn_str(r, "e164"), NULL, NULL };
-	char flow_id[CC_UUID_LEN];
+	const char *p[6] = { r->tenant.id, tn_str(r, "e164") };
+	char flow_id[CC_UUID_LEN], queue_id[CC_UUID_LEN];
 	PGresult *res;
 	json_t *out;
 	int n;
 
-	if (check_target(r, &ext, flow_id) != CC_OK)
+	/* in a transaction: the queue (FOR SHARE) cannot go before the commit */
+	if (tn_begin(r) != CC_OK)
+		return tn_rollback(r, "number");
+	if (check_target(r, p, flow_id, queue_id) != CC_OK) {
+		tn_abort(r);
 		return;
-	p[2] = ext;
-	p[3] = flow_id[0] ? flow_id : NULL;
-	res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = CASE WHEN $4::uuid IS NULL "
-	                 "THEN 'agent' ELSE 'flow' END, target_extension = $3, target_flow = $4, "
+	}
+	res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = $5, target_extension = $3, "
+	                 "target_flow = $4, target_queue = $6, "
 	                 "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 AND target_type IS NULL "
-	                 "RETURNING id", 4, p);
+	                 "RETURNING id", 6, p);
+	if (!res || tn_commit(r) != CC_OK) {
+		if (res)
+			PQclear(res);
+		return tn_rollback(r, "number");
+	}
 	if (!res)
 		return tn_db_error(r, "number");
 	n = PQntuples(res);
@@ -268,26 +292,31 @@ static void get(struct tn_req *r)
 
 static void patch(struct tn_req *r)
 {
-	const char *ext = NULL, *p[4] = { r->tenant.id, r->params[1], NULL, NULL };
-	char flow_id[CC_UUID_LEN] = "";
+	const char *p[6] = { r->tenant.id, r->params[1] };
+	char flow_id[CC_UUID_LEN] = "", queue_id[CC_UUID_LEN] = "";
 	bool target = json_object_get(r->body, "target") != NULL;
 	PGresult *res;
 	json_t *out;
 	int n;
 
-	if (target && check_target(r, &ext, flow_id) != CC_OK)
+	if (tn_begin(r) != CC_OK)
+		return tn_rollback(r, "number");
+	if (target && check_target(r, p, flow_id, queue_id) != CC_OK) {
+		tn_abort(r);
 		return;
-	p[2] = ext;
-	p[3] = flow_id[0] ? flow_id : NULL;
-	/* a new target replaces the old one whole (agent or flow) */
-	res = cc_pg_exec(&r->d->pg, target
-	                 ? "UPDATE cc.numbers SET target_type = CASE WHEN $4::uuid IS NULL "
-	                   "THEN 'agent' ELSE 'flow' END, target_extension = $3, target_flow = $4, "
-	                   "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 RETURNING id"
-	                 : "UPDATE cc.numbers SET updated_at = now() WHERE tenant_id = $1 AND e164 = $2 "
-	                   "AND $3::text IS NULL AND $4::uuid IS NULL RETURNING id", 4, p);
-	if (!res)
-		return tn_db_error(r, "number");
+	}
+	/* a new target replaces the old one whole (agent, flow or queue) */
+	res = target ? cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = $5, "
+	                          "target_extension = $3, target_flow = $4, target_queue = $6, "
+	                          "updated_at = now() WHERE tenant_id = $1 AND e164 = $2 RETURNING id",
+	                          6, p)
+	             : cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET updated_at = now() WHERE "
+	                          "tenant_id = $1 AND e164 = $2 RETURNING id", 2, p);
+	if (!res || tn_commit(r) != CC_OK) {
+		if (res)
+			PQclear(res);
+		return tn_rollback(r, "number");
+	}
 	n = PQntuples(res);
 	PQclear(res);
 	if (!n)
@@ -303,7 +332,8 @@ static void clear_target(struct tn_req *r)
 {
 	const char *p[2] = { r->tenant.id, r->params[1] };
 	PGresult *res = cc_pg_exec(&r->d->pg, "UPDATE cc.numbers SET target_type = NULL, "
-	                           "target_extension = NULL, target_flow = NULL, updated_at = now() "
+	                           "target_extension = NULL, target_flow = NULL, target_queue = NULL, "
+	                           "updated_at = now() "
 	                           "WHERE tenant_id = $1 AND e164 = $2 RETURNING id", 2, p);
 	int n;
 
@@ -426,7 +456,8 @@ static void op_create(struct tn_req *r)
 	                 "SELECT gen_random_uuid(), $1, '+' || ($2::bigint + g) "
 	                 "FROM generate_series(0, $3::int - 1) g RETURNING *) "
 	                 "SELECT %s FROM ins n LEFT JOIN cc.tenants t ON t.id = n.tenant_id "
-	                 "LEFT JOIN cc.flows fl ON false ORDER BY n.e164", COLS);
+	                 "LEFT JOIN cc.flows fl ON false LEFT JOIN cc.queues qu ON false "
+	                 "ORDER BY n.e164", COLS);
 	res = cc_pg_exec(&r->d->pg, sql, 3, p);
 	free(sql);
 	if (!res)
@@ -552,7 +583,8 @@ static void op_patch(struct tn_req *r)
 
 		if (clear_caller_ids(r, e164) != CC_OK ||
 		    cc_pg_cmd(&r->d->pg, "UPDATE cc.numbers SET tenant_id = $2, target_type = NULL, "
-		              "target_extension = NULL, target_flow = NULL, updated_at = now() "
+		              "target_extension = NULL, target_flow = NULL, target_queue = NULL, "
+		              "updated_at = now() "
 		              "WHERE e164 = $1", 2, p) != CC_OK)
 			return tn_rollback(r, "number");
 	}

@@ -27,6 +27,9 @@ struct tn_settings {
 	long header_timeout_s;   /* CC_API_HEADER_TIMEOUT_S: connect (or last reply) to headers */
 	long idle_timeout_s;     /* CC_API_IDLE_TIMEOUT_S: silence that closes a connection */
 	long billing_timeout_s;  /* CC_BILLING_TIMEOUT_S: how long a request to billingd may take */
+	long acd_timeout_ms;     /* CC_ACD_RPC_TIMEOUT_MS: how long routingd has to answer */
+	long sse_per_tenant;     /* CC_API_EVENT_STREAMS: event streams open at once per tenant */
+	long sse_heartbeat_s;    /* CC_API_EVENT_HEARTBEAT_S: a comment on each stream this often */
 };
 
 /* An open API connection, for the header deadline. */
@@ -126,5 +129,36 @@ bool tn_prompt_is_default(const char *name);
 /* 1 if e164 is one of the tenant's numbers, 0 if not, CC_ERROR on a
  * database error (after answering it). */
 int tn_number_of_tenant(struct tn_req *r, const char *tenant_id, const char *e164);
+
+/* ------------------------------------------------------------ the ACD */
+
+/* 1 if name is one of the tenant's current prompts or a default one, 0 if
+ * not, CC_ERROR after answering a database error. */
+int tn_prompt_exists(struct tn_req *r, const char *name);
+/* The form of a queue, skill, team or list code name: [a-z0-9][a-z0-9_-]{0,max-1}. */
+bool tn_code_ok(const char *s, size_t max);
+/* v is {"name": level}: names of the code form, at most 32, levels lo..hi. */
+int tn_check_levels(json_t *v, int lo, int hi, char **err);
+/* 1 if code is in the tenant's list (table cc.pause_reasons or
+ * cc.disposition_codes; the defaults when it has none), 0 if not,
+ * CC_ERROR after answering a database error (lists.c). */
+int tn_list_has(struct tn_req *r, const char *table, const char *code);
+/* The tenant's queue called name: its id into id (CC_UUID_LEN) and 1, 0
+ * if none, CC_ERROR after answering a database error. lock: FOR SHARE. */
+int tn_queue_id(struct tn_req *r, const char *name, char *id, bool lock);
+
+/* Asks routingd (docs/ACD.md "tenantd -> routingd") on subject with body
+ * (taken over; "id" is added) and answers r from its reply, without
+ * holding the loop: {"ok":true,...} -> 200 with pick(reply) (the reply
+ * itself when pick is NULL), {"ok":false,"status","message"} -> that
+ * status; no answer within CC_ACD_RPC_TIMEOUT_MS, no responder or NATS
+ * away -> 503. */
+void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
+                     json_t *(*pick)(json_t *reply));
+
+/* The SSE streams (sse.c): set up at start, closed at the end. */
+int tn_sse_init(struct tenantd *d, char **err);
+void tn_sse_shutdown(struct tenantd *d);
+void tn_sse_close(void);     /* after libmicrohttpd stopped */
 
 #endif

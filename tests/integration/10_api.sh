@@ -83,7 +83,7 @@ api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"8657112345679","targe
 check number_invalid_e164_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = e164 ]
 api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657112345679","target":{"type":"agent","extension":"9999"}}'
 check number_unknown_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.extension ]
-api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657112345679","target":{"type":"queue","extension":"1001"}}'
+api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657112345679","target":{"type":"voicemail","extension":"1001"}}'
 check number_bad_target_type [ "$HTTP" = 422 -a "$(jr .error.field)" = target.type ]
 api GET /v1/tenants/acme/numbers/%2B8657112345678 "${KEY[acme]}"
 check number_get [ "$HTTP" = 200 -a "$(jr '."e164"')" = +8657112345678 ]

@@ -90,6 +90,11 @@ put acme service "$SERVICE"
 check service_goto_missing_flow_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = nodes.owners.flow ]
 put acme owners-club '{"start":"o","nodes":{"o":{"type":"play","prompts":["goodbye"]}}}'
 expect_eq owners_club_default_prompt_201 "$HTTP" 201
+# its queue node names the ACD's queue "service" (docs/ACD.md): made first
+put acme service "$SERVICE"
+check service_queue_missing_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = nodes.agent.queue ]
+api POST /v1/tenants/acme/queues "${KEY[acme]}" '{"name":"service"}'
+expect_eq service_queue_201 "$HTTP" 201
 put acme service "$SERVICE"
 check service_center_menu_accepted [ "$HTTP" = 201 -a "$(jr .flows[0])" = owners-club ]
 api GET /v1/tenants/acme/flows "${KEY[acme]}"

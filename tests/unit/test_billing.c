@@ -498,8 +498,74 @@ TEST(event_types_billingd)
 	              CC_ERROR);
 }
 
+/* The ACD's fields (docs/ACD.md) kept by the clean copy: the queue, waits,
+ * hold time, a disposition's code (a word, never taken for a SIP status)
+ * and note; hostile ones (too long, negative, of the wrong type) dropped. */
+TEST(cdr_clean_acd_fields)
+{
+	const char *why;
+	json_t *ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "agent_answered");
+
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "queue", json_string("repair"));
+	json_object_set_new(ev, "agent", json_string("1001"));
+	json_object_set_new(ev, "wait_ms", json_integer(12345));
+	json_t *c = bl_cdr_clean(ev, &why);
+
+	ASSERT(c);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "queue")), "repair");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(c, "wait_ms")), 12345);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "agent")), "1001");
+	json_decref(c);
+	json_decref(ev);
+
+	/* the agent an offer rang is not the call's */
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "offered_agent");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "agent", json_string("1003"));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c && !json_object_get(c, "agent"));
+	json_decref(c);
+	json_decref(ev);
+
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "disposition");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "code", json_string("complaint"));
+	json_object_set_new(ev, "note", json_string("the washer leaks"));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "disposition")), "complaint");
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "note")), "the washer leaks");
+	ASSERT(!json_object_get(c, "code"));          /* no SIP status */
+	json_decref(c);
+	json_decref(ev);
+
+	/* hostile: a queue name of 300 bytes, a negative wait, a hold time as
+	 * text, a code of 40 bytes, a note of 3000 */
+	char big[3001];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "disposition");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "queue", json_stringn(big, 300));
+	json_object_set_new(ev, "wait_ms", json_integer(-5));
+	json_object_set_new(ev, "hold_ms", json_string("100"));
+	json_object_set_new(ev, "code", json_stringn(big, 40));
+	json_object_set_new(ev, "note", json_string(big));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c);
+	ASSERT(!json_object_get(c, "queue"));
+	ASSERT(!json_object_get(c, "wait_ms"));
+	ASSERT(!json_object_get(c, "hold_ms"));
+	ASSERT(!json_object_get(c, "disposition"));
+	ASSERT(!json_object_get(c, "note"));
+	json_decref(c);
+	json_decref(ev);
+}
+
 TEST_LIST(T(money), T(increments_60_60_and_1_1), T(increments_30_6_and_60_1),
           T(connect_fee_minimum_and_rounding), T(time_band_boundary), T(longest_prefix),
           T(properties), T(grant_exact_credit), T(csv_good), T(csv_bad_rows_listed),
           T(csv_fed_byte_by_byte), T(csv_description_utf8_and_length), T(csv_record_too_long),
-          T(csv_bad_header), T(event_types_docs), T(event_types_billingd))
+          T(csv_bad_header), T(event_types_docs), T(event_types_billingd), T(cdr_clean_acd_fields))

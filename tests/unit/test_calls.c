@@ -3,6 +3,7 @@
 #define SUITE "calls"
 #include "test.h"
 
+#include "acdrpc.h"
 #include "calls.h"
 #include "cc.h"
 #include "clock.h"
@@ -263,4 +264,128 @@ TEST(media_answer_and_legs)
 	rt_model_free(model);
 }
 
-TEST_LIST(T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs))
+/* what calls.c tells the ACD (docs/ACD.md): busy on an answered call to or
+ * from an extension (not on an offer's `acd` leg), free at its end; a
+ * registration mapped from its domain to the tenant */
+static char acd_log[16][96];
+static int n_acd;
+
+static void on_busy(void *arg, const char *tenant, const char *ext, const char *call, bool busy)
+{
+	if (n_acd < 16)
+		snprintf(acd_log[n_acd], sizeof(acd_log[0]), "%s %s %s", busy ? "busy" : "free", ext,
+		         strcmp(tenant, ACME) == 0 ? "acme" : tenant);
+	n_acd++;
+}
+
+static void on_reg(void *arg, const char *tenant, const char *ext, bool registered)
+{
+	if (n_acd < 16)
+		snprintf(acd_log[n_acd], sizeof(acd_log[0]), "%s %s %s", registered ? "reg" : "unreg", ext,
+		         strcmp(tenant, ACME) == 0 ? "acme" : tenant);
+	n_acd++;
+}
+
+#define BETA "bbbbbbbb-0000-4000-8000-000000000002"
+#define CALL2 "cccccccc-0000-4000-8000-000000000002"
+#define CALL3 "cccccccc-0000-4000-8000-000000000003"
+
+TEST(acd_queue_number_busy_and_registrations)
+{
+	struct rt_model *model = rt_model_new();
+	struct rt_tenant *t = rt_model_add_tenant(model, ACME, "acme", "acme.cc.test", true);
+	struct rt_tenant *b = rt_model_add_tenant(model, BETA, "beta", "beta.cc.test", true);
+	struct rt_calls c = { .model = &model, .publish = keep, .agent_busy = on_busy,
+	                      .agent_reg = on_reg };
+	json_t *r, *hb;
+
+	cc_log_level = CC_LOG_ERR;
+	rt_model_add_agent(t, "1001");
+	rt_model_add_agent(t, "1002");
+	rt_model_add_agent(b, "1001");
+	ASSERT_EQ_INT(rt_model_add_queue_number(model, "+8657199990009", t, "repair"), CC_OK);
+	ASSERT_EQ_INT(rt_model_add_number(model, "+8657199990001", t, "1001"), CC_OK);
+	rt_limits_init(&c.limits);
+	c.media = rt_media_new(NULL, NULL, NULL, 3000);
+	hb = json_pack("{s:s, s:s, s:s}", "id", "h1", "instance", INST, "sip", "127.0.0.1:5090");
+	json_decref(rt_media_heartbeat(c.media, hb, 1000));
+	json_decref(hb);
+	/* a queue number: media with the queue, no flow */
+	r = ask(&c, "{\"ti\":1,\"tl\":2,\"q\":{\"kind\":\"carrier\",\"call\":\"" CALL "\","
+	            "\"from_user\":\"+8613800000001\",\"to_user\":\"+8657199990009\"}}");
+	ASSERT_EQ_STR(s_of(r, "action"), "media");
+	ASSERT_EQ_STR(s_of(r, "queue"), "repair");
+	ASSERT(!json_object_get(r, "flow"));
+	ASSERT_EQ_STR(s_of(kept_of("routed"), "queue"), "repair");
+	json_decref(r);
+	n_acd = 0;
+	/* the ACD's own leg to 1001 is not the agent's other call */
+	json_decref(ask(&c, "{\"ti\":1,\"tl\":3,\"q\":{\"kind\":\"media\",\"call\":\"" LEG "\","
+	                    "\"tenant\":\"" ACME "\",\"parent\":\"" CALL "\",\"leg\":\"acd\","
+	                    "\"from_user\":\"+8613800000001\",\"to_user\":\"1001\"}}"));
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" LEG "\",\"tenant\":\"" ACME "\"}"));
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" LEG "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_INT(n_acd, 0);
+	/* a direct call to 1001: busy at its answer, free at its end; not while ringing */
+	json_decref(ask(&c, "{\"ti\":1,\"tl\":4,\"q\":{\"kind\":\"carrier\",\"call\":\"" CALL2 "\","
+	                    "\"from_user\":\"+8613800000001\",\"to_user\":\"+8657199990001\"}}"));
+	ASSERT_EQ_INT(n_acd, 0);
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_INT(n_acd, 1);
+	ASSERT_EQ_STR(acd_log[0], "busy 1001 acme");
+	json_decref(ask(&c, "{\"ev\":\"ended\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_INT(n_acd, 2);
+	ASSERT_EQ_STR(acd_log[1], "free 1001 acme");
+	/* 1002 calls 1001: both busy, both free; a failed call tells nothing */
+	n_acd = 0;
+	json_decref(ask(&c, "{\"ti\":1,\"tl\":5,\"q\":{\"kind\":\"agent\",\"call\":\"" CALL3 "\","
+	                    "\"tenant\":\"" ACME "\",\"from_user\":\"1002\",\"to_user\":\"1001\"}}"));
+	json_decref(ask(&c, "{\"ev\":\"answered\",\"call\":\"" CALL3 "\",\"tenant\":\"" ACME "\"}"));
+	ASSERT_EQ_INT(n_acd, 2);
+	ASSERT_EQ_STR(acd_log[0], "busy 1001 acme");
+	ASSERT_EQ_STR(acd_log[1], "busy 1002 acme");
+	json_decref(ask(&c, "{\"ev\":\"failed\",\"call\":\"" CALL3 "\",\"tenant\":\"" ACME "\",\"code\":487}"));
+	ASSERT_EQ_INT(n_acd, 4);
+	n_acd = 0;
+	json_decref(ask(&c, "{\"ti\":1,\"tl\":6,\"q\":{\"kind\":\"agent\",\"call\":\"" CALL2 "\","
+	                    "\"tenant\":\"" ACME "\",\"from_user\":\"1002\",\"to_user\":\"1001\"}}"));
+	json_decref(ask(&c, "{\"ev\":\"failed\",\"call\":\"" CALL2 "\",\"tenant\":\"" ACME "\",\"code\":486}"));
+	ASSERT_EQ_INT(n_acd, 0);
+	/* registrations: the domain names the tenant; same extension, other tenant */
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"kind\":\"reg\",\"domain\":\"acme.cc.test\",\"user\":\"1001\",\"expires\":300}"));
+	json_decref(ask(&c, "{\"k\":7,\"ev\":\"reg\",\"kind\":\"reg\",\"domain\":\"beta.cc.test\",\"user\":\"1001\",\"expires\":0}"));
+	ASSERT_EQ_INT(n_acd, 2);
+	ASSERT_EQ_STR(acd_log[0], "reg 1001 acme");
+	ASSERT_EQ_STR(acd_log[1], "unreg 1001 " BETA);
+	/* refused: an unknown domain, no expires, a user too long */
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"domain\":\"evil.test\",\"user\":\"1001\",\"expires\":0}"));
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"domain\":\"acme.cc.test\",\"user\":\"1001\"}"));
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"domain\":\"acme.cc.test\",\"user\":\"100100100100100\",\"expires\":0}"));
+	ASSERT_EQ_INT(n_acd, 2);
+	json_decref(kept);
+	kept = NULL;
+	rt_calls_free(&c);
+	rt_media_free(c.media);
+	rt_limits_free(&c.limits);
+	rt_model_free(model);
+}
+
+/* mediad's "arrived" (RFC 3339) read as ms; anything else refused */
+TEST(acd_time_read)
+{
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01Z") == 1796189941000LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.250Z") == 1796189941250LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.123456Z") == 1796189941123LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T13:39:01+08:00") == 1796189941000LL);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01.Z") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01+8:00") == -1);
+	ASSERT(rt_acd_time_ms("2026-12-02T05:39:01Zjunk") == -1);
+	ASSERT(rt_acd_time_ms("yesterday") == -1);
+	ASSERT(rt_acd_time_ms("") == -1);
+	ASSERT(rt_acd_time_ms(NULL) == -1);
+}
+
+TEST_LIST(T(acd_time_read), T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs),
+          T(acd_queue_number_busy_and_registrations))

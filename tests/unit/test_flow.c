@@ -383,7 +383,47 @@ TEST(local_time_zones)
 	cc_flow_free(f);
 }
 
-TEST_LIST(T(example_parses), T(service_center_menu_parses), T(defaults), T(refuses_document_shape),
+/* The ACD's queue node (issue 14): its caller's priority and skills. */
+TEST(queue_node_skills_priority)
+{
+	struct cc_flow *f = parse_ok(WRAP("{\"type\":\"queue\",\"queue\":\"repair\",\"fallback\":\"h\","
+	                                  "\"skills\":{\"mandarin\":3,\"repair\":5},\"priority\":5}"));
+	const struct cc_flow_node *n = &f->nodes[cc_flow_node_index(f, "x")];
+
+	ASSERT_EQ_STR(n->queue, "repair");
+	ASSERT_EQ_INT(n->priority, 5);
+	ASSERT_EQ_INT((int)n->n_skills, 2);
+	ASSERT_EQ_STR(n->skills[0].name, "mandarin");
+	ASSERT_EQ_INT(n->skills[0].level, 3);
+	ASSERT_EQ_INT(n->skills[1].level, 5);
+	cc_flow_free(f);
+	f = parse_ok(WRAP("{\"type\":\"queue\",\"queue\":\"repair\",\"fallback\":\"h\"}"));
+	n = &f->nodes[cc_flow_node_index(f, "x")];
+	ASSERT_EQ_INT(n->priority, 0);
+	ASSERT_EQ_INT((int)n->n_skills, 0);
+	cc_flow_free(f);
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"priority\":101}"),
+	        "nodes.x.priority", "0 to 100");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"priority\":-1}"),
+	        "nodes.x.priority", "0 to 100");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":[1]}"),
+	        "nodes.x.skills", "object");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":{\"a\":7}}"),
+	        "nodes.x.skills.a", "1 to 5");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":{\"a\":0}}"),
+	        "nodes.x.skills.a", "1 to 5");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":{\"a\":\"3\"}}"),
+	        "nodes.x.skills.a", "1 to 5");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":{\"A b\":3}}"),
+	        "nodes.x.skills.A b", "must be 1 to 63");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"skills\":{"
+	             "\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1}}"),
+	        "nodes.x.skills", "at most 8");
+	refused(WRAP("{\"type\":\"queue\",\"queue\":\"q\",\"fallback\":\"h\",\"ring_s\":3}"),
+	        "nodes.x.ring_s", NULL);
+}
+
+TEST_LIST(T(example_parses), T(queue_node_skills_priority), T(service_center_menu_parses), T(defaults), T(refuses_document_shape),
           T(refuses_unknown_type_and_field), T(refuses_missing_fields), T(refuses_unknown_node),
           T(refuses_menu_key_not_dtmf), T(refuses_bad_values),
           T(refuses_schedule_times_days_holidays), T(refuses_unreachable_node),

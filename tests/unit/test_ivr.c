@@ -56,6 +56,8 @@ static const char *fmt(const struct ivr_out *out)
 		case IVR_ACT_DIAL: p += snprintf(p, room, "dial(%s/%d)", a->target, a->ring_s); break;
 		case IVR_ACT_LOAD: p += snprintf(p, room, "load(%s)", a->target); break;
 		case IVR_ACT_HANGUP: p += snprintf(p, room, "hangup"); break;
+		case IVR_ACT_QUEUE: p += snprintf(p, room, "queue(%s/p%d/s%zu)", a->target,
+		                                  a->qnode->priority, a->qnode->n_skills); break;
 		case IVR_ACT_EVENT:
 			p += snprintf(p, room, "ev(%s%s%s%s%s%s%s%s%s)", a->node, a->digit[0] ? ":" : "",
 			              a->digit, a->why ? ":" : "", a->why ? a->why : "", a->var ? ":" : "",
@@ -384,7 +386,24 @@ TEST(agent_and_number_legs)
 	STEP(&r, IVR_START, 0, OPEN, "ev(a) ring(1001/15)");
 	STEP(&r, IVR_PLAYED, 0, OPEN, "");
 	STEP(&r, IVR_FAILED, 0, OPEN + 15, "ev(a:failed) ev(n) dial(+8675512345678/30)");
-	STEP(&r, IVR_FAILED, 0, OPEN + 45, "ev(n:failed) ev(q:queue not yet) ev(bye) play(goodbye)");
+	STEP(&r, IVR_FAILED, 0, OPEN + 45, "ev(n:failed) ev(q) queue(sales/p0/s0)");
+	/* waiting in the ACD: keys, timers and prompts are mediad's queue's */
+	STEP(&r, IVR_DIGIT, '1', OPEN + 46, "");
+	STEP(&r, IVR_TIMEOUT, 0, OPEN + 46, "");
+	STEP(&r, IVR_PLAYED, 0, OPEN + 46, "");
+	STEP(&r, IVR_FAILED, 0, OPEN + 46, "");
+	STEP(&r, IVR_REFUSED, 0, OPEN + 50, "ev(q:refused) ev(bye) play(goodbye)");
+	STEP(&r, IVR_REFUSED, 0, OPEN + 50, "");
+	cc_flow_free(f);
+	/* answered in the queue: the run is over */
+	ivr_init(&r, f = flow_of(
+		"{\"start\":\"q\",\"nodes\":{\"q\":{\"type\":\"queue\",\"queue\":\"repair\","
+		"\"skills\":{\"mandarin\":3},\"priority\":5,\"fallback\":\"h\"},\"h\":{\"type\":\"hangup\"}}}"),
+		TZ_SH);
+	STEP(&r, IVR_START, 0, OPEN, "ev(q) queue(repair/p5/s1)");
+	STEP(&r, IVR_ANSWERED, 0, OPEN + 9, "");
+	ASSERT(ivr_done(&r));
+	STEP(&r, IVR_REFUSED, 0, OPEN + 9, "");
 	cc_flow_free(f);
 	ivr_init(&r, f = flow_of(
 		"{\"start\":\"n\",\"nodes\":{\"n\":{\"type\":\"number\",\"number\":\"+12025550123\"}}}"),

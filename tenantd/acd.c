@@ -1,0 +1,287 @@
+/*
+ * acd.c: the ACD's live routes (docs/ACD.md "tenantd -> routingd"). The
+ * ACD's state (agent states, waiting callers, reservations) is routingd's
+ * alone, so tenantd never reads it from the database: it checks the
+ * request against the tenant's configuration (the agent, queue or call is
+ * this tenant's; a reason or a target is valid), then asks routingd over
+ * NATS (tn_ask_routingd: the loop never waits; no answer within
+ * CC_ACD_RPC_TIMEOUT_MS is 503) and answers with what routingd says.
+ *
+ *   GET/PUT /v1/tenants/{slug}/agents/{extension}/state   cc.rpc.route.acd.agent
+ *   GET     /v1/tenants/{slug}/agents/live                cc.rpc.route.acd.live
+ *   GET     /v1/tenants/{slug}/queues/{name}/live         cc.rpc.route.acd.live
+ *   POST    /v1/tenants/{slug}/calls/{id}/hold|unhold|transfer  cc.rpc.route.acd.call
+ *
+ * Dispositions are history, not state: POST .../calls/{id}/disposition
+ * checks the call (this tenant's record, answered by an agent) and the
+ * code (the tenant's list) and publishes cc.call.<tenant>.disposition,
+ * from which billingd writes the record's disposition.
+ *
+ * Every request names the tenant by its id, taken from the API key's
+ * tenant (never from the body): routingd answers only about that tenant,
+ * so tenant A's key cannot read or change tenant B's agents or calls
+ * (the same extension or call id in B is not found: 404).
+ */
+#include "api.h"
+#include "cc.h"
+#include "e164.h"
+#include "tenantd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TN_NOTE_MAX 1000
+
+/* 1 if the extension is an agent of the tenant, 0 if not, CC_ERROR after answering. */
+static int agent_exists(struct tn_req *r, const char *ext)
+{
+	const char *p[2] = { r->tenant.id, ext };
+	PGresult *res;
+	int n;
+
+	if (strlen(ext) > 8 || strspn(ext, "0123456789") != strlen(ext))
+		return 0;
+	res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.agents WHERE tenant_id = $1 AND extension = $2",
+	                 2, p);
+	if (!res) {
+		tn_db_error(r, "agent");
+		return CC_ERROR;
+	}
+	n = PQntuples(res);
+	PQclear(res);
+	return n ? 1 : 0;
+}
+
+/* ------------------------------------------------------- agent states */
+
+static int check_state(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "ready") != 0 && strcmp(s, "not_ready") != 0 && strcmp(s, "logged_out") != 0)
+		return cc_fail(err, "must be ready, not_ready or logged_out (the other states are the "
+		               "ACD's own)");
+	return CC_OK;
+}
+
+static int check_reason(struct tn_req *r, json_t *v, char **err)
+{
+	if (!tn_code_ok(json_string_value(v), 32))
+		return cc_fail(err, "must be one of the tenant's pause reasons");
+	return CC_OK;
+}
+
+static const struct tn_field state_fields[] = {
+	{ "state", JSON_STRING, true, check_state, NULL, false },
+	{ "reason", JSON_STRING, false, check_reason, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+static json_t *pick_agent(json_t *reply)
+{
+	return json_incref(json_object_get(reply, "agent"));
+}
+
+static void state(struct tn_req *r)
+{
+	const char *ext = r->params[1];
+	json_t *body;
+	int rc;
+
+	if ((rc = agent_exists(r, ext)) != 1) {
+		if (rc == 0)
+			tn_error(r, 404, "not_found", NULL, "no such agent");
+		return;
+	}
+	body = json_pack("{s:s, s:s}", "tenant", r->tenant.id, "extension", ext);
+	if (r->body) {
+		const char *st = tn_str(r, "state"), *reason = tn_str(r, "reason");
+		bool paused = strcmp(st, "not_ready") == 0;
+
+		if (paused && !reason) {
+			json_decref(body);
+			return tn_error(r, 422, "invalid_argument", "reason",
+			                "not_ready needs a 'reason', one of the tenant's pause reasons");
+		}
+		if (!paused && reason) {
+			json_decref(body);
+			return tn_error(r, 422, "invalid_argument", "reason",
+			                "only not_ready takes a 'reason'");
+		}
+		if (reason && (rc = tn_list_has(r, "cc.pause_reasons", reason)) != 1) {
+			json_decref(body);
+			if (rc == 0)
+				tn_error(r, 422, "invalid_argument", "reason",
+				         "'%s' is not one of the tenant's pause reasons", reason);
+			return;
+		}
+		json_object_set_new(body, "state", json_string(st));
+		if (reason)
+			json_object_set_new(body, "reason", json_string(reason));
+	}
+	tn_ask_routingd(r, "cc.rpc.route.acd.agent", body, pick_agent);
+}
+
+static void agents_live(struct tn_req *r)
+{
+	tn_ask_routingd(r, "cc.rpc.route.acd.live",
+	                json_pack("{s:s, s:b}", "tenant", r->tenant.id, "agents", 1), NULL);
+}
+
+static void queue_live(struct tn_req *r)
+{
+	int rc = tn_queue_id(r, r->params[1], NULL, false);
+
+	if (rc != 1) {
+		if (rc == 0)
+			tn_error(r, 404, "not_found", NULL, "no such queue");
+		return;
+	}
+	tn_ask_routingd(r, "cc.rpc.route.acd.live",
+	                json_pack("{s:s, s:s}", "tenant", r->tenant.id, "queue", r->params[1]), NULL);
+}
+
+/* -------------------------------------------------------------- calls */
+
+static int check_kind(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "agent") != 0 && strcmp(s, "queue") != 0 && strcmp(s, "number") != 0)
+		return cc_fail(err, "must be agent, queue or number");
+	return CC_OK;
+}
+
+static int check_target_name(struct tn_req *r, json_t *v, char **err)
+{
+	size_t n = strlen(json_string_value(v));
+
+	if (n < 1 || n > 63)
+		return cc_fail(err, "must be an extension, a queue's name or a +E.164 number");
+	return CC_OK;
+}
+
+static const struct tn_field transfer_fields[] = {
+	{ "type", JSON_STRING, true, check_kind, NULL, false },
+	{ "name", JSON_STRING, true, check_target_name, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+static void call_op(struct tn_req *r, const char *op)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s}", "tenant", r->tenant.id, "call", r->params[1],
+	                         "op", op);
+
+	if (strcmp(op, "transfer") == 0) {
+		const char *type = tn_str(r, "type"), *name = tn_str(r, "name");
+		int rc = 1;
+		char *err = NULL;
+
+		if (strcmp(type, "agent") == 0) {
+			if ((rc = agent_exists(r, name)) == 0)
+				tn_error(r, 422, "invalid_argument", "name", "no agent with extension %.20s",
+				         name);
+		} else if (strcmp(type, "queue") == 0) {
+			if ((rc = tn_queue_id(r, name, NULL, false)) == 0)
+				tn_error(r, 422, "invalid_argument", "name", "no queue '%.63s'", name);
+		} else if (tn_check_e164(r, json_object_get(r->body, "name"), &err) != CC_OK) {
+			tn_error(r, 422, "invalid_argument", "name", "'name' %s", err);
+			free(err);
+			rc = 0;
+		}
+		if (rc != 1) {
+			json_decref(body);
+			return;
+		}
+		json_object_set_new(body, "target", json_pack("{s:s, s:s}", "type", type, "name", name));
+	}
+	tn_ask_routingd(r, "cc.rpc.route.acd.call", body, NULL);
+}
+
+static void hold(struct tn_req *r) { call_op(r, "hold"); }
+static void unhold(struct tn_req *r) { call_op(r, "unhold"); }
+static void transfer(struct tn_req *r) { call_op(r, "transfer"); }
+
+static int check_code(struct tn_req *r, json_t *v, char **err)
+{
+	if (!tn_code_ok(json_string_value(v), 32))
+		return cc_fail(err, "must be one of the tenant's disposition codes");
+	return CC_OK;
+}
+
+static int check_note(struct tn_req *r, json_t *v, char **err)
+{
+	if (tn_utf8_len(json_string_value(v)) > TN_NOTE_MAX)
+		return cc_fail(err, "must be at most %d characters", TN_NOTE_MAX);
+	return CC_OK;
+}
+
+static const struct tn_field disposition_fields[] = {
+	{ "code", JSON_STRING, true, check_code, NULL, false },
+	{ "note", JSON_STRING, false, check_note, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+static void disposition(struct tn_req *r)
+{
+	const char *p[2] = { r->tenant.id, r->params[1] }, *code = tn_str(r, "code");
+	const char *note = tn_str(r, "note");
+	char agent[16], subject[96];
+	PGresult *res;
+	json_t *ev;
+	int rc;
+
+	res = cc_pg_exec(&r->d->pg, "SELECT agent, answered_at IS NOT NULL FROM cc.calls "
+	                 "WHERE tenant_id = $1 AND id = $2", 2, p);
+	if (!res)
+		return tn_db_error(r, "call");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return tn_error(r, 404, "not_found", NULL, "no such call");
+	}
+	if (PQgetisnull(res, 0, 0) || PQgetvalue(res, 0, 1)[0] != 't') {
+		PQclear(res);
+		return tn_error(r, 422, "invalid_argument", NULL,
+		                "the call was not answered by an agent: nothing to record");
+	}
+	snprintf(agent, sizeof(agent), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((rc = tn_list_has(r, "cc.disposition_codes", code)) != 1) {
+		if (rc == 0)
+			tn_error(r, 422, "invalid_argument", "code",
+			         "'%s' is not one of the tenant's disposition codes", code);
+		return;
+	}
+	ev = cc_event_new(r->tenant.id, "disposition");
+	CC_BUG_ON(!ev);
+	json_object_set_new(ev, "call", json_string(r->params[1]));
+	json_object_set_new(ev, "agent", json_string(agent));
+	json_object_set_new(ev, "code", json_string(code));
+	json_object_set_new(ev, "note", note ? json_string(note) : json_null());
+	snprintf(subject, sizeof(subject), "cc.call.%s.disposition", r->tenant.id);
+	if (cc_events_publish(r->d->events, subject, ev) != CC_OK)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "the disposition could not be recorded now; try again later");
+	tn_reply(r, 202, json_pack("{s:s, s:s, s:s, s:o}", "call", r->params[1], "agent", agent,
+	                           "code", code, "note", note ? json_string(note) : json_null()));
+}
+
+/* before tn_agent_routes: agents/live is not an extension */
+const struct tn_route tn_acd_agent_routes[] = {
+	{ "GET", "/v1/tenants/{slug}/agents/live", TN_TENANT, NULL, agents_live, false, false },
+	{ "GET", "/v1/tenants/{slug}/agents/{extension}/state", TN_TENANT, NULL, state, false, false },
+	{ "PUT", "/v1/tenants/{slug}/agents/{extension}/state", TN_TENANT, state_fields, state, false,
+	  false },
+	{ "GET", "/v1/tenants/{slug}/queues/{name}/live", TN_TENANT, NULL, queue_live, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
+};
+
+const struct tn_route tn_acd_call_routes[] = {
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/disposition", TN_TENANT, disposition_fields,
+	  disposition, false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/hold", TN_TENANT, NULL, hold, false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/unhold", TN_TENANT, NULL, unhold, false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer", TN_TENANT, transfer_fields, transfer,
+	  false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
+};
