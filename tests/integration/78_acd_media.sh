@@ -11,9 +11,8 @@
 # the music again after it), shows in the live view; the agent made ready
 # is rung as an `acd` leg, answers, and audio flows both ways (the music
 # stops); the agent's phone holds (re-INVITE a=sendonly): the caller hears
-# the queue's music again, then resume: the agent again; the agent's phone
-# transfers blind (REFER) to 1002, who answers; the record says queue,
-# answered, agent, holds, transfers. A queue with callbacks: `*` then `1`:
+# the queue's music again, then resume: the agent again; the record says
+# queue, answered, agent, holds. A queue with callbacks: `*` then `1`:
 # mediad says goodbye and hangs up, the entry stays in the live view as a
 # callback; when an agent goes ready the agent is rung first (the callback
 # offer: no caller leg), answers, and the customer is dialled through the
@@ -32,14 +31,13 @@ fi
 trap 'bs_stop_all; stack_down' EXIT
 stack_up || exit 1
 AUD=$SIPW/audio; mkdir -p "$AUD"
-for f in 330 440 700; do tone_wav "$AUD/$f.wav" "$f" 120; done
+for f in 330 700; do tone_wav "$AUD/$f.wav" "$f" 120; done
 tone_wav "$AUD/qmusic.wav" 500 20
 
 # ------------------------------------------------------------------ setup
 new_tenant acme
 new_tenant beta
 new_agent acme 1001 acme-pass-1001
-new_agent acme 1002 acme-pass-1002      # a blind transfer's target (440 Hz)
 new_agent beta 1001 beta-pass-1001
 A=${TID[acme]} B=${TID[beta]}
 RESP=$CC_VAR/resp.json
@@ -94,11 +92,9 @@ done
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-t2]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
-bs_start a2 "$AUD/440.wav" 1002 acme.cc.test acme-pass-1002
 bs_start b1 "$AUD/330.wav" 1001 beta.cc.test beta-pass-1001
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_acme_1001 wait_for 15 registered 1001@acme.cc.test
-check registered_acme_1002 wait_for 15 registered 1002@acme.cc.test
 check registered_beta_1001 wait_for 15 registered 1001@beta.cc.test
 media_up() { media_alive 1; }
 check mediad_alive wait_for 20 media_up
@@ -199,13 +195,8 @@ bs_cmd a1 hold
 sleep 4
 bs_cmd a1 resume
 sleep 4
-# blind transfer from the agent's phone (REFER to 1002): 1001 gets a BYE,
-# the caller is put through to 1002
-x0=$(answered_n a2)
-bs_cmd a1 transfer "sip:1002@acme.cc.test"
-check transfer_to_1002_answered wait_for 20 n_is_past a2 "$x0"
-check transfer_logged grep -q 'agent 1001 transferred the call to 1002' "$MLOG"
-sleep 3
+# (a blind transfer by REFER from the phone: Kamailio refuses REFER inside
+# a call, 403, so it never reaches mediad; see docs/MEDIA.md)
 hangup music
 wait_for 10 bs_ended a1
 sleep 0.5
@@ -217,8 +208,6 @@ check music_announcement_between_music in_order "$(heard music)" 'ms+m'
 check music_then_agent in_order "$(heard music)" 'm.*a'
 check music_hold_music_then_agent in_order "$(heard music)" 'm.*a.*m.*a'
 check agent_hears_caller_700hz has_freq "$(bs_heard a1)" 700
-check transfer_caller_hears_1002 has_freq "$(heard music)" 440
-check transfer_1002_hears_caller has_freq "$(bs_heard a2)" 700
 check agent_never_hears_music not has_freq "$(bs_heard a1)" 500
 check music_leg_is_acd grep -q 'queue repair: ringing agent 1001' "$MLOG"
 check music_position_asked grep -q 'queued in repair: position 1' "$MLOG"
@@ -226,7 +215,6 @@ check music_on_hold_logged grep -q 'on hold' "$MLOG"
 check music_record wait_for 30 rec_is "${FROM[music]}" "repair answered 1001"
 holds=$(sql "SELECT holds || ' ' || (hold_ms > 0)::text FROM cc.calls WHERE from_number = '${FROM[music]}' AND direction = 'inbound' LIMIT 1")
 expect_eq music_record_held_once "$holds" "1 true"
-expect_eq music_record_transferred_once "$(sql "SELECT transfers FROM cc.calls WHERE from_number = '${FROM[music]}' AND direction = 'inbound' LIMIT 1")" 1
 # beta's 1001 of beta's own queue "repair" never rang for acme's caller
 check beta_1001_not_rung_for_acme [ "$(rang_n b1)" = "$b0r" ]
 check beta_1001_not_answered_for_acme [ "$(answered_n b1)" = "$b0" ]
