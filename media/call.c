@@ -126,6 +126,8 @@ struct md_call {                     /* mem object */
 	bool cb;
 	struct md_out *agent_out;        /* the agent's answered leg (its session) */
 	bool quiet;                      /* ends without a result (routingd knows) */
+	struct md_q_target xfer;         /* a REFER's target, taken after its 202 */
+	struct tmr xfer_tmr;
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -233,6 +235,7 @@ static void call_destructor(void *arg)
 	tmr_cancel(&c->ivr_tmr);
 	tmr_cancel(&c->digit_tmr);
 	tmr_cancel(&c->ann_tmr);
+	tmr_cancel(&c->xfer_tmr);
 	calls_unlink(c);
 	mem_deref(c->bridge);
 	for (size_t i = 0; i < c->n_alegs; i++)
@@ -1185,6 +1188,63 @@ static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code)
 		ann_arm(c);
 }
 
+/* A blind transfer from the agent's phone (REFER): the agent's leg ends
+ * (ended: wrap-up), the caller goes on to the target as a route does. */
+static void on_xfer_tmr(void *arg)
+{
+	struct md_call *c = arg;
+	struct md_out *o = c->out;
+	json_t *f;
+
+	if (c->ended || !o || !c->bridge)
+		return;
+	f = json_pack("{s:s,s:{s:s,s:s},s:s}", "from_agent", o->agent, "target", "type",
+	              c->xfer.type == MD_QT_AGENT ? "agent" : "number", "name", c->xfer.name,
+	              "kind", "blind");
+	event(c, CC_EV_TRANSFERRED, f);
+	CLOG(CC_LOG_INFO, c, "agent %s transferred the call to %s", o->agent, c->xfer.name);
+	(void)acd_result(c, "ended", o, 0, "", NULL, NULL);
+	if (c->on_hold)
+		music_stop(c);
+	c->on_hold = false;
+	c->bridge = mem_deref(c->bridge);
+	c->out = NULL;
+	out_drop(o);                     /* BYE */
+	md_member_hear_others(&c->leg->member);
+	acd_run_flow(c, md_queue_route_flow(&c->xfer));
+}
+
+static void on_out_refer(struct sip *sip, const struct sip_msg *msg, void *arg)
+{
+	struct md_out *o = arg;
+	struct md_call *c = o->call;
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
+	struct sip_addr addr;
+	char user[MD_NUMBER_MAX];
+	json_t *t;
+
+	if (!c || c->ended || c->out != o || !c->bridge || !o->acd || c->cb) {
+		(void)sip_treply(NULL, sip, msg, 603, "Decline");
+		return;
+	}
+	if (!h || sip_addr_decode(&addr, &h->val) != 0 || !addr.uri.user.l ||
+	    addr.uri.user.l >= sizeof(user)) {
+		(void)sip_treply(NULL, sip, msg, 400, "Bad Refer-To");
+		return;
+	}
+	memcpy(user, addr.uri.user.p, addr.uri.user.l);
+	user[addr.uri.user.l] = '\0';
+	t = json_pack("{s:s,s:s}", "type", user[0] == '+' ? "number" : "agent", "name", user);
+	if (md_queue_read_target(t, &c->xfer) != 0) {
+		json_decref(t);
+		(void)sip_treply(NULL, sip, msg, 603, "Decline");
+		return;
+	}
+	json_decref(t);
+	(void)sip_treply(NULL, sip, msg, 202, "Accepted");
+	tmr_start(&c->xfer_tmr, 0, on_xfer_tmr, c);   /* not inside the session's handler */
+}
+
 static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, const char *offer,
                          int ring_s)
 {
@@ -1214,8 +1274,8 @@ static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, co
 		goto out;
 	err = sipsess_connect(&o->sess, md_sip_sock(), to, NULL, from, "mediad", routev, 1,
 	                      "application/sdp", mb, NULL, NULL, false, on_out_offer,
-	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
-	                      on_out_close, o,
+	                      on_out_answer, on_out_progress, on_out_estab, on_out_info,
+	                      on_out_refer, on_out_close, o,
 	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
 	                      "X-CC-Leg: acd\r\n%s%s%s",
 	                      o->id, c->inv.tenant, c->inv.call,
@@ -1496,6 +1556,7 @@ static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenan
 	tmr_init(&c->ivr_tmr);
 	tmr_init(&c->digit_tmr);
 	tmr_init(&c->ann_tmr);
+	tmr_init(&c->xfer_tmr);
 	if (md_mix_alloc(&c->mix) || md_player_alloc(&c->player) ||
 	    md_mix_join(c->mix, &c->player->member)) {
 		mem_deref(c);
@@ -1663,6 +1724,7 @@ static void call_end(struct md_call *c, const char *result)
 	stats.ended++;
 	tmr_cancel(&c->ivr_tmr);
 	tmr_cancel(&c->digit_tmr);
+	tmr_cancel(&c->xfer_tmr);
 	c->play_gen++;
 	loading_release(c);
 
@@ -1796,6 +1858,7 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	tmr_init(&c->ivr_tmr);
 	tmr_init(&c->digit_tmr);
 	tmr_init(&c->ann_tmr);
+	tmr_init(&c->xfer_tmr);
 	err = md_leg_alloc(&c->leg, on_caller_digit, c);
 	if (err) {
 		cc_log(CC_LOG_ERR, err, inv->tenant, inv->call, "no RTP port");
