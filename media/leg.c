@@ -158,7 +158,11 @@ static bool leg_pull(struct md_member *m, int16_t *pcm, size_t n, void *arg)
 		leg->heard = false;             /* the far end stopped: silence */
 		return false;
 	}
-	if (leg->telev_pt < 0)
+	/* in-band digits: only where telephone-event was not negotiated, and
+	 * only on a leg whose digits someone takes (an agent's leg has no
+	 * handler: its tones go to the caller as audio, as they always did);
+	 * dtmf_rx was 3 % of mediad's CPU at 160 bridged calls */
+	if (leg->telev_pt < 0 && leg->dtmf.h)
 		md_dtmf_audio(&leg->dtmf, pcm, n, leg->codec.rate);
 	return true;
 }

@@ -161,7 +161,21 @@ step() {
 	[ "$have_mediad" = 1 ] && m0=$(ticks "$mp") lost0=$(mmetric cc_media_rtp_packets_lost_total) \
 		late0=$(mmetric cc_media_mixer_late_total) in0=$(mmetric cc_media_rtp_packets_in_total)
 	local legs; legs=$([ "$have_mediad" = 1 ] && mmetric cc_media_legs)
+	# BENCH_MEDIA_PERF=DIR: a call-graph profile of the window (mediad in
+	# its modes, rtpengine in the relay mode) into DIR/perf-MODE-CALLS.data;
+	# perf's sampling costs the profiled process CPU: a profiled run's CPU
+	# figures are not the benchmark's
+	local perfpid=
+	if [ -n "${BENCH_MEDIA_PERF:-}" ]; then
+		local ppid=$mp
+		[ "$mode" = relay ] && ppid=$rp
+		mkdir -p "$BENCH_MEDIA_PERF"
+		perf record -q -g -p "$ppid" -o "$BENCH_MEDIA_PERF/perf-$tag.data" -- sleep "$BENCH_MEDIA_WINDOW_S" \
+			> /dev/null 2>&1 &
+		perfpid=$!
+	fi
 	sleep "$BENCH_MEDIA_WINDOW_S"
+	[ -n "$perfpid" ] && wait "$perfpid"
 	r1=$(ticks "$rp") m1=0
 	[ "$have_mediad" = 1 ] && m1=$(ticks "$mp") lost1=$(mmetric cc_media_rtp_packets_lost_total) \
 		late1=$(mmetric cc_media_mixer_late_total) in1=$(mmetric cc_media_rtp_packets_in_total)
