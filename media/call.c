@@ -161,7 +161,7 @@ static void on_caller_digit(char digit, enum md_dtmf_src src, void *arg)
 	if (c->ended || c->n_digits >= MAX_DIGITS_QUEUED)
 		return;
 	CLOG(CC_LOG_DEBUG, c, "digit %c (%s)", digit, md_dtmf_src_name(src));
-	c->digit_ns = cc_mono_ns();
+	c->digit_ns = md_leg_rx_ns();    /* an RTP key: when it arrived */
 	c->digits[c->n_digits++] = digit;
 	if (!tmr_isrunning(&c->digit_tmr))
 		tmr_start(&c->digit_tmr, 0, on_digit_tmr, c);

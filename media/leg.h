@@ -38,9 +38,27 @@ struct md_leg_stats {
 	uint64_t concealed;              /* frames made by PLC (nothing arrived) */
 };
 
+/* RFC 3550 A.1, A.3 and A.8: the far end's stream as we receive it (the
+ * legs read their RTP sockets themselves, so libre's RTCP does not see
+ * the packets: these are the call record's loss and jitter) */
+struct md_rx_stats {
+	bool init;
+	uint32_t ssrc;
+	uint16_t max_seq;
+	uint32_t cycles;                 /* sequence wraps, times 65536 */
+	uint32_t base_seq;
+	uint32_t received;
+	bool have_transit;
+	int32_t transit;                 /* arrival - RTP timestamp, in clock units */
+	double jitter;                   /* in clock units */
+};
+
 struct md_leg {                      /* mem object */
 	struct md_member member;         /* joins the call's mix once started */
 	struct rtp_sock *rtp;
+	int fd;                          /* its RTP socket, read at each tick (md_legs_receive) */
+	struct le rx_le;                 /* in the legs read at each tick */
+	struct md_rx_stats rx;
 	struct sdp_session *sdp;
 	struct sdp_media *sdpm;
 	struct sa raddr;                 /* where its RTP goes and must come from */
@@ -72,6 +90,16 @@ struct md_leg {                      /* mem object */
 	int send_pt;
 	uint32_t send_ts;
 };
+
+/* Reads every leg's RTP socket (what arrived since the last tick, at most
+ * 64 packets a leg) into its jitter buffer. The mixer calls it before each
+ * tick: the loop is not woken per packet (at 160 bridged calls, 16,000 a
+ * second); a packet waits in its socket for the tick instead of in the
+ * jitter buffer, so the audio is no later. */
+void md_legs_receive(void);
+/* When the RTP packet being handled arrived (cc_mono_ns, from the kernel's
+ * timestamp); outside the handling of a packet: now. */
+uint64_t md_leg_rx_ns(void);
 
 /* Sends every frame the mixer tick made (one RTP packet per leg, in the
  * order they were mixed). The mixer calls it after each tick. */

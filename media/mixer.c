@@ -24,6 +24,7 @@ static struct {
 	bool running;
 	struct md_mixer_stats st;
 	void (*after)(void);         /* the tick's I/O (md_mixer_after) */
+	void (*before)(void);        /* and its reading (md_mixer_before) */
 } M;
 
 static void mix_destructor(void *arg)
@@ -209,10 +210,17 @@ static uint64_t thread_cpu_ns(void)
 
 static void on_tick(void *arg)
 {
-	uint64_t t0 = cc_mono_ns(), c0 = thread_cpu_ns(), t1, now;
+	uint64_t t0, c0, t1, now;
 	struct le *le;
 
 	(void)arg;
+	if (M.before) {
+		t0 = cc_mono_ns();
+		M.before();
+		cc_hist_add(&M.st.recv_ns, cc_mono_ns() - t0);
+	}
+	t0 = cc_mono_ns();
+	c0 = thread_cpu_ns();
 	for (le = list_head(&M.mixes); le; ) {
 		struct md_mix *mix = le->data;
 		le = le->next;
@@ -239,6 +247,11 @@ static void on_tick(void *arg)
 void md_mixer_after(void (*h)(void))
 {
 	M.after = h;
+}
+
+void md_mixer_before(void (*h)(void))
+{
+	M.before = h;
 }
 
 void md_mixer_init(void)
