@@ -580,6 +580,10 @@ static void feed(struct md_call *c, enum ivr_input in, char digit, const struct 
 	c->key_mark = in == IVR_DIGIT ? c->digit_ns : 0;
 	execute(c, &out);
 	c->key_mark = 0;
+	/* the run takes no more keys (bridged, or hanging up): no in-band
+	 * detector on the caller's audio */
+	if (c->leg)
+		md_leg_listen(c->leg, !ivr_done(&c->run));
 	mem_deref(c);
 }
 

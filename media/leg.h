@@ -77,6 +77,7 @@ struct md_leg {                      /* mem object */
 	int16_t fifo[MD_LEG_FIFO];       /* decoded, not played yet (ptime != 20 ms) */
 	size_t n_fifo;
 	struct md_dtmf dtmf;
+	bool inband_off;                 /* md_leg_listen(leg, false) */
 	struct telev *telev;             /* outgoing RFC 4733 */
 	uint32_t ts_out, ts_tel;
 	bool marker;
@@ -119,7 +120,12 @@ int md_leg_answer(struct md_leg *leg, struct mbuf *offer, struct mbuf **mbp);
 int md_leg_answered(struct md_leg *leg, struct mbuf *answer);
 /* Sends digit as RFC 4733 events (when negotiated; else EPROTO). */
 int md_leg_send_digit(struct md_leg *leg, char digit);
-/* Current figures (RTCP's loss and jitter read now). */
+/* In-band DTMF detection on (the default for a leg with a digit handler)
+ * or off: off while nobody listens for keys (a caller bridged to an
+ * agent; spandsp's detector is the dearest step of the leg's frame).
+ * RFC 4733 and INFO digits are reported either way. */
+void md_leg_listen(struct md_leg *leg, bool on);
+/* Current figures (the leg's own loss and jitter, RFC 3550). */
 void md_leg_stats(struct md_leg *leg, struct md_leg_stats *st);
 
 /* Process-wide packet counters (metrics). */

@@ -184,12 +184,13 @@ step() {
 	local okc failed
 	okc=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
 	failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
-	local lost=0 late=0 pkts=0 p99=- cpu99=- snd99=- key99=- keys=0
+	local lost=0 late=0 pkts=0 p99=- cpu99=- snd99=- rcv99=- key99=- keys=0
 	if [ "$mode" != relay ]; then
 		lost=$(( ${lost1%.*} - ${lost0%.*} )) late=$(( ${late1%.*} - ${late0%.*} )) pkts=$(( ${in1%.*} - ${in0%.*} ))
 		p99=$(awk -v v="$(mmetric cc_media_mixer_frame_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		cpu99=$(awk -v v="$(mmetric cc_media_mixer_frame_cpu_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		snd99=$(awk -v v="$(mmetric cc_media_send_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
+		rcv99=$(awk -v v="$(mmetric cc_media_recv_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		key99=$(awk -v v="$(mmetric cc_media_dtmf_to_prompt_seconds_p99)" 'BEGIN { printf "%.1f", v * 1000 }')
 		keys=$(mmetric cc_media_dtmf_to_prompt_seconds_count)
 	fi
@@ -198,9 +199,9 @@ step() {
 	local rcpu mcpu
 	rcpu=$(awk -v d=$((r1 - r0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
 	mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
-	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, mixer p99 %s ms (its CPU %s ms), then sending p99 %s ms; key to next prompt p99 %s ms over %s keys\n' \
-		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$p99" "$cpu99" "$snd99" "$key99" "${keys:-0}" >&2
-	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99" >> "$OUT/results"
+	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, reading p99 %s ms, then mixer p99 %s ms (its CPU %s ms), then sending p99 %s ms; key to next prompt p99 %s ms over %s keys\n' \
+		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$rcv99" "$p99" "$cpu99" "$snd99" "$key99" "${keys:-0}" >&2
+	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99 $rcv99" >> "$OUT/results"
 	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ]
 }
 
@@ -231,7 +232,7 @@ if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -
 		       n, m, r, (r > 0 ? m / r : 0) }'
 	p99=$(awk -v n="$n" '$1 == "mediad" && $2 == n { print $5 }' "$OUT/results")
 	echo "# mediad mixer time per 20 ms frame at $n calls (a fresh mediad per step): p99 $p99 ms (target < 1 ms)"
-	echo "# mediad mixer CPU per 20 ms frame at $n calls: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $6 }' "$OUT/results") ms; sending the tick's packets after it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $8 }' "$OUT/results") ms"
+	echo "# mediad mixer CPU per 20 ms frame at $n calls: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $6 }' "$OUT/results") ms; reading the tick's packets before it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $9 }' "$OUT/results") ms; sending them after it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $8 }' "$OUT/results") ms"
 fi
 if [ -n "${BEST[ivr]:-}" ] && [ "${BEST[ivr]}" -gt 0 ]; then
 	n=${BEST[ivr]}
