@@ -20,6 +20,7 @@
 static struct {
 	struct list mixes;
 	struct tmr tmr;
+	struct tmr mix_tmr;          /* the mixing, right after the tick's reading */
 	uint64_t next_ms;            /* when the next tick is due (jiffies) */
 	bool running;
 	struct md_mixer_stats st;
@@ -208,17 +209,33 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void on_mix(void *arg);
+
+/* The tick: the reading first; the mixing runs from a timer due at once,
+ * so what the reading started (a key's digit timer, 0 ms, queued before
+ * it) runs in between: a key that stops a prompt and starts another is
+ * heard in this very frame, not the next. */
 static void on_tick(void *arg)
+{
+	uint64_t t0;
+
+	(void)arg;
+	if (!M.before) {
+		on_mix(NULL);
+		return;
+	}
+	t0 = cc_mono_ns();
+	M.before();
+	cc_hist_add(&M.st.recv_ns, cc_mono_ns() - t0);
+	tmr_start(&M.mix_tmr, 0, on_mix, NULL);
+}
+
+static void on_mix(void *arg)
 {
 	uint64_t t0, c0, t1, now;
 	struct le *le;
 
 	(void)arg;
-	if (M.before) {
-		t0 = cc_mono_ns();
-		M.before();
-		cc_hist_add(&M.st.recv_ns, cc_mono_ns() - t0);
-	}
 	t0 = cc_mono_ns();
 	c0 = thread_cpu_ns();
 	for (le = list_head(&M.mixes); le; ) {
@@ -260,6 +277,7 @@ void md_mixer_init(void)
 		return;
 	list_init(&M.mixes);
 	tmr_init(&M.tmr);
+	tmr_init(&M.mix_tmr);
 	memset(&M.st, 0, sizeof(M.st));
 	M.next_ms = tmr_jiffies() + MD_PTIME_MS;
 	M.running = true;
@@ -269,6 +287,7 @@ void md_mixer_init(void)
 void md_mixer_close(void)
 {
 	tmr_cancel(&M.tmr);
+	tmr_cancel(&M.mix_tmr);
 	M.running = false;
 }
 
