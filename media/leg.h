@@ -4,7 +4,8 @@
  * both ways), its RTP/RTCP socket in the configured port range, and its
  * audio path as a mix member:
  *
- *   RTP in -> (from the SDP address only) -> jbuf -> decode -> PLC -> mix
+ *   RTP in (read at the tick, md_legs_receive) -> (from the SDP address
+ *   only) -> jbuf -> decode -> PLC -> mix
  *   mix -> encode -> RTP out (one mbuf kept per leg: no malloc per packet)
  *
  * Packets of any ptime up to 60 ms are decoded whole into a small FIFO
