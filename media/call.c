@@ -284,7 +284,7 @@ static void on_caller_digit(char digit, enum md_dtmf_src src, void *arg)
 	if (c->ended || c->n_digits >= MAX_DIGITS_QUEUED)
 		return;
 	CLOG(CC_LOG_DEBUG, c, "digit %c (%s)", digit, md_dtmf_src_name(src));
-	c->digit_ns = cc_mono_ns();
+	c->digit_ns = md_leg_rx_ns();    /* an RTP key: when it arrived */
 	c->digits[c->n_digits++] = digit;
 	if (!tmr_isrunning(&c->digit_tmr))
 		tmr_start(&c->digit_tmr, 0, on_digit_tmr, c);
@@ -737,6 +737,10 @@ static void feed(struct md_call *c, enum ivr_input in, char digit, const struct 
 	c->key_mark = in == IVR_DIGIT ? c->digit_ns : 0;
 	execute(c, &out);
 	c->key_mark = 0;
+	/* the run takes no more keys (bridged, or hanging up): no in-band
+	 * detector on the caller's audio */
+	if (c->leg)
+		md_leg_listen(c->leg, !ivr_done(&c->run));
 	mem_deref(c);
 }
 

@@ -4,7 +4,8 @@
  * both ways), its RTP/RTCP socket in the configured port range, and its
  * audio path as a mix member:
  *
- *   RTP in -> (from the SDP address only) -> jbuf -> decode -> PLC -> mix
+ *   RTP in (read at the tick, md_legs_receive) -> (from the SDP address
+ *   only) -> jbuf -> decode -> PLC -> mix
  *   mix -> encode -> RTP out (one mbuf kept per leg: no malloc per packet)
  *
  * Packets of any ptime up to 60 ms are decoded whole into a small FIFO
@@ -38,9 +39,27 @@ struct md_leg_stats {
 	uint64_t concealed;              /* frames made by PLC (nothing arrived) */
 };
 
+/* RFC 3550 A.1, A.3 and A.8: the far end's stream as we receive it (the
+ * legs read their RTP sockets themselves, so libre's RTCP does not see
+ * the packets: these are the call record's loss and jitter) */
+struct md_rx_stats {
+	bool init;
+	uint32_t ssrc;
+	uint16_t max_seq;
+	uint32_t cycles;                 /* sequence wraps, times 65536 */
+	uint32_t base_seq;
+	uint32_t received;
+	bool have_transit;
+	int32_t transit;                 /* arrival - RTP timestamp, in clock units */
+	double jitter;                   /* in clock units */
+};
+
 struct md_leg {                      /* mem object */
 	struct md_member member;         /* joins the call's mix once started */
 	struct rtp_sock *rtp;
+	int fd;                          /* its RTP socket, read at each tick (md_legs_receive) */
+	struct le rx_le;                 /* in the legs read at each tick */
+	struct md_rx_stats rx;
 	struct sdp_session *sdp;
 	struct sdp_media *sdpm;
 	struct sa raddr;                 /* where its RTP goes and must come from */
@@ -59,6 +78,7 @@ struct md_leg {                      /* mem object */
 	int16_t fifo[MD_LEG_FIFO];       /* decoded, not played yet (ptime != 20 ms) */
 	size_t n_fifo;
 	struct md_dtmf dtmf;
+	bool inband_off;                 /* md_leg_listen(leg, false) */
 	struct telev *telev;             /* outgoing RFC 4733 */
 	uint32_t ts_out, ts_tel;
 	bool marker;
@@ -72,6 +92,16 @@ struct md_leg {                      /* mem object */
 	int send_pt;
 	uint32_t send_ts;
 };
+
+/* Reads every leg's RTP socket (what arrived since the last tick, at most
+ * 64 packets a leg) into its jitter buffer. The mixer calls it before each
+ * tick: the loop is not woken per packet (at 160 bridged calls, 16,000 a
+ * second); a packet waits in its socket for the tick instead of in the
+ * jitter buffer, so the audio is no later. */
+void md_legs_receive(void);
+/* When the RTP packet being handled arrived (cc_mono_ns, from the kernel's
+ * timestamp); outside the handling of a packet: now. */
+uint64_t md_leg_rx_ns(void);
 
 /* Sends every frame the mixer tick made (one RTP packet per leg, in the
  * order they were mixed). The mixer calls it after each tick. */
@@ -91,7 +121,12 @@ int md_leg_answer(struct md_leg *leg, struct mbuf *offer, struct mbuf **mbp);
 int md_leg_answered(struct md_leg *leg, struct mbuf *answer);
 /* Sends digit as RFC 4733 events (when negotiated; else EPROTO). */
 int md_leg_send_digit(struct md_leg *leg, char digit);
-/* Current figures (RTCP's loss and jitter read now). */
+/* In-band DTMF detection on (the default for a leg with a digit handler)
+ * or off: off while nobody listens for keys (a caller bridged to an
+ * agent; spandsp's detector is the dearest step of the leg's frame).
+ * RFC 4733 and INFO digits are reported either way. */
+void md_leg_listen(struct md_leg *leg, bool on);
+/* Current figures (the leg's own loss and jitter, RFC 3550). */
 void md_leg_stats(struct md_leg *leg, struct md_leg_stats *st);
 
 /* Process-wide packet counters (metrics). */

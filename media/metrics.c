@@ -41,6 +41,8 @@ static void render(FILE *f)
 	                   "a caller's key (as mediad got it) to the first frame of the prompt it led to");
 	cc_hist_prometheus(f, &ms->send_ns, "cc_media_send_seconds",
 	                   "time to send the packets of one tick (after its mixing)");
+	cc_hist_prometheus(f, &ms->recv_ns, "cc_media_recv_seconds",
+	                   "time to read the packets of one tick (before its mixing)");
 	cc_hist_prometheus(f, &ms->tick_cpu_ns, "cc_media_mixer_frame_cpu_seconds",
 	                   "CPU time of mixing one 20 ms frame of every mix (the loop's thread's own)");
 	counter(f, "cc_media_mixer_frames_total", "20 ms frames mixed", ms->ticks);

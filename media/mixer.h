@@ -68,11 +68,15 @@ struct md_mixer_stats {
 	struct cc_hist tick_cpu_ns;  /* the CPU the loop's thread spent on it (its own work,
 	                                without the time other processes took the core) */
 	struct cc_hist send_ns;      /* the tick's I/O after the mixing: its packets sent */
+	struct cc_hist recv_ns;      /* the tick's I/O before the mixing: the packets read */
 };
 
 /* After each tick's mixing, h does the tick's I/O (legs: md_legs_flush),
  * timed apart from the mixing. One hook; NULL: none. */
 void md_mixer_after(void (*h)(void));
+/* Before each tick's mixing, h reads what arrived (legs: md_legs_receive),
+ * timed apart too. One hook; NULL: none. */
+void md_mixer_before(void (*h)(void));
 
 /* Starts the one timer. */
 void md_mixer_init(void);

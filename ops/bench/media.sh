@@ -119,6 +119,15 @@ ticks() { # ticks PID: utime + stime
 	set -- $rest
 	echo $(( ${12} + ${13} ))
 }
+# datagrams the kernel dropped at mediad's sockets (its RTP/RTCP port
+# range; /proc/net/udp's drops column): what mediad's own lost counter
+# cannot tell apart from loss upstream
+udp_drops() {
+	awk -v lo="${CC_MEDIA_RTP_MIN:-0}" -v hi="${CC_MEDIA_RTP_MAX:-0}" '
+		function hex(h,   i, v) { v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", toupper(substr(h, i, 1))) - 1; return v }
+		NR > 1 { split($2, a, ":"); p = hex(a[2]); if (p >= lo && p <= hi) d += $NF }
+		END { print d + 0 }' /proc/net/udp
+}
 mmetric() { curl -s --max-time 2 "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 rtpe_pid() { cat "$CC_VAR/run/rtpengine.d.pid" 2>/dev/null || cat "$CC_VAR/run/rtpengine.pid"; }
 media_pid() { cat "$CC_VAR/run/mediad.pid" 2>/dev/null; }
@@ -155,27 +164,44 @@ step() {
 	local uac=$!
 	# every call up (ramp) plus 3 s to settle, then the window
 	sleep $((ramp + 3))
-	local rp mp r0 m0 r1 m1 lost0 late0 lost1 late1 in0 in1
+	local rp mp r0 m0 r1 m1 lost0 late0 lost1 late1 in0 in1 drop0=0 drop1=0
 	rp=$(rtpe_pid) mp=$(media_pid)
 	r0=$(ticks "$rp") m0=0
 	[ "$have_mediad" = 1 ] && m0=$(ticks "$mp") lost0=$(mmetric cc_media_rtp_packets_lost_total) \
-		late0=$(mmetric cc_media_mixer_late_total) in0=$(mmetric cc_media_rtp_packets_in_total)
+		late0=$(mmetric cc_media_mixer_late_total) in0=$(mmetric cc_media_rtp_packets_in_total) \
+		drop0=$(udp_drops)
 	local legs; legs=$([ "$have_mediad" = 1 ] && mmetric cc_media_legs)
+	# BENCH_MEDIA_PERF=DIR: a call-graph profile of the window (mediad in
+	# its modes, rtpengine in the relay mode) into DIR/perf-MODE-CALLS.data;
+	# perf's sampling costs the profiled process CPU: a profiled run's CPU
+	# figures are not the benchmark's
+	local perfpid=
+	if [ -n "${BENCH_MEDIA_PERF:-}" ]; then
+		local ppid=$mp
+		[ "$mode" = relay ] && ppid=$rp
+		mkdir -p "$BENCH_MEDIA_PERF"
+		perf record -q -g -p "$ppid" -o "$BENCH_MEDIA_PERF/perf-$tag.data" -- sleep "$BENCH_MEDIA_WINDOW_S" \
+			> /dev/null 2>&1 &
+		perfpid=$!
+	fi
 	sleep "$BENCH_MEDIA_WINDOW_S"
+	[ -n "$perfpid" ] && wait "$perfpid"
 	r1=$(ticks "$rp") m1=0
 	[ "$have_mediad" = 1 ] && m1=$(ticks "$mp") lost1=$(mmetric cc_media_rtp_packets_lost_total) \
-		late1=$(mmetric cc_media_mixer_late_total) in1=$(mmetric cc_media_rtp_packets_in_total)
+		late1=$(mmetric cc_media_mixer_late_total) in1=$(mmetric cc_media_rtp_packets_in_total) \
+		drop1=$(udp_drops)
 	wait "$uac"; local rc=$?
 	[ -n "$uas" ] && { kill "$uas" 2>/dev/null; wait "$uas" 2>/dev/null; }
 	local okc failed
 	okc=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
 	failed=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$OUT/caller-$tag.screen" | tail -1)
-	local lost=0 late=0 pkts=0 p99=- cpu99=- snd99=- key99=- keys=0
+	local lost=0 late=0 pkts=0 p99=- cpu99=- snd99=- rcv99=- key99=- keys=0
 	if [ "$mode" != relay ]; then
 		lost=$(( ${lost1%.*} - ${lost0%.*} )) late=$(( ${late1%.*} - ${late0%.*} )) pkts=$(( ${in1%.*} - ${in0%.*} ))
 		p99=$(awk -v v="$(mmetric cc_media_mixer_frame_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		cpu99=$(awk -v v="$(mmetric cc_media_mixer_frame_cpu_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		snd99=$(awk -v v="$(mmetric cc_media_send_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
+		rcv99=$(awk -v v="$(mmetric cc_media_recv_seconds_p99)" 'BEGIN { printf "%.3f", v * 1000 }')
 		key99=$(awk -v v="$(mmetric cc_media_dtmf_to_prompt_seconds_p99)" 'BEGIN { printf "%.1f", v * 1000 }')
 		keys=$(mmetric cc_media_dtmf_to_prompt_seconds_count)
 	fi
@@ -184,9 +210,9 @@ step() {
 	local rcpu mcpu
 	rcpu=$(awk -v d=$((r1 - r0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
 	mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
-	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s, late frames %s, mixer p99 %s ms (its CPU %s ms), then sending p99 %s ms; key to next prompt p99 %s ms over %s keys\n' \
-		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$late" "$p99" "$cpu99" "$snd99" "$key99" "${keys:-0}" >&2
-	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99" >> "$OUT/results"
+	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s (dropped at its sockets %s), late frames %s, reading p99 %s ms, then mixer p99 %s ms (its CPU %s ms), then sending p99 %s ms; key to next prompt p99 %s ms over %s keys\n' \
+		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$((drop1 - drop0))" "$late" "$rcv99" "$p99" "$cpu99" "$snd99" "$key99" "${keys:-0}" >&2
+	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99 $rcv99" >> "$OUT/results"
 	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ]
 }
 
@@ -217,7 +243,7 @@ if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -
 		       n, m, r, (r > 0 ? m / r : 0) }'
 	p99=$(awk -v n="$n" '$1 == "mediad" && $2 == n { print $5 }' "$OUT/results")
 	echo "# mediad mixer time per 20 ms frame at $n calls (a fresh mediad per step): p99 $p99 ms (target < 1 ms)"
-	echo "# mediad mixer CPU per 20 ms frame at $n calls: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $6 }' "$OUT/results") ms; sending the tick's packets after it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $8 }' "$OUT/results") ms"
+	echo "# mediad mixer CPU per 20 ms frame at $n calls: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $6 }' "$OUT/results") ms; reading the tick's packets before it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $9 }' "$OUT/results") ms; sending them after it: p99 $(awk -v n="$n" '$1 == "mediad" && $2 == n { print $8 }' "$OUT/results") ms"
 fi
 if [ -n "${BEST[ivr]:-}" ] && [ "${BEST[ivr]}" -gt 0 ]; then
 	n=${BEST[ivr]}
