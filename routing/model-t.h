@@ -48,6 +48,7 @@ struct rt_tenant {
 	struct rt_plan *plan;        /* NULL: no billing plan, no credit grants */
 	bool pstn_without_plan;      /* operator flag: PSTN calls without a plan */
 	bool allow_unparseable;      /* callers the block list cannot read get through */
+	char lang[4];                /* "zh" | "en": the ACD's announcements (cc.tenants.language) */
 	struct rt_limits_cfg limits; /* concurrency and call rate */
 	char cli[CC_E164_MAX + 1];   /* caller ID for PSTN calls (the tenant's setting), "" if none */
 	struct cc_map agents;        /* extension -> struct rt_agent */

@@ -284,7 +284,7 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 	/* caller IDs are the tenant's own numbers (foreign keys in 0003) */
 	if (!(r = query(pg, "SELECT id, slug, sip_domain, enabled, caller_id, pstn_without_plan, "
 	                    "COALESCE(max_concurrent_calls, -1), COALESCE(max_calls_per_second, -1), "
-	                    "unparseable_callers = 'allow' FROM cc.tenants%s%s%s", "id", f, " WHERE ", err)))
+	                    "unparseable_callers = 'allow', language FROM cc.tenants%s%s%s", "id", f, " WHERE ", err)))
 		return CC_ERROR;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = rt_model_add_tenant(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
@@ -296,6 +296,8 @@ static int load_tenants(struct rt_model *m, struct cc_pg *pg, const struct filte
 		t->limits.max_calls = atoi(PQgetvalue(r, i, 6));
 		t->limits.max_cps = atoi(PQgetvalue(r, i, 7));
 		t->allow_unparseable = PQgetvalue(r, i, 8)[0] == 't';
+		/* the column's CHECK allows these two; anything else is the default */
+		snprintf(t->lang, sizeof(t->lang), "%s", strcmp(PQgetvalue(r, i, 9), "en") ? "zh" : "en");
 	}
 	PQclear(r);
 

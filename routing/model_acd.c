@@ -29,7 +29,7 @@ struct acd_tenant_cfg *rt_model_acd(struct rt_tenant *t)
 	c = calloc(1, sizeof(*c));
 	CC_BUG_ON(!c);
 	snprintf(c->tenant, sizeof(c->tenant), "%s", t->id);
-	snprintf(c->lang, sizeof(c->lang), "zh");
+	snprintf(c->lang, sizeof(c->lang), "%s", strcmp(t->lang, "en") ? "zh" : "en");
 	c->version = atomic_fetch_add(&versions, 1) + 1;
 	t->acd = c;
 	return c;

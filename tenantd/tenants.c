@@ -13,6 +13,9 @@
  * which the tenant sets itself; pstn_without_plan (outbound PSTN with no
  * billing plan), max_concurrent_calls and max_calls_per_second (null: no
  * limit), which only the operator sets (a tenant's key gets 403 for them).
+ * language ("zh", the default, or "en"), set by the tenant too: the
+ * language of the ACD's announcements to its callers (position, wait,
+ * callback).
  */
 #include "api.h"
 #include "cc.h"
@@ -25,7 +28,7 @@ static const char COLS[] = "id, slug, name, timezone, sip_domain, enabled, "
 	TN_TS("created_at") ", "
 	TN_TS("updated_at") ", "
 	"caller_id, pstn_without_plan, max_concurrent_calls, max_calls_per_second, "
-	"unparseable_callers";
+	"unparseable_callers, language";
 
 static json_t *text_or_null(const PGresult *res, int i, int col)
 {
@@ -39,7 +42,7 @@ static json_t *int_or_null(const PGresult *res, int i, int col)
 
 static json_t *row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:b, s:o, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:b, s:o, s:o, s:s, s:s}",
 	                 "id", PQgetvalue(res, i, 0), "slug", PQgetvalue(res, i, 1),
 	                 "name", PQgetvalue(res, i, 2), "timezone", PQgetvalue(res, i, 3),
 	                 "sip_domain", PQgetvalue(res, i, 4),
@@ -49,7 +52,8 @@ static json_t *row(const PGresult *res, int i)
 	                 "pstn_without_plan", PQgetvalue(res, i, 9)[0] == 't',
 	                 "max_concurrent_calls", int_or_null(res, i, 10),
 	                 "max_calls_per_second", int_or_null(res, i, 11),
-	                 "unparseable_callers", PQgetvalue(res, i, 12));
+	                 "unparseable_callers", PQgetvalue(res, i, 12),
+	                 "language", PQgetvalue(res, i, 13));
 }
 
 static int check_slug(struct tn_req *r, json_t *v, char **err)
@@ -80,10 +84,21 @@ static int check_timezone(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
+/* what mediad speaks to the tenant's callers where a prompt exists in both */
+static int check_language(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "zh") != 0 && strcmp(s, "en") != 0)
+		return cc_fail(err, "must be \"zh\" or \"en\"");
+	return CC_OK;
+}
+
 static const struct tn_field create_fields[] = {
 	{ "slug", JSON_STRING, true, check_slug, NULL, false },
 	{ "name", JSON_STRING, true, tn_check_name, NULL, false },
 	{ "timezone", JSON_STRING, true, check_timezone, NULL, false },
+	{ "language", JSON_STRING, false, check_language, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -120,6 +135,7 @@ static const struct tn_field patch_fields[] = {
 	{ "enabled", JSON_TRUE, false, NULL, NULL, false },
 	{ "caller_id", JSON_STRING, false, tn_check_e164, NULL, true },
 	{ "unparseable_callers", JSON_STRING, false, check_unparseable, NULL, false },
+	{ "language", JSON_STRING, false, check_language, NULL, false },
 	{ "pstn_without_plan", JSON_TRUE, false, NULL, NULL, false },
 	{ "max_concurrent_calls", JSON_INTEGER, false, check_max_calls, NULL, true },
 	{ "max_calls_per_second", JSON_INTEGER, false, check_max_cps, NULL, true },
@@ -128,9 +144,10 @@ static const struct tn_field patch_fields[] = {
 static const char *const patch_nullable[] = { "caller_id", "max_concurrent_calls",
                                               "max_calls_per_second", NULL };
 /* what a tenant's own key may change; the rest is the operator's */
-static const char *const tenant_settable[] = { "caller_id", "unparseable_callers", NULL };
+static const char *const tenant_settable[] = { "caller_id", "unparseable_callers", "language",
+                                               NULL };
 static const char *const patch_cols[] = { "name", "timezone", "enabled", "caller_id",
-                                          "unparseable_callers", "pstn_without_plan",
+                                          "unparseable_callers", "language", "pstn_without_plan",
                                           "max_concurrent_calls", "max_calls_per_second", NULL };
 
 static bool listed(const char *const *names, const char *name)
@@ -161,7 +178,9 @@ static void create(struct tn_req *r)
 	struct tenantd *d = r->d;
 	char id[CC_UUID_LEN], key_id[CC_UUID_LEN], key[CC_TOKEN_LEN], hash[CC_SHA256_HEX];
 	char *domain = cc_sprintf("%s.%s", tn_str(r, "slug"), d->cfg.sip_domain);
-	const char *p[5] = { id, tn_str(r, "slug"), tn_str(r, "name"), tn_str(r, "timezone"), domain };
+	const char *lang = tn_str(r, "language");
+	const char *p[6] = { id, tn_str(r, "slug"), tn_str(r, "name"), tn_str(r, "timezone"), domain,
+	                     lang ? lang : "zh" };
 	const char *pd[2] = { domain, id };
 	const char *pk[3] = { key_id, id, hash };
 	json_t *out;
@@ -170,8 +189,8 @@ static void create(struct tn_req *r)
 		return;
 	cc_sha256_hex(key, strlen(key), hash);
 	if (tn_begin(r) != CC_OK ||
-	    cc_pg_cmd(&d->pg, "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain) "
-	              "VALUES ($1, $2, $3, $4, $5)", 5, p) != CC_OK ||
+	    cc_pg_cmd(&d->pg, "INSERT INTO cc.tenants (id, slug, name, timezone, sip_domain, language) "
+	              "VALUES ($1, $2, $3, $4, $5, $6)", 6, p) != CC_OK ||
 	    cc_pg_cmd(&d->pg, "INSERT INTO kamailio.domain (domain, did, last_modified) "
 	              "VALUES ($1, $2, now())", 2, pd) != CC_OK ||
 	    cc_pg_cmd(&d->pg, "INSERT INTO cc.api_keys (id, tenant_id, key_hash) "
