@@ -1,6 +1,7 @@
 /* cdr.c: see cdr.h. */
 #include "cdr.h"
 #include "cc.h"
+#include "e164.h"
 #include "event_types.h"
 #include "id.h"
 
@@ -72,8 +73,8 @@ static void clean_media(const json_t *ev, json_t *out)
 }
 
 /* The ACD's fields (docs/ACD.md): the queue (its name), the waits and
- * hold times in ms, the position; a disposition's code (a word, not a SIP
- * status) and note. */
+ * hold times in ms, the position; a failed callback's number and attempts;
+ * a disposition's code (a word, not a SIP status) and note. */
 static void clean_acd(const json_t *ev, json_t *out, int type)
 {
 	const char *queue = json_string_value(json_object_get(ev, "queue"));
@@ -83,6 +84,14 @@ static void clean_acd(const json_t *ev, json_t *out, int type)
 	copy_int(ev, out, "wait_ms", 2147483647);
 	copy_int(ev, out, "hold_ms", 2147483647);
 	copy_int(ev, out, "position", 1000000);
+	if (type == CC_EV_ABANDONED) {   /* a callback that never reached its customer */
+		const char *cb = json_string_value(json_object_get(ev, "callback"));
+
+		if (cb && cb[0] == '+' && strlen(cb) >= 2 && strlen(cb) <= CC_E164_MAX &&
+		    strspn(cb + 1, "0123456789") == strlen(cb + 1))
+			json_object_set_new(out, "callback", json_string(cb));
+		copy_int(ev, out, "attempts", 1000);
+	}
 	if (type == CC_EV_DISPOSITION) {
 		const char *code = json_string_value(json_object_get(ev, "code"));
 		const char *note = json_string_value(json_object_get(ev, "note"));

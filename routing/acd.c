@@ -845,6 +845,12 @@ static void entry_end(struct acd *a, struct entry *e, enum terminal how, const s
 		ev = call_event(e, CC_EV_ABANDONED, now_ms);
 		json_object_set_new(ev, "wait_ms", json_integer(wait));
 		json_object_set_new(ev, "position", json_integer(pos));
+		/* a callback that never reached the customer: which number, how
+		 * many times it was dialled (the caller did not hang up on us) */
+		if (*e->callback) {
+			json_object_set_new(ev, "callback", json_string(e->callback));
+			json_object_set_new(ev, "attempts", json_integer(e->attempts));
+		}
 		break;
 	}
 	emit(a, e->t->id, how == T_ANSWERED ? CC_EV_AGENT_ANSWERED :

@@ -540,6 +540,27 @@ TEST(cdr_clean_acd_fields)
 	json_decref(c);
 	json_decref(ev);
 
+	/* a failed callback's number and attempts on its abandoned event; a
+	 * number that is not +digits and attempts out of range dropped */
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "abandoned");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "callback", json_string("+8613800000020"));
+	json_object_set_new(ev, "attempts", json_integer(2));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "callback")), "+8613800000020");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(c, "attempts")), 2);
+	json_decref(c);
+	json_decref(ev);
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "abandoned");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "callback", json_string("+86<script>"));
+	json_object_set_new(ev, "attempts", json_integer(5000));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c && !json_object_get(c, "callback") && !json_object_get(c, "attempts"));
+	json_decref(c);
+	json_decref(ev);
+
 	/* hostile: a queue name of 300 bytes, a negative wait, a hold time as
 	 * text, a code of 40 bytes, a note of 3000 */
 	char big[3001];
