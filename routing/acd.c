@@ -1800,6 +1800,27 @@ int acd_position(const struct acd *a, const char *tenant, const char *call, stru
 	return 0;
 }
 
+bool acd_holds(const struct acd *a, const char *tenant, const char *call, const char *instance,
+               bool or_agent)
+{
+	struct tenant *t = tenant_get(a, tenant);
+	const struct entry *e;
+
+	if (!t || !call || !*call || !instance || !*instance)
+		return false;
+	if ((e = cc_map_get(&t->entries, call)))
+		return streq(e->instance, instance);
+	/* answered: the entry is gone, its agent holds the call until ended */
+	for (size_t i = 0; or_agent && i < t->agents.cap; i++) {
+		const struct agent *ag = t->agents.slots[i].value;
+
+		if (t->agents.slots[i].key && ag->state == ACD_ON_CALL && !ag->other &&
+		    streq(ag->call, call) && streq(ag->instance, instance))
+			return true;
+	}
+	return false;
+}
+
 static bool valid_number(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;

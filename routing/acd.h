@@ -214,6 +214,15 @@ struct acd_position { int position; int expected_wait_s; };
 /* 0 or ENOENT (the call is not waiting). */
 int acd_position(const struct acd *a, const char *tenant, const char *call, struct acd_position *out);
 
+/* Whether the ACD holds call of tenant for instance: an entry (waiting,
+ * offered, a callback, or rebuilt from the journal) queued by that
+ * instance, or (or_agent) an agent on that answered ACD call of that
+ * instance. What routingd
+ * checks a call it does not follow against (acdrpc.c: after a restart),
+ * so an invented call id never becomes a caller. */
+bool acd_holds(const struct acd *a, const char *tenant, const char *call, const char *instance,
+               bool or_agent);
+
 /* The waiting caller asked to be called back on number ("+..."): the entry
  * keeps its place and arrival. 0, ENOENT, EPERM (the queue has no callback). */
 int acd_callback(struct acd *a, const char *tenant, const char *call, const char *number,

@@ -373,6 +373,10 @@ static void out_event(void *arg, const char *subject, json_t *ev)
 {
 	struct rt_acdrpc *r = arg;
 
+	if (!r->events) {
+		json_decref(ev);             /* the unit test's: no publisher */
+		return;
+	}
 	if (cc_events_publish(r->events, subject, ev) != CC_OK)
 		CC_WARN("acd: event %s neither published nor spooled", subject);
 }
@@ -437,18 +441,48 @@ static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------- mediad's requests */
 
+static bool alive(const struct rt_acdrpc *r, const char *instance)
+{
+	char ids[MAX_INSTANCES][CC_UUID_LEN];
+	size_t n = rt_media_alive(r->media, ids, MAX_INSTANCES);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(ids[i], instance))
+			return true;
+	return false;
+}
+
 /* A call named by mediad: if routingd follows it, it must be that
- * instance's, of that tenant. */
-static bool call_ok(const struct rt_acdrpc *r, const char *call, const char *tenant,
-                    const char *instance)
+ * instance's (when named), of that tenant. One routingd does not follow
+ * (it restarted since it sent it, or nobody sent it: an invented call)
+ * must name an instance alive now and be held by the ACD for that tenant
+ * and instance (rebuilt from the journal; an enqueue: its entry, an
+ * answered call's agent is no caller): anything else would let any
+ * holder of mediad's credentials put callers in any tenant's queue. */
+static bool call_ok(struct rt_acdrpc *r, const char *call, const char *tenant,
+                    const char *instance, bool enqueue)
 {
 	char t[CC_UUID_LEN], in[CC_UUID_LEN];
 
-	if (!cc_uuid_valid(call) || !cc_uuid_valid(tenant))
+	if (!cc_uuid_valid(call) || !cc_uuid_valid(tenant) || (instance && !cc_uuid_valid(instance)))
 		return false;
-	if (!rt_media_call(r->media, call, t, in))
-		return true;                 /* not followed (a restart): the journal's word */
-	return strcmp(t, tenant) == 0 && (!instance || strcmp(in, instance) == 0);
+	if (rt_media_call(r->media, call, t, in))
+		return strcmp(t, tenant) == 0 && (!instance || strcmp(in, instance) == 0);
+	if (instance && alive(r, instance) && acd_holds(r->acd, tenant, call, instance, !enqueue))
+		return true;
+	r->st.untracked++;
+	return false;
+}
+
+/* the instance a request names: "" and absent are none (position and
+ * callback of an older mediad); anything else must be a uuid */
+static const char *instance_of(const json_t *q)
+{
+	const json_t *v = json_object_get(q, "instance");
+
+	if (!v || (json_is_string(v) && !*json_string_value(v)))
+		return NULL;
+	return json_is_string(v) ? json_string_value(v) : "-";
 }
 
 static json_t *do_enqueue(struct rt_acdrpc *r, const json_t *q, const char *id)
@@ -463,7 +497,7 @@ static json_t *do_enqueue(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *k;
 	json_t *v;
 
-	if (!cc_uuid_valid(instance) || !call_ok(r, call, tenant, instance) || !cfg)
+	if (!cc_uuid_valid(instance) || !call_ok(r, call, tenant, instance, true) || !cfg)
 		return NULL;
 	if (!*queue || strlen(queue) >= ACD_NAME_MAX)
 		return fail(id, "no such queue");
@@ -521,7 +555,7 @@ static json_t *do_position(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *tenant = str(q, "tenant"), *call = str(q, "call");
 	struct acd_position p;
 
-	if (!call_ok(r, call, tenant, NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (acd_position(r->acd, tenant, call, &p) != 0)
 		return fail(id, "not queued");
@@ -542,7 +576,7 @@ static json_t *do_result(struct rt_acdrpc *r, const json_t *q, const char *id)
 		.reason = str(q, "reason"), .leg = str(q, "leg"),
 	};
 
-	if (!call_ok(r, call, tenant, cc_uuid_valid(str(q, "instance")) ? str(q, "instance") : NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (!strcmp(kind, "answered"))
 		res.kind = ACD_ANSWERED;
@@ -572,7 +606,7 @@ static json_t *do_callback(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *tenant = str(q, "tenant"), *call = str(q, "call"), *number = str(q, "number");
 	char digits[CC_E164_MAX];
 
-	if (!call_ok(r, call, tenant, NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (number[0] != '+' || cc_e164_from_sip(number, strlen(number), digits) != CC_OK)
 		return fail(id, "not a number");
@@ -794,14 +828,15 @@ static void on_answer(struct rt_acdrpc *r, const json_t *ans)
 	out_free(o);
 }
 
-static void handle(struct rt_acdrpc *r, const struct msg *m)
+/* keep: the answer too, for the unit test (NULL: not kept) */
+static void handle(struct rt_acdrpc *r, const struct msg *m, json_t **keep)
 {
 	json_t *q = json_loads(m->data, JSON_REJECT_DUPLICATES, NULL), *rep = NULL;
 	const char *what, *id = str(q, "id");
 	bool later = false;
 	char *key = NULL;
 
-	if (strncmp(m->subject, r->inbox, strlen(r->inbox)) == 0) {
+	if (*r->inbox && strncmp(m->subject, r->inbox, strlen(r->inbox)) == 0) {
 		if (json_is_object(q))
 			on_answer(r, q);
 		json_decref(q);
@@ -851,6 +886,8 @@ static void handle(struct rt_acdrpc *r, const struct msg *m)
 	else if (json_object_get(q, "state"))
 		cache_put(r, key, rep);
 answer:
+	if (keep)
+		*keep = json_incref(rep);
 	if (m->reply) {
 		char *text = json_dumps(rep, JSON_COMPACT);
 
@@ -890,7 +927,7 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	for (; m; m = next) {
 		next = m->next;
 		r->handling = true;
-		handle(r, m);
+		handle(r, m, NULL);
 		r->handling = false;
 		send_deferred(r);
 		free(m->subject);
@@ -899,6 +936,19 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 		free(m);
 	}
 	arm_deadline(r);
+}
+
+json_t *rt_acdrpc_apply(struct rt_acdrpc *r, const char *subject, const char *text)
+{
+	struct msg m = { .subject = (char *)subject, .data = (char *)text };
+	json_t *ans = NULL;
+
+	cache_expire(r);
+	r->handling = true;
+	handle(r, &m, &ans);
+	r->handling = false;
+	send_deferred(r);
+	return ans;
 }
 
 /* NATS thread: copied to the loop */

@@ -420,6 +420,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_acd_requests_refused_total", "counter",
 		        "ACD requests refused: malformed, or naming a call of another tenant or mediad",
 		        (double)as.refused);
+		counter(f, "cc_routing_acd_requests_untracked_total", "counter",
+		        "of them, naming a call routingd neither follows nor holds for that tenant and mediad",
+		        (double)as.untracked);
 		counter(f, "cc_routing_acd_sent_total", "counter", "requests sent to mediad",
 		        (double)as.sent);
 		counter(f, "cc_routing_acd_resent_total", "counter", "requests to mediad sent again",
