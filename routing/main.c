@@ -39,6 +39,7 @@
 #include "loader.h"
 #include "media.h"
 #include "model.h"
+#include "model_acd.h"
 #include "sweep.h"
 
 struct settings {
@@ -420,6 +421,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_acd_requests_refused_total", "counter",
 		        "ACD requests refused: malformed, or naming a call of another tenant or mediad",
 		        (double)as.refused);
+		counter(f, "cc_routing_acd_config_left_out_total", "counter",
+		        "queues, agents, VIPs, pause reasons the loader left out of the ACD (logged)",
+		        (double)rt_model_acd_left_out());
 		counter(f, "cc_routing_acd_requests_untracked_total", "counter",
 		        "of them, naming a call routingd neither follows nor holds for that tenant and mediad",
 		        (double)as.untracked);
