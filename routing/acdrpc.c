@@ -66,7 +66,8 @@ struct rt_acdrpc {
 	struct acd *acd;
 	struct cc_map tenants;       /* tenant id -> struct tenant_seen */
 	struct cc_map cache;         /* key -> struct cached */
-	struct cached *cache_head, **cache_tail;
+	struct cached *cache_head, **cache_tail; /* oldest first: expiry and eviction order */
+	size_t n_cache;              /* answers in the list (at most RT_ACD_CACHE_MAX) */
 	struct cc_map out;           /* request id -> struct out_req */
 	char inbox[128];             /* answers to our requests: <inbox>.x */
 	natsSubscription *sub, *reply_sub;
@@ -737,6 +738,26 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 
 /* ------------------------------------------------------------ the inbox */
 
+/* the oldest answer kept goes */
+static void cache_drop_oldest(struct rt_acdrpc *r)
+{
+	struct cached *c = r->cache_head;
+
+	r->cache_head = c->next;
+	if (!r->cache_head)
+		r->cache_tail = &r->cache_head;
+	if (cc_map_get(&r->cache, c->key) == c)
+		cc_map_del(&r->cache, c->key);
+	r->n_cache--;
+	free(c->key);
+	free(c->text);
+	free(c);
+}
+
+/* Kept RT_ACD_CACHE_MS, and at most RT_ACD_CACHE_MAX answers: a flood of
+ * distinct ids (a mediad gone wrong, or a holder of its credentials)
+ * evicts the oldest first instead of growing without end; a retry of an
+ * evicted one is applied again (the ACD's inputs are idempotent by call). */
 static void cache_put(struct rt_acdrpc *r, const char *key, const json_t *rep)
 {
 	struct cached *c = calloc(1, sizeof(*c));
@@ -746,8 +767,13 @@ static void cache_put(struct rt_acdrpc *r, const char *key, const json_t *rep)
 	c->text = json_dumps(rep, JSON_COMPACT);
 	CC_BUG_ON(!c->key || !c->text);
 	c->expires_ms = cc_mono_ms() + RT_ACD_CACHE_MS;
+	while (r->n_cache >= RT_ACD_CACHE_MAX) {
+		cache_drop_oldest(r);
+		r->st.cache_evicted++;
+	}
 	*r->cache_tail = c;
 	r->cache_tail = &c->next;
+	r->n_cache++;
 	cc_map_put(&r->cache, c->key, c);
 }
 
@@ -755,18 +781,8 @@ static void cache_expire(struct rt_acdrpc *r)
 {
 	int64_t now = cc_mono_ms();
 
-	while (r->cache_head && r->cache_head->expires_ms <= now) {
-		struct cached *c = r->cache_head;
-
-		r->cache_head = c->next;
-		if (!r->cache_head)
-			r->cache_tail = &r->cache_head;
-		if (cc_map_get(&r->cache, c->key) == c)
-			cc_map_del(&r->cache, c->key);
-		free(c->key);
-		free(c->text);
-		free(c);
-	}
+	while (r->cache_head && r->cache_head->expires_ms <= now)
+		cache_drop_oldest(r);
 }
 
 /* an answer to one of our requests */
@@ -1241,6 +1257,7 @@ int rt_acdrpc_start(struct rt_acdrpc *r, char **err)
 void rt_acdrpc_stats(const struct rt_acdrpc *r, struct rt_acdrpc_stats *st, struct acd_stats *acd)
 {
 	*st = r->st;
+	st->cached = r->n_cache;
 	acd_stats(r->acd, acd);
 }
 

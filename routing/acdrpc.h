@@ -5,7 +5,7 @@
  * copy each message into an inbox and wake the loop, which applies it and
  * answers. Requests carry an "id"; an answer is kept by (subject, id) for
  * RT_ACD_CACHE_MS, so a retried request is applied once and gets the same
- * answer.
+ * answer; at most RT_ACD_CACHE_MAX answers are kept (the oldest evicted).
  *
  *   in, from mediad:  cc.rpc.route.acd.enqueue | position | result | callback
  *   in, from tenantd: cc.rpc.route.acd.agent | live | call
@@ -40,6 +40,7 @@
 #define RT_ACD_PREFIX    "cc.rpc.route.acd."
 #define RT_ACD_STREAM    "CC_ACD"
 #define RT_ACD_CACHE_MS  60000
+#define RT_ACD_CACHE_MAX 4096        /* answers kept at most; the oldest go first */
 #define RT_ACD_RETRY_MS  500
 #define RT_ACD_TRIES     6
 
@@ -59,6 +60,8 @@ struct rt_acdrpc_stats {
 	uint64_t restored;           /* journal records read back at start */
 	uint64_t reconciles;         /* reconciliations applied */
 	uint64_t registrations;      /* registrations told to the ACD */
+	uint64_t cached;             /* answers kept now (at most RT_ACD_CACHE_MAX) */
+	uint64_t cache_evicted;      /* answers dropped before their time, to keep that bound */
 };
 
 /* nc: its own connection (requests in, requests out); events: where the

@@ -443,6 +443,10 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		        "reconciliations against a mediad's calls", (double)as.reconciles);
 		counter(f, "cc_routing_acd_registrations_total", "counter",
 		        "phone registrations told to the ACD", (double)as.registrations);
+		counter(f, "cc_routing_acd_answers_kept", "gauge",
+		        "ACD answers kept by request id for retries (at most 4096)", (double)as.cached);
+		counter(f, "cc_routing_acd_answers_evicted_total", "counter",
+		        "ACD answers dropped before 60 s to keep that bound", (double)as.cache_evicted);
 	}
 	if (r->sweep) {
 		counter(f, "cc_routing_sweeps_total", "counter", "sweeps run", (double)rt_sweep_runs(r->sweep));

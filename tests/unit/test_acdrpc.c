@@ -230,4 +230,49 @@ TEST(untracked_held_call_acts_only_as_its_own)
 	fx_down(&f);
 }
 
-TEST_LIST(T(invented_callers_refused), T(untracked_held_call_acts_only_as_its_own))
+static void position_id(struct fx *f, const char *id)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "{\"id\":\"%s\",\"instance\":\"" INST1 "\",\"call\":\""
+	         FAKE "\",\"tenant\":\"" ACME "\"}", id);
+	json_decref(rt_acdrpc_apply(f->r, RT_ACD_PREFIX "position", text));
+}
+
+/* issue 14: the answers kept by id had no bound; a flood of distinct ids
+ * keeps at most RT_ACD_CACHE_MAX, the oldest evicted first */
+TEST(answer_cache_bounded)
+{
+	struct fx f;
+	struct rt_acdrpc_stats st;
+	struct acd_stats as;
+	char id[32];
+	int n = RT_ACD_CACHE_MAX + 1000;
+
+	fx_up(&f);
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "flood-%d", i);
+		position_id(&f, id);
+	}
+	rt_acdrpc_stats(f.r, &st, &as);
+	ASSERT_EQ_INT(st.cached, RT_ACD_CACHE_MAX);
+	ASSERT_EQ_INT(st.cache_evicted, n + 2 - RT_ACD_CACHE_MAX); /* + fx_up's two state changes */
+	ASSERT_EQ_INT(st.retries_in, 0);
+	/* the newest is still answered from the cache, the oldest applied again */
+	uint64_t applied = st.requests;
+
+	snprintf(id, sizeof(id), "flood-%d", n - 1);
+	position_id(&f, id);
+	rt_acdrpc_stats(f.r, &st, &as);
+	ASSERT_EQ_INT(st.retries_in, 1);
+	ASSERT_EQ_INT(st.requests, applied);
+	position_id(&f, "flood-0");
+	rt_acdrpc_stats(f.r, &st, &as);
+	ASSERT_EQ_INT(st.retries_in, 1);
+	ASSERT_EQ_INT(st.requests, applied + 1);
+	ASSERT_EQ_INT(st.cached, RT_ACD_CACHE_MAX);
+	fx_down(&f);
+}
+
+TEST_LIST(T(invented_callers_refused), T(untracked_held_call_acts_only_as_its_own),
+          T(answer_cache_bounded))
