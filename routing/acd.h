@@ -36,6 +36,7 @@
 #define ACD_RING_ALL_MAX   32       /* agents rung at once by ring_all */
 #define ACD_MISSED_MAX     2        /* missed offers in a row -> not_ready "missed_calls" */
 #define ACD_RESERVE_MS     2000     /* an offer mediad did not take by then is released */
+#define ACD_STICKY_MAX     100000   /* sticky callers kept per tenant; the oldest answer goes first */
 
 enum acd_state {
 	ACD_LOGGED_OUT, ACD_READY, ACD_NOT_READY, ACD_RESERVED, ACD_RINGING, ACD_ON_CALL, ACD_WRAPUP,
@@ -276,7 +277,11 @@ void acd_instance_lost(struct acd *a, const char *instance, int64_t now_ms);
 
 /* The sticky-agent map, seeded at start from the call records (a caller's
  * last answered queue call with the tenant, within the longest
- * sticky_within_days of its queues) and kept up by every answer after. */
+ * sticky_within_days of its queues) and kept up by every answer after.
+ * Bounded: at most ACD_STICKY_MAX callers per tenant (the oldest answer
+ * dropped first), and callers answered longer ago than the tenant's
+ * longest sticky_within_days are dropped (at configure, at each answer,
+ * and by acd_tick once a minute; none kept when no queue is sticky). */
 void acd_sticky_seed(struct acd *a, const char *tenant, const char *caller, const char *ext,
                      int64_t answered_ms);
 
@@ -287,6 +292,7 @@ json_t *acd_live_agents(const struct acd *a, const char *tenant, int64_t now_ms)
 
 struct acd_stats {
 	uint64_t waiting, agents, ready, reserved;    /* now */
+	uint64_t sticky;                              /* now: callers in the sticky maps */
 	uint64_t enqueued, offers, answered, abandoned, overflowed, blocked, stale, orphans, missed;
 	uint64_t dispatch_ns_max;                     /* the longest dispatch so far */
 };

@@ -390,6 +390,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_acd_waiting", "gauge", "callers waiting in the ACD's queues",
 		        (double)st.waiting);
 		counter(f, "cc_routing_acd_agents", "gauge", "agents the ACD knows", (double)st.agents);
+		counter(f, "cc_routing_acd_sticky_callers", "gauge",
+		        "callers in the sticky-agent maps (at most 100000 per tenant)", (double)st.sticky);
 		counter(f, "cc_routing_acd_ready", "gauge", "agents ready now", (double)st.ready);
 		counter(f, "cc_routing_acd_reserved", "gauge", "agents reserved or ringing now",
 		        (double)st.reserved);

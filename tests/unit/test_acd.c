@@ -454,6 +454,48 @@ TEST(sticky_within_and_after_window)
 	done();
 }
 
+static uint64_t sticky_n(void)
+{
+	struct acd_stats st;
+
+	acd_stats(A, &st);
+	return st.sticky;
+}
+
+/* issue 14: the sticky map never shrank. At most ACD_STICKY_MAX callers
+ * per tenant (the oldest answer goes first); callers answered longer ago
+ * than the longest within_days go at the next prune; no sticky queue, none */
+TEST(sticky_map_bounded_and_pruned)
+{
+	char caller[32];
+
+	setup();
+	struct acd_queue_cfg *q = h_queue(&C, "q", ACD_LONGEST_IDLE);
+	q->sticky_within_days = 30;
+	h_agent(&C, "1001", "q", NULL);
+	acd_configure(A, &C.t, T0);
+	ASSERT_EQ_INT(set(T1, "1001", ACD_NOT_READY, "break", T0), 0);
+	for (int i = 0; i < ACD_STICKY_MAX + 10; i++) {
+		snprintf(caller, sizeof(caller), "+86139%08d", i);
+		acd_sticky_seed(A, T1, caller, "1001", T0 - 20 * 86400 * S + i);
+	}
+	ASSERT_EQ_INT(sticky_n(), ACD_STICKY_MAX);
+	enq("c1", "q", "+8613900000000", T0 + S);                /* the oldest: dropped */
+	ASSERT(!json_object_get(last_event("queued"), "sticky"));
+	enq("c2", "q", "+8613900000010", T0 + 2 * S);            /* the oldest kept */
+	ASSERT_EQ_STR(s_of(last_event("queued"), "sticky"), "1001");
+	/* 11 days on, every seed is past 30 days: pruned by the tick */
+	acd_tick(A, T0 + 11 * 86400 * S);
+	ASSERT_EQ_INT(sticky_n(), 0);
+	/* sticky turned off: nothing kept, nothing learnt */
+	acd_sticky_seed(A, T1, "+8613900000001", "1001", T0 + 11 * 86400 * S);
+	ASSERT_EQ_INT(sticky_n(), 1);
+	q->sticky_within_days = 0;
+	acd_configure(A, &C.t, T0 + 11 * 86400 * S + 1);
+	ASSERT_EQ_INT(sticky_n(), 0);
+	done();
+}
+
 TEST(overflow_on_time)
 {
 	setup();
@@ -1086,7 +1128,7 @@ TEST(reconfigure_keeps_runtime)
 TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(round_robin),
           T(fewest_calls), T(least_talk_time), T(random), T(skills_best_proficiency_then_idle),
           T(membership_priority), T(vip_ahead_of_five_and_dedicated_agent),
-          T(sticky_within_and_after_window), T(overflow_on_time), T(overflow_on_size_to_queue),
+          T(sticky_within_and_after_window), T(sticky_map_bounded_and_pruned), T(overflow_on_time), T(overflow_on_size_to_queue),
           T(overflow_cycle_ends), T(rona_and_missed_calls), T(reservation_not_taken_is_released),
           T(stale_epochs_ignored), T(pending_states_at_call_end), T(wrapup_then_ready_and_early_end),
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),
