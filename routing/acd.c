@@ -40,7 +40,6 @@
 #define NOIDX SIZE_MAX
 #define ACD_MOVES_MAX 8                  /* queue overflows of one call before it hangs up */
 #define ACD_CALL_MAX_MS (12LL * 3600 * 1000) /* on_call's deadline: reconciled long before */
-#define ACD_BUSY_MAX 8                   /* other calls of one agent tracked */
 #define HALF_HOUR_MS (30LL * 60 * 1000)
 #define INST_MAX ACD_NAME_MAX
 #define STICKY_PRUNE_MS 60000            /* sticky callers past their days dropped this often */
@@ -93,6 +92,7 @@ struct agent {
 	int64_t talk_ms;
 	char busy[ACD_BUSY_MAX][CC_UUID_LEN];
 	size_t n_busy;
+	size_t n_busy_more;          /* other calls beyond ACD_BUSY_MAX: their ends match by count */
 	bool configured;             /* in the tenant's configuration */
 	bool in_work;
 	struct timer tm;
@@ -744,9 +744,9 @@ static void agent_finish(struct acd *a, struct agent *ag, int64_t now_ms)
 
 		memcpy(reason, ag->pending_reason, sizeof(reason));
 		agent_state(a, ag, ag->pending, reason, 0, now_ms);
-	} else if (ag->n_busy) {
+	} else if (ag->n_busy || ag->n_busy_more) {
 		ag->other = true;
-		cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+		cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 		agent_state(a, ag, ACD_ON_CALL, "", now_ms + ACD_CALL_MAX_MS, now_ms);
 	} else {
 		agent_state(a, ag, ACD_READY, "", 0, now_ms);
@@ -2233,9 +2233,9 @@ int acd_agent_set(struct acd *a, const char *tenant, const char *ext, enum acd_s
 	case ACD_LOGGED_OUT:
 		if (ag->state == want && strcmp(ag->reason, reason) == 0)
 			break;                   /* as asked already */
-		if (want == ACD_READY && ag->n_busy) {
+		if (want == ACD_READY && (ag->n_busy || ag->n_busy_more)) {
 			ag->other = true;
-			cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+			cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 			agent_state(a, ag, ACD_ON_CALL, "", now_ms + ACD_CALL_MAX_MS, now_ms);
 			break;
 		}
@@ -2305,9 +2305,15 @@ void acd_agent_busy(struct acd *a, const char *tenant, const char *ext, const ch
 	for (i = 0; i < ag->n_busy && strcmp(ag->busy[i], call) != 0; i++)
 		;
 	if (busy) {
-		if (i < ag->n_busy || ag->n_busy == ACD_BUSY_MAX)
+		if (i < ag->n_busy)
 			return;
-		cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, call);
+		/* beyond ACD_BUSY_MAX only counted: routingd reports each end
+		 * once, after its start (calls.c), so an end of an id not kept
+		 * is one of those; the agent is busy until the count is 0 too */
+		if (ag->n_busy == ACD_BUSY_MAX)
+			ag->n_busy_more++;
+		else
+			cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, call);
 		if (ag->state == ACD_READY) {
 			ag->other = true;
 			cpy(ag->call, sizeof(ag->call), call);
@@ -2321,13 +2327,17 @@ void acd_agent_busy(struct acd *a, const char *tenant, const char *ext, const ch
 			agent_missed(a, ag, false, now_ms);  /* -> on_call (other) via finish */
 		}
 	} else {
-		if (i == ag->n_busy)
+		if (i == ag->n_busy && !ag->n_busy_more)
 			return;
-		memmove(ag->busy[i], ag->busy[i + 1], (ag->n_busy - i - 1) * sizeof(ag->busy[0]));
-		ag->n_busy--;
+		if (i == ag->n_busy) {
+			ag->n_busy_more--;
+		} else {
+			memmove(ag->busy[i], ag->busy[i + 1], (ag->n_busy - i - 1) * sizeof(ag->busy[0]));
+			ag->n_busy--;
+		}
 		if (ag->state == ACD_ON_CALL && ag->other) {
-			if (ag->n_busy) {
-				cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+			if (ag->n_busy || ag->n_busy_more) {
+				cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 				journal_agent(a, ag);
 			} else {
 				agent_finish(a, ag, now_ms);
@@ -2360,7 +2370,7 @@ static void expire_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 		    streq(e->cb_agent, ag->ext))
 			entry_end(a, e, T_ABANDONED, NULL, NULL, NULL, NULL, now_ms);
 		if (ag->other) {
-			ag->n_busy = 0;
+			ag->n_busy = ag->n_busy_more = 0;
 			agent_finish(a, ag, now_ms);
 		} else {
 			agent_call_ended(a, ag, now_ms);
@@ -2521,7 +2531,7 @@ static int restore_agent(struct acd *a, struct tenant *t, const char *id, const 
 		timer_set(a, &ag->tm, deadline > 0 ? deadline : now_ms + (st == ACD_WRAPUP ? 0 : ACD_CALL_MAX_MS));
 		if (ag->other) {
 			/* the other call's end is reported again by its owner or swept */
-			ag->n_busy = 0;
+			ag->n_busy = ag->n_busy_more = 0;
 			if (*ag->call)
 				cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, ag->call);
 		}
@@ -2919,7 +2929,7 @@ int acd_check(const struct acd *a, int64_t now_ms, char *why, size_t len)
 			for (size_t k = 0; k < ag->n_mem; k++)
 				if (ag->mem[k].in_ready != (ag->state == ACD_READY))
 					BAD("agent %s ready list of %s", ag->ext, ag->mem[k].queue->cfg.name);
-			if (ag->state == ACD_READY && ag->n_busy)
+			if (ag->state == ACD_READY && (ag->n_busy || ag->n_busy_more))
 				BAD("agent %s ready while busy", ag->ext);
 		}
 		for (size_t qi = 0; qi < t->n_queues; qi++) {

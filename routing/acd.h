@@ -36,6 +36,7 @@
 #define ACD_RING_ALL_MAX   32       /* agents rung at once by ring_all */
 #define ACD_MISSED_MAX     2        /* missed offers in a row -> not_ready "missed_calls" */
 #define ACD_RESERVE_MS     2000     /* an offer mediad did not take by then is released */
+#define ACD_BUSY_MAX       8        /* other calls of one agent kept by id; more are counted */
 #define ACD_STICKY_MAX     100000   /* sticky callers kept per tenant; the oldest answer goes first */
 
 enum acd_state {

@@ -723,6 +723,51 @@ TEST(busy_on_other_calls)
 	done();
 }
 
+/* issue 14: more than ACD_BUSY_MAX other calls at once lost count (the
+ * 9th was dropped, so the agent turned ready with it still up); beyond
+ * the ids kept they are counted, and the agent is busy until every one ended */
+TEST(busy_beyond_tracked_calls)
+{
+	char call[32];
+	int n = ACD_BUSY_MAX + 3;
+
+	setup();
+	h_queue(&C, "q", ACD_LONGEST_IDLE);
+	h_agent(&C, "1001", "q", NULL);
+	acd_configure(A, &C.t, T0);
+	ready("1001", T0);
+	for (int i = 0; i < n; i++) {
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, true, T0 + 1 + i);
+		check(T0 + 1 + i);
+	}
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	/* the first ACD_BUSY_MAX end: still on the three others */
+	for (int i = 0; i < ACD_BUSY_MAX; i++) {
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, false, T0 + 100 + i);
+		check(T0 + 100 + i);
+		ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	}
+	enq("c1", "q", "", T0 + 200);
+	ASSERT_EQ_INT(R.n_offers, 0);                            /* busy: no offer */
+	acd_agent_set(A, T1, "1001", ACD_READY, NULL, T0 + 201, NULL); /* asking ready: still busy */
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	for (int i = ACD_BUSY_MAX; i < n; i++) {
+		ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, false, T0 + 300 + i);
+		check(T0 + 300 + i);
+	}
+	/* every call over: ready, and the caller is offered at once */
+	ASSERT_EQ_INT(R.n_offers, 1);
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_RESERVED);
+	/* an end never started changes nothing */
+	acd_agent_busy(A, T1, "1001", "never", false, T0 + 400);
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_RESERVED);
+	done();
+}
+
 TEST(unregistered_logs_out)
 {
 	setup();
@@ -1128,7 +1173,7 @@ TEST(reconfigure_keeps_runtime)
 TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(round_robin),
           T(fewest_calls), T(least_talk_time), T(random), T(skills_best_proficiency_then_idle),
           T(membership_priority), T(vip_ahead_of_five_and_dedicated_agent),
-          T(sticky_within_and_after_window), T(sticky_map_bounded_and_pruned), T(overflow_on_time), T(overflow_on_size_to_queue),
+          T(sticky_within_and_after_window), T(sticky_map_bounded_and_pruned), T(busy_beyond_tracked_calls), T(overflow_on_time), T(overflow_on_size_to_queue),
           T(overflow_cycle_ends), T(rona_and_missed_calls), T(reservation_not_taken_is_released),
           T(stale_epochs_ignored), T(pending_states_at_call_end), T(wrapup_then_ready_and_early_end),
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),
