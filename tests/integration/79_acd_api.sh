@@ -444,6 +444,28 @@ if [ "$HTTP" = 200 ]; then
 else
 	echo "# skip: routingd has no ACD yet (h-wire): PUT state answered $HTTP"
 fi
+# one tenant cannot take every ACD request tenantd makes (64): 16 of each
+# tenant wait for routingd at once, one more is 429 with Retry-After, and
+# another tenant's request still goes (issue 14)
+RPID=$(cat "$CC_VAR/run/routingd.pid")
+kill -STOP "$RPID"           # subscribed but silent: each request waits its 1.5 s
+rm -f "$CC_VAR"/ask.*
+ASK_PIDS=
+for i in $(seq 1 20); do
+	curl -sk -D "$CC_VAR/ask.$i.h" -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer ${KEY[acme]}" \
+		"$API/v1/tenants/acme/agents/1001/state" > "$CC_VAR/ask.$i" &
+	ASK_PIDS="$ASK_PIDS $!"
+done
+sleep 0.7
+api GET /v1/tenants/beta/agents/2001/state "${KEY[beta]}"
+B_HTTP=$HTTP B_MSG=$(jr .error.message)
+wait $ASK_PIDS
+kill -CONT "$RPID"
+n429=$(cat "$CC_VAR"/ask.[0-9] "$CC_VAR"/ask.[0-9][0-9] | grep -c '^429$')
+check acd_asks_tenant_cap_429 [ "$n429" = 4 ]
+check acd_asks_429_retry_after [ "$(grep -il '^Retry-After: 1' "$CC_VAR"/ask.*.h | wc -l)" = "$n429" ]
+check acd_asks_other_tenant_still_asks [ "$B_HTTP" = 503 ] && check acd_asks_other_tenant_waited_for_routingd grep -q 'did not answer' <<< "$B_MSG"
+[ "$B_HTTP" = 503 ] || echo "# beta: HTTP $B_HTTP $B_MSG"
 "$TOP/ops/stack.sh" stop routingd > /dev/null 2>&1
 state acme 1001 '{"state":"ready"}'
 check state_routingd_away_503 [ "$HTTP" = 503 ]
