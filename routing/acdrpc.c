@@ -76,6 +76,7 @@ struct rt_acdrpc {
 	struct event *in_ev, *deadline_ev, *retry_ev, *reconcile_ev;
 	struct rt_acdrpc_stats st;
 	bool handling;               /* a request is being handled: requests made now wait */
+	bool not_yet;                /* the request handled gets no answer now (call_ok) */
 };
 
 static int64_t now_ms(void)
@@ -469,8 +470,15 @@ static bool call_ok(struct rt_acdrpc *r, const char *call, const char *tenant,
 		return false;
 	if (rt_media_call(r->media, call, t, in))
 		return strcmp(t, tenant) == 0 && (!instance || strcmp(in, instance) == 0);
-	if (instance && alive(r, instance) && acd_holds(r->acd, tenant, call, instance, !enqueue))
-		return true;
+	if (instance && acd_holds(r->acd, tenant, call, instance, !enqueue)) {
+		if (alive(r, instance))
+			return true;
+		/* held for an instance not heard from (yet): just after a
+		 * restart its first heartbeat may not have come; no answer now,
+		 * mediad's retry (same id, every 500 ms) gets one */
+		r->not_yet = true;
+		return false;
+	}
 	r->st.untracked++;
 	return false;
 }
@@ -892,6 +900,10 @@ static void handle(struct rt_acdrpc *r, const struct msg *m, json_t **keep)
 		rep = fail(id, "unknown request");
 	if (later)
 		goto out;
+	if (r->not_yet) {
+		r->not_yet = false;      /* asked again by mediad: nothing cached */
+		goto out;
+	}
 	if (!rep) {
 		r->st.refused++;
 		rep = fail(id, "malformed, or not a call of this media server and tenant");

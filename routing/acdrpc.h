@@ -22,7 +22,8 @@
  * (it restarted since) must name an alive instance and be held by the ACD
  * (its entry or its agent, rebuilt from the journal) for that tenant and
  * instance, or it is refused (stats.untracked): nobody with mediad's
- * credentials invents callers.
+ * credentials invents callers. A held call of an instance not alive (yet:
+ * its first heartbeat after the restart) is not answered; mediad retries.
  */
 #ifndef RT_ACDRPC_H
 #define RT_ACDRPC_H
