@@ -958,7 +958,8 @@ static void on_ann_tmr(void *arg)
 		return;
 	}
 	c->q_req = md_rpc_request("cc.rpc.route.acd.position",
-	                          json_pack("{s:s,s:s}", "call", c->inv.call, "tenant", c->inv.tenant),
+	                          json_pack("{s:s,s:s,s:s}", "instance", md_rpc_instance(), "call",
+	                                    c->inv.call, "tenant", c->inv.tenant),
 	                          ACD_POSITION_MS, on_position, c);
 	if (!c->q_req)
 		ann_arm(c);
@@ -1409,8 +1410,9 @@ static void callback_submit(struct md_call *c)
 		return;
 	}
 	c->q_req = md_rpc_request("cc.rpc.route.acd.callback",
-	                          json_pack("{s:s,s:s,s:s}", "call", c->inv.call, "tenant",
-	                                    c->inv.tenant, "number", number),
+	                          json_pack("{s:s,s:s,s:s,s:s}", "instance", md_rpc_instance(),
+	                                    "call", c->inv.call, "tenant", c->inv.tenant, "number",
+	                                    number),
 	                          5000, on_callback_ok, c);
 	if (!c->q_req)
 		acd_back_to_queue(c);

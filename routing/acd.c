@@ -40,9 +40,9 @@
 #define NOIDX SIZE_MAX
 #define ACD_MOVES_MAX 8                  /* queue overflows of one call before it hangs up */
 #define ACD_CALL_MAX_MS (12LL * 3600 * 1000) /* on_call's deadline: reconciled long before */
-#define ACD_BUSY_MAX 8                   /* other calls of one agent tracked */
 #define HALF_HOUR_MS (30LL * 60 * 1000)
 #define INST_MAX ACD_NAME_MAX
+#define STICKY_PRUNE_MS 60000            /* sticky callers past their days dropped this often */
 
 enum timer_kind { TM_AGENT, TM_ENTRY };
 
@@ -92,6 +92,7 @@ struct agent {
 	int64_t talk_ms;
 	char busy[ACD_BUSY_MAX][CC_UUID_LEN];
 	size_t n_busy;
+	size_t n_busy_more;          /* other calls beyond ACD_BUSY_MAX: their ends match by count */
 	bool configured;             /* in the tenant's configuration */
 	bool in_work;
 	struct timer tm;
@@ -150,9 +151,11 @@ struct queue {
 	struct counters c;
 };
 
-struct sticky {
+struct sticky {                      /* a caller's last answering agent */
 	char ext[ACD_EXT_MAX];
 	int64_t at_ms;
+	char caller[CC_E164_MAX + 2];
+	struct sticky *prev, *next;  /* tenant's list, oldest at_ms first */
 };
 
 struct tenant {
@@ -165,6 +168,8 @@ struct tenant {
 	struct cc_map agents, byext;     /* id -> agent, ext -> agent (configured) */
 	struct cc_map entries;           /* call -> entry */
 	struct cc_map sticky;            /* caller -> struct sticky */
+	struct sticky *shead, *stail;    /* the same, oldest first: pruned from the head */
+	int sticky_days;                 /* the longest sticky.within_days of its queues */
 	struct acd_vip *vips;
 	size_t n_vips;
 	struct cc_map vipmap;            /* e164 -> struct acd_vip */
@@ -184,6 +189,7 @@ struct acd {
 	struct agent **awork;
 	size_t h_awork, n_awork, cap_awork;
 	uint64_t next_seq;
+	int64_t sticky_pruned_ms;    /* the last acd_tick that pruned the sticky maps */
 	struct acd_stats st;
 	int depth;                   /* dispatch re-entry guard */
 };
@@ -738,9 +744,9 @@ static void agent_finish(struct acd *a, struct agent *ag, int64_t now_ms)
 
 		memcpy(reason, ag->pending_reason, sizeof(reason));
 		agent_state(a, ag, ag->pending, reason, 0, now_ms);
-	} else if (ag->n_busy) {
+	} else if (ag->n_busy || ag->n_busy_more) {
 		ag->other = true;
-		cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+		cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 		agent_state(a, ag, ACD_ON_CALL, "", now_ms + ACD_CALL_MAX_MS, now_ms);
 	} else {
 		agent_state(a, ag, ACD_READY, "", 0, now_ms);
@@ -1243,6 +1249,85 @@ static void free_sticky(void *v)
 	free(v);
 }
 
+/* ---- the sticky-agent map: bounded (ACD_STICKY_MAX per tenant, the
+ * oldest answer dropped first) and pruned of callers answered longer ago
+ * than the tenant's longest sticky.within_days (no queue is sticky: none
+ * kept) ---- */
+
+static void sticky_unlink(struct tenant *t, struct sticky *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		t->shead = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		t->stail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* in at_ms order, scanning from the tail: O(1) for an answer now */
+static void sticky_link(struct tenant *t, struct sticky *s)
+{
+	struct sticky *p = t->stail;
+
+	while (p && p->at_ms > s->at_ms)
+		p = p->prev;
+	s->prev = p;
+	s->next = p ? p->next : t->shead;
+	if (s->next)
+		s->next->prev = s;
+	else
+		t->stail = s;
+	if (p)
+		p->next = s;
+	else
+		t->shead = s;
+}
+
+static void sticky_drop_head(struct tenant *t)
+{
+	struct sticky *s = t->shead;
+
+	sticky_unlink(t, s);
+	cc_map_del(&t->sticky, s->caller);
+	free(s);
+}
+
+/* now_ms < 0: only the size bound (the seed: its rows are in the window) */
+static void sticky_prune(struct tenant *t, int64_t now_ms)
+{
+	if (now_ms >= 0 && t->configured) {
+		int64_t horizon = now_ms - t->sticky_days * 86400000LL;
+
+		while (t->shead && (t->sticky_days <= 0 || t->shead->at_ms < horizon))
+			sticky_drop_head(t);
+	}
+	while (t->sticky.len > ACD_STICKY_MAX)
+		sticky_drop_head(t);
+}
+
+static void sticky_learn(struct tenant *t, const char *caller, const char *ext, int64_t at_ms,
+                         int64_t now_ms)
+{
+	struct sticky *s = cc_map_get(&t->sticky, caller);
+
+	if (s && s->at_ms >= at_ms)
+		return;
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
+		cpy(s->caller, sizeof(s->caller), caller);
+		cc_map_put(&t->sticky, s->caller, s);
+	} else {
+		sticky_unlink(t, s);
+	}
+	cpy(s->ext, sizeof(s->ext), ext);
+	s->at_ms = at_ms;
+	sticky_link(t, s);
+	sticky_prune(t, now_ms);
+}
+
 static void tenant_free(struct acd *a, struct tenant *t)
 {
 	for (size_t i = 0; i < t->entries.cap; i++)
@@ -1547,6 +1632,11 @@ void acd_configure(struct acd *a, const struct acd_tenant_cfg *cfg, int64_t now_
 		}
 		/* entries of restored or moved queues first, so dropped agents' releases find them */
 		t->configured = true;
+		t->sticky_days = 0;
+		for (size_t i = 0; i < t->n_queues; i++)
+			if (t->queues[i].cfg.sticky_within_days > t->sticky_days)
+				t->sticky_days = t->queues[i].cfg.sticky_within_days;
+		sticky_prune(t, now_ms);
 		for (size_t i = 0; i < t->entries.cap; i++) {
 			struct entry *e = t->entries.slots[i].key ? t->entries.slots[i].value : NULL;
 
@@ -1806,6 +1896,27 @@ int acd_position(const struct acd *a, const char *tenant, const char *call, stru
 	return 0;
 }
 
+bool acd_holds(const struct acd *a, const char *tenant, const char *call, const char *instance,
+               bool or_agent)
+{
+	struct tenant *t = tenant_get(a, tenant);
+	const struct entry *e;
+
+	if (!t || !call || !*call || !instance || !*instance)
+		return false;
+	if ((e = cc_map_get(&t->entries, call)))
+		return streq(e->instance, instance);
+	/* answered: the entry is gone, its agent holds the call until ended */
+	for (size_t i = 0; or_agent && i < t->agents.cap; i++) {
+		const struct agent *ag = t->agents.slots[i].value;
+
+		if (t->agents.slots[i].key && ag->state == ACD_ON_CALL && !ag->other &&
+		    streq(ag->call, call) && streq(ag->instance, instance))
+			return true;
+	}
+	return false;
+}
+
 static bool valid_number(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -1972,17 +2083,9 @@ int acd_result(struct acd *a, const struct acd_result *r, int64_t now_ms)
 		cpy(ag->instance, sizeof(ag->instance), e->instance);
 		agent_state(a, ag, ACD_ON_CALL, "", now_ms + ACD_CALL_MAX_MS, now_ms);
 		cpy(ag->qid, sizeof(ag->qid), e->q->cfg.id);
-		/* answered: the sticky map learns it */
-		if (*e->caller) {
-			struct sticky *s = cc_map_get(&t->sticky, e->caller);
-
-			if (!s) {
-				s = xcalloc(1, sizeof(*s));
-				cc_map_put(&t->sticky, e->caller, s);
-			}
-			cpy(s->ext, sizeof(s->ext), ag->ext);
-			s->at_ms = now_ms;
-		}
+		/* answered: the sticky map learns it (when a queue of the tenant is sticky) */
+		if (*e->caller && t->sticky_days > 0)
+			sticky_learn(t, e->caller, ag->ext, now_ms, now_ms);
 		if (*e->callback) {
 			e->st = E_CB_CONNECTING;     /* then mediad dials the customer */
 			e->answered_ms = now_ms;
@@ -2136,9 +2239,9 @@ int acd_agent_set(struct acd *a, const char *tenant, const char *ext, enum acd_s
 	case ACD_LOGGED_OUT:
 		if (ag->state == want && strcmp(ag->reason, reason) == 0)
 			break;                   /* as asked already */
-		if (want == ACD_READY && ag->n_busy) {
+		if (want == ACD_READY && (ag->n_busy || ag->n_busy_more)) {
 			ag->other = true;
-			cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+			cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 			agent_state(a, ag, ACD_ON_CALL, "", now_ms + ACD_CALL_MAX_MS, now_ms);
 			break;
 		}
@@ -2208,9 +2311,15 @@ void acd_agent_busy(struct acd *a, const char *tenant, const char *ext, const ch
 	for (i = 0; i < ag->n_busy && strcmp(ag->busy[i], call) != 0; i++)
 		;
 	if (busy) {
-		if (i < ag->n_busy || ag->n_busy == ACD_BUSY_MAX)
+		if (i < ag->n_busy)
 			return;
-		cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, call);
+		/* beyond ACD_BUSY_MAX only counted: routingd reports each end
+		 * once, after its start (calls.c), so an end of an id not kept
+		 * is one of those; the agent is busy until the count is 0 too */
+		if (ag->n_busy == ACD_BUSY_MAX)
+			ag->n_busy_more++;
+		else
+			cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, call);
 		if (ag->state == ACD_READY) {
 			ag->other = true;
 			cpy(ag->call, sizeof(ag->call), call);
@@ -2224,13 +2333,17 @@ void acd_agent_busy(struct acd *a, const char *tenant, const char *ext, const ch
 			agent_missed(a, ag, false, now_ms);  /* -> on_call (other) via finish */
 		}
 	} else {
-		if (i == ag->n_busy)
+		if (i == ag->n_busy && !ag->n_busy_more)
 			return;
-		memmove(ag->busy[i], ag->busy[i + 1], (ag->n_busy - i - 1) * sizeof(ag->busy[0]));
-		ag->n_busy--;
+		if (i == ag->n_busy) {
+			ag->n_busy_more--;
+		} else {
+			memmove(ag->busy[i], ag->busy[i + 1], (ag->n_busy - i - 1) * sizeof(ag->busy[0]));
+			ag->n_busy--;
+		}
 		if (ag->state == ACD_ON_CALL && ag->other) {
-			if (ag->n_busy) {
-				cpy(ag->call, sizeof(ag->call), ag->busy[0]);
+			if (ag->n_busy || ag->n_busy_more) {
+				cpy(ag->call, sizeof(ag->call), ag->n_busy ? ag->busy[0] : "");
 				journal_agent(a, ag);
 			} else {
 				agent_finish(a, ag, now_ms);
@@ -2263,7 +2376,7 @@ static void expire_agent(struct acd *a, struct agent *ag, int64_t now_ms)
 		    streq(e->cb_agent, ag->ext))
 			entry_end(a, e, T_ABANDONED, NULL, NULL, NULL, NULL, now_ms);
 		if (ag->other) {
-			ag->n_busy = 0;
+			ag->n_busy = ag->n_busy_more = 0;
 			agent_finish(a, ag, now_ms);
 		} else {
 			agent_call_ended(a, ag, now_ms);
@@ -2292,6 +2405,12 @@ static void expire_entry(struct acd *a, struct entry *e, int64_t now_ms)
 
 void acd_tick(struct acd *a, int64_t now_ms)
 {
+	if (now_ms - a->sticky_pruned_ms >= STICKY_PRUNE_MS) {
+		a->sticky_pruned_ms = now_ms;
+		for (size_t i = 0; i < a->tenants.cap; i++)
+			if (a->tenants.slots[i].key)
+				sticky_prune(a->tenants.slots[i].value, now_ms);
+	}
 	while (a->n_heap && a->heap[0]->at <= now_ms) {
 		struct timer *tm = a->heap[0];
 
@@ -2418,7 +2537,7 @@ static int restore_agent(struct acd *a, struct tenant *t, const char *id, const 
 		timer_set(a, &ag->tm, deadline > 0 ? deadline : now_ms + (st == ACD_WRAPUP ? 0 : ACD_CALL_MAX_MS));
 		if (ag->other) {
 			/* the other call's end is reported again by its owner or swept */
-			ag->n_busy = 0;
+			ag->n_busy = ag->n_busy_more = 0;
 			if (*ag->call)
 				cpy(ag->busy[ag->n_busy++], CC_UUID_LEN, ag->call);
 		}
@@ -2629,18 +2748,10 @@ void acd_sticky_seed(struct acd *a, const char *tenant, const char *caller, cons
                      int64_t answered_ms)
 {
 	struct tenant *t = tenant_make(a, tenant && *tenant && strlen(tenant) < CC_UUID_LEN ? tenant : "_");
-	struct sticky *s;
 
 	if (!caller || !*caller || strlen(caller) >= CC_E164_MAX + 2 || !ext || !*ext || strlen(ext) >= ACD_EXT_MAX)
 		return;
-	if ((s = cc_map_get(&t->sticky, caller)) && s->at_ms >= answered_ms)
-		return;
-	if (!s) {
-		s = xcalloc(1, sizeof(*s));
-		cc_map_put(&t->sticky, caller, s);
-	}
-	cpy(s->ext, sizeof(s->ext), ext);
-	s->at_ms = answered_ms;
+	sticky_learn(t, caller, ext, answered_ms, -1);
 }
 
 /* ---- views ---- */
@@ -2754,6 +2865,7 @@ void acd_stats(const struct acd *a, struct acd_stats *out)
 		if (!t)
 			continue;
 		out->waiting += t->n_waiting;
+		out->sticky += t->sticky.len;
 		for (size_t i = 0; i < t->agents.cap; i++) {
 			struct agent *ag = t->agents.slots[i].key ? t->agents.slots[i].value : NULL;
 
@@ -2823,7 +2935,7 @@ int acd_check(const struct acd *a, int64_t now_ms, char *why, size_t len)
 			for (size_t k = 0; k < ag->n_mem; k++)
 				if (ag->mem[k].in_ready != (ag->state == ACD_READY))
 					BAD("agent %s ready list of %s", ag->ext, ag->mem[k].queue->cfg.name);
-			if (ag->state == ACD_READY && ag->n_busy)
+			if (ag->state == ACD_READY && (ag->n_busy || ag->n_busy_more))
 				BAD("agent %s ready while busy", ag->ext);
 		}
 		for (size_t qi = 0; qi < t->n_queues; qi++) {

@@ -36,6 +36,8 @@
 #define ACD_RING_ALL_MAX   32       /* agents rung at once by ring_all */
 #define ACD_MISSED_MAX     2        /* missed offers in a row -> not_ready "missed_calls" */
 #define ACD_RESERVE_MS     2000     /* an offer mediad did not take by then is released */
+#define ACD_BUSY_MAX       8        /* other calls of one agent kept by id; more are counted */
+#define ACD_STICKY_MAX     100000   /* sticky callers kept per tenant; the oldest answer goes first */
 
 enum acd_state {
 	ACD_LOGGED_OUT, ACD_READY, ACD_NOT_READY, ACD_RESERVED, ACD_RINGING, ACD_ON_CALL, ACD_WRAPUP,
@@ -214,6 +216,15 @@ struct acd_position { int position; int expected_wait_s; };
 /* 0 or ENOENT (the call is not waiting). */
 int acd_position(const struct acd *a, const char *tenant, const char *call, struct acd_position *out);
 
+/* Whether the ACD holds call of tenant for instance: an entry (waiting,
+ * offered, a callback, or rebuilt from the journal) queued by that
+ * instance, or (or_agent) an agent on that answered ACD call of that
+ * instance. What routingd
+ * checks a call it does not follow against (acdrpc.c: after a restart),
+ * so an invented call id never becomes a caller. */
+bool acd_holds(const struct acd *a, const char *tenant, const char *call, const char *instance,
+               bool or_agent);
+
 /* The waiting caller asked to be called back on number ("+..."): the entry
  * keeps its place and arrival. 0, ENOENT, EPERM (the queue has no callback). */
 int acd_callback(struct acd *a, const char *tenant, const char *call, const char *number,
@@ -267,7 +278,11 @@ void acd_instance_lost(struct acd *a, const char *instance, int64_t now_ms);
 
 /* The sticky-agent map, seeded at start from the call records (a caller's
  * last answered queue call with the tenant, within the longest
- * sticky_within_days of its queues) and kept up by every answer after. */
+ * sticky_within_days of its queues) and kept up by every answer after.
+ * Bounded: at most ACD_STICKY_MAX callers per tenant (the oldest answer
+ * dropped first), and callers answered longer ago than the tenant's
+ * longest sticky_within_days are dropped (at configure, at each answer,
+ * and by acd_tick once a minute; none kept when no queue is sticky). */
 void acd_sticky_seed(struct acd *a, const char *tenant, const char *caller, const char *ext,
                      int64_t answered_ms);
 
@@ -278,6 +293,7 @@ json_t *acd_live_agents(const struct acd *a, const char *tenant, int64_t now_ms)
 
 struct acd_stats {
 	uint64_t waiting, agents, ready, reserved;    /* now */
+	uint64_t sticky;                              /* now: callers in the sticky maps */
 	uint64_t enqueued, offers, answered, abandoned, overflowed, blocked, stale, orphans, missed;
 	uint64_t dispatch_ns_max;                     /* the longest dispatch so far */
 };

@@ -66,7 +66,8 @@ struct rt_acdrpc {
 	struct acd *acd;
 	struct cc_map tenants;       /* tenant id -> struct tenant_seen */
 	struct cc_map cache;         /* key -> struct cached */
-	struct cached *cache_head, **cache_tail;
+	struct cached *cache_head, **cache_tail; /* oldest first: expiry and eviction order */
+	size_t n_cache;              /* answers in the list (at most RT_ACD_CACHE_MAX) */
 	struct cc_map out;           /* request id -> struct out_req */
 	char inbox[128];             /* answers to our requests: <inbox>.x */
 	natsSubscription *sub, *reply_sub;
@@ -75,6 +76,7 @@ struct rt_acdrpc {
 	struct event *in_ev, *deadline_ev, *retry_ev, *reconcile_ev;
 	struct rt_acdrpc_stats st;
 	bool handling;               /* a request is being handled: requests made now wait */
+	bool not_yet;                /* the request handled gets no answer now (call_ok) */
 };
 
 static int64_t now_ms(void)
@@ -373,6 +375,10 @@ static void out_event(void *arg, const char *subject, json_t *ev)
 {
 	struct rt_acdrpc *r = arg;
 
+	if (!r->events) {
+		json_decref(ev);             /* the unit test's: no publisher */
+		return;
+	}
 	if (cc_events_publish(r->events, subject, ev) != CC_OK)
 		CC_WARN("acd: event %s neither published nor spooled", subject);
 }
@@ -437,18 +443,55 @@ static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------- mediad's requests */
 
+static bool alive(const struct rt_acdrpc *r, const char *instance)
+{
+	char ids[MAX_INSTANCES][CC_UUID_LEN];
+	size_t n = rt_media_alive(r->media, ids, MAX_INSTANCES);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(ids[i], instance))
+			return true;
+	return false;
+}
+
 /* A call named by mediad: if routingd follows it, it must be that
- * instance's, of that tenant. */
-static bool call_ok(const struct rt_acdrpc *r, const char *call, const char *tenant,
-                    const char *instance)
+ * instance's (when named), of that tenant. One routingd does not follow
+ * (it restarted since it sent it, or nobody sent it: an invented call)
+ * must name an instance alive now and be held by the ACD for that tenant
+ * and instance (rebuilt from the journal; an enqueue: its entry, an
+ * answered call's agent is no caller): anything else would let any
+ * holder of mediad's credentials put callers in any tenant's queue. */
+static bool call_ok(struct rt_acdrpc *r, const char *call, const char *tenant,
+                    const char *instance, bool enqueue)
 {
 	char t[CC_UUID_LEN], in[CC_UUID_LEN];
 
-	if (!cc_uuid_valid(call) || !cc_uuid_valid(tenant))
+	if (!cc_uuid_valid(call) || !cc_uuid_valid(tenant) || (instance && !cc_uuid_valid(instance)))
 		return false;
-	if (!rt_media_call(r->media, call, t, in))
-		return true;                 /* not followed (a restart): the journal's word */
-	return strcmp(t, tenant) == 0 && (!instance || strcmp(in, instance) == 0);
+	if (rt_media_call(r->media, call, t, in))
+		return strcmp(t, tenant) == 0 && (!instance || strcmp(in, instance) == 0);
+	if (instance && acd_holds(r->acd, tenant, call, instance, !enqueue)) {
+		if (alive(r, instance))
+			return true;
+		/* held for an instance not heard from (yet): just after a
+		 * restart its first heartbeat may not have come; no answer now,
+		 * mediad's retry (same id, every 500 ms) gets one */
+		r->not_yet = true;
+		return false;
+	}
+	r->st.untracked++;
+	return false;
+}
+
+/* the instance a request names: "" and absent are none (position and
+ * callback of an older mediad); anything else must be a uuid */
+static const char *instance_of(const json_t *q)
+{
+	const json_t *v = json_object_get(q, "instance");
+
+	if (!v || (json_is_string(v) && !*json_string_value(v)))
+		return NULL;
+	return json_is_string(v) ? json_string_value(v) : "-";
 }
 
 static json_t *do_enqueue(struct rt_acdrpc *r, const json_t *q, const char *id)
@@ -463,7 +506,7 @@ static json_t *do_enqueue(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *k;
 	json_t *v;
 
-	if (!cc_uuid_valid(instance) || !call_ok(r, call, tenant, instance) || !cfg)
+	if (!cc_uuid_valid(instance) || !call_ok(r, call, tenant, instance, true) || !cfg)
 		return NULL;
 	if (!*queue || strlen(queue) >= ACD_NAME_MAX)
 		return fail(id, "no such queue");
@@ -521,7 +564,7 @@ static json_t *do_position(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *tenant = str(q, "tenant"), *call = str(q, "call");
 	struct acd_position p;
 
-	if (!call_ok(r, call, tenant, NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (acd_position(r->acd, tenant, call, &p) != 0)
 		return fail(id, "not queued");
@@ -542,7 +585,7 @@ static json_t *do_result(struct rt_acdrpc *r, const json_t *q, const char *id)
 		.reason = str(q, "reason"), .leg = str(q, "leg"),
 	};
 
-	if (!call_ok(r, call, tenant, cc_uuid_valid(str(q, "instance")) ? str(q, "instance") : NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (!strcmp(kind, "answered"))
 		res.kind = ACD_ANSWERED;
@@ -572,7 +615,7 @@ static json_t *do_callback(struct rt_acdrpc *r, const json_t *q, const char *id)
 	const char *tenant = str(q, "tenant"), *call = str(q, "call"), *number = str(q, "number");
 	char digits[CC_E164_MAX];
 
-	if (!call_ok(r, call, tenant, NULL))
+	if (!call_ok(r, call, tenant, instance_of(q), false))
 		return NULL;
 	if (number[0] != '+' || cc_e164_from_sip(number, strlen(number), digits) != CC_OK)
 		return fail(id, "not a number");
@@ -703,6 +746,26 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 
 /* ------------------------------------------------------------ the inbox */
 
+/* the oldest answer kept goes */
+static void cache_drop_oldest(struct rt_acdrpc *r)
+{
+	struct cached *c = r->cache_head;
+
+	r->cache_head = c->next;
+	if (!r->cache_head)
+		r->cache_tail = &r->cache_head;
+	if (cc_map_get(&r->cache, c->key) == c)
+		cc_map_del(&r->cache, c->key);
+	r->n_cache--;
+	free(c->key);
+	free(c->text);
+	free(c);
+}
+
+/* Kept RT_ACD_CACHE_MS, and at most RT_ACD_CACHE_MAX answers: a flood of
+ * distinct ids (a mediad gone wrong, or a holder of its credentials)
+ * evicts the oldest first instead of growing without end; a retry of an
+ * evicted one is applied again (the ACD's inputs are idempotent by call). */
 static void cache_put(struct rt_acdrpc *r, const char *key, const json_t *rep)
 {
 	struct cached *c = calloc(1, sizeof(*c));
@@ -712,8 +775,13 @@ static void cache_put(struct rt_acdrpc *r, const char *key, const json_t *rep)
 	c->text = json_dumps(rep, JSON_COMPACT);
 	CC_BUG_ON(!c->key || !c->text);
 	c->expires_ms = cc_mono_ms() + RT_ACD_CACHE_MS;
+	while (r->n_cache >= RT_ACD_CACHE_MAX) {
+		cache_drop_oldest(r);
+		r->st.cache_evicted++;
+	}
 	*r->cache_tail = c;
 	r->cache_tail = &c->next;
+	r->n_cache++;
 	cc_map_put(&r->cache, c->key, c);
 }
 
@@ -721,18 +789,8 @@ static void cache_expire(struct rt_acdrpc *r)
 {
 	int64_t now = cc_mono_ms();
 
-	while (r->cache_head && r->cache_head->expires_ms <= now) {
-		struct cached *c = r->cache_head;
-
-		r->cache_head = c->next;
-		if (!r->cache_head)
-			r->cache_tail = &r->cache_head;
-		if (cc_map_get(&r->cache, c->key) == c)
-			cc_map_del(&r->cache, c->key);
-		free(c->key);
-		free(c->text);
-		free(c);
-	}
+	while (r->cache_head && r->cache_head->expires_ms <= now)
+		cache_drop_oldest(r);
 }
 
 /* an answer to one of our requests */
@@ -794,14 +852,15 @@ static void on_answer(struct rt_acdrpc *r, const json_t *ans)
 	out_free(o);
 }
 
-static void handle(struct rt_acdrpc *r, const struct msg *m)
+/* keep: the answer too, for the unit test (NULL: not kept) */
+static void handle(struct rt_acdrpc *r, const struct msg *m, json_t **keep)
 {
 	json_t *q = json_loads(m->data, JSON_REJECT_DUPLICATES, NULL), *rep = NULL;
 	const char *what, *id = str(q, "id");
 	bool later = false;
 	char *key = NULL;
 
-	if (strncmp(m->subject, r->inbox, strlen(r->inbox)) == 0) {
+	if (*r->inbox && strncmp(m->subject, r->inbox, strlen(r->inbox)) == 0) {
 		if (json_is_object(q))
 			on_answer(r, q);
 		json_decref(q);
@@ -841,6 +900,10 @@ static void handle(struct rt_acdrpc *r, const struct msg *m)
 		rep = fail(id, "unknown request");
 	if (later)
 		goto out;
+	if (r->not_yet) {
+		r->not_yet = false;      /* asked again by mediad: nothing cached */
+		goto out;
+	}
 	if (!rep) {
 		r->st.refused++;
 		rep = fail(id, "malformed, or not a call of this media server and tenant");
@@ -851,6 +914,8 @@ static void handle(struct rt_acdrpc *r, const struct msg *m)
 	else if (json_object_get(q, "state"))
 		cache_put(r, key, rep);
 answer:
+	if (keep)
+		*keep = json_incref(rep);
 	if (m->reply) {
 		char *text = json_dumps(rep, JSON_COMPACT);
 
@@ -890,7 +955,7 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	for (; m; m = next) {
 		next = m->next;
 		r->handling = true;
-		handle(r, m);
+		handle(r, m, NULL);
 		r->handling = false;
 		send_deferred(r);
 		free(m->subject);
@@ -899,6 +964,19 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 		free(m);
 	}
 	arm_deadline(r);
+}
+
+json_t *rt_acdrpc_apply(struct rt_acdrpc *r, const char *subject, const char *text)
+{
+	struct msg m = { .subject = (char *)subject, .data = (char *)text };
+	json_t *ans = NULL;
+
+	cache_expire(r);
+	r->handling = true;
+	handle(r, &m, &ans);
+	r->handling = false;
+	send_deferred(r);
+	return ans;
 }
 
 /* NATS thread: copied to the loop */
@@ -1191,6 +1269,7 @@ int rt_acdrpc_start(struct rt_acdrpc *r, char **err)
 void rt_acdrpc_stats(const struct rt_acdrpc *r, struct rt_acdrpc_stats *st, struct acd_stats *acd)
 {
 	*st = r->st;
+	st->cached = r->n_cache;
 	acd_stats(r->acd, acd);
 }
 

@@ -5,7 +5,7 @@
  * copy each message into an inbox and wake the loop, which applies it and
  * answers. Requests carry an "id"; an answer is kept by (subject, id) for
  * RT_ACD_CACHE_MS, so a retried request is applied once and gets the same
- * answer.
+ * answer; at most RT_ACD_CACHE_MAX answers are kept (the oldest evicted).
  *
  *   in, from mediad:  cc.rpc.route.acd.enqueue | position | result | callback
  *   in, from tenantd: cc.rpc.route.acd.agent | live | call
@@ -19,9 +19,11 @@
  * Trust: mediad's requests name a call and its tenant; a call routingd
  * sent to an instance (media.h follows it) must be named with that
  * instance and tenant, or it is refused. A call routingd does not follow
- * (it restarted since) is taken on the journal's word: the ACD's entry
- * keeps the tenant it was queued with, and results are looked up by
- * (tenant, call).
+ * (it restarted since) must name an alive instance and be held by the ACD
+ * (its entry or its agent, rebuilt from the journal) for that tenant and
+ * instance, or it is refused (stats.untracked): nobody with mediad's
+ * credentials invents callers. A held call of an instance not alive (yet:
+ * its first heartbeat after the restart) is not answered; mediad retries.
  */
 #ifndef RT_ACDRPC_H
 #define RT_ACDRPC_H
@@ -39,6 +41,7 @@
 #define RT_ACD_PREFIX    "cc.rpc.route.acd."
 #define RT_ACD_STREAM    "CC_ACD"
 #define RT_ACD_CACHE_MS  60000
+#define RT_ACD_CACHE_MAX 4096        /* answers kept at most; the oldest go first */
 #define RT_ACD_RETRY_MS  500
 #define RT_ACD_TRIES     6
 
@@ -49,6 +52,7 @@ struct rt_acdrpc_stats {
 	uint64_t requests;           /* requests from mediad and tenantd applied */
 	uint64_t retries_in;         /* of them, answered from the cache */
 	uint64_t refused;            /* malformed, or naming another tenant's call */
+	uint64_t untracked;          /* of them, a call routingd neither follows nor holds */
 	uint64_t sent;               /* requests to mediad */
 	uint64_t resent;             /* of them, sent again */
 	uint64_t unanswered;         /* given up after RT_ACD_TRIES */
@@ -57,6 +61,8 @@ struct rt_acdrpc_stats {
 	uint64_t restored;           /* journal records read back at start */
 	uint64_t reconciles;         /* reconciliations applied */
 	uint64_t registrations;      /* registrations told to the ACD */
+	uint64_t cached;             /* answers kept now (at most RT_ACD_CACHE_MAX) */
+	uint64_t cache_evicted;      /* answers dropped before their time, to keep that bound */
 };
 
 /* nc: its own connection (requests in, requests out); events: where the
@@ -86,6 +92,11 @@ void rt_acdrpc_sticky(void *arg, const char *tenant, const char *caller, const c
 void rt_acdrpc_stats(const struct rt_acdrpc *r, struct rt_acdrpc_stats *st,
                      struct acd_stats *acd);
 void rt_acdrpc_free(struct rt_acdrpc *r);
+
+/* Exposed for the unit test: one request (its subject and JSON text)
+ * applied as the loop applies it; its answer (new reference), NULL when
+ * it is answered later (a call op forwarded to mediad). */
+json_t *rt_acdrpc_apply(struct rt_acdrpc *r, const char *subject, const char *text);
 
 /* Exposed for the unit test: "2026-12-02T05:39:01.123Z" (or +hh:mm) to ms
  * since the epoch; -1 if it is not RFC 3339. */

@@ -185,12 +185,15 @@ static void agents_ended(struct rt_calls *c, const char *call)
 	free(a);
 }
 
-/* The tenant of a SIP domain, from a map rebuilt when the model changed. */
+/* The tenant of a SIP domain, from a map rebuilt when the model changed:
+ * known by its generation, since a new model can be allocated where a
+ * freed one was, and a map kept by address would then name the old
+ * model's tenants (a domain of tenant A mapped to B). */
 static const char *tenant_of_domain(struct rt_calls *c, const char *domain)
 {
 	const struct rt_model *m = *c->model;
 
-	if (c->domains_of != m) {
+	if (c->domains_of != m->generation) {
 		cc_map_free(&c->domains, free);
 		cc_map_init(&c->domains);
 		for (size_t i = 0; i < m->tenants.cap; i++) {
@@ -203,7 +206,7 @@ static const char *tenant_of_domain(struct rt_calls *c, const char *domain)
 				free(cc_map_put(&c->domains, t->sip_domain, id));
 			}
 		}
-		c->domains_of = m;
+		c->domains_of = m->generation;
 	}
 	return cc_map_get(&c->domains, domain);
 }

@@ -91,8 +91,8 @@ struct rt_calls {
 	void (*agent_reg)(void *arg, const char *tenant, const char *ext, bool registered);
 	void *acd_arg;
 	struct cc_map agent_calls;   /* call id -> struct agent_call (calls.c) */
-	struct cc_map domains;       /* SIP domain -> tenant id, of domains_of */
-	const struct rt_model *domains_of;
+	struct cc_map domains;       /* SIP domain -> tenant id, of the model of generation: */
+	uint64_t domains_of;         /* its generation (0: none yet), not its address */
 	uint64_t regs;               /* registrations reported */
 };
 

@@ -39,6 +39,7 @@
 #include "loader.h"
 #include "media.h"
 #include "model.h"
+#include "model_acd.h"
 #include "sweep.h"
 
 struct settings {
@@ -389,6 +390,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_acd_waiting", "gauge", "callers waiting in the ACD's queues",
 		        (double)st.waiting);
 		counter(f, "cc_routing_acd_agents", "gauge", "agents the ACD knows", (double)st.agents);
+		counter(f, "cc_routing_acd_sticky_callers", "gauge",
+		        "callers in the sticky-agent maps (at most 100000 per tenant)", (double)st.sticky);
 		counter(f, "cc_routing_acd_ready", "gauge", "agents ready now", (double)st.ready);
 		counter(f, "cc_routing_acd_reserved", "gauge", "agents reserved or ringing now",
 		        (double)st.reserved);
@@ -420,6 +423,12 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		counter(f, "cc_routing_acd_requests_refused_total", "counter",
 		        "ACD requests refused: malformed, or naming a call of another tenant or mediad",
 		        (double)as.refused);
+		counter(f, "cc_routing_acd_config_left_out_total", "counter",
+		        "queues, agents, VIPs, pause reasons the loader left out of the ACD (logged)",
+		        (double)rt_model_acd_left_out());
+		counter(f, "cc_routing_acd_requests_untracked_total", "counter",
+		        "of them, naming a call routingd neither follows nor holds for that tenant and mediad",
+		        (double)as.untracked);
 		counter(f, "cc_routing_acd_sent_total", "counter", "requests sent to mediad",
 		        (double)as.sent);
 		counter(f, "cc_routing_acd_resent_total", "counter", "requests to mediad sent again",
@@ -436,6 +445,10 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		        "reconciliations against a mediad's calls", (double)as.reconciles);
 		counter(f, "cc_routing_acd_registrations_total", "counter",
 		        "phone registrations told to the ACD", (double)as.registrations);
+		counter(f, "cc_routing_acd_answers_kept", "gauge",
+		        "ACD answers kept by request id for retries (at most 4096)", (double)as.cached);
+		counter(f, "cc_routing_acd_answers_evicted_total", "counter",
+		        "ACD answers dropped before 60 s to keep that bound", (double)as.cache_evicted);
 	}
 	if (r->sweep) {
 		counter(f, "cc_routing_sweeps_total", "counter", "sweeps run", (double)rt_sweep_runs(r->sweep));

@@ -89,6 +89,7 @@ struct rt_model {
 	struct rt_trunk *outbound;   /* first trunk with an outbound address */
 	struct cc_map refused;       /* platform-wide refused destination prefixes */
 	size_t n_agents;             /* for the log line after a load */
+	uint64_t generation;         /* 1, 2, ... per model made, never reused (its address may be) */
 };
 
 #endif

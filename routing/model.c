@@ -7,13 +7,18 @@
 #include "log.h"
 #include "model_acd.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+/* models are made on the loader's thread and read on the loop's */
+static atomic_uint_least64_t generations;
 
 struct rt_model *rt_model_new(void)
 {
 	struct rt_model *m = calloc(1, sizeof(*m));
 
 	CC_BUG_ON(!m);
+	m->generation = atomic_fetch_add(&generations, 1) + 1;
 	/* keys are the numbers' digits and the tenants' ids: a patch clones
 	 * these maps with one memcpy, not a million copies of their keys */
 	cc_map_init_borrowed(&m->numbers);

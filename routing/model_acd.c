@@ -16,6 +16,12 @@
 #include <string.h>
 
 static atomic_uint_least64_t versions;
+static atomic_uint_least64_t left_out;   /* rows left out, every load (the loader's thread) */
+
+uint64_t rt_model_acd_left_out(void)
+{
+	return atomic_load(&left_out);
+}
 
 static const char *const default_pause[] = { "break", "lunch", "meeting", "training",
                                              "missed_calls" };
@@ -148,8 +154,10 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 		    !fits(val(r, i, 10) ? val(r, i, 10) : "", ACD_NAME_MAX) ||
 		    !fits(PQgetvalue(r, i, 11), ACD_NAME_MAX) ||
 		    !skills_of(PQgetvalue(r, i, 16), qc.required, &qc.n_required)) {
-			CC_WARN("queue %s of tenant %s does not fit the ACD: left out", PQgetvalue(r, i, 1),
-			        t->id);
+			CC_WARN("queue %s of tenant %s does not fit the ACD (a name, a strategy, or more "
+			        "than %d required skills of levels 1..5): left out", PQgetvalue(r, i, 1),
+			        t->id, ACD_SKILLS_MAX);
+			atomic_fetch_add(&left_out, 1);
 			continue;
 		}
 		snprintf(qc.id, sizeof(qc.id), "%s", PQgetvalue(r, i, 1));
@@ -195,8 +203,10 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 		if (!fits(PQgetvalue(r, i, 2), ACD_EXT_MAX) ||
 		    !fits(val(r, i, 4) ? val(r, i, 4) : "", ACD_NAME_MAX) ||
 		    !skills_of(PQgetvalue(r, i, 3), ac.skills, &ac.n_skills)) {
-			CC_WARN("agent %s of tenant %s does not fit the ACD: left out", PQgetvalue(r, i, 1),
-			        t->id);
+			CC_WARN("agent %s of tenant %s does not fit the ACD (its extension, team, or more "
+			        "than %d skills of levels 1..5): left out", PQgetvalue(r, i, 1), t->id,
+			        ACD_SKILLS_MAX);
+			atomic_fetch_add(&left_out, 1);
 			continue;
 		}
 		snprintf(ac.id, sizeof(ac.id), "%s", PQgetvalue(r, i, 1));
@@ -246,10 +256,16 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 		struct acd_vip v = { 0 };
 
-		if (!t || !fits(PQgetvalue(r, i, 1), sizeof(v.e164)) ||
-		    !fits(val(r, i, 3) ? val(r, i, 3) : "", ACD_EXT_MAX) ||
-		    !fits(val(r, i, 4) ? val(r, i, 4) : "", ACD_NAME_MAX))
+		if (!t)
 			continue;
+		if (!fits(PQgetvalue(r, i, 1), sizeof(v.e164)) ||
+		    !fits(val(r, i, 3) ? val(r, i, 3) : "", ACD_EXT_MAX) ||
+		    !fits(val(r, i, 4) ? val(r, i, 4) : "", ACD_NAME_MAX)) {
+			CC_WARN("VIP %.32s of tenant %s does not fit the ACD: left out",
+			        PQgetvalue(r, i, 1), t->id);
+			atomic_fetch_add(&left_out, 1);
+			continue;
+		}
 		snprintf(v.e164, sizeof(v.e164), "%s", PQgetvalue(r, i, 1));
 		v.priority = atoi(PQgetvalue(r, i, 2));
 		snprintf(v.agent, sizeof(v.agent), "%s", val(r, i, 3) ? val(r, i, 3) : "");
@@ -268,8 +284,14 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
 
-		if (!t || !fits(PQgetvalue(r, i, 1), ACD_NAME_MAX))
+		if (!t)
 			continue;
+		if (!fits(PQgetvalue(r, i, 1), ACD_NAME_MAX)) {
+			CC_WARN("pause reason %.64s... of tenant %s does not fit the ACD: left out",
+			        PQgetvalue(r, i, 1), t->id);
+			atomic_fetch_add(&left_out, 1);
+			continue;
+		}
 		struct acd_tenant_cfg *c = rt_model_acd(t);
 
 		c->pause_reasons = realloc(c->pause_reasons, (c->n_pause_reasons + 1) * ACD_NAME_MAX);

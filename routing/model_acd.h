@@ -11,5 +11,9 @@
  * tenant filter). CC_OK, or CC_ERROR with *err set. */
 int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *sql, const char *col, char **err),
                       void *ctx, char **err);
+/* Rows (queues, agents, VIPs, pause reasons) loads left out so far because
+ * they do not fit the ACD (e.g. more than ACD_SKILLS_MAX skills); each is
+ * logged. Counted at every load that meets it. */
+uint64_t rt_model_acd_left_out(void);
 
 #endif

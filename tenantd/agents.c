@@ -49,7 +49,7 @@ static json_t *row(const PGresult *res, int i)
  * 1..100, a team for reports. */
 static int check_skills(struct tn_req *r, json_t *v, char **err)
 {
-	return tn_check_levels(v, 1, 5, err);
+	return tn_check_skills(v, err);
 }
 
 static int check_queues(struct tn_req *r, json_t *v, char **err)

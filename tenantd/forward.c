@@ -57,6 +57,7 @@ struct tn_fwd {
 	void *arg;
 	/* tn_ask_routingd: an ACD request, answered in routingd's form */
 	bool acd;
+	char tenant[CC_UUID_LEN];     /* whose (its share of the ACD asks) */
 	json_t *(*pick)(json_t *reply);
 };
 
@@ -325,6 +326,18 @@ void tn_forward(struct tn_req *r, const char *subject, json_t *body, void (*afte
 }
 
 #define TN_ACD_ASKS_MAX 64
+#define TN_ACD_ASKS_PER_TENANT 16    /* so one tenant cannot take all 64 */
+
+/* the tenant's ACD requests waiting for routingd (at most 64 to count) */
+static int acd_asks_of(const char *tenant)
+{
+	const struct tn_fwd *f;
+	int n = 0;
+
+	TAILQ_FOREACH(f, &flight, flight_link)
+		n += f->acd && strcmp(f->tenant, tenant) == 0;
+	return n;
+}
 
 void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
                      json_t *(*pick)(json_t *reply))
@@ -332,6 +345,26 @@ void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
 	char id[CC_UUID_LEN];
 	struct tn_fwd *f;
 
+	if (acd_asks_of(r->tenant.id) >= TN_ACD_ASKS_PER_TENANT) {
+		char msg[128], *text;
+		json_t *e;
+
+		snprintf(msg, sizeof(msg), "this tenant has %d ACD requests waiting for routingd "
+		         "(the most allowed); retry shortly", TN_ACD_ASKS_PER_TENANT);
+		e = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_requests", "message", msg);
+		text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		CC_BUG_ON(!text);
+		json_decref(body);
+		json_decref(e);
+		/* 429, not the global 503: the others' requests still go */
+		char *line = cc_sprintf("%s\n", text);
+
+		CC_BUG_ON(!line);
+		tn_reply_raw(r, 429, "application/json", line, "Retry-After", "1", NULL);
+		free(line);
+		free(text);
+		return;
+	}
 	if (acd_in_flight >= TN_ACD_ASKS_MAX) {
 		json_decref(body);
 		return tn_error(r, 503, "unavailable", NULL,
@@ -350,6 +383,7 @@ void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
 	json_decref(body);
 	CC_BUG_ON(!f->payload);
 	f->acd = true;
+	snprintf(f->tenant, sizeof(f->tenant), "%s", r->tenant.id);
 	f->pick = pick;
 	f->timeout_ms = r->d->cfg.acd_timeout_ms;
 	acd_in_flight++;

@@ -33,7 +33,7 @@ static const char *const STRATEGIES[] = {
 	"skills", NULL,
 };
 
-#define TN_MAX_SKILLS 32
+#define TN_MAX_LEVELS 32             /* names of a levels object (an agent's queues) */
 
 static const char COLS[] = "id, name, strategy, ring_timeout_s, wrapup_s, max_wait_s, max_size, "
 	"overflow_type, overflow_target, overflow_prompt, music, announce_position, announce_wait, "
@@ -156,14 +156,14 @@ static int check_overflow_type(struct tn_req *r, json_t *v, char **err)
 	return cc_fail(err, "must be one of queue, agent, number, flow, hangup");
 }
 
-/* {"name": 1..5}: skill names of the code form, at most TN_MAX_SKILLS */
+/* {"name": lo..hi}: names of the code form, at most TN_MAX_LEVELS */
 int tn_check_levels(json_t *v, int lo, int hi, char **err)
 {
 	const char *k;
 	json_t *lv;
 
-	if (json_object_size(v) > TN_MAX_SKILLS)
-		return cc_fail(err, "may name at most %d", TN_MAX_SKILLS);
+	if (json_object_size(v) > TN_MAX_LEVELS)
+		return cc_fail(err, "may name at most %d", TN_MAX_LEVELS);
 	json_object_foreach(v, k, lv) {
 		if (!tn_code_ok(k, 63))
 			return cc_fail(err, "has a name of the wrong form (1 to 63 of a-z, 0-9, '_' "
@@ -174,9 +174,16 @@ int tn_check_levels(json_t *v, int lo, int hi, char **err)
 	return CC_OK;
 }
 
+int tn_check_skills(json_t *v, char **err)
+{
+	if (json_object_size(v) > TN_ACD_SKILLS_MAX)
+		return cc_fail(err, "may name at most %d skills (the ACD's limit)", TN_ACD_SKILLS_MAX);
+	return tn_check_levels(v, 1, 5, err);
+}
+
 static int check_skills(struct tn_req *r, json_t *v, char **err)
 {
-	return tn_check_levels(v, 1, 5, err);
+	return tn_check_skills(v, err);
 }
 
 /* true / false, or {"enabled"?, "retries"?, "interval_s"?} */

@@ -32,7 +32,9 @@
  * send the connection is suspended, not polled, until an event or a
  * heartbeat resumes it. A client that reads slower than its events come
  * is cut off once CC_SSE_BUFFER (1 MiB) waits for it (it resumes with
- * Last-Event-ID; nothing is lost, JetStream keeps the events).
+ * Last-Event-ID; nothing is lost, JetStream keeps the events). What was
+ * sent is dropped as it goes (ssebuf.h), so a stream open for days holds
+ * what waits for its client, not everything it ever sent.
  *
  * At most CC_API_EVENT_STREAMS (5) streams per tenant at once: one more
  * is 429.
@@ -50,6 +52,7 @@
 #include "api.h"
 #include "cc.h"
 #include "log.h"
+#include "ssebuf.h"
 #include "tenantd.h"
 
 #define CC_SSE_BUFFER (1024 * 1024)
@@ -66,8 +69,7 @@ struct sse {
 	bool ending;                 /* loop only: tenantd stops */
 	atomic_int refs;             /* the loop's and the subscription's */
 	/* under lock: the NATS thread writes, the loop reads */
-	char *buf;
-	size_t len, off;
+	struct sse_buf out;          /* compacted as it is sent (ssebuf.h) */
 	bool overflow;
 	uint64_t last[2];            /* call, agent: the last sequence sent */
 	char err[160];               /* of the subscribe (worker) */
@@ -85,7 +87,7 @@ static void unref(struct sse *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	free(s->buf);
+	sse_buf_free(&s->out);
 	free(s);
 }
 
@@ -124,19 +126,11 @@ static void on_msg(natsConnection *c, natsSubscription *sub, natsMsg *msg, void 
 		                  (unsigned long long)s->last[0], (unsigned long long)s->last[1],
 		                  type, text);
 	}
-	if (!s->overflow && s->len - s->off + strlen(line) > CC_SSE_BUFFER) {
-		s->overflow = true;
-		wakeup = true;
-	} else if (!s->overflow) {
-		size_t n = strlen(line);
-		char *nb = realloc(s->buf, s->len + n);
+	if (!s->overflow) {
+		int rc = sse_buf_append(&s->out, line, strlen(line), CC_SSE_BUFFER);
 
-		if (nb) {
-			memcpy(nb + s->len, line, n);
-			s->buf = nb;
-			s->len += n;
-			wakeup = true;
-		}
+		s->overflow = rc == ENOSPC;
+		wakeup = rc != ENOMEM;
 	}
 	pthread_mutex_unlock(&lock);
 	if (wakeup && write(wake[1], "x", 1) < 0 && errno != EAGAIN)
@@ -255,13 +249,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 
 	pthread_mutex_lock(&lock);
 	overflow = s->overflow;
-	if (!overflow && s->len > s->off) {
-		n = s->len - s->off < max ? s->len - s->off : max;
-		memcpy(out, s->buf + s->off, n);
-		s->off += n;
-		if (s->off == s->len)
-			s->off = s->len = 0;
-	}
+	if (!overflow)
+		n = sse_buf_take(&s->out, out, max);
 	pthread_mutex_unlock(&lock);
 	if (overflow) {
 		CC_INFO("events: a client of tenant %s reads too slowly; its stream ends", s->tenant);
@@ -307,7 +296,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		bool has;
 
 		pthread_mutex_lock(&lock);
-		has = s->len > s->off || s->overflow;
+		has = sse_buf_waiting(&s->out) || s->overflow;
 		pthread_mutex_unlock(&lock);
 		if (has)
 			resume(s);

@@ -139,6 +139,12 @@ int tn_prompt_exists(struct tn_req *r, const char *name);
 bool tn_code_ok(const char *s, size_t max);
 /* v is {"name": level}: names of the code form, at most 32, levels lo..hi. */
 int tn_check_levels(json_t *v, int lo, int hi, char **err);
+/* The ACD runtime's limit of skills of one agent or queue (routing/acd.h
+ * ACD_SKILLS_MAX): more would be 200 here and left out by routingd. */
+#define TN_ACD_SKILLS_MAX 16
+/* v is an agent's or a queue's skills: tn_check_levels 1..5, at most
+ * TN_ACD_SKILLS_MAX. */
+int tn_check_skills(json_t *v, char **err);
 /* 1 if code is in the tenant's list (table cc.pause_reasons or
  * cc.disposition_codes; the defaults when it has none), 0 if not,
  * CC_ERROR after answering a database error (lists.c). */

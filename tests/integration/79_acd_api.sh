@@ -87,6 +87,10 @@ refused queue_skill_level_6 422 required_skills POST /v1/tenants/acme/queues '{"
 refused queue_skill_level_0 422 required_skills POST /v1/tenants/acme/queues '{"name":"q1","required_skills":{"repair":0}}'
 refused queue_skill_bad_name 422 required_skills POST /v1/tenants/acme/queues '{"name":"q1","required_skills":{"Re pair":2}}'
 refused queue_skill_not_int 422 required_skills POST /v1/tenants/acme/queues '{"name":"q1","required_skills":{"repair":"2"}}'
+# the ACD takes 16 skills of a queue or an agent (routing/acd.h): one more
+# is refused here, not left out by routingd after a 200
+skills_n() { local o= i; for i in $(seq 1 "$1"); do o="$o${o:+,}\"s$i\":1"; done; echo "{$o}"; }
+refused queue_17_skills 422 required_skills POST /v1/tenants/acme/queues "{\"name\":\"q1\",\"required_skills\":$(skills_n 17)}"
 refused queue_bad_name 422 name POST /v1/tenants/acme/queues '{"name":"Bad Name"}'
 refused queue_long_name 422 name POST /v1/tenants/acme/queues "{\"name\":\"$(printf 'a%.0s' {1..64})\"}"
 refused queue_overflow_itself 422 overflow.name POST /v1/tenants/acme/queues '{"name":"q1","overflow":{"type":"queue","name":"q1"}}'
@@ -198,6 +202,17 @@ agent_refused agent_queue_other_tenants queues.beta-only PATCH 1003 '{"name":"Re
 agent_refused agent_bad_team team PATCH 1003 '{"team":"North Team"}'
 agent_refused agent_post_queue_other_tenants queues.beta-only POST - '{"extension":"1004","name":"A","password":"acme-pass-1004","queues":{"beta-only":1}}'
 check agent_post_refused_no_subscriber [ "$(sql "SELECT count(*) FROM kamailio.subscriber WHERE username = '1004'")" = 0 ]
+agent_refused agent_17_skills skills PATCH 1003 "{\"skills\":$(skills_n 17)}"
+api PATCH /v1/tenants/acme/agents/1003 "${KEY[acme]}" "{\"skills\":$(skills_n 16)}"
+check agent_16_skills_200 [ "$HTTP" = 200 -a "$(jr '.skills | length')" = 16 ]
+# a row the API would refuse now (17 skills, written before the limit) is
+# left out by routingd, logged and counted, not dropped silently
+lo0=$(routing_metric cc_routing_acd_config_left_out_total)
+sql "UPDATE cc.agents SET skills = '$(skills_n 17)'::jsonb WHERE tenant_id = '${TID[acme]}' AND extension = '1003'" > /dev/null
+api PATCH /v1/tenants/acme/agents/1002 "${KEY[acme]}" '{"name":"Agent 1002"}'   # the tenant's notice: reloaded
+left_out_past() { [ "$(routing_metric cc_routing_acd_config_left_out_total)" -gt "${lo0:-0}" ]; }
+check agent_17_skills_left_out_counted wait_for 10 left_out_past
+check agent_17_skills_left_out_logged grep -q "agent .* does not fit the ACD .*: left out" "$CC_VAR/log/routingd.log"
 api PATCH /v1/tenants/acme/agents/1003 "${KEY[acme]}" '{"queues":{"s-random":5},"team":null,"skills":{"english":4}}'
 check agent_patch_replaces_memberships [ "$HTTP" = 200 -a "$(jr '.queues | keys | join(",")')" = s-random -a "$(jr .team)" = null \
 	-a "$(jr '.skills | keys | join(",")')" = english ]
@@ -429,6 +444,28 @@ if [ "$HTTP" = 200 ]; then
 else
 	echo "# skip: routingd has no ACD yet (h-wire): PUT state answered $HTTP"
 fi
+# one tenant cannot take every ACD request tenantd makes (64): 16 of each
+# tenant wait for routingd at once, one more is 429 with Retry-After, and
+# another tenant's request still goes (issue 14)
+RPID=$(cat "$CC_VAR/run/routingd.pid")
+kill -STOP "$RPID"           # subscribed but silent: each request waits its 1.5 s
+rm -f "$CC_VAR"/ask.*
+ASK_PIDS=
+for i in $(seq 1 20); do
+	curl -sk -D "$CC_VAR/ask.$i.h" -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer ${KEY[acme]}" \
+		"$API/v1/tenants/acme/agents/1001/state" > "$CC_VAR/ask.$i" &
+	ASK_PIDS="$ASK_PIDS $!"
+done
+sleep 0.7
+api GET /v1/tenants/beta/agents/2001/state "${KEY[beta]}"
+B_HTTP=$HTTP B_MSG=$(jr .error.message)
+wait $ASK_PIDS
+kill -CONT "$RPID"
+n429=$(cat "$CC_VAR"/ask.[0-9] "$CC_VAR"/ask.[0-9][0-9] | grep -c '^429$')
+check acd_asks_tenant_cap_429 [ "$n429" = 4 ]
+check acd_asks_429_retry_after [ "$(grep -il '^Retry-After: 1' "$CC_VAR"/ask.*.h | wc -l)" = "$n429" ]
+check acd_asks_other_tenant_still_asks [ "$B_HTTP" = 503 ] && check acd_asks_other_tenant_waited_for_routingd grep -q 'did not answer' <<< "$B_MSG"
+[ "$B_HTTP" = 503 ] || echo "# beta: HTTP $B_HTTP $B_MSG"
 "$TOP/ops/stack.sh" stop routingd > /dev/null 2>&1
 state acme 1001 '{"state":"ready"}'
 check state_routingd_away_503 [ "$HTTP" = 503 ]

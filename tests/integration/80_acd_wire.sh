@@ -44,16 +44,20 @@ ANS=$(as mediad cc.rpc.route.acd.enqueue "{\"id\":\"e-3\",\"instance\":\"1111111
 check enqueue_unknown_tenant_refused [ "$(field .ok)" = false ]
 ANS=$(as mediad cc.rpc.route.acd.enqueue "{\"id\":\"e-4\",\"instance\":\"11111111-0000-4000-8000-000000000001\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"queue\":\"repair\",\"skills\":{\"repair\":7}}")
 check enqueue_skill_level_7_refused [ "$(field .ok)" = false ]
-ANS=$(as mediad cc.rpc.route.acd.enqueue "{\"id\":\"e-5\",\"instance\":\"11111111-0000-4000-8000-000000000001\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"queue\":\"nosuch\"}")
-check enqueue_no_such_queue [ "$(field .ok) $(field .why)" = "false no such queue" ]
+# a call routingd never sent to a mediad is no caller (issue 14: phantom
+# callers), whatever the queue
+u0=$(routing_metric cc_routing_acd_requests_untracked_total)
+ANS=$(as mediad cc.rpc.route.acd.enqueue "{\"id\":\"e-5\",\"instance\":\"11111111-0000-4000-8000-000000000001\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"queue\":\"repair\"}")
+check enqueue_invented_call_refused [ "$(field .ok)" = false ]
+expect_eq invented_call_counted "$(routing_metric cc_routing_acd_requests_untracked_total)" "$((u0 + 1))"
 ANS=$(as mediad cc.rpc.route.acd.callback "{\"id\":\"c-1\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"number\":\"+1900; DROP\"}")
-check callback_not_a_number [ "$(field .ok) $(field .why)" = "false not a number" ]
+check callback_of_invented_call_refused [ "$(field .ok)" = false ]
 ANS=$(as mediad cc.rpc.route.acd.result "{\"id\":\"r-1\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"result\":\"exploded\"}")
 check result_unknown_kind_refused [ "$(field .ok)" = false ]
 # a retry (the same id) is answered from the cache, applied once
 before=$(routing_metric cc_routing_acd_requests_repeated_total)
 ANS=$(as mediad cc.rpc.route.acd.enqueue "{\"id\":\"e-5\",\"instance\":\"11111111-0000-4000-8000-000000000001\",\"call\":\"$(uuid)\",\"tenant\":\"$A\",\"queue\":\"other\"}")
-check retry_same_answer [ "$(field .ok) $(field .why)" = "false no such queue" ]
+check retry_same_answer [ "$(field .ok) $(field .why)" = "false malformed, or not a call of this media server and tenant" ]
 expect_eq retry_counted "$(routing_metric cc_routing_acd_requests_repeated_total)" "$((before + 1))"
 # tenantd's questions: an unknown agent 404, a state one may not ask 422,
 # another tenant's queue 404

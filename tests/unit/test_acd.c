@@ -454,6 +454,48 @@ TEST(sticky_within_and_after_window)
 	done();
 }
 
+static uint64_t sticky_n(void)
+{
+	struct acd_stats st;
+
+	acd_stats(A, &st);
+	return st.sticky;
+}
+
+/* issue 14: the sticky map never shrank. At most ACD_STICKY_MAX callers
+ * per tenant (the oldest answer goes first); callers answered longer ago
+ * than the longest within_days go at the next prune; no sticky queue, none */
+TEST(sticky_map_bounded_and_pruned)
+{
+	char caller[32];
+
+	setup();
+	struct acd_queue_cfg *q = h_queue(&C, "q", ACD_LONGEST_IDLE);
+	q->sticky_within_days = 30;
+	h_agent(&C, "1001", "q", NULL);
+	acd_configure(A, &C.t, T0);
+	ASSERT_EQ_INT(set(T1, "1001", ACD_NOT_READY, "break", T0), 0);
+	for (int i = 0; i < ACD_STICKY_MAX + 10; i++) {
+		snprintf(caller, sizeof(caller), "+86139%08d", i);
+		acd_sticky_seed(A, T1, caller, "1001", T0 - 20 * 86400 * S + i);
+	}
+	ASSERT_EQ_INT(sticky_n(), ACD_STICKY_MAX);
+	enq("c1", "q", "+8613900000000", T0 + S);                /* the oldest: dropped */
+	ASSERT(!json_object_get(last_event("queued"), "sticky"));
+	enq("c2", "q", "+8613900000010", T0 + 2 * S);            /* the oldest kept */
+	ASSERT_EQ_STR(s_of(last_event("queued"), "sticky"), "1001");
+	/* 11 days on, every seed is past 30 days: pruned by the tick */
+	acd_tick(A, T0 + 11 * 86400 * S);
+	ASSERT_EQ_INT(sticky_n(), 0);
+	/* sticky turned off: nothing kept, nothing learnt */
+	acd_sticky_seed(A, T1, "+8613900000001", "1001", T0 + 11 * 86400 * S);
+	ASSERT_EQ_INT(sticky_n(), 1);
+	q->sticky_within_days = 0;
+	acd_configure(A, &C.t, T0 + 11 * 86400 * S + 1);
+	ASSERT_EQ_INT(sticky_n(), 0);
+	done();
+}
+
 TEST(overflow_on_time)
 {
 	setup();
@@ -678,6 +720,51 @@ TEST(busy_on_other_calls)
 	ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
 	ASSERT_EQ_STR(last()->agents[0], "1002");
 	ASSERT_EQ_INT(R.n_cancels, 1);
+	done();
+}
+
+/* issue 14: more than ACD_BUSY_MAX other calls at once lost count (the
+ * 9th was dropped, so the agent turned ready with it still up); beyond
+ * the ids kept they are counted, and the agent is busy until every one ended */
+TEST(busy_beyond_tracked_calls)
+{
+	char call[32];
+	int n = ACD_BUSY_MAX + 3;
+
+	setup();
+	h_queue(&C, "q", ACD_LONGEST_IDLE);
+	h_agent(&C, "1001", "q", NULL);
+	acd_configure(A, &C.t, T0);
+	ready("1001", T0);
+	for (int i = 0; i < n; i++) {
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, true, T0 + 1 + i);
+		check(T0 + 1 + i);
+	}
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	/* the first ACD_BUSY_MAX end: still on the three others */
+	for (int i = 0; i < ACD_BUSY_MAX; i++) {
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, false, T0 + 100 + i);
+		check(T0 + 100 + i);
+		ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	}
+	enq("c1", "q", "", T0 + 200);
+	ASSERT_EQ_INT(R.n_offers, 0);                            /* busy: no offer */
+	acd_agent_set(A, T1, "1001", ACD_READY, NULL, T0 + 201, NULL); /* asking ready: still busy */
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+	for (int i = ACD_BUSY_MAX; i < n; i++) {
+		ASSERT_EQ_INT(state(T1, "1001"), ACD_ON_CALL);
+		snprintf(call, sizeof(call), "other-%d", i);
+		acd_agent_busy(A, T1, "1001", call, false, T0 + 300 + i);
+		check(T0 + 300 + i);
+	}
+	/* every call over: ready, and the caller is offered at once */
+	ASSERT_EQ_INT(R.n_offers, 1);
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_RESERVED);
+	/* an end never started changes nothing */
+	acd_agent_busy(A, T1, "1001", "never", false, T0 + 400);
+	ASSERT_EQ_INT(state(T1, "1001"), ACD_RESERVED);
 	done();
 }
 
@@ -1086,7 +1173,7 @@ TEST(reconfigure_keeps_runtime)
 TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(round_robin),
           T(fewest_calls), T(least_talk_time), T(random), T(skills_best_proficiency_then_idle),
           T(membership_priority), T(vip_ahead_of_five_and_dedicated_agent),
-          T(sticky_within_and_after_window), T(overflow_on_time), T(overflow_on_size_to_queue),
+          T(sticky_within_and_after_window), T(sticky_map_bounded_and_pruned), T(busy_beyond_tracked_calls), T(overflow_on_time), T(overflow_on_size_to_queue),
           T(overflow_cycle_ends), T(rona_and_missed_calls), T(reservation_not_taken_is_released),
           T(stale_epochs_ignored), T(pending_states_at_call_end), T(wrapup_then_ready_and_early_end),
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),

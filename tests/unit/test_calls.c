@@ -371,6 +371,48 @@ TEST(acd_queue_number_busy_and_registrations)
 	rt_model_free(model);
 }
 
+/* issue 14: the SIP domain -> tenant map was rebuilt when the model's
+ * address changed; a new model allocated where the freed one was (malloc
+ * hands the same block back) kept the old map, so a registration of a
+ * domain now beta's reached acme's ACD. Keyed by the model's generation. */
+TEST(domain_map_follows_model_generation)
+{
+	struct rt_model *model = rt_model_new();
+	struct rt_calls c = { .model = &model, .publish = keep, .agent_busy = on_busy,
+	                      .agent_reg = on_reg };
+	uintptr_t old;
+
+	cc_log_level = CC_LOG_ERR;
+	rt_model_add_tenant(model, ACME, "acme", "acme.cc.test", true);
+	rt_limits_init(&c.limits);
+	c.media = rt_media_new(NULL, NULL, NULL, 3000);
+	n_acd = 0;
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"kind\":\"reg\",\"domain\":\"acme.cc.test\",\"user\":\"1001\",\"expires\":300}"));
+	ASSERT_EQ_INT(n_acd, 1);
+	ASSERT_EQ_STR(acd_log[0], "reg 1001 acme");
+	/* the domain moves to beta in the next model, made where the old one
+	 * was: its contents swapped into the old block (what malloc may do) */
+	struct rt_model *next = rt_model_new(), tmp;
+
+	rt_model_add_tenant(next, BETA, "beta", "acme.cc.test", true);
+	old = (uintptr_t)model;
+	tmp = *model;
+	*model = *next;
+	*next = tmp;
+	rt_model_free(next);
+	ASSERT((uintptr_t)model == old);
+	n_acd = 0;
+	json_decref(ask(&c, "{\"ev\":\"reg\",\"kind\":\"reg\",\"domain\":\"acme.cc.test\",\"user\":\"1001\",\"expires\":300}"));
+	ASSERT_EQ_INT(n_acd, 1);
+	ASSERT_EQ_STR(acd_log[0], "reg 1001 " BETA);
+	json_decref(kept);
+	kept = NULL;
+	rt_calls_free(&c);
+	rt_media_free(c.media);
+	rt_limits_free(&c.limits);
+	rt_model_free(model);
+}
+
 /* mediad's "arrived" (RFC 3339) read as ms; anything else refused */
 TEST(acd_time_read)
 {
@@ -388,4 +430,4 @@ TEST(acd_time_read)
 }
 
 TEST_LIST(T(acd_time_read), T(progress_tenant_never_bends_subject), T(question_needs_ti_and_tl), T(media_answer_and_legs),
-          T(acd_queue_number_busy_and_registrations))
+          T(acd_queue_number_busy_and_registrations), T(domain_map_follows_model_generation))
