@@ -13,6 +13,11 @@
 # `transferred` and the record's `transfers`. Refusals: another tenant's
 # agent or queue (422), another tenant's key (404), a call not bridged
 # (409), a number for a tenant that may not call out (422).
+#
+# Blind transfer by a REFER from the agent's phone (baresip's `transfer`)
+# through Kamailio to mediad: 202, NOTIFY (Event: refer), the same as the
+# API's; a Refer-To of another domain is 403. A REFER from a carrier, or
+# from a phone towards a carrier, stays 403 at Kamailio.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -64,7 +69,7 @@ check pstn_enabled pstn_enable acme "$NF"
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
 
-CASES="q ag num"
+CASES="q ag num rx ref"
 declare -A FROM
 n=30
 for c in $CASES; do
@@ -74,7 +79,7 @@ for c in $CASES; do
 	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
-check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-num]}"
+check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-ref]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/250.wav" 1002 acme.cc.test acme-pass-1002
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
@@ -240,5 +245,50 @@ check num_pstn_ok wait_for 20 eval '[ "$(cat "$SIPW/pstn-x.rc" 2>/dev/null)" = 0
 check num_event wait_for 15 xfer_ev_is "$CALL" "1001 number +8613700000001 blind"
 check num_record wait_for 30 rec_is "${FROM[num]}" "transfers" "1"
 check a1_ready_after state 1001 ready
+
+# ------------------------------------ blind, by a REFER from the agent's phone
+# (baresip's `transfer`: REFER in the dialog of mediad's acd leg, through
+# Kamailio). A Refer-To of another domain is refused (403; baresip then
+# ends its call itself); then, on the next call, to extension 1002.
+check ref_a2_ready state 1002 ready      # ready in "back" only: not offered front's caller
+answered_by_a1 rx
+bs_cmd a1 transfer "sip:1002@beta.cc.test"
+check rx_other_domain_403 wait_for 10 grep -q "agent 1001's REFER names another domain" "$MLOG"
+check rx_phone_got_403 wait_for 10 grep -aq "transfer failed: 403" "$SIPW/bs/a1/out"
+hangup rx
+check rx_no_transfer [ -z "$(xfer_ev "$CALL")" ]
+check rx_record wait_for 30 rec_is "${FROM[rx]}" "transfers" "0"
+answered_by_a1 ref
+e1=$(ended_n a1) a20=$(answered_n a2)
+bs_cmd a1 transfer "sip:1002@acme.cc.test"
+check ref_accepted wait_for 10 grep -q "agent 1001 REFERs the call to agent 1002" "$MLOG"
+check ref_a1_leg_ended wait_for 10 ended_past a1 "$e1"
+check ref_a2_answers wait_for 20 n_is_past a2 "$a20"
+sleep 4
+hangup ref
+wait_for 10 bs_ended a2
+sleep 0.5
+echo "# caller heard: $(labels "$(heard ref)")"
+check ref_caller_heard_1001_then_1002 in_order "$(heard ref)" 'a.*b'
+check ref_1002_hears_caller has_freq "$(bs_heard a2)" 700
+check ref_notify_sipfrag grep -aq 'Event: refer' "$SIPW/bs/a1/out"
+check ref_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 blind"
+check ref_record wait_for 30 rec_is "${FROM[ref]}" "transfers" "1"
+
+# --------------- REFER stays refused from and towards a carrier (403, Kamailio)
+CAR=$(pick_port) A3=$(pick_port)
+new_trunk carrier-r "$CAR"
+new_agent acme 1003 acme-pass-1003
+new_number acme +8657100000023 1003
+check refer_trunk_loaded wait_for 20 trunk_known "$CAR"
+check refer_register_1003 sip_register 1003 acme.cc.test acme-pass-1003 "$A3"
+r0=$(kam_stat cc_refused_in_dialog)
+sip_agent "$A3" 1 agent_uas_refer.xml; ua=$AGENT_PID
+check refer_from_carrier_403 sipp_run refer-carrier -sf "$SIPP_DIR/carrier_refer.xml" -s +8657100000023 \
+	-set from +8613800000099 -p "$CAR" -default_behaviors all,-abortunexp -m 1 -d 1000 -timeout 15 -timeout_error
+wait "$ua"; rc=$?
+expect_eq refer_towards_carrier_403 "$rc" 0
+check refer_refusals_counted [ "$(kam_stat cc_refused_in_dialog)" -ge $((r0 + 2)) ]
+check sse_beta_sees_no_transfer not grep -q '^event: transferred' "$SIPW/sse-beta.out"
 
 exit $FAILED
