@@ -18,6 +18,14 @@
 # through Kamailio to mediad: 202, NOTIFY (Event: refer), the same as the
 # API's; a Refer-To of another domain is 403. A REFER from a carrier, or
 # from a phone towards a carrier, stays 403 at Kamailio.
+#
+# Consult transfer by the API ("mode":"consult"): the caller hears the
+# queue's music while 1001 and 1002 talk (neither hears the caller, the
+# caller neither), then complete (the caller with 1002, 1001 to wrap-up),
+# or cancel (1001 back with the caller); a target not registered sends
+# 1001 back by itself; 1001 hanging up on an answered consult completes
+# it. Events `transferred` kind consult, the record's holds and transfers.
+# (The 120 s deadline is not waited for here.)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -69,7 +77,7 @@ check pstn_enabled pstn_enable acme "$NF"
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
 
-CASES="q ag num rx ref"
+CASES="q ag num rx ref cs cc ch"
 declare -A FROM
 n=30
 for c in $CASES; do
@@ -79,7 +87,7 @@ for c in $CASES; do
 	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
-check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-ref]}"
+check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-ch]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/250.wav" 1002 acme.cc.test acme-pass-1002
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
@@ -290,5 +298,88 @@ wait "$ua"; rc=$?
 expect_eq refer_towards_carrier_403 "$rc" 0
 check refer_refusals_counted [ "$(kam_stat cc_refused_in_dialog)" -ge $((r0 + 2)) ]
 check sse_beta_sees_no_transfer not grep -q '^event: transferred' "$SIPW/sse-beta.out"
+
+# ------------------------------- consult transfer by the API, then complete
+# the caller is held (the queue's music), 1002 is rung and talks with 1001
+# only; complete: the caller with 1002, 1001 to wrap-up
+check cs_a2_away state 1002 not_ready lunch   # rung directly all the same
+answered_by_a1 cs
+e1=$(ended_n a1) a20=$(answered_n a2)
+xfer "$CALL" '{"target":{"type":"agent","name":"1002"},"mode":"consult"}'
+check cs_consult_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cs_a2_answers wait_for 20 n_is_past a2 "$a20"
+xfer "$CALL" '{"target":{"type":"agent","name":"1002"}}'
+check cs_second_transfer_409 [ "$HTTP" = 409 ]
+api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
+check cs_hold_during_consult_409 [ "$HTTP" = 409 ]
+api POST "/v1/tenants/beta/calls/$CALL/transfer/complete" "${KEY[beta]}"
+check cs_complete_other_tenant_404 [ "$HTTP" = 404 ]
+sleep 4
+check cs_a1_still_on_call [ "$(ended_n a1)" = "$e1" ]
+api POST "/v1/tenants/acme/calls/$CALL/transfer/complete" "${KEY[acme]}"
+check cs_complete_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cs_a1_leg_ended wait_for 10 ended_past a1 "$e1"
+check cs_a1_wrapup wait_for 10 state_is 1001 wrapup
+sleep 4
+hangup cs
+wait_for 10 bs_ended a2
+sleep 0.5
+echo "# caller heard: $(labels "$(heard cs)")"
+echo "# 1001 heard: $(labels "$(bs_heard a1)")"
+echo "# 1002 heard: $(labels "$(bs_heard a2)")"
+# the caller: 1001, the music while they consult, then 1002
+check cs_caller_heard_a_music_b in_order "$(heard cs)" 'a.*m.*b'
+check cs_caller_not_1002_before_music not in_order "$(heard cs)" 'b.*m'
+# 1001: the caller, then 1002 (never the music); 1002: 1001, then the caller
+check cs_1001_heard_caller_then_1002 in_order "$(bs_heard a1)" 'c.*b'
+check cs_1001_never_music not has_freq "$(bs_heard a1)" 500
+check cs_1002_heard_1001_then_caller in_order "$(bs_heard a2)" 'a.*c'
+check cs_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 consult"
+check cs_record wait_for 30 rec_is "${FROM[cs]}" "transfers || ' ' || holds || ' ' || (hold_ms > 0)::text" "1 1 true"
+
+# ----------- consult: the target not registered, then cancelled by the API
+check cc_a1_ready state 1001 ready
+answered_by_a1 cc
+e1=$(ended_n a1) a20=$(answered_n a2) e2=$(ended_n a2)
+xfer "$CALL" '{"target":{"type":"agent","name":"1009"},"mode":"consult"}'
+check cc_consult_unregistered_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cc_unregistered_back_with_caller wait_for 15 grep -q "consult transfer to 1009 cancelled: not registered" "$MLOG"
+api POST "/v1/tenants/acme/calls/$CALL/transfer/complete" "${KEY[acme]}"
+check cc_complete_without_consult_409 [ "$HTTP" = 409 ]
+sleep 2
+xfer "$CALL" '{"target":{"type":"agent","name":"1002"},"mode":"consult"}'
+check cc_consult_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cc_a2_answers wait_for 20 n_is_past a2 "$a20"
+sleep 3
+api POST "/v1/tenants/acme/calls/$CALL/transfer/cancel" "${KEY[acme]}"
+check cc_cancel_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cc_a2_leg_ended wait_for 10 ended_past a2 "$e2"
+sleep 4
+check cc_a1_still_on_call [ "$(ended_n a1)" = "$e1" ]
+hangup cc
+wait_for 10 ended_past a1 "$e1"
+sleep 0.5
+echo "# caller heard: $(labels "$(heard cc)")"
+check cc_caller_back_with_1001 in_order "$(heard cc)" 'a.*m.*a'
+check cc_caller_never_1002 not has_freq "$(heard cc)" 250
+check cc_record wait_for 30 rec_is "${FROM[cc]}" "transfers || ' ' || holds" "0 2"
+
+# ---------------- consult: the agent hangs up once the target answered: completed
+check ch_a1_ready state 1001 ready
+answered_by_a1 ch
+e1=$(ended_n a1) a20=$(answered_n a2)
+xfer "$CALL" '{"target":{"type":"agent","name":"1002"},"mode":"consult"}'
+check ch_consult_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check ch_a2_answers wait_for 20 n_is_past a2 "$a20"
+sleep 2
+bs_cmd a1 hangup
+check ch_completed wait_for 10 grep -q "agent 1001 hung up on the consult: completed" "$MLOG"
+sleep 4
+hangup ch
+wait_for 10 bs_ended a2
+sleep 0.5
+echo "# caller heard: $(labels "$(heard ch)")"
+check ch_caller_heard_1002_after in_order "$(heard ch)" 'a.*m.*b'
+check ch_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 consult"
 
 exit $FAILED
