@@ -1298,7 +1298,7 @@ static void on_out_refer(struct sip *sip, const struct sip_msg *msg, void *arg)
 	int err;
 
 	if (!c || c->ended || c->out != o || !c->bridge || !o->acd || c->cb || c->consult ||
-	    c->acd != ACD_BRIDGED) {
+	    c->acd != ACD_BRIDGED || tmr_isrunning(&c->xfer_tmr)) {
 		(void)sip_treply(NULL, sip, msg, 603, "Decline");
 		return;
 	}
@@ -1492,6 +1492,8 @@ static json_t *acd_transfer(struct md_call *c, const json_t *msg)
 		return REFUSE("not bridged");
 	if (c->consult)
 		return REFUSE("a consult transfer is on");
+	if (tmr_isrunning(&c->xfer_tmr))
+		return REFUSE("a transfer is on");
 	c->xfer = t;
 	if (!consult) {
 		tmr_start(&c->xfer_tmr, 0, on_xfer_tmr, c);

@@ -5,6 +5,7 @@
 # "front"; baresip agents answer (1001 plays 330 Hz, 1002 250 Hz); the
 # queues' music is a 500 Hz prompt, so a recording tells who was heard.
 #
+# Hold and unhold by the API (the caller hears the queue's music between).
 # Blind transfers by the API (POST .../calls/{id}/transfer): to the queue
 # "back" (re-enqueued, answered there by 1002), to agent 1002 (rung
 # directly), to a number (dialled out through the carrier with the
@@ -181,6 +182,15 @@ a0=$(answered_n a1)
 check q_a1_ready state 1001 ready
 check q_a1_answers wait_for 20 n_is_past a1 "$a0"
 sleep 3
+# hold by the API: the caller hears the queue's music, then 1001 again
+api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
+check q_hold_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[beta]}"
+check q_hold_other_tenants_key_404 [ "$HTTP" = 404 ]
+sleep 3
+api POST "/v1/tenants/acme/calls/$CALL/unhold" "${KEY[acme]}"
+check q_unhold_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+sleep 3
 # refusals first, while the call is bridged
 xfer "$CALL" '{"target":{"type":"agent","name":"1002"}}' beta
 check q_other_tenants_key_404 [ "$HTTP" = 404 ]
@@ -201,11 +211,11 @@ wait_for 10 bs_ended a2
 sleep 0.5
 echo "# caller heard: $(labels "$(heard q)")"
 echo "# 1002 heard: $(labels "$(bs_heard a2)")"
-check q_caller_heard_1001_then_1002 in_order "$(heard q)" 'a.*b'
+check q_caller_heard_1001_then_1002 in_order "$(heard q)" 'a.*m.*a.*b'
 check q_1002_hears_caller has_freq "$(bs_heard a2)" 700
 check q_event wait_for 15 xfer_ev_is "$CALL" "1001 queue back blind"
 # the record: the queue it ended in, answered, the first agent who answered, one transfer
-check q_record wait_for 30 rec_is "${FROM[q]}" "queue || ' ' || queue_result || ' ' || agent || ' ' || transfers" "back answered 1001 1"
+check q_record wait_for 30 rec_is "${FROM[q]}" "queue || ' ' || queue_result || ' ' || agent || ' ' || transfers || ' ' || holds || ' ' || (hold_ms >= 2500)::text" "back answered 1001 1 1 true"
 check q_requeued_logged grep -q "queued in back" "$MLOG"
 xfer "$CALL" '{"target":{"type":"agent","name":"1002"}}'
 check q_ended_call_404 [ "$HTTP" = 404 ]
