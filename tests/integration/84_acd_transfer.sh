@@ -25,7 +25,8 @@
 # caller neither), then complete (the caller with 1002, 1001 to wrap-up),
 # or cancel (1001 back with the caller); a target not registered sends
 # 1001 back by itself; 1001 hanging up on an answered consult completes
-# it. Events `transferred` kind consult, the record's holds and transfers.
+# it; a number that answers then hangs up sends 1001 back to the caller.
+# Events `transferred` kind consult, the record's holds and transfers.
 # (The 120 s deadline is not waited for here.)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -78,7 +79,7 @@ check pstn_enabled pstn_enable acme "$NF"
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
 
-CASES="q ag num rx ref cs cc ch"
+CASES="q ag num rx ref cs cc cn ch"
 declare -A FROM
 n=30
 for c in $CASES; do
@@ -373,6 +374,27 @@ echo "# caller heard: $(labels "$(heard cc)")"
 check cc_caller_back_with_1001 in_order "$(heard cc)" 'a.*m.*a'
 check cc_caller_never_1002 not has_freq "$(heard cc)" 250
 check cc_record wait_for 30 rec_is "${FROM[cc]}" "transfers || ' ' || holds" "0 2"
+
+# -------- consult to a number: the far end answers, then hangs up: back with the caller
+(cd "$SIPW" && timeout -s KILL 60 sipp -i 127.0.0.1 -mp "$(pick_port 4)" -sf "$SIPP_DIR/pstn_uas_bye.xml" \
+	-p "$PSTN" -m 1 -trace_msg -message_file pstn-c.log -nostdin -timeout 55 > pstn-c.out 2>&1; echo $? > pstn-c.rc) &
+SIPP_PIDS="${SIPP_PIDS:-} $!"
+wait_for 5 eval 'ss -Huan "sport = :$PSTN" | grep -q .'
+check cn_a1_ready state 1001 ready
+answered_by_a1 cn
+e1=$(ended_n a1)
+xfer "$CALL" '{"target":{"type":"number","name":"+8613700000002"},"mode":"consult"}'
+check cn_consult_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cn_dialled_out wait_for 20 grep -q '^INVITE sip:+8613700000002@' "$SIPW/pstn-c.log"
+check cn_target_hung_up_back wait_for 20 grep -q "consult transfer to +8613700000002 cancelled: the target hung up" "$MLOG"
+sleep 3
+check cn_a1_still_on_call [ "$(ended_n a1)" = "$e1" ]
+hangup cn
+wait_for 10 ended_past a1 "$e1"
+sleep 0.5
+echo "# caller heard: $(labels "$(heard cn)")"
+check cn_caller_back_with_1001 in_order "$(heard cn)" 'a.*m.*a'
+check cn_record wait_for 30 rec_is "${FROM[cn]}" "transfers || ' ' || holds" "0 1"
 
 # ---------------- consult: the agent hangs up once the target answered: completed
 check ch_a1_ready state 1001 ready
