@@ -55,6 +55,8 @@ struct md_out {                      /* mem object: an agent or PSTN leg placed 
 	char agent[MD_Q_EXT_MAX];
 	int64_t epoch;
 	char offer[CC_UUID_LEN];
+	struct sipnot *refer;            /* a REFER's subscription (its NOTIFYs) */
+	bool consult;                    /* a consult transfer's target leg */
 };
 
 #define MD_MAX_OWN_FLOWS 4           /* flows made here (X-CC-Queue, routes) per call */
@@ -126,8 +128,12 @@ struct md_call {                     /* mem object */
 	bool cb;
 	struct md_out *agent_out;        /* the agent's answered leg (its session) */
 	bool quiet;                      /* ends without a result (routingd knows) */
-	struct md_q_target xfer;         /* a REFER's target, taken after its 202 */
+	struct md_q_target xfer;         /* a transfer's target (the API's, or a REFER's) */
 	struct tmr xfer_tmr;
+	/* a consult transfer: the caller on hold, the agent talks to the target */
+	struct md_out *consult;          /* the target's leg, ringing or answered */
+	struct md_bridge *cbridge;       /* holds it in the mix once answered */
+	struct tmr consult_tmr;          /* its deadline */
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -193,6 +199,10 @@ static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code);
 static void acd_hold(struct md_call *c, bool on);
 static void acd_enqueue(struct md_call *c, const char *queue, const struct cc_flow_node *node);
 static void cb_customer_failed(struct md_call *c, uint16_t code);
+static void consult_drop(struct md_call *c);
+static void consult_answered(struct md_call *c, struct md_out *o);
+static void consult_failed(struct md_call *c, struct md_out *o, uint16_t code);
+static void consult_complete(struct md_call *c);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -236,7 +246,10 @@ static void call_destructor(void *arg)
 	tmr_cancel(&c->digit_tmr);
 	tmr_cancel(&c->ann_tmr);
 	tmr_cancel(&c->xfer_tmr);
+	tmr_cancel(&c->consult_tmr);
 	calls_unlink(c);
+	mem_deref(c->cbridge);
+	mem_deref(c->consult);
 	mem_deref(c->bridge);
 	for (size_t i = 0; i < c->n_alegs; i++)
 		mem_deref(c->alegs[i]);
@@ -346,6 +359,7 @@ static void out_destructor(void *arg)
 	struct md_out *o = arg;
 
 	tmr_cancel(&o->ring);
+	mem_deref(o->refer);             /* NOTIFY terminated, if not sent yet */
 	mem_deref(o->sess);              /* CANCEL while ringing, BYE once answered */
 	mem_deref(o->leg);
 }
@@ -387,6 +401,10 @@ static void on_ring_timeout(void *arg)
 {
 	struct md_out *o = arg;
 
+	if (o->consult && o->call && !o->call->ended) {
+		consult_failed(o->call, o, 408);
+		return;
+	}
 	if (o->acd && o->call && !o->call->ended) {
 		acd_leg_failed(o->call, o, 408);
 		return;
@@ -403,7 +421,7 @@ static int on_out_offer(struct mbuf **descp, const struct sip_msg *msg, void *ar
 	int err = md_leg_answer(o->leg, msg->mb, descp);
 
 	/* the agent's phone holds (a=sendonly/inactive) or takes back the caller */
-	if (!err && c && !c->ended && c->out == o && c->bridge && holds != c->on_hold)
+	if (!err && c && !c->ended && c->out == o && c->bridge && !c->consult && holds != c->on_hold)
 		acd_hold(c, holds);
 	return err;
 }
@@ -426,6 +444,10 @@ static void on_out_estab(const struct sip_msg *msg, void *arg)
 	json_t *f;
 	int err;
 
+	if (o->consult && c && !c->ended) {
+		consult_answered(c, o);
+		return;
+	}
 	if (o->acd && c && !c->ended) {
 		acd_leg_estab(c, o);
 		return;
@@ -458,6 +480,16 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 	struct md_call *c = o->call;
 
 	o->sess = mem_deref(o->sess);
+	if (o->consult && c && !c->ended) {
+		consult_failed(c, o, o->answered ? 200 : msg && msg->scode >= 300 ? msg->scode : 480);
+		return;
+	}
+	if (c && !c->ended && c->out == o && c->consult && c->consult->answered) {
+		/* the agent leaves an answered consult: the caller goes to the target */
+		CLOG(CC_LOG_INFO, c, "agent %s hung up on the consult: completed", o->agent);
+		consult_complete(c);
+		return;
+	}
 	if (c && !c->ended && c->agent_out == o) {
 		CLOG(CC_LOG_INFO, c, "callback: agent %s hung up", o->agent);
 		call_end(c, "bridged");
@@ -750,6 +782,8 @@ static void feed(struct md_call *c, enum ivr_input in, char digit, const struct 
 #define ACD_RESULT_MS   30000        /* a result is retried this long */
 #define ACD_POSITION_MS 2000
 #define ACD_COLLECT_MS  15000        /* the callback's number: keys within this */
+
+#define REFUSE(why) json_pack("{s:b,s:s}", "ok", 0, "why", (why))
 
 static const char *acd_state_name(const struct md_call *c)
 {
@@ -1193,42 +1227,79 @@ static void acd_leg_failed(struct md_call *c, struct md_out *o, uint16_t code)
 		ann_arm(c);
 }
 
-/* A blind transfer from the agent's phone (REFER): the agent's leg ends
- * (ended: wrap-up), the caller goes on to the target as a route does. */
+static const char *target_type_name(enum md_q_target_type t)
+{
+	switch (t) {
+	case MD_QT_AGENT:  return "agent";
+	case MD_QT_NUMBER: return "number";
+	case MD_QT_QUEUE:  return "queue";
+	default:           return "flow";
+	}
+}
+
+/* The transferred event (docs/ACD.md): who handed the call on, to what. */
+static void xfer_event(struct md_call *c, const char *agent, const char *kind)
+{
+	event(c, CC_EV_TRANSFERRED,
+	      json_pack("{s:s,s:{s:s,s:s},s:s}", "from_agent", agent, "target", "type",
+	                target_type_name(c->xfer.type), "name", c->xfer.name, "kind", kind));
+}
+
+/* The call goes on to c->xfer without its agent: a queue re-enqueues it
+ * (routingd's entry anew), an agent or a number is rung as a route does. */
+static void xfer_go_on(struct md_call *c)
+{
+	if (c->xfer.type == MD_QT_QUEUE)
+		acd_run_flow(c, md_queue_only_flow(c->xfer.name));
+	else
+		acd_run_flow(c, md_queue_route_flow(&c->xfer));
+}
+
+/* A blind transfer (the API's, or a REFER from the agent's phone): the
+ * agent's leg ends (ended: its wrap-up; BYE), the caller goes on to the
+ * target. */
 static void on_xfer_tmr(void *arg)
 {
 	struct md_call *c = arg;
 	struct md_out *o = c->out;
-	json_t *f;
 
-	if (c->ended || !o || !c->bridge)
+	if (c->ended || !o || !c->bridge || c->acd != ACD_BRIDGED)
 		return;
-	f = json_pack("{s:s,s:{s:s,s:s},s:s}", "from_agent", o->agent, "target", "type",
-	              c->xfer.type == MD_QT_AGENT ? "agent" : "number", "name", c->xfer.name,
-	              "kind", "blind");
-	event(c, CC_EV_TRANSFERRED, f);
-	CLOG(CC_LOG_INFO, c, "agent %s transferred the call to %s", o->agent, c->xfer.name);
+	xfer_event(c, o->agent, "blind");
+	CLOG(CC_LOG_INFO, c, "agent %s transferred the call to %s %s", o->agent,
+	     target_type_name(c->xfer.type), c->xfer.name);
 	(void)acd_result(c, "ended", o, 0, "", NULL, NULL);
 	if (c->on_hold)
 		music_stop(c);
 	c->on_hold = false;
 	c->bridge = mem_deref(c->bridge);
 	c->out = NULL;
+	if (o->refer)                    /* the REFER's subscription ends: 200 */
+		(void)sipevent_notifyf(o->refer, NULL, SIPEVENT_TERMINATED, SIPEVENT_NORESOURCE, 0,
+		                       "SIP/2.0 200 OK\r\n");
 	out_drop(o);                     /* BYE */
 	md_member_hear_others(&c->leg->member);
-	acd_run_flow(c, md_queue_route_flow(&c->xfer));
+	xfer_go_on(c);
 }
 
+/* A REFER from the agent's phone on its bridged ACD leg: Refer-To's user
+ * is an extension (agent), a +E.164 number or a queue's name, at the
+ * tenant's own SIP domain (any other domain: 403). Accepted with 202 and
+ * the implicit subscription (RFC 3515): its NOTIFY says 200 once the
+ * caller goes on. */
 static void on_out_refer(struct sip *sip, const struct sip_msg *msg, void *arg)
 {
 	struct md_out *o = arg;
 	struct md_call *c = o->call;
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
 	struct sip_addr addr;
-	char user[MD_NUMBER_MAX];
+	char user[CC_FLOW_NAME_MAX];
+	const char *type;
 	json_t *t;
+	int err;
 
-	if (!c || c->ended || c->out != o || !c->bridge || !o->acd || c->cb) {
+	if (!c || c->ended || c->out != o || !c->bridge || !o->acd || c->cb || c->consult ||
+	    c->acd != ACD_BRIDGED || tmr_isrunning(&c->xfer_tmr)) {
 		(void)sip_treply(NULL, sip, msg, 603, "Decline");
 		return;
 	}
@@ -1237,17 +1308,205 @@ static void on_out_refer(struct sip *sip, const struct sip_msg *msg, void *arg)
 		(void)sip_treply(NULL, sip, msg, 400, "Bad Refer-To");
 		return;
 	}
+	if (pl_strcasecmp(&addr.uri.host, c->inv.domain) != 0) {
+		CLOG(CC_LOG_WARN, c, "agent %s's REFER names another domain (%.*s): 403", o->agent,
+		     (int)(addr.uri.host.l > 80 ? 80 : addr.uri.host.l), addr.uri.host.p);
+		(void)sip_treply(NULL, sip, msg, 403, "Not This Tenant's Domain");
+		return;
+	}
 	memcpy(user, addr.uri.user.p, addr.uri.user.l);
 	user[addr.uri.user.l] = '\0';
-	t = json_pack("{s:s,s:s}", "type", user[0] == '+' ? "number" : "agent", "name", user);
-	if (md_queue_read_target(t, &c->xfer) != 0) {
-		json_decref(t);
+	type = user[0] == '+' ? "number" : strspn(user, "0123456789") == strlen(user) ? "agent" : "queue";
+	t = json_pack("{s:s,s:s}", "type", type, "name", user);
+	err = md_queue_read_target(t, &c->xfer);
+	json_decref(t);
+	if (err) {
 		(void)sip_treply(NULL, sip, msg, 603, "Decline");
 		return;
 	}
-	json_decref(t);
-	(void)sip_treply(NULL, sip, msg, 202, "Accepted");
+	o->refer = mem_deref(o->refer);
+	err = sipevent_accept(&o->refer, md_sip_event_sock(), msg, sipsess_dialog(o->sess), NULL,
+	                      202, "Accepted", 60, 60, 60, "mediad", "message/sipfrag", NULL, NULL,
+	                      false, NULL, NULL, NULL);
+	if (err) {
+		cc_log(CC_LOG_WARN, err, c->inv.tenant, c->inv.call, "cannot accept the REFER");
+		(void)sip_treply(NULL, sip, msg, 500, "Server Error");
+		return;
+	}
+	CLOG(CC_LOG_INFO, c, "agent %s REFERs the call to %s %s", o->agent, type, user);
 	tmr_start(&c->xfer_tmr, 0, on_xfer_tmr, c);   /* not inside the session's handler */
+}
+
+/* -- a consult transfer: the caller on hold hears the queue's music, the
+ * agent talks to the target, then completes (the caller with the target,
+ * the agent to wrap-up) or cancels (the agent back with the caller) -- */
+
+#define CONSULT_RING_S 30            /* the target's ring time */
+#define CONSULT_MAX_MS 120000        /* a consult not completed by then is cancelled */
+
+/* The target's leg ends (CANCEL or BYE) and leaves the mix. */
+static void consult_drop(struct md_call *c)
+{
+	tmr_cancel(&c->consult_tmr);
+	c->cbridge = mem_deref(c->cbridge);
+	if (c->consult) {
+		out_drop(c->consult);
+		c->consult = NULL;
+	}
+}
+
+/* The agent back with the caller (cancelled, the target did not answer or
+ * hung up, the deadline). */
+static void consult_cancel(struct md_call *c, const char *why)
+{
+	CLOG(CC_LOG_INFO, c, "consult transfer to %s cancelled: %s", c->xfer.name, why);
+	consult_drop(c);
+	acd_hold(c, false);
+}
+
+static void on_consult_tmr(void *arg)
+{
+	struct md_call *c = arg;
+
+	if (!c->ended && c->consult)
+		consult_cancel(c, "its deadline");
+}
+
+static void consult_failed(struct md_call *c, struct md_out *o, uint16_t code)
+{
+	if (c->consult != o)
+		return;
+	consult_cancel(c, code == 200 ? "the target hung up" : fail_reason(code));
+}
+
+/* The target answered: the agent and the target hear each other only. */
+static void consult_answered(struct md_call *c, struct md_out *o)
+{
+	if (c->consult != o || o->answered || !c->out)
+		return;
+	tmr_cancel(&o->ring);
+	o->answered = true;
+	stats.legs_answered++;
+	if (md_bridge_alloc(&c->cbridge, c->mix, c->leg, o->leg) != 0) {
+		consult_cancel(c, "cannot mix");
+		return;
+	}
+	md_member_hear(&c->out->leg->member, 1u << o->leg->member.slot);
+	md_member_hear(&o->leg->member, 1u << c->out->leg->member.slot);
+	CLOG(CC_LOG_INFO, c, "consult: %s %s answered (leg %s), talking with agent %s",
+	     o->pstn ? "number" : "agent", o->target, o->id, c->out->agent);
+}
+
+/* The caller is bridged to the target, the agent's leg ends (wrap-up). */
+static void consult_complete(struct md_call *c)
+{
+	struct md_out *a = c->out, *o = c->consult;
+
+	if (!a || !o || !o->answered)
+		return;
+	tmr_cancel(&c->consult_tmr);
+	xfer_event(c, a->agent, "consult");
+	CLOG(CC_LOG_INFO, c, "agent %s completed the consult transfer to %s %s", a->agent,
+	     target_type_name(c->xfer.type), c->xfer.name);
+	acd_hold(c, false);              /* the hold ends (unheld: its time counted) */
+	(void)acd_result(c, "ended", a, 0, "", NULL, NULL);
+	c->bridge = mem_deref(c->bridge);    /* the agent leaves the mix */
+	c->out = NULL;
+	out_drop(a);                     /* BYE (if it has not hung up) */
+	c->bridge = c->cbridge;
+	c->cbridge = NULL;
+	c->consult = NULL;
+	o->consult = false;
+	c->out = o;
+	c->acd = ACD_NONE;               /* the ACD's part of the call is over */
+	md_member_hear_others(&c->leg->member);
+	md_member_hear_others(&o->leg->member);
+}
+
+static int place_consult(struct md_call *c)
+{
+	struct md_out *o;
+	struct mbuf *mb = NULL;
+	char to[320], from[320];
+	const char *routev[1] = { md_sip_route() };
+	bool pstn = c->xfer.type == MD_QT_NUMBER;
+	int err;
+
+	o = mem_zalloc(sizeof(*o), out_destructor);
+	if (!o)
+		return ENOMEM;
+	o->call = c;
+	o->consult = true;
+	o->pstn = pstn;
+	tmr_init(&o->ring);
+	if (strlen(c->xfer.name) >= sizeof(o->target)) {   /* agents and numbers fit */
+		mem_deref(o);
+		return EINVAL;
+	}
+	memcpy(o->target, c->xfer.name, strlen(c->xfer.name) + 1);
+	if ((err = cc_uuid(o->id)) != 0 || (err = md_leg_alloc(&o->leg, NULL, NULL)) != 0 ||
+	    (err = md_sip_uri(to, sizeof(to), o->target, c->inv.domain)) != 0 ||
+	    (err = md_sip_uri(from, sizeof(from), c->inv.caller[0] ? c->inv.caller : "anonymous",
+	                      c->inv.domain)) != 0 ||
+	    (err = md_leg_offer(o->leg, &mb)) != 0)
+		goto out;
+	err = sipsess_connect(&o->sess, md_sip_sock(), to, NULL, from, "mediad", routev, 1,
+	                      "application/sdp", mb, NULL, NULL, false, on_out_offer,
+	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
+	                      on_out_close, o,
+	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
+	                      "X-CC-Leg: %s\r\n%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call, pstn ? "pstn" : "agent",
+	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
+	                      md_sip_auth()[0] ? "\r\n" : "");
+	if (err)
+		goto out;
+	stats.legs_placed++;
+	tmr_start(&o->ring, CONSULT_RING_S * 1000, on_ring_timeout, o);
+	c->consult = o;
+	CLOG(CC_LOG_INFO, c, "consult: ringing %s %s (leg %s) for agent %s", pstn ? "number" : "agent",
+	     o->target, o->id, c->out->agent);
+	mem_deref(mb);
+	return 0;
+out:
+	mem_deref(mb);
+	o->call = NULL;
+	mem_deref(o);
+	return err;
+}
+
+/* routingd's .transfer (the API's): blind, or consult (agents and numbers). */
+static json_t *acd_transfer(struct md_call *c, const json_t *msg)
+{
+	const char *mode = json_string_value(json_object_get(msg, "mode"));
+	bool consult = mode && !strcmp(mode, "consult");
+	struct md_q_target t;
+
+	if (mode && !consult && strcmp(mode, "blind"))
+		return REFUSE("mode must be blind or consult");
+	if (md_queue_read_target(json_object_get(msg, "target"), &t) != 0 ||
+	    (t.type != MD_QT_AGENT && t.type != MD_QT_NUMBER && t.type != MD_QT_QUEUE))
+		return REFUSE("not a transfer target");
+	if (consult && t.type == MD_QT_QUEUE)
+		return REFUSE("a consult transfer rings an agent or a number");
+	if (c->acd != ACD_BRIDGED || !c->bridge || !c->out || !c->out->acd || c->cb)
+		return REFUSE("not bridged");
+	if (c->consult)
+		return REFUSE("a consult transfer is on");
+	if (tmr_isrunning(&c->xfer_tmr))
+		return REFUSE("a transfer is on");
+	c->xfer = t;
+	if (!consult) {
+		tmr_start(&c->xfer_tmr, 0, on_xfer_tmr, c);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	acd_hold(c, true);
+	if (place_consult(c) != 0) {
+		acd_hold(c, false);
+		return REFUSE("cannot ring the target");
+	}
+	tmr_start(&c->consult_tmr, CONSULT_MAX_MS, on_consult_tmr, c);
+	return json_pack("{s:b}", "ok", 1);
 }
 
 static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, const char *offer,
@@ -1498,7 +1757,6 @@ static struct md_call *call_by_id(const char *id)
 	return NULL;
 }
 
-#define REFUSE(why) json_pack("{s:b,s:s}", "ok", 0, "why", (why))
 
 /* -- callback offers: no caller leg -- */
 
@@ -1563,6 +1821,7 @@ static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenan
 	tmr_init(&c->digit_tmr);
 	tmr_init(&c->ann_tmr);
 	tmr_init(&c->xfer_tmr);
+	tmr_init(&c->consult_tmr);
 	if (md_mix_alloc(&c->mix) || md_player_alloc(&c->player) ||
 	    md_mix_join(c->mix, &c->player->member)) {
 		mem_deref(c);
@@ -1672,13 +1931,29 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 	if (!strcmp(what, "op")) {
 		const char *op = json_string_value(json_object_get(msg, "op"));
 
+		if (op && (!strcmp(op, "complete") || !strcmp(op, "cancel"))) {
+			if (!c->consult)
+				return REFUSE("no consult transfer");
+			if (!strcmp(op, "cancel")) {
+				consult_cancel(c, "the API asked");
+				return json_pack("{s:b}", "ok", 1);
+			}
+			if (!c->consult->answered)
+				return REFUSE("the target has not answered");
+			consult_complete(c);
+			return json_pack("{s:b}", "ok", 1);
+		}
 		if (!op || (strcmp(op, "hold") && strcmp(op, "unhold")))
-			return REFUSE("op must be hold or unhold");
+			return REFUSE("op must be hold or unhold");   /* (or complete, cancel) */
 		if (!c->bridge)
 			return REFUSE("not bridged");
+		if (c->consult)
+			return REFUSE("a consult transfer is on");
 		acd_hold(c, !strcmp(op, "hold"));
 		return json_pack("{s:b}", "ok", 1);
 	}
+	if (!strcmp(what, "transfer"))
+		return acd_transfer(c, msg);
 	return REFUSE("unknown request");
 }
 
@@ -1774,6 +2049,7 @@ static void call_end(struct md_call *c, const char *result)
 	else if (c->acd == ACD_ENQUEUING || c->acd == ACD_WAITING || c->acd == ACD_CALLBACK)
 		(void)acd_result(c, "abandoned", NULL, 0, "", NULL, NULL);
 	acd_leave(c);
+	consult_drop(c);
 	/* the agent leg: BYE (bridged) or CANCEL (ringing) */
 	c->bridge = mem_deref(c->bridge);
 	if (c->out)
@@ -1865,6 +2141,7 @@ void md_call_invite(const struct sip_msg *msg, const struct md_invite *inv, void
 	tmr_init(&c->digit_tmr);
 	tmr_init(&c->ann_tmr);
 	tmr_init(&c->xfer_tmr);
+	tmr_init(&c->consult_tmr);
 	err = md_leg_alloc(&c->leg, on_caller_digit, c);
 	if (err) {
 		cc_log(CC_LOG_ERR, err, inv->tenant, inv->call, "no RTP port");

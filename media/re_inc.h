@@ -25,6 +25,7 @@
 #include <re_uri.h>
 #include <re_sip.h>
 #include <re_sipsess.h>
+#include <re_sipevent.h>
 #include <re_sys.h>
 #include <re_tcp.h>
 #include <re_telev.h>

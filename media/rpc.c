@@ -177,7 +177,8 @@ static char *handle(const char *subject, const json_t *msg, const char *id)
 		else
 			a = json_pack("{s:s, s:b}", "id", id, "ok", 1);
 	} else if (what && R.h.acd && (!strcmp(what, ".offer") || !strcmp(what, ".cancel") ||
-	                               !strcmp(what, ".route") || !strcmp(what, ".op"))) {
+	                               !strcmp(what, ".route") || !strcmp(what, ".op") ||
+	                               !strcmp(what, ".transfer"))) {
 		a = R.h.acd(what + 1, msg, R.h.arg);
 		if (!json_is_object(a)) {
 			json_decref(a);

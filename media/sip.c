@@ -13,6 +13,7 @@ uint64_t md_sip_refused_source, md_sip_refused_headers;
 static struct {
 	struct sip *sip;
 	struct sipsess_sock *sock;
+	struct sipevent_sock *evsock;    /* a REFER's implicit subscription (its NOTIFYs) */
 	struct sa proxy;
 	char route[80];
 	md_sip_invite_h *h;
@@ -136,7 +137,8 @@ static void on_connect(const struct sip_msg *msg, void *arg)
 }
 
 /* Requests outside a dialog that are not INVITEs: OPTIONS is answered
- * (Kamailio may ping), anything else 405. */
+ * (Kamailio may ping), anything else 405. A REFER inside a dialog (a
+ * To-tag) is the session's: an agent's phone transferring its call. */
 static bool on_request(const struct sip_msg *msg, void *arg)
 {
 	(void)arg;
@@ -148,7 +150,8 @@ static bool on_request(const struct sip_msg *msg, void *arg)
 	}
 	if (!pl_strcmp(&msg->met, "INVITE") || !pl_strcmp(&msg->met, "ACK") ||
 	    !pl_strcmp(&msg->met, "BYE") || !pl_strcmp(&msg->met, "CANCEL") ||
-	    !pl_strcmp(&msg->met, "INFO"))
+	    !pl_strcmp(&msg->met, "INFO") ||
+	    (!pl_strcmp(&msg->met, "REFER") && pl_isset(&msg->to.tag)))
 		return false;                 /* sipsess's (or a stray: it answers 481) */
 	(void)sip_treplyf(NULL, NULL, S.sip, msg, false, 405, "Method Not Allowed",
 	                  "Allow: INVITE, ACK, BYE, CANCEL, INFO, OPTIONS\r\n"
@@ -174,6 +177,8 @@ int md_sip_init(const struct sa *laddr, const struct sa *proxy, md_sip_invite_h 
 		err = sip_listen(&lsnr, S.sip, true, on_request, NULL);
 	if (!err)
 		err = sipsess_listen(&S.sock, S.sip, 32, on_connect, NULL);
+	if (!err)
+		err = sipevent_listen(&S.evsock, S.sip, 32, 32, NULL, NULL);
 	if (err)
 		md_sip_close(true);
 	return err;
@@ -184,6 +189,7 @@ void md_sip_close(bool force)
 	if (S.sock)
 		sipsess_close_all(S.sock);
 	S.sock = mem_deref(S.sock);
+	S.evsock = mem_deref(S.evsock);
 	lsnr = mem_deref(lsnr);
 	if (S.sip)
 		sip_close(S.sip, force);
@@ -198,6 +204,11 @@ struct sip *md_sip(void)
 struct sipsess_sock *md_sip_sock(void)
 {
 	return S.sock;
+}
+
+struct sipevent_sock *md_sip_event_sock(void)
+{
+	return S.evsock;
 }
 
 const char *md_sip_route(void)

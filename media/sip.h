@@ -38,6 +38,8 @@ int md_sip_init(const struct sa *laddr, const struct sa *proxy, md_sip_invite_h 
 void md_sip_close(bool force);
 struct sip *md_sip(void);
 struct sipsess_sock *md_sip_sock(void);
+/* The SIP event socket: the NOTIFYs of a REFER mediad accepted. */
+struct sipevent_sock *md_sip_event_sock(void);
 /* "sip:host:port", the route of every leg mediad places (libre writes
  * "Route: <...;lr>" from it). */
 const char *md_sip_route(void);

@@ -710,8 +710,9 @@ static json_t *do_live(struct rt_acdrpc *r, const json_t *q, const char *id)
 	return view;
 }
 
-/* hold / unhold / transfer of a call: mediad's, asked on tenantd's behalf;
- * answered when mediad answers (NULL: the answer comes later) */
+/* hold / unhold / transfer (blind or consult) / complete / cancel of a
+ * call: mediad's, asked on tenantd's behalf; answered when mediad answers
+ * (NULL: the answer comes later) */
 static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, const char *reply,
                        bool *later)
 {
@@ -723,18 +724,25 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 	if (!cfg_of(r, tenant) || !cc_uuid_valid(call) || !rt_media_call(r->media, call, t, instance) ||
 	    strcmp(t, tenant) != 0)
 		return fail_status(id, 404, "no such call on a media server");
-	if (!strcmp(op, "hold") || !strcmp(op, "unhold")) {
+	if (!strcmp(op, "hold") || !strcmp(op, "unhold") || !strcmp(op, "complete") ||
+	    !strcmp(op, "cancel")) {
 		body = json_pack("{s:s, s:s}", "call", call, "op", op);
 		o = request(r, instance, "op", body, OUT_FORWARD);
 	} else if (!strcmp(op, "transfer")) {
+		const char *mode = str(q, "mode");
 		struct acd_target tg;
 
 		if (!target_parse(json_object_get(q, "target"), &tg))
 			return fail_status(id, 422, "target is {\"type\":\"agent\"|\"queue\"|\"number\",\"name\"}");
-		body = json_pack("{s:s, s:o}", "call", call, "target", target_json(&tg));
-		o = request(r, instance, "route", body, OUT_FORWARD);
+		if (*mode && strcmp(mode, "blind") != 0 && strcmp(mode, "consult") != 0)
+			return fail_status(id, 422, "mode is blind or consult");
+		/* mediad ends the agent's leg itself (its `ended`: wrap-up) and
+		 * takes the caller on; a queue target comes back as its enqueue */
+		body = json_pack("{s:s, s:o, s:s}", "call", call, "target", target_json(&tg), "mode",
+		                 *mode ? mode : "blind");
+		o = request(r, instance, "transfer", body, OUT_FORWARD);
 	} else {
-		return fail_status(id, 422, "op is hold, unhold or transfer");
+		return fail_status(id, 422, "op is hold, unhold, transfer, complete or cancel");
 	}
 	if (!o)
 		return fail_status(id, 404, "no such call on a media server");

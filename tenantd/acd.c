@@ -11,6 +11,7 @@
  *   GET     /v1/tenants/{slug}/agents/live                cc.rpc.route.acd.live
  *   GET     /v1/tenants/{slug}/queues/{name}/live         cc.rpc.route.acd.live
  *   POST    /v1/tenants/{slug}/calls/{id}/hold|unhold|transfer  cc.rpc.route.acd.call
+ *   POST    /v1/tenants/{slug}/calls/{id}/transfer/complete|cancel  (a consult transfer)
  *
  * Dispositions are history, not state: POST .../calls/{id}/disposition
  * checks the call (this tenant's record, answered by an agent) and the
@@ -161,11 +162,83 @@ static int check_target_name(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
-static const struct tn_field transfer_fields[] = {
+static int check_mode(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "blind") != 0 && strcmp(s, "consult") != 0)
+		return cc_fail(err, "must be blind or consult");
+	return CC_OK;
+}
+
+static const struct tn_field target_fields[] = {
 	{ "type", JSON_STRING, true, check_kind, NULL, false },
 	{ "name", JSON_STRING, true, check_target_name, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
+
+static const struct tn_field transfer_fields[] = {
+	{ "target", JSON_OBJECT, true, NULL, target_fields, false },
+	{ "mode", JSON_STRING, false, check_mode, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+/* 1 if the tenant may call out to the PSTN (a billing plan, or the
+ * operator's pstn_without_plan: routing/decide.c), 0 if not, CC_ERROR
+ * after answering. */
+static int may_call_out(struct tn_req *r)
+{
+	const char *p[1] = { r->tenant.id };
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT t.pstn_without_plan OR EXISTS (SELECT 1 FROM "
+	                           "cc.billing_plans b WHERE b.tenant_id = t.id) FROM cc.tenants t "
+	                           "WHERE t.id = $1", 1, p);
+	int may;
+
+	if (!res) {
+		tn_db_error(r, "tenant");
+		return CC_ERROR;
+	}
+	may = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return may;
+}
+
+/* The target is the tenant's (an agent, a queue) or a number it may call:
+ * 1, or 0 / CC_ERROR after answering (422 target.name, target.type). */
+static int target_ok(struct tn_req *r, const json_t *target, bool consult)
+{
+	const char *type = json_string_value(json_object_get(target, "type"));
+	const char *name = json_string_value(json_object_get(target, "name"));
+	char *err = NULL;
+	int rc;
+
+	if (strcmp(type, "agent") == 0) {
+		if ((rc = agent_exists(r, name)) == 0)
+			tn_error(r, 422, "invalid_argument", "target.name", "no agent with extension %.20s",
+			         name);
+		return rc;
+	}
+	if (strcmp(type, "queue") == 0) {
+		if (consult) {
+			tn_error(r, 422, "invalid_argument", "target.type",
+			         "a consult transfer rings an agent or a number, not a queue");
+			return 0;
+		}
+		if ((rc = tn_queue_id(r, name, NULL, false)) == 0)
+			tn_error(r, 422, "invalid_argument", "target.name", "no queue '%.63s'", name);
+		return rc;
+	}
+	if (tn_check_e164(r, json_object_get(target, "name"), &err) != CC_OK) {
+		tn_error(r, 422, "invalid_argument", "target.name", "'target.name' %s", err);
+		free(err);
+		return 0;
+	}
+	if ((rc = may_call_out(r)) == 0)
+		tn_error(r, 422, "invalid_argument", "target.name", "this tenant may not call out to "
+		         "the PSTN (it has no billing plan and the operator has not allowed PSTN calls "
+		         "without one)");
+	return rc;
+}
 
 static void call_op(struct tn_req *r, const char *op)
 {
@@ -173,27 +246,17 @@ static void call_op(struct tn_req *r, const char *op)
 	                         "op", op);
 
 	if (strcmp(op, "transfer") == 0) {
-		const char *type = tn_str(r, "type"), *name = tn_str(r, "name");
-		int rc = 1;
-		char *err = NULL;
+		const json_t *target = json_object_get(r->body, "target");
+		const char *mode = tn_str(r, "mode");
 
-		if (strcmp(type, "agent") == 0) {
-			if ((rc = agent_exists(r, name)) == 0)
-				tn_error(r, 422, "invalid_argument", "name", "no agent with extension %.20s",
-				         name);
-		} else if (strcmp(type, "queue") == 0) {
-			if ((rc = tn_queue_id(r, name, NULL, false)) == 0)
-				tn_error(r, 422, "invalid_argument", "name", "no queue '%.63s'", name);
-		} else if (tn_check_e164(r, json_object_get(r->body, "name"), &err) != CC_OK) {
-			tn_error(r, 422, "invalid_argument", "name", "'name' %s", err);
-			free(err);
-			rc = 0;
-		}
-		if (rc != 1) {
+		if (target_ok(r, target, mode && strcmp(mode, "consult") == 0) != 1) {
 			json_decref(body);
 			return;
 		}
-		json_object_set_new(body, "target", json_pack("{s:s, s:s}", "type", type, "name", name));
+		json_object_set_new(body, "target", json_pack("{s:s, s:s}", "type",
+		                    json_string_value(json_object_get(target, "type")), "name",
+		                    json_string_value(json_object_get(target, "name"))));
+		json_object_set_new(body, "mode", json_string(mode ? mode : "blind"));
 	}
 	tn_ask_routingd(r, "cc.rpc.route.acd.call", body, NULL);
 }
@@ -201,6 +264,8 @@ static void call_op(struct tn_req *r, const char *op)
 static void hold(struct tn_req *r) { call_op(r, "hold"); }
 static void unhold(struct tn_req *r) { call_op(r, "unhold"); }
 static void transfer(struct tn_req *r) { call_op(r, "transfer"); }
+static void complete(struct tn_req *r) { call_op(r, "complete"); }
+static void cancel(struct tn_req *r) { call_op(r, "cancel"); }
 
 static int check_code(struct tn_req *r, json_t *v, char **err)
 {
@@ -282,6 +347,10 @@ const struct tn_route tn_acd_call_routes[] = {
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/hold", TN_TENANT, NULL, hold, false, false },
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/unhold", TN_TENANT, NULL, unhold, false, false },
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer", TN_TENANT, transfer_fields, transfer,
+	  false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/complete", TN_TENANT, NULL, complete,
+	  false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/cancel", TN_TENANT, NULL, cancel,
 	  false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

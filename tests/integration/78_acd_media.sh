@@ -195,8 +195,7 @@ bs_cmd a1 hold
 sleep 4
 bs_cmd a1 resume
 sleep 4
-# (a blind transfer by REFER from the phone: Kamailio refuses REFER inside
-# a call, 403, so it never reaches mediad; see docs/MEDIA.md)
+# (transfers, by a REFER from the phone and by the API: 84_acd_transfer)
 hangup music
 wait_for 10 bs_ended a1
 sleep 0.5

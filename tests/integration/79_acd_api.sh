@@ -301,18 +301,24 @@ sql "INSERT INTO cc.calls (id, tenant_id, direction, from_number, to_number, age
             ('$UNANSWERED', '${TID[acme]}', 'inbound', '+8613900000002', '+8657100000001', NULL, now(), NULL, now()),
             ('$BETA_CALL', '${TID[beta]}', 'inbound', '+8613900000003', '+8657100000002', '2001', now(), now(), now())" > /dev/null
 xfer() { api POST "/v1/tenants/acme/calls/$CALL/transfer" "${KEY[acme]}" "$1"; }
-xfer '{"type":"voicemail","name":"x"}'
-check transfer_bad_type_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = type ]
-xfer '{"type":"agent","name":"1999"}'
-check transfer_unknown_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = name ]
-xfer '{"type":"agent","name":"2001"}'
-check transfer_other_tenants_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = name ]
-xfer '{"type":"queue","name":"beta-only"}'
-check transfer_other_tenants_queue_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = name ]
-xfer '{"type":"number","name":"12345"}'
-check transfer_bad_number_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = name ]
-xfer '{"type":"queue"}'
-check transfer_missing_name_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = name ]
+xfer '{"target":{"type":"voicemail","name":"x"}}'
+check transfer_bad_type_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.type ]
+xfer '{"target":{"type":"agent","name":"1999"}}'
+check transfer_unknown_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.name ]
+xfer '{"target":{"type":"agent","name":"2001"}}'
+check transfer_other_tenants_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.name ]
+xfer '{"target":{"type":"queue","name":"beta-only"}}'
+check transfer_other_tenants_queue_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.name ]
+xfer '{"target":{"type":"number","name":"12345"}}'
+check transfer_bad_number_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.name ]
+xfer '{"target":{"type":"queue"}}'
+check transfer_missing_name_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = target.name ]
+xfer '{"type":"queue","name":"repair"}'
+check transfer_flat_body_400 [ "$HTTP" = 400 ]
+xfer '{"target":{"type":"queue","name":"repair"},"mode":"consult"}'
+check transfer_consult_to_queue_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = target.type ]
+xfer '{"target":{"type":"agent","name":"1001"},"mode":"warm"}'
+check transfer_bad_mode_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = mode ]
 
 disp() { api POST "/v1/tenants/acme/calls/$1/disposition" "${KEY[acme]}" "$2"; }
 disp "$CALL" '{"code":"suggestion"}'
@@ -427,8 +433,10 @@ if [ "$HTTP" = 200 ]; then
 	fi
 	api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
 	check hold_call_not_live_404 [ "$HTTP" = 404 ]
-	api POST "/v1/tenants/acme/calls/$CALL/transfer" "${KEY[acme]}" '{"type":"queue","name":"repair"}'
+	api POST "/v1/tenants/acme/calls/$CALL/transfer" "${KEY[acme]}" '{"target":{"type":"queue","name":"repair"}}'
 	check transfer_call_not_live_404 [ "$HTTP" = 404 ]
+	api POST "/v1/tenants/acme/calls/$CALL/transfer/complete" "${KEY[acme]}"
+	check transfer_complete_not_live_404 [ "$HTTP" = 404 ]
 	api GET /v1/tenants/acme/agents/1001/state "${KEY[acme]}"
 	check state_get_200 [ "$HTTP" = 200 -a "$(jr .state)" = ready ]
 	state acme 1001 '{"state":"not_ready","reason":"lunch"}'
@@ -479,7 +487,7 @@ api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
 check hold_routingd_away_503 [ "$HTTP" = 503 ]
 api POST "/v1/tenants/acme/calls/$CALL/unhold" "${KEY[acme]}"
 check unhold_routingd_away_503 [ "$HTTP" = 503 ]
-xfer '{"type":"queue","name":"repair"}'
+xfer '{"target":{"type":"queue","name":"repair"}}'
 check transfer_routingd_away_503 [ "$HTTP" = 503 ]
 api GET /v1/tenants/acme/queues/repair "${KEY[acme]}"
 check api_serves_while_routingd_away [ "$HTTP" = 200 ]
