@@ -147,7 +147,8 @@ has_freq() { # FILE HZ: some 0.5 s of FILE is HZ +- 5 %
 
 # ------------------------------------------------- on time, to an agent
 a20=$(answered_n a2)
-caller ag "${NUM[toagent]}" +8613800000001 12
+echo "# ${SECONDS}s: to an agent"
+caller ag "${NUM[toagent]}" +8613800000001 7
 check agent_target_rings_and_answers wait_for 20 n_is_past a2 "$a20"
 rec_like() { [[ "$(rec_of "$1")" == $2 ]]; }
 check agent_target_record wait_for 40 rec_like +8613800000001 "toagent overflowed *" || echo "# $(rec_of +8613800000001)"
@@ -160,13 +161,15 @@ check agent_target_not_rung_first [ "$(grep -ac 'Incoming call from' "$SIPW/bs/a
 	-p "$PSTN" -m 1 -trace_msg -message_file pstn-out.log -nostdin -timeout 35 > pstn-out.out 2>&1) &
 SIPP_PIDS="$SIPP_PIDS $!"
 wait_for 5 ss_bound_udp "$PSTN"
-caller nu "${NUM[tonumber]}" +8613800000002 10
+echo "# ${SECONDS}s: to a number"
+caller nu "${NUM[tonumber]}" +8613800000002 7
 check number_target_carrier_invited wait_for 20 grep -q '^INVITE sip:+8613912345678@' "$SIPW/pstn-out.log"
 check number_target_no_x_cc not grep -q '^X-CC-' "$SIPW/pstn-out.log"
 check number_target_record wait_for 40 rec_is +8613800000002 "tonumber overflowed -"
 check number_target_event wait_for 10 overflow_is +8613800000002 "max_wait number +8613912345678  true" || echo "# $(overflow_of +8613800000002)"
 
 # ------------------------------ on time, to a flow; hangup with a prompt
+echo "# ${SECONDS}s: to a flow, hangup"
 bs_cmd c-flow dial "sip:${NUM[toflow]}@127.0.0.1:$CC_SIP_PORT"
 bs_cmd c-hangup dial "sip:${NUM[tohangup]}@127.0.0.1:$CC_SIP_PORT"
 check flow_caller_in_call wait_for 15 bs_in_call c-flow
@@ -197,24 +200,27 @@ check hangup_target_event wait_for 10 overflow_is "${FROM[hangup]}" "max_wait ha
 
 # ------------------------------------------------------------ on max_size
 b0=$(routing_metric cc_routing_acd_blocked_total)
-caller sz1 "${NUM[small]}" +8613800000005 15
+echo "# ${SECONDS}s: on max_size"
+caller sz1 "${NUM[small]}" +8613800000005 10
 waiting() { # QUEUE N
 	api GET "/v1/tenants/acme/queues/$1/live" "${KEY[acme]}"
 	[ "$HTTP" = 200 ] && [ "$(jr '.waiting | length')" = "$2" ]
 }
 check small_one_waiting wait_for 20 waiting small 1
-caller sz2 "${NUM[small]}" +8613800000006 15
-check size_blocked_record wait_for 40 rec_is +8613800000006 "small blocked -"
-check size_event wait_for 10 overflow_is +8613800000006 "max_size hangup  goodbye false"
-check size_blocked_counted [ "$(routing_metric cc_routing_acd_blocked_total)" -gt "${b0:-0}" ]
+caller sz2 "${NUM[small]}" +8613800000006 4
+check size_event wait_for 15 overflow_is +8613800000006 "max_size hangup  goodbye false"
 check size_first_still_waiting waiting small 1
+check size_blocked_counted [ "$(routing_metric cc_routing_acd_blocked_total)" -gt "${b0:-0}" ]
 api GET /v1/tenants/acme/queues/small/live "${KEY[acme]}"
 check size_live_counts_overflowed [ "$(jr '.counters.overflowed')" -ge 1 ] || echo "# $(jq -c .counters "$RESP")"
+check size_blocked_record wait_for 40 rec_is +8613800000006 "small blocked -"
 
 # ------------------------------------- no agents: every member logged out
-caller na "${NUM[empty]}" +8613800000007 10
+echo "# ${SECONDS}s: no agents"
+caller na "${NUM[empty]}" +8613800000007 4
 check no_agents_event wait_for 30 overflow_is +8613800000007 "no agents hangup  closing false"
 check no_agents_record_blocked wait_for 40 rec_is +8613800000007 "empty blocked -"
 check no_agents_1001_never_rung [ "$(grep -ac 'Incoming call from' "$SIPW/bs/a1/out")" = 0 ]
 
+echo "# ${SECONDS}s: done"
 exit $FAILED
