@@ -143,6 +143,13 @@ check disposition_202 [ "$HTTP" = 202 ] || echo "# HTTP $HTTP $(cat "$RESP")"
 check disposition_answer [ "$(jr '.agent + " " + .code')" = "1001 complaint" ]
 check disposition_recorded wait_for 15 sql_is "complaint x" "SELECT disposition || ' ' || disposition_note FROM cc.calls WHERE id = '$C1'"
 check sse_disposition wait_for 10 grep -q '^event: disposition' "$SIPW/sse.out"
+sse_of() { # TYPE FIELDS: the tenant's SSE events of TYPE about C1, as jq FIELDS
+	grep -a '^data: ' "$SIPW/sse.out" | sed 's/^data: //' |
+		jq -r --arg t "$1" --arg c "$C1" "select(.type == \$t and .call == \$c) | $2" 2>/dev/null
+}
+check sse_disposition_fields [ "$(sse_of disposition '.agent + " " + .code + " " + .note')" = "1001 complaint x" ]
+check sse_held_agent [ "$(sse_of held .agent)" = 1001 ]
+check sse_unheld_hold_ms_ge_2500 [ "$(sse_of unheld '.hold_ms >= 2500')" = true ]
 api POST "/v1/tenants/acme/calls/$C1/disposition" "${KEY[acme]}" '{"code":"refund","note":"x"}'
 check disposition_unknown_code_422 [ "$HTTP $(jr .error.field)" = "422 code" ] || echo "# HTTP $HTTP $(cat "$RESP")"
 api POST "/v1/tenants/acme/calls/$C1/disposition" "${KEY[acme]}" '{"code":"Complaint"}'
