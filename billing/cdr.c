@@ -73,7 +73,8 @@ static void clean_media(const json_t *ev, json_t *out)
 }
 
 /* The ACD's fields (docs/ACD.md): the queue (its name), the waits and
- * hold times in ms, the position; a failed callback's number and attempts;
+ * hold times in ms, the position; an overflow's or a transfer's target;
+ * a failed callback's number and attempts;
  * a disposition's code (a word, not a SIP status) and note. */
 static void clean_acd(const json_t *ev, json_t *out, int type)
 {
@@ -84,6 +85,19 @@ static void clean_acd(const json_t *ev, json_t *out, int type)
 	copy_int(ev, out, "wait_ms", 2147483647);
 	copy_int(ev, out, "hold_ms", 2147483647);
 	copy_int(ev, out, "position", 1000000);
+	/* where the call went: an overflow's reason and target, a transfer's
+	 * agent, kind and target (the history the reports read back) */
+	if (type == CC_EV_OVERFLOWED || type == CC_EV_TRANSFERRED) {
+		static const char *const words[] = { "why", "kind", "from_agent" };
+
+		for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+			const char *w = json_string_value(json_object_get(ev, words[i]));
+
+			if (w && *w && strlen(w) <= 32)
+				json_object_set_new(out, words[i], json_string(w));
+		}
+		copy_object(ev, out, "target", 0);
+	}
 	if (type == CC_EV_ABANDONED) {   /* a callback that never reached its customer */
 		const char *cb = json_string_value(json_object_get(ev, "callback"));
 

@@ -143,8 +143,8 @@ rec() { # FROM COLUMNS: the caller's ended record
 	     ORDER BY started_at DESC LIMIT 1"
 }
 rec_is() { [ "$(rec "$1" "$2")" = "$3" ]; }
-# the tenant's events as the API streams them (billingd keeps only some
-# fields of an event in cc.call_events: the transfer's are on the stream)
+# the tenant's events as the API streams them, and as billingd keeps them
+# in cc.call_events (the history reports read back)
 SSE_PID=""
 curl -sk -N -H "Authorization: Bearer ${KEY[acme]}" "$API/v1/tenants/acme/events" > "$SIPW/sse.out" 2>/dev/null &
 SSE_PID=$!
@@ -155,6 +155,11 @@ xfer_ev() { # CALL: its transferred events, as "from_agent type name kind" lines
 		'select(.type == "transferred" and .call == $c) | "\(.from_agent) \(.target.type) \(.target.name) \(.kind)"' 2>/dev/null
 }
 xfer_ev_is() { [ "$(xfer_ev "$1")" = "$2" ]; }
+xfer_kept() { # CALL: the same, from cc.call_events
+	sql "SELECT (body->>'from_agent') || ' ' || (body->'target'->>'type') || ' ' || (body->'target'->>'name') || ' ' || (body->>'kind')
+	     FROM cc.call_events WHERE call_id = '$1' AND type = 'transferred' ORDER BY ts"
+}
+xfer_kept_is() { [ "$(xfer_kept "$1")" = "$2" ]; }
 xfer() { # CALL JSON [SLUG]
 	local s=${3:-acme}
 	api POST "/v1/tenants/$s/calls/$1/transfer" "${KEY[$s]}" "$2"
@@ -239,6 +244,7 @@ echo "# caller heard: $(labels "$(heard ag)")"
 check ag_caller_heard_1001_then_1002 in_order "$(heard ag)" 'a.*b'
 check ag_1002_hears_caller has_freq "$(bs_heard a2)" 700
 check ag_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 blind"
+check ag_event_kept wait_for 15 xfer_kept_is "$CALL" "1001 agent 1002 blind"
 check ag_record wait_for 30 rec_is "${FROM[ag]}" "transfers" "1"
 
 # ------------------------------------------------ blind, by the API, to a number
@@ -346,6 +352,7 @@ check cs_1001_heard_caller_then_1002 in_order "$(bs_heard a1)" 'c.*b'
 check cs_1001_never_music not has_freq "$(bs_heard a1)" 500
 check cs_1002_heard_1001_then_caller in_order "$(bs_heard a2)" 'a.*c'
 check cs_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 consult"
+check cs_event_kept wait_for 15 xfer_kept_is "$CALL" "1001 agent 1002 consult"
 check cs_record wait_for 30 rec_is "${FROM[cs]}" "transfers || ' ' || holds || ' ' || (hold_ms > 0)::text" "1 1 true"
 
 # ----------- consult: the target not registered, then cancelled by the API

@@ -540,6 +540,31 @@ TEST(cdr_clean_acd_fields)
 	json_decref(c);
 	json_decref(ev);
 
+	/* a transfer's agent, kind and target kept; a target that is no small
+	 * flat object dropped */
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "transferred");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "from_agent", json_string("1001"));
+	json_object_set_new(ev, "kind", json_string("consult"));
+	json_object_set_new(ev, "target", json_pack("{s:s,s:s}", "type", "queue", "name", "general"));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "from_agent")), "1001");
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "kind")), "consult");
+	ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(c, "target"), "name")), "general");
+	json_decref(c);
+	json_decref(ev);
+	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "overflowed");
+	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	json_object_set_new(ev, "why", json_string("max_wait"));
+	json_object_set_new(ev, "target", json_pack("{s:{s:s}}", "type", "deep", "x"));
+	c = bl_cdr_clean(ev, &why);
+	ASSERT(c);
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "why")), "max_wait");
+	ASSERT(!json_object_get(c, "target"));
+	json_decref(c);
+	json_decref(ev);
+
 	/* a failed callback's number and attempts on its abandoned event; a
 	 * number that is not +digits and attempts out of range dropped */
 	ev = cc_event_new("3f0c7a8e-2b1d-4c5e-9f6a-7b8c9d0e1f2a", "abandoned");
