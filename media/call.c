@@ -203,6 +203,12 @@ static void consult_drop(struct md_call *c);
 static void consult_answered(struct md_call *c, struct md_out *o);
 static void consult_failed(struct md_call *c, struct md_out *o, uint16_t code);
 static void consult_complete(struct md_call *c);
+static const char *target_type_name(enum md_q_target_type t);
+static void xfer_event(struct md_call *c, const char *agent, const char *kind);
+static void xfer_go_on(struct md_call *c);
+static void out_drop(struct md_out *o);
+static uint64_t acd_result(struct md_call *c, const char *result, const struct md_out *o,
+                           uint16_t code, const char *reason, md_rpc_answer_h *h, void *arg);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -488,6 +494,22 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 		/* the agent leaves an answered consult: the caller goes to the target */
 		CLOG(CC_LOG_INFO, c, "agent %s hung up on the consult: completed", o->agent);
 		consult_complete(c);
+		return;
+	}
+	if (c && !c->ended && c->out == o && c->consult && o->answered) {
+		/* the agent leaves a consult still ringing: the caller is not
+		 * dropped but sent on to the target, as a blind transfer */
+		CLOG(CC_LOG_INFO, c, "agent %s hung up on a ringing consult: blind to %s %s", o->agent,
+		     target_type_name(c->xfer.type), c->xfer.name);
+		consult_drop(c);
+		acd_hold(c, false);          /* unheld: its time counted */
+		xfer_event(c, o->agent, "blind");
+		(void)acd_result(c, "ended", o, 0, "", NULL, NULL);
+		c->bridge = mem_deref(c->bridge);
+		c->out = NULL;
+		out_drop(o);
+		md_member_hear_others(&c->leg->member);
+		xfer_go_on(c);
 		return;
 	}
 	if (c && !c->ended && c->agent_out == o) {

@@ -58,6 +58,8 @@ static void render(FILE *f)
 		fprintf(f, "cc_media_dtmf_total{source=\"%s\"} %llu\n", md_dtmf_src_name(s),
 		        (unsigned long long)md_dtmf_count[s]);
 	counter(f, "cc_media_calls_started_total", "calls answered into a flow", cs->started);
+	counter(f, "cc_media_refers_refused_total", "REFERs refused: not relayed by Kamailio",
+	        md_sip_refers_refused);
 	counter(f, "cc_media_calls_ended_total", "calls ended", cs->ended);
 	fprintf(f, "# HELP cc_media_invites_refused_total INVITEs refused, by reason\n"
 	           "# TYPE cc_media_invites_refused_total counter\n"

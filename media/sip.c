@@ -9,6 +9,7 @@
 #include "sip.h"
 
 uint64_t md_sip_refused_source, md_sip_refused_headers;
+uint64_t md_sip_refers_refused;
 
 static struct {
 	struct sip *sip;
@@ -146,6 +147,17 @@ static bool on_request(const struct sip_msg *msg, void *arg)
 		(void)sip_treplyf(NULL, NULL, S.sip, msg, false, 200, "OK",
 		                  "Allow: INVITE, ACK, BYE, CANCEL, INFO, OPTIONS\r\n"
 		                  "Content-Length: 0\r\n\r\n");
+		return true;
+	}
+	/* a transfer is taken only as Kamailio relays it (route[XFER] decides
+	 * who may send one): a REFER sent straight to mediad's port by someone
+	 * who learnt the dialog's ids is refused like such an INVITE */
+	if (!pl_strcmp(&msg->met, "REFER") && !sa_cmp(&msg->src, &S.proxy, SA_ALL)) {
+		md_sip_refers_refused++;
+		char src[64];
+		re_snprintf(src, sizeof(src), "%J", &msg->src);
+		CC_WARN("REFER from %s refused: not Kamailio", src);
+		(void)sip_treply(NULL, S.sip, msg, 403, "Forbidden");
 		return true;
 	}
 	if (!pl_strcmp(&msg->met, "INVITE") || !pl_strcmp(&msg->met, "ACK") ||

@@ -53,6 +53,7 @@ int md_sip_uri(char *out, size_t n, const char *user, const char *host);
 
 /* Refusals by reason (metrics). */
 extern uint64_t md_sip_refused_source, md_sip_refused_headers;
+extern uint64_t md_sip_refers_refused;   /* REFERs not relayed by Kamailio */
 
 /* Checks (exposed for tests): a pl's text is a uuid / a host name / a
  * number (digits, optional leading +) or an extension; copies it into out. */

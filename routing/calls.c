@@ -334,6 +334,7 @@ static json_t *decide(struct rt_calls *c, const json_t *msg)
 		.tenant = str(q, "tenant"),
 		.from_user = str(q, "from_user"),
 		.to_user = str(q, "to_user"),
+		.leg = str(q, "leg"),
 	};
 	struct rt_decision d;
 	const char *tenant;

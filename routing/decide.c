@@ -158,6 +158,9 @@ static void decide_agent(const struct rt_model *m, const struct rt_request *req,
 			return reject(d, 500, "Server Error");
 		return;
 	}
+	/* mediad asked for an agent: an agent or nothing */
+	if (media && req->leg && (!strcmp(req->leg, "agent") || !strcmp(req->leg, "acd")))
+		return reject(d, 404, "Not Found");
 	d->direction = RT_OUTBOUND;
 	/* "+CC..." or a long all-digit string is a PSTN number */
 	if ((req->to_user[0] != '+' && strlen(req->to_user) < 8) ||

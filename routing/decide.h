@@ -30,7 +30,10 @@
  *   disabled -> 403; to_user an extension of the tenant -> ring it
  *   (internal); an E.164 number -> PSTN by the agent rules above with no
  *   agent (the tenant's caller ID, its plan or pstn_without_plan);
- *   nothing else -> 404.
+ *   nothing else -> 404. A leg mediad places for an agent (leg "agent" or
+ *   "acd") to a user that is no extension of the tenant is 404, never the
+ *   PSTN: an 8-digit "extension" (a REFER's, an agent deleted meanwhile)
+ *   is not dialled out.
  */
 #ifndef RT_DECIDE_H
 #define RT_DECIDE_H
@@ -57,6 +60,7 @@ struct rt_request {
 	const char *from_user;   /* caller: E.164 from a carrier, extension from an agent */
 	const char *to_user;     /* Request-URI user */
 	const char *media;       /* an alive mediad's SIP host:port, NULL if none (media.h) */
+	const char *leg;         /* media legs: X-CC-Leg ("agent", "acd", "pstn"), NULL if none */
 };
 
 enum rt_action { RT_REJECT, RT_RING_AGENT, RT_PSTN, RT_MEDIA };

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (to > buf + size + 1)
 		to = buf + size + 2;
 
-	struct rt_request q = { RT_CARRIER, TRUNK, "", from, to };
+	struct rt_request q = { RT_CARRIER, TRUNK, "", from, to, NULL, NULL };
 	enum rt_kind kind;
 
 	if (rt_kind_parse(buf, &kind) == CC_OK) {

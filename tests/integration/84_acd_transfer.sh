@@ -27,7 +27,9 @@
 # 1001 back by itself; 1001 hanging up on an answered consult completes
 # it; a number that answers then hangs up sends 1001 back to the caller.
 # Events `transferred` kind consult, the record's holds and transfers.
-# (The 120 s deadline is not waited for here.)
+# The agent hanging up while the consult still rings: a blind transfer to
+# the target (the caller is never dropped). (The 120 s deadline is not
+# waited for here.)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -38,13 +40,13 @@ fi
 trap 'bs_stop_all; kill ${SSE_PID:-} ${SSE_B:-} 2>/dev/null; stack_down' EXIT
 stack_up || exit 1
 AUD=$SIPW/audio; mkdir -p "$AUD"
-for f in 250 330 700; do tone_wav "$AUD/$f.wav" "$f" 120; done
+for f in 250 330 700 900; do tone_wav "$AUD/$f.wav" "$f" 120; done
 tone_wav "$AUD/qmusic.wav" 500 20
 
 # ------------------------------------------------------------------ setup
 new_tenant acme
 new_tenant beta
-for e in 1001 1002; do new_agent acme $e acme-pass-$e; done
+for e in 1001 1002 1004; do new_agent acme $e acme-pass-$e; done
 new_agent beta 1002 beta-pass-1002
 A=${TID[acme]} B=${TID[beta]}
 RESP=$CC_VAR/resp.json
@@ -79,7 +81,7 @@ check pstn_enabled pstn_enable acme "$NF"
 new_agent acme 1009 acme-pass-1009
 new_agent beta 1009 beta-pass-1009
 
-CASES="q ag num rx ref cs cc cn ch"
+CASES="q ag num rx ref cs cc cn ch cr"
 declare -A FROM
 n=30
 for c in $CASES; do
@@ -89,12 +91,14 @@ for c in $CASES; do
 	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
-check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-ch]}"
+check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-cr]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/250.wav" 1002 acme.cc.test acme-pass-1002
+bs_start a4 "$AUD/900.wav" 1004 acme.cc.test acme-pass-1004 manual
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check registered_1002 wait_for 15 registered 1002@acme.cc.test
+check registered_1004 wait_for 15 registered 1004@acme.cc.test
 check mediad_alive wait_for 20 media_alive 1
 
 state() { # EXT STATE [REASON]
@@ -171,6 +175,8 @@ answered_by_a1() { # CASE
 	check "$1_a1_ready" state 1001 ready
 	check "$1_answered" dial "$1" "$NF"
 	check "$1_a1_answers" wait_for 20 n_is_past a1 "$a0"
+	has_call() { [ -n "$(call_of "${FROM[$1]}")" ]; }
+	wait_for 10 has_call "$1"    # the record comes through billingd
 	CALL=$(call_of "${FROM[$1]}")
 	sleep 3
 }
@@ -315,6 +321,27 @@ wait "$ua"; rc=$?
 expect_eq refer_towards_carrier_403 "$rc" 0
 check refer_refusals_counted [ "$(kam_stat cc_refused_in_dialog)" -ge $((r0 + 2)) ]
 check sse_beta_sees_no_transfer not grep -q '^event: transferred' "$SIPW/sse-beta.out"
+# a REFER sent straight to mediad's port (not relayed by Kamailio), with a
+# dialog's ids or not: 403, counted
+refers_refused() { curl -s "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | awk '/^cc_media_refers_refused_total / { print $2 }'; }
+f0=$(refers_refused)
+RP=$(pick_port)
+cat > "$SIPW/raw-refer.msg" <<SIP
+REFER sip:mediad@127.0.0.1:$CC_MEDIA_SIP_PORT SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:$RP;branch=z9hG4bK-refer-$RP
+From: <sip:1001@acme.cc.test>;tag=a1
+To: <sip:mediad@127.0.0.1>;tag=m1
+Call-ID: refer-straight-$RP
+CSeq: 2 REFER
+Contact: <sip:1001@127.0.0.1:$RP>
+Refer-To: <sip:+8613700000009@acme.cc.test>
+Max-Forwards: 70
+Content-Length: 0
+
+SIP
+code=$("$SIPSEND" -b "127.0.0.1:$RP" -s "127.0.0.1:$CC_MEDIA_SIP_PORT" -w 3000 "$SIPW/raw-refer.msg" | grep '^SIP/2.0 [2-6]' | tail -1 | awk '{ print $2 }')
+expect_eq refer_straight_to_mediad_403 "${code:-none}" 403
+check refer_straight_counted [ "$(refers_refused)" -gt "${f0:-0}" ]
 
 # ------------------------------- consult transfer by the API, then complete
 # the caller is held (the queue's music), 1002 is rung and talks with 1001
@@ -420,5 +447,37 @@ sleep 0.5
 echo "# caller heard: $(labels "$(heard ch)")"
 check ch_caller_heard_1002_after in_order "$(heard ch)" 'a.*m.*b'
 check ch_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1002 consult"
+
+# ------- consult: the agent hangs up while the target still rings: blind to it
+# 1004 answers by hand: its phone rings, 1001 hangs up, the consult's leg is
+# cancelled and 1004 is rung again as a blind transfer's target; the caller
+# (music meanwhile, never dropped) then talks with 1004
+rang4() { local n; n=$(grep -ac 'Incoming call from' "$SIPW/bs/a4/out" 2>/dev/null); echo "${n:-0}"; }
+rang4_past() { [ "$(rang4)" -gt "$1" ]; }
+check cr_a1_ready state 1001 ready
+answered_by_a1 cr
+r4=$(rang4)
+xfer "$CALL" '{"target":{"type":"agent","name":"1004"},"mode":"consult"}'
+check cr_consult_200 [ "$HTTP" = 200 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+check cr_a4_rings wait_for 15 rang4_past "$r4"
+r4=$(rang4)
+sleep 2                          # the caller on hold: the queue's music
+bs_cmd a1 hangup
+check cr_blind_logged wait_for 10 grep -q "agent 1001 hung up on a ringing consult: blind to agent 1004" "$MLOG"
+check cr_caller_not_dropped not bs_ended c-cr
+check cr_a4_rung_again wait_for 15 rang4_past "$r4"
+sleep 1
+bs_cmd a4 accept
+check cr_a4_answers wait_for 10 n_is_past a4 0
+sleep 4
+check cr_caller_still_on not bs_ended c-cr
+hangup cr
+sleep 0.5
+echo "# caller heard: $(labels "$(heard cr)")"
+check cr_caller_heard_a_then_music in_order "$(heard cr)" 'a.*m'
+check cr_caller_heard_1004_900hz has_freq "$(heard cr)" 900
+check cr_event wait_for 15 xfer_ev_is "$CALL" "1001 agent 1004 blind"
+check cr_a1_wrapup_not_on_call wait_for 10 state_is 1001 wrapup
+check cr_record wait_for 30 rec_is "${FROM[cr]}" "transfers || ' ' || holds" "1 1"
 
 exit $FAILED

@@ -43,7 +43,7 @@ static struct rt_model *fixture(void)
 
 static void carrier(struct rt_model *m, const char *from, const char *to, struct rt_decision *d)
 {
-	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to, NULL };
+	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to, NULL, NULL };
 
 	rt_decide(m, &q, d);
 }
@@ -51,7 +51,7 @@ static void carrier(struct rt_model *m, const char *from, const char *to, struct
 static void agent(struct rt_model *m, const char *tenant, const char *from, const char *to,
                   struct rt_decision *d)
 {
-	struct rt_request q = { RT_AGENT, "", tenant, from, to, NULL };
+	struct rt_request q = { RT_AGENT, "", tenant, from, to, NULL, NULL };
 
 	rt_decide(m, &q, d);
 }
@@ -343,7 +343,7 @@ static void carrier_media(struct rt_model *m, const char *from, const char *to, 
                           struct rt_decision *d)
 {
 	struct rt_request q = { RT_CARRIER, "tttttttt-0000-4000-8000-000000000001", "", from, to,
-	                        media };
+	                        media, NULL };
 
 	rt_decide(m, &q, d);
 }
@@ -400,9 +400,29 @@ TEST(flow_gone_is_404)
 static void media_leg(struct rt_model *m, const char *tenant, const char *from, const char *to,
                       struct rt_decision *d)
 {
-	struct rt_request q = { RT_MEDIA_LEG, "", tenant, from, to, NULL };
+	struct rt_request q = { RT_MEDIA_LEG, "", tenant, from, to, NULL, NULL };
 
 	rt_decide(m, &q, d);
+}
+
+/* mediad asked for an agent (X-CC-Leg agent or acd): a user that is no
+ * extension of the tenant is 404, even 8 digits that would be a number */
+TEST(media_agent_leg_never_pstn)
+{
+	struct rt_model *m = flow_fixture();
+	struct rt_decision d;
+	struct rt_request q = { RT_MEDIA_LEG, "", ACME, "+8613800000001", "12345678", NULL, "agent" };
+
+	rt_decide(m, &q, &d);
+	ASSERT_EQ_INT(d.action, RT_REJECT);
+	ASSERT_EQ_INT(d.code, 404);
+	q.leg = "acd";
+	rt_decide(m, &q, &d);
+	ASSERT_EQ_INT(d.code, 404);
+	q.to_user = "1002";              /* an extension still rings */
+	rt_decide(m, &q, &d);
+	ASSERT_EQ_INT(d.action, RT_RING_AGENT);
+	rt_model_free(m);
 }
 
 TEST(media_leg_rings_extension)
@@ -733,6 +753,6 @@ TEST_LIST(T(carrier_rings_agent), T(long_uri_refused_not_cut), T(carrier_rejecti
           T(blocklist_reads_or_refuses), T(kind_is_carrier_or_agent),
           T(limits_concurrent_calls), T(limits_slots_expire), T(limits_call_rate),
           T(flow_number_goes_to_mediad), T(flow_number_without_mediad_is_503), T(flow_gone_is_404),
-          T(media_leg_rings_extension), T(media_leg_pstn_rules), T(media_leg_refusals),
+          T(media_agent_leg_never_pstn), T(media_leg_rings_extension), T(media_leg_pstn_rules), T(media_leg_refusals),
           T(media_alive_by_heartbeat), T(media_heartbeat_refusals),
           T(media_lost_instance_ends_its_calls), T(media_lost_call_end_reported_once))
