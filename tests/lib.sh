@@ -556,3 +556,27 @@ sip_call_audio() {
 	sipp_run "$1" -sf "$SIPW/$1.xml" -s "$3" -set from "$4" -p "$2" \
 		-default_behaviors all,-abortunexp -m 1 -d "${6:-1000}" -timeout 60 -timeout_error
 }
+
+# ------------------------------------------ shared by the call-center suites
+# Kamailio knows an AOR (user@domain) registered / a trunk's port loaded
+registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
+trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
+media_up() { media_alive 1; }
+# a baresip phone's calls answered / rung so far, and "more than N answered"
+answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
+rang_n() { local n; n=$(grep -ac 'Incoming call from' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
+n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
+# freqs FILE: the rough frequency of each 0.5 s of FILE, loud ones only ("-" others)
+freqs() {
+	local f=$1 len i out=""
+	len=$(soxi -D "$f" 2>/dev/null) || return 1
+	for ((i = 0; i * 5 < ${len%.*} * 10 + 5; i++)); do
+		sox "$f" "$f.slice.wav" trim "$(ms_s $((i * 500)))" 0.5 2>/dev/null || break
+		if audio_not_silent "$f.slice.wav" 0.05; then out+="$(audio_freq "$f.slice.wav") "; else out+="- "; fi
+	done
+	rm -f "$f.slice.wav"
+	echo "$out"
+}
+# near F W: F within 5 % of W; has_freq FILE HZ: some loud 0.5 s of FILE is HZ
+near() { awk -v f="$1" -v w="$2" 'BEGIN { d = f - w; if (d < 0) d = -d; exit !(d * 100 <= w * 5) }'; }
+has_freq() { local x; for x in $(freqs "$1"); do [ "$x" != - ] && near "$x" "$2" && return 0; done; return 1; }

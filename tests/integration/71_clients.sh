@@ -25,7 +25,6 @@ new_tenant acme
 new_agent acme 1001 acme-pass-1001
 new_agent acme 1002 acme-pass-1002
 new_number acme +8657112345678 1001
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1@acme.cc.test\"]" | grep -q '"Address"'; }
 
 bs_start a "$AUD/440.wav" 1001 acme.cc.test acme-pass-1001

@@ -146,7 +146,6 @@ for c in $CASES; do
 	# SIP_PORT+1 for TLS; a later start lost that port to another process)
 	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-after]}"
 registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1@acme.cc.test\"]" | grep -q '"Address"'; }
 
@@ -180,16 +179,6 @@ recf() { jq -r "$1" "$RESP.rec"; }
 path() { recf '[.ivr[]? | .node + (if .digit then ":" + .digit else "" end)] | join(",")'; }
 # freqs FILE: the rough frequency of each 0.5 s of FILE, loud ones only
 # (others "-"), e.g. "600 600 - 900 900 600"
-freqs() {
-	local f=$1 len i out=""
-	len=$(soxi -D "$f" 2>/dev/null) || return 1
-	for ((i = 0; i * 5 < ${len%.*} * 10 + 5; i++)); do
-		sox "$f" "$f.slice.wav" trim "$(ms_s $((i * 500)))" 0.5 2>/dev/null || break
-		if audio_not_silent "$f.slice.wav" 0.05; then out+="$(audio_freq "$f.slice.wav") "; else out+="- "; fi
-	done
-	rm -f "$f.slice.wav"
-	echo "$out"
-}
 # has_freq FILE HZ: some 0.5 s of FILE is HZ +- 5 %
 has_freq() {
 	local x

@@ -67,11 +67,9 @@ bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/330.wav" 1002 acme.cc.test acme-pass-1002
 bs_start a3 "$AUD/440.wav" 1003 acme.cc.test acme-pass-1003 manual
 bs_start b1 "$AUD/250.wav" 1001 beta.cc.test beta-pass-1001
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 for u in 1001@acme 1002@acme 1003@acme 1001@beta; do
 	check "registered_${u/@/_}" wait_for 15 registered "$u.cc.test"
 done
-media_up() { media_alive 1; }
 check mediad_alive wait_for 20 media_up
 
 state() { # SLUG EXT STATE [REASON]
@@ -83,7 +81,6 @@ state_is() { # SLUG EXT STATE [REASON]
 	api GET "/v1/tenants/$1/agents/$2/state" "${KEY[$1]}"
 	[ "$HTTP" = 200 ] && [ "$(jr '.state + " " + (.reason // "")')" = "$3 ${4:-}" ]
 }
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 # caller TAG NUMBER FROM SECONDS: a carrier caller in the background
 caller() {
 	local port; port=$(pick_port)
@@ -93,8 +90,6 @@ caller() {
 		-default_behaviors all,-abortunexp -m 1 -d "$(( $4 * 1000 ))" -timeout "$(( $4 + 15 ))" -timeout_error) &
 	SIPP_PIDS="$SIPP_PIDS $!"
 }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
 rec_of() { # FROM: the caller's inbound record as TEXT (queue result agent)
 	sql "SELECT queue || ' ' || queue_result || ' ' || COALESCE(agent, '-') FROM cc.calls
 	     WHERE from_number = '$1' AND direction = 'inbound' AND ended_at IS NOT NULL

@@ -39,7 +39,6 @@ new_agent acme 1009 acme-pass-1009      # the tenant's notice: routingd reads it
 
 bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a3 "$AUD/250.wav" 1003 acme.cc.test acme-pass-1003 manual
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check registered_1003 wait_for 15 registered 1003@acme.cc.test
 check mediad_alive wait_for 20 media_alive 1
@@ -52,7 +51,6 @@ state_is() { # EXT STATE
 	api GET "/v1/tenants/acme/agents/$1/state" "${KEY[acme]}"
 	[ "$HTTP" = 200 ] && [ "$(jr .state)" = "$2" ]
 }
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 caller() { # TAG FROM SECONDS
 	local port; port=$(pick_port)
 	new_trunk "caller-$1" "$port" > /dev/null
@@ -62,8 +60,6 @@ caller() { # TAG FROM SECONDS
 	CALLER_PID=$!
 	SIPP_PIDS="$SIPP_PIDS $CALLER_PID"
 }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
 waiting() { # N
 	api GET /v1/tenants/acme/queues/repair/live "${KEY[acme]}"
 	[ "$HTTP" = 200 ] && [ "$(jr '.waiting | length')" = "$1" ]

@@ -52,7 +52,6 @@ check vip_listed [ "$HTTP" = 201 ] || echo "# HTTP $HTTP $(cat "$RESP")"
 
 bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/330.wav" 1002 acme.cc.test acme-pass-1002
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check registered_1002 wait_for 15 registered 1002@acme.cc.test
 check mediad_alive wait_for 20 media_alive 1
@@ -67,7 +66,6 @@ state() { # EXT STATE [REASON]
 	api PUT "/v1/tenants/acme/agents/$1/state" "${KEY[acme]}" "{\"state\":\"$2\"${3:+,\"reason\":\"$3\"}}"
 	[ "$HTTP" = 200 ]
 }
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 caller() { # TAG NUMBER FROM SECONDS
 	local port; port=$(pick_port)
 	new_trunk "caller-$1" "$port" > /dev/null
@@ -76,8 +74,6 @@ caller() { # TAG NUMBER FROM SECONDS
 		-default_behaviors all,-abortunexp -m 1 -d "$(( $4 * 1000 ))" -timeout "$(( $4 + 20 ))" -timeout_error) &
 	SIPP_PIDS="$SIPP_PIDS $!"
 }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
 waiting() { # QUEUE N
 	api GET "/v1/tenants/acme/queues/$1/live" "${KEY[acme]}"
 	[ "$HTTP" = 200 ] && [ "$(jr '.waiting | length')" = "$2" ]

@@ -70,10 +70,8 @@ bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/330.wav" 1002 acme.cc.test acme-pass-1002
 bs_start a3 "$AUD/440.wav" 1003 acme.cc.test acme-pass-1003
 bs_start a4 "$AUD/550.wav" 1004 acme.cc.test acme-pass-1004
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 for e in 1001 1002 1003 1004; do check "registered_$e" wait_for 15 registered "$e@acme.cc.test"; done
 check mediad_alive wait_for 20 media_alive 1
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunk_known wait_for 20 trunk_known "$CARRIER"
 
 state() { # EXT STATE [REASON]
@@ -96,8 +94,6 @@ order() {
 	sleep 0.3
 }
 ext_of() { case $1 in a1) echo 1001 ;; a2) echo 1002 ;; a3) echo 1003 ;; a4) echo 1004 ;; esac; }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-rang_n() { local n; n=$(grep -ac 'Incoming call from' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
 # qcall TAG NUMBER FROM MS: a carrier caller staying MS after mediad's
 # answer (the caller hangs up then); GOT is what agents answered it
 NCALL=0

@@ -90,12 +90,10 @@ for c in $CASES; do
 	new_trunk "caller-$c" "${BS_SIP[c-$c]}"
 	bs_peer "c-$c" "$AUD/700.wav" "${FROM[$c]}"
 done
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c-cr]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/250.wav" 1002 acme.cc.test acme-pass-1002
 bs_start a4 "$AUD/900.wav" 1004 acme.cc.test acme-pass-1004 manual
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check registered_1002 wait_for 15 registered 1002@acme.cc.test
 check registered_1004 wait_for 15 registered 1004@acme.cc.test
@@ -111,23 +109,8 @@ state_is() { api GET "/v1/tenants/acme/agents/$1/state" "${KEY[acme]}"; [ "$(jr 
 dial() { bs_cmd "c-$1" dial "sip:$2@127.0.0.1:$CC_SIP_PORT"; wait_for 15 bs_in_call "c-$1"; }
 hangup() { bs_cmd "c-$1" hangup; wait_for 10 bs_ended "c-$1"; sleep 0.3; }
 heard() { bs_heard "c-$1"; }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
 ended_n() { local n; n=$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
 ended_past() { [ "$(ended_n "$1")" -gt "$2" ]; }
-# freqs FILE: the rough frequency of each 0.5 s of FILE, loud ones only ("-" others)
-freqs() {
-	local f=$1 len i out=""
-	len=$(soxi -D "$f" 2>/dev/null) || return 1
-	for ((i = 0; i * 5 < ${len%.*} * 10 + 5; i++)); do
-		sox "$f" "$f.slice.wav" trim "$(ms_s $((i * 500)))" 0.5 2>/dev/null || break
-		if audio_not_silent "$f.slice.wav" 0.05; then out+="$(audio_freq "$f.slice.wav") "; else out+="- "; fi
-	done
-	rm -f "$f.slice.wav"
-	echo "$out"
-}
-near() { awk -v f="$1" -v w="$2" 'BEGIN { d = f - w; if (d < 0) d = -d; exit !(d * 100 <= w * 5) }'; }
-has_freq() { local x; for x in $(freqs "$1"); do [ "$x" != - ] && near "$x" "$2" && return 0; done; return 1; }
 # the labels of FILE's slices: m (music 500), a (1001: 330), b (1002: 250), c (caller 700), s other, - silent
 labels() {
 	local x

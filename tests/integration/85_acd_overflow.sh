@@ -82,11 +82,9 @@ for c in flow hangup; do
 done
 bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
 bs_start a2 "$AUD/330.wav" 1002 acme.cc.test acme-pass-1002
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check registered_1002 wait_for 15 registered 1002@acme.cc.test
 check mediad_alive wait_for 20 media_alive 1
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_known wait_for 20 trunk_known "${BS_SIP[c-hangup]}"
 
 curl -sk -N -H "Authorization: Bearer ${KEY[acme]}" "$API/v1/tenants/acme/events" > "$SIPW/sse.out" 2>/dev/null &
@@ -124,26 +122,6 @@ overflow_is() { [ "$(overflow_of "$1")" = "$2" ]; }
 # why_of FROM: the overflowed event's "why" as the call's events keep it
 why_of() { sql "SELECT body->>'why' FROM cc.call_events WHERE type = 'overflowed' AND call_id = '$(call_of "$1")'"; }
 why_is() { [ "$(why_of "$1")" = "$2" ]; }
-answered_n() { local n; n=$(grep -ac 'Call established' "$SIPW/bs/$1/out" 2>/dev/null); echo "${n:-0}"; }
-n_is_past() { [ "$(answered_n "$1")" -gt "$2" ]; }
-freqs() { # FILE: the rough frequency of each loud 0.5 s ("-" quiet ones)
-	local f=$1 len i out=""
-	len=$(soxi -D "$f" 2>/dev/null) || return 1
-	for ((i = 0; i * 5 < ${len%.*} * 10 + 5; i++)); do
-		sox "$f" "$f.slice.wav" trim "$(ms_s $((i * 500)))" 0.5 2>/dev/null || break
-		if audio_not_silent "$f.slice.wav" 0.05; then out+="$(audio_freq "$f.slice.wav") "; else out+="- "; fi
-	done
-	rm -f "$f.slice.wav"
-	echo "$out"
-}
-has_freq() { # FILE HZ: some 0.5 s of FILE is HZ +- 5 %
-	local x
-	for x in $(freqs "$1"); do
-		[ "$x" = - ] && continue
-		awk -v f="$x" -v w="$2" 'BEGIN { d = f - w; if (d < 0) d = -d; exit !(d * 100 <= w * 5) }' && return 0
-	done
-	return 1
-}
 
 # ------------------------------------------------- on time, to an agent
 a20=$(answered_n a2)

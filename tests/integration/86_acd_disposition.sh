@@ -50,10 +50,8 @@ for c in c1 c2 c3; do
 	bs_peer "$c" "$AUD/700.wav" "${FROM[$c]}"
 done
 bs_start a1 "$AUD/250.wav" 1001 acme.cc.test acme-pass-1001
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 check mediad_alive wait_for 20 media_alive 1
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_known wait_for 20 trunk_known "${BS_SIP[c3]}"
 
 curl -sk -N -H "Authorization: Bearer ${KEY[acme]}" "$API/v1/tenants/acme/events" > "$SIPW/sse.out" 2>/dev/null &
@@ -63,17 +61,6 @@ state() { # EXT STATE [REASON]
 	api PUT "/v1/tenants/acme/agents/$1/state" "${KEY[acme]}" "{\"state\":\"$2\"${3:+,\"reason\":\"$3\"}}"
 	[ "$HTTP" = 200 ]
 }
-freqs() { # FILE: the rough frequency of each loud 0.5 s ("-" quiet ones)
-	local f=$1 len i out=""
-	len=$(soxi -D "$f" 2>/dev/null) || return 1
-	for ((i = 0; i * 5 < ${len%.*} * 10 + 5; i++)); do
-		sox "$f" "$f.slice.wav" trim "$(ms_s $((i * 500)))" 0.5 2>/dev/null || break
-		if audio_not_silent "$f.slice.wav" 0.05; then out+="$(audio_freq "$f.slice.wav") "; else out+="- "; fi
-	done
-	rm -f "$f.slice.wav"
-	echo "$out"
-}
-near() { awk -v f="$1" -v w="$2" 'BEGIN { d = f - w; if (d < 0) d = -d; exit !(d * 100 <= w * 5) }'; }
 # every_near "F1 F2 ..." HZ: every loud slice is HZ; some_near: one is
 every_near() { local x n=0; for x in $1; do [ "$x" = - ] && continue; near "$x" "$2" || return 1; n=$((n + 1)); done; [ "$n" -gt 0 ]; }
 some_near() { local x; for x in $1; do [ "$x" != - ] && near "$x" "$2" && return 0; done; return 1; }

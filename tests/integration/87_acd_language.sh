@@ -60,7 +60,6 @@ for t in acme gamma; do
 	api PUT "/v1/tenants/$t/agents/1001/state" "${KEY[$t]}" '{"state":"not_ready","reason":"lunch"}'
 	check "not_ready_$t" [ "$HTTP" = 200 ]
 done
-media_up() { media_alive 1; }
 check mediad_alive wait_for 20 media_up
 MLOG=$CC_VAR/log/mediad.log
 caller() { # TAG NUMBER FROM SECONDS

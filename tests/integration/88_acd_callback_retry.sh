@@ -42,12 +42,9 @@ FROM=+8613800000020
 BS_SIP[c]=$(pick_port 2)
 new_trunk caller "${BS_SIP[c]}"
 bs_peer c "$AUD/700.wav" "$FROM"
-trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$1,"; }
 check trunks_loaded wait_for 20 trunk_known "${BS_SIP[c]}"
 bs_start a1 "$AUD/330.wav" 1001 acme.cc.test acme-pass-1001
-registered() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" ul.lookup "[\"location\",\"$1\"]" | grep -q '"Address"'; }
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
-media_up() { media_alive 1; }
 check mediad_alive wait_for 20 media_up
 
 state() { # STATE [REASON]
