@@ -12,7 +12,7 @@ PACKAGES=(
 	libpq-dev libssl-dev libnats-dev libevent-dev libjansson-dev libre-dev libcsv-dev
 	libspandsp-dev libpri-dev libmicrohttpd-dev
 	# mediad and prompts: audio files, resampling, speech, and sox for tests
-	librem-dev libsndfile1-dev libsamplerate0-dev libespeak-ng-dev espeak-ng-data sox libsox-fmt-all
+	librem-dev libsndfile1-dev libsamplerate0-dev libopus-dev libogg-dev libespeak-ng-dev espeak-ng-data sox libsox-fmt-all
 	# real softphones for tests/integration/25_phones.sh
 	baresip-core linphone-cli
 )

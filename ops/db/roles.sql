@@ -57,8 +57,13 @@ REVOKE INSERT, UPDATE, DELETE ON cc.calls, cc.call_events, cc.grants, cc.credit_
   cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices FROM cc_tenantd;
 
 GRANT SELECT ON cc.prompts, cc.flows, cc.flow_versions, cc.tenants TO cc_mediad;
+-- the recorder (media/recorder.c): its recordings' rows, and the tenant's
+-- key-encryption key (made at a tenant's first recording when it has none)
+GRANT SELECT, INSERT, UPDATE ON cc.recordings TO cc_mediad;
+GRANT SELECT, INSERT ON cc.tenant_keys TO cc_mediad;
 
--- money history is append-only, for every role
+-- the audit log and money history are append-only, for every role
+REVOKE UPDATE, DELETE, TRUNCATE ON cc.audit FROM cc_app, cc_billingd, cc_tenantd, cc_mediad, cc_routingd;
 REVOKE UPDATE, DELETE ON cc.ledger_txns, cc.ledger_entries, cc.rated_lines, cc.tariff_versions,
   cc.tariff_rates FROM cc_app, cc_billingd, cc_tenantd;
 COMMIT;
