@@ -48,6 +48,9 @@
 	X(UNHELD, "unheld", CALL, 0, "the caller is off hold: how long it was held") \
 	X(TRANSFERRED, "transferred", CALL, 0, "the agent transferred the call: target, blind or consult") \
 	X(DISPOSITION, "disposition", CALL, 0, "the agent's disposition code and note for the call (tenantd)") \
+	X(MONITOR_STARTED, "monitor_started", CALL, 0, "a supervisor's phone answered and joined the call: listen, whisper or barge (mediad)") \
+	X(MONITOR_MODE, "monitor_mode", CALL, 0, "a supervisor changed mode (the API or its phone's keys 4, 5, 6)") \
+	X(MONITOR_ENDED, "monitor_ended", CALL, 0, "a supervisor left the call (hung up, the API, a transfer, the call's end) or never answered") \
 	X(LOGGED_OUT, "logged_out", AGENT, 0, "an agent left the ACD (asked, or its phone unregistered)") \
 	X(READY, "ready", AGENT, 0, "an agent is ready for ACD offers") \
 	X(NOT_READY, "not_ready", AGENT, 0, "an agent paused, with its reason") \

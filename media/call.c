@@ -33,6 +33,7 @@
 #include "leg.h"
 #include "log.h"
 #include "map.h"
+#include "monitor.h"
 #include "player.h"
 #include "queue.h"
 #include "rpc.h"
@@ -57,6 +58,12 @@ struct md_out {                      /* mem object: an agent or PSTN leg placed 
 	char offer[CC_UUID_LEN];
 	struct sipnot *refer;            /* a REFER's subscription (its NOTIFYs) */
 	bool consult;                    /* a consult transfer's target leg */
+	/* a supervisor's leg (monitor.h): listen, whisper or barge */
+	bool sup;
+	enum md_mon_mode mode;
+	struct tmr key_tmr;              /* its keys (4, 5, 6), handled off the mixer's tick */
+	char keys[8];
+	size_t n_keys;
 };
 
 #define MD_MAX_OWN_FLOWS 4           /* flows made here (X-CC-Queue, routes) per call */
@@ -134,6 +141,11 @@ struct md_call {                     /* mem object */
 	struct md_out *consult;          /* the target's leg, ringing or answered */
 	struct md_bridge *cbridge;       /* holds it in the mix once answered */
 	struct tmr consult_tmr;          /* its deadline */
+	/* supervision: the supervisors' legs, ringing or in the mix (answered).
+	 * The recorder's hook: md_call_sup_agent_side() (call.h), and
+	 * sup_changed() below, called at every change of who hears whom */
+	struct md_out *sups[MD_MON_MAX];
+	size_t n_sups;
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -209,6 +221,10 @@ static void xfer_go_on(struct md_call *c);
 static void out_drop(struct md_out *o);
 static uint64_t acd_result(struct md_call *c, const char *result, const struct md_out *o,
                            uint16_t code, const char *reason, md_rpc_answer_h *h, void *arg);
+static void mix_rules(struct md_call *c);
+static void mon_failed(struct md_call *c, struct md_out *o, uint16_t code);
+static void mon_answered(struct md_call *c, struct md_out *o);
+static void mon_end_all(struct md_call *c, const char *reason);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -254,6 +270,8 @@ static void call_destructor(void *arg)
 	tmr_cancel(&c->xfer_tmr);
 	tmr_cancel(&c->consult_tmr);
 	calls_unlink(c);
+	for (size_t i = 0; i < c->n_sups; i++)
+		mem_deref(c->sups[i]);
 	mem_deref(c->cbridge);
 	mem_deref(c->consult);
 	mem_deref(c->bridge);
@@ -365,6 +383,7 @@ static void out_destructor(void *arg)
 	struct md_out *o = arg;
 
 	tmr_cancel(&o->ring);
+	tmr_cancel(&o->key_tmr);
 	mem_deref(o->refer);             /* NOTIFY terminated, if not sent yet */
 	mem_deref(o->sess);              /* CANCEL while ringing, BYE once answered */
 	mem_deref(o->leg);
@@ -407,6 +426,11 @@ static void on_ring_timeout(void *arg)
 {
 	struct md_out *o = arg;
 
+	if (o->sup) {
+		if (o->call && !o->call->ended)
+			mon_failed(o->call, o, 408);
+		return;
+	}
 	if (o->consult && o->call && !o->call->ended) {
 		consult_failed(o->call, o, 408);
 		return;
@@ -450,6 +474,11 @@ static void on_out_estab(const struct sip_msg *msg, void *arg)
 	json_t *f;
 	int err;
 
+	if (o->sup) {
+		if (c && !c->ended)
+			mon_answered(c, o);
+		return;
+	}
 	if (o->consult && c && !c->ended) {
 		consult_answered(c, o);
 		return;
@@ -486,6 +515,11 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 	struct md_call *c = o->call;
 
 	o->sess = mem_deref(o->sess);
+	if (o->sup) {
+		if (c && !c->ended)
+			mon_failed(c, o, o->answered ? 200 : msg && msg->scode >= 300 ? msg->scode : 480);
+		return;
+	}
 	if (o->consult && c && !c->ended) {
 		consult_failed(c, o, o->answered ? 200 : msg && msg->scode >= 300 ? msg->scode : 480);
 		return;
@@ -503,6 +537,7 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 		     target_type_name(c->xfer.type), c->xfer.name);
 		consult_drop(c);
 		acd_hold(c, false);          /* unheld: its time counted */
+		mon_end_all(c, "transferred");
 		xfer_event(c, o->agent, "blind");
 		(void)acd_result(c, "ended", o, 0, "", NULL, NULL);
 		c->bridge = mem_deref(c->bridge);
@@ -1287,6 +1322,7 @@ static void on_xfer_tmr(void *arg)
 
 	if (c->ended || !o || !c->bridge || c->acd != ACD_BRIDGED)
 		return;
+	mon_end_all(c, "transferred");
 	xfer_event(c, o->agent, "blind");
 	CLOG(CC_LOG_INFO, c, "agent %s transferred the call to %s %s", o->agent,
 	     target_type_name(c->xfer.type), c->xfer.name);
@@ -1415,6 +1451,8 @@ static void consult_answered(struct md_call *c, struct md_out *o)
 	}
 	md_member_hear(&c->out->leg->member, 1u << o->leg->member.slot);
 	md_member_hear(&o->leg->member, 1u << c->out->leg->member.slot);
+	if (c->n_sups)
+		mix_rules(c);                /* the supervisors hear the target too */
 	CLOG(CC_LOG_INFO, c, "consult: %s %s answered (leg %s), talking with agent %s",
 	     o->pstn ? "number" : "agent", o->target, o->id, c->out->agent);
 }
@@ -1427,6 +1465,7 @@ static void consult_complete(struct md_call *c)
 	if (!a || !o || !o->answered)
 		return;
 	tmr_cancel(&c->consult_tmr);
+	mon_end_all(c, "transferred");   /* the call leaves its agent: the monitor ends */
 	xfer_event(c, a->agent, "consult");
 	CLOG(CC_LOG_INFO, c, "agent %s completed the consult transfer to %s %s", a->agent,
 	     target_type_name(c->xfer.type), c->xfer.name);
@@ -1754,12 +1793,16 @@ static void acd_hold(struct md_call *c, bool on)
 		md_member_hear(&c->leg->member, 1u << c->player->member.slot);
 		md_member_hear(&c->out->leg->member, 0);
 		music_start(c);
+		if (c->n_sups)
+			mix_rules(c);
 		CLOG(CC_LOG_INFO, c, "on hold");
 		event(c, CC_EV_HELD, f);
 	} else {
 		music_stop(c);
 		md_member_hear_others(&c->leg->member);
 		md_member_hear_others(&c->out->leg->member);
+		if (c->n_sups)
+			mix_rules(c);
 		json_object_set_new(f, "hold_ms", json_integer((json_int_t)(tmr_jiffies() -
 		                                                            c->hold_since)));
 		CLOG(CC_LOG_INFO, c, "off hold");
@@ -1853,6 +1896,294 @@ static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenan
 	stats.started++;
 	CLOG(CC_LOG_INFO, c, "callback offer: %s in queue %s", c->inv.caller, c->queue);
 	return c;
+}
+
+/* -- supervision: a supervisor's leg joins the call's mix with the rules
+ * of monitor.h (listen, whisper, barge); the call goes on without it -- */
+
+#define MON_RING_S 30                /* the supervisor's phone rings this long */
+#define REFUSE_S(st, why) json_pack("{s:b,s:s,s:i}", "ok", 0, "why", (why), "status", (st))
+
+/* The recorder's hook: called whenever who hears whom changed (a
+ * supervisor joined, left or changed mode; hold; a consult). */
+static void sup_changed(struct md_call *c)
+{
+	(void)c;
+}
+
+/* The call's state as monitor.h sees it; false when it has no bridge. */
+static bool mon_state(const struct md_call *c, struct md_mon_state *s, struct md_out **in)
+{
+	const struct md_out *t = c->consult && c->consult->answered && c->cbridge ? c->consult : NULL;
+
+	memset(s, 0, sizeof(*s));
+	if (c->ended || c->cb || !c->bridge || !c->out || !c->leg || !c->player)
+		return false;
+	s->caller = c->leg->member.slot;
+	s->player = c->player->member.slot;
+	s->agent = c->out->leg->member.slot;
+	s->target = t ? (int)t->leg->member.slot : -1;
+	s->hold = c->on_hold;
+	for (size_t i = 0; i < c->n_sups; i++) {
+		struct md_out *o = c->sups[i];
+
+		if (!o->answered || !o->leg->member.mix)
+			continue;
+		s->sup[s->n].slot = o->leg->member.slot;
+		s->sup[s->n].mode = o->mode;
+		if (in)
+			in[s->n] = o;
+		s->n++;
+	}
+	return true;
+}
+
+uint32_t md_call_sup_agent_side(const struct md_call *c)
+{
+	struct md_mon_state s;
+
+	return c && mon_state(c, &s, NULL) ? md_mon_agent_side(&s) : 0;
+}
+
+static void hear(struct md_member *m, bool custom, uint32_t mask)
+{
+	if (custom)
+		md_member_hear(m, mask);
+	else
+		md_member_hear_others(m);
+}
+
+/* Who hears whom, from the call's state (monitor.h). */
+static void mix_rules(struct md_call *c)
+{
+	struct md_out *in[MD_MON_MAX] = { 0 };
+	struct md_mon_state s;
+	struct md_mon_masks m;
+
+	if (!mon_state(c, &s, in))
+		return;
+	md_mon_masks(&s, &m);
+	hear(&c->leg->member, m.caller_custom, m.caller);
+	hear(&c->out->leg->member, m.agent_custom, m.agent);
+	if (s.target >= 0)
+		hear(&c->consult->leg->member, m.target_custom, m.target);
+	for (size_t i = 0; i < s.n; i++)
+		md_member_hear(&in[i]->leg->member, m.sup[i]);
+	sup_changed(c);
+}
+
+static int mon_find(const struct md_call *c, const char *ext)
+{
+	for (size_t i = 0; i < c->n_sups; i++)
+		if (!strcmp(c->sups[i]->agent, ext))
+			return (int)i;
+	return -1;
+}
+
+/* The supervisor leaves (its leg: BYE, or CANCEL while it rings). */
+static void mon_remove(struct md_call *c, struct md_out *o, const char *reason)
+{
+	int i = mon_find(c, o->agent);
+
+	if (i < 0 || c->sups[i] != o)
+		return;
+	memmove(&c->sups[i], &c->sups[i + 1], (c->n_sups - (size_t)i - 1) * sizeof(o));
+	c->n_sups--;
+	CLOG(CC_LOG_INFO, c, "supervisor %s left (%s): %s", o->agent, md_mon_mode_name(o->mode),
+	     reason);
+	event(c, CC_EV_MONITOR_ENDED, json_pack("{s:s,s:s,s:s}", "supervisor", o->agent, "mode",
+	                                        md_mon_mode_name(o->mode), "reason", reason));
+	md_mix_leave(&o->leg->member);
+	out_drop(o);
+	mix_rules(c);
+}
+
+static void mon_end_all(struct md_call *c, const char *reason)
+{
+	while (c->n_sups)
+		mon_remove(c, c->sups[c->n_sups - 1], reason);
+}
+
+static void mon_failed(struct md_call *c, struct md_out *o, uint16_t code)
+{
+	if (!o->answered)
+		stats.legs_failed++;
+	mon_remove(c, o, code == 200 ? "hung up" : fail_reason(code));
+}
+
+static void mon_answered(struct md_call *c, struct md_out *o)
+{
+	if (o->answered || mon_find(c, o->agent) < 0)
+		return;
+	tmr_cancel(&o->ring);
+	o->answered = true;
+	stats.legs_answered++;
+	if (!c->bridge || md_mix_join(c->mix, &o->leg->member) != 0) {
+		mon_remove(c, o, "rejected");
+		return;
+	}
+	CLOG(CC_LOG_INFO, c, "supervisor %s joined (%s, leg %s)", o->agent,
+	     md_mon_mode_name(o->mode), o->id);
+	event(c, CC_EV_MONITOR_STARTED,
+	      json_pack("{s:s,s:s,s:s,s:s}", "supervisor", o->agent, "mode",
+	                md_mon_mode_name(o->mode), "agent", c->out ? c->out->agent : "", "leg", o->id));
+	mix_rules(c);
+}
+
+static void mon_mode(struct md_call *c, struct md_out *o, enum md_mon_mode mode, const char *by)
+{
+	enum md_mon_mode prev = o->mode;
+
+	if (mode == prev)
+		return;
+	o->mode = mode;
+	if (!o->answered)
+		return;                      /* monitor_started will say it */
+	CLOG(CC_LOG_INFO, c, "supervisor %s: %s -> %s (%s)", o->agent, md_mon_mode_name(prev),
+	     md_mon_mode_name(mode), by);
+	event(c, CC_EV_MONITOR_MODE, json_pack("{s:s,s:s,s:s,s:s}", "supervisor", o->agent, "mode",
+	                                       md_mon_mode_name(mode), "previous",
+	                                       md_mon_mode_name(prev), "by", by));
+	mix_rules(c);
+}
+
+static void on_sup_key_tmr(void *arg)
+{
+	struct md_out *o = arg;
+
+	while (o->n_keys) {
+		char d = o->keys[0];
+		int mode = md_mon_mode_key(d);
+
+		memmove(o->keys, o->keys + 1, --o->n_keys);
+		if (mode >= 0 && o->call && !o->call->ended && o->answered)
+			mon_mode(o->call, o, (enum md_mon_mode)mode, "phone");
+	}
+}
+
+/* A key from the supervisor's phone (RFC 4733, in-band inside the tick,
+ * INFO): handled from a 0 ms timer, where the mix may change. */
+static void on_sup_digit(char digit, enum md_dtmf_src src, void *arg)
+{
+	struct md_out *o = arg;
+
+	(void)src;
+	if (o->n_keys >= sizeof(o->keys))
+		return;
+	o->keys[o->n_keys++] = digit;
+	if (!tmr_isrunning(&o->key_tmr))
+		tmr_start(&o->key_tmr, 0, on_sup_key_tmr, o);
+}
+
+/* A leg to the supervisor's phone, as an agent's (X-CC-Leg: agent: the
+ * supervisor is busy for the ACD while it monitors). */
+static int place_mon_leg(struct md_call *c, const char *ext, enum md_mon_mode mode)
+{
+	struct md_out *o;
+	struct mbuf *mb = NULL;
+	char to[320], from[320];
+	const char *routev[1] = { md_sip_route() };
+	int err;
+
+	o = mem_zalloc(sizeof(*o), out_destructor);
+	if (!o)
+		return ENOMEM;
+	o->call = c;
+	o->sup = true;
+	o->mode = mode;
+	tmr_init(&o->ring);
+	tmr_init(&o->key_tmr);
+	snprintf(o->target, sizeof(o->target), "%s", ext);
+	snprintf(o->agent, sizeof(o->agent), "%s", ext);
+	if ((err = cc_uuid(o->id)) != 0 || (err = md_leg_alloc(&o->leg, on_sup_digit, o)) != 0 ||
+	    (err = md_sip_uri(to, sizeof(to), ext, c->inv.domain)) != 0 ||
+	    (err = md_sip_uri(from, sizeof(from), c->inv.caller[0] ? c->inv.caller : "anonymous",
+	                      c->inv.domain)) != 0 ||
+	    (err = md_leg_offer(o->leg, &mb)) != 0)
+		goto out;
+	err = sipsess_connect(&o->sess, md_sip_sock(), to, NULL, from, "mediad", routev, 1,
+	                      "application/sdp", mb, NULL, NULL, false, on_out_offer,
+	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
+	                      on_out_close, o,
+	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
+	                      "X-CC-Leg: agent\r\n%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call,
+	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
+	                      md_sip_auth()[0] ? "\r\n" : "");
+	if (err)
+		goto out;
+	stats.legs_placed++;
+	tmr_start(&o->ring, MON_RING_S * 1000, on_ring_timeout, o);
+	c->sups[c->n_sups++] = o;
+	CLOG(CC_LOG_INFO, c, "monitor: ringing supervisor %s (%s, leg %s)", ext,
+	     md_mon_mode_name(mode), o->id);
+	mem_deref(mb);
+	return 0;
+out:
+	mem_deref(mb);
+	o->call = NULL;
+	mem_deref(o);
+	return err ? err : EINVAL;
+}
+
+/* The request's "queues" (the supervisor's, from tenantd) name the call's. */
+static bool supervises(const json_t *msg, const char *queue)
+{
+	const json_t *qs = json_object_get(msg, "queues"), *q;
+	size_t i;
+
+	if (!queue[0] || !json_is_array(qs))
+		return false;
+	json_array_foreach(qs, i, q)
+		if (json_is_string(q) && !strcmp(json_string_value(q), queue))
+			return true;
+	return false;
+}
+
+/* routingd's .op monitor / monitor_mode / monitor_end (the API's). A call
+ * of a queue the supervisor does not supervise is 404, as no call is. */
+static json_t *acd_monitor(struct md_call *c, const char *op, const json_t *msg)
+{
+	const char *ext = json_string_value(json_object_get(msg, "supervisor"));
+	int mode = md_mon_mode_parse(json_string_value(json_object_get(msg, "mode")));
+	int i;
+
+	if (!ext || !*ext || strlen(ext) >= MD_Q_EXT_MAX || strspn(ext, "0123456789") != strlen(ext))
+		return REFUSE_S(422, "supervisor is an extension");
+	if (!supervises(msg, c->queue))
+		return REFUSE_S(404, "no such call");
+	if (!strcmp(op, "monitor")) {
+		if (mode < 0)
+			return REFUSE_S(422, "mode is listen, whisper or barge");
+		if (c->cb)
+			return REFUSE_S(409, "a callback's call is not monitored");
+		if (c->acd != ACD_BRIDGED || !c->bridge || !c->out || !c->out->acd)
+			return REFUSE_S(409, "not bridged");
+		if (c->consult)
+			return REFUSE_S(409, "a consult transfer is on");
+		if (mon_find(c, ext) >= 0)
+			return REFUSE_S(409, "the supervisor monitors the call already");
+		if (c->n_sups >= MD_MON_MAX)
+			return REFUSE_S(409, "the call has two supervisors already");
+		if (!strcmp(ext, c->out->agent))
+			return REFUSE_S(409, "the supervisor is the call's agent");
+		if (place_mon_leg(c, ext, (enum md_mon_mode)mode) != 0)
+			return REFUSE_S(503, "cannot ring the supervisor");
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if ((i = mon_find(c, ext)) < 0)
+		return REFUSE_S(404, "the supervisor does not monitor the call");
+	if (!strcmp(op, "monitor_mode")) {
+		if (mode < 0)
+			return REFUSE_S(422, "mode is listen, whisper or barge");
+		mon_mode(c, c->sups[i], (enum md_mon_mode)mode, "api");
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!strcmp(op, "monitor_end")) {
+		mon_remove(c, c->sups[i], "api");
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return REFUSE_S(422, "op is monitor, monitor_mode or monitor_end");
 }
 
 json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
@@ -1953,6 +2284,8 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 	if (!strcmp(what, "op")) {
 		const char *op = json_string_value(json_object_get(msg, "op"));
 
+		if (op && !strncmp(op, "monitor", 7))
+			return acd_monitor(c, op, msg);
 		if (op && (!strcmp(op, "complete") || !strcmp(op, "cancel"))) {
 			if (!c->consult)
 				return REFUSE("no consult transfer");
@@ -2030,6 +2363,7 @@ static void call_end(struct md_call *c, const char *result)
 	tmr_cancel(&c->xfer_tmr);
 	c->play_gen++;
 	loading_release(c);
+	mon_end_all(c, "call ended");
 
 	vars = json_object();
 	for (size_t i = 0; c->running && i < c->run.n_vars; i++)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sip.h"
 
@@ -28,6 +29,13 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg);
 void md_calls_cfg(const char *tenant, void *arg);
 /* Ends every call (SIGTERM): BYE to the answered, CANCEL to ringing legs. */
 void md_calls_end_all(void);
+
+/* Supervision (docs/ACD.md, Supervision), the recorder's hook: the mix
+ * slots of the call's supervisors heard on the agent's side (whisper and
+ * barge, answered), 0 when none; call.c's sup_changed() runs at each
+ * change of who hears whom. */
+struct md_call;
+uint32_t md_call_sup_agent_side(const struct md_call *c);
 
 /* Process-wide counters (metrics). */
 struct md_calls_stats {

@@ -466,6 +466,7 @@ nats_conf() {
 	# (and the ACD's: its requests to routingd, hold and transfer facts)
 	$(nats_user mediad "cc.call.*.ivr cc.call.*.bridged cc.call.*.agent_failed cc.call.*.media_ended
 		cc.call.*.held cc.call.*.unheld cc.call.*.transferred
+		cc.call.*.monitor_started cc.call.*.monitor_mode cc.call.*.monitor_ended
 		cc.rpc.route.acd.enqueue cc.rpc.route.acd.position cc.rpc.route.acd.result
 		cc.rpc.route.acd.callback
 		cc.rpc.route.media \$JS.API.STREAM.INFO.CC_EVENTS" "cc.rpc.media.*.> cc.cfg.>" responses)

@@ -288,10 +288,16 @@ static void forward_answer(struct rt_acdrpc *r, struct out_req *o, json_t *ans)
 	json_t *rep;
 	char *text;
 
+	json_int_t st = json_integer_value(json_object_get(ans, "status"));
+
+	/* mediad's refusal may name its status (a monitor's: 404 for a call
+	 * of a queue the supervisor does not supervise, 422); else 409 */
+	if (st != 404 && st != 409 && st != 422 && st != 503)
+		st = 409;
 	if (json_is_true(json_object_get(ans, "ok")))
 		rep = ok(o->fwd_id);
 	else if (ans)
-		rep = fail_status(o->fwd_id, 409, str(ans, "why")[0] ? str(ans, "why") : "refused by mediad");
+		rep = fail_status(o->fwd_id, (int)st, str(ans, "why")[0] ? str(ans, "why") : "refused by mediad");
 	else
 		rep = fail_status(o->fwd_id, 503, "mediad did not answer");
 	text = json_dumps(rep, JSON_COMPACT);
@@ -741,8 +747,22 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 		body = json_pack("{s:s, s:o, s:s}", "call", call, "target", target_json(&tg), "mode",
 		                 *mode ? mode : "blind");
 		o = request(r, instance, "transfer", body, OUT_FORWARD);
+	} else if (!strcmp(op, "monitor") || !strcmp(op, "monitor_mode") ||
+	           !strcmp(op, "monitor_end")) {
+		/* supervision: mediad checks the call's queue against the
+		 * supervisor's (tenantd read them from the tenant's agent) */
+		const char *sup = str(q, "supervisor"), *mode = str(q, "mode");
+		const json_t *qs = json_object_get(q, "queues");
+
+		if (!*sup || strlen(sup) > 8 || strspn(sup, "0123456789") != strlen(sup))
+			return fail_status(id, 422, "supervisor is an extension");
+		if (!json_is_array(qs) || json_array_size(qs) > 256)
+			return fail_status(id, 422, "queues is an array of names");
+		body = json_pack("{s:s, s:s, s:s, s:s, s:O}", "call", call, "op", op, "supervisor", sup,
+		                 "mode", mode, "queues", qs);
+		o = request(r, instance, "op", body, OUT_FORWARD);
 	} else {
-		return fail_status(id, 422, "op is hold, unhold, transfer, complete or cancel");
+		return fail_status(id, 422, "op is hold, unhold, transfer, complete, cancel or monitor");
 	}
 	if (!o)
 		return fail_status(id, 404, "no such call on a media server");

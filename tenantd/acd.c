@@ -12,6 +12,8 @@
  *   GET     /v1/tenants/{slug}/queues/{name}/live         cc.rpc.route.acd.live
  *   POST    /v1/tenants/{slug}/calls/{id}/hold|unhold|transfer  cc.rpc.route.acd.call
  *   POST    /v1/tenants/{slug}/calls/{id}/transfer/complete|cancel  (a consult transfer)
+ *   POST/PATCH/DELETE /v1/tenants/{slug}/calls/{id}/monitor  (supervision: listen,
+ *           whisper, barge; the supervisor's queues go along, mediad checks the call's)
  *
  * Dispositions are history, not state: POST .../calls/{id}/disposition
  * checks the call (this tenant's record, answered by an agent) and the
@@ -267,6 +269,78 @@ static void transfer(struct tn_req *r) { call_op(r, "transfer"); }
 static void complete(struct tn_req *r) { call_op(r, "complete"); }
 static void cancel(struct tn_req *r) { call_op(r, "cancel"); }
 
+/* ------------------------------------------------------- supervision */
+
+static int check_supervisor(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (!*s || strlen(s) > 8 || strspn(s, "0123456789") != strlen(s))
+		return cc_fail(err, "must be an agent's extension");
+	return CC_OK;
+}
+
+static int check_monitor_mode(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "listen") != 0 && strcmp(s, "whisper") != 0 && strcmp(s, "barge") != 0)
+		return cc_fail(err, "must be listen, whisper or barge");
+	return CC_OK;
+}
+
+static const struct tn_field monitor_fields[] = {
+	{ "supervisor", JSON_STRING, true, check_supervisor, NULL, false },
+	{ "mode", JSON_STRING, true, check_monitor_mode, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+/* The supervisor's queues (cc.agents.supervises) go with the request:
+ * mediad compares them with the call's queue. An extension that is no
+ * agent of the tenant, or supervises nothing, is 404 at once, as a call
+ * of a queue it does not supervise is there: nothing says the call exists. */
+static void monitor_op(struct tn_req *r, const char *op, const char *sup, const char *mode)
+{
+	const char *p[2] = { r->tenant.id, sup };
+	PGresult *res;
+	json_t *queues, *body;
+
+	res = cc_pg_exec(&r->d->pg, "SELECT array_to_json(supervises)::text FROM cc.agents "
+	                 "WHERE tenant_id = $1 AND extension = $2", 2, p);
+	if (!res)
+		return tn_db_error(r, "agent");
+	queues = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+	PQclear(res);
+	if (!json_is_array(queues) || !json_array_size(queues)) {
+		json_decref(queues);
+		return tn_error(r, 404, "not_found", NULL, "no such call");
+	}
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "tenant", r->tenant.id, "call",
+	                 r->params[1], "op", op, "supervisor", sup, "mode", mode ? mode : "",
+	                 "queues", queues);
+	tn_ask_routingd(r, "cc.rpc.route.acd.call", body, NULL);
+}
+
+static void monitor(struct tn_req *r)
+{
+	monitor_op(r, "monitor", tn_str(r, "supervisor"), tn_str(r, "mode"));
+}
+
+static void monitor_mode(struct tn_req *r)
+{
+	monitor_op(r, "monitor_mode", tn_str(r, "supervisor"), tn_str(r, "mode"));
+}
+
+static void monitor_end(struct tn_req *r)
+{
+	const char *sup = tn_query(r, "supervisor");
+
+	if (!sup || !*sup || strlen(sup) > 8 || strspn(sup, "0123456789") != strlen(sup))
+		return tn_error(r, 422, "invalid_argument", "supervisor",
+		                "'supervisor' (in the query) must be an agent's extension");
+	monitor_op(r, "monitor_end", sup, NULL);
+}
+
 static int check_code(struct tn_req *r, json_t *v, char **err)
 {
 	if (!tn_code_ok(json_string_value(v), 32))
@@ -351,6 +425,12 @@ const struct tn_route tn_acd_call_routes[] = {
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/complete", TN_TENANT, NULL, complete,
 	  false, false },
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/cancel", TN_TENANT, NULL, cancel,
+	  false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/monitor", TN_TENANT, monitor_fields, monitor,
+	  false, false },
+	{ "PATCH", "/v1/tenants/{slug}/calls/{id}/monitor", TN_TENANT, monitor_fields,
+	  monitor_mode, false, false },
+	{ "DELETE", "/v1/tenants/{slug}/calls/{id}/monitor", TN_TENANT, NULL, monitor_end,
 	  false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "dtmf.h"
 #include "mixer.h"
+#include "monitor.h"
 #include "player.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -155,6 +156,88 @@ TEST(mixer_rules_listen_and_whisper)
 	md_member_hear_others(&agent.m);
 	md_mix_tick(mix);
 	ASSERT_EQ_INT(caller.heard[0], 6000);
+	mem_deref(mix);
+}
+
+/* supervision's rules (monitor.h) through the mixer: slots 0 caller,
+ * 1 player, 2 agent, 3 supervisor; each sends its own level */
+static void mon_apply(const struct md_mon_state *s, struct md_member *caller,
+                      struct md_member *agent, struct md_member *sup)
+{
+	struct md_mon_masks m;
+
+	md_mon_masks(s, &m);
+	if (m.caller_custom)
+		md_member_hear(caller, m.caller);
+	else
+		md_member_hear_others(caller);
+	if (m.agent_custom)
+		md_member_hear(agent, m.agent);
+	else
+		md_member_hear_others(agent);
+	if (sup)
+		md_member_hear(sup, m.sup[0]);
+}
+
+TEST(monitor_rules_listen_whisper_barge_hold)
+{
+	struct md_mix *mix;
+	struct src caller, player, agent, sup;
+	struct md_mon_state s = { .caller = 0, .player = 1, .agent = 2, .target = -1, .n = 1 };
+	struct md_mon_masks m;
+
+	md_mix_alloc(&mix);
+	src_init(&caller, 1000, 8000);
+	src_init(&player, 100, 8000);
+	src_init(&agent, 2000, 8000);
+	src_init(&sup, 4000, 8000);
+	md_mix_join(mix, &caller.m);
+	md_mix_join(mix, &player.m);
+	md_mix_join(mix, &agent.m);
+	md_mix_join(mix, &sup.m);
+	s.sup[0].slot = sup.m.slot;
+	s.sup[0].mode = MD_MON_LISTEN;
+	mon_apply(&s, &caller.m, &agent.m, &sup.m);
+	md_mix_tick(mix);
+	ASSERT_EQ_INT(sup.heard[0], 3000);          /* caller + agent */
+	ASSERT_EQ_INT(caller.heard[0], 2100);       /* agent + player, no supervisor */
+	ASSERT_EQ_INT(agent.heard[0], 1100);
+	s.sup[0].mode = MD_MON_WHISPER;
+	mon_apply(&s, &caller.m, &agent.m, &sup.m);
+	md_mix_tick(mix);
+	ASSERT_EQ_INT(agent.heard[0], 5100);        /* the agent hears the supervisor */
+	ASSERT_EQ_INT(caller.heard[0], 2100);       /* the caller does not */
+	ASSERT_EQ_INT(sup.heard[0], 3000);
+	s.sup[0].mode = MD_MON_BARGE;
+	mon_apply(&s, &caller.m, &agent.m, &sup.m);
+	md_mix_tick(mix);
+	ASSERT_EQ_INT(agent.heard[0], 5100);
+	ASSERT_EQ_INT(caller.heard[0], 6100);
+	ASSERT_EQ_INT(sup.heard[0], 3000);
+	/* hold: the caller hears the music only; a whispering supervisor
+	 * still reaches the agent, a listener still hears the caller */
+	s.hold = true;
+	s.sup[0].mode = MD_MON_WHISPER;
+	mon_apply(&s, &caller.m, &agent.m, &sup.m);
+	md_mix_tick(mix);
+	ASSERT_EQ_INT(caller.heard[0], 100);
+	ASSERT_EQ_INT(agent.heard[0], 4000);
+	ASSERT_EQ_INT(sup.heard[0], 3000);
+	/* no supervisor left: the call's own rules again */
+	s.n = 0;
+	s.hold = false;
+	md_mon_masks(&s, &m);
+	ASSERT(!m.caller_custom && !m.agent_custom);
+	s.hold = true;
+	md_mon_masks(&s, &m);
+	ASSERT(m.caller == 1u << 1 && m.agent == 0);
+	s.target = 5;
+	md_mon_masks(&s, &m);
+	ASSERT(m.agent == 1u << 5 && m.target_custom && m.target == 1u << 2);
+	ASSERT_EQ_INT(md_mon_mode_key('5'), MD_MON_WHISPER);
+	ASSERT_EQ_INT(md_mon_mode_key('7'), -1);
+	ASSERT_EQ_INT(md_mon_mode_parse("barge"), MD_MON_BARGE);
+	ASSERT_EQ_INT(md_mon_mode_parse("Barge"), -1);
 	mem_deref(mix);
 }
 
@@ -553,7 +636,8 @@ static void ringback_cadence(uint32_t rate)
 TEST(ringback_cadence_8k) { ringback_cadence(8000); }
 TEST(ringback_cadence_16k) { ringback_cadence(16000); }
 
-TEST_LIST(T(mixer_n_minus_1_saturates), T(mixer_rules_listen_and_whisper), T(mixer_full_refused),
+TEST_LIST(T(mixer_n_minus_1_saturates), T(mixer_rules_listen_and_whisper),
+          T(monitor_rules_listen_whisper_barge_hold), T(mixer_full_refused),
           T(mixer_8k_and_16k_members), T(g711_alaw_roundtrip), T(g711_ulaw_roundtrip),
           T(g722_roundtrip), T(codec_names), T(g711_tables_match_spandsp), T(inband_dtmf_through_alaw),
           T(inband_dtmf_through_g722), T(rfc4733_end_reported_once),
