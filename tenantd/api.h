@@ -253,8 +253,6 @@ extern const struct tn_route tn_acd_agent_routes[]; /* acd.c: before tn_agent_ro
 extern const struct tn_route tn_acd_call_routes[];  /* acd.c: disposition, hold, transfer */
 extern const struct tn_route tn_sse_routes[];       /* sse.c: the event stream */
 extern const struct tn_route tn_key_routes[];       /* keys.c: API keys, audit, recording policy */
-extern const struct tn_route tn_recording_routes[]; /* recordings.c: search, audio, hold, retention */
-extern const struct tn_route tn_eval_routes[];      /* evals.c: score forms, evaluations */
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),
