@@ -23,7 +23,7 @@ static const char COLS[] = "id, extension, name, "
 	/* the ACD: its queues with their priorities (1 is offered first) */
 	"(SELECT COALESCE(jsonb_object_agg(q.name, m.priority), '{}')::text FROM cc.queue_members m "
 	" JOIN cc.queues q ON q.id = m.queue_id AND q.tenant_id = m.tenant_id "
-	" WHERE m.agent_id = agents.id)";
+	" WHERE m.agent_id = agents.id), recording, recording_percent, to_jsonb(supervises)::text";
 
 static json_t *json_col(const PGresult *res, int i, int col)
 {
@@ -34,7 +34,7 @@ static json_t *json_col(const PGresult *res, int i, int col)
 
 static json_t *row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "extension", PQgetvalue(res, i, 1), "name", PQgetvalue(res, i, 2),
 	                 "sip_username", PQgetvalue(res, i, 1),
 	                 "created_at", tn_time(res, i, 3), "updated_at", tn_time(res, i, 4),
@@ -43,6 +43,15 @@ static json_t *row(const PGresult *res, int i)
 	                 "skills", json_col(res, i, 6),
 	                 "team", PQgetisnull(res, i, 7) ? json_null() : json_string(PQgetvalue(res, i, 7)),
 	                 "queues", json_col(res, i, 8));
+	json_t *sup = json_loads(PQgetvalue(res, i, 11), 0, NULL);
+
+	/* docs/RECORDING.md: null inherits the queue's, then the tenant's policy */
+	json_object_set_new(a, "recording", PQgetisnull(res, i, 9) ? json_null()
+	                    : json_string(PQgetvalue(res, i, 9)));
+	json_object_set_new(a, "recording_percent", PQgetisnull(res, i, 10) ? json_null()
+	                    : json_integer(atoi(PQgetvalue(res, i, 10))));
+	json_object_set_new(a, "supervises", sup ? sup : json_array());
+	return a;
 }
 
 /* The ACD (docs/ACD.md): skills with levels 1..5, queues with a priority
@@ -106,6 +115,60 @@ static int set_queues(struct tn_req *r, const char *agent_id)
 	return CC_OK;
 }
 
+/* the queues a supervisor's key of this agent sees: names of the code
+ * form here, each a queue of the tenant (set_supervises) */
+static int check_supervises(struct tn_req *r, json_t *v, char **err)
+{
+	size_t i;
+	json_t *q;
+
+	if (json_array_size(v) > 64)
+		return cc_fail(err, "may name at most 64 queues");
+	json_array_foreach(v, i, q)
+		if (!json_is_string(q) || !tn_code_ok(json_string_value(q), 63))
+			return cc_fail(err, "must be queue names");
+	return CC_OK;
+}
+
+/* In the transaction: the body's recording policy and "supervises" onto
+ * the agent; each supervised queue must exist in this tenant (422). */
+static int set_supervision(struct tn_req *r, const char *agent_id)
+{
+	json_t *sv = json_object_get(r->body, "supervises"), *q;
+	size_t i;
+	char *arr;
+	int rc;
+
+	if (tn_rec_policy_write(r, "cc.agents", agent_id) != CC_OK)
+		return CC_ERROR;
+	if (!sv)
+		return CC_OK;
+	json_array_foreach(sv, i, q) {
+		int found = tn_queue_id(r, json_string_value(q), NULL, true);
+
+		if (found < 0)
+			return CC_ERROR;
+		if (!found) {
+			tn_error(r, 422, "invalid_argument", "supervises", "no queue '%s' in this tenant",
+			         json_string_value(q));
+			return CC_ERROR;
+		}
+	}
+	arr = json_dumps(sv, JSON_COMPACT);
+	{
+		const char *p[2] = { agent_id, arr };
+
+		rc = cc_pg_cmd(&r->d->pg, "UPDATE cc.agents SET supervises = ARRAY(SELECT "
+		               "jsonb_array_elements_text($2::jsonb)) WHERE id = $1", 2, p);
+	}
+	free(arr);
+	if (rc != CC_OK) {
+		tn_db_error(r, "agent");
+		return CC_ERROR;
+	}
+	return CC_OK;
+}
+
 static int check_password(struct tn_req *r, json_t *v, char **err)
 {
 	size_t n = strlen(json_string_value(v));
@@ -123,6 +186,9 @@ static const struct tn_field create_fields[] = {
 	{ "skills", JSON_OBJECT, false, check_skills, NULL, false },
 	{ "queues", JSON_OBJECT, false, check_queues, NULL, false },
 	{ "team", JSON_STRING, false, check_team, NULL, false },
+	{ "recording", JSON_STRING, false, tn_check_rec_policy, NULL, true },
+	{ "recording_percent", JSON_INTEGER, false, tn_check_rec_percent, NULL, true },
+	{ "supervises", JSON_ARRAY, false, check_supervises, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -133,6 +199,9 @@ static const struct tn_field patch_fields[] = {
 	{ "skills", JSON_OBJECT, false, check_skills, NULL, false },
 	{ "queues", JSON_OBJECT, false, check_queues, NULL, false },
 	{ "team", JSON_STRING, false, check_team, NULL, true },
+	{ "recording", JSON_STRING, false, tn_check_rec_policy, NULL, true },
+	{ "recording_percent", JSON_INTEGER, false, tn_check_rec_percent, NULL, true },
+	{ "supervises", JSON_ARRAY, false, check_supervises, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 static const char *const patch_nullable[] = { "caller_id", "team", NULL };
@@ -200,7 +269,7 @@ static void create_agent(struct tn_req *r, char *id, const char **p, const char 
 	    cc_pg_cmd(&r->d->pg, "INSERT INTO kamailio.subscriber (username, domain, password, ha1, ha1b) "
 	              "VALUES ($1, $2, '', $3, $4)", 4, ps) != CC_OK)
 		return tn_rollback(r, "an agent with this extension");
-	if (set_queues(r, id) != CC_OK) {
+	if (set_queues(r, id) != CC_OK || set_supervision(r, id) != CC_OK) {
 		tn_abort(r);
 		return;
 	}
@@ -299,7 +368,7 @@ static void patch(struct tn_req *r)
 		if (rc != CC_OK)
 			return tn_rollback(r, "agent");
 	}
-	if (set_queues(r, agent_id) != CC_OK) {
+	if (set_queues(r, agent_id) != CC_OK || set_supervision(r, agent_id) != CC_OK) {
 		tn_abort(r);
 		return;
 	}

@@ -29,7 +29,7 @@ const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_acd_agent_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_acd_call_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
 	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, tn_queue_routes,
-	tn_viplist_routes, tn_list_routes, tn_sse_routes, NULL,
+	tn_viplist_routes, tn_list_routes, tn_sse_routes, tn_key_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -524,8 +524,10 @@ static int authenticate(struct tn_req *r)
 		r->is_operator = true;
 		return CC_OK;
 	}
-	res = cc_pg_exec(&r->d->pg, "SELECT k.tenant_id, t.enabled FROM cc.api_keys k "
+	res = cc_pg_exec(&r->d->pg, "SELECT k.tenant_id, t.enabled, k.id, k.role, a.extension, "
+	                 "a.supervises::text FROM cc.api_keys k "
 	                 "JOIN cc.tenants t ON t.id = k.tenant_id "
+	                 "LEFT JOIN cc.agents a ON a.id = k.agent_id AND a.tenant_id = k.tenant_id "
 	                 "WHERE k.key_hash = $1 AND k.revoked_at IS NULL", 1, p);
 	if (!res) {
 		tn_db_error(r, "api key");
@@ -537,7 +539,18 @@ static int authenticate(struct tn_req *r)
 		return CC_ERROR;
 	}
 	snprintf(r->key_tenant, sizeof(r->key_tenant), "%s", PQgetvalue(res, 0, 0));
+	snprintf(r->key_id, sizeof(r->key_id), "%s", PQgetvalue(res, 0, 2));
+	r->role = tn_role_bit(PQgetvalue(res, 0, 3));
+	snprintf(r->agent_ext, sizeof(r->agent_ext), "%s", PQgetvalue(res, 0, 4));
+	if (!PQgetisnull(res, 0, 5))
+		r->supervises = strdup(PQgetvalue(res, 0, 5));
 	PQclear(res);
+	/* a role this build does not know, or an agent's key whose agent is
+	 * gone (the row cascades, but a read may race it), may do nothing */
+	if (!r->role || ((r->role & (TN_R_SUP | TN_R_AGENT)) && !r->agent_ext[0])) {
+		tn_error(r, 401, "unauthenticated", NULL, "invalid token");
+		return CC_ERROR;
+	}
 	return CC_OK;
 }
 
@@ -855,6 +868,8 @@ static int check_headers(struct tn_req *r)
 	}
 	if (route->scope != TN_OPERATOR && resolve_tenant(r, r->params[0]) != CC_OK)
 		return CC_ERROR;
+	if (route->scope != TN_OPERATOR && tn_authorize(r) != CC_OK)
+		return CC_ERROR;
 	if (route->csv && !media_type_is(ct, "text/csv")) {
 		tn_error(r, 415, "unsupported_media_type", NULL, "send the body as text/csv (UTF-8)");
 		return CC_ERROR;
@@ -1020,6 +1035,7 @@ void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->uri);
 	free(r->path);
 	free(r->idem_key);
+	free(r->supervises);
 	free(r);
 	*con_cls = NULL;
 }

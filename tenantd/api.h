@@ -71,6 +71,10 @@ struct tn_req {
 	char *late_text;             /*   and its JSON text, sent when the body has ended */
 	bool is_operator;            /* authenticated with the operator token */
 	char key_tenant[CC_UUID_LEN];/* tenant of the API key ("" for operator) */
+	char key_id[CC_UUID_LEN];    /* the API key's id ("" for operator) */
+	unsigned role;               /* the key's role (TN_R_*); the operator's is 0 */
+	char agent_ext[16];          /* supervisor and agent keys: their agent's extension */
+	char *supervises;            /* supervisor keys: the queues, a PostgreSQL text[] literal */
 	struct tn_tenant tenant;     /* resolved for tenant routes */
 	char *idem_key;              /* Idempotency-Key of a POST, or NULL */
 	char idem_scope[CC_UUID_LEN + 8];
@@ -116,6 +120,36 @@ struct tn_field {
  * the field "body" (it is the document's limit, not the transport's:
  * declared, after the headers' checks, or read in chunks, once it ends). */
 extern const struct tn_field tn_whole_json[];
+
+/* API key roles (cc.api_keys.role, docs/RECORDING.md "Roles"). */
+#define TN_R_ADMIN   (1u << 0)
+#define TN_R_SUP     (1u << 1)
+#define TN_R_AGENT   (1u << 2)
+#define TN_R_RECADM  (1u << 3)
+#define TN_R_RO      (1u << 4)
+#define TN_R_ALL     (TN_R_ADMIN | TN_R_SUP | TN_R_AGENT | TN_R_RECADM | TN_R_RO)
+/* "admin" -> TN_R_ADMIN, ...; 0 if unknown; and back */
+unsigned tn_role_bit(const char *name);
+const char *tn_role_name(unsigned bit);
+/* After the tenant is resolved: may this key's role use r->route (403
+ * forbidden if not), and is the object named in the path within its reach
+ * (a supervisor's queues, an agent's own extension: 404 if not)? The
+ * operator may do everything. CC_ERROR after answering (roles.c). */
+int tn_authorize(struct tn_req *r);
+/* true if r is a supervisor key (its reach is its queues only) */
+bool tn_is_supervisor(const struct tn_req *r);
+
+/* Appends a row to the audit log (cc.audit): actor 'operator' or
+ * 'key:<id>' (or actor_override, e.g. "system:retention"), the key's role,
+ * the client's address. detail (taken over) may be NULL. CC_ERROR when it
+ * could not be written (logged; the caller decides). */
+int tn_audit(struct tn_req *r, const char *action, const char *object_type, const char *object_id,
+             json_t *detail);
+/* The same without a request: a job of tenantd's own (remote NULL). */
+int tn_audit_system(struct cc_pg *pg, const char *tenant_id, const char *actor, const char *action,
+                    const char *object_type, const char *object_id, json_t *detail);
+/* The actor of r as the audit names it ("operator", "key:<id>"): buf of 48. */
+void tn_actor(const struct tn_req *r, char *buf, size_t n);
 
 enum tn_scope {
 	TN_OPERATOR,                 /* operator token only */
@@ -218,6 +252,7 @@ extern const struct tn_route tn_list_routes[];      /* lists.c: pause reasons, d
 extern const struct tn_route tn_acd_agent_routes[]; /* acd.c: before tn_agent_routes (agents/live) */
 extern const struct tn_route tn_acd_call_routes[];  /* acd.c: disposition, hold, transfer */
 extern const struct tn_route tn_sse_routes[];       /* sse.c: the event stream */
+extern const struct tn_route tn_key_routes[];       /* keys.c: API keys, audit, recording policy */
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),

@@ -39,7 +39,7 @@ static const char COLS[] = "id, name, strategy, ring_timeout_s, wrapup_s, max_wa
 	"overflow_type, overflow_target, overflow_prompt, music, announce_position, announce_wait, "
 	"announce_every_s, service_level_s, required_skills::text, sticky_within_days, sticky_ring_s, "
 	"callback, callback_retries, callback_interval_s, "
-	TN_TS("created_at") ", " TN_TS("updated_at");
+	TN_TS("created_at") ", " TN_TS("updated_at") ", recording, recording_percent";
 
 /* the columns written, in the order of the statements' parameters $3.. */
 static const char *const WCOLS[] = {
@@ -83,8 +83,7 @@ static json_t *overflow_of(const PGresult *res, int i)
 static json_t *row(const PGresult *res, int i)
 {
 	json_t *skills = json_loads(PQgetvalue(res, i, 15), 0, NULL);
-
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:o, s:o, s:o}, s:o, "
+	json_t *q = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:o, s:o, s:o}, s:o, "
 	                 "s:o, s:{s:o, s:o}, s:{s:o, s:o, s:o}, s:o, s:o}",
 	                 "id", PQgetvalue(res, i, 0), "name", PQgetvalue(res, i, 1),
 	                 "strategy", PQgetvalue(res, i, 2), "ring_timeout_s", integer(res, i, 3),
@@ -99,6 +98,13 @@ static json_t *row(const PGresult *res, int i)
 	                 "callback", "enabled", boolean(res, i, 18), "retries", integer(res, i, 19),
 	                 "interval_s", integer(res, i, 20),
 	                 "created_at", tn_time(res, i, 21), "updated_at", tn_time(res, i, 22));
+
+	/* docs/RECORDING.md: null inherits the tenant's policy */
+	json_object_set_new(q, "recording", PQgetisnull(res, i, 23) ? json_null()
+	                    : json_string(PQgetvalue(res, i, 23)));
+	json_object_set_new(q, "recording_percent", PQgetisnull(res, i, 24) ? json_null()
+	                    : json_integer(atoi(PQgetvalue(res, i, 24))));
+	return q;
 }
 
 /* ------------------------------------------------------------ checks */
@@ -251,7 +257,9 @@ static const struct tn_field sticky_fields[] = {
 	{ "service_level_s", JSON_INTEGER, false, check_sl, NULL, false },                 \
 	{ "required_skills", JSON_OBJECT, false, check_skills, NULL, false },              \
 	{ "sticky", JSON_OBJECT, false, NULL, sticky_fields, false },                      \
-	{ "callback", TN_ANY, false, check_callback, NULL, false },
+	{ "callback", TN_ANY, false, check_callback, NULL, false },                        \
+	{ "recording", JSON_STRING, false, tn_check_rec_policy, NULL, true },              \
+	{ "recording_percent", JSON_INTEGER, false, tn_check_rec_percent, NULL, true },
 
 static const struct tn_field create_fields[] = {
 	{ "name", JSON_STRING, true, check_name, NULL, false },
@@ -578,7 +586,8 @@ static void create(struct tn_req *r)
 		tn_rollback(r, "queue");
 		goto done;
 	}
-	if (lock_graph(r) != CC_OK || write_queue(r, q, id, name, true) != CC_OK) {
+	if (lock_graph(r) != CC_OK || write_queue(r, q, id, name, true) != CC_OK ||
+	    tn_rec_policy_write(r, "cc.queues", id) != CC_OK) {
 		tn_abort(r);
 		goto done;
 	}
@@ -650,7 +659,8 @@ static void patch(struct tn_req *r)
 		return;
 	}
 	merge(q, r->body);
-	if (write_queue(r, q, id, name, false) != CC_OK) {
+	if (write_queue(r, q, id, name, false) != CC_OK ||
+	    tn_rec_policy_write(r, "cc.queues", id) != CC_OK) {
 		tn_abort(r);
 		json_decref(q);
 		return;

@@ -162,6 +162,19 @@ int tn_queue_id(struct tn_req *r, const char *name, char *id, bool lock);
 void tn_ask_routingd(struct tn_req *r, const char *subject, json_t *body,
                      json_t *(*pick)(json_t *reply));
 
+/* ------------------------------------- recording policy (keys.c) */
+
+/* "all" | "none" | "percent"; a percent 0..100 */
+int tn_check_rec_policy(struct tn_req *r, json_t *v, char **err);
+int tn_check_rec_percent(struct tn_req *r, json_t *v, char **err);
+/* A percent goes with "percent" and only with it: CC_ERROR after a 422
+ * naming field. */
+int tn_rec_policy_whole(struct tn_req *r, const char *policy, json_t *percent, const char *field);
+/* In the open transaction: the body's "recording" and "recording_percent"
+ * (null: inherit) onto the row id of table (cc.queues, cc.agents). Nothing
+ * when the body has neither. CC_ERROR after answering. */
+int tn_rec_policy_write(struct tn_req *r, const char *table, const char *id);
+
 /* The SSE streams (sse.c): set up at start, closed at the end. */
 int tn_sse_init(struct tenantd *d, char **err);
 void tn_sse_shutdown(struct tenantd *d);
