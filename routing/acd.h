@@ -68,6 +68,15 @@ struct acd_skill {
 
 /* ---- configuration (immutable, the loader's) ---- */
 
+/* A recording policy (migration 0009, docs/RECORDING.md ## Policy):
+ * INHERIT on a queue or an agent takes the next less specific one. */
+enum acd_rec { ACD_REC_INHERIT = 0, ACD_REC_ALL, ACD_REC_NONE, ACD_REC_PERCENT };
+
+struct acd_rec_policy {
+	enum acd_rec mode;
+	int percent;                 /* ACD_REC_PERCENT: 0..100 */
+};
+
 struct acd_queue_cfg {
 	char id[CC_UUID_LEN];
 	char name[ACD_NAME_MAX];
@@ -84,6 +93,7 @@ struct acd_queue_cfg {
 	int sticky_within_days, sticky_ring_s; /* sticky off when within_days is 0 */
 	bool callback;
 	int callback_retries, callback_interval_s;
+	struct acd_rec_policy rec;   /* INHERIT: the tenant's */
 };
 
 struct acd_membership {
@@ -99,6 +109,7 @@ struct acd_agent_cfg {
 	size_t n_skills;
 	struct acd_membership *queues;
 	size_t n_queues;
+	struct acd_rec_policy rec;   /* INHERIT: the queue's, else the tenant's */
 };
 
 struct acd_vip {
@@ -119,6 +130,7 @@ struct acd_tenant_cfg {
 	size_t n_vips;
 	char (*pause_reasons)[ACD_NAME_MAX];
 	size_t n_pause_reasons;
+	struct acd_rec_policy rec;   /* the tenant's (never INHERIT once loaded: 'none') */
 	uint64_t version;            /* changes whenever the loader rebuilt this tenant's cfg */
 };
 

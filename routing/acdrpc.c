@@ -4,6 +4,7 @@
  * NATS callbacks (requests in, answers to our requests) copy the message
  * into `inbox` under its lock and wake the loop. */
 #include "acdrpc.h"
+#include "acd_rec.h"
 #include "cc.h"
 #include "clock.h"
 #include "e164.h"
@@ -344,11 +345,17 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 static void out_offer(void *arg, const struct acd_offer *of)
 {
 	struct rt_acdrpc *r = arg;
+	const struct acd_tenant_cfg *cfg = cfg_of(r, of->tenant);
 	json_t *agents = json_array();
 
+	/* the recording policy per agent: the most specific (the agent's)
+	 * may differ between the agents one offer rings (docs/RECORDING.md) */
 	for (size_t i = 0; i < of->n_agents; i++)
-		json_array_append_new(agents, json_pack("{s:s, s:I}", "agent", of->agents[i].agent,
-		                                        "epoch", (json_int_t)of->agents[i].epoch));
+		json_array_append_new(agents, json_pack("{s:s, s:I, s:b}", "agent", of->agents[i].agent,
+		                                        "epoch", (json_int_t)of->agents[i].epoch,
+		                                        "record", acd_rec_decide(cfg, of->queue,
+		                                                                 of->agents[i].agent,
+		                                                                 of->call)));
 	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "call", of->call, "tenant", of->tenant,
 	                      "offer", of->offer, "queue", of->queue ? of->queue : "", "ring_s",
 	                      of->ring_s, "agents", agents);

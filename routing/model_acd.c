@@ -6,6 +6,7 @@
  * strategies): a row that does not fit is left out and logged, never cut.
  */
 #include "acd.h"
+#include "acd_rec.h"
 #include "cc.h"
 #include "log.h"
 #include "model.h"
@@ -134,11 +135,28 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 		if (m->tenants.slots[i].key && !((struct rt_tenant *)m->tenants.slots[i].value)->acd)
 			rt_model_acd(m->tenants.slots[i].value);
 
+	/* the tenants' recording policies (a row that does not fit: 'none') */
+	if (!(r = q(ctx, "SELECT id, recording_policy, recording_percent FROM cc.tenants%s%s%s",
+	            "id", err)))
+		goto out;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));
+		struct acd_tenant_cfg *c = t ? rt_model_acd(t) : NULL;
+
+		if (c && (!acd_rec_parse(val(r, i, 1), val(r, i, 2), &c->rec) ||
+		          c->rec.mode == ACD_REC_INHERIT)) {
+			CC_WARN("tenant %s's recording policy does not fit: none", t->id);
+			c->rec.mode = ACD_REC_NONE;
+		}
+	}
+	PQclear(r);
+
 	if (!(r = q(ctx, "SELECT tenant_id, id, name, strategy, ring_timeout_s, wrapup_s, max_wait_s,"
 	                 " max_size, overflow_type, overflow_target, overflow_prompt, music,"
 	                 " announce_position, announce_wait, announce_every_s, service_level_s,"
 	                 " required_skills::text, sticky_within_days, sticky_ring_s, callback,"
-	                 " callback_retries, callback_interval_s FROM cc.queues%s%s%s ORDER BY name",
+	                 " callback_retries, callback_interval_s, recording, recording_percent"
+	                 " FROM cc.queues%s%s%s ORDER BY name",
 	            "tenant_id", err)))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -153,7 +171,8 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 		    !fits(val(r, i, 9) ? val(r, i, 9) : "", ACD_NAME_MAX) ||
 		    !fits(val(r, i, 10) ? val(r, i, 10) : "", ACD_NAME_MAX) ||
 		    !fits(PQgetvalue(r, i, 11), ACD_NAME_MAX) ||
-		    !skills_of(PQgetvalue(r, i, 16), qc.required, &qc.n_required)) {
+		    !skills_of(PQgetvalue(r, i, 16), qc.required, &qc.n_required) ||
+		    !acd_rec_parse(val(r, i, 22), val(r, i, 23), &qc.rec)) {
 			CC_WARN("queue %s of tenant %s does not fit the ACD (a name, a strategy, or more "
 			        "than %d required skills of levels 1..5): left out", PQgetvalue(r, i, 1),
 			        t->id, ACD_SKILLS_MAX);
@@ -191,7 +210,8 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 	}
 	PQclear(r);
 
-	if (!(r = q(ctx, "SELECT tenant_id, id, extension, skills::text, team FROM cc.agents%s%s%s"
+	if (!(r = q(ctx, "SELECT tenant_id, id, extension, skills::text, team, recording,"
+	                 " recording_percent FROM cc.agents%s%s%s"
 	                 " ORDER BY extension", "tenant_id", err)))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -202,7 +222,8 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 			continue;
 		if (!fits(PQgetvalue(r, i, 2), ACD_EXT_MAX) ||
 		    !fits(val(r, i, 4) ? val(r, i, 4) : "", ACD_NAME_MAX) ||
-		    !skills_of(PQgetvalue(r, i, 3), ac.skills, &ac.n_skills)) {
+		    !skills_of(PQgetvalue(r, i, 3), ac.skills, &ac.n_skills) ||
+		    !acd_rec_parse(val(r, i, 5), val(r, i, 6), &ac.rec)) {
 			CC_WARN("agent %s of tenant %s does not fit the ACD (its extension, team, or more "
 			        "than %d skills of levels 1..5): left out", PQgetvalue(r, i, 1), t->id,
 			        ACD_SKILLS_MAX);

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "acd.h"
+#include "acd_rec.h"
 #include "acd_harness.h"
 #include "strategy.h"
 #include "test.h"
@@ -1170,6 +1171,52 @@ TEST(reconfigure_keeps_runtime)
 	done();
 }
 
+/* recording policy (docs/RECORDING.md ## Policy): agent, else queue, else
+ * tenant; percent by a stable hash of the call id */
+TEST(recording_policy)
+{
+	struct acd_queue_cfg qs[2] = { { .name = "sales" }, { .name = "help" } };
+	struct acd_agent_cfg as[2] = { { .ext = "1001" }, { .ext = "1002" } };
+	struct acd_tenant_cfg c = { .queues = qs, .n_queues = 2, .agents = as, .n_agents = 2 };
+	struct acd_rec_policy p;
+	char call[40];
+	int yes = 0;
+
+	ASSERT(acd_rec_parse("all", NULL, &p) && p.mode == ACD_REC_ALL);
+	ASSERT(acd_rec_parse(NULL, NULL, &p) && p.mode == ACD_REC_INHERIT);
+	ASSERT(acd_rec_parse("percent", "40", &p) && p.mode == ACD_REC_PERCENT && p.percent == 40);
+	ASSERT(!acd_rec_parse("percent", NULL, &p));
+	ASSERT(!acd_rec_parse("percent", "101", &p));
+	ASSERT(!acd_rec_parse("percent", "4x", &p));
+	ASSERT(!acd_rec_parse("some", NULL, &p));
+	ASSERT(!acd_rec_parse("all", "5", &p));
+	const char *id = "0b6e4a0e-8f7e-4a51-9d0c-5f3c2b1a0d9e";
+
+	c.rec.mode = ACD_REC_NONE;
+	ASSERT(!acd_rec_decide(&c, "sales", "1001", id));
+	qs[0].rec.mode = ACD_REC_ALL;               /* the queue's wins over the tenant's */
+	ASSERT(acd_rec_decide(&c, "sales", "1001", id));
+	ASSERT(!acd_rec_decide(&c, "help", "1001", id));
+	as[0].rec.mode = ACD_REC_NONE;              /* the agent's over the queue's */
+	ASSERT(!acd_rec_decide(&c, "sales", "1001", id));
+	ASSERT(acd_rec_decide(&c, "sales", "1002", id));
+	ASSERT(!acd_rec_decide(NULL, "sales", "1002", id));
+	/* percent: 0 never, 100 always, the same call the same answer, ~p% of calls */
+	c.rec = (struct acd_rec_policy){ ACD_REC_PERCENT, 0 };
+	ASSERT(!acd_rec_decide(&c, "help", "1002", id));
+	c.rec.percent = 100;
+	ASSERT(acd_rec_decide(&c, "help", "1002", id));
+	c.rec.percent = 30;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(call, sizeof(call), "0b6e4a0e-8f7e-4a51-9d0c-%012d", i);
+		bool d = acd_rec_decide(&c, "help", "1002", call);
+
+		ASSERT(d == acd_rec_decide(&c, "help", "1002", call));
+		yes += d;
+	}
+	ASSERT(yes > 230 && yes < 370);
+}
+
 TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(round_robin),
           T(fewest_calls), T(least_talk_time), T(random), T(skills_best_proficiency_then_idle),
           T(membership_priority), T(vip_ahead_of_five_and_dedicated_agent),
@@ -1179,4 +1226,5 @@ TEST_LIST(T(strategy_names), T(longest_idle), T(ring_all_first_answer_wins), T(r
           T(busy_on_other_calls), T(unregistered_logs_out), T(refusals),
           T(callback_keeps_place_and_retries), T(callback_answered), T(abandoned_while_ringing),
           T(restore_keeps_order), T(restore_refuses_bad_records), T(restored_entry_of_a_gone_tenant), T(reconcile_releases_orphans),
-          T(tenant_isolation), T(expected_wait_measured), T(live_views), T(reconfigure_keeps_runtime))
+          T(tenant_isolation), T(expected_wait_measured), T(live_views), T(reconfigure_keeps_runtime),
+          T(recording_policy))
