@@ -41,6 +41,7 @@ bench: deps all
 	@ops/bench/media.sh
 	@ops/bench/acd.sh
 	@build/tests/bench_events
+	@build/tests/bench_reccrypt
 
 demo:
 	@ops/demo.sh
