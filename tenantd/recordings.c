@@ -1,0 +1,236 @@
+/*
+ * recordings.c: /v1/tenants/{slug}/recordings, the metadata of the
+ * tenant's recordings (rows written by mediad's recorder, migration 0009),
+ * newest first (docs/RECORDING.md "Search and metadata"). A supervisor key
+ * sees only recordings of the queues its agent supervises; outside them a
+ * recording is 404 like another tenant's. The store's path, the wrapped
+ * key and the writer are never sent. Every metadata read is audited.
+ */
+#include "api.h"
+#include "cc.h"
+#include "tenantd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TS TN_TS
+
+static const char COLS[] = "id, call_id, state, " TS("started_at") ", " TS("ended_at") ", "
+	"duration_ms, direction, caller, callee, queue, agent, bytes, audio_bytes, sha256, "
+	"pauses::text, legal_hold, hold_reason, error";
+
+static const char *const STATES[] = { "recording", "complete", "incomplete", "failed", "purged", NULL };
+
+static json_t *text(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
+}
+
+static json_t *integer(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
+}
+
+static json_t *row(const PGresult *res, int i)
+{
+	json_t *pauses = json_loads(PQgetvalue(res, i, 14), 0, NULL);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	                 "id", PQgetvalue(res, i, 0), "call", PQgetvalue(res, i, 1),
+	                 "state", PQgetvalue(res, i, 2), "started_at", text(res, i, 3),
+	                 "ended_at", text(res, i, 4), "duration_ms", integer(res, i, 5),
+	                 "direction", text(res, i, 6), "caller", text(res, i, 7),
+	                 "callee", text(res, i, 8), "queue", text(res, i, 9), "agent", text(res, i, 10));
+
+	json_object_set_new(o, "bytes", integer(res, i, 11));
+	json_object_set_new(o, "audio_bytes", integer(res, i, 12));
+	json_object_set_new(o, "sha256", text(res, i, 13));
+	json_object_set_new(o, "pauses", pauses ? pauses : json_array());
+	json_object_set_new(o, "legal_hold", json_boolean(PQgetvalue(res, i, 15)[0] == 't'));
+	json_object_set_new(o, "hold_reason", text(res, i, 16));
+	json_object_set_new(o, "error", text(res, i, 17));
+	return o;
+}
+
+/* RFC 3339: 2026-11-23T10:00:00Z, with optional fraction and offset. */
+static bool rfc3339(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 20 && n <= 35 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
+	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
+}
+
+static bool known_state(const char *s)
+{
+	for (int i = 0; STATES[i]; i++)
+		if (!strcmp(s, STATES[i]))
+			return true;
+	return false;
+}
+
+/* a supervisor's queues as a text[] literal; NULL (no filter) for the rest */
+static const char *reach(const struct tn_req *r)
+{
+	return tn_is_supervisor(r) ? (r->supervises ? r->supervises : "{}") : NULL;
+}
+
+static void list(struct tn_req *r)
+{
+	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[10];
+	const char *state = tn_query(r, "state");
+	char lim[8];
+	int limit;
+	PGresult *res;
+
+	if (tn_page(r, &limit, &after) != CC_OK)
+		return;
+	if (from && !rfc3339(from))
+		return tn_error(r, 422, "invalid_argument", "from", "from must be an RFC 3339 time");
+	if (to && !rfc3339(to))
+		return tn_error(r, 422, "invalid_argument", "to", "to must be an RFC 3339 time");
+	if (state && !known_state(state))
+		return tn_error(r, 422, "invalid_argument", "state",
+		                "state must be recording, complete, incomplete, failed or purged");
+	if (after && !cc_uuid_valid(after))
+		return tn_error(r, 400, "invalid_argument", "after", "after must be a recording id");
+	if (after) {
+		const char *cp[3] = { r->tenant.id, after, reach(r) };
+
+		res = cc_pg_exec(&r->d->pg, "SELECT 1 FROM cc.recordings WHERE tenant_id = $1 "
+		                 "AND id = $2::uuid AND ($3::text[] IS NULL OR queue = ANY ($3::text[]))",
+		                 3, cp);
+		if (!res)
+			return tn_db_error(r, "recordings");
+		int known = PQntuples(res);
+		PQclear(res);
+		if (!known)
+			return tn_error(r, 400, "invalid_argument", "after",
+			                "after is not a recording of this list");
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
+	p[5] = tn_query(r, "number"); p[6] = tn_query(r, "agent"); p[7] = tn_query(r, "queue");
+	p[8] = state; p[9] = reach(r);
+	char *sql = cc_sprintf("SELECT %s FROM cc.recordings WHERE tenant_id = $1 "
+	                 "AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz) "
+	                 "AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz) "
+	                 "AND ($4::uuid IS NULL OR (started_at, id) < "
+	                 "  (SELECT started_at, id FROM cc.recordings WHERE id = $4::uuid AND tenant_id = $1)) "
+	                 "AND ($6::text IS NULL OR caller = $6 OR callee = $6) "
+	                 "AND ($7::text IS NULL OR agent = $7) "
+	                 "AND ($8::text IS NULL OR queue = $8) "
+	                 /* purged ones are tombstones: only when asked for */
+	                 "AND (CASE WHEN $9::text IS NULL THEN state <> 'purged' ELSE state = $9 END) "
+	                 "AND ($10::text[] IS NULL OR queue = ANY ($10::text[])) "
+	                 "ORDER BY started_at DESC, id DESC LIMIT $5", COLS);
+	res = cc_pg_exec(&r->d->pg, sql, 10, p);
+	free(sql);
+	if (!res && r->d->pg.error == CC_PG_INVALID)
+		return tn_error(r, 422, "invalid_argument", "from", "from/to must be RFC 3339 times");
+	if (!res)
+		return tn_db_error(r, "recordings");
+	tn_reply_page(r, res, row, limit, 0);
+}
+
+/* The recording r->params[1] within r's reach, or NULL after answering
+ * (404 for unknown, malformed, another tenant's, outside a supervisor's). */
+static PGresult *fetch(struct tn_req *r)
+{
+	const char *p[3] = { r->tenant.id, r->params[1], reach(r) };
+	char *sql;
+	PGresult *res;
+
+	if (!cc_uuid_valid(r->params[1])) {
+		tn_error(r, 404, "not_found", NULL, "no such recording");
+		return NULL;
+	}
+	sql = cc_sprintf("SELECT %s FROM cc.recordings WHERE tenant_id = $1 AND id = $2::uuid "
+	                 "AND ($3::text[] IS NULL OR queue = ANY ($3::text[]))", COLS);
+	res = cc_pg_exec(&r->d->pg, sql, 3, p);
+	free(sql);
+	if (!res) {
+		tn_db_error(r, "recording");
+		return NULL;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		tn_error(r, 404, "not_found", NULL, "no such recording");
+		return NULL;
+	}
+	return res;
+}
+
+static void get(struct tn_req *r)
+{
+	PGresult *res = fetch(r);
+
+	if (!res)
+		return;
+	/* a read that cannot be audited is not answered */
+	if (tn_audit(r, "read", "recording", r->params[1], NULL) != CC_OK) {
+		PQclear(res);
+		return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	}
+	tn_reply(r, 200, json_pack("{s:o}", "recording", row(res, 0)));
+	PQclear(res);
+}
+
+static void patch(struct tn_req *r)
+{
+	json_t *hold = json_object_get(r->body, "legal_hold");
+	json_t *reason = json_object_get(r->body, "hold_reason");
+	const char *p[4];
+	PGresult *res;
+
+	if (!json_is_boolean(hold))
+		return tn_error(r, 422, "invalid_argument", "legal_hold", "give legal_hold (true or false)");
+	res = fetch(r);
+	if (!res)
+		return;
+	PQclear(res);
+	p[0] = r->tenant.id; p[1] = r->params[1]; p[2] = json_is_true(hold) ? "t" : "f";
+	p[3] = json_is_string(reason) ? json_string_value(reason) : NULL;
+	if (tn_begin(r) != CC_OK)
+		return;
+	/* a release clears the reason; a hold keeps the old one if none is given */
+	res = cc_pg_exec(&r->d->pg, "UPDATE cc.recordings SET legal_hold = $3::boolean, "
+	                 "hold_reason = CASE WHEN $3::boolean THEN COALESCE($4, hold_reason) ELSE $4 END, "
+	                 "updated_at = now() WHERE tenant_id = $1 AND id = $2::uuid", 4, p);
+	if (!res)
+		return tn_rollback(r, "recording");
+	PQclear(res);
+	if (tn_audit(r, json_is_true(hold) ? "hold" : "release", "recording", r->params[1],
+	             reason && json_is_string(reason) ? json_pack("{s:O}", "hold_reason", reason) : NULL) != CC_OK) {
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	}
+	if (tn_commit(r) != CC_OK)
+		return;
+	res = fetch(r);
+	if (!res)
+		return;
+	tn_reply(r, 200, json_pack("{s:o}", "recording", row(res, 0)));
+	PQclear(res);
+}
+
+static int check_reason(struct tn_req *r, json_t *v, char **err)
+{
+	(void)r;
+	if (strlen(json_string_value(v)) > 500) {
+		return cc_fail(err, "hold_reason is at most 500 characters");
+	}
+	return CC_OK;
+}
+
+static const struct tn_field patch_fields[] = {
+	{ "legal_hold", JSON_TRUE, true, NULL, NULL, false },
+	{ "hold_reason", JSON_STRING, false, check_reason, NULL, true },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+const struct tn_route tn_recording_routes[] = {
+	{ "GET", "/v1/tenants/{slug}/recordings", TN_TENANT, NULL, list, false, false },
+	{ "GET", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, get, false, false },
+	{ "PATCH", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, patch_fields, patch, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
+};

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Issue 15: recordings search and metadata (docs/RECORDING.md "Search and
+# metadata"): the filters, paging, purged only when asked, a supervisor
+# only its queues, another tenant 404, legal hold by records_admin only,
+# and the audit rows of each read and hold. The rows are inserted as
+# mediad's recorder would write them.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+trap stack_down EXIT
+stack_up || exit 1
+
+new_tenant acme
+new_tenant beta
+A=${KEY[acme]}
+B=${KEY[beta]}
+api POST /v1/tenants/acme/queues "$A" '{"name":"sales"}'
+api POST /v1/tenants/acme/queues "$A" '{"name":"repair"}'
+new_agent acme 1001 s3cret-pass-1
+new_agent acme 1002 s3cret-pass-2
+api PATCH /v1/tenants/acme/agents/1001 "$A" '{"supervises":["sales"]}'
+expect_eq agent_supervises "$HTTP" 200
+api POST /v1/tenants/acme/keys "$A" '{"role":"supervisor","agent":"1001"}'
+SUP=$(jr .token)
+api POST /v1/tenants/acme/keys "$A" '{"role":"agent","agent":"1002"}'
+AG=$(jr .token)
+api POST /v1/tenants/acme/keys "$A" '{"role":"records_admin"}'
+RA=$(jr .token)
+api POST /v1/tenants/acme/keys "$A" '{"role":"read_only"}'
+RO=$(jr .token)
+
+TA=$(sql "SELECT id FROM cc.tenants WHERE slug = 'acme'")
+TB=$(sql "SELECT id FROM cc.tenants WHERE slug = 'beta'")
+R1=00000000-0000-4000-8000-000000000001
+R2=00000000-0000-4000-8000-000000000002
+R3=00000000-0000-4000-8000-000000000003
+R4=00000000-0000-4000-8000-000000000004
+R5=00000000-0000-4000-8000-000000000005
+RB=00000000-0000-4000-8000-0000000000b1
+ins() { # id tenant state started caller callee queue agent
+	sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, caller, callee, queue, agent,
+	     path, kek_version, wrapped_key, bytes, sha256) VALUES ('$1', '$2', gen_random_uuid(), '$3', '$4',
+	     '$5', '$6', '$7', '$8', 'secret/path/$1', 1, '\\x0102', 1234, 'ab')" > /dev/null
+}
+ins $R1 "$TA" complete   2026-11-01T10:00:00Z +4930111 1001 sales  1002
+ins $R2 "$TA" complete   2026-11-02T10:00:00Z +4930222 1001 repair 1003
+ins $R3 "$TA" failed     2026-11-03T10:00:00Z 1002 +4930111 sales 1002
+ins $R4 "$TA" purged     2026-11-04T10:00:00Z +4930111 1001 sales 1002
+ins $R5 "$TA" recording  2026-11-05T10:00:00Z +4930333 1001 sales 1002
+ins $RB "$TB" complete   2026-11-03T10:00:00Z +4930111 1001 sales 1002
+ids() { jr '[.items[].id[-1:]]|join(",")'; }
+
+api GET /v1/tenants/acme/recordings "$A"
+check list_newest_first_no_purged [ "$HTTP" = 200 -a "$(ids)" = 5,3,2,1 ]
+check list_no_secrets [ "$(jr '.items[0]|has("path") or has("wrapped_key") or has("kek_version") or has("instance")')" = false ]
+api GET "/v1/tenants/acme/recordings?number=%2B4930111" "$A"
+check filter_number_caller_or_callee [ "$(ids)" = 3,1 ]
+api GET "/v1/tenants/acme/recordings?agent=1003" "$A"
+check filter_agent [ "$(ids)" = 2 ]
+api GET "/v1/tenants/acme/recordings?queue=sales" "$A"
+check filter_queue [ "$(ids)" = 5,3,1 ]
+api GET "/v1/tenants/acme/recordings?from=2026-11-02T00:00:00Z&to=2026-11-03T12:00:00Z" "$A"
+check filter_from_to [ "$(ids)" = 3,2 ]
+api GET "/v1/tenants/acme/recordings?state=failed" "$A"
+check filter_state [ "$(ids)" = 3 ]
+api GET "/v1/tenants/acme/recordings?state=purged" "$A"
+check filter_state_purged [ "$(ids)" = 4 ]
+api GET "/v1/tenants/acme/recordings?state=gone" "$A"
+check bad_state_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = state ]
+api GET "/v1/tenants/acme/recordings?from=yesterday" "$A"
+check bad_from_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = from ]
+api GET "/v1/tenants/acme/recordings?to=2026-13-45T99:00:00Z" "$A"
+expect_eq bad_to_422 "$HTTP" 422
+api GET "/v1/tenants/acme/recordings?limit=2" "$A"
+check page_1 [ "$HTTP" = 200 -a "$(ids)" = 5,3 -a "$(jr .next)" = $R3 ]
+api GET "/v1/tenants/acme/recordings?limit=2&after=$R3" "$A"
+check page_2 [ "$(ids)" = 2,1 ]
+api GET "/v1/tenants/acme/recordings?after=$RB" "$A"
+expect_eq after_other_tenant_400 "$HTTP" 400
+api GET "/v1/tenants/acme/recordings?limit=0" "$A"
+expect_eq bad_limit_400 "$HTTP" 400
+
+# --- roles and tenants
+api GET /v1/tenants/acme/recordings "$SUP"
+check supervisor_own_queues [ "$HTTP" = 200 -a "$(ids)" = 5,3,1 ]
+api GET /v1/tenants/acme/recordings/$R2 "$SUP"
+expect_eq supervisor_other_queue_404 "$HTTP" 404
+api GET /v1/tenants/acme/recordings/$R1 "$SUP"
+expect_eq supervisor_own_queue_200 "$HTTP" 200
+api GET /v1/tenants/acme/recordings "$AG"
+expect_eq agent_list_403 "$HTTP" 403
+api GET /v1/tenants/acme/recordings/$R1 "$AG"
+expect_eq agent_get_403 "$HTTP" 403
+api GET /v1/tenants/acme/recordings "$B"
+expect_eq other_tenant_list_404 "$HTTP" 404
+api GET /v1/tenants/beta/recordings "$B"
+check beta_sees_only_its_own [ "$HTTP" = 200 -a "$(ids)" = 1 -a "$(jr '.items[0].id')" = $RB ]
+api GET /v1/tenants/beta/recordings/$R1 "$B"
+expect_eq other_tenant_get_404 "$HTTP" 404
+api GET /v1/tenants/acme/recordings/$R1 "$B"
+expect_eq other_tenant_key_get_404 "$HTTP" 404
+api GET /v1/tenants/acme/recordings/nope "$A"
+expect_eq malformed_id_404 "$HTTP" 404
+api GET /v1/tenants/acme/recordings/00000000-0000-4000-8000-0000000000ff "$A"
+expect_eq unknown_id_404 "$HTTP" 404
+
+# --- metadata
+api GET /v1/tenants/acme/recordings/$R1 "$RO"
+check get_metadata [ "$HTTP" = 200 -a "$(jr .recording.id)" = $R1 -a "$(jr .recording.caller)" = +4930111 \
+	-a "$(jr .recording.bytes)" = 1234 -a "$(jr .recording.legal_hold)" = false -a "$(jr '.recording.pauses|length')" = 0 ]
+check get_no_secrets [ "$(jr '.recording|has("path") or has("wrapped_key") or has("kek_version") or has("instance")')" = false ]
+check get_fields [ "$(jr '.recording|keys|join(",")')" = \
+	agent,audio_bytes,bytes,call,callee,caller,direction,duration_ms,ended_at,error,hold_reason,id,legal_hold,pauses,queue,sha256,started_at,state ] \
+	|| echo "# $(jr '.recording|keys|join(",")')"
+
+# --- legal hold
+api PATCH /v1/tenants/acme/recordings/$R1 "$RO" '{"legal_hold":true,"hold_reason":"case 42"}'
+expect_eq read_only_patch_403 "$HTTP" 403
+api PATCH /v1/tenants/acme/recordings/$R1 "$A" '{"legal_hold":true}'
+expect_eq admin_patch_403 "$HTTP" 403
+api PATCH /v1/tenants/acme/recordings/$R1 "$SUP" '{"legal_hold":true}'
+expect_eq supervisor_patch_403 "$HTTP" 403
+api PATCH /v1/tenants/acme/recordings/$R1 "$RA" '{"legal_hold":true,"colour":"red"}'
+expect_eq patch_unknown_field_400 "$HTTP" 400
+api PATCH /v1/tenants/acme/recordings/$R1 "$RA" '{"legal_hold":"yes"}'
+expect_eq patch_wrong_type_400 "$HTTP" 400
+api PATCH /v1/tenants/acme/recordings/$RB "$RA" '{"legal_hold":true}'
+expect_eq patch_other_tenant_404 "$HTTP" 404
+api PATCH /v1/tenants/acme/recordings/$R1 "$RA" '{"legal_hold":true,"hold_reason":"case 42"}'
+check patch_hold [ "$HTTP" = 200 -a "$(jr .recording.legal_hold)" = true -a "$(jr .recording.hold_reason)" = "case 42" ]
+check hold_in_db [ "$(sql "SELECT legal_hold::text || hold_reason FROM cc.recordings WHERE id = '$R1'")" = "truecase 42" ]
+api PATCH /v1/tenants/acme/recordings/$R1 "$RA" '{"legal_hold":false}'
+check patch_release [ "$HTTP" = 200 -a "$(jr .recording.legal_hold)" = false -a "$(jr .recording.hold_reason)" = null ]
+check beta_untouched [ "$(sql "SELECT legal_hold FROM cc.recordings WHERE id = '$RB'")" = f ]
+
+# --- the audit rows: the reads (admin's get of nothing is not a read), hold, release
+check audit_reads [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id = '$R1' AND object_type = 'recording' AND action = 'read'")" = 2 ]
+check audit_hold_release [ "$(sql "SELECT string_agg(action, ',' ORDER BY id) FROM cc.audit WHERE object_id = '$R1' AND action IN ('hold','release')")" = hold,release ]
+check audit_none_for_refused [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id IN ('$R2', '$RB')")" = 0 ]
+check audit_tenant [ "$(sql "SELECT count(DISTINCT tenant_id) FROM cc.audit WHERE object_id = '$R1'")" = 1 ]
