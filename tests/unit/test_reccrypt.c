@@ -77,12 +77,13 @@ static long read_all(const char *key, const char *id, const uint8_t *key32, size
                      long *got)
 {
 	struct cc_rec_reader *r;
-	static uint8_t buf[CC_REC_CHUNK_MAX];
+	static uint8_t buf[2 * CC_REC_CHUNK_MAX];   /* steps past one chunk read across two */
 	long total = 0;
 	ssize_t n;
 	int err = cc_rec_reader_open(store, key, id, key32, &r);
 
 	*got = 0;
+	ASSERT(step <= sizeof(buf));
 	if (err)
 		return err;
 	while ((n = cc_rec_reader_read(r, buf, step)) > 0) {
