@@ -1039,3 +1039,21 @@ void tn_end_request(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 }
+
+json_t *tn_col_text(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
+}
+
+json_t *tn_col_int(const PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
+}
+
+bool tn_rfc3339(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 20 && n <= 35 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
+	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
+}

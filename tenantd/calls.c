@@ -28,16 +28,6 @@ static const char COLS[] = "id, direction, from_number, to_number, number, agent
 	/* what mediad adds (docs/MEDIA.md), columns 14-19 */
 	"parent_call, flow, ivr::text, ivr_vars::text, ivr_ms, media::text";
 
-static json_t *text(const PGresult *res, int i, int col)
-{
-	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
-}
-
-static json_t *integer(const PGresult *res, int i, int col)
-{
-	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
-}
-
 /* cost, currency and billing flags of a rated call; nothing if unrated */
 static void add_cost(json_t *o, const PGresult *res, int i)
 {
@@ -66,30 +56,21 @@ static json_t *doc(const PGresult *res, int i, int col)
 static json_t *row(const PGresult *res, int i)
 {
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-	                 "id", PQgetvalue(res, i, 0), "direction", text(res, i, 1),
-	                 "from", text(res, i, 2), "to", text(res, i, 3), "number", text(res, i, 4),
-	                 "agent", text(res, i, 5), "started_at", text(res, i, 6),
-	                 "answered_at", text(res, i, 7), "ended_at", text(res, i, 8),
-	                 "talk_seconds", integer(res, i, 9), "result", text(res, i, 10),
-	                 "sip_code", integer(res, i, 11), "reason", text(res, i, 12));
+	                 "id", PQgetvalue(res, i, 0), "direction", tn_col_text(res, i, 1),
+	                 "from", tn_col_text(res, i, 2), "to", tn_col_text(res, i, 3), "number", tn_col_text(res, i, 4),
+	                 "agent", tn_col_text(res, i, 5), "started_at", tn_col_text(res, i, 6),
+	                 "answered_at", tn_col_text(res, i, 7), "ended_at", tn_col_text(res, i, 8),
+	                 "talk_seconds", tn_col_int(res, i, 9), "result", tn_col_text(res, i, 10),
+	                 "sip_code", tn_col_int(res, i, 11), "reason", tn_col_text(res, i, 12));
 
 	add_cost(o, res, i);
-	json_object_set_new(o, "parent_call", text(res, i, 14));
-	json_object_set_new(o, "flow", text(res, i, 15));
+	json_object_set_new(o, "parent_call", tn_col_text(res, i, 14));
+	json_object_set_new(o, "flow", tn_col_text(res, i, 15));
 	json_object_set_new(o, "ivr", doc(res, i, 16));
 	json_object_set_new(o, "ivr_vars", doc(res, i, 17));
-	json_object_set_new(o, "ivr_ms", integer(res, i, 18));
+	json_object_set_new(o, "ivr_ms", tn_col_int(res, i, 18));
 	json_object_set_new(o, "media", doc(res, i, 19));
 	return o;
-}
-
-/* RFC 3339: 2026-11-23T10:00:00Z, with optional fraction and offset. */
-static bool rfc3339(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 20 && n <= 35 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
-	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
 }
 
 static void list(struct tn_req *r)
@@ -101,9 +82,9 @@ static void list(struct tn_req *r)
 
 	if (tn_page(r, &limit, &after) != CC_OK)
 		return;
-	if (from && !rfc3339(from))
+	if (from && !tn_rfc3339(from))
 		return tn_error(r, 400, "invalid_argument", "from", "from must be an RFC 3339 time");
-	if (to && !rfc3339(to))
+	if (to && !tn_rfc3339(to))
 		return tn_error(r, 400, "invalid_argument", "to", "to must be an RFC 3339 time");
 	if (after && !cc_uuid_valid(after))
 		return tn_error(r, 400, "invalid_argument", "after", "after must be a call id");

@@ -21,43 +21,24 @@ static const char COLS[] = "id, call_id, state, " TS("started_at") ", " TS("ende
 
 static const char *const STATES[] = { "recording", "complete", "incomplete", "failed", "purged", NULL };
 
-static json_t *text(const PGresult *res, int i, int col)
-{
-	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
-}
-
-static json_t *integer(const PGresult *res, int i, int col)
-{
-	return PQgetisnull(res, i, col) ? json_null() : json_integer(atoll(PQgetvalue(res, i, col)));
-}
-
 static json_t *row(const PGresult *res, int i)
 {
 	json_t *pauses = json_loads(PQgetvalue(res, i, 14), 0, NULL);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	                 "id", PQgetvalue(res, i, 0), "call", PQgetvalue(res, i, 1),
-	                 "state", PQgetvalue(res, i, 2), "started_at", text(res, i, 3),
-	                 "ended_at", text(res, i, 4), "duration_ms", integer(res, i, 5),
-	                 "direction", text(res, i, 6), "caller", text(res, i, 7),
-	                 "callee", text(res, i, 8), "queue", text(res, i, 9), "agent", text(res, i, 10));
+	                 "state", PQgetvalue(res, i, 2), "started_at", tn_col_text(res, i, 3),
+	                 "ended_at", tn_col_text(res, i, 4), "duration_ms", tn_col_int(res, i, 5),
+	                 "direction", tn_col_text(res, i, 6), "caller", tn_col_text(res, i, 7),
+	                 "callee", tn_col_text(res, i, 8), "queue", tn_col_text(res, i, 9), "agent", tn_col_text(res, i, 10));
 
-	json_object_set_new(o, "bytes", integer(res, i, 11));
-	json_object_set_new(o, "audio_bytes", integer(res, i, 12));
-	json_object_set_new(o, "sha256", text(res, i, 13));
+	json_object_set_new(o, "bytes", tn_col_int(res, i, 11));
+	json_object_set_new(o, "audio_bytes", tn_col_int(res, i, 12));
+	json_object_set_new(o, "sha256", tn_col_text(res, i, 13));
 	json_object_set_new(o, "pauses", pauses ? pauses : json_array());
 	json_object_set_new(o, "legal_hold", json_boolean(PQgetvalue(res, i, 15)[0] == 't'));
-	json_object_set_new(o, "hold_reason", text(res, i, 16));
-	json_object_set_new(o, "error", text(res, i, 17));
+	json_object_set_new(o, "hold_reason", tn_col_text(res, i, 16));
+	json_object_set_new(o, "error", tn_col_text(res, i, 17));
 	return o;
-}
-
-/* RFC 3339: 2026-11-23T10:00:00Z, with optional fraction and offset. */
-static bool rfc3339(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 20 && n <= 35 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') &&
-	       s[13] == ':' && s[16] == ':' && strspn(s, "0123456789-:.TtZz+") == n;
 }
 
 static bool known_state(const char *s)
@@ -84,9 +65,9 @@ static void list(struct tn_req *r)
 
 	if (tn_page(r, &limit, &after) != CC_OK)
 		return;
-	if (from && !rfc3339(from))
+	if (from && !tn_rfc3339(from))
 		return tn_error(r, 422, "invalid_argument", "from", "from must be an RFC 3339 time");
-	if (to && !rfc3339(to))
+	if (to && !tn_rfc3339(to))
 		return tn_error(r, 422, "invalid_argument", "to", "to must be an RFC 3339 time");
 	if (state && !known_state(state))
 		return tn_error(r, 422, "invalid_argument", "state",

@@ -137,6 +137,12 @@ int tn_number_of_tenant(struct tn_req *r, const char *tenant_id, const char *e16
 int tn_prompt_exists(struct tn_req *r, const char *name);
 /* The form of a queue, skill, team or list code name: [a-z0-9][a-z0-9_-]{0,max-1}. */
 bool tn_code_ok(const char *s, size_t max);
+/* A column of a result as JSON: null when NULL, else the text / the integer. */
+json_t *tn_col_text(const PGresult *res, int i, int col);
+json_t *tn_col_int(const PGresult *res, int i, int col);
+/* RFC 3339 in form (2026-11-23T10:00:00Z, optional fraction and offset);
+ * PostgreSQL's cast decides the rest. */
+bool tn_rfc3339(const char *s);
 /* v is {"name": level}: names of the code form, at most 32, levels lo..hi. */
 int tn_check_levels(json_t *v, int lo, int hi, char **err);
 /* The ACD runtime's limit of skills of one agent or queue (routing/acd.h

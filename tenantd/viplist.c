@@ -20,16 +20,11 @@ static const char FROM[] = "cc.viplist v "
 	"LEFT JOIN cc.agents a ON a.id = v.agent_id AND a.tenant_id = v.tenant_id "
 	"LEFT JOIN cc.queues q ON q.id = v.queue_id AND q.tenant_id = v.tenant_id";
 
-static json_t *text(const PGresult *res, int i, int col)
-{
-	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
-}
-
 static json_t *row(const PGresult *res, int i)
 {
 	return json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
 	                 "e164", PQgetvalue(res, i, 1), "priority", atoi(PQgetvalue(res, i, 2)),
-	                 "agent", text(res, i, 3), "queue", text(res, i, 4), "note", text(res, i, 5),
+	                 "agent", tn_col_text(res, i, 3), "queue", tn_col_text(res, i, 4), "note", tn_col_text(res, i, 5),
 	                 "created_at", tn_time(res, i, 6));
 }
 
