@@ -84,6 +84,10 @@ api POST /v1/tenants/acme/score-forms "$RO" '{"name":"s","criteria":[{"name":"a"
 expect_eq form_create_read_only_403 "$HTTP" 403
 api GET /v1/tenants/acme/score-forms "$RO"
 check form_list [ "$HTTP" = 200 -a "$(jr '[.items[].name]|join(",")')" = qa,short ]
+api GET "/v1/tenants/acme/score-forms?limit=1" "$A"
+check form_list_page [ "$HTTP" = 200 -a "$(jr '.items[0].name')" = qa -a "$(jr .next)" = qa ]
+api GET "/v1/tenants/acme/score-forms?limit=1&after=qa" "$A"
+check form_list_next_page [ "$HTTP" = 200 -a "$(jr '[.items[].name]|join(",")')" = short ]
 api GET /v1/tenants/acme/score-forms/qa "$SUP"
 check form_get [ "$HTTP" = 200 -a "$(jr '.score_form.criteria[1].name')" = solution ]
 api GET /v1/tenants/acme/score-forms/nosuch "$A"
@@ -117,6 +121,8 @@ eval422 negative scores '{"form":"qa","scores":{"greeting":4,"solution":-1,"clos
 eval422 not_integer scores '{"form":"qa","scores":{"greeting":4,"solution":7.5,"close":5}}'
 eval422 string_score scores '{"form":"qa","scores":{"greeting":"4","solution":7,"close":5}}'
 eval422 unknown_form form '{"form":"nosuch","scores":{"greeting":4,"solution":7,"close":5}}'
+long=$(head -c 2001 /dev/zero | tr '\0' x)
+eval422 comment_too_long comment "{\"form\":\"short\",\"scores\":{\"a\":1},\"comment\":\"$long\"}"
 api POST /v1/tenants/acme/recordings/$R3/evaluations "$A" '{"form":"short","scores":{"a":1}}'
 check eval_no_agent_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = recording ]
 api POST /v1/tenants/acme/recordings/$R1/evaluations "$A" '{"form":"short","scores":{"a":1},"grade":"A"}'
@@ -148,8 +154,8 @@ check eval_supervisor_own_queue [ "$HTTP" = 201 -a "$(jr .evaluation.score)" = 1
 	-a "$(jr .evaluation.evaluator)" = "key:$SUP_ID" -a "$(jr .evaluation.comment)" = null ]
 api POST /v1/tenants/acme/recordings/$R2/evaluations "$A" '{"form":"qa","scores":{"greeting":0,"solution":0,"close":0}}'
 check eval_zero [ "$HTTP" = 201 -a "$(jr .evaluation.score)" = 0 -a "$(jr .evaluation.agent)" = 1003 ]
-api POST /v1/tenants/acme/recordings/$R2/evaluations "$A" '{"form":"short","scores":{"a":1}}'
-expect_eq eval_last_month "$HTTP" 201
+api POST /v1/tenants/acme/recordings/$R2/evaluations "$OPERATOR" '{"form":"short","scores":{"a":1}}'
+check eval_last_month_by_operator [ "$HTTP" = 201 -a "$(jr .evaluation.evaluator)" = operator ]
 E4=$(jr .evaluation.id)
 api GET /v1/tenants/acme/recordings/$R1/evaluations "$RO"
 check eval_list [ "$HTTP" = 200 -a "$(jr '[.items[].score]|map(tostring)|join(",")')" = 72.43,100 ]
