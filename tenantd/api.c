@@ -29,7 +29,8 @@ const struct tn_route *const tn_route_tables[] = {
 	tn_tenant_routes, tn_trunk_routes, tn_acd_agent_routes, tn_agent_routes, tn_number_routes,
 	tn_blocklist_routes, tn_acd_call_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
 	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, tn_queue_routes,
-	tn_viplist_routes, tn_list_routes, tn_sse_routes, tn_key_routes, tn_recording_routes, NULL,
+	tn_viplist_routes, tn_list_routes, tn_sse_routes, tn_key_routes, tn_recording_routes,
+	tn_evaluation_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -120,7 +121,9 @@ void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const 
 
 void tn_reply(struct tn_req *r, int status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	/* 15 digits: a score of two decimals (numeric 72.43) is sent as 72.43,
+	 * not as its nearest double's 72.430000000000007 */
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
 
 	CC_BUG_ON(!text);
 	if (!r->phase_body)

@@ -241,6 +241,7 @@ extern const struct tn_route tn_number_routes[];
 extern const struct tn_route tn_blocklist_routes[];
 extern const struct tn_route tn_call_routes[];
 extern const struct tn_route tn_recording_routes[];
+extern const struct tn_route tn_evaluation_routes[]; /* evaluations.c: score forms, evaluations, monitoring score */
 extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];

@@ -71,9 +71,10 @@ static const struct rule {
 	{ "POST", "/v1/tenants/{slug}/recordings/purge", RA, ANY },
 	/* quality */
 	{ "GET", "/v1/tenants/{slug}/score-forms", A | RO | S | RA, ANY },
+	{ "GET", "/v1/tenants/{slug}/score-forms/{name}", A | RO | S | RA, ANY },
 	{ "POST", "/v1/tenants/{slug}/score-forms", A, ANY },
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}/evaluations", A | RO | S | RA, ANY },
-	{ "POST", "/v1/tenants/{slug}/recordings/{id}/evaluations", A | S, ANY },
+	{ "POST", "/v1/tenants/{slug}/recordings/{id}/evaluations", A | S | RA, ANY },
 	{ "GET", "/v1/tenants/{slug}/metrics/monitoring-score", A | RO | S | RA, ANY },
 };
 
