@@ -8,8 +8,11 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "log.h"
+#include "recstore.h"
 #include "tenantd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -194,6 +197,80 @@ static void patch(struct tn_req *r)
 	PQclear(res);
 }
 
+/* Removes the file of key from the store; a missing file is fine (a
+ * failed recording may have none). 0 or an errno, logged. */
+static int remove_file(struct tn_req *r, const char *key)
+{
+	struct cc_store *store;
+	int e = cc_store_dir_open(r->d->cfg.rec_store, &store);
+
+	if (e == 0) {
+		e = cc_store_remove(store, key);
+		cc_store_close(store);
+	}
+	if (e == ENOENT)
+		return 0;
+	if (e)
+		CC_ERR("recording %s: %s not removed from %s: %s", r->params[1], key,
+		       r->d->cfg.rec_store, strerror(e));
+	return e;
+}
+
+/* DELETE: the file goes, the row stays as a tombstone (state purged, the
+ * wrapped key emptied so that no copy of the file can be read again). The
+ * row is locked first so that a hold set meanwhile is seen; the file is
+ * removed before the commit, so a row never says purged of a file that is
+ * still there. */
+static void del(struct tn_req *r)
+{
+	const char *p[2] = { r->tenant.id, r->params[1] };
+	PGresult *res;
+
+	if (!cc_uuid_valid(r->params[1]))
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	if (tn_begin(r) != CC_OK)
+		return tn_rollback(r, "recording");
+	res = cc_pg_exec(&r->d->pg, "SELECT legal_hold, state, path FROM cc.recordings "
+	                 "WHERE tenant_id = $1 AND id = $2::uuid AND state <> 'purged' FOR UPDATE", 2, p);
+	if (!res)
+		return tn_rollback(r, "recording");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 409, "held", NULL, "the recording is under legal hold");
+	}
+	/* the recorder still writes it: the file would outlive its row */
+	if (!strcmp(PQgetvalue(res, 0, 1), "recording")) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 409, "in_progress", NULL, "the recording is still being made");
+	}
+	if (cc_pg_cmd(&r->d->pg, "UPDATE cc.recordings SET state = 'purged', wrapped_key = '\\x', "
+	              "updated_at = now() WHERE tenant_id = $1 AND id = $2::uuid", 2, p) != CC_OK) {
+		PQclear(res);
+		return tn_rollback(r, "recording");
+	}
+	if (tn_audit(r, "delete", "recording", r->params[1], NULL) != CC_OK) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	}
+	if (!PQgetisnull(res, 0, 2) && PQgetvalue(res, 0, 2)[0] && remove_file(r, PQgetvalue(res, 0, 2))) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the recording's file could not be removed");
+	}
+	PQclear(res);
+	if (tn_commit(r) != CC_OK)
+		return tn_rollback(r, "recording");
+	tn_reply(r, 200, json_pack("{s:{s:s, s:s}}", "recording", "id", r->params[1], "state", "purged"));
+}
+
 static int check_reason(struct tn_req *r, json_t *v, char **err)
 {
 	(void)r;
@@ -213,5 +290,6 @@ const struct tn_route tn_recording_routes[] = {
 	{ "GET", "/v1/tenants/{slug}/recordings", TN_TENANT, NULL, list, false, false },
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, get, false, false },
 	{ "PATCH", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, patch_fields, patch, false, false },
+	{ "DELETE", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, del, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -137,3 +137,56 @@ check audit_reads [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id = '$R1
 check audit_hold_release [ "$(sql "SELECT string_agg(action, ',' ORDER BY id) FROM cc.audit WHERE object_id = '$R1' AND action IN ('hold','release')")" = hold,release ]
 check audit_none_for_refused [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id IN ('$R2', '$RB')")" = 0 ]
 check audit_tenant [ "$(sql "SELECT count(DISTINCT tenant_id) FROM cc.audit WHERE object_id = '$R1'")" = 1 ]
+
+# --- DELETE (docs/RECORDING.md "Deletion"): records_admin only; the file
+# goes from the store, the row stays as a purged tombstone, audited
+R6=00000000-0000-4000-8000-000000000006
+R7=00000000-0000-4000-8000-000000000007
+R8=00000000-0000-4000-8000-000000000008
+ins $R6 "$TA" complete   2026-11-06T10:00:00Z +4930444 1001 sales 1002
+ins $R7 "$TA" complete   2026-11-07T10:00:00Z +4930444 1001 sales 1002
+ins $R8 "$TA" failed     2026-11-08T10:00:00Z +4930444 1001 sales 1002
+K6=$TA/2026/11/06/$R6.ccr
+sql "UPDATE cc.recordings SET path = '$K6' WHERE id = '$R6'" > /dev/null
+sql "UPDATE cc.recordings SET path = '$TA/2026/11/08/$R8.ccr' WHERE id = '$R8'" > /dev/null
+sql "UPDATE cc.recordings SET legal_hold = true, hold_reason = 'case 7' WHERE id = '$R7'" > /dev/null
+STORE=$CC_VAR/recordings
+mkdir -p "$STORE/$TA/2026/11/06" && echo encrypted > "$STORE/$K6"
+api DELETE /v1/tenants/acme/recordings/$R6 "$A"
+expect_eq admin_delete_403 "$HTTP" 403
+api DELETE /v1/tenants/acme/recordings/$R6 "$RO"
+expect_eq read_only_delete_403 "$HTTP" 403
+api DELETE /v1/tenants/acme/recordings/$R6 "$SUP"
+expect_eq supervisor_delete_403 "$HTTP" 403
+api DELETE /v1/tenants/acme/recordings/$R6 "$AG"
+expect_eq agent_delete_403 "$HTTP" 403
+api POST /v1/tenants/beta/keys "$B" '{"role":"records_admin"}'
+RAB=$(jr .token)
+api DELETE /v1/tenants/beta/recordings/$R6 "$RAB"
+expect_eq other_tenant_delete_404 "$HTTP" 404
+api DELETE /v1/tenants/acme/recordings/$R6 "$RAB"
+expect_eq other_tenant_key_delete_404 "$HTTP" 404
+api DELETE /v1/tenants/acme/recordings/$RB "$RA"
+expect_eq delete_other_tenants_id_404 "$HTTP" 404
+api DELETE /v1/tenants/acme/recordings/nope "$RA"
+expect_eq delete_malformed_404 "$HTTP" 404
+check refused_deletes_kept_the_file [ -f "$STORE/$K6" ]
+api DELETE /v1/tenants/acme/recordings/$R7 "$RA"
+check delete_held_409 [ "$HTTP" = 409 -a "$(jr .error.code)" = held ]
+check held_untouched [ "$(sql "SELECT state FROM cc.recordings WHERE id = '$R7'")" = complete ]
+api DELETE /v1/tenants/acme/recordings/$R5 "$RA"
+check delete_in_progress_409 [ "$HTTP" = 409 -a "$(jr .error.code)" = in_progress ]
+api DELETE /v1/tenants/acme/recordings/$R6 "$RA"
+check delete_200 [ "$HTTP" = 200 -a "$(jr .recording.state)" = purged ]
+check delete_removed_the_file [ ! -e "$STORE/$K6" ]
+check delete_kept_the_row [ "$(sql "SELECT state || length(wrapped_key) FROM cc.recordings WHERE id = '$R6'")" = purged0 ]
+api GET /v1/tenants/acme/recordings/$R6 "$RA"
+check get_after_delete_purged [ "$HTTP" = 200 -a "$(jr .recording.state)" = purged ]
+api DELETE /v1/tenants/acme/recordings/$R6 "$RA"
+expect_eq delete_again_404 "$HTTP" 404
+# a failed recording may have no file: still purged
+api DELETE /v1/tenants/acme/recordings/$R8 "$RA"
+check delete_missing_file_200 [ "$HTTP" = 200 -a "$(sql "SELECT state FROM cc.recordings WHERE id = '$R8'")" = purged ]
+check audit_delete [ "$(sql "SELECT string_agg(action || ':' || role, ',') FROM cc.audit WHERE object_id = '$R6' AND object_type = 'recording' AND action = 'delete'")" = delete:records_admin ]
+check audit_no_delete_refused [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id IN ('$R7', '$R5') AND action = 'delete'")" = 0 ]
+check beta_not_deleted [ "$(sql "SELECT state FROM cc.recordings WHERE id = '$RB'")" = complete ]
