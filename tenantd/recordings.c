@@ -60,8 +60,8 @@ static const char *reach(const struct tn_req *r)
 
 static void list(struct tn_req *r)
 {
-	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[10];
-	const char *state = tn_query(r, "state");
+	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[11];
+	const char *state = tn_query(r, "state"), *disp = tn_query(r, "disposition");
 	char lim[8];
 	int limit;
 	PGresult *res;
@@ -75,6 +75,10 @@ static void list(struct tn_req *r)
 	if (state && !known_state(state))
 		return tn_error(r, 422, "invalid_argument", "state",
 		                "state must be recording, complete, incomplete, failed or purged");
+	/* a disposition code is what cc.disposition_codes allows */
+	if (disp && !tn_code_ok(disp, 32))
+		return tn_error(r, 422, "invalid_argument", "disposition",
+		                "disposition must be a disposition code ([a-z0-9_-], at most 32)");
 	if (after && !cc_uuid_valid(after))
 		return tn_error(r, 400, "invalid_argument", "after", "after must be a recording id");
 	if (after) {
@@ -94,7 +98,7 @@ static void list(struct tn_req *r)
 	snprintf(lim, sizeof(lim), "%d", limit);
 	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
 	p[5] = tn_query(r, "number"); p[6] = tn_query(r, "agent"); p[7] = tn_query(r, "queue");
-	p[8] = state; p[9] = reach(r);
+	p[8] = state; p[9] = reach(r); p[10] = disp;
 	char *sql = cc_sprintf("SELECT %s FROM cc.recordings WHERE tenant_id = $1 "
 	                 "AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz) "
 	                 "AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz) "
@@ -106,8 +110,11 @@ static void list(struct tn_req *r)
 	                 /* purged ones are tombstones: only when asked for */
 	                 "AND (CASE WHEN $9::text IS NULL THEN state <> 'purged' ELSE state = $9 END) "
 	                 "AND ($10::text[] IS NULL OR queue = ANY ($10::text[])) "
+	                 /* the call's disposition, on its record (migration 0006) */
+	                 "AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM cc.calls c WHERE "
+	                 "  c.id = cc.recordings.call_id AND c.tenant_id = $1 AND c.disposition = $11)) "
 	                 "ORDER BY started_at DESC, id DESC LIMIT $5", COLS);
-	res = cc_pg_exec(&r->d->pg, sql, 10, p);
+	res = cc_pg_exec(&r->d->pg, sql, 11, p);
 	free(sql);
 	if (!res && r->d->pg.error == CC_PG_INVALID)
 		return tn_error(r, 422, "invalid_argument", "from", "from/to must be RFC 3339 times");

@@ -190,3 +190,35 @@ check delete_missing_file_200 [ "$HTTP" = 200 -a "$(sql "SELECT state FROM cc.re
 check audit_delete [ "$(sql "SELECT string_agg(action || ':' || role, ',') FROM cc.audit WHERE object_id = '$R6' AND object_type = 'recording' AND action = 'delete'")" = delete:records_admin ]
 check audit_no_delete_refused [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id IN ('$R7', '$R5') AND action = 'delete'")" = 0 ]
 check beta_not_deleted [ "$(sql "SELECT state FROM cc.recordings WHERE id = '$RB'")" = complete ]
+
+# --- the disposition filter: the recording's call's disposition (cc.calls)
+R9=00000000-0000-4000-8000-000000000009
+R10=00000000-0000-4000-8000-000000000010
+C9=00000000-0000-4000-8000-0000000000c9
+C10=00000000-0000-4000-8000-0000000000ca
+CB=00000000-0000-4000-8000-0000000000cb
+sql "INSERT INTO cc.calls (id, tenant_id, disposition) VALUES ('$C9', '$TA', 'complaint'),
+     ('$C10', '$TA', 'suggestion'), ('$CB', '$TB', 'complaint')" > /dev/null
+ins $R9  "$TA" complete 2026-11-09T10:00:00Z +4930555 1001 sales 1002
+ins $R10 "$TA" complete 2026-11-10T10:00:00Z +4930555 1001 sales 1002
+sql "UPDATE cc.recordings SET call_id = '$C9' WHERE id = '$R9'" > /dev/null
+sql "UPDATE cc.recordings SET call_id = '$C10' WHERE id = '$R10'" > /dev/null
+sql "UPDATE cc.recordings SET call_id = '$CB' WHERE id = '$RB'" > /dev/null
+api GET "/v1/tenants/acme/recordings?disposition=complaint" "$A"
+check filter_disposition [ "$HTTP" = 200 -a "$(jr '[.items[].id]|join(",")')" = $R9 ]
+api GET "/v1/tenants/acme/recordings?disposition=suggestion&number=%2B4930555" "$A"
+check filter_disposition_and_number [ "$HTTP" = 200 -a "$(jr '[.items[].id]|join(",")')" = $R10 ]
+api GET "/v1/tenants/acme/recordings?disposition=consultation" "$A"
+check filter_disposition_none [ "$HTTP" = 200 -a "$(jr '.items|length')" = 0 ]
+api GET "/v1/tenants/beta/recordings?disposition=complaint" "$B"
+check filter_disposition_own_tenant [ "$HTTP" = 200 -a "$(jr '[.items[].id]|join(",")')" = $RB ]
+api GET "/v1/tenants/acme/recordings?disposition=complaint" "$SUP"
+check filter_disposition_supervisor [ "$HTTP" = 200 -a "$(jr '[.items[].id]|join(",")')" = $R9 ]
+api GET "/v1/tenants/acme/recordings?disposition=$(printf 'a%.0s' $(seq 33))" "$A"
+check disposition_too_long_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = disposition ]
+api GET "/v1/tenants/acme/recordings?disposition=Complaint" "$A"
+expect_eq disposition_upper_422 "$HTTP" 422
+api GET "/v1/tenants/acme/recordings?disposition=a%27%20OR%201%3D1" "$A"
+expect_eq disposition_quote_422 "$HTTP" 422
+api GET "/v1/tenants/acme/recordings?disposition=" "$A"
+expect_eq disposition_empty_422 "$HTTP" 422
