@@ -9,10 +9,12 @@
 #include "api.h"
 #include "cc.h"
 #include "log.h"
+#include "reccrypt.h"
 #include "recstore.h"
 #include "tenantd.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -278,6 +280,161 @@ static void del(struct tn_req *r)
 	tn_reply(r, 200, json_pack("{s:{s:s, s:s}}", "recording", "id", r->params[1], "state", "purged"));
 }
 
+/* ------------------------------------------------------- the audio */
+
+#define TN_REC_JOBS 4    /* downloads at once: each holds its audio in memory */
+
+static int rec_jobs;
+
+struct rec_job {
+	char *pg_url, *store, *secrets;
+	char tenant[40], id[40], path[128], sha[65], wrapped[2 * CC_WRAPPED_LEN + 1];
+	int version;
+	int err;                 /* a cc_rec_err */
+	uint8_t *audio;
+	size_t len;
+};
+
+static bool unhex(const char *hex, uint8_t *out, size_t n)
+{
+	if (strlen(hex) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+			return false;
+	return true;
+}
+
+/* the recording's key, then the whole file verified (every tag, the final
+ * chunk, the row's SHA-256) before one byte is decrypted for the reply */
+static int rec_decrypt(struct rec_job *j, struct cc_store *store, const uint8_t dk[CC_KEY_LEN])
+{
+	struct cc_rec_reader *rd;
+	uint64_t audio;
+	ssize_t n;
+	int err = cc_rec_verify(store, j->path, j->id, dk, j->sha[0] ? j->sha : NULL, &audio);
+
+	if (err)
+		return err;
+	if (audio > SIZE_MAX - 1 || !(j->audio = malloc(audio ? audio : 1)))
+		return CC_REC_IO;
+	if ((err = cc_rec_reader_open(store, j->path, j->id, dk, &rd)))
+		return err;
+	while (j->len < audio && (n = cc_rec_reader_read(rd, j->audio + j->len, audio - j->len)) > 0)
+		j->len += (size_t)n;
+	cc_rec_reader_close(rd);
+	return j->len == audio ? CC_REC_OK : CC_REC_CORRUPT;
+}
+
+static void rec_work(void *arg)
+{
+	struct rec_job *j = arg;
+	uint8_t kek[CC_KEY_LEN], dk[CC_KEY_LEN], wrapped[CC_WRAPPED_LEN];
+	struct cc_store *store = NULL;
+	struct cc_kms *kms = NULL;
+	struct cc_pg pg;
+	char aad[96];
+
+	cc_pg_init(&pg, j->pg_url);
+	if (!unhex(j->wrapped, wrapped, sizeof(wrapped)))
+		j->err = CC_REC_NOKEY;
+	else if (cc_kms_local_open(j->secrets, &kms) != 0 || cc_store_dir_open(j->store, &store) != 0)
+		j->err = CC_REC_IO;
+	else if (!(j->err = cc_tenant_kek_version(&pg, kms, j->tenant, j->version, kek))) {
+		cc_dk_aad(aad, sizeof(aad), j->id);
+		j->err = cc_key_unwrap(kek, wrapped, aad, dk);
+		cc_key_wipe(kek, sizeof(kek));
+		if (!j->err)
+			j->err = rec_decrypt(j, store, dk);
+		cc_key_wipe(dk, sizeof(dk));
+	}
+	if (j->err)
+		CC_ERR("recording %s: not downloadable: %s", j->id, cc_rec_strerror(j->err));
+	cc_store_close(store);
+	if (kms)
+		kms->close(kms);
+	cc_pg_close(&pg);
+}
+
+static void rec_done(struct tn_req *r, void *arg)
+{
+	struct rec_job *j = arg;
+	static const char *const headers[] = { "Accept-Ranges", "bytes", NULL };
+	bool bad = j->err == CC_REC_CORRUPT || j->err == CC_REC_TRUNCATED || j->err == CC_REC_NOKEY;
+	const char *action = j->err ? "download_failed" : "download";
+
+	if (r && (j->err == 0 || bad) &&
+	    tn_audit(r, action, "recording", j->id,
+	             j->err ? json_pack("{s:s}", "error", cc_rec_strerror(j->err)) : NULL) != CC_OK)
+		tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	else if (r && j->err == 0)
+		tn_reply_bytes_h(r, 200, "audio/ogg", j->audio, j->len, headers);
+	else if (r && bad)
+		tn_error(r, 409, "recording_corrupt", NULL, "the recording's file does not verify: %s",
+		         cc_rec_strerror(j->err));
+	else if (r)
+		tn_error(r, 503, "unavailable", NULL, "the recording store is unavailable; retry later");
+	free(j->pg_url);
+	free(j->store);
+	free(j->secrets);
+	free(j->audio);
+	free(j);
+}
+
+/* the slot is held until the request ends (the reply copies the audio) */
+static void rec_data(struct tn_req *r, const char *buf, size_t len) {}
+static void rec_end(struct tn_req *r) {}
+static void rec_release(struct tn_req *r)
+{
+	rec_jobs--;
+}
+static const struct tn_upload rec_ops = { rec_data, rec_end, rec_release };
+
+static void audio(struct tn_req *r)
+{
+	const char *p[3] = { r->tenant.id, r->params[1], reach(r) };
+	struct rec_job *j;
+	PGresult *res;
+
+	if (!cc_uuid_valid(r->params[1]))
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	res = cc_pg_exec(&r->d->pg, "SELECT state, path, kek_version, encode(wrapped_key, 'hex'), "
+	                 "COALESCE(sha256, '') FROM cc.recordings WHERE tenant_id = $1 AND id = $2::uuid "
+	                 "AND state <> 'purged' AND ($3::text[] IS NULL OR queue = ANY ($3::text[]))", 3, p);
+	if (!res)
+		return tn_db_error(r, "recording");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "complete") && strcmp(PQgetvalue(res, 0, 0), "incomplete")) {
+		PQclear(res);
+		return tn_error(r, 409, "not_ready", NULL, "the recording has no audio to send (state %s)",
+		                PQgetvalue(res, 0, 0));
+	}
+	if (rec_jobs >= TN_REC_JOBS) {
+		PQclear(res);
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d recording downloads are running; retry when one has ended", TN_REC_JOBS);
+	}
+	j = calloc(1, sizeof(*j));
+	CC_BUG_ON(!j);
+	snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant.id);
+	snprintf(j->id, sizeof(j->id), "%s", r->params[1]);
+	snprintf(j->path, sizeof(j->path), "%s", PQgetvalue(res, 0, 1));
+	j->version = atoi(PQgetvalue(res, 0, 2));
+	snprintf(j->wrapped, sizeof(j->wrapped), "%s", PQgetvalue(res, 0, 3));
+	snprintf(j->sha, sizeof(j->sha), "%s", PQgetvalue(res, 0, 4));
+	PQclear(res);
+	j->pg_url = strdup(r->d->cfg.pg_url);
+	j->store = strdup(r->d->cfg.rec_store);
+	j->secrets = strdup(r->d->cfg.secrets_dir);
+	CC_BUG_ON(!j->pg_url || !j->store || !j->secrets);
+	rec_jobs++;
+	r->upload_ops = &rec_ops;
+	tn_offload(r, rec_work, rec_done, j);
+}
+
 static int check_reason(struct tn_req *r, json_t *v, char **err)
 {
 	(void)r;
@@ -298,5 +455,6 @@ const struct tn_route tn_recording_routes[] = {
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, get, false, false },
 	{ "PATCH", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, patch_fields, patch, false, false },
 	{ "DELETE", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, del, false, false },
+	{ "GET", "/v1/tenants/{slug}/recordings/{id}/audio", TN_TENANT, NULL, audio, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -2,8 +2,9 @@
 # Issue 15: recordings search and metadata (docs/RECORDING.md "Search and
 # metadata"): the filters, paging, purged only when asked, a supervisor
 # only its queues, another tenant 404, legal hold by records_admin only,
-# and the audit rows of each read and hold. The rows are inserted as
-# mediad's recorder would write them.
+# and the audit rows of each read and hold; DELETE, the disposition filter
+# and the audio download of real encrypted files (tests/tools/mkrec). The
+# rows are inserted as mediad's recorder would write them.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap stack_down EXIT
@@ -222,3 +223,60 @@ api GET "/v1/tenants/acme/recordings?disposition=a%27%20OR%201%3D1" "$A"
 expect_eq disposition_quote_422 "$HTTP" 422
 api GET "/v1/tenants/acme/recordings?disposition=" "$A"
 expect_eq disposition_empty_422 "$HTTP" 422
+
+# --- the audio: a real encrypted recording (tests/tools/mkrec), decrypted
+# whole after the file verified; a flipped or cut file is 409 and audited
+MKREC=${CC_BUILD:-$TOP/build}/tests/mkrec
+PGA="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
+head -c 200000 /dev/urandom > "$CC_VAR/plain.ogg"
+mkrec_row() { # id day queue
+	local out path ver wk bytes ab sha
+	out=$("$MKREC" "$PGA" "$CC_VAR/secrets" "$STORE" "$TA" "$1" "$2" "$CC_VAR/plain.ogg") || return 1
+	read -r path ver wk bytes ab sha <<< "$out"
+	sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, caller, callee, queue, agent,
+	     path, kek_version, wrapped_key, bytes, audio_bytes, sha256) VALUES ('$1', '$TA', gen_random_uuid(),
+	     'complete', '${2//\//-}T10:00:00Z', '+4930666', '1001', '$3', '1002', '$path', $ver,
+	     decode('$wk', 'hex'), $bytes, $ab, '$sha')" > /dev/null
+	echo "$path"
+}
+audio() { # id token: HTTP, the body in $CC_VAR/audio, the headers in $CC_VAR/audio.h
+	HTTP=$(curl -sk -D "$CC_VAR/audio.h" -o "$CC_VAR/audio" -w '%{http_code}' \
+		-H "Authorization: Bearer $2" "$API/v1/tenants/acme/recordings/$1/audio")
+}
+RA1=00000000-0000-4000-8000-0000000000a1
+RA2=00000000-0000-4000-8000-0000000000a2
+RA3=00000000-0000-4000-8000-0000000000a3
+P1=$(mkrec_row $RA1 2026/11/11 sales)
+P2=$(mkrec_row $RA2 2026/11/12 sales)
+P3=$(mkrec_row $RA3 2026/11/13 repair)
+check mkrec_wrote [ -n "$P1" -a -f "$STORE/$P1" -a -f "$STORE/$P3" ]
+audio $RA1 "$RA"
+check audio_200 [ "$HTTP" = 200 ]
+check audio_is_the_plaintext cmp -s "$CC_VAR/audio" "$CC_VAR/plain.ogg"
+check audio_type [ "$(grep -i '^content-type:' "$CC_VAR/audio.h" | tr -d '\r' | cut -d' ' -f2)" = audio/ogg ]
+check audio_accept_ranges grep -qi '^accept-ranges: bytes' "$CC_VAR/audio.h"
+check audio_not_the_stored_file not cmp -s "$CC_VAR/audio" "$STORE/$P1"
+audio $RA1 "$SUP"
+check audio_supervisor_own_queue [ "$HTTP" = 200 ]
+audio $RA3 "$SUP"
+expect_eq audio_supervisor_other_queue_404 "$HTTP" 404
+audio $RA1 "$RO"
+expect_eq audio_read_only_403 "$HTTP" 403
+audio $RA1 "$AG"
+expect_eq audio_agent_403 "$HTTP" 403
+audio $RA1 "$RAB"
+expect_eq audio_other_tenant_404 "$HTTP" 404
+audio $R6 "$RA"
+expect_eq audio_purged_404 "$HTTP" 404
+audio nope "$RA"
+expect_eq audio_malformed_404 "$HTTP" 404
+check audit_download [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id = '$RA1' AND action = 'download'")" = 2 ]
+# one flipped byte in the middle of the file
+B0=$(od -An -tu1 -j 100000 -N 1 "$STORE/$P2" | tr -d ' ')
+printf "\\$(printf %o $((B0 ^ 1)))" | dd of="$STORE/$P2" bs=1 seek=100000 conv=notrunc status=none
+audio $RA2 "$RA"
+check audio_flipped_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = recording_corrupt ]
+truncate -s 150000 "$STORE/$P3"
+audio $RA3 "$RA"
+check audio_truncated_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = recording_corrupt ]
+check audit_download_failed [ "$(sql "SELECT string_agg(object_id, ',' ORDER BY id) FROM cc.audit WHERE action = 'download_failed'")" = "$RA2,$RA3" ]
