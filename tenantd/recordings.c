@@ -408,9 +408,10 @@ static void audio(struct tn_req *r)
 		return tn_error(r, 404, "not_found", NULL, "no such recording");
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "complete") && strcmp(PQgetvalue(res, 0, 0), "incomplete")) {
+		tn_error(r, 409, "not_ready", NULL, "the recording has no audio to send (state %s)",
+		         PQgetvalue(res, 0, 0));
 		PQclear(res);
-		return tn_error(r, 409, "not_ready", NULL, "the recording has no audio to send (state %s)",
-		                PQgetvalue(res, 0, 0));
+		return;
 	}
 	if (rec_jobs >= TN_REC_JOBS) {
 		PQclear(res);

@@ -280,3 +280,12 @@ truncate -s 150000 "$STORE/$P3"
 audio $RA3 "$RA"
 check audio_truncated_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = recording_corrupt ]
 check audit_download_failed [ "$(sql "SELECT string_agg(object_id, ',' ORDER BY id) FROM cc.audit WHERE action = 'download_failed'")" = "$RA2,$RA3" ]
+# another recording's wrapped key (its AAD names that recording) does not unwrap
+RA4=00000000-0000-4000-8000-0000000000a4
+P4=$(mkrec_row $RA4 2026/11/14 sales)
+sql "UPDATE cc.recordings SET wrapped_key = (SELECT wrapped_key FROM cc.recordings WHERE id = '$RA1') WHERE id = '$RA4'" > /dev/null
+audio $RA4 "$RA"
+check audio_other_key_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = recording_corrupt ]
+audio $R5 "$RA"
+check audio_recording_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = not_ready ]
+check audit_download_failed_detail [ "$(sql "SELECT detail->>'error' FROM cc.audit WHERE object_id = '$RA4' AND action = 'download_failed'")" = "key destroyed or wrong" ]
