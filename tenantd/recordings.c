@@ -13,6 +13,7 @@
 #include "recstore.h"
 #include "tenantd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -289,6 +290,7 @@ static int rec_jobs;
 struct rec_job {
 	char *pg_url, *store, *secrets;
 	char tenant[40], id[40], path[128], sha[65], wrapped[2 * CC_WRAPPED_LEN + 1];
+	char range[64];          /* the Range header ("" for none) */
 	int version;
 	int err;                 /* a cc_rec_err */
 	uint8_t *audio;
@@ -356,10 +358,64 @@ static void rec_work(void *arg)
 	cc_pg_close(&pg);
 }
 
+/* One "bytes=first-last", "bytes=first-" or "bytes=-suffix" of a stream
+ * of len bytes: 1 with [*from, *to] set, 0 when unsatisfiable, -1 when
+ * there is none to honour (absent, malformed, several ranges: RFC 9110
+ * lets the whole stream be sent). */
+static int range_of(const char *h, size_t len, size_t *from, size_t *to)
+{
+	unsigned long long a = 0, b = 0;
+	int n = 0, m = 0;
+
+	if (!h[0] || strncmp(h, "bytes=", 6) || strchr(h, ',') || strspn(h + 6, "0123456789-") != strlen(h + 6))
+		return -1;
+	h += 6;
+	if (!len)
+		return 0;
+	/* sscanf's %llu would take a sign: each number starts with a digit */
+	if (h[0] == '-') {
+		if (!isdigit((unsigned char)h[1]))
+			return -1;
+		if (sscanf(h + 1, "%llu%n", &b, &n) != 1 || h[1 + n] || b == 0)
+			return b == 0 && n ? 0 : -1;
+		*from = b >= len ? 0 : len - (size_t)b;
+		*to = len - 1;
+		return 1;
+	}
+	if (sscanf(h, "%llu-%n", &a, &n) != 1 || !n || (h[n] && !isdigit((unsigned char)h[n])))
+		return -1;
+	if (!h[n])
+		b = len ? len - 1 : 0;
+	else if (sscanf(h + n, "%llu%n", &b, &m) != 1 || h[n + m] || b < a)
+		return -1;
+	if (a >= len)
+		return 0;
+	*from = (size_t)a;
+	*to = b >= len ? len - 1 : (size_t)b;
+	return 1;
+}
+
+static void rec_send(struct tn_req *r, struct rec_job *j)
+{
+	static const char *const whole[] = { "Accept-Ranges", "bytes", NULL };
+	char cr[80];
+	const char *part[] = { "Accept-Ranges", "bytes", "Content-Range", cr, NULL };
+	size_t from, to;
+	int rc = range_of(j->range, j->len, &from, &to);
+
+	if (rc < 0)
+		return tn_reply_bytes_h(r, 200, "audio/ogg", j->audio, j->len, whole);
+	if (rc == 0) {
+		snprintf(cr, sizeof(cr), "bytes */%zu", j->len);
+		return tn_reply_bytes_h(r, 416, "audio/ogg", "", 0, part);
+	}
+	snprintf(cr, sizeof(cr), "bytes %zu-%zu/%zu", from, to, j->len);
+	tn_reply_bytes_h(r, 206, "audio/ogg", j->audio + from, to - from + 1, part);
+}
+
 static void rec_done(struct tn_req *r, void *arg)
 {
 	struct rec_job *j = arg;
-	static const char *const headers[] = { "Accept-Ranges", "bytes", NULL };
 	bool bad = j->err == CC_REC_CORRUPT || j->err == CC_REC_TRUNCATED || j->err == CC_REC_NOKEY;
 	const char *action = j->err ? "download_failed" : "download";
 
@@ -368,7 +424,7 @@ static void rec_done(struct tn_req *r, void *arg)
 	             j->err ? json_pack("{s:s}", "error", cc_rec_strerror(j->err)) : NULL) != CC_OK)
 		tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
 	else if (r && j->err == 0)
-		tn_reply_bytes_h(r, 200, "audio/ogg", j->audio, j->len, headers);
+		rec_send(r, j);
 	else if (r && bad)
 		tn_error(r, 409, "recording_corrupt", NULL, "the recording's file does not verify: %s",
 		         cc_rec_strerror(j->err));
@@ -392,7 +448,7 @@ static const struct tn_upload rec_ops = { rec_data, rec_end, rec_release };
 
 static void audio(struct tn_req *r)
 {
-	const char *p[3] = { r->tenant.id, r->params[1], reach(r) };
+	const char *p[3] = { r->tenant.id, r->params[1], reach(r) }, *range;
 	struct rec_job *j;
 	PGresult *res;
 
@@ -427,6 +483,9 @@ static void audio(struct tn_req *r)
 	snprintf(j->wrapped, sizeof(j->wrapped), "%s", PQgetvalue(res, 0, 3));
 	snprintf(j->sha, sizeof(j->sha), "%s", PQgetvalue(res, 0, 4));
 	PQclear(res);
+	range = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range");
+	if (range && strlen(range) < sizeof(j->range))
+		snprintf(j->range, sizeof(j->range), "%s", range);
 	j->pg_url = strdup(r->d->cfg.pg_url);
 	j->store = strdup(r->d->cfg.rec_store);
 	j->secrets = strdup(r->d->cfg.secrets_dir);

@@ -289,3 +289,28 @@ check audio_other_key_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio
 audio $R5 "$RA"
 check audio_recording_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = not_ready ]
 check audit_download_failed_detail [ "$(sql "SELECT detail->>'error' FROM cc.audit WHERE object_id = '$RA4' AND action = 'download_failed'")" = "key destroyed or wrong" ]
+# Range: one range is 206 with its Content-Range; past the end 416; a
+# malformed or multiple one is ignored (the whole stream, 200)
+arange() { # id token range
+	HTTP=$(curl -sk -D "$CC_VAR/audio.h" -o "$CC_VAR/audio" -w '%{http_code}' -H "Range: $3" \
+		-H "Authorization: Bearer $2" "$API/v1/tenants/acme/recordings/$1/audio")
+}
+crange() { grep -i '^content-range:' "$CC_VAR/audio.h" | tr -d '\r' | cut -d' ' -f2-; }
+arange $RA1 "$RA" bytes=100-199
+check range_206 [ "$HTTP" = 206 -a "$(crange)" = "bytes 100-199/200000" -a "$(stat -c %s "$CC_VAR/audio")" = 100 ]
+check range_bytes cmp -s "$CC_VAR/audio" <(tail -c +101 "$CC_VAR/plain.ogg" | head -c 100)
+arange $RA1 "$RA" bytes=199990-
+check range_open_end [ "$HTTP" = 206 -a "$(crange)" = "bytes 199990-199999/200000" ]
+arange $RA1 "$RA" bytes=-5
+check range_suffix [ "$HTTP" = 206 -a "$(crange)" = "bytes 199995-199999/200000" ] && \
+	check range_suffix_bytes cmp -s "$CC_VAR/audio" <(tail -c 5 "$CC_VAR/plain.ogg")
+arange $RA1 "$RA" bytes=190000-999999
+check range_clipped [ "$HTTP" = 206 -a "$(crange)" = "bytes 190000-199999/200000" ]
+arange $RA1 "$RA" bytes=200000-
+check range_past_end_416 [ "$HTTP" = 416 -a "$(crange)" = "bytes */200000" ]
+for bad in bytes=5-3 bytes=-- bytes=1-3-4 "bytes=0-1,5-6" items=0-1 bytes=--3 bytes=1--3; do
+	arange $RA1 "$RA" "$bad"
+	check "range_ignored_${bad//[^a-z0-9]/_}" [ "$HTTP" = 200 -a "$(stat -c %s "$CC_VAR/audio")" = 200000 ]
+done
+arange $RA2 "$RA" bytes=0-9
+expect_eq range_of_corrupt_409 "$HTTP" 409
