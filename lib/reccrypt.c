@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "cc.h"
 #include "log.h"
 
 #define WORD_FINAL      0x80000000u
@@ -123,6 +124,91 @@ void cc_kek_aad(char *buf, size_t n, const char *tenant_id, int version)
 void cc_dk_aad(char *buf, size_t n, const char *recording_id)
 {
 	snprintf(buf, n, "cc-dk %s", recording_id);
+}
+
+/* ------------------------------------------------ tenant keys (cc.tenant_keys) */
+
+static int hex_val(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n bytes from 2n hex digits; false on any other length or digit */
+static bool from_hex(const char *hex, uint8_t *out, size_t n)
+{
+	if (strlen(hex) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* Unwraps version (0: the current one) of the tenant's KEK. CC_REC_NOKEY
+ * when there is none (or it is destroyed); *version the one found. */
+static int kek_read(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id, int *version,
+                    uint8_t kek[CC_KEY_LEN])
+{
+	char v[16], aad[96];
+	const char *p[2] = { tenant_id, v };
+	uint8_t wrapped[CC_WRAPPED_LEN];
+	PGresult *res;
+	int err = CC_REC_NOKEY;
+
+	snprintf(v, sizeof(v), "%d", *version);
+	res = cc_pg_exec(pg, "SELECT version, kms_ref, encode(wrapped, 'hex') FROM cc.tenant_keys "
+	                 "WHERE tenant_id = $1::uuid AND wrapped IS NOT NULL AND "
+	                 "($2::int = 0 AND retired_at IS NULL OR version = $2::int) "
+	                 "ORDER BY version DESC LIMIT 1", 2, p);
+	if (!res)
+		return CC_REC_IO;
+	if (PQntuples(res) == 1 && from_hex(PQgetvalue(res, 0, 2), wrapped, sizeof(wrapped))) {
+		*version = atoi(PQgetvalue(res, 0, 0));
+		cc_kek_aad(aad, sizeof(aad), tenant_id, *version);
+		err = kms->unwrap(kms, PQgetvalue(res, 0, 1), wrapped, aad, kek);
+	}
+	PQclear(res);
+	return err;
+}
+
+int cc_tenant_kek_version(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
+                          int version, uint8_t kek[CC_KEY_LEN])
+{
+	if (version < 1)
+		return CC_REC_INVAL;
+	return kek_read(pg, kms, tenant_id, &version, kek);
+}
+
+int cc_tenant_kek(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
+                  int *version, uint8_t kek[CC_KEY_LEN])
+{
+	char aad[96], ref[64], hex[2 * CC_WRAPPED_LEN + 1];
+	const char *p[3] = { tenant_id, ref, hex };
+	uint8_t fresh[CC_KEY_LEN], wrapped[CC_WRAPPED_LEN];
+	int err;
+
+	*version = 0;
+	if ((err = kek_read(pg, kms, tenant_id, version, kek)) != CC_REC_NOKEY)
+		return err;
+	/* none yet: version 1; of two writers at once the first INSERT wins
+	 * and both read it */
+	cc_kek_aad(aad, sizeof(aad), tenant_id, 1);
+	if ((err = cc_key_random(fresh)) || (err = kms->wrap(kms, fresh, aad, wrapped, ref, sizeof(ref)))) {
+		cc_key_wipe(fresh, sizeof(fresh));
+		return err;
+	}
+	cc_key_wipe(fresh, sizeof(fresh));
+	for (size_t i = 0; i < CC_WRAPPED_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", wrapped[i]);
+	if (cc_pg_cmd(pg, "INSERT INTO cc.tenant_keys (tenant_id, version, kms_ref, wrapped) "
+	              "VALUES ($1::uuid, 1, $2, decode($3, 'hex')) ON CONFLICT DO NOTHING", 3, p) != CC_OK)
+		return CC_REC_IO;
+	*version = 0;
+	return kek_read(pg, kms, tenant_id, version, kek);
 }
 
 /* ------------------------------------------------------------ local KMS */

@@ -175,6 +175,12 @@ void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, cons
 	queue(r, status, content_type, body, len, NULL);
 }
 
+void tn_reply_bytes_h(struct tn_req *r, int status, const char *content_type, const void *body,
+                      size_t len, const char *const *extra)
+{
+	queue(r, status, content_type, body, len, extra);
+}
+
 void tn_no_content(struct tn_req *r)
 {
 	remember(r, 204, "");

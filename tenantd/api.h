@@ -193,6 +193,9 @@ void tn_reply_stream(struct tn_req *r, MHD_ContentReaderCallback read, void *cls
 /* A reply of len bytes of any content (a WAV), copied. */
 void tn_reply_bytes(struct tn_req *r, int status, const char *content_type, const void *body,
                     size_t len);
+/* The same with headers: name, value, ..., NULL. */
+void tn_reply_bytes_h(struct tn_req *r, int status, const char *content_type, const void *body,
+                      size_t len, const char *const *extra);
 /* A non-JSON answer (e.g. text/html), with extra headers as name, value,
  * ..., NULL. */
 void tn_reply_raw(struct tn_req *r, int status, const char *content_type, const char *body,

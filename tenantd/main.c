@@ -58,6 +58,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_SPOOL_DIR", CC_CFG_STR, "var/spool", 0, 0, S(spool_dir), "event spool folder" },
 	{ "CC_PROMPTS_DIR", CC_CFG_STR, "", 0, 0, S(prompts_dir),
 	  "the platform's default prompts (<name>.8k.raw); empty: ../prompts beside this binary" },
+	{ "CC_REC_STORE", CC_CFG_STR, "", 0, 0, S(rec_store),
+	  "the recordings' store (a folder, lib/recstore.h); empty: $CC_VAR/recordings" },
+	{ "CC_SECRETS_DIR", CC_CFG_STR, "", 0, 0, S(secrets_dir),
+	  "the local KMS's folder (master.key, lib/reccrypt.h); empty: $CC_VAR/secrets" },
 	{ "CC_API_MAX_CONN_PER_IP", CC_CFG_INT, "32", 1, 10000, S(max_conn_per_ip),
 	  "API connections open at once from one client address; more are refused" },
 	{ "CC_API_HEADER_TIMEOUT_S", CC_CFG_INT, "10", 1, 600, S(header_timeout_s),
@@ -74,6 +78,30 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds between the comment lines that keep an idle event stream open" },
 };
 #undef S
+
+/* CC_REC_STORE unset: mediad's default, $CC_VAR/recordings (var/ when
+ * CC_VAR is unset too), so that both daemons name the same folder */
+static void rec_store_default(struct tenantd *d)
+{
+	const char *var = getenv("CC_VAR");
+
+	if (d->cfg.rec_store[0])
+		return;
+	free(d->cfg.rec_store);
+	d->cfg.rec_store = cc_sprintf("%s/recordings", var && *var ? var : "var");
+	CC_BUG_ON(!d->cfg.rec_store);
+}
+
+static void secrets_dir_default(struct tenantd *d)
+{
+	const char *var = getenv("CC_VAR");
+
+	if (d->cfg.secrets_dir[0])
+		return;
+	free(d->cfg.secrets_dir);
+	d->cfg.secrets_dir = cc_sprintf("%s/secrets", var && *var ? var : "var");
+	CC_BUG_ON(!d->cfg.secrets_dir);
+}
 
 /* ------------------------------------------------------ default prompts */
 
@@ -417,6 +445,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prompts_dir_default(&d);
+	rec_store_default(&d);
+	secrets_dir_default(&d);
 	signal(SIGPIPE, SIG_IGN);
 	/* the loop must never wait for ever on a row lock: a deck upload holds
 	 * its transaction across turns of the loop (tariffs.c) */

@@ -8,8 +8,14 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "log.h"
+#include "reccrypt.h"
+#include "recstore.h"
 #include "tenantd.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,8 +63,8 @@ static const char *reach(const struct tn_req *r)
 
 static void list(struct tn_req *r)
 {
-	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[10];
-	const char *state = tn_query(r, "state");
+	const char *after, *from = tn_query(r, "from"), *to = tn_query(r, "to"), *p[11];
+	const char *state = tn_query(r, "state"), *disp = tn_query(r, "disposition");
 	char lim[8];
 	int limit;
 	PGresult *res;
@@ -72,6 +78,10 @@ static void list(struct tn_req *r)
 	if (state && !known_state(state))
 		return tn_error(r, 422, "invalid_argument", "state",
 		                "state must be recording, complete, incomplete, failed or purged");
+	/* a disposition code is what cc.disposition_codes allows */
+	if (disp && !tn_code_ok(disp, 32))
+		return tn_error(r, 422, "invalid_argument", "disposition",
+		                "disposition must be a disposition code ([a-z0-9_-], at most 32)");
 	if (after && !cc_uuid_valid(after))
 		return tn_error(r, 400, "invalid_argument", "after", "after must be a recording id");
 	if (after) {
@@ -91,7 +101,7 @@ static void list(struct tn_req *r)
 	snprintf(lim, sizeof(lim), "%d", limit);
 	p[0] = r->tenant.id; p[1] = from; p[2] = to; p[3] = after; p[4] = lim;
 	p[5] = tn_query(r, "number"); p[6] = tn_query(r, "agent"); p[7] = tn_query(r, "queue");
-	p[8] = state; p[9] = reach(r);
+	p[8] = state; p[9] = reach(r); p[10] = disp;
 	char *sql = cc_sprintf("SELECT %s FROM cc.recordings WHERE tenant_id = $1 "
 	                 "AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz) "
 	                 "AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz) "
@@ -103,8 +113,11 @@ static void list(struct tn_req *r)
 	                 /* purged ones are tombstones: only when asked for */
 	                 "AND (CASE WHEN $9::text IS NULL THEN state <> 'purged' ELSE state = $9 END) "
 	                 "AND ($10::text[] IS NULL OR queue = ANY ($10::text[])) "
+	                 /* the call's disposition, on its record (migration 0006) */
+	                 "AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM cc.calls c WHERE "
+	                 "  c.id = cc.recordings.call_id AND c.tenant_id = $1 AND c.disposition = $11)) "
 	                 "ORDER BY started_at DESC, id DESC LIMIT $5", COLS);
-	res = cc_pg_exec(&r->d->pg, sql, 10, p);
+	res = cc_pg_exec(&r->d->pg, sql, 11, p);
 	free(sql);
 	if (!res && r->d->pg.error == CC_PG_INVALID)
 		return tn_error(r, 422, "invalid_argument", "from", "from/to must be RFC 3339 times");
@@ -194,6 +207,294 @@ static void patch(struct tn_req *r)
 	PQclear(res);
 }
 
+/* Removes the file of key from the store; a missing file is fine (a
+ * failed recording may have none). 0 or an errno, logged. */
+static int remove_file(struct tn_req *r, const char *key)
+{
+	struct cc_store *store;
+	int e = cc_store_dir_open(r->d->cfg.rec_store, &store);
+
+	if (e == 0) {
+		e = cc_store_remove(store, key);
+		cc_store_close(store);
+	}
+	if (e == ENOENT)
+		return 0;
+	if (e)
+		CC_ERR("recording %s: %s not removed from %s: %s", r->params[1], key,
+		       r->d->cfg.rec_store, strerror(e));
+	return e;
+}
+
+/* DELETE: the file goes, the row stays as a tombstone (state purged, the
+ * wrapped key emptied so that no copy of the file can be read again). The
+ * row is locked first so that a hold set meanwhile is seen; the file is
+ * removed before the commit, so a row never says purged of a file that is
+ * still there. */
+static void del(struct tn_req *r)
+{
+	const char *p[2] = { r->tenant.id, r->params[1] };
+	PGresult *res;
+
+	if (!cc_uuid_valid(r->params[1]))
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	if (tn_begin(r) != CC_OK)
+		return tn_rollback(r, "recording");
+	res = cc_pg_exec(&r->d->pg, "SELECT legal_hold, state, path FROM cc.recordings "
+	                 "WHERE tenant_id = $1 AND id = $2::uuid AND state <> 'purged' FOR UPDATE", 2, p);
+	if (!res)
+		return tn_rollback(r, "recording");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 409, "held", NULL, "the recording is under legal hold");
+	}
+	/* the recorder still writes it: the file would outlive its row */
+	if (!strcmp(PQgetvalue(res, 0, 1), "recording")) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 409, "in_progress", NULL, "the recording is still being made");
+	}
+	if (cc_pg_cmd(&r->d->pg, "UPDATE cc.recordings SET state = 'purged', wrapped_key = '\\x', "
+	              "updated_at = now() WHERE tenant_id = $1 AND id = $2::uuid", 2, p) != CC_OK) {
+		PQclear(res);
+		return tn_rollback(r, "recording");
+	}
+	if (tn_audit(r, "delete", "recording", r->params[1], NULL) != CC_OK) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	}
+	if (!PQgetisnull(res, 0, 2) && PQgetvalue(res, 0, 2)[0] && remove_file(r, PQgetvalue(res, 0, 2))) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 503, "unavailable", NULL, "the recording's file could not be removed");
+	}
+	PQclear(res);
+	if (tn_commit(r) != CC_OK)
+		return tn_rollback(r, "recording");
+	tn_reply(r, 200, json_pack("{s:{s:s, s:s}}", "recording", "id", r->params[1], "state", "purged"));
+}
+
+/* ------------------------------------------------------- the audio */
+
+#define TN_REC_JOBS 4    /* downloads at once: each holds its audio in memory */
+
+static int rec_jobs;
+
+struct rec_job {
+	char *pg_url, *store, *secrets;
+	char tenant[40], id[40], path[128], sha[65], wrapped[2 * CC_WRAPPED_LEN + 1];
+	char range[64];          /* the Range header ("" for none) */
+	int version;
+	int err;                 /* a cc_rec_err */
+	uint8_t *audio;
+	size_t len;
+};
+
+static bool unhex(const char *hex, uint8_t *out, size_t n)
+{
+	if (strlen(hex) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+			return false;
+	return true;
+}
+
+/* the recording's key, then the whole file verified (every tag, the final
+ * chunk, the row's SHA-256) before one byte is decrypted for the reply */
+static int rec_decrypt(struct rec_job *j, struct cc_store *store, const uint8_t dk[CC_KEY_LEN])
+{
+	struct cc_rec_reader *rd;
+	uint64_t audio;
+	ssize_t n;
+	int err = cc_rec_verify(store, j->path, j->id, dk, j->sha[0] ? j->sha : NULL, &audio);
+
+	if (err)
+		return err;
+	if (audio > SIZE_MAX - 1 || !(j->audio = malloc(audio ? audio : 1)))
+		return CC_REC_IO;
+	if ((err = cc_rec_reader_open(store, j->path, j->id, dk, &rd)))
+		return err;
+	while (j->len < audio && (n = cc_rec_reader_read(rd, j->audio + j->len, audio - j->len)) > 0)
+		j->len += (size_t)n;
+	cc_rec_reader_close(rd);
+	return j->len == audio ? CC_REC_OK : CC_REC_CORRUPT;
+}
+
+static void rec_work(void *arg)
+{
+	struct rec_job *j = arg;
+	uint8_t kek[CC_KEY_LEN], dk[CC_KEY_LEN], wrapped[CC_WRAPPED_LEN];
+	struct cc_store *store = NULL;
+	struct cc_kms *kms = NULL;
+	struct cc_pg pg;
+	char aad[96];
+
+	cc_pg_init(&pg, j->pg_url);
+	if (!unhex(j->wrapped, wrapped, sizeof(wrapped)))
+		j->err = CC_REC_NOKEY;
+	else if (cc_kms_local_open(j->secrets, &kms) != 0 || cc_store_dir_open(j->store, &store) != 0)
+		j->err = CC_REC_IO;
+	else if (!(j->err = cc_tenant_kek_version(&pg, kms, j->tenant, j->version, kek))) {
+		cc_dk_aad(aad, sizeof(aad), j->id);
+		j->err = cc_key_unwrap(kek, wrapped, aad, dk);
+		cc_key_wipe(kek, sizeof(kek));
+		if (!j->err)
+			j->err = rec_decrypt(j, store, dk);
+		cc_key_wipe(dk, sizeof(dk));
+	}
+	if (j->err)
+		CC_ERR("recording %s: not downloadable: %s", j->id, cc_rec_strerror(j->err));
+	cc_store_close(store);
+	if (kms)
+		kms->close(kms);
+	cc_pg_close(&pg);
+}
+
+/* One "bytes=first-last", "bytes=first-" or "bytes=-suffix" of a stream
+ * of len bytes: 1 with [*from, *to] set, 0 when unsatisfiable, -1 when
+ * there is none to honour (absent, malformed, several ranges: RFC 9110
+ * lets the whole stream be sent). */
+static int range_of(const char *h, size_t len, size_t *from, size_t *to)
+{
+	unsigned long long a = 0, b = 0;
+	int n = 0, m = 0;
+
+	if (!h[0] || strncmp(h, "bytes=", 6) || strchr(h, ',') || strspn(h + 6, "0123456789-") != strlen(h + 6))
+		return -1;
+	h += 6;
+	if (!len)
+		return 0;
+	/* sscanf's %llu would take a sign: each number starts with a digit */
+	if (h[0] == '-') {
+		if (!isdigit((unsigned char)h[1]))
+			return -1;
+		if (sscanf(h + 1, "%llu%n", &b, &n) != 1 || h[1 + n] || b == 0)
+			return b == 0 && n ? 0 : -1;
+		*from = b >= len ? 0 : len - (size_t)b;
+		*to = len - 1;
+		return 1;
+	}
+	if (sscanf(h, "%llu-%n", &a, &n) != 1 || !n || (h[n] && !isdigit((unsigned char)h[n])))
+		return -1;
+	if (!h[n])
+		b = len ? len - 1 : 0;
+	else if (sscanf(h + n, "%llu%n", &b, &m) != 1 || h[n + m] || b < a)
+		return -1;
+	if (a >= len)
+		return 0;
+	*from = (size_t)a;
+	*to = b >= len ? len - 1 : (size_t)b;
+	return 1;
+}
+
+static void rec_send(struct tn_req *r, struct rec_job *j)
+{
+	static const char *const whole[] = { "Accept-Ranges", "bytes", NULL };
+	char cr[80];
+	const char *part[] = { "Accept-Ranges", "bytes", "Content-Range", cr, NULL };
+	size_t from, to;
+	int rc = range_of(j->range, j->len, &from, &to);
+
+	if (rc < 0)
+		return tn_reply_bytes_h(r, 200, "audio/ogg", j->audio, j->len, whole);
+	if (rc == 0) {
+		snprintf(cr, sizeof(cr), "bytes */%zu", j->len);
+		return tn_reply_bytes_h(r, 416, "audio/ogg", "", 0, part);
+	}
+	snprintf(cr, sizeof(cr), "bytes %zu-%zu/%zu", from, to, j->len);
+	tn_reply_bytes_h(r, 206, "audio/ogg", j->audio + from, to - from + 1, part);
+}
+
+static void rec_done(struct tn_req *r, void *arg)
+{
+	struct rec_job *j = arg;
+	bool bad = j->err == CC_REC_CORRUPT || j->err == CC_REC_TRUNCATED || j->err == CC_REC_NOKEY;
+	const char *action = j->err ? "download_failed" : "download";
+
+	if (r && (j->err == 0 || bad) &&
+	    tn_audit(r, action, "recording", j->id,
+	             j->err ? json_pack("{s:s}", "error", cc_rec_strerror(j->err)) : NULL) != CC_OK)
+		tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+	else if (r && j->err == 0)
+		rec_send(r, j);
+	else if (r && bad)
+		tn_error(r, 409, "recording_corrupt", NULL, "the recording's file does not verify: %s",
+		         cc_rec_strerror(j->err));
+	else if (r)
+		tn_error(r, 503, "unavailable", NULL, "the recording store is unavailable; retry later");
+	free(j->pg_url);
+	free(j->store);
+	free(j->secrets);
+	free(j->audio);
+	free(j);
+}
+
+/* the slot is held until the request ends (the reply copies the audio) */
+static void rec_data(struct tn_req *r, const char *buf, size_t len) {}
+static void rec_end(struct tn_req *r) {}
+static void rec_release(struct tn_req *r)
+{
+	rec_jobs--;
+}
+static const struct tn_upload rec_ops = { rec_data, rec_end, rec_release };
+
+static void audio(struct tn_req *r)
+{
+	const char *p[3] = { r->tenant.id, r->params[1], reach(r) }, *range;
+	struct rec_job *j;
+	PGresult *res;
+
+	if (!cc_uuid_valid(r->params[1]))
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	res = cc_pg_exec(&r->d->pg, "SELECT state, path, kek_version, encode(wrapped_key, 'hex'), "
+	                 "COALESCE(sha256, '') FROM cc.recordings WHERE tenant_id = $1 AND id = $2::uuid "
+	                 "AND state <> 'purged' AND ($3::text[] IS NULL OR queue = ANY ($3::text[]))", 3, p);
+	if (!res)
+		return tn_db_error(r, "recording");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return tn_error(r, 404, "not_found", NULL, "no such recording");
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "complete") && strcmp(PQgetvalue(res, 0, 0), "incomplete")) {
+		tn_error(r, 409, "not_ready", NULL, "the recording has no audio to send (state %s)",
+		         PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return;
+	}
+	if (rec_jobs >= TN_REC_JOBS) {
+		PQclear(res);
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d recording downloads are running; retry when one has ended", TN_REC_JOBS);
+	}
+	j = calloc(1, sizeof(*j));
+	CC_BUG_ON(!j);
+	snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant.id);
+	snprintf(j->id, sizeof(j->id), "%s", r->params[1]);
+	snprintf(j->path, sizeof(j->path), "%s", PQgetvalue(res, 0, 1));
+	j->version = atoi(PQgetvalue(res, 0, 2));
+	snprintf(j->wrapped, sizeof(j->wrapped), "%s", PQgetvalue(res, 0, 3));
+	snprintf(j->sha, sizeof(j->sha), "%s", PQgetvalue(res, 0, 4));
+	PQclear(res);
+	range = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range");
+	if (range && strlen(range) < sizeof(j->range))
+		snprintf(j->range, sizeof(j->range), "%s", range);
+	j->pg_url = strdup(r->d->cfg.pg_url);
+	j->store = strdup(r->d->cfg.rec_store);
+	j->secrets = strdup(r->d->cfg.secrets_dir);
+	CC_BUG_ON(!j->pg_url || !j->store || !j->secrets);
+	rec_jobs++;
+	r->upload_ops = &rec_ops;
+	tn_offload(r, rec_work, rec_done, j);
+}
+
 static int check_reason(struct tn_req *r, json_t *v, char **err)
 {
 	(void)r;
@@ -213,5 +514,7 @@ const struct tn_route tn_recording_routes[] = {
 	{ "GET", "/v1/tenants/{slug}/recordings", TN_TENANT, NULL, list, false, false },
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, get, false, false },
 	{ "PATCH", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, patch_fields, patch, false, false },
+	{ "DELETE", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, del, false, false },
+	{ "GET", "/v1/tenants/{slug}/recordings/{id}/audio", TN_TENANT, NULL, audio, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

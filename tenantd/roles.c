@@ -182,7 +182,7 @@ void tn_actor(const struct tn_req *r, char *buf, size_t n)
 int tn_audit_system(struct cc_pg *pg, const char *tenant_id, const char *actor, const char *action,
                     const char *object_type, const char *object_id, json_t *detail)
 {
-	char *text = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+	char *text = json_dumps(detail ? detail : (detail = json_object()), JSON_COMPACT);
 	const char *p[6] = { tenant_id, actor, action, object_type, object_id, text };
 	int rc;
 
@@ -201,7 +201,7 @@ int tn_audit(struct tn_req *r, const char *action, const char *object_type, cons
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
 	                                                             MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	char actor[48], host[NI_MAXHOST] = "";
-	char *text = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+	char *text = json_dumps(detail ? detail : (detail = json_object()), JSON_COMPACT);
 	const char *role = r->is_operator ? "operator" : tn_role_name(r->role);
 	const char *p[8] = { r->tenant.id, actor, role, action, object_type, object_id,
 	                     host[0] ? host : NULL, text };

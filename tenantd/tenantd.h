@@ -23,6 +23,8 @@ struct tn_settings {
 	char *rpc_socket;        /* CC_RPC_SOCKET: Kamailio JSON-RPC, unix datagram */
 	char *spool_dir;         /* CC_SPOOL_DIR */
 	char *prompts_dir;       /* CC_PROMPTS_DIR: the default prompts (mkprompts' output) */
+	char *rec_store;         /* CC_REC_STORE: the recordings' store (lib/recstore.h) */
+	char *secrets_dir;       /* CC_SECRETS_DIR: the local KMS's master.key (lib/reccrypt.h) */
 	long max_conn_per_ip;    /* CC_API_MAX_CONN_PER_IP: open connections from one address */
 	long header_timeout_s;   /* CC_API_HEADER_TIMEOUT_S: connect (or last reply) to headers */
 	long idle_timeout_s;     /* CC_API_IDLE_TIMEOUT_S: silence that closes a connection */
