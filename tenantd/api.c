@@ -290,6 +290,27 @@ void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresul
 	PQclear(res);
 }
 
+void tn_list_page(struct tn_req *r, char *sql, const char *what,
+                  json_t *(*row)(const PGresult *, int), int cursor_col)
+{
+	const char *after, *p[3];
+	char lim[8];
+	int limit;
+	PGresult *res;
+
+	if (tn_page(r, &limit, &after) != CC_OK) {
+		free(sql);
+		return;
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[0] = r->tenant.id; p[1] = after ? after : ""; p[2] = lim;
+	res = cc_pg_exec(&r->d->pg, sql, 3, p);
+	free(sql);
+	if (!res)
+		return tn_db_error(r, what);
+	tn_reply_page(r, res, row, limit, cursor_col);
+}
+
 void tn_abort(struct tn_req *r)
 {
 	if (r->d->pg.conn)

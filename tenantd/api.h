@@ -229,6 +229,12 @@ json_t *tn_list(json_t *items, const char *next);
 void tn_reply_page(struct tn_req *r, PGresult *res, json_t *(*row)(const PGresult *, int),
                    int limit, int cursor_col);
 
+/* The tenant's list of one kind, a page at a time: sql (freed here) takes
+ * $1 the tenant's id, $2 the `after` cursor ("" when none: keys are
+ * compared with >) and $3 the limit; what names the kind in a 503. */
+void tn_list_page(struct tn_req *r, char *sql, const char *what,
+                  json_t *(*row)(const PGresult *, int), int cursor_col);
+
 /* A fresh id / API secret; CC_ERROR after answering 503 if the RNG failed. */
 int tn_new_id(struct tn_req *r, char out[CC_UUID_LEN]) __attribute__((warn_unused_result));
 int tn_new_token(struct tn_req *r, char out[CC_TOKEN_LEN]) __attribute__((warn_unused_result));

@@ -68,22 +68,9 @@ static void create(struct tn_req *r)
 
 static void list(struct tn_req *r)
 {
-	const char *after, *p[3];
-	char lim[8], *sql;
-	int limit;
-	PGresult *res;
-
-	if (tn_page(r, &limit, &after) != CC_OK)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[0] = r->tenant.id; p[1] = after ? after : ""; p[2] = lim;
-	sql = cc_sprintf("SELECT %s FROM cc.blocklist WHERE tenant_id = $1 AND id::text > $2 "
-	                 "ORDER BY id LIMIT $3", COLS);
-	res = cc_pg_exec(&r->d->pg, sql, 3, p);
-	free(sql);
-	if (!res)
-		return tn_db_error(r, "block list");
-	tn_reply_page(r, res, row, limit, 0);
+	tn_list_page(r, cc_sprintf("SELECT %s FROM cc.blocklist WHERE tenant_id = $1 AND id::text > $2 "
+	                           "ORDER BY id LIMIT $3", COLS),
+	             "block list", row, 0);
 }
 
 static void remove_entry(struct tn_req *r)

@@ -140,22 +140,9 @@ static void form_create(struct tn_req *r)
 
 static void form_list(struct tn_req *r)
 {
-	const char *after, *p[3];
-	char lim[8], *sql;
-	int limit;
-	PGresult *res;
-
-	if (tn_page(r, &limit, &after) != CC_OK)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[0] = r->tenant.id; p[1] = after; p[2] = lim;
-	sql = cc_sprintf("SELECT %s FROM cc.score_forms WHERE tenant_id = $1 "
-	                 "AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3", FORM_COLS);
-	res = cc_pg_exec(&r->d->pg, sql, 3, p);
-	free(sql);
-	if (!res)
-		return tn_db_error(r, "score forms");
-	tn_reply_page(r, res, form_row, limit, 1);
+	tn_list_page(r, cc_sprintf("SELECT %s FROM cc.score_forms WHERE tenant_id = $1 AND name > $2 "
+	                           "ORDER BY name LIMIT $3", FORM_COLS),
+	             "score forms", form_row, 1);
 }
 
 static void form_get(struct tn_req *r)

@@ -434,22 +434,9 @@ done:
 
 static void list(struct tn_req *r)
 {
-	const char *after, *p[3];
-	char lim[8], *sql;
-	int limit;
-	PGresult *res;
-
-	if (tn_page(r, &limit, &after) != CC_OK)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[0] = r->tenant.id; p[1] = after ? after : ""; p[2] = lim;
-	sql = cc_sprintf("SELECT %s FROM %s WHERE f.tenant_id = $1 AND f.name > $2 "
-	                 "ORDER BY f.name LIMIT $3", COLS, FROM);
-	res = cc_pg_exec(&r->d->pg, sql, 3, p);
-	free(sql);
-	if (!res)
-		return tn_db_error(r, "flows");
-	tn_reply_page(r, res, brief_row, limit, 0);
+	tn_list_page(r, cc_sprintf("SELECT %s FROM %s WHERE f.tenant_id = $1 AND f.name > $2 "
+	                           "ORDER BY f.name LIMIT $3", COLS, FROM),
+	             "flows", brief_row, 0);
 }
 
 static void get(struct tn_req *r)

@@ -125,22 +125,9 @@ static void create(struct tn_req *r)
 
 static void list(struct tn_req *r)
 {
-	const char *after, *p[3];
-	char lim[8], *sql;
-	int limit;
-	PGresult *res;
-
-	if (tn_page(r, &limit, &after) != CC_OK)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[0] = r->tenant.id; p[1] = after ? after : ""; p[2] = lim;
-	sql = cc_sprintf("SELECT %s FROM %s WHERE v.tenant_id = $1 AND v.e164 > $2 "
-	                 "ORDER BY v.e164 LIMIT $3", COLS, FROM);
-	res = cc_pg_exec(&r->d->pg, sql, 3, p);
-	free(sql);
-	if (!res)
-		return tn_db_error(r, "VIP list");
-	tn_reply_page(r, res, row, limit, 1);
+	tn_list_page(r, cc_sprintf("SELECT %s FROM %s WHERE v.tenant_id = $1 AND v.e164 > $2 "
+	                           "ORDER BY v.e164 LIMIT $3", COLS, FROM),
+	             "VIP list", row, 1);
 }
 
 static void get(struct tn_req *r)
