@@ -475,6 +475,9 @@ static void audio(struct tn_req *r)
 	 * unlike a file or wrapped key that does not verify (409) */
 	if (PQgetvalue(res, 0, 5)[0] == 't') {
 		PQclear(res);
+		if (tn_audit(r, "download_failed", "recording", r->params[1],
+		             json_pack("{s:s}", "error", "key_destroyed")) != CC_OK)
+			return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
 		return tn_error(r, 410, "key_destroyed", NULL,
 		                "the recording's key is destroyed: it can never be read again");
 	}

@@ -53,6 +53,11 @@ PB=$(mkrec_row "$TB" $RB 2026/11/13)
 # a purged one: its wrapped key emptied (DELETE), not re-wrapped
 sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, path, kek_version, wrapped_key)
      VALUES ('$RP', '$TA', gen_random_uuid(), 'purged', now(), 'gone', 1, '')" > /dev/null
+# a row holding another recording's wrapped key (its AAD names R1): it
+# does not unwrap, so the rotation leaves it as it is and does not count it
+RX=00000000-0000-4000-8000-0000000000a5
+PX=$(mkrec_row "$TA" $RX 2026/11/14)
+sql "UPDATE cc.recordings SET wrapped_key = (SELECT wrapped_key FROM cc.recordings WHERE id = '$R1') WHERE id = '$RX'" > /dev/null
 check mkrec_wrote [ -n "$P1" -a -f "$STORE/$P1" -a -n "$PB" -a -f "$STORE/$PB" ]
 audio acme $R1 "$RA"
 check audio_before_rotation [ "$HTTP" = 200 ]
@@ -71,7 +76,7 @@ check no_rotation_yet [ "$(sql "SELECT count(*) FROM cc.tenant_keys WHERE tenant
 
 api POST /v1/tenants/acme/keys/rotate "$A"
 check rotate_200 [ "$HTTP" = 200 -a "$(jr .kek_version)" = 2 -a "$(jr .rewrapped)" = 3 ]
-check rows_version_2 [ "$(sql "SELECT string_agg(kek_version::text, ',' ORDER BY id) FROM cc.recordings WHERE tenant_id = '$TA'")" = 2,2,2,1 ]
+check rows_version_2 [ "$(sql "SELECT string_agg(kek_version::text, ',' ORDER BY id) FROM cc.recordings WHERE tenant_id = '$TA'")" = 2,2,2,1,1 ]
 check wrapped_key_changed [ "$(sql "SELECT encode(wrapped_key, 'hex') FROM cc.recordings WHERE id = '$R1'")" != "$WK1" ]
 check file_untouched [ "$(sha256sum < "$STORE/$P1")" = "$SUM1" ]
 check v1_destroyed [ "$(sql "SELECT wrapped IS NULL AND destroyed_at IS NOT NULL AND retired_at IS NOT NULL FROM cc.tenant_keys WHERE tenant_id = '$TA' AND version = 1")" = t ]
@@ -82,6 +87,9 @@ check audio_after_rotation [ "$HTTP" = 200 ]
 check audio_after_same_bytes cmp -s "$CC_VAR/audio" "$CC_VAR/plain.ogg"
 audio acme $R3 "$RA"
 check audio_after_rotation_r3 [ "$HTTP" = 200 ]
+audio acme $RX "$RA"
+# left on version 1, whose material the rotation destroyed
+check not_its_key_410 [ "$HTTP" = 410 -a "$(jq -r .error.code "$CC_VAR/audio")" = key_destroyed ]
 check audit_rotate [ "$(sql "SELECT actor LIKE 'key:%' AND object_type = 'tenant_key' AND object_id = '$TA' AND (detail->>'kek_version')::int = 2 AND (detail->>'rewrapped')::int = 3 FROM cc.audit WHERE tenant_id = '$TA' AND action = 'rotate'")" = t ]
 # again: version 3, version 2 destroyed in its turn
 api POST /v1/tenants/acme/keys/rotate "$A"
@@ -104,6 +112,7 @@ audio acme $R1 "$RA"
 expect_eq deleted_tenant_key_401 "$HTTP" 401
 audio acme $R1 "$OPERATOR"
 check audio_key_destroyed_410 [ "$HTTP" = 410 -a "$(jq -r .error.code "$CC_VAR/audio")" = key_destroyed ]
+check audit_410 [ "$(sql "SELECT string_agg(actor || ' ' || (detail->>'error'), ',') FROM cc.audit WHERE object_id = '$R1' AND action = 'download_failed'")" = "operator key_destroyed" ]
 check file_still_there [ "$(sha256sum < "$STORE/$P1")" = "$SUM1" ]
 audio beta $RB "$RAB"
 check beta_still_plays [ "$HTTP" = 200 ]
