@@ -211,6 +211,152 @@ int cc_tenant_kek(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
 	return kek_read(pg, kms, tenant_id, version, kek);
 }
 
+static void to_hex(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+/* One recording's DK from under kek (its version) to under fresh (the new
+ * one). CC_REC_NOKEY (a wrapped key that does not unwrap: unreadable
+ * already) is skipped by the caller; anything else stops the rotation. */
+static int rewrap_one(struct cc_pg *pg, const char *id, const char *hex_in,
+                      const uint8_t kek[CC_KEY_LEN], const uint8_t fresh[CC_KEY_LEN], int version)
+{
+	uint8_t in[CC_WRAPPED_LEN], out[CC_WRAPPED_LEN], dk[CC_KEY_LEN];
+	char aad[96], v[16], hex_out[2 * CC_WRAPPED_LEN + 1];
+	const char *p[3] = { id, hex_out, v };
+	int err;
+
+	if (!from_hex(hex_in, in, sizeof(in)))
+		return CC_REC_NOKEY;
+	cc_dk_aad(aad, sizeof(aad), id);
+	if ((err = cc_key_unwrap(kek, in, aad, dk)))
+		return err;
+	err = cc_key_wrap(fresh, dk, aad, out);
+	cc_key_wipe(dk, sizeof(dk));
+	if (err)
+		return err;
+	to_hex(out, sizeof(out), hex_out);
+	snprintf(v, sizeof(v), "%d", version);
+	if (cc_pg_cmd(pg, "UPDATE cc.recordings SET wrapped_key = decode($2, 'hex'), "
+	              "kek_version = $3::int WHERE id = $1::uuid", 3, p) != CC_OK)
+		return CC_REC_IO;
+	return CC_REC_OK;
+}
+
+/* Every recording with a wrapped key, re-wrapped under fresh (version). The
+ * old KEK is unwrapped once per version met (rows come ordered by it). */
+static int rewrap_all(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
+                      const uint8_t fresh[CC_KEY_LEN], int version, long *rewrapped)
+{
+	const char *p[1] = { tenant_id };
+	uint8_t kek[CC_KEY_LEN];
+	int have = 0, kerr = 0, err = CC_REC_OK;
+	PGresult *res = cc_pg_exec(pg, "SELECT id::text, kek_version, encode(wrapped_key, 'hex') "
+	                           "FROM cc.recordings WHERE tenant_id = $1::uuid AND "
+	                           "length(wrapped_key) > 0 ORDER BY kek_version FOR UPDATE", 1, p);
+
+	if (!res)
+		return CC_REC_IO;
+	for (int i = 0; i < PQntuples(res) && !err; i++) {
+		int v = atoi(PQgetvalue(res, i, 1));
+
+		if (v != have) {
+			have = v;
+			kerr = cc_tenant_kek_version(pg, kms, tenant_id, v, kek);
+		}
+		/* its version destroyed (or not unwrapping): unreadable already */
+		if (kerr == CC_REC_NOKEY || kerr == CC_REC_INVAL)
+			continue;
+		if ((err = kerr))
+			break;
+		err = rewrap_one(pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 2), kek, fresh, version);
+		if (err == CC_REC_NOKEY)
+			err = CC_REC_OK;
+		else if (!err)
+			(*rewrapped)++;
+	}
+	cc_key_wipe(kek, sizeof(kek));
+	PQclear(res);
+	return err;
+}
+
+/* The new version's row: max + 1, the rows locked so that two rotations
+ * queue up instead of both making the same version. */
+static int kek_insert_next(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
+                           uint8_t fresh[CC_KEY_LEN], int *version)
+{
+	char aad[96], ref[64], v[16], hex[2 * CC_WRAPPED_LEN + 1];
+	const char *p[4] = { tenant_id, v, ref, hex };
+	uint8_t wrapped[CC_WRAPPED_LEN];
+	PGresult *res;
+	int err, max = 0;
+
+	res = cc_pg_exec(pg, "SELECT version FROM cc.tenant_keys WHERE tenant_id = $1::uuid FOR UPDATE",
+	                 1, p);
+	if (!res)
+		return CC_REC_IO;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (atoi(PQgetvalue(res, i, 0)) > max)
+			max = atoi(PQgetvalue(res, i, 0));
+	PQclear(res);
+	*version = max + 1;
+	cc_kek_aad(aad, sizeof(aad), tenant_id, *version);
+	if ((err = cc_key_random(fresh)) || (err = kms->wrap(kms, fresh, aad, wrapped, ref, sizeof(ref))))
+		return err;
+	to_hex(wrapped, sizeof(wrapped), hex);
+	snprintf(v, sizeof(v), "%d", *version);
+	if (cc_pg_cmd(pg, "INSERT INTO cc.tenant_keys (tenant_id, version, kms_ref, wrapped) "
+	              "VALUES ($1::uuid, $2::int, $3, decode($4, 'hex'))", 4, p) != CC_OK)
+		return CC_REC_IO;
+	return CC_REC_OK;
+}
+
+/* In the caller's transaction when one is open (tenantd audits in it),
+ * else in one of its own. */
+int cc_tenant_kek_rotate(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
+                         int *new_version, long *rewrapped)
+{
+	const char *p[2] = { tenant_id, NULL };
+	char v[16];
+	uint8_t fresh[CC_KEY_LEN];
+	bool own = !pg->conn || PQtransactionStatus(pg->conn) != PQTRANS_INTRANS;
+	int err;
+
+	*rewrapped = 0;
+	if (own && cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
+		return CC_REC_IO;
+	err = kek_insert_next(pg, kms, tenant_id, fresh, new_version);
+	if (!err)
+		err = rewrap_all(pg, kms, tenant_id, fresh, *new_version, rewrapped);
+	cc_key_wipe(fresh, sizeof(fresh));
+	snprintf(v, sizeof(v), "%d", *new_version);
+	p[1] = v;
+	/* the old versions retired and their material gone: nothing needs them */
+	if (!err && cc_pg_cmd(pg, "UPDATE cc.tenant_keys SET retired_at = COALESCE(retired_at, now()), "
+	                      "wrapped = NULL, destroyed_at = COALESCE(destroyed_at, now()) "
+	                      "WHERE tenant_id = $1::uuid AND version < $2::int", 2, p) != CC_OK)
+		err = CC_REC_IO;
+	if (own && !err && cc_pg_cmd(pg, "COMMIT", 0, NULL) != CC_OK)
+		err = CC_REC_IO;
+	if (own && err && pg->conn)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	return err;
+}
+
+/* One statement: atomic alone, or part of the caller's transaction. */
+int cc_tenant_kek_destroy(struct cc_pg *pg, const char *tenant_id)
+{
+	const char *p[1] = { tenant_id };
+
+	if (cc_pg_cmd(pg, "UPDATE cc.tenant_keys SET wrapped = NULL, retired_at = COALESCE(retired_at, "
+	              "now()), destroyed_at = COALESCE(destroyed_at, now()) WHERE tenant_id = $1::uuid",
+	              1, p) != CC_OK)
+		return CC_REC_IO;
+	return CC_REC_OK;
+}
+
 /* ------------------------------------------------------------ local KMS */
 
 struct kms_local {

@@ -9,6 +9,8 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "log.h"
+#include "reccrypt.h"
 #include "tenantd.h"
 
 #include <string.h>
@@ -333,7 +335,40 @@ static void retention_put(struct tn_req *r)
 	retention_reply(r);
 }
 
+/* ------------------------------------------------------------ rotation */
+
+/* A new version of the tenant's key; every recording's data key re-wrapped
+ * under it and the old versions destroyed, audited, in one transaction
+ * (lib/reccrypt.h). The local KMS is memory only: no worker needed. */
+static void key_rotate(struct tn_req *r)
+{
+	struct cc_kms *kms = NULL;
+	long rewrapped = 0;
+	int version = 0, err;
+
+	if (cc_kms_local_open(r->d->cfg.secrets_dir, &kms) != 0)
+		return tn_error(r, 503, "unavailable", NULL, "the key store is unavailable");
+	if (tn_begin(r) != CC_OK) {
+		kms->close(kms);
+		return tn_rollback(r, "tenant key");
+	}
+	err = cc_tenant_kek_rotate(&r->d->pg, kms, r->tenant.id, &version, &rewrapped);
+	kms->close(kms);
+	if (err) {
+		CC_ERR("tenant %s: key rotation failed: %s", r->tenant.id, cc_rec_strerror(err));
+		return tn_rollback(r, "tenant key");
+	}
+	if (tn_audit(r, "rotate", "tenant_key", r->tenant.id,
+	             json_pack("{s:i, s:I}", "kek_version", version, "rewrapped",
+	                       (json_int_t)rewrapped)) != CC_OK ||
+	    tn_commit(r) != CC_OK)
+		return tn_rollback(r, "tenant key");
+	tn_reply(r, 200, json_pack("{s:i, s:I}", "kek_version", version, "rewrapped",
+	                           (json_int_t)rewrapped));
+}
+
 const struct tn_route tn_key_routes[] = {
+	{ "POST", "/v1/tenants/{slug}/keys/rotate", TN_TENANT, NULL, key_rotate, false, false },
 	{ "POST", "/v1/tenants/{slug}/keys", TN_TENANT, key_fields, key_create, false, false },
 	{ "GET", "/v1/tenants/{slug}/keys", TN_TENANT, NULL, key_list, false, false },
 	{ "DELETE", "/v1/tenants/{slug}/keys/{id}", TN_TENANT, NULL, key_revoke, false, false },

@@ -455,7 +455,9 @@ static void audio(struct tn_req *r)
 	if (!cc_uuid_valid(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such recording");
 	res = cc_pg_exec(&r->d->pg, "SELECT state, path, kek_version, encode(wrapped_key, 'hex'), "
-	                 "COALESCE(sha256, '') FROM cc.recordings WHERE tenant_id = $1 AND id = $2::uuid "
+	                 "COALESCE(sha256, ''), EXISTS (SELECT 1 FROM cc.tenant_keys k WHERE k.tenant_id = "
+	                 "c.tenant_id AND k.version = c.kek_version AND k.destroyed_at IS NOT NULL) "
+	                 "FROM cc.recordings c WHERE tenant_id = $1 AND id = $2::uuid "
 	                 "AND state <> 'purged' AND ($3::text[] IS NULL OR queue = ANY ($3::text[]))", 3, p);
 	if (!res)
 		return tn_db_error(r, "recording");
@@ -468,6 +470,16 @@ static void audio(struct tn_req *r)
 		         PQgetvalue(res, 0, 0));
 		PQclear(res);
 		return;
+	}
+	/* the key's material destroyed (the tenant deleted): gone for good,
+	 * unlike a file or wrapped key that does not verify (409) */
+	if (PQgetvalue(res, 0, 5)[0] == 't') {
+		PQclear(res);
+		if (tn_audit(r, "download_failed", "recording", r->params[1],
+		             json_pack("{s:s}", "error", "key_destroyed")) != CC_OK)
+			return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
+		return tn_error(r, 410, "key_destroyed", NULL,
+		                "the recording's key is destroyed: it can never be read again");
 	}
 	if (rec_jobs >= TN_REC_JOBS) {
 		PQclear(res);

@@ -4,7 +4,9 @@
  * did = tenant id) and its first admin API key, in one transaction; the
  * key is shown once and stored only as a SHA-256 hash. DELETE disables:
  * the domain leaves Kamailio (no registrations, no agent calls) and
- * routingd stops routing the tenant's numbers; the data stays.
+ * routingd stops routing the tenant's numbers; the data stays, but every
+ * version of the tenant's recording key is destroyed in the same
+ * transaction (crypto-shredding: its recordings unreadable for good, 410).
  *
  * Settings of PSTN calls (PATCH): caller_id, the number presented on the
  * tenant's PSTN calls (one of its own numbers, else 422; null clears it,
@@ -19,6 +21,7 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "reccrypt.h"
 #include "tenantd.h"
 
 #include <string.h>
@@ -296,6 +299,7 @@ static void disable(struct tn_req *r)
 	    cc_pg_cmd(&r->d->pg, "UPDATE cc.tenants SET enabled = false, updated_at = now() "
 	              "WHERE id = $1", 1, p) != CC_OK ||
 	    cc_pg_cmd(&r->d->pg, "DELETE FROM kamailio.domain WHERE did = $1", 1, p) != CC_OK ||
+	    cc_tenant_kek_destroy(&r->d->pg, r->tenant.id) != CC_REC_OK ||
 	    tn_commit(r) != CC_OK)
 		return tn_rollback(r, "tenant");
 	tn_notify(r->d, r->tenant.id, "tenant", "domain.reload");
