@@ -83,3 +83,22 @@ api POST /v1/tenants/beta/recordings/purge "$RAB"
 check beta_purge [ "$HTTP" = 200 -a "$(jr .purged)" = 1 -a "$(jr .held)" = 0 ]
 check beta_purged [ "$(state $RB)" = purged -a ! -e "$STORE/$TB/old/$RB.ccr" ]
 check acme_untouched_by_beta [ "$(state $R3),$(state $R4)" = complete,complete ]
+
+# --- the timer: tenantd restarted with CC_RETENTION_INTERVAL_S=1 purges
+# every tenant's due recordings by itself, still not the held or recent
+R6=00000000-0000-4000-8000-000000000006
+R7=00000000-0000-4000-8000-0000000000b2
+ins $R6 "$TA" incomplete "now() - interval '45 days'"
+ins $R7 "$TB" complete   "now() - interval '45 days'"
+"$TOP/ops/stack.sh" stop tenantd > /dev/null 2>&1
+CC_RETENTION_INTERVAL_S=1 "$TOP/ops/stack.sh" start tenantd > /dev/null 2>&1
+for _ in $(seq 20); do
+	[ "$(state $R6),$(state $R7)" = purged,purged ] && break
+	sleep 0.5
+done
+check timer_purged_every_tenant [ "$(state $R6),$(state $R7)" = purged,purged ]
+check timer_files_gone bash -c "! test -e '$STORE/$TA/old/$R6.ccr' && ! test -e '$STORE/$TB/old/$R7.ccr'"
+check timer_audit [ "$(sql "SELECT string_agg(actor || '@' || (tenant_id = '$TB'), ',' ORDER BY object_id) FROM cc.audit WHERE action = 'purge' AND object_id IN ('$R6', '$R7')")" = "system:retention@false,system:retention@true" ]
+check timer_kept_held_and_recent [ "$(state $R3),$(state $R4),$(state $R5)" = complete,complete,recording ]
+api GET /v1/tenants/acme/recordings/$R3 "$RA"
+expect_eq api_answers_after_timer "$HTTP" 200
