@@ -318,6 +318,7 @@ static int purge_one(struct cc_pg *pg, const char *dir, const char *tenant, cons
 {
 	const char *p[2] = { tenant, id };
 	PGresult *res;
+	int rc = CC_OK;
 
 	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
 		goto fail;
@@ -332,7 +333,7 @@ static int purge_one(struct cc_pg *pg, const char *dir, const char *tenant, cons
 		return 0;
 	}
 	if (tn_audit_system(pg, tenant, "system:retention", "purge", "recording", id, NULL) != CC_OK ||
-	    tombstone(pg, dir, tenant, id, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0)) != CC_OK) {
+	    (rc = tombstone(pg, dir, tenant, id, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0)))) {
 		PQclear(res);
 		goto fail;
 	}
@@ -341,7 +342,8 @@ static int purge_one(struct cc_pg *pg, const char *dir, const char *tenant, cons
 		goto fail;
 	return 1;
 fail:
-	CC_ERR("retention: recording %s not purged: %s", id, pg->message ? pg->message : "file");
+	CC_ERR("retention: recording %s not purged: %s", id,
+	       rc == TOMB_FILE ? "its file could not be removed" : pg->message);
 	if (pg->conn)
 		PQclear(PQexec(pg->conn, "ROLLBACK"));
 	return -1;

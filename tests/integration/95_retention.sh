@@ -84,6 +84,20 @@ check beta_purge [ "$HTTP" = 200 -a "$(jr .purged)" = 1 -a "$(jr .held)" = 0 ]
 check beta_purged [ "$(state $RB)" = purged -a ! -e "$STORE/$TB/old/$RB.ccr" ]
 check acme_untouched_by_beta [ "$(state $R3),$(state $R4)" = complete,complete ]
 
+# --- a file that cannot be removed (a directory where it should be): that
+# one fails, rolled back and counted, the others are done
+R8=00000000-0000-4000-8000-000000000008
+R9=00000000-0000-4000-8000-000000000009
+ins $R8 "$TA" complete "now() - interval '50 days'"
+ins $R9 "$TA" complete "now() - interval '50 days'"
+rm -f "$STORE/$TA/old/$R8.ccr" && mkdir -p "$STORE/$TA/old/$R8.ccr/x"
+api POST /v1/tenants/acme/recordings/purge "$RA"
+check purge_one_failed [ "$HTTP" = 200 -a "$(jr .purged)" = 1 -a "$(jr .failed)" = 1 -a "$(jr .held)" = 1 ] \
+	|| echo "# $HTTP $(cat "$RESP")"
+check failed_one_kept [ "$(state $R8),$(state $R9)" = complete,purged ]
+check failed_one_not_audited [ "$(sql "SELECT count(*) FROM cc.audit WHERE object_id = '$R8'")" = 0 ]
+rm -rf "$STORE/$TA/old/$R8.ccr"
+
 # --- the timer: tenantd restarted with CC_RETENTION_INTERVAL_S=1 purges
 # every tenant's due recordings by itself, still not the held or recent
 R6=00000000-0000-4000-8000-000000000006
@@ -93,10 +107,10 @@ ins $R7 "$TB" complete   "now() - interval '45 days'"
 "$TOP/ops/stack.sh" stop tenantd > /dev/null 2>&1
 CC_RETENTION_INTERVAL_S=1 "$TOP/ops/stack.sh" start tenantd > /dev/null 2>&1
 for _ in $(seq 20); do
-	[ "$(state $R6),$(state $R7)" = purged,purged ] && break
+	[ "$(state $R6),$(state $R7),$(state $R8)" = purged,purged,purged ] && break
 	sleep 0.5
 done
-check timer_purged_every_tenant [ "$(state $R6),$(state $R7)" = purged,purged ]
+check timer_purged_every_tenant [ "$(state $R6),$(state $R7),$(state $R8)" = purged,purged,purged ]
 check timer_files_gone bash -c "! test -e '$STORE/$TA/old/$R6.ccr' && ! test -e '$STORE/$TB/old/$R7.ccr'"
 check timer_audit [ "$(sql "SELECT string_agg(actor || '@' || (tenant_id = '$TB'), ',' ORDER BY object_id) FROM cc.audit WHERE action = 'purge' AND object_id IN ('$R6', '$R7')")" = "system:retention@false,system:retention@true" ]
 check timer_kept_held_and_recent [ "$(state $R3),$(state $R4),$(state $R5)" = complete,complete,recording ]
