@@ -404,9 +404,15 @@ static void purge_free(struct purge_job *j)
 	free(j);
 }
 
+#define TN_PURGE_JOBS 2      /* POST purges at once: each a thread and a connection */
+
+static int purge_jobs;
+
 static void purge_done(struct tn_req *r, void *arg)
 {
 	struct purge_job *j = arg;
+
+	purge_jobs--;
 
 	if (r && j->failed < 0)
 		tn_error(r, 503, "unavailable", NULL, "the recordings could not be read");
@@ -419,6 +425,10 @@ static void purge_done(struct tn_req *r, void *arg)
 /* POST .../recordings/purge: the tenant's due recordings now. */
 static void purge(struct tn_req *r)
 {
+	if (purge_jobs >= TN_PURGE_JOBS)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d purges are running; retry when one has ended", TN_PURGE_JOBS);
+	purge_jobs++;
 	tn_offload(r, purge_work, purge_done, purge_job(r->d, r->tenant.id));
 }
 
