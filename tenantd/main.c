@@ -76,6 +76,8 @@ static const struct cc_config_row settings_table[] = {
 	  "event streams (GET /v1/tenants/{slug}/events) open at once per tenant; more are 429" },
 	{ "CC_API_EVENT_HEARTBEAT_S", CC_CFG_INT, "15", 1, 300, S(sse_heartbeat_s),
 	  "seconds between the comment lines that keep an idle event stream open" },
+	{ "CC_RETENTION_INTERVAL_S", CC_CFG_INT, "3600", 0, 604800, S(retention_interval_s),
+	  "seconds between runs of the recordings' retention purge (every tenant); 0: never" },
 };
 #undef S
 
@@ -482,6 +484,7 @@ int main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	tn_retention_start(&d);
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
 	event_add(sigterm, NULL);
@@ -490,6 +493,7 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	tn_retention_stop();
 	tn_forward_shutdown(&d);
 	tn_sse_shutdown(&d);
 	tn_mhd_run(&d);

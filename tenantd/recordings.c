@@ -15,6 +15,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,12 +209,12 @@ static void patch(struct tn_req *r)
 	PQclear(res);
 }
 
-/* Removes the file of key from the store; a missing file is fine (a
+/* Removes the file of key from the store dir; a missing file is fine (a
  * failed recording may have none). 0 or an errno, logged. */
-static int remove_file(struct tn_req *r, const char *key)
+static int remove_file(const char *dir, const char *id, const char *key)
 {
 	struct cc_store *store;
-	int e = cc_store_dir_open(r->d->cfg.rec_store, &store);
+	int e = cc_store_dir_open(dir, &store);
 
 	if (e == 0) {
 		e = cc_store_remove(store, key);
@@ -221,20 +223,38 @@ static int remove_file(struct tn_req *r, const char *key)
 	if (e == ENOENT)
 		return 0;
 	if (e)
-		CC_ERR("recording %s: %s not removed from %s: %s", r->params[1], key,
-		       r->d->cfg.rec_store, strerror(e));
+		CC_ERR("recording %s: %s not removed from %s: %s", id, key, dir, strerror(e));
 	return e;
 }
 
-/* DELETE: the file goes, the row stays as a tombstone (state purged, the
- * wrapped key emptied so that no copy of the file can be read again). The
- * row is locked first so that a hold set meanwhile is seen; the file is
- * removed before the commit, so a row never says purged of a file that is
- * still there. */
+/* In the open transaction, the recording's row locked and audited: the
+ * row becomes a tombstone (state purged, the wrapped key emptied so that
+ * no copy of the file can be read again), then the file goes, before the
+ * commit, so a row never says purged of a file that is still there. DELETE
+ * and the retention purge share it. CC_OK, TOMB_DB (pg->error says why) or
+ * TOMB_FILE. */
+enum { TOMB_DB = -1, TOMB_FILE = -2 };
+
+static int tombstone(struct cc_pg *pg, const char *dir, const char *tenant, const char *id,
+                     const char *path)
+{
+	const char *p[2] = { tenant, id };
+
+	if (cc_pg_cmd(pg, "UPDATE cc.recordings SET state = 'purged', wrapped_key = '\\x', "
+	              "updated_at = now() WHERE tenant_id = $1 AND id = $2::uuid", 2, p) != CC_OK)
+		return TOMB_DB;
+	if (path && path[0] && remove_file(dir, id, path))
+		return TOMB_FILE;
+	return CC_OK;
+}
+
+/* DELETE: the file goes, the row stays as a tombstone (tombstone()). The
+ * row is locked first so that a hold set meanwhile is seen. */
 static void del(struct tn_req *r)
 {
 	const char *p[2] = { r->tenant.id, r->params[1] };
 	PGresult *res;
+	int rc;
 
 	if (!cc_uuid_valid(r->params[1]))
 		return tn_error(r, 404, "not_found", NULL, "no such recording");
@@ -260,17 +280,18 @@ static void del(struct tn_req *r)
 		tn_abort(r);
 		return tn_error(r, 409, "in_progress", NULL, "the recording is still being made");
 	}
-	if (cc_pg_cmd(&r->d->pg, "UPDATE cc.recordings SET state = 'purged', wrapped_key = '\\x', "
-	              "updated_at = now() WHERE tenant_id = $1 AND id = $2::uuid", 2, p) != CC_OK) {
-		PQclear(res);
-		return tn_rollback(r, "recording");
-	}
 	if (tn_audit(r, "delete", "recording", r->params[1], NULL) != CC_OK) {
 		PQclear(res);
 		tn_abort(r);
 		return tn_error(r, 503, "unavailable", NULL, "the audit log is unavailable");
 	}
-	if (!PQgetisnull(res, 0, 2) && PQgetvalue(res, 0, 2)[0] && remove_file(r, PQgetvalue(res, 0, 2))) {
+	rc = tombstone(&r->d->pg, r->d->cfg.rec_store, r->tenant.id, r->params[1],
+	               PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2));
+	if (rc == TOMB_DB) {
+		PQclear(res);
+		return tn_rollback(r, "recording");
+	}
+	if (rc == TOMB_FILE) {
 		PQclear(res);
 		tn_abort(r);
 		return tn_error(r, 503, "unavailable", NULL, "the recording's file could not be removed");
@@ -279,6 +300,196 @@ static void del(struct tn_req *r)
 	if (tn_commit(r) != CC_OK)
 		return tn_rollback(r, "recording");
 	tn_reply(r, 200, json_pack("{s:{s:s, s:s}}", "recording", "id", r->params[1], "state", "purged"));
+}
+
+/* ------------------------------------------------- the retention purge */
+
+/* A run of the purge: tenant NULL for every tenant. Counts out. */
+struct purge_job {
+	char *pg_url, *store;
+	char tenant[40];         /* "" for all */
+	long purged, held, failed;
+};
+
+/* One recording in its own short transaction, locked and checked again (a
+ * hold set, or a DELETE, since the list was read wins). 1 purged, 0 no
+ * longer due, -1 failed (rolled back, logged). */
+static int purge_one(struct cc_pg *pg, const char *dir, const char *tenant, const char *id)
+{
+	const char *p[2] = { tenant, id };
+	PGresult *res;
+	int rc = CC_OK;
+
+	if (cc_pg_cmd(pg, "BEGIN", 0, NULL) != CC_OK)
+		goto fail;
+	res = cc_pg_exec(pg, "SELECT path FROM cc.recordings WHERE tenant_id = $1 AND id = $2::uuid "
+	                 "AND state IN ('complete', 'incomplete', 'failed') AND NOT legal_hold "
+	                 "FOR UPDATE", 2, p);
+	if (!res)
+		goto fail;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		cc_pg_cmd(pg, "ROLLBACK", 0, NULL);
+		return 0;
+	}
+	if (tn_audit_system(pg, tenant, "system:retention", "purge", "recording", id, NULL) != CC_OK ||
+	    (rc = tombstone(pg, dir, tenant, id, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0)))) {
+		PQclear(res);
+		goto fail;
+	}
+	PQclear(res);
+	if (cc_pg_cmd(pg, "COMMIT", 0, NULL) != CC_OK)
+		goto fail;
+	return 1;
+fail:
+	CC_ERR("retention: recording %s not purged: %s", id,
+	       rc == TOMB_FILE ? "its file could not be removed" : pg->message);
+	if (pg->conn)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	return -1;
+}
+
+/* Due: finished, started more than the tenant's retention_days ago. */
+#define DUE "r.state IN ('complete', 'incomplete', 'failed') AND r.started_at < " \
+	"now() - t.retention_days * interval '1 day' AND ($1::uuid IS NULL OR r.tenant_id = $1::uuid)"
+
+/* On a worker, its own connection: the due recordings one by one. */
+static void purge_work(void *arg)
+{
+	struct purge_job *j = arg;
+	const char *p[1] = { j->tenant[0] ? j->tenant : NULL };
+	struct cc_pg pg;
+	PGresult *res;
+
+	cc_pg_init(&pg, j->pg_url);
+	res = cc_pg_exec(&pg, "SELECT r.tenant_id, r.id, r.legal_hold FROM cc.recordings r "
+	                 "JOIN cc.tenants t ON t.id = r.tenant_id WHERE " DUE " ORDER BY r.started_at", 1, p);
+	if (!res) {
+		CC_ERR("retention: the due recordings not read: %s", pg.message);
+		j->failed = -1;
+	}
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		int rc;
+
+		if (PQgetvalue(res, i, 2)[0] == 't') {
+			j->held++;
+			continue;
+		}
+		rc = purge_one(&pg, j->store, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		j->purged += rc == 1;
+		j->failed += rc < 0;
+	}
+	PQclear(res);
+	cc_pg_close(&pg);
+	if (!j->tenant[0] && (j->purged || j->failed))
+		CC_INFO("retention: %ld recordings purged, %ld held, %ld failed", j->purged, j->held, j->failed);
+}
+
+static struct purge_job *purge_job(struct tenantd *d, const char *tenant)
+{
+	struct purge_job *j = calloc(1, sizeof(*j));
+
+	CC_BUG_ON(!j);
+	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant ? tenant : "");
+	j->pg_url = strdup(d->cfg.pg_url);
+	j->store = strdup(d->cfg.rec_store);
+	CC_BUG_ON(!j->pg_url || !j->store);
+	return j;
+}
+
+static void purge_free(struct purge_job *j)
+{
+	free(j->pg_url);
+	free(j->store);
+	free(j);
+}
+
+#define TN_PURGE_JOBS 2      /* POST purges at once: each a thread and a connection */
+
+static int purge_jobs;
+
+static void purge_done(struct tn_req *r, void *arg)
+{
+	struct purge_job *j = arg;
+
+	purge_jobs--;
+
+	if (r && j->failed < 0)
+		tn_error(r, 503, "unavailable", NULL, "the recordings could not be read");
+	else if (r)
+		tn_reply(r, 200, json_pack("{s:I, s:I, s:I}", "purged", (json_int_t)j->purged,
+		                           "held", (json_int_t)j->held, "failed", (json_int_t)j->failed));
+	purge_free(j);
+}
+
+/* POST .../recordings/purge: the tenant's due recordings now. */
+static void purge(struct tn_req *r)
+{
+	if (purge_jobs >= TN_PURGE_JOBS)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "%d purges are running; retry when one has ended", TN_PURGE_JOBS);
+	purge_jobs++;
+	tn_offload(r, purge_work, purge_done, purge_job(r->d, r->tenant.id));
+}
+
+/* The timer: every CC_RETENTION_INTERVAL_S, every tenant, on a thread of
+ * its own; one run at a time (a run still going when the next is due
+ * lets that one pass), so the loop never waits on it. */
+static struct event *retention_ev;
+static pthread_t retention_thread;
+static bool retention_started;
+static atomic_bool retention_busy;
+
+static void *retention_run(void *arg)
+{
+	purge_work(arg);
+	purge_free(arg);
+	atomic_store(&retention_busy, false);
+	return NULL;
+}
+
+static void on_retention(evutil_socket_t fd, short what, void *arg)
+{
+	struct tenantd *d = arg;
+	struct purge_job *j;
+
+	(void)fd;
+	(void)what;
+	if (atomic_load(&retention_busy))
+		return;
+	if (retention_started)
+		pthread_join(retention_thread, NULL);  /* it has ended: busy is false */
+	retention_started = false;
+	j = purge_job(d, NULL);
+	atomic_store(&retention_busy, true);
+	if (pthread_create(&retention_thread, NULL, retention_run, j) != 0) {
+		CC_ERR("retention: no thread for the purge");
+		atomic_store(&retention_busy, false);
+		purge_free(j);
+		return;
+	}
+	retention_started = true;
+}
+
+void tn_retention_start(struct tenantd *d)
+{
+	struct timeval tv = { d->cfg.retention_interval_s, 0 };
+
+	if (d->cfg.retention_interval_s <= 0)
+		return;
+	retention_ev = event_new(d->base, -1, EV_PERSIST, on_retention, d);
+	CC_BUG_ON(!retention_ev);
+	event_add(retention_ev, &tv);
+}
+
+void tn_retention_stop(void)
+{
+	if (retention_ev)
+		event_free(retention_ev);
+	retention_ev = NULL;
+	if (retention_started)
+		pthread_join(retention_thread, NULL);
+	retention_started = false;
 }
 
 /* ------------------------------------------------------- the audio */
@@ -527,6 +738,7 @@ const struct tn_route tn_recording_routes[] = {
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, get, false, false },
 	{ "PATCH", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, patch_fields, patch, false, false },
 	{ "DELETE", "/v1/tenants/{slug}/recordings/{id}", TN_TENANT, NULL, del, false, false },
+	{ "POST", "/v1/tenants/{slug}/recordings/purge", TN_TENANT, NULL, purge, false, false },
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}/audio", TN_TENANT, NULL, audio, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

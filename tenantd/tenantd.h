@@ -32,6 +32,7 @@ struct tn_settings {
 	long acd_timeout_ms;     /* CC_ACD_RPC_TIMEOUT_MS: how long routingd has to answer */
 	long sse_per_tenant;     /* CC_API_EVENT_STREAMS: event streams open at once per tenant */
 	long sse_heartbeat_s;    /* CC_API_EVENT_HEARTBEAT_S: a comment on each stream this often */
+	long retention_interval_s;/* CC_RETENTION_INTERVAL_S: the retention purge this often (0: never) */
 };
 
 /* An open API connection, for the header deadline. */
@@ -182,6 +183,11 @@ int tn_rec_policy_whole(struct tn_req *r, const char *policy, json_t *percent, c
  * (null: inherit) onto the row id of table (cc.queues, cc.agents). Nothing
  * when the body has neither. CC_ERROR after answering. */
 int tn_rec_policy_write(struct tn_req *r, const char *table, const char *id);
+
+/* The retention purge's timer (recordings.c): started when
+ * CC_RETENTION_INTERVAL_S > 0; stop waits for a run still going. */
+void tn_retention_start(struct tenantd *d);
+void tn_retention_stop(void);
 
 /* The SSE streams (sse.c): set up at start, closed at the end. */
 int tn_sse_init(struct tenantd *d, char **err);
