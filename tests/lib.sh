@@ -26,6 +26,25 @@ PUB=${CC_BUILD:-$TOP/build}/tests/natspub
 uuid() { cat /proc/sys/kernel/random/uuid; }
 # sql QUERY: one value (or rows) from the stack's database, as its admin
 sql() { PGPASSWORD=$(cat "$CC_VAR/secrets/pg_admin") psql -h 127.0.0.1 -p "$CC_PG_PORT" -U cc_admin -d cc -tAc "$1"; }
+
+# A real encrypted recording, as mediad's recorder writes one: tenant id $1,
+# recording id $2, started on day $3 (YYYY/MM/DD), queue $4 (default sales).
+# tests/tools/mkrec encrypts $CC_VAR/plain.ogg (200 kB of noise, made on
+# first use) into the stack's store; its row goes in as 'complete'. Prints
+# the file's path.
+mkrec_row() {
+	local out path ver wk bytes ab sha
+	local pga="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
+	[ -s "$CC_VAR/plain.ogg" ] || head -c 200000 /dev/urandom > "$CC_VAR/plain.ogg"
+	out=$("${CC_BUILD:-$TOP/build}/tests/mkrec" "$pga" "$CC_VAR/secrets" "$CC_VAR/recordings" \
+		"$1" "$2" "$3" "$CC_VAR/plain.ogg") || return 1
+	read -r path ver wk bytes ab sha <<< "$out"
+	sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, caller, callee, queue, agent,
+	     path, kek_version, wrapped_key, bytes, audio_bytes, sha256) VALUES ('$2', '$1', gen_random_uuid(),
+	     'complete', '${3//\//-}T10:00:00Z', '+4930666', '1001', '${4:-sales}', '1002', '$path', $ver,
+	     decode('$wk', 'hex'), $bytes, $ab, '$sha')" > /dev/null
+	echo "$path"
+}
 # sql_as ROLE QUERY: the same as one of the stack's roles (cc_routingd,
 # cc_billingd, cc_tenantd, cc_app, kamailio); its error text on stderr
 sql_as() {

@@ -226,19 +226,6 @@ expect_eq disposition_empty_422 "$HTTP" 422
 
 # --- the audio: a real encrypted recording (tests/tools/mkrec), decrypted
 # whole after the file verified; a flipped or cut file is 409 and audited
-MKREC=${CC_BUILD:-$TOP/build}/tests/mkrec
-PGA="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
-head -c 200000 /dev/urandom > "$CC_VAR/plain.ogg"
-mkrec_row() { # id day queue
-	local out path ver wk bytes ab sha
-	out=$("$MKREC" "$PGA" "$CC_VAR/secrets" "$STORE" "$TA" "$1" "$2" "$CC_VAR/plain.ogg") || return 1
-	read -r path ver wk bytes ab sha <<< "$out"
-	sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, caller, callee, queue, agent,
-	     path, kek_version, wrapped_key, bytes, audio_bytes, sha256) VALUES ('$1', '$TA', gen_random_uuid(),
-	     'complete', '${2//\//-}T10:00:00Z', '+4930666', '1001', '$3', '1002', '$path', $ver,
-	     decode('$wk', 'hex'), $bytes, $ab, '$sha')" > /dev/null
-	echo "$path"
-}
 audio() { # id token: HTTP, the body in $CC_VAR/audio, the headers in $CC_VAR/audio.h
 	HTTP=$(curl -sk -D "$CC_VAR/audio.h" -o "$CC_VAR/audio" -w '%{http_code}' \
 		-H "Authorization: Bearer $2" "$API/v1/tenants/acme/recordings/$1/audio")
@@ -246,9 +233,9 @@ audio() { # id token: HTTP, the body in $CC_VAR/audio, the headers in $CC_VAR/au
 RA1=00000000-0000-4000-8000-0000000000a1
 RA2=00000000-0000-4000-8000-0000000000a2
 RA3=00000000-0000-4000-8000-0000000000a3
-P1=$(mkrec_row $RA1 2026/11/11 sales)
-P2=$(mkrec_row $RA2 2026/11/12 sales)
-P3=$(mkrec_row $RA3 2026/11/13 repair)
+P1=$(mkrec_row "$TA" $RA1 2026/11/11 sales)
+P2=$(mkrec_row "$TA" $RA2 2026/11/12 sales)
+P3=$(mkrec_row "$TA" $RA3 2026/11/13 repair)
 check mkrec_wrote [ -n "$P1" -a -f "$STORE/$P1" -a -f "$STORE/$P3" ]
 audio $RA1 "$RA"
 check audio_200 [ "$HTTP" = 200 ]
@@ -282,7 +269,7 @@ check audio_truncated_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio
 check audit_download_failed [ "$(sql "SELECT string_agg(object_id, ',' ORDER BY id) FROM cc.audit WHERE action = 'download_failed'")" = "$RA2,$RA3" ]
 # another recording's wrapped key (its AAD names that recording) does not unwrap
 RA4=00000000-0000-4000-8000-0000000000a4
-P4=$(mkrec_row $RA4 2026/11/14 sales)
+P4=$(mkrec_row "$TA" $RA4 2026/11/14 sales)
 sql "UPDATE cc.recordings SET wrapped_key = (SELECT wrapped_key FROM cc.recordings WHERE id = '$RA1') WHERE id = '$RA4'" > /dev/null
 audio $RA4 "$RA"
 check audio_other_key_409 [ "$HTTP" = 409 -a "$(jq -r .error.code "$CC_VAR/audio")" = recording_corrupt ]

@@ -24,19 +24,6 @@ TA=$(sql "SELECT id FROM cc.tenants WHERE slug = 'acme'")
 TB=$(sql "SELECT id FROM cc.tenants WHERE slug = 'beta'")
 
 STORE=$CC_VAR/recordings
-MKREC=${CC_BUILD:-$TOP/build}/tests/mkrec
-PGA="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
-head -c 200000 /dev/urandom > "$CC_VAR/plain.ogg"
-mkrec_row() { # tenant id day
-	local out path ver wk bytes ab sha
-	out=$("$MKREC" "$PGA" "$CC_VAR/secrets" "$STORE" "$1" "$2" "$3" "$CC_VAR/plain.ogg") || return 1
-	read -r path ver wk bytes ab sha <<< "$out"
-	sql "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, caller, callee, queue, agent,
-	     path, kek_version, wrapped_key, bytes, audio_bytes, sha256) VALUES ('$2', '$1', gen_random_uuid(),
-	     'complete', '${3//\//-}T10:00:00Z', '+4930666', '1001', 'sales', '1002', '$path', $ver,
-	     decode('$wk', 'hex'), $bytes, $ab, '$sha')" > /dev/null
-	echo "$path"
-}
 audio() { # slug id token: HTTP, the body in $CC_VAR/audio
 	HTTP=$(curl -sk -o "$CC_VAR/audio" -w '%{http_code}' \
 		-H "Authorization: Bearer $3" "$API/v1/tenants/$1/recordings/$2/audio")
