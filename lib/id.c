@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
+void cc_hex(const void *data, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *in = data;
 
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hex[in[i] >> 4];
@@ -81,7 +82,7 @@ int cc_token(char out[CC_TOKEN_LEN])
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return CC_ERROR;
 	memcpy(out, "cc_", 3);
-	to_hex(b, sizeof(b), out + 3);
+	cc_hex(b, sizeof(b), out + 3);
 	return CC_OK;
 }
 
@@ -91,7 +92,7 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
 	unsigned int n = 0;
 
 	EVP_Digest(data, len, d, &n, md, NULL);
-	to_hex(d, n, out);
+	cc_hex(d, n, out);
 }
 
 void cc_sha256_hex(const void *data, size_t len, char out[CC_SHA256_HEX])

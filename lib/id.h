@@ -28,6 +28,9 @@ int cc_uuid_valid(const char *s);
  * fails (out is then unset: hashing it would hand out stack garbage). */
 int cc_token(char out[CC_TOKEN_LEN]) __attribute__((warn_unused_result));
 
+/* n bytes as lower-case hex into out (2n + 1 bytes, NUL-terminated). */
+void cc_hex(const void *data, size_t n, char *out);
+
 /* Lower-case hex SHA-256 / MD5 of len bytes. */
 void cc_sha256_hex(const void *data, size_t len, char out[CC_SHA256_HEX]);
 void cc_md5_hex(const void *data, size_t len, char out[CC_MD5_HEX]);

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "cc.h"
+#include "id.h"
 #include "log.h"
 
 #define WORD_FINAL      0x80000000u
@@ -202,19 +203,12 @@ int cc_tenant_kek(struct cc_pg *pg, struct cc_kms *kms, const char *tenant_id,
 		return err;
 	}
 	cc_key_wipe(fresh, sizeof(fresh));
-	for (size_t i = 0; i < CC_WRAPPED_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", wrapped[i]);
+	cc_hex(wrapped, CC_WRAPPED_LEN, hex);
 	if (cc_pg_cmd(pg, "INSERT INTO cc.tenant_keys (tenant_id, version, kms_ref, wrapped) "
 	              "VALUES ($1::uuid, 1, $2, decode($3, 'hex')) ON CONFLICT DO NOTHING", 3, p) != CC_OK)
 		return CC_REC_IO;
 	*version = 0;
 	return kek_read(pg, kms, tenant_id, version, kek);
-}
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
 /* One recording's DK from under kek (its version) to under fresh (the new
@@ -237,7 +231,7 @@ static int rewrap_one(struct cc_pg *pg, const char *id, const char *hex_in,
 	cc_key_wipe(dk, sizeof(dk));
 	if (err)
 		return err;
-	to_hex(out, sizeof(out), hex_out);
+	cc_hex(out, sizeof(out), hex_out);
 	snprintf(v, sizeof(v), "%d", version);
 	if (cc_pg_cmd(pg, "UPDATE cc.recordings SET wrapped_key = decode($2, 'hex'), "
 	              "kek_version = $3::int WHERE id = $1::uuid", 3, p) != CC_OK)
@@ -305,7 +299,7 @@ static int kek_insert_next(struct cc_pg *pg, struct cc_kms *kms, const char *ten
 	cc_kek_aad(aad, sizeof(aad), tenant_id, *version);
 	if ((err = cc_key_random(fresh)) || (err = kms->wrap(kms, fresh, aad, wrapped, ref, sizeof(ref))))
 		return err;
-	to_hex(wrapped, sizeof(wrapped), hex);
+	cc_hex(wrapped, sizeof(wrapped), hex);
 	snprintf(v, sizeof(v), "%d", *version);
 	if (cc_pg_cmd(pg, "INSERT INTO cc.tenant_keys (tenant_id, version, kms_ref, wrapped) "
 	              "VALUES ($1::uuid, $2::int, $3, decode($4, 'hex'))", 4, p) != CC_OK)
@@ -632,17 +626,6 @@ static int chunk_open(struct chunk_cipher *c, uint64_t i, const uint8_t *in, siz
 	return CC_REC_OK;
 }
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int io_err(int err)
 {
 	errno = err;
@@ -788,7 +771,7 @@ static int writer_end(struct cc_rec_writer *w, uint32_t flags, const void *plain
 		if (audio_bytes)
 			*audio_bytes = w->audio_bytes;
 		if (sha256_hex)
-			hex(md, 32, sha256_hex);
+			cc_hex(md, 32, sha256_hex);
 	}
 	writer_free(w);
 	errno = e;
@@ -1092,7 +1075,7 @@ static int file_sha256(struct cc_store *store, const char *key, char sha256_hex[
 	if (!err && EVP_DigestFinal_ex(md, d, &dl) != 1)
 		err = EIO;
 	if (!err) {
-		hex(d, 32, sha256_hex);
+		cc_hex(d, 32, sha256_hex);
 		if (bytes)
 			*bytes = off;
 	}
