@@ -45,6 +45,7 @@ bench: deps all
 	@ops/bench/billing.sh
 	@ops/bench/decision.sh
 	@ops/bench/media.sh
+	@ops/bench/recording.sh
 	@ops/bench/acd.sh
 	@build/tests/bench_events
 	@build/tests/bench_reccrypt
