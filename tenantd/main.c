@@ -78,6 +78,8 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds between the comment lines that keep an idle event stream open" },
 	{ "CC_RETENTION_INTERVAL_S", CC_CFG_INT, "3600", 0, 604800, S(retention_interval_s),
 	  "seconds between runs of the recordings' retention purge (every tenant); 0: never" },
+	{ "CC_DESK_SESSION_S", CC_CFG_INT, "28800", 60, 86400, S(desk_session_s),
+	  "seconds an agent's desk sign-in lasts (its session cookie); then the desktop signs in again" },
 };
 #undef S
 

@@ -42,9 +42,10 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app, cc_billingd, cc_ten
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_routingd;
-REVOKE SELECT ON cc.api_keys, cc.idempotency FROM cc_routingd;
+REVOKE SELECT ON cc.api_keys, cc.idempotency, cc.desk_sessions FROM cc_routingd;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_billingd;
+REVOKE SELECT ON cc.desk_sessions FROM cc_billingd;
 GRANT INSERT, UPDATE ON cc.calls, cc.call_events, cc.grants TO cc_billingd;
 GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices TO cc_billingd;
 -- SELECT ... FOR UPDATE on the account serialises postings
