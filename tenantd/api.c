@@ -885,7 +885,8 @@ static int check_headers(struct tn_req *r)
 	}
 	/* a public route (the desk's sign-in) answers to no key: its handler
 	 * authenticates what it gets */
-	if (!(route && route->scope == TN_PUBLIC) && authenticate(r) != CC_OK)
+	if (!(route && (route->scope == TN_PUBLIC || route->scope == TN_STATIC)) &&
+	    authenticate(r) != CC_OK)
 		return CC_ERROR;
 	if (!route) {
 		if (path_known)
@@ -895,6 +896,8 @@ static int check_headers(struct tn_req *r)
 		return CC_ERROR;
 	}
 	r->route = route;
+	if (route->scope == TN_STATIC)
+		return CC_OK;                /* a page's file: no key, no tenant, no body */
 	if (route->scope != TN_TENANT && route->scope != TN_PUBLIC && !r->is_operator) {
 		tn_error(r, r->key_tenant[0] ? 403 : 401, "forbidden", NULL,
 		         "this needs the operator token");

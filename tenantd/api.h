@@ -157,6 +157,7 @@ enum tn_scope {
 	TN_TENANT,                   /* a tenant's key for {slug}, or the operator */
 	TN_OPERATOR_ON_TENANT,       /* operator only, on the tenant {slug} */
 	TN_PUBLIC,                   /* no key: the handler authenticates (the desk's sign-in) */
+	TN_STATIC,                   /* no key, no tenant: the desktop's page (its files) */
 };
 
 struct tn_route {

@@ -4,6 +4,7 @@
  *   POST   /v1/tenants/{slug}/desk/session  {"extension","password"}  no key: signs in
  *   GET    /v1/tenants/{slug}/desk/session                            the session's agent
  *   DELETE /v1/tenants/{slug}/desk/session                            signs out
+ *   GET    /desk/, /desk/<file>, /desk/config.json                   the desktop's page
  *
  * An agent signs in with its extension and SIP password (checked against
  * its digest HA1, the one its phones use). The browser gets a session
@@ -22,6 +23,7 @@
 #include "map.h"
 #include "tenantd.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,8 +229,9 @@ static void signin(struct tn_req *r)
 		json_decref(agent);
 		return tn_db_error(r, "session");
 	}
-	json_t *out = json_pack("{s:s, s:o, s:s, s:s}", "session", id, "agent", agent, "csrf", csrf,
-	                        "expires_at", PQgetvalue(res, 0, 0));
+	json_t *out = json_pack("{s:s, s:o, s:s, s:s, s:s}", "session", id, "agent", agent, "csrf",
+	                        csrf, "expires_at", PQgetvalue(res, 0, 0), "sip_domain",
+	                        r->tenant.sip_domain);
 	PQclear(res);
 	snprintf(r->key_id, sizeof(r->key_id), "%s", id);
 	r->desk = true;
@@ -346,7 +349,108 @@ const char *tn_desk_cookie(struct tn_req *r)
 	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, DESK_COOKIE);
 }
 
+/* ------------------------------------------------------ the page */
+
+/* What the page may load and talk to: its own files and API, and the SIP
+ * WebSocket; no inline script, no frame around it, no other site. */
+static char *csp(struct tn_req *r)
+{
+	return cc_sprintf("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	                  "connect-src 'self' %s; media-src 'self' blob:; font-src 'self'; "
+	                  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+	                  r->d->cfg.desk_wss);
+}
+
+static void send_page(struct tn_req *r, const char *type, const void *body, size_t len)
+{
+	char *policy = csp(r);
+	const char *const extra[] = { "Content-Security-Policy", policy, "X-Content-Type-Options",
+	                              "nosniff", "Referrer-Policy", "no-referrer", "X-Frame-Options",
+	                              "DENY", "Cache-Control", "no-cache", NULL };
+
+	CC_BUG_ON(!policy);
+	tn_reply_bytes_h(r, 200, type, body, len, extra);
+	free(policy);
+}
+
+static const struct { const char *ext, *type; } types[] = {
+	{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+	{ ".css", "text/css; charset=utf-8" }, { ".svg", "image/svg+xml" }, { ".png", "image/png" },
+	{ ".json", "application/json" },
+};
+
+/* A file of CC_WEB_DIR (make all's build/web): a plain name only, of a
+ * type the page uses; anything else is 404 */
+static void page_file(struct tn_req *r, const char *name)
+{
+	const char *type = NULL, *dot = strrchr(name, '.');
+	char *path, *buf = NULL;
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	if (!*name || name[0] == '.' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(name) || strlen(name) > 64)
+		return tn_error(r, 404, "not_found", NULL, "no such file");
+	for (size_t i = 0; dot && i < CC_ARRAY_LEN(types); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			type = types[i].type;
+	if (!type)
+		return tn_error(r, 404, "not_found", NULL, "no such file");
+	path = cc_sprintf("%s/%s", r->d->cfg.web_dir, name);
+	CC_BUG_ON(!path);
+	f = fopen(path, "rb");
+	free(path);
+	if (!f)
+		return tn_error(r, 404, "not_found", NULL, "no such file");
+	for (;;) {
+		if (n == cap) {
+			char *nb = cap < 4 << 20 ? realloc(buf, cap ? cap * 2 : 65536) : NULL;
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return tn_error(r, 500, "internal", NULL, "the page's file is too big");
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 65536;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	send_page(r, type, buf, n);
+	free(buf);
+}
+
+static void page_index(struct tn_req *r) { page_file(r, "index.html"); }
+
+static void page_named(struct tn_req *r)
+{
+	if (strcmp(r->params[0], "config.json") == 0) {
+		/* where the page's SIP stack connects (CC_DESK_WSS) */
+		json_t *c = json_pack("{s:s}", "wss", r->d->cfg.desk_wss);
+		char *text = json_dumps(c, JSON_COMPACT);
+
+		CC_BUG_ON(!text);
+		send_page(r, "application/json", text, strlen(text));
+		free(text);
+		json_decref(c);
+		return;
+	}
+	page_file(r, r->params[0]);
+}
+
+static void page_slash(struct tn_req *r)
+{
+	tn_reply_raw(r, 308, "text/plain", "/desk/\n", "Location", "/desk/", NULL);
+}
+
 const struct tn_route tn_desk_routes[] = {
+	{ "GET", "/desk", TN_STATIC, NULL, page_slash, false, false },
+	{ "GET", "/desk/", TN_STATIC, NULL, page_index, false, false },
+	{ "GET", "/desk/{file}", TN_STATIC, NULL, page_named, false, false },
 	{ "POST", "/v1/tenants/{slug}/desk/session", TN_PUBLIC, signin_fields, signin, false, false },
 	{ "GET", "/v1/tenants/{slug}/desk/session", TN_TENANT, NULL, whoami, false, false },
 	{ "DELETE", "/v1/tenants/{slug}/desk/session", TN_TENANT, NULL, signout, false, false },

@@ -53,6 +53,9 @@ static const struct rule {
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/cancel", A | G, ANY },
 	/* recording control: mediad checks a supervisor's queues, an agent's own call */
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/recording", A | S | G, ANY },
+	/* what an agent's desktop shows: the reasons and codes it picks from */
+	{ "GET", "/v1/tenants/{slug}/pause_reasons", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/disposition_codes", A | RO | S | G, ANY },
 	/* the desk's session: its own agent only (POST, the sign-in, takes no key) */
 	{ "GET", "/v1/tenants/{slug}/desk/session", G, ANY },
 	{ "DELETE", "/v1/tenants/{slug}/desk/session", G, ANY },
