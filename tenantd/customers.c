@@ -1,0 +1,715 @@
+/*
+ * customers.c: the CRM behind the agent desktop (docs/CRM.md).
+ *
+ *   POST/GET/PATCH/DELETE /v1/tenants/{slug}/customers[/{id}]
+ *   GET  /v1/tenants/{slug}/customers?phone=+86...   exact, on any number
+ *   GET  /v1/tenants/{slug}/customers?q=text         name and field values
+ *   GET  /v1/tenants/{slug}/customers/{id}/calls     the last calls of its numbers
+ *   GET  /v1/tenants/{slug}/lookup?number=+86...     the screen pop
+ *   GET/PUT /v1/tenants/{slug}/customer-fields       the tenant's custom fields
+ *
+ * A customer has a name (1..200 characters), 1..10 distinct E.164
+ * numbers (several customers may share one: the pop offers a choice), a
+ * tier (normal | vip: a vip customer's numbers are VIP callers) and
+ * fields: only those the tenant declared, each of its type. Everything is
+ * stored as given and answered as JSON: an HTML name stays text.
+ */
+#include "api.h"
+#include "cc.h"
+#include "grams.h"
+#include "tenantd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRM_FIELDS_MAX 32         /* declared fields of a tenant */
+#define CRM_PHONES_MAX 10
+#define CRM_VALUE_MAX 200         /* characters of a text field */
+#define CRM_PAGE_MAX 50           /* a search's page */
+#define CRM_POP_CUSTOMERS 20      /* customers the pop offers for one number */
+#define CRM_POP_CALLS 10
+
+static const char COLS[] = "c.id, c.name, c.tier, c.fields::text, "
+	"(SELECT coalesce(json_agg(p.phone ORDER BY p.position), '[]') FROM cc.customer_phones p "
+	"WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id)::text, "
+	TN_TS("c.created_at") ", " TN_TS("c.updated_at");
+
+static json_t *row(const PGresult *res, int i)
+{
+	json_t *fields = json_loads(PQgetvalue(res, i, 3), 0, NULL);
+	json_t *phones = json_loads(PQgetvalue(res, i, 4), 0, NULL);
+
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+	                 "name", PQgetvalue(res, i, 1), "tier", PQgetvalue(res, i, 2),
+	                 "phones", phones ? phones : json_array(),
+	                 "fields", fields ? fields : json_object(),
+	                 "created_at", tn_time(res, i, 5), "updated_at", tn_time(res, i, 6));
+}
+
+/* ------------------------------------------------------------- checks */
+
+/* ^\+[1-9][0-9]{6,14}$ */
+static bool phone_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n >= 8 && n <= 16 && s[0] == '+' && s[1] >= '1' && s[1] <= '9' &&
+	       strspn(s + 1, "0123456789") == n - 1;
+}
+
+static int check_phones(struct tn_req *r, json_t *v, char **err)
+{
+	size_t i, j;
+	json_t *p;
+
+	(void)r;
+	if (json_array_size(v) < 1 || json_array_size(v) > CRM_PHONES_MAX)
+		return cc_fail(err, "must hold 1 to %d numbers", CRM_PHONES_MAX);
+	json_array_foreach(v, i, p) {
+		if (!phone_ok(json_string_value(p)))
+			return cc_fail(err, "%zu: must be an E.164 number: '+', then 7 to 15 digits, "
+			               "the first not 0", i);
+		for (j = 0; j < i; j++)
+			if (strcmp(json_string_value(json_array_get(v, j)), json_string_value(p)) == 0)
+				return cc_fail(err, "%zu: %s comes twice", i, json_string_value(p));
+	}
+	return CC_OK;
+}
+
+static int check_tier(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	(void)r;
+	if (strcmp(s, "normal") != 0 && strcmp(s, "vip") != 0)
+		return cc_fail(err, "must be normal or vip");
+	return CC_OK;
+}
+
+static const struct tn_field fields[] = {
+	{ "name", JSON_STRING, true, tn_check_name, NULL, false },
+	{ "phones", JSON_ARRAY, true, check_phones, NULL, false },
+	{ "tier", JSON_STRING, false, check_tier, NULL, false },
+	{ "fields", JSON_OBJECT, false, NULL, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+/* ------------------------------------------------ the declared fields */
+
+enum ftype { F_TEXT, F_DATE, F_NUMBER };
+static const char *const type_names[] = { "text", "date", "number" };
+
+struct decl {
+	char name[40];
+	enum ftype type;
+	bool pop, required;
+};
+
+struct decls {
+	struct decl f[CRM_FIELDS_MAX];
+	int n;
+};
+
+static bool field_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 32 && s[0] >= 'a' && s[0] <= 'z' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int type_of(const char *s)
+{
+	for (int i = 0; i < (int)CC_ARRAY_LEN(type_names); i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The tenant's declared fields; CC_ERROR after answering. */
+static int load_decls(struct tn_req *r, struct decls *d)
+{
+	const char *p[1] = { r->tenant.id };
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT name, type, pop, required FROM cc.customer_fields "
+	                           "WHERE tenant_id = $1 ORDER BY position", 1, p);
+
+	d->n = 0;
+	if (!res) {
+		tn_db_error(r, "customer fields");
+		return CC_ERROR;
+	}
+	for (int i = 0; i < PQntuples(res) && d->n < CRM_FIELDS_MAX; i++) {
+		struct decl *f = &d->f[d->n++];
+
+		snprintf(f->name, sizeof(f->name), "%s", PQgetvalue(res, i, 0));
+		f->type = (enum ftype)type_of(PQgetvalue(res, i, 1));
+		f->pop = PQgetvalue(res, i, 2)[0] == 't';
+		f->required = PQgetvalue(res, i, 3)[0] == 't';
+	}
+	PQclear(res);
+	return CC_OK;
+}
+
+static const struct decl *decl_of(const struct decls *d, const char *name)
+{
+	for (int i = 0; i < d->n; i++)
+		if (strcmp(d->f[i].name, name) == 0)
+			return &d->f[i];
+	return NULL;
+}
+
+/* YYYY-MM-DD, a day of the calendar */
+static bool date_ok(const char *s)
+{
+	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, dd;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || strspn(s, "0123456789") != 4 ||
+	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+		return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	dd = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || dd < 1 || dd > days[m - 1])
+		return false;
+	return m != 2 || dd < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/* A value of field f; CC_ERROR with *err (the reason) if it is not one. */
+static int check_value(const struct decl *f, json_t *v, char **err)
+{
+	switch (f->type) {
+	case F_TEXT:
+		if (!json_is_string(v) || tn_utf8_len(json_string_value(v)) < 1 ||
+		    tn_utf8_len(json_string_value(v)) > CRM_VALUE_MAX)
+			return cc_fail(err, "must be a text of 1 to %d characters", CRM_VALUE_MAX);
+		return CC_OK;
+	case F_DATE:
+		if (!json_is_string(v) || !date_ok(json_string_value(v)))
+			return cc_fail(err, "must be a date, YYYY-MM-DD");
+		return CC_OK;
+	case F_NUMBER:
+		if (!json_is_number(v) || fabs(json_number_value(v)) >= 1e15)
+			return cc_fail(err, "must be a number below 10^15");
+		return CC_OK;
+	}
+	return cc_fail(err, "has an unknown type");
+}
+
+/* Checks the fields object v (NULL: none) against the declarations: each
+ * declared and of its type; with all, every required one present (a
+ * PATCH only may not remove one: null). CC_ERROR with *name (the field)
+ * and *err. */
+static int check_customer_fields(const struct decls *d, json_t *v, bool all, const char **name,
+                                 char **err)
+{
+	const char *k;
+	json_t *x;
+
+	json_object_foreach(v, k, x) {
+		const struct decl *f = decl_of(d, k);
+
+		*name = k;
+		if (!f)
+			return cc_fail(err, "is not one of the tenant's customer fields");
+		if (json_is_null(x) && !all && !f->required)
+			continue;
+		if (json_is_null(x) && f->required)
+			return cc_fail(err, "is required");
+		if (check_value(f, x, err) != CC_OK)
+			return CC_ERROR;
+	}
+	for (int i = 0; all && i < d->n; i++)
+		if (d->f[i].required && !json_object_get(v, d->f[i].name)) {
+			*name = d->f[i].name;
+			return cc_fail(err, "is required");
+		}
+	return CC_OK;
+}
+
+/* The search text of a customer (grams.h): its name and field values,
+ * one a line, ASCII folded. Malloc'd. */
+static char *search_text(const char *name, json_t *fv)
+{
+	char *s = strdup(name);
+	const char *k;
+	json_t *x;
+
+	CC_BUG_ON(!s);
+	json_object_foreach(fv, k, x) {
+		char *v = json_is_string(x) ? strdup(json_string_value(x)) : json_dumps(x, JSON_ENCODE_ANY);
+		char *next = cc_sprintf("%s\n%s", s, v ? v : "");
+
+		free(v);
+		free(s);
+		s = next;
+	}
+	crm_fold(s);
+	return s;
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* In the open transaction: the customer's numbers, in their order. */
+static int write_phones(struct tn_req *r, const char *id, json_t *phones)
+{
+	char *text = json_dumps(phones, JSON_COMPACT);
+	const char *p[3] = { r->tenant.id, id, text };
+	int rc = cc_pg_cmd(&r->d->pg, "INSERT INTO cc.customer_phones (tenant_id, customer_id, phone, "
+	                   "position) SELECT $1, $2, t.p, t.o FROM jsonb_array_elements_text($3::jsonb) "
+	                   "WITH ORDINALITY AS t(p, o)", 3, p);
+
+	free(text);
+	return rc;
+}
+
+static json_t *select_one(struct tn_req *r, const char *id)
+{
+	const char *p[2] = { r->tenant.id, id };
+	char *sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id = $2", COLS);
+	PGresult *res = cc_pg_exec(&r->d->pg, sql, 2, p);
+	json_t *out = NULL;
+
+	free(sql);
+	if (res && PQntuples(res) == 1)
+		out = row(res, 0);
+	if (res)
+		PQclear(res);
+	return out;
+}
+
+/* A vip customer's numbers are VIP callers: routingd reloads its list. */
+static void notify_vip(struct tn_req *r)
+{
+	tn_notify(r->d, r->tenant.id, "viplist", NULL);
+}
+
+static void create(struct tn_req *r)
+{
+	json_t *fv = json_object_get(r->body, "fields"), *out;
+	const char *tier = tn_str(r, "tier") ? tn_str(r, "tier") : "normal", *bad = NULL;
+	char id[CC_UUID_LEN], *err = NULL;
+	struct decls d;
+
+	if (load_decls(r, &d) != CC_OK)
+		return;
+	if (check_customer_fields(&d, fv, true, &bad, &err) != CC_OK) {
+		tn_error(r, 422, "invalid_argument", "fields", "'fields.%s' %s", bad, err);
+		free(err);
+		return;
+	}
+	if (tn_new_id(r, id) != CC_OK)
+		return;
+	char *text = fv ? json_dumps(fv, JSON_COMPACT) : strdup("{}");
+	char *search = search_text(tn_str(r, "name"), fv);
+	char *grams = crm_grams(search);
+	const char *p[7] = { id, r->tenant.id, tn_str(r, "name"), tier, text, search, grams };
+	int rc = tn_begin(r);
+
+	if (rc == CC_OK)
+		rc = cc_pg_cmd(&r->d->pg, "INSERT INTO cc.customers (id, tenant_id, name, tier, fields, "
+		               "search, grams) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::tsvector)", 7, p);
+	if (rc == CC_OK)
+		rc = write_phones(r, id, json_object_get(r->body, "phones"));
+	if (rc == CC_OK)
+		rc = tn_commit(r);
+	free(text);
+	free(search);
+	free(grams);
+	if (rc != CC_OK)
+		return tn_rollback(r, "customer");
+	if (strcmp(tier, "vip") == 0)
+		notify_vip(r);
+	if (!(out = select_one(r, id)))
+		return tn_db_error(r, "customer");
+	tn_reply(r, 201, out);
+}
+
+static void get(struct tn_req *r)
+{
+	json_t *out = select_one(r, r->params[1]);
+
+	if (!out && r->d->pg.error == CC_PG_OK)
+		return tn_error(r, 404, "not_found", NULL, "no such customer");
+	if (!out)
+		return tn_db_error(r, "customer");
+	tn_reply(r, 200, out);
+}
+
+/* PATCH: name, tier, phones (the whole list) and fields (merged: a field
+ * set to null is removed, unless it is required). */
+static void patch(struct tn_req *r)
+{
+	const char *p[7] = { r->tenant.id, r->params[1] }, *bad = NULL;
+	json_t *fv = json_object_get(r->body, "fields"), *phones = json_object_get(r->body, "phones");
+	json_t *cur = NULL, *out;
+	char *err = NULL, *text = NULL, *search = NULL, *grams = NULL;
+	bool was_vip, vip;
+	struct decls d;
+	PGresult *res;
+	const char *k;
+	json_t *x;
+	int rc;
+
+	if (tn_patch_body(r, fields, NULL) != CC_OK || load_decls(r, &d) != CC_OK)
+		return;
+	if (check_customer_fields(&d, fv, false, &bad, &err) != CC_OK) {
+		tn_error(r, 422, "invalid_argument", "fields", "'fields.%s' %s", bad, err);
+		free(err);
+		return;
+	}
+	if (tn_begin(r) != CC_OK)
+		return tn_rollback(r, "customer");
+	res = cc_pg_exec(&r->d->pg, "SELECT name, tier, fields::text FROM cc.customers "
+	                 "WHERE tenant_id = $1 AND id = $2 FOR UPDATE", 2, p);
+	if (!res)
+		return tn_rollback(r, "customer");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		tn_abort(r);
+		return tn_error(r, 404, "not_found", NULL, "no such customer");
+	}
+	cur = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+	if (!cur)
+		cur = json_object();
+	json_object_foreach(fv, k, x)
+		if (json_is_null(x))
+			json_object_del(cur, k);
+		else
+			json_object_set(cur, k, x);
+	char *name = strdup(tn_str(r, "name") ? tn_str(r, "name") : PQgetvalue(res, 0, 0));
+	was_vip = strcmp(PQgetvalue(res, 0, 1), "vip") == 0;
+	vip = tn_str(r, "tier") ? strcmp(tn_str(r, "tier"), "vip") == 0 : was_vip;
+	PQclear(res);
+	text = json_dumps(cur, JSON_COMPACT);
+	search = search_text(name, cur);
+	grams = crm_grams(search);
+	p[2] = name;
+	p[3] = vip ? "vip" : "normal";
+	p[4] = text;
+	p[5] = search;
+	p[6] = grams;
+	rc = cc_pg_cmd(&r->d->pg, "UPDATE cc.customers SET name = $3, tier = $4, fields = $5::jsonb, "
+	               "search = $6, grams = $7::tsvector, updated_at = now() "
+	               "WHERE tenant_id = $1 AND id = $2", 7, p);
+	if (rc == CC_OK && phones)
+		rc = cc_pg_cmd(&r->d->pg, "DELETE FROM cc.customer_phones WHERE tenant_id = $1 "
+		               "AND customer_id = $2", 2, p);
+	if (rc == CC_OK && phones)
+		rc = write_phones(r, r->params[1], phones);
+	if (rc == CC_OK)
+		rc = tn_commit(r);
+	json_decref(cur);
+	free(name);
+	free(text);
+	free(search);
+	free(grams);
+	if (rc != CC_OK)
+		return tn_rollback(r, "customer");
+	if (was_vip || vip)
+		notify_vip(r);
+	if (!(out = select_one(r, r->params[1])))
+		return tn_db_error(r, "customer");
+	tn_reply(r, 200, out);
+}
+
+static void remove_customer(struct tn_req *r)
+{
+	const char *p[2] = { r->tenant.id, r->params[1] };
+	PGresult *res = cc_pg_exec(&r->d->pg, "DELETE FROM cc.customers WHERE tenant_id = $1 "
+	                           "AND id = $2 RETURNING tier", 2, p);
+	bool vip;
+	int n;
+
+	if (!res)
+		return tn_db_error(r, "customer");
+	n = PQntuples(res);
+	vip = n && strcmp(PQgetvalue(res, 0, 0), "vip") == 0;
+	PQclear(res);
+	if (!n)
+		return tn_error(r, 404, "not_found", NULL, "no such customer");
+	if (vip)
+		notify_vip(r);
+	tn_no_content(r);
+}
+
+/* ----------------------------------------------------------- searching */
+
+/* limit (1..50) and after (a customer id); CC_ERROR after answering */
+static int search_page(struct tn_req *r, char lim[8], const char **after)
+{
+	int limit;
+
+	if (tn_page(r, &limit, after) != CC_OK)
+		return CC_ERROR;
+	if (limit > CRM_PAGE_MAX) {
+		tn_error(r, 400, "invalid_argument", "limit", "limit must be 1 to %d", CRM_PAGE_MAX);
+		return CC_ERROR;
+	}
+	if (*after && !cc_uuid_valid(*after)) {
+		tn_error(r, 400, "invalid_argument", "after", "after is not a cursor of this list");
+		return CC_ERROR;
+	}
+	if (!*after)
+		*after = "00000000-0000-0000-0000-000000000000";
+	snprintf(lim, 8, "%d", limit);
+	return CC_OK;
+}
+
+static void list(struct tn_req *r)
+{
+	const char *phone = tn_query(r, "phone"), *q = tn_query(r, "q"), *p[4] = { r->tenant.id };
+	char lim[8], *sql;
+	PGresult *res;
+	int n = 3;
+
+	if (phone && q)
+		return tn_error(r, 400, "invalid_argument", "q", "search by phone or by q, not both");
+	if (phone && !phone_ok(phone))
+		return tn_error(r, 400, "invalid_argument", "phone",
+		                "phone must be an E.164 number: '+', then 7 to 15 digits");
+	if (search_page(r, lim, &p[1]) != CC_OK)
+		return;
+	p[2] = lim;
+	if (phone) {
+		p[n++] = phone;
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "AND c.id IN (SELECT customer_id FROM cc.customer_phones "
+		                 "WHERE tenant_id = $1 AND phone = $4) ORDER BY c.id LIMIT $3", COLS);
+	} else {
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "ORDER BY c.id LIMIT $3", COLS);
+	}
+	res = cc_pg_exec(&r->d->pg, sql, n, p);
+	free(sql);
+	if (!res)
+		return tn_db_error(r, "customers");
+	tn_reply_page(r, res, row, atoi(lim), 0);
+}
+
+/* ---------------------------------------------------- calls, the pop */
+
+static json_t *call_row(const PGresult *res, int i)
+{
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", PQgetvalue(res, i, 0),
+	                 "started_at", tn_time(res, i, 1), "direction", tn_col_text(res, i, 2),
+	                 "number", tn_col_text(res, i, 3), "agent", tn_col_text(res, i, 4),
+	                 "duration_s", tn_col_int(res, i, 5), "disposition", tn_col_text(res, i, 6),
+	                 "result", tn_col_text(res, i, 7), "queue", tn_col_text(res, i, 8));
+}
+
+/* The last calls of the numbers (a PostgreSQL text[] literal), newest
+ * first, before the call after (NULL: from the newest); NULL on error. */
+static PGresult *calls_of(struct tn_req *r, const char *numbers, const char *after, const char *lim)
+{
+	const char *p[4] = { r->tenant.id, numbers, lim, after };
+
+	return cc_pg_exec(&r->d->pg, after ?
+		"SELECT c.id, " TN_TS("c.started_at") ", c.direction, CASE WHEN c.from_number = "
+		"ANY ($2::text[]) THEN c.from_number ELSE c.to_number END, c.agent, c.talk_seconds, "
+		"c.disposition, c.result, c.queue FROM cc.calls c WHERE c.tenant_id = $1 "
+		"AND (c.from_number = ANY ($2::text[]) OR c.to_number = ANY ($2::text[])) "
+		"AND c.started_at IS NOT NULL AND (c.started_at, c.id) < (SELECT started_at, id "
+		"FROM cc.calls WHERE tenant_id = $1 AND id = $4::uuid) "
+		"ORDER BY c.started_at DESC, c.id DESC LIMIT $3" :
+		"SELECT c.id, " TN_TS("c.started_at") ", c.direction, CASE WHEN c.from_number = "
+		"ANY ($2::text[]) THEN c.from_number ELSE c.to_number END, c.agent, c.talk_seconds, "
+		"c.disposition, c.result, c.queue FROM cc.calls c WHERE c.tenant_id = $1 "
+		"AND (c.from_number = ANY ($2::text[]) OR c.to_number = ANY ($2::text[])) "
+		"AND c.started_at IS NOT NULL ORDER BY c.started_at DESC, c.id DESC LIMIT $3",
+		after ? 4 : 3, p);
+}
+
+/* phones (E.164, checked) as a text[] literal; malloc'd */
+static char *numbers_literal(json_t *phones)
+{
+	char *s = strdup("{");
+	size_t i;
+	json_t *v;
+
+	CC_BUG_ON(!s);
+	json_array_foreach(phones, i, v) {
+		char *next = cc_sprintf("%s%s%s", s, i ? "," : "", json_string_value(v));
+
+		free(s);
+		s = next;
+	}
+	char *out = cc_sprintf("%s}", s);
+	free(s);
+	return out;
+}
+
+static void customer_calls(struct tn_req *r)
+{
+	json_t *c = select_one(r, r->params[1]);
+	const char *after;
+	char lim[8], *numbers;
+	int limit;
+	PGresult *res;
+
+	if (!c && r->d->pg.error == CC_PG_OK)
+		return tn_error(r, 404, "not_found", NULL, "no such customer");
+	if (!c)
+		return tn_db_error(r, "customer");
+	numbers = numbers_literal(json_object_get(c, "phones"));
+	json_decref(c);
+	if (tn_page(r, &limit, &after) != CC_OK)
+		goto out;
+	if (after && !cc_uuid_valid(after)) {
+		tn_error(r, 400, "invalid_argument", "after", "after is not a cursor of this list");
+		goto out;
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (!(res = calls_of(r, numbers, after, lim)))
+		tn_db_error(r, "calls");
+	else
+		tn_reply_page(r, res, call_row, limit, 0);
+out:
+	free(numbers);
+}
+
+static void lookup(struct tn_req *r)
+{
+	const char *number = tn_query(r, "number");
+	char *sql, *numbers, lim[8];
+	json_t *customers, *calls, *pop;
+	PGresult *res;
+	struct decls d;
+
+	if (!phone_ok(number))
+		return tn_error(r, 400, "invalid_argument", "number",
+		                "number must be an E.164 number: '+', then 7 to 15 digits");
+	if (load_decls(r, &d) != CC_OK)
+		return;
+	const char *p[3] = { r->tenant.id, number };
+	snprintf(lim, sizeof(lim), "%d", CRM_POP_CUSTOMERS);
+	p[2] = lim;
+	sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id IN "
+	                 "(SELECT customer_id FROM cc.customer_phones WHERE tenant_id = $1 "
+	                 "AND phone = $2) ORDER BY c.id LIMIT $3", COLS);
+	res = cc_pg_exec(&r->d->pg, sql, 3, p);
+	free(sql);
+	if (!res)
+		return tn_db_error(r, "customers");
+	customers = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(customers, row(res, i));
+	PQclear(res);
+	numbers = cc_sprintf("{%s}", number);
+	snprintf(lim, sizeof(lim), "%d", CRM_POP_CALLS);
+	res = calls_of(r, numbers, NULL, lim);
+	free(numbers);
+	if (!res) {
+		json_decref(customers);
+		return tn_db_error(r, "calls");
+	}
+	calls = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(calls, call_row(res, i));
+	PQclear(res);
+	pop = json_array();
+	for (int i = 0; i < d.n; i++)
+		if (d.f[i].pop)
+			json_array_append_new(pop, json_string(d.f[i].name));
+	tn_reply(r, 200, json_pack("{s:s, s:o, s:o, s:o}", "number", number, "customers", customers,
+	                           "calls", calls, "pop_fields", pop));
+}
+
+/* ------------------------------------------------ the declared fields */
+
+static int check_decl_items(struct tn_req *r, json_t *v, char **err)
+{
+	size_t i, j;
+	json_t *it;
+
+	(void)r;
+	if (json_array_size(v) > CRM_FIELDS_MAX)
+		return cc_fail(err, "may hold at most %d fields", CRM_FIELDS_MAX);
+	json_array_foreach(v, i, it) {
+		const char *k, *name, *type;
+		json_t *x;
+
+		if (!json_is_object(it))
+			return cc_fail(err, "%zu: must be an object {\"name\", \"type\", \"pop\", \"required\"}", i);
+		json_object_foreach(it, k, x)
+			if (!((strcmp(k, "name") == 0 && json_is_string(x)) ||
+			      (strcmp(k, "type") == 0 && json_is_string(x)) ||
+			      ((strcmp(k, "pop") == 0 || strcmp(k, "required") == 0) && json_is_boolean(x))))
+				return cc_fail(err, "%zu: '%s' is not a field's name (string), type "
+				               "(string), pop or required (booleans)", i, k);
+		name = json_string_value(json_object_get(it, "name"));
+		type = json_string_value(json_object_get(it, "type"));
+		if (!name || !field_name_ok(name))
+			return cc_fail(err, "%zu: a name must be 1 to 32 of a-z, 0-9 and '_', "
+			               "starting with a letter", i);
+		if (!type || type_of(type) < 0)
+			return cc_fail(err, "%zu: type must be text, date or number", i);
+		for (j = 0; j < i; j++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(v, j), "name")), name) == 0)
+				return cc_fail(err, "%zu: the field %s comes twice", i, name);
+	}
+	return CC_OK;
+}
+
+static const struct tn_field decl_fields[] = {
+	{ "items", JSON_ARRAY, true, check_decl_items, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+static void get_decls(struct tn_req *r)
+{
+	struct decls d;
+	json_t *items;
+
+	if (load_decls(r, &d) != CC_OK)
+		return;
+	items = json_array();
+	for (int i = 0; i < d.n; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:b}", "name", d.f[i].name,
+		                      "type", type_names[d.f[i].type], "pop", d.f[i].pop,
+		                      "required", d.f[i].required));
+	tn_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* The whole list, replaced. A field taken out stays in the customers
+ * that have it (it is no longer checked, nor accepted in a new value). */
+static void put_decls(struct tn_req *r)
+{
+	json_t *items = json_object_get(r->body, "items"), *it;
+	const char *p[6] = { r->tenant.id };
+	char pos[24];
+	size_t i;
+
+	if (tn_begin(r) != CC_OK ||
+	    cc_pg_cmd(&r->d->pg, "DELETE FROM cc.customer_fields WHERE tenant_id = $1", 1, p) != CC_OK)
+		return tn_rollback(r, "customer fields");
+	json_array_foreach(items, i, it) {
+		snprintf(pos, sizeof(pos), "%zu", i);
+		p[1] = json_string_value(json_object_get(it, "name"));
+		p[2] = json_string_value(json_object_get(it, "type"));
+		p[3] = json_is_true(json_object_get(it, "pop")) ? "true" : "false";
+		p[4] = json_is_true(json_object_get(it, "required")) ? "true" : "false";
+		p[5] = pos;
+		if (cc_pg_cmd(&r->d->pg, "INSERT INTO cc.customer_fields (tenant_id, name, type, pop, "
+		              "required, position) VALUES ($1, $2, $3, $4, $5, $6)", 6, p) != CC_OK)
+			return tn_rollback(r, "a customer field");
+	}
+	if (tn_commit(r) != CC_OK)
+		return tn_rollback(r, "customer fields");
+	get_decls(r);
+}
+
+const struct tn_route tn_customer_routes[] = {
+	{ "POST", "/v1/tenants/{slug}/customers", TN_TENANT, fields, create, false, false },
+	{ "GET", "/v1/tenants/{slug}/customers", TN_TENANT, NULL, list, false, false },
+	{ "GET", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, NULL, get, false, false },
+	{ "PATCH", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, fields, patch, true, false },
+	{ "DELETE", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, NULL, remove_customer, false, false },
+	{ "GET", "/v1/tenants/{slug}/customers/{id}/calls", TN_TENANT, NULL, customer_calls, false, false },
+	{ "GET", "/v1/tenants/{slug}/lookup", TN_TENANT, NULL, lookup, false, false },
+	{ "GET", "/v1/tenants/{slug}/customer-fields", TN_TENANT, NULL, get_decls, false, false },
+	{ "PUT", "/v1/tenants/{slug}/customer-fields", TN_TENANT, decl_fields, put_decls, false, false },
+	{ NULL, NULL, 0, NULL, NULL, false, false },
+};
