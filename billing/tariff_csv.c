@@ -19,7 +19,7 @@ static const char *const col_names[C_COUNT] = {
 };
 #define REQUIRED_COLS 7
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS BL_CSV_MAX_FIELDS
 
 struct bl_csv_reader {
 	struct bl_deck *deck;
@@ -40,6 +40,9 @@ struct bl_csv_reader {
 	size_t n_fields;
 	bool too_many;
 	void (*on_row)(const struct bl_rate *r, void *arg);
+	/* a file of another kind (bl_csv_begin_records): its records go here */
+	void (*on_record)(struct bl_csv_reader *p, char *const *field, size_t n, bool too_many,
+	                  unsigned line, void *arg);
 	void *arg;
 };
 #define parse bl_csv_reader
@@ -278,10 +281,17 @@ static void on_record(int c, void *arg)
 {
 	struct parse *p = arg;
 
-	if (!p->header_done)
+	if (p->on_record) {
+		if (p->header_done)
+			p->res->rows++;
+		p->header_done = true;
+		if (!p->header_bad)
+			p->on_record(p, p->field, p->n_fields, p->too_many, p->rec_line, p->arg);
+	} else if (!p->header_done) {
 		header(p);
-	else if (!p->header_bad)
+	} else if (!p->header_bad) {
 		row(p);
+	}
 	drop_fields(p);
 	p->rec_bytes = 0;
 }
@@ -313,6 +323,28 @@ struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
 	p->line = p->rec_line = 1;
 	CC_BUG_ON(csv_init(&p->csv, CSV_OPTIONS) != 0);
 	return p;
+}
+
+struct bl_csv_reader *bl_csv_begin_records(struct bl_csv_result *res,
+                                           void (*cb)(struct bl_csv_reader *p,
+                                                             char *const *field, size_t n,
+                                                             bool too_many, unsigned line,
+                                                             void *arg),
+                                           void *arg)
+{
+	struct parse *p = bl_csv_begin(NULL, res, NULL, arg);
+
+	p->on_record = cb;
+	return p;
+}
+
+void bl_csv_error(struct bl_csv_reader *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(p, p->rec_line, fmt, ap);
+	va_end(ap);
 }
 
 /* One piece of one line: s[0..n) holds no '\n' except maybe as its last byte. */
@@ -405,7 +437,7 @@ int bl_csv_end(struct bl_csv_reader *p)
 		p->rec_line = 1;
 		error(p, "empty file: expected a header line");
 	} else if (!res->rows && !p->header_bad) {
-		error(p, "no rates after the header");
+		error(p, "no %s after the header", p->on_record ? "rows" : "rates");
 	}
 	rc = res->n_errors ? CC_ERROR : CC_OK;
 	free(p);

@@ -17,6 +17,8 @@
 #include "api.h"
 #include "cc.h"
 #include "grams.h"
+#include "log.h"
+#include "tariff_csv.h"
 #include "tenantd.h"
 
 #include <math.h>
@@ -701,12 +703,408 @@ static void put_decls(struct tn_req *r)
 	get_decls(r);
 }
 
+/* ------------------------------------------------------------- import */
+
+/* POST .../customers/import, text/csv: header name,phones[,tier][,<field>...]
+ * (any order), phones ';'-separated. Every line is checked as it arrives
+ * (billing's CSV reader, tariff_csv.h) and every bad one listed with its
+ * number and reason (422, nothing stored); a clean file is stored in one
+ * transaction on a worker thread, on a connection of its own, so that the
+ * loop serves other requests meanwhile. */
+#define CRM_IMPORT_ROWS_MAX 100000
+#define CRM_IMPORT_BATCH 2000
+
+enum col_kind { COL_NAME, COL_PHONES, COL_TIER, COL_FIELD };
+
+struct import {
+	struct decls d;
+	struct bl_csv_result csv;
+	struct bl_csv_reader *reader;     /* NULL once ended */
+	int ncol;
+	enum col_kind kind[BL_CSV_MAX_FIELDS];
+	int field[BL_CSV_MAX_FIELDS];     /* COL_FIELD: index in d */
+	bool header_ok;
+	size_t bytes, n_vip;
+	json_t *batch, *pbatch;           /* the rows being gathered */
+	json_t *batches;                  /* [[customers], [phones]] of each batch, as text */
+	bool refused;
+};
+
+static bool importing;                /* one import at a time (it holds a connection and memory) */
+
+static void import_header(struct import *u, struct bl_csv_reader *p, char *const *f, size_t n,
+                          bool too_many)
+{
+	bool have[4] = { false }, seen[CRM_FIELDS_MAX] = { false };
+
+	u->header_ok = true;
+	if (too_many) {
+		bl_csv_error(p, "more than %d columns", BL_CSV_MAX_FIELDS);
+		u->header_ok = false;
+		return;
+	}
+	u->ncol = (int)n;
+	for (size_t i = 0; i < n; i++) {
+		const struct decl *dl = decl_of(&u->d, f[i]);
+		enum col_kind k = strcmp(f[i], "name") == 0 ? COL_NAME : strcmp(f[i], "phones") == 0
+		                  ? COL_PHONES : strcmp(f[i], "tier") == 0 ? COL_TIER : COL_FIELD;
+
+		u->kind[i] = k;
+		if (k == COL_FIELD && !dl) {
+			bl_csv_error(p, "unknown column \"%.40s\" (not one of the tenant's customer fields)", f[i]);
+			u->header_ok = false;
+			continue;
+		}
+		if (k == COL_FIELD)
+			u->field[i] = (int)(dl - u->d.f);
+		if (k == COL_FIELD ? seen[u->field[i]] : have[k]) {
+			bl_csv_error(p, "column %.40s given twice", f[i]);
+			u->header_ok = false;
+		}
+		if (k == COL_FIELD)
+			seen[u->field[i]] = true;
+		else
+			have[k] = true;
+	}
+	if (!have[COL_NAME] || !have[COL_PHONES]) {
+		bl_csv_error(p, "missing column %s", have[COL_NAME] ? "phones" : "name");
+		u->header_ok = false;
+	}
+	for (int i = 0; i < u->d.n; i++)
+		if (u->d.f[i].required && !seen[i]) {
+			bl_csv_error(p, "missing column %s (a required field)", u->d.f[i].name);
+			u->header_ok = false;
+		}
+}
+
+/* a CSV value of field f as JSON, or NULL with *err */
+static json_t *csv_value(const struct decl *f, const char *s, char **err)
+{
+	json_t *v = NULL;
+	char *end;
+
+	if (f->type == F_NUMBER) {
+		double x = strtod(s, &end);
+
+		if (*end || end == s || strspn(s, "+-0123456789.eE") != strlen(s)) {
+			cc_fail(err, "must be a number below 10^15");
+			return NULL;
+		}
+		v = strspn(s, "+-0123456789") == strlen(s) && fabs(x) < 1e15 ? json_integer(strtoll(s, NULL, 10))
+		    : json_real(x);
+	} else {
+		v = json_string(s);        /* NULL: not UTF-8 */
+	}
+	if (!v || check_value(f, v, err) != CC_OK) {
+		if (!v)
+			cc_fail(err, "is not valid UTF-8");
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* the phones of a line: ';'-separated, spaces around them dropped */
+static json_t *csv_phones(const char *s, char **err)
+{
+	json_t *a = json_array();
+	char *copy = strdup(s), *save = NULL, *tok;
+
+	CC_BUG_ON(!copy);
+	for (tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		char *e = tok + strlen(tok);
+
+		while (*tok == ' ')
+			tok++;
+		while (e > tok && e[-1] == ' ')
+			*--e = '\0';
+		json_array_append_new(a, json_string(tok));
+	}
+	free(copy);
+	if (check_phones(NULL, a, err) != CC_OK) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* the rows gathered so far become one batch's text (one INSERT each) */
+static void flush_batch(struct import *u)
+{
+	char *c, *ph;
+
+	if (!json_array_size(u->batch))
+		return;
+	c = json_dumps(u->batch, JSON_COMPACT);
+	ph = json_dumps(u->pbatch, JSON_COMPACT);
+	json_array_append_new(u->batches, json_pack("[s, s]", c, ph));
+	free(c);
+	free(ph);
+	json_array_clear(u->batch);
+	json_array_clear(u->pbatch);
+}
+
+static void import_row(struct import *u, struct bl_csv_reader *p, char *const *f, size_t n,
+                       bool too_many)
+{
+	json_t *fv = json_object(), *phones = NULL, *v;
+	const char *name = NULL, *tier = "normal";
+	char *err = NULL, id[CC_UUID_LEN];
+
+	if (!u->header_ok)
+		goto out;
+	if (too_many || (int)n != u->ncol) {
+		bl_csv_error(p, "%zu fields, the header has %d", n, u->ncol);
+		goto out;
+	}
+	if (u->csv.rows > CRM_IMPORT_ROWS_MAX) {
+		if (u->csv.rows == CRM_IMPORT_ROWS_MAX + 1)
+			bl_csv_error(p, "more than %d customers in one import", CRM_IMPORT_ROWS_MAX);
+		goto out;
+	}
+	for (int i = 0; i < u->ncol; i++) {
+		switch (u->kind[i]) {
+		case COL_NAME:
+			name = f[i];
+			if (!(v = json_string(name)) || tn_utf8_len(name) < 1 || tn_utf8_len(name) > 200) {
+				json_decref(v);
+				bl_csv_error(p, "name: 1 to 200 characters of UTF-8");
+				goto out;
+			}
+			json_decref(v);
+			break;
+		case COL_PHONES:
+			if (!(phones = csv_phones(f[i], &err))) {
+				bl_csv_error(p, "phones: %s", err);
+				goto out;
+			}
+			break;
+		case COL_TIER:
+			if (*f[i] && strcmp(f[i], "normal") != 0 && strcmp(f[i], "vip") != 0) {
+				bl_csv_error(p, "tier: must be normal or vip (or empty)");
+				goto out;
+			}
+			tier = *f[i] ? f[i] : "normal";
+			break;
+		case COL_FIELD: {
+			const struct decl *dl = &u->d.f[u->field[i]];
+
+			if (!*f[i] && dl->required) {
+				bl_csv_error(p, "%s: is required", dl->name);
+				goto out;
+			}
+			if (!*f[i])
+				break;
+			if (!(v = csv_value(dl, f[i], &err))) {
+				bl_csv_error(p, "%s: %s", dl->name, err);
+				goto out;
+			}
+			json_object_set_new(fv, dl->name, v);
+			break;
+		}
+		}
+	}
+	if (u->csv.n_errors || cc_uuid(id) != CC_OK) {
+		if (!u->csv.n_errors)
+			bl_csv_error(p, "no random id (the system's RNG failed)");
+		goto out;                  /* nothing will be stored: gather no more */
+	}
+	char *search = search_text(name, fv);
+	char *grams = crm_grams(search);
+	size_t i;
+
+	json_array_append_new(u->batch, json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "id", id,
+	                      "name", name, "tier", tier, "fields", fv, "search", search, "grams", grams));
+	json_array_foreach(phones, i, v)
+		json_array_append_new(u->pbatch, json_pack("{s:s, s:O, s:I}", "c", id, "p", v,
+		                      "o", (json_int_t)i + 1));
+	u->n_vip += strcmp(tier, "vip") == 0;
+	free(search);
+	free(grams);
+	if (json_array_size(u->batch) >= CRM_IMPORT_BATCH)
+		flush_batch(u);
+out:
+	free(err);
+	json_decref(fv);
+	json_decref(phones);
+}
+
+static void on_record(struct bl_csv_reader *p, char *const *f, size_t n, bool too_many,
+                      unsigned line, void *arg)
+{
+	struct import *u = arg;
+
+	(void)line;                   /* bl_csv_error names it */
+	if (u->csv.rows == 0)         /* the reader counts rows after the header */
+		import_header(u, p, f, n, too_many);
+	else
+		import_row(u, p, f, n, too_many);
+}
+
+static void import_data(struct tn_req *r, const char *buf, size_t len);
+static void import_end(struct tn_req *r);
+static void import_release(struct tn_req *r);
+static const struct tn_upload import_ops = { import_data, import_end, import_release };
+
+/* the handler: before the body, the tenant's fields (the header is
+ * checked against them) */
+static void import(struct tn_req *r)
+{
+	struct import *u;
+
+	if (importing)
+		return tn_error(r, 503, "unavailable", NULL,
+		                "another customer import is running; retry when it has ended");
+	u = calloc(1, sizeof(*u));
+	CC_BUG_ON(!u);
+	if (load_decls(r, &u->d) != CC_OK) {
+		free(u);
+		return;
+	}
+	u->batch = json_array();
+	u->pbatch = json_array();
+	u->batches = json_array();
+	u->reader = bl_csv_begin_records(&u->csv, on_record, u);
+	importing = true;
+	r->upload = u;
+	r->upload_ops = &import_ops;
+}
+
+static void import_data(struct tn_req *r, const char *buf, size_t len)
+{
+	struct import *u = r->upload;
+
+	if (u->refused)
+		return;
+	u->bytes += len;
+	if (u->bytes > TN_MAX_CSV) {
+		u->refused = true;
+		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_CSV);
+	}
+	bl_csv_feed(u->reader, buf, len);
+}
+
+/* The storing, on a worker (tn_offload): one transaction on a connection
+ * of its own. */
+struct import_job {
+	struct cc_pg pg;
+	char tenant[CC_UUID_LEN];
+	json_t *batches;
+	size_t rows, n_vip;
+	const char *stage;            /* NULL when committed, else what failed */
+	char *err;
+};
+
+static void import_work(void *arg)
+{
+	struct import_job *j = arg;
+	size_t i;
+	json_t *b;
+
+	if (cc_pg_cmd(&j->pg, "BEGIN", 0, NULL) != CC_OK) {
+		j->stage = "BEGIN";
+		goto fail;
+	}
+	json_array_foreach(j->batches, i, b) {
+		const char *p[2] = { j->tenant, json_string_value(json_array_get(b, 0)) };
+
+		if (cc_pg_cmd(&j->pg, "INSERT INTO cc.customers (id, tenant_id, name, tier, fields, search, "
+		              "grams) SELECT t.id, $1, t.name, t.tier, t.fields, t.search, t.grams::tsvector "
+		              "FROM jsonb_to_recordset($2::jsonb) AS t(id uuid, name text, tier text, "
+		              "fields jsonb, search text, grams text)", 2, p) != CC_OK) {
+			j->stage = "customers";
+			goto fail;
+		}
+		p[1] = json_string_value(json_array_get(b, 1));
+		if (cc_pg_cmd(&j->pg, "INSERT INTO cc.customer_phones (tenant_id, phone, customer_id, "
+		              "position) SELECT $1, t.p, t.c, t.o FROM jsonb_to_recordset($2::jsonb) "
+		              "AS t(c uuid, p text, o integer)", 2, p) != CC_OK) {
+			j->stage = "phones";
+			goto fail;
+		}
+	}
+	if (cc_pg_cmd(&j->pg, "COMMIT", 0, NULL) == CC_OK)
+		return;
+	j->stage = "COMMIT";
+fail:
+	j->err = j->pg.message ? strdup(j->pg.message) : NULL;
+}
+
+static void import_done(struct tn_req *r, void *arg)
+{
+	struct import_job *j = arg;
+
+	if (r && j->stage) {
+		CC_ERR("customer import of tenant %s: %s: %s", j->tenant, j->stage, j->err ? j->err : "?");
+		if (j->pg.error == CC_PG_INVALID)
+			tn_error(r, 422, "invalid_argument", NULL,
+			         "the database refused a value of the file; nothing was imported");
+		else
+			tn_error(r, 503, "unavailable", NULL, "the database refused the import; retry later");
+	} else if (r) {
+		if (j->n_vip)
+			notify_vip(r);
+		tn_reply(r, 201, json_pack("{s:I}", "imported", (json_int_t)j->rows));
+	}
+	importing = false;
+	cc_pg_close(&j->pg);          /* rolls back whatever was not committed */
+	json_decref(j->batches);
+	free(j->err);
+	free(j);
+}
+
+static void import_end(struct tn_req *r)
+{
+	struct import *u = r->upload;
+	int parsed = bl_csv_end(u->reader);
+	struct import_job *j;
+
+	u->reader = NULL;
+	if (parsed != CC_OK) {
+		json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:O}", "code", "invalid_csv",
+		                      "message", "the file has bad lines; nothing was imported",
+		                      "bad_lines", (json_int_t)u->csv.n_errors,
+		                      "rows", (json_int_t)u->csv.rows, "lines", u->csv.errors);
+		return tn_reply(r, 422, json_pack("{s:o}", "error", e));
+	}
+	flush_batch(u);
+	j = calloc(1, sizeof(*j));
+	CC_BUG_ON(!j);
+	cc_pg_init(&j->pg, r->d->cfg.pg_url);
+	snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant.id);
+	j->batches = u->batches;
+	u->batches = NULL;
+	j->rows = u->csv.rows;
+	j->n_vip = u->n_vip;
+	tn_offload(r, import_work, import_done, j);   /* import_done lets the next import in */
+	u->refused = true;            /* import_release: the job holds `importing` now */
+}
+
+static void import_release(struct tn_req *r)
+{
+	struct import *u = r->upload;
+
+	if (!u)
+		return;
+	if (u->reader)
+		bl_csv_end(u->reader);
+	if (u->batches)               /* not handed to a job */
+		importing = false;
+	bl_csv_result_free(&u->csv);
+	json_decref(u->batch);
+	json_decref(u->pbatch);
+	json_decref(u->batches);
+	free(u);
+	r->upload = NULL;
+}
+
 const struct tn_route tn_customer_routes[] = {
 	{ "POST", "/v1/tenants/{slug}/customers", TN_TENANT, fields, create, false, false },
 	{ "GET", "/v1/tenants/{slug}/customers", TN_TENANT, NULL, list, false, false },
 	{ "GET", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, NULL, get, false, false },
 	{ "PATCH", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, fields, patch, true, false },
 	{ "DELETE", "/v1/tenants/{slug}/customers/{id}", TN_TENANT, NULL, remove_customer, false, false },
+	{ "POST", "/v1/tenants/{slug}/customers/import", TN_TENANT, NULL, import, false, true },
 	{ "GET", "/v1/tenants/{slug}/customers/{id}/calls", TN_TENANT, NULL, customer_calls, false, false },
 	{ "GET", "/v1/tenants/{slug}/lookup", TN_TENANT, NULL, lookup, false, false },
 	{ "GET", "/v1/tenants/{slug}/customer-fields", TN_TENANT, NULL, get_decls, false, false },

@@ -192,3 +192,55 @@ api DELETE $C/$ID2 "$A"
 expect_eq delete_again_404 "$HTTP" 404
 api GET $C/not-a-uuid "$A"
 expect_eq bad_id_404 "$HTTP" 404
+
+# --- CSV import: all or nothing, every bad line listed
+csv() { # slug file token: HTTP, body in $RESP
+	RESP=$CC_VAR/resp.json
+	HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $3" \
+		-H 'Content-Type: text/csv' --data-binary "@$2" "$API/v1/tenants/$1/customers/import")
+}
+before=$(sql "SELECT count(*) FROM cc.customers WHERE tenant_id = '${TID[acme]}'")
+printf '%s\n' 'name,phones,plate,purchased,mileage' \
+	'王芳,+8613900000001,浙B1,2024-01-02,100' \
+	'赵强,+8613900000002;+8613900000002,浙B2,,' \
+	'钱多,+86139000x0003,浙B3,,' \
+	'孙丽,+8613900000004,,2024-01-02,' \
+	'周杰,+8613900000005,浙B5,2024-13-01,' \
+	'吴用,+8613900000006,浙B6,,12abc' \
+	'"郑,和",+8613900000007,浙B7,,' \
+	'冯,+8613900000008,浙B8' > "$CC_VAR/bad.csv"
+csv acme "$CC_VAR/bad.csv" "$A"
+check import_bad_422 [ "$HTTP" = 422 -a "$(jr .error.code)" = invalid_csv -a "$(jr .error.bad_lines)" = 6 ]
+check import_lists_lines [ "$(jr '[.error.lines[].line] | join(",")')" = 3,4,5,6,7,9 ]
+check import_duplicate_reason grep -q 'comes twice' <<< "$(jr '.error.lines[0].error')"
+check import_required_reason [ "$(jr '.error.lines[2].error')" = "plate: is required" ]
+check import_nothing_stored [ "$(sql "SELECT count(*) FROM cc.customers WHERE tenant_id = '${TID[acme]}'")" = "$before" ]
+printf '%s\n' 'name,plate' 'a,b' > "$CC_VAR/nophones.csv"
+csv acme "$CC_VAR/nophones.csv" "$A"
+check import_missing_column_422 [ "$HTTP" = 422 -a "$(jr '.error.lines[0].line')" = 1 ]
+printf '%s\n' 'name,phones,plate,colour' 'a,+8613900000001,b,red' > "$CC_VAR/unknown.csv"
+csv acme "$CC_VAR/unknown.csv" "$A"
+check import_unknown_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep colour)" ]
+printf '%s\n' 'name,phones,purchased' 'a,+8613900000001,2024-01-01' > "$CC_VAR/noreq.csv"
+csv acme "$CC_VAR/noreq.csv" "$A"
+check import_required_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep plate)" ]
+printf 'name,phones,plate\n' > "$CC_VAR/header.csv"
+csv acme "$CC_VAR/header.csv" "$A"
+expect_eq import_header_only_422 "$HTTP" 422
+# a clean file: quoted fields, a BOM, CRLF, two numbers, tier, HTML as text
+printf '\xef\xbb\xbfname,tier,phones,plate,mileage\r\n"王芳",vip,"+8613900000001; +8613900000009",浙B1,100\r\n"<b>赵,强</b>",,+8613900000002,"沪""C""2",2.5\r\n' > "$CC_VAR/good.csv"
+csv acme "$CC_VAR/good.csv" "$AG"
+expect_eq import_agent_403 "$HTTP" 403
+csv acme "$CC_VAR/good.csv" "$A"
+check import_201 [ "$HTTP" = 201 -a "$(jr .imported)" = 2 ]
+api GET "$C?phone=%2B8613900000009" "$A"
+check imported_found_by_second_phone [ "$(jr '.items[0].name')" = 王芳 -a "$(jr '.items[0].tier')" = vip -a "$(jr '.items[0].fields.mileage')" = 100 -a "$(jr '.items[0].phones | join(",")')" = +8613900000001,+8613900000009 ]
+api GET "$C?phone=%2B8613900000002" "$A"
+check imported_quotes_html [ "$(jr '.items[0].name')" = '<b>赵,强</b>' -a "$(jr '.items[0].fields.plate')" = '沪"C"2' -a "$(jr '.items[0].fields.mileage')" = 2.5 -a "$(jr '.items[0].tier')" = normal ]
+csv beta "$CC_VAR/good.csv" "$B"
+check import_beta_checks_its_own_fields [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep plate)" ]
+check import_beta_nothing [ "$(sql "SELECT count(*) FROM cc.customers WHERE tenant_id = '${TID[beta]}'")" = 0 ]
+RESP=$CC_VAR/resp.json
+HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $A" \
+	-H 'Content-Type: application/json' --data-binary '{}' "$API/v1/tenants/acme/customers/import")
+expect_eq import_json_415 "$HTTP" 415
