@@ -460,9 +460,79 @@ static int search_page(struct tn_req *r, char lim[8], const char **after)
 	return CC_OK;
 }
 
+/* term as a LIKE pattern matching it anywhere ('\', '%' and '_' literal);
+ * malloc'd */
+static char *like_anywhere(const char *term)
+{
+	char *out = malloc(2 * strlen(term) + 3), *o = out;
+
+	CC_BUG_ON(!out);
+	*o++ = '%';
+	for (; *term; term++) {
+		if (*term == '\\' || *term == '%' || *term == '_')
+			*o++ = '\\';
+		*o++ = *term;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return out;
+}
+
+/* ?q=: a substring of the name or of a field's value (docs/CRM.md
+ * "Search"). Terms of 1 or 2 characters are one lexeme of the grams
+ * column; longer ones go to the trigram index. Both are rechecked with
+ * LIKE, and ORDER BY id with the LIMIT lets the planner walk the primary
+ * key instead when the term is in very many customers. */
+static void list_q(struct tn_req *r, const char *q, const char *p[6])
+{
+	json_t *valid = json_string(q);
+	char *term, *e, *pattern, *lexeme = NULL, *sql;
+	size_t n;
+	PGresult *res;
+
+	json_decref(valid);
+	if (!valid)
+		return tn_error(r, 400, "invalid_argument", "q", "q must be UTF-8 text");
+	while (*q == ' ')
+		q++;
+	term = strdup(q);
+	CC_BUG_ON(!term);
+	for (e = term + strlen(term); e > term && e[-1] == ' '; )
+		*--e = '\0';
+	n = crm_chars(term);
+	for (const char *s = term; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			n = 0;
+	if (n < 1 || n > 100) {
+		free(term);
+		return tn_error(r, 400, "invalid_argument", "q",
+		                "q must be 1 to 100 characters, no control character");
+	}
+	crm_fold(term);
+	pattern = like_anywhere(term);
+	p[3] = pattern;
+	if (n <= 2) {
+		p[4] = lexeme = crm_lexeme(term);
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "AND c.grams @@ $5::tsquery AND c.search LIKE $4 ORDER BY c.id LIMIT $3",
+		                 COLS);
+	} else {
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "AND c.search LIKE $4 ORDER BY c.id LIMIT $3", COLS);
+	}
+	res = cc_pg_exec(&r->d->pg, sql, n <= 2 ? 5 : 4, p);
+	free(sql);
+	free(term);
+	free(pattern);
+	free(lexeme);
+	if (!res)
+		return tn_db_error(r, "customers");
+	tn_reply_page(r, res, row, atoi(p[2]), 0);
+}
+
 static void list(struct tn_req *r)
 {
-	const char *phone = tn_query(r, "phone"), *q = tn_query(r, "q"), *p[4] = { r->tenant.id };
+	const char *phone = tn_query(r, "phone"), *q = tn_query(r, "q"), *p[6] = { r->tenant.id };
 	char lim[8], *sql;
 	PGresult *res;
 	int n = 3;
@@ -475,6 +545,10 @@ static void list(struct tn_req *r)
 	if (search_page(r, lim, &p[1]) != CC_OK)
 		return;
 	p[2] = lim;
+	if (q) {
+		list_q(r, q, p);
+		return;
+	}
 	if (phone) {
 		p[n++] = phone;
 		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "

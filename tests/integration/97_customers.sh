@@ -135,6 +135,54 @@ check search_after_bad_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = after ]
 api GET "$C" "$RO"
 check list_read_only [ "$HTTP" = 200 -a "$(jr '.items | length')" = 3 ]
 
+# --- search by text: 1-2 characters through the grams, more through trigrams
+q() { api GET "$C?q=$(jq -rn --arg q "$1" '$q | @uri')${2:-}" "$A"; }
+ids() { jr '[.items[].id] | join(",")'; }
+q 张伟
+check q_two_chars_name [ "$HTTP" = 200 -a "$(ids)" = "$ID1" ]
+q 伟
+check q_one_char [ "$(ids)" = "$ID1" ]
+q 李
+check q_one_char_other [ "$(ids)" = "$ID3" ]
+q 浙a
+check q_two_chars_field_folded [ "$(ids)" = "$ID1" ]
+q A12345
+check q_trigram_field_case [ "$(ids)" = "$ID1" ]
+q 沪b999
+check q_trigram_other [ "$(ids)" = "$ID3" ]
+q '<script>'
+check q_html_is_text [ "$(ids)" = "$ID2" ]
+q 伟张
+check q_no_such_pair [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+q '%'
+check q_percent_literal [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+q '_'
+check q_underscore_literal [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+q "'"
+check q_quote_literal [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+q '\'
+check q_backslash_literal [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+q '  张伟  '
+check q_trimmed [ "$(ids)" = "$ID1" ]
+q ''
+check q_empty_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = q ]
+q "$(printf 'x%.0s' $(seq 101))"
+check q_101_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = q ]
+q "$(printf 'a\tb')"
+check q_control_400 [ "$HTTP" = 400 ]
+api GET "$C?q=a&phone=%2B8613800000001" "$A"
+check q_and_phone_400 [ "$HTTP" = 400 ]
+api GET "/v1/tenants/beta/customers?q=%E5%BC%A0%E4%BC%9F" "$B"
+check q_beta_sees_nothing [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+api GET "$C?q=%E5%BC%A0%E4%BC%9F" "$AG"
+check q_agent_reads [ "$HTTP" = 200 -a "$(jr '.items | length')" = 1 ]
+# after a PATCH the grams follow the new name
+api PATCH $C/$ID3 "$A" '{"name":"李华"}'
+q 李华
+check q_after_patch [ "$(ids)" = "$ID3" ]
+q 李娜
+check q_old_name_gone [ "$(jr '.items | length')" = 0 ]
+
 # --- calls and the pop
 sql "INSERT INTO cc.calls (id, tenant_id, direction, from_number, to_number, agent, started_at, talk_seconds, disposition, result)
      SELECT gen_random_uuid(), '${TID[acme]}', 'inbound', '+8613800000001', '+8657112345678', '1001',
