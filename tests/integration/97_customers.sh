@@ -292,3 +292,18 @@ RESP=$CC_VAR/resp.json
 HTTP=$(curl -sk -o "$RESP" -w '%{http_code}' -X POST -H "Authorization: Bearer $A" \
 	-H 'Content-Type: application/json' --data-binary '{}' "$API/v1/tenants/acme/customers/import")
 expect_eq import_json_415 "$HTTP" 415
+
+# --- a vip customer's numbers are VIP callers for routingd's ACD (its own
+# model code, as routingd's role); a number on the VIP list keeps its entry
+vips() { CC_PG_URL=$("$TOP/ops/stack.sh" pgurl cc_routingd) "$TOP/build/tests/acdvips" | sort; }
+api POST /v1/tenants/acme/viplist "$A" '{"e164":"+8657100000001","priority":50}'
+check viplist_entry_201 [ "$HTTP" = 201 ]
+V=$(vips)
+check vip_customer_numbers_are_vips [ "$(grep -c '^acme +8613800000001 10$' <<< "$V")" = 1 ]
+check vip_list_entry_kept [ "$(grep -c '^acme +8657100000001 ' <<< "$V")" = 1 -a -n "$(grep '^acme +8657100000001 50$' <<< "$V")" ]
+check normal_customer_not_vip [ -z "$(grep -E '\+861380000000[34] ' <<< "$V")" ]
+check imported_vip_customer [ -n "$(grep '^acme +8613900000009 10$' <<< "$V")" ]
+check no_vip_for_beta [ -z "$(grep '^beta ' <<< "$V")" ]
+api PATCH $C/$ID1 "$A" '{"tier":"normal"}'
+check vip_patch_normal_200 [ "$HTTP" = 200 -a "$(jr .tier)" = normal ]
+check vip_gone_after_normal [ -z "$(vips | grep '+8613800000001 ')" ]
