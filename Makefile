@@ -40,6 +40,7 @@ bench: deps all
 	@ops/bench/decision.sh
 	@ops/bench/media.sh
 	@ops/bench/acd.sh
+	@ops/bench/lookup.sh
 	@build/tests/bench_events
 	@build/tests/bench_reccrypt
 
