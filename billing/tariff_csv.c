@@ -29,6 +29,7 @@ struct bl_csv_reader {
 	unsigned rec_line;          /* line the current record started on */
 	size_t rec_bytes;           /* bytes of the current record so far (0: between records) */
 	bool skip_line;             /* after a broken record: drop the rest of its line */
+	bool line_blank;            /* the line so far held nothing but CRs */
 	unsigned char head[3];      /* the first bytes, until the BOM question is settled */
 	size_t n_head;
 	bool head_done;
@@ -294,6 +295,7 @@ static void on_record(int c, void *arg)
 	}
 	drop_fields(p);
 	p->rec_bytes = 0;
+	p->rec_line = p->line;        /* a record after a bare CR starts on this line */
 }
 
 #define CSV_OPTIONS (CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
@@ -321,6 +323,7 @@ struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
 	p->on_row = on_row;
 	p->arg = arg;
 	p->line = p->rec_line = 1;
+	p->line_blank = true;
 	CC_BUG_ON(csv_init(&p->csv, CSV_OPTIONS) != 0);
 	return p;
 }
@@ -357,10 +360,13 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 	if (p->rec_bytes == 0) {
 		size_t k = n - eol;
 
-		if (k && s[k - 1] == '\r')
+		while (k && s[k - 1] == '\r')
 			k--;
-		if (k == 0) {   /* an empty line (or the end of a CRLF) between records */
-			if (!p->header_done && eol) {
+		/* nothing but CRs (libcsv ignores them between records) or the
+		 * end of a CRLF: a line made only of those is empty, whatever the
+		 * pieces it came in */
+		if (k == 0) {
+			if (!p->header_done && eol && p->line_blank) {
 				text_error(p, "empty header line");
 				p->header_done = p->header_bad = true;
 			}
@@ -368,6 +374,7 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 		}
 		p->rec_line = p->line;
 	}
+	p->line_blank = false;
 	if (memchr(s, '\0', n)) {
 		text_error(p, "NUL byte");
 		restart(p);
@@ -382,11 +389,22 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 	if (csv_parse(&p->csv, s, n, on_field, on_record, p) != n) {
 		text_error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
 		restart(p);
+	} else if (p->csv.pstate == 0) {
+		/* between records (pstate 0 is libcsv's "row not begun"): a line
+		 * of nothing but CRs fed whole counts for nothing */
+		p->rec_bytes = 0;
+	} else if (p->rec_bytes == 0) {
+		/* a record ended inside this piece (libcsv ends one at a bare CR)
+		 * and the next one began after it: it is under way, so what comes
+		 * next is its rest, not an empty line to drop (a "\n" piece after
+		 * "a\rb" made "b" swallow the next line) */
+		p->rec_bytes = 1;
 	}
 next:
 	if (eol) {
 		p->line++;
 		p->skip_line = false;
+		p->line_blank = true;
 	}
 }
 
