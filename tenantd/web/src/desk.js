@@ -48,6 +48,8 @@ function translate() {
 	$('lang').value = lang;
 	document.querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
 	showSip(desk.sip);
+	if (desk.callKey)
+		$('call-state').textContent = t(desk.callKey);
 	if (desk.state)
 		$('state').textContent = stateName(desk.state);
 }
@@ -177,6 +179,7 @@ function startPhone(wss) {
 }
 
 function play(pc) {
+	desk.pc = pc;
 	pc.addEventListener('track', (e) => {
 		const a = new Audio();
 		a.srcObject = e.streams[0];
@@ -193,6 +196,7 @@ function incoming(s, request) {
 	session = s;
 	const from = request.from.uri.user;
 	$('call').hidden = false;
+	desk.callKey = 'ringing';
 	$('call-state').textContent = t('ringing');
 	$('call-from').textContent = from;
 	$('call-timer').textContent = '';
@@ -202,6 +206,7 @@ function incoming(s, request) {
 	else
 		s.on('peerconnection', (ev) => play(ev.peerconnection));
 	s.on('confirmed', () => {
+		desk.callKey = 'in_call';
 		$('call-state').textContent = t('in_call');
 		$('answer').hidden = true;
 		const start = Date.now();
@@ -210,7 +215,9 @@ function incoming(s, request) {
 			$('call-timer').textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
 		}, 1000);
 	});
-	const ended = () => {
+	const ended = (e) => {
+		desk.ended = e && e.cause;
+		desk.callKey = '';
 		clearInterval(callTimer);
 		session = null;
 		$('call').hidden = true;
@@ -224,8 +231,13 @@ function incoming(s, request) {
 }
 
 function answer() {
-	if (session && !session.isEstablished())
+	if (!session || session.isEstablished())
+		return;
+	try {
 		session.answer({ mediaConstraints: { audio: true, video: false } });
+	} catch (e) {
+		desk.error = e.message;
+	}
 }
 
 // ------------------------------------------------------- the pop
