@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# mediad's recorder (docs/RECORDING.md "Recorder", "Policy") through the
+# real stack: a baresip caller from the carrier's side plays 1000 Hz, the
+# baresip agent 1001 plays 400 Hz (not higher: sox's rough frequency reads
+# a 2200 Hz tone at 8 kHz as 1936 Hz); the queue "rec" rings 1001.
+#
+# With the tenant's policy all, the bridged call is recorded: the row is
+# 'recording' while the call goes on, then 'complete' with bytes,
+# audio_bytes, sha256, duration and pauses; the file is decrypted
+# (tests/tools/recplay: the row's KEK version, the local KMS) and decoded
+# (tests/tools/ogg2wav, libsndfile's Ogg Opus): two channels, LEFT has the
+# caller's 1000 Hz and not the agent's 400, RIGHT the other way round.
+# The API's audio download gives the same bytes. The recording op (as
+# routingd sends it to mediad): pause leaves silence for its span and the
+# row's pauses say where; pause twice, resume unpaused, start while
+# recording, an unknown action, a call mediad does not have are refused;
+# stop then start makes a second row for the same call.
+#
+# Policy none and percent 0: no row; percent 100: a row. mediad killed
+# (-9) mid-call: after its restart the row is 'incomplete' and its file
+# decodes up to about the kill. The store on a full tiny tmpfs: the call
+# goes on (audio both ways), the row 'failed' with the error,
+# cc_media_recordings_failed_total counted.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+BUILD=${CC_BUILD:-$TOP/build}
+if [ ! -x "$BUILD/media/mediad" ] || [ ! -x "$BUILD/tests/recplay" ] || [ ! -x "$BUILD/tests/ogg2wav" ]; then
+	echo "# skip: mediad, tests/recplay or tests/ogg2wav is not built"
+	exit 0
+fi
+TINY=""
+trap 'bs_stop_all; [ -n "$TINY" ] && umount "$TINY" 2>/dev/null; stack_down' EXIT
+stack_up || exit 1
+AUD=$SIPW/audio; mkdir -p "$AUD"
+for f in 1000 400; do tone_wav "$AUD/$f.wav" "$f" 300; done
+
+# ------------------------------------------------------------------ setup
+new_tenant acme
+new_agent acme 1001 acme-pass-1001
+A=${TID[acme]}
+api POST /v1/tenants/acme/queues "${KEY[acme]}" \
+	'{"name":"rec","strategy":"longest_idle","ring_timeout_s":10,"wrapup_s":0,"max_wait_s":0}'
+check queue_rec [ "$HTTP" = 201 ]
+qid() { sql "SELECT id FROM cc.queues WHERE tenant_id = '$A' AND name = '$1'"; }
+sql "INSERT INTO cc.queue_members (tenant_id, queue_id, agent_id, priority) VALUES ('$A', '$(qid rec)',
+     (SELECT id FROM cc.agents WHERE tenant_id = '$A' AND extension = '1001'), 1)" > /dev/null
+NQ=+8657100000091
+assign_number acme "$NQ"
+sql "UPDATE cc.numbers SET target_type = 'queue', target_queue = '$(qid rec)' WHERE e164 = '$NQ'" > /dev/null
+FROM=+8613800000091
+BS_SIP[c]=$(pick_port 2)
+new_trunk caller "${BS_SIP[c]}"
+bs_peer c "$AUD/1000.wav" "$FROM"
+check trunk_loaded wait_for 20 trunk_known "${BS_SIP[c]}"
+bs_start a1 "$AUD/400.wav" 1001 acme.cc.test acme-pass-1001
+check registered_1001 wait_for 15 registered 1001@acme.cc.test
+check mediad_alive wait_for 20 media_up
+# routingd reads the tenant again on its notices (an API write each)
+new_agent acme 1009 acme-pass-1009
+api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" '{"state":"ready"}'
+check agent_ready [ "$HTTP" = 200 ]
+
+# ------------------------------------------------------------- helpers
+REQ=$BUILD/tests/natsreq
+MLOG=$CC_VAR/log/mediad.log
+PGA="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
+inst() { grep -o 'mediad [0-9a-f-]\{36\} at' "$CC_VAR/log/routingd.log" | tail -1 | cut -d' ' -f2; }
+# mediad's ACD request "op", asked as routingd (its NATS user), as tenantd's route sends it
+rec_op() { # CALL ACTION
+	ANS=$(CC_NATS_CREDS=$CC_VAR/secrets/nats_routingd "$REQ" "$NATS" "cc.rpc.media.$(inst).op" \
+		"{\"id\":\"$(uuid)\",\"call\":\"$1\",\"op\":\"recording\",\"action\":\"$2\"}" 3000 2>> "$SIPW/natsreq.err")
+}
+ans() { jq -r "$1" <<< "$ANS"; }
+refused() { # NAME CALL ACTION STATUS
+	rec_op "$2" "$3"
+	expect_eq "$1" "$(ans '(.ok|tostring) + " " + (.status|tostring)')" "false $4"
+}
+policy() { # JSON
+	api PUT /v1/tenants/acme/recording "${KEY[acme]}" "$1"
+	[ "$HTTP" = 200 ] || { echo "# policy $1: HTTP $HTTP $(cat "$RESP")"; return 1; }
+	sleep 1                          # routingd's notice
+}
+n0=0
+dial() { # the caller dials the queue; the agent answers
+	n0=$(answered_n a1)
+	bs_cmd c dial "sip:$NQ@127.0.0.1:$CC_SIP_PORT"
+	wait_for 20 n_is_past a1 "$n0"
+}
+hangup() { local e; e=$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/c/out"); bs_cmd c hangup; wait_for 10 ended_past "$e"; sleep 0.5; }
+ended_past() { [ "$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/c/out")" -gt "$1" ]; }
+call_id() { sql "SELECT id FROM cc.calls WHERE from_number = '$FROM' AND direction = 'inbound' ORDER BY started_at DESC LIMIT 1"; }
+rows() { sql "SELECT count(*) FROM cc.recordings WHERE call_id = '$1'"; }
+row() { # CALL FIELD [N]: the field of the call's Nth recording (by start)
+	sql "SELECT $2 FROM cc.recordings WHERE call_id = '$1' ORDER BY started_at, created_at OFFSET ${3:-0} LIMIT 1"
+}
+state_is() { [ "$(row "$1" state "${3:-0}")" = "$2" ]; }
+media_metric() {
+	curl -s "http://127.0.0.1:$CC_MEDIA_METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+# play ID DIR: decrypt and decode; DIR/left.wav, DIR/right.wav; PLAY = recplay's word
+play() {
+	mkdir -p "$2"
+	PLAY=$("$BUILD/tests/recplay" "$PGA" "$CC_VAR/secrets" "$CC_VAR/recordings" "$1" "$2/rec.ogg") || return 1
+	DEC=$("$BUILD/tests/ogg2wav" "$2/rec.ogg" "$2/rec.wav") || return 1
+	sox "$2/rec.wav" "$2/left.wav" remix 1 && sox "$2/rec.wav" "$2/right.wav" remix 2
+}
+silent_span() { # FILE FROM_MS TO_MS: nothing loud between (half a second inside each end)
+	local f=$1 a=$(( $2 + 500 )) b=$(( $3 - 500 ))
+	sox "$f" "$f.span.wav" trim "$(ms_s "$a")" "$(ms_s $((b - a)))" && ! audio_not_silent "$f.span.wav" 0.02
+}
+
+# ------------------------------------------- policy all: two channels, pause
+check policy_all policy '{"policy":"all"}'
+check rec_answered dial
+CALL=$(call_id)
+check rec_row_recording wait_for 10 state_is "$CALL" recording
+expect_eq rec_row_instance_set "$(row "$CALL" "instance IS NOT NULL AND kek_version >= 1 AND length(wrapped_key) = 60")" t
+expect_eq rec_row_metadata "$(row "$CALL" "queue || ' ' || agent || ' ' || caller")" "rec 1001 $FROM"
+expect_eq rec_metric_active "$(media_metric cc_media_recordings_active)" 1
+RID=$(row "$CALL" id)
+sleep 3
+rec_op "$CALL" pause
+expect_eq rec_pause "$(ans '.recording.id + " " + .recording.state')" "$RID paused"
+refused rec_pause_twice_409 "$CALL" pause 409
+sleep 3
+rec_op "$CALL" resume
+expect_eq rec_resume "$(ans '.recording.state')" recording
+refused rec_resume_unpaused_409 "$CALL" resume 409
+refused rec_start_while_recording_409 "$CALL" start 409
+refused rec_unknown_action_422 "$CALL" explode 422
+refused rec_unknown_call "$(uuid)" stop null
+sleep 3
+rec_op "$CALL" stop
+expect_eq rec_stop "$(ans '.recording.id + " " + .recording.state')" "$RID complete"
+refused rec_stop_none_409 "$CALL" stop 409
+check rec_first_complete wait_for 10 state_is "$CALL" complete
+rec_op "$CALL" start
+expect_eq rec_start_again "$(ans '.recording.state')" recording
+RID2=$(ans '.recording.id')
+check rec_second_row [ "$RID2" != "$RID" ] && [ "$RID2" != null ]
+sleep 2
+hangup
+check rec_second_complete wait_for 10 state_is "$CALL" complete 1
+expect_eq rec_two_rows "$(rows "$CALL")" 2
+refused rec_after_hangup "$CALL" start null
+expect_eq rec_row_figures "$(row "$CALL" "(bytes > 0 AND audio_bytes > 0 AND length(sha256) = 64 AND ended_at IS NOT NULL)::text")" true
+dur=$(row "$CALL" duration_ms)
+check rec_duration_about_9s [ "${dur:-0}" -ge 8000 ] && [ "${dur:-0}" -le 11000 ]
+pz=$(row "$CALL" pauses)
+echo "# duration $dur ms, pauses $pz"
+expect_eq rec_one_pause "$(jq length <<< "$pz")" 1
+pf=$(jq '.[0].from_ms' <<< "$pz") pt=$(jq '.[0].to_ms' <<< "$pz")
+check rec_pause_about_3s [ $((pt - pf)) -ge 2500 ] && [ $((pt - pf)) -le 4000 ]
+check rec_plays play "$RID" "$SIPW/r1"
+expect_eq rec_file_complete "$PLAY" complete
+echo "# decoded: $DEC; left $(freqs "$SIPW/r1/left.wav"); right $(freqs "$SIPW/r1/right.wav")"
+expect_eq rec_two_channels "${DEC%% *}" 2
+check rec_left_has_caller_1000 has_freq "$SIPW/r1/left.wav" 1000
+check rec_left_not_agent_400 not has_freq "$SIPW/r1/left.wav" 400
+check rec_right_has_agent_400 has_freq "$SIPW/r1/right.wav" 400
+check rec_right_not_caller_1000 not has_freq "$SIPW/r1/right.wav" 1000
+check rec_pause_is_silence_left silent_span "$SIPW/r1/left.wav" "$pf" "$pt"
+check rec_pause_is_silence_right silent_span "$SIPW/r1/right.wav" "$pf" "$pt"
+check rec_second_plays play "$RID2" "$SIPW/r2"
+check rec_second_has_caller has_freq "$SIPW/r2/left.wav" 1000
+# the API's download: the same audio, verified
+HTTP=$(curl -sk -o "$SIPW/dl.ogg" -w '%{http_code}' -H "Authorization: Bearer ${KEY[acme]}" \
+	"$API/v1/tenants/acme/recordings/$RID/audio")
+check rec_download_200 [ "$HTTP" = 200 ]
+check rec_download_same_audio cmp -s "$SIPW/dl.ogg" "$SIPW/r1/rec.ogg"
+check rec_opus_tags grep -aq "CC_CALL=$CALL" "$SIPW/r1/rec.ogg"
+
+# -------------------------------------------------- the policy decides
+for p in none percent0 percent100; do
+	case $p in
+	none) check policy_none policy '{"policy":"none"}' ;;
+	percent0) check policy_percent0 policy '{"policy":"percent","percent":0}' ;;
+	percent100) check policy_percent100 policy '{"policy":"percent","percent":100}' ;;
+	esac
+	check "${p}_answered" dial
+	C=$(call_id)
+	sleep 2
+	hangup
+	if [ $p = percent100 ]; then
+		check "${p}_recorded" wait_for 10 state_is "$C" complete
+	else
+		expect_eq "${p}_no_row" "$(rows "$C")" 0
+	fi
+done
+
+# ------------------------------------------ mediad killed: 'incomplete'
+check policy_all_again policy '{"policy":"all"}'
+check kill_answered dial
+C=$(call_id)
+check kill_recording wait_for 10 state_is "$C" recording
+KID=$(row "$C" id)
+sleep 4
+kill -9 "$(cat "$CC_VAR/run/mediad.pid")"
+check kill_mediad_back wait_for 30 media_up
+check kill_row_incomplete wait_for 20 state_is "$C" incomplete
+check kill_plays play "$KID" "$SIPW/rk"
+expect_eq kill_file_incomplete "$PLAY" incomplete
+read -r _ rate frames <<< "$DEC"
+echo "# after the kill: $DEC"
+check kill_audio_up_to_the_kill [ "${frames:-0}" -ge $((${rate:-8000} * 3)) ] && [ "${frames:-0}" -le $((${rate:-8000} * 6)) ]
+check kill_left_has_caller has_freq "$SIPW/rk/left.wav" 1000
+bs_cmd c hangup; bs_cmd a1 hangup; sleep 2
+check agent_ready_after_kill wait_for 20 eval 'api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" "{\"state\":\"ready\"}"; [ "$HTTP" = 200 ]'
+check registered_after_kill wait_for 15 registered 1001@acme.cc.test
+
+# ------------------------------- a full store: the call goes on, 'failed'
+f0=$(media_metric cc_media_recordings_failed_total)
+TINY=$CC_VAR/recordings
+mount -t tmpfs -o size=64k,mode=0700 tmpfs "$TINY" || TINY=""
+check tiny_mounted [ -n "$TINY" ]
+# a few kB left: the first chunk fits, the next seconds do not
+head -c $((52 * 1024)) /dev/zero > "$TINY/fill" 2> /dev/null
+check full_answered dial
+C=$(call_id)
+check full_row_failed wait_for 15 state_is "$C" failed
+echo "# failed: $(row "$C" error)"
+check full_error_says_no_space grep -q 'store.*No space left' <<< "$(row "$C" error)"
+check full_metric_counted [ "$(media_metric cc_media_recordings_failed_total)" -gt "${f0:-0}" ]
+sleep 3
+hangup
+wait_for 10 bs_ended a1
+check full_call_went_on has_freq "$(bs_heard a1)" 1000
+check full_caller_heard_agent has_freq "$(bs_heard c)" 400
+umount "$TINY" && TINY=""
+exit 0
