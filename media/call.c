@@ -2271,6 +2271,8 @@ static json_t *acd_recording(struct md_call *c, const char *action)
 		return REFUSE_S(422, "action is start, stop, pause or resume");
 	if (c->cb || c->acd != ACD_BRIDGED || !c->bridge || !c->out || !c->out->acd)
 		return REFUSE_S(409, "not bridged");
+	if (c->rec && !strcmp(md_rec_state(c->rec), "failed"))
+		rec_end(c);                  /* its row says failed already: a start may try again */
 	if (!strcmp(action, "start")) {
 		if (c->rec)
 			return REFUSE_S(409, "already recording");

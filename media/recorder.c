@@ -719,23 +719,25 @@ static void *writer(void *arg)
 	recover();
 	pthread_mutex_lock(&W.lock);
 	for (;;) {
-		struct md_rec **pp = &W.list, *r;
+		struct md_rec *r = W.list, *next, **pp;
 		bool quit = W.quit;
 		struct timespec ts;
 
 		if (quit && !W.list)
 			break;
-		/* the list's links are ours; new recordings come at its head */
+		/* new recordings come at the head (W.list, under the lock): the
+		 * links after it change only here */
 		pthread_mutex_unlock(&W.lock);
-		while ((r = *pp)) {
-			if (service(r, quit)) {
-				pthread_mutex_lock(&W.lock);
-				*pp = r->next;
-				pthread_mutex_unlock(&W.lock);
-				rec_free(r);
-			} else {
-				pp = &r->next;
-			}
+		for (; r; r = next) {
+			next = r->next;
+			if (!service(r, quit))
+				continue;
+			pthread_mutex_lock(&W.lock);
+			for (pp = &W.list; *pp != r; pp = &(*pp)->next)
+				;
+			*pp = r->next;
+			pthread_mutex_unlock(&W.lock);
+			rec_free(r);
 		}
 		pthread_mutex_lock(&W.lock);
 		if (W.quit && !W.list)
