@@ -356,7 +356,7 @@ static const char *pgerr(void)
 static void fail(struct md_rec *r, const char *why)
 {
 	char ms[32];
-	const char *p[9] = { r->id, why, ms, r->tenant, r->call, r->dir, r->caller, r->callee, NULL };
+	const char *p[3] = { r->id, why, ms };
 
 	if (atomic_load(&r->failed))
 		return;
@@ -374,12 +374,12 @@ static void fail(struct md_rec *r, const char *why)
 			CC_WARN("recording %s: cannot mark it failed: %s", r->id, pgerr());
 		return;
 	}
-	p[8] = W.instance;
+	const char *q[8] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance };
 	if (cc_pg_cmd(&W.pg, "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, ended_at, "
 	              "direction, caller, callee, path, kek_version, wrapped_key, error, instance) VALUES "
-	              "($1::uuid, $4::uuid, $5::uuid, 'failed', now(), now(), $6, NULLIF($7, ''), "
-	              "NULLIF($8, ''), '', 0, '\\x'::bytea, $2, $9) ", 9, p) != CC_OK)
-		CC_WARN("recording %s: cannot write its failed row: %s (%s)", r->id, pgerr(), ms);
+	              "($1::uuid, $3::uuid, $4::uuid, 'failed', now(), now(), $5, NULLIF($6, ''), "
+	              "NULLIF($7, ''), '', 0, '\\x'::bytea, $2, $8)", 8, q) != CC_OK)
+		CC_WARN("recording %s: cannot write its failed row: %s", r->id, pgerr());
 	r->rowed = true;
 }
 

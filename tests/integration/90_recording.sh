@@ -20,7 +20,8 @@
 # (-9) mid-call: after its restart the row is 'incomplete' and its file
 # decodes up to about the kill. The store on a full tiny tmpfs: the call
 # goes on (audio both ways), the row 'failed' with the error,
-# cc_media_recordings_failed_total counted.
+# cc_media_recordings_failed_total counted. The tenant's keys destroyed:
+# no recording, the row 'failed' without a key.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
@@ -227,4 +228,17 @@ wait_for 10 bs_ended a1
 check full_call_went_on has_freq "$(bs_heard a1)" 1000
 check full_caller_heard_agent has_freq "$(bs_heard c)" 400
 umount "$TINY" && TINY=""
+
+# ------------------------- the tenant's keys destroyed: no recording, 'failed'
+# (as a tenant's deletion does: cc_tenant_kek_destroy; last, nothing records after)
+sql "UPDATE cc.tenant_keys SET wrapped = NULL, destroyed_at = now() WHERE tenant_id = '$A'" > /dev/null
+check nokey_answered dial
+C=$(call_id)
+check nokey_row_failed wait_for 15 state_is "$C" failed
+echo "# failed: $(row "$C" error)"
+check nokey_error_says_key grep -q 'tenant key' <<< "$(row "$C" error)"
+expect_eq nokey_no_key_kept "$(row "$C" "length(wrapped_key)")" 0
+sleep 1
+hangup
+check nokey_call_went_on has_freq "$(bs_heard c)" 400
 exit 0
