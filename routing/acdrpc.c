@@ -723,9 +723,9 @@ static json_t *do_live(struct rt_acdrpc *r, const json_t *q, const char *id)
 	return view;
 }
 
-/* hold / unhold / transfer (blind or consult) / complete / cancel of a
- * call: mediad's, asked on tenantd's behalf; answered when mediad answers
- * (NULL: the answer comes later) */
+/* hold / unhold / transfer (blind or consult) / complete / cancel /
+ * monitor / recording of a call: mediad's, asked on tenantd's behalf;
+ * answered when mediad answers (NULL: the answer comes later) */
 static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, const char *reply,
                        bool *later)
 {
@@ -768,8 +768,27 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 		body = json_pack("{s:s, s:s, s:s, s:s, s:O}", "call", call, "op", op, "supervisor", sup,
 		                 "mode", mode, "queues", qs);
 		o = request(r, instance, "op", body, OUT_FORWARD);
+	} else if (!strcmp(op, "recording")) {
+		/* mediad checks a supervisor's queues / an agent's own call */
+		const char *action = str(q, "action"), *agent = str(q, "agent");
+		const json_t *qs = json_object_get(q, "queues");
+
+		if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "pause") &&
+		    strcmp(action, "resume"))
+			return fail_status(id, 422, "action is start, stop, pause or resume");
+		if (strlen(agent) > 8 || strspn(agent, "0123456789") != strlen(agent))
+			return fail_status(id, 422, "agent is an extension");
+		if (qs && (!json_is_array(qs) || json_array_size(qs) > 256))
+			return fail_status(id, 422, "queues is an array of names");
+		body = json_pack("{s:s, s:s, s:s}", "call", call, "op", op, "action", action);
+		if (*agent)
+			json_object_set_new(body, "agent", json_string(agent));
+		if (qs)
+			json_object_set(body, "queues", (json_t *)qs);
+		o = request(r, instance, "op", body, OUT_FORWARD);
 	} else {
-		return fail_status(id, 422, "op is hold, unhold, transfer, complete, cancel or monitor");
+		return fail_status(id, 422, "op is hold, unhold, transfer, complete, cancel, monitor "
+		                   "or recording");
 	}
 	if (!o)
 		return fail_status(id, 404, "no such call on a media server");

@@ -341,6 +341,64 @@ static void monitor_end(struct tn_req *r)
 	monitor_op(r, "monitor_end", sup, NULL);
 }
 
+/* ------------------------------------------------- recording control */
+
+static int check_rec_action(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+
+	(void)r;
+	if (strcmp(s, "start") != 0 && strcmp(s, "stop") != 0 && strcmp(s, "pause") != 0 &&
+	    strcmp(s, "resume") != 0)
+		return cc_fail(err, "must be start, stop, pause or resume");
+	return CC_OK;
+}
+
+static const struct tn_field recording_fields[] = {
+	{ "action", JSON_STRING, true, check_rec_action, NULL, false },
+	{ NULL, 0, false, NULL, NULL, false },
+};
+
+/* Start, stop, pause or resume the recording of a bridged call. mediad,
+ * which holds the call, answers; a supervisor's key reaches the calls of
+ * its queues ("queues" goes with the request, as for monitor), an agent's
+ * key its own calls ("agent"): any other call is 404 there, as no call.
+ * The request is audited as asked (docs/RECORDING.md, Recording control). */
+static void recording(struct tn_req *r)
+{
+	const char *action = tn_str(r, "action");
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "tenant", r->tenant.id, "call",
+	                         r->params[1], "op", "recording", "action", action);
+
+	if (tn_is_supervisor(r)) {
+		const char *p[2] = { r->tenant.id, r->agent_ext };
+		PGresult *res = cc_pg_exec(&r->d->pg, "SELECT array_to_json(supervises)::text "
+		                           "FROM cc.agents WHERE tenant_id = $1 AND extension = $2", 2, p);
+		json_t *queues;
+
+		if (!res) {
+			json_decref(body);
+			return tn_db_error(r, "agent");
+		}
+		queues = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+		PQclear(res);
+		if (!json_is_array(queues) || !json_array_size(queues)) {
+			json_decref(queues);
+			json_decref(body);
+			return tn_error(r, 404, "not_found", NULL, "no such call");
+		}
+		json_object_set_new(body, "queues", queues);
+	} else if (!r->is_operator && r->role == TN_R_AGENT) {
+		json_object_set_new(body, "agent", json_string(r->agent_ext));
+	}
+	if (tn_audit(r, "recording_control", "call", r->params[1],
+	             json_pack("{s:s}", "action", action)) != CC_OK) {
+		json_decref(body);
+		return tn_error(r, 503, "unavailable", NULL, "the audit log is not writable; try again");
+	}
+	tn_ask_routingd(r, "cc.rpc.route.acd.call", body, NULL);
+}
+
 static int check_code(struct tn_req *r, json_t *v, char **err)
 {
 	if (!tn_code_ok(json_string_value(v), 32))
@@ -432,5 +490,7 @@ const struct tn_route tn_acd_call_routes[] = {
 	  monitor_mode, false, false },
 	{ "DELETE", "/v1/tenants/{slug}/calls/{id}/monitor", TN_TENANT, NULL, monitor_end,
 	  false, false },
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/recording", TN_TENANT, recording_fields,
+	  recording, false, false },
 	{ NULL, NULL, 0, NULL, NULL, false, false },
 };

@@ -51,6 +51,8 @@ static const struct rule {
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer", A | G, ANY },
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/complete", A | G, ANY },
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/cancel", A | G, ANY },
+	/* recording control: mediad checks a supervisor's queues, an agent's own call */
+	{ "POST", "/v1/tenants/{slug}/calls/{id}/recording", A | S | G, ANY },
 	/* keys: admin only (GET too: the list says who can do what) */
 	{ "GET", "/v1/tenants/{slug}/keys", A, ANY },
 	{ "POST", "/v1/tenants/{slug}/keys", A, ANY },

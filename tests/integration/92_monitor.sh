@@ -191,4 +191,37 @@ check hold_caller_no_sup not C "$M_HOLD" 3100
 check gone_caller_hears_agent C "$M_GONE" 2200
 check gone_agent_hears_caller G "$M_GONE" 1000
 check gone_caller_no_sup not C "$M_GONE" 3100
+
+# the recording control route's refusals before mediad (tenantd, routingd):
+# what mediad answers a bridged call is 90_recording's; here, after the
+# audio checks, whose timing it would shift
+rec() { api POST "/v1/tenants/acme/calls/$1/recording" "${2:-${KEY[acme]}}" "$3"; }
+rec "$CALL" "" '{"action":"rewind"}'
+check rec_bad_action_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = action ] || echo "# HTTP $HTTP $(cat "$RESP")"
+rec "$CALL" "" '{}'
+check rec_no_action_400 [ "$HTTP" = 400 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+rec "$CALL" "" '{"action":"start","x":1}'
+check rec_unknown_field_400 [ "$HTTP" = 400 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+api POST "/v1/tenants/beta/calls/$CALL/recording" "${KEY[beta]}" '{"action":"start"}'
+check rec_other_tenant_404 [ "$HTTP" = 404 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+api POST "/v1/tenants/acme/calls/$CALL/recording" "${KEY[beta]}" '{"action":"start"}'
+check rec_other_tenants_key_404 [ "$HTTP" = 404 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+NOCALL=$(uuid)
+rec "$NOCALL" "" '{"action":"stop"}'
+check rec_unknown_call_404 [ "$HTTP" = 404 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+for role in read_only records_admin; do
+	api POST /v1/tenants/acme/keys "${KEY[acme]}" "{\"role\":\"$role\"}"
+	rec "$CALL" "$(jr .token)" '{"action":"start"}'
+	check "rec_${role}_403" [ "$HTTP" = 403 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+done
+new_agent acme 1007 acme-pass-1007 > /dev/null     # supervises nothing
+api POST /v1/tenants/acme/keys "${KEY[acme]}" '{"role":"supervisor","agent":"1007"}'
+rec "$CALL" "$(jr .token)" '{"action":"start"}'
+check rec_supervisor_of_nothing_404 [ "$HTTP" = 404 ] || echo "# HTTP $HTTP $(cat "$RESP")"
+# audited as asked (the unknown call's stop reached routingd), the refused
+# before that not
+check rec_audited [ "$(sql "SELECT count(*) FROM cc.audit WHERE action = 'recording_control'
+                            AND object_id = '$NOCALL' AND detail->>'action' = 'stop'")" = 1 ]
+check rec_refused_not_audited [ "$(sql "SELECT count(*) FROM cc.audit WHERE action = 'recording_control'
+                                     AND object_id = '$CALL' AND tenant_id = '$A'")" = 0 ]
 exit $FAILED
