@@ -2259,13 +2259,22 @@ static json_t *rec_answer(const char *id, const char *state)
 	return json_pack("{s:b, s:{s:s, s:s}}", "ok", 1, "recording", "id", id, "state", state);
 }
 
-/* The API's recording control (docs/ACD.md): start, stop, pause (PCI:
- * silence is recorded meanwhile), resume. */
-static json_t *acd_recording(struct md_call *c, const char *action)
+/* The API's recording control (docs/RECORDING.md, Recording control):
+ * start, stop, pause (PCI: silence is recorded meanwhile), resume. A
+ * supervisor's key sends its queues, an agent's key its extension: any
+ * other call is no call for them. */
+static json_t *acd_recording(struct md_call *c, const json_t *msg)
 {
+	const char *action = json_string_value(json_object_get(msg, "action"));
+	const json_t *agent = json_object_get(msg, "agent");
 	char id[CC_UUID_LEN];
 	bool on;
 
+	if (json_object_get(msg, "queues") && !supervises(msg, c->queue))
+		return REFUSE_S(404, "no such call");
+	if (agent && (!json_is_string(agent) || !c->out || c->cb ||
+	              strcmp(json_string_value(agent), c->out->agent)))
+		return REFUSE_S(404, "no such call");
 	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "pause") &&
 	                strcmp(action, "resume")))
 		return REFUSE_S(422, "action is start, stop, pause or resume");
@@ -2395,7 +2404,7 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 		if (op && !strncmp(op, "monitor", 7))
 			return acd_monitor(c, op, msg);
 		if (op && !strcmp(op, "recording"))
-			return acd_recording(c, json_string_value(json_object_get(msg, "action")));
+			return acd_recording(c, msg);
 		if (op && (!strcmp(op, "complete") || !strcmp(op, "cancel"))) {
 			if (!c->consult)
 				return REFUSE("no consult transfer");

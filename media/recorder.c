@@ -4,7 +4,7 @@
  * allocates (keys, rows, Opus, Ogg, the encrypted file).
  */
 #include <errno.h>
-#include <opus/opus.h>
+#include <opus/opus_multistream.h>
 #include <ogg/ogg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,7 +60,7 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	/* the writer's */
 	bool opened, rowed, done;
 	struct cc_rec_writer *w;
-	OpusEncoder *enc;
+	OpusMSEncoder *enc;              /* two mono streams: no crosstalk (coupled stereo leaks) */
 	ogg_stream_state os;
 	bool os_init;
 	int64_t granule, packetno;
@@ -307,7 +307,7 @@ static int tag(unsigned char *b, size_t *len, size_t cap, const char *k, const c
 /* OpusHead and OpusTags (RFC 7845), each on its own page. */
 static int headers(struct md_rec *r)
 {
-	unsigned char head[19], tags[1024];
+	unsigned char head[23], tags[1024];
 	const char *vendor = "cc mediad (libopus)";
 	char start[32];
 	time_t t = (time_t)(r->start_us / 1000000);
@@ -316,14 +316,20 @@ static int headers(struct md_rec *r)
 	opus_int32 skip = 0;
 	int err;
 
-	opus_encoder_ctl(r->enc, OPUS_GET_LOOKAHEAD(&skip));
+	opus_multistream_encoder_ctl(r->enc, OPUS_GET_LOOKAHEAD(&skip));
 	memcpy(head, "OpusHead", 8);
 	head[8] = 1;
 	head[9] = 2;
 	le16(head + 10, (unsigned)skip * (48000 / r->rate));
 	le32(head + 12, r->rate);
 	le16(head + 16, 0);
-	head[18] = 0;
+	/* mapping family 1 (RFC 7845 5.1.1.2): two streams, none coupled,
+	 * channel 0 (left) stream 0, channel 1 (right) stream 1 */
+	head[18] = 1;
+	head[19] = 2;
+	head[20] = 0;
+	head[21] = 0;
+	head[22] = 1;
 	if ((err = packet(r, head, sizeof(head), true, false)) || (err = pages(r)))
 		return err;
 	gmtime_r(&t, &tm);
@@ -489,12 +495,14 @@ static void rec_open(struct md_rec *r)
 		fail(r, why);
 		return;
 	}
-	r->enc = opus_encoder_create((opus_int32)r->rate, 2, OPUS_APPLICATION_VOIP, &err);
+	static const unsigned char map[2] = { 0, 1 };
+	r->enc = opus_multistream_encoder_create((opus_int32)r->rate, 2, 2, 0, map,
+	                                         OPUS_APPLICATION_VOIP, &err);
 	if (!r->enc || err != OPUS_OK) {
 		fail(r, "opus encoder");
 		return;
 	}
-	opus_encoder_ctl(r->enc, OPUS_SET_BITRATE(BITRATE));
+	opus_multistream_encoder_ctl(r->enc, OPUS_SET_BITRATE(BITRATE));
 	ogg_stream_init(&r->os, (int)(r->start_us & 0x7fffffff));
 	r->os_init = true;
 	if ((err = headers(r)) != 0) {
@@ -531,7 +539,7 @@ static int encode(struct md_rec *r, const int16_t *left, const int16_t *right, b
 		pcm[2 * i] = left ? left[i] : 0;
 		pcm[2 * i + 1] = right ? right[i] : 0;
 	}
-	n = opus_encode(r->enc, pcm, (int)r->frame, out, sizeof(out));
+	n = opus_multistream_encode(r->enc, pcm, (int)r->frame, out, sizeof(out));
 	if (n < 0)
 		return EIO;
 	r->granule += 960;               /* 20 ms at 48 kHz, Ogg Opus's clock */
@@ -637,7 +645,7 @@ static void rec_free(struct md_rec *r)
 	if (r->w)
 		cc_rec_writer_abort(r->w);
 	if (r->enc)
-		opus_encoder_destroy(r->enc);
+		opus_multistream_encoder_destroy(r->enc);
 	if (r->os_init)
 		ogg_stream_clear(&r->os);
 	pthread_mutex_destroy(&r->plock);

@@ -12,7 +12,9 @@
  *     md_rec_stop;
  *   - ONE writer thread for every recording: the tenant key, the data key,
  *     the row (its own libpq connection, role cc_mediad), Opus (libopus,
- *     VOIP, 2 channels, the recording's rate, 24 kbit/s) in Ogg (libogg),
+ *     VOIP, 2 channels as two uncoupled mono streams, mapping family 1, so
+ *     that neither side leaks into the other; the recording's rate, 24 kbit/s
+ *     in all) in Ogg (libogg),
  *     one Ogg page flush per second -> one encrypted chunk + fsync; at the
  *     end the final chunk and the row 'complete'. A store or key error
  *     stops that recording only (row 'failed' with the error); the call

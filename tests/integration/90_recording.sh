@@ -14,7 +14,8 @@
 # routingd sends it to mediad): pause leaves silence for its span and the
 # row's pauses say where; pause twice, resume unpaused, start while
 # recording, an unknown action, a call mediad does not have are refused;
-# stop then start makes a second row for the same call.
+# stop then start makes a second row for the same call, which goes on
+# across a hold (the caller's music is not recorded).
 #
 # Policy none and percent 0: no row; percent 100: a row. mediad killed
 # (-9) mid-call: after its restart the row is 'incomplete' and its file
@@ -34,13 +35,17 @@ trap 'bs_stop_all; [ -n "$TINY" ] && umount "$TINY" 2>/dev/null; stack_down' EXI
 stack_up || exit 1
 AUD=$SIPW/audio; mkdir -p "$AUD"
 for f in 1000 400; do tone_wav "$AUD/$f.wav" "$f" 300; done
+tone_wav "$AUD/qmusic.wav" 700 20
 
 # ------------------------------------------------------------------ setup
 new_tenant acme
 new_agent acme 1001 acme-pass-1001
 A=${TID[acme]}
+HTTP=$(curl -sk -o "$CC_VAR/resp.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer ${KEY[acme]}" \
+       -H "Content-Type: audio/wav" --data-binary "@$AUD/qmusic.wav" "$API/v1/tenants/acme/prompts/qmusic")
+check prompt_qmusic [ "$HTTP" = 201 ]
 api POST /v1/tenants/acme/queues "${KEY[acme]}" \
-	'{"name":"rec","strategy":"longest_idle","ring_timeout_s":10,"wrapup_s":0,"max_wait_s":0}'
+	'{"name":"rec","strategy":"longest_idle","ring_timeout_s":10,"wrapup_s":0,"max_wait_s":0,"music":"qmusic"}'
 check queue_rec [ "$HTTP" = 201 ]
 qid() { sql "SELECT id FROM cc.queues WHERE tenant_id = '$A' AND name = '$1'"; }
 sql "INSERT INTO cc.queue_members (tenant_id, queue_id, agent_id, priority) VALUES ('$A', '$(qid rec)',
@@ -66,15 +71,19 @@ REQ=$BUILD/tests/natsreq
 MLOG=$CC_VAR/log/mediad.log
 PGA="postgresql://cc_admin:$(cat "$CC_VAR/secrets/pg_admin")@127.0.0.1:$CC_PG_PORT/cc"
 inst() { grep -o 'mediad [0-9a-f-]\{36\} at' "$CC_VAR/log/routingd.log" | tail -1 | cut -d' ' -f2; }
-# mediad's ACD request "op", asked as routingd (its NATS user), as tenantd's route sends it
-rec_op() { # CALL ACTION
-	ANS=$(CC_NATS_CREDS=$CC_VAR/secrets/nats_routingd "$REQ" "$NATS" "cc.rpc.media.$(inst).op" \
-		"{\"id\":\"$(uuid)\",\"call\":\"$1\",\"op\":\"recording\",\"action\":\"$2\"}" 3000 2>> "$SIPW/natsreq.err")
+# the recording control route (tenantd -> routingd -> the call's mediad)
+rec_op() { # CALL ACTION [KEY]
+	api POST "/v1/tenants/acme/calls/$1/recording" "${3:-${KEY[acme]}}" "{\"action\":\"$2\"}"
+	ANS=$(cat "$RESP")
 }
 ans() { jq -r "$1" <<< "$ANS"; }
-refused() { # NAME CALL ACTION STATUS
-	rec_op "$2" "$3"
-	expect_eq "$1" "$(ans '(.ok|tostring) + " " + (.status|tostring)')" "false $4"
+refused() { # NAME CALL ACTION STATUS [KEY]
+	rec_op "$2" "$3" "${5:-}"
+	expect_eq "$1" "$HTTP" "$4"
+}
+# mediad's ACD request "op" as routingd sends it (its NATS user): what the API cannot send
+media_op() { # BODY
+	ANS=$(CC_NATS_CREDS=$CC_VAR/secrets/nats_routingd "$REQ" "$NATS" "cc.rpc.media.$(inst).op" "$1" 3000 2>> "$SIPW/natsreq.err")
 }
 policy() { # JSON
 	api PUT /v1/tenants/acme/recording "${KEY[acme]}" "$1"
@@ -121,15 +130,34 @@ expect_eq rec_metric_active "$(media_metric cc_media_recordings_active)" 1
 RID=$(row "$CALL" id)
 sleep 3
 rec_op "$CALL" pause
-expect_eq rec_pause "$(ans '.recording.id + " " + .recording.state')" "$RID paused"
+expect_eq rec_pause "$HTTP $(ans '.recording.id + " " + .recording.state')" "200 $RID paused"
 refused rec_pause_twice_409 "$CALL" pause 409
 sleep 3
 rec_op "$CALL" resume
 expect_eq rec_resume "$(ans '.recording.state')" recording
 refused rec_resume_unpaused_409 "$CALL" resume 409
 refused rec_start_while_recording_409 "$CALL" start 409
-refused rec_unknown_action_422 "$CALL" explode 422
-refused rec_unknown_call "$(uuid)" stop null
+media_op "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"op\":\"recording\",\"action\":\"explode\"}"
+expect_eq rec_unknown_action_422 "$(ans '(.ok|tostring) + " " + (.status|tostring)')" "false 422"
+media_op "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"op\":\"recording\",\"action\":\"pause\",\"agent\":\"1009\"}"
+expect_eq rec_other_agent_404 "$(ans '(.ok|tostring) + " " + (.status|tostring)')" "false 404"
+media_op "{\"id\":\"$(uuid)\",\"call\":\"$CALL\",\"op\":\"recording\",\"action\":\"pause\",\"queues\":[\"other\"]}"
+expect_eq rec_other_queues_404 "$(ans '(.ok|tostring) + " " + (.status|tostring)')" "false 404"
+refused rec_unknown_call_404 "$(uuid)" stop 404
+# keys: an agent's own call (1001) yes, another agent's (1009) and a
+# supervisor of another queue 404 (mediad checks: the call is not theirs)
+api POST /v1/tenants/acme/keys "${KEY[acme]}" '{"role":"agent","agent":"1009"}'
+refused rec_other_agents_key_404 "$CALL" pause 404 "$(jr .token)"
+sql "UPDATE cc.agents SET supervises = '{other}' WHERE tenant_id = '$A' AND extension = '1009'" > /dev/null
+api POST /v1/tenants/acme/keys "${KEY[acme]}" '{"role":"supervisor","agent":"1009"}'
+refused rec_other_queues_supervisor_404 "$CALL" pause 404 "$(jr .token)"
+api POST /v1/tenants/acme/keys "${KEY[acme]}" '{"role":"agent","agent":"1001"}'
+AK=$(jr .token)
+rec_op "$CALL" pause "$AK"
+expect_eq rec_own_agent_pauses "$HTTP $(ans .recording.state)" "200 paused"
+rec_op "$CALL" resume "$AK"
+expect_eq rec_own_agent_resumes "$HTTP $(ans .recording.state)" "200 recording"
+check rec_control_audited [ "$(sql "SELECT count(*) FROM cc.audit WHERE action = 'recording_control' AND object_id = '$CALL'")" -ge 6 ]
 sleep 3
 rec_op "$CALL" stop
 expect_eq rec_stop "$(ans '.recording.id + " " + .recording.state')" "$RID complete"
@@ -139,17 +167,25 @@ rec_op "$CALL" start
 expect_eq rec_start_again "$(ans '.recording.state')" recording
 RID2=$(ans '.recording.id')
 check rec_second_row [ "$RID2" != "$RID" ] && [ "$RID2" != null ]
-sleep 2
+# hold (the caller hears the queue's 700 Hz music): the recording goes on, each side as it is
+sleep 1
+api POST "/v1/tenants/acme/calls/$CALL/hold" "${KEY[acme]}"
+check rec_hold_200 [ "$HTTP" = 200 ]
+sleep 2.5
+api POST "/v1/tenants/acme/calls/$CALL/unhold" "${KEY[acme]}"
+check rec_unhold_200 [ "$HTTP" = 200 ]
+sleep 1
 hangup
 check rec_second_complete wait_for 10 state_is "$CALL" complete 1
 expect_eq rec_two_rows "$(rows "$CALL")" 2
-refused rec_after_hangup "$CALL" start null
+rec_op "$CALL" start
+check rec_after_hangup_refused [ "$HTTP" = 404 ] || [ "$HTTP" = 409 ]
 expect_eq rec_row_figures "$(row "$CALL" "(bytes > 0 AND audio_bytes > 0 AND length(sha256) = 64 AND ended_at IS NOT NULL)::text")" true
 dur=$(row "$CALL" duration_ms)
 check rec_duration_about_9s [ "${dur:-0}" -ge 8000 ] && [ "${dur:-0}" -le 11000 ]
 pz=$(row "$CALL" pauses)
 echo "# duration $dur ms, pauses $pz"
-expect_eq rec_one_pause "$(jq length <<< "$pz")" 1
+expect_eq rec_two_pauses "$(jq length <<< "$pz")" 2     # the API's, then the agent key's
 pf=$(jq '.[0].from_ms' <<< "$pz") pt=$(jq '.[0].to_ms' <<< "$pz")
 check rec_pause_about_3s [ $((pt - pf)) -ge 2500 ] && [ $((pt - pf)) -le 4000 ]
 check rec_plays play "$RID" "$SIPW/r1"
@@ -160,10 +196,22 @@ check rec_left_has_caller_1000 has_freq "$SIPW/r1/left.wav" 1000
 check rec_left_not_agent_400 not has_freq "$SIPW/r1/left.wav" 400
 check rec_right_has_agent_400 has_freq "$SIPW/r1/right.wav" 400
 check rec_right_not_caller_1000 not has_freq "$SIPW/r1/right.wav" 1000
+# no crosstalk: each side's tone, band-passed, is < 1 % as loud in the other channel
+band() { sox "$1" -n sinc "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < 0.01 * b) }'; }
+echo "# 1000 Hz left $(band "$SIPW/r1/left.wav" 900-1100) right $(band "$SIPW/r1/right.wav" 900-1100); 400 Hz left $(band "$SIPW/r1/left.wav" 350-450) right $(band "$SIPW/r1/right.wav" 350-450)"
+check rec_caller_not_in_right below "$(band "$SIPW/r1/right.wav" 900-1100)" "$(band "$SIPW/r1/left.wav" 900-1100)"
+check rec_agent_not_in_left below "$(band "$SIPW/r1/left.wav" 350-450)" "$(band "$SIPW/r1/right.wav" 350-450)"
 check rec_pause_is_silence_left silent_span "$SIPW/r1/left.wav" "$pf" "$pt"
 check rec_pause_is_silence_right silent_span "$SIPW/r1/right.wav" "$pf" "$pt"
 check rec_second_plays play "$RID2" "$SIPW/r2"
 check rec_second_has_caller has_freq "$SIPW/r2/left.wav" 1000
+echo "# second: left $(freqs "$SIPW/r2/left.wav"); right $(freqs "$SIPW/r2/right.wav"); caller heard $(freqs "$(bs_heard c)")"
+dur2=$(row "$CALL" duration_ms 1)
+check rec_kept_across_hold [ "${dur2:-0}" -ge 4000 ]
+check rec_caller_heard_music has_freq "$(bs_heard c)" 700
+check rec_hold_music_not_recorded_left not has_freq "$SIPW/r2/left.wav" 700
+check rec_hold_music_not_recorded_right not has_freq "$SIPW/r2/right.wav" 700
 # the API's download: the same audio, verified
 HTTP=$(curl -sk -o "$SIPW/dl.ogg" -w '%{http_code}' -H "Authorization: Bearer ${KEY[acme]}" \
 	"$API/v1/tenants/acme/recordings/$RID/audio")
