@@ -182,6 +182,7 @@ rec_op "$CALL" start
 check rec_after_hangup_refused [ "$HTTP" = 404 ] || [ "$HTTP" = 409 ]
 expect_eq rec_row_figures "$(row "$CALL" "(bytes > 0 AND audio_bytes > 0 AND length(sha256) = 64 AND ended_at IS NOT NULL)::text")" true
 dur=$(row "$CALL" duration_ms)
+echo "# stored: $(row "$CALL" "bytes || ' bytes, ' || (bytes * 60000 / duration_ms) || ' bytes per minute'")"
 check rec_duration_about_9s [ "${dur:-0}" -ge 8000 ] && [ "${dur:-0}" -le 11000 ]
 pz=$(row "$CALL" pauses)
 echo "# duration $dur ms, pauses $pz"
