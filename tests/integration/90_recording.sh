@@ -99,6 +99,10 @@ dial() { # the caller dials the queue; the agent answers
 hangup() { local e; e=$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/c/out"); bs_cmd c hangup; wait_for 10 ended_past "$e"; sleep 0.5; }
 ended_past() { [ "$(grep -ac -E 'Call with .* terminated|session closed' "$SIPW/bs/c/out")" -gt "$1" ]; }
 call_id() { sql "SELECT id FROM cc.calls WHERE from_number = '$FROM' AND direction = 'inbound' ORDER BY started_at DESC LIMIT 1"; }
+# the call just dialled: its record may come after the answer (a slow build)
+LAST=""
+not_last() { [ -n "$(call_id)" ] && [ "$(call_id)" != "$LAST" ]; }
+new_call() { wait_for 10 not_last; LAST=$(call_id); echo "$LAST"; }
 rows() { sql "SELECT count(*) FROM cc.recordings WHERE call_id = '$1'"; }
 row() { # CALL FIELD [N]: the field of the call's Nth recording (by start)
 	sql "SELECT $2 FROM cc.recordings WHERE call_id = '$1' ORDER BY started_at, created_at OFFSET ${3:-0} LIMIT 1"
@@ -122,7 +126,7 @@ silent_span() { # FILE FROM_MS TO_MS: nothing loud between (half a second inside
 # ------------------------------------------- policy all: two channels, pause
 check policy_all policy '{"policy":"all"}'
 check rec_answered dial
-CALL=$(call_id)
+CALL=$(new_call); LAST=$CALL
 check rec_row_recording wait_for 10 state_is "$CALL" recording
 expect_eq rec_row_instance_set "$(row "$CALL" "instance IS NOT NULL AND kek_version >= 1 AND length(wrapped_key) = 60")" t
 expect_eq rec_row_metadata "$(row "$CALL" "queue || ' ' || agent || ' ' || caller")" "rec 1001 $FROM"
@@ -228,7 +232,7 @@ for p in none percent0 percent100; do
 	percent100) check policy_percent100 policy '{"policy":"percent","percent":100}' ;;
 	esac
 	check "${p}_answered" dial
-	C=$(call_id)
+	C=$(new_call); LAST=$C
 	sleep 2
 	hangup
 	if [ $p = percent100 ]; then
@@ -241,7 +245,7 @@ done
 # ------------------------------------------ mediad killed: 'incomplete'
 check policy_all_again policy '{"policy":"all"}'
 check kill_answered dial
-C=$(call_id)
+C=$(new_call); LAST=$C
 check kill_recording wait_for 10 state_is "$C" recording
 KID=$(row "$C" id)
 sleep 4
@@ -266,7 +270,7 @@ check tiny_mounted [ -n "$TINY" ]
 # a few kB left: the first chunk fits, the next seconds do not
 head -c $((52 * 1024)) /dev/zero > "$TINY/fill" 2> /dev/null
 check full_answered dial
-C=$(call_id)
+C=$(new_call); LAST=$C
 check full_row_failed wait_for 15 state_is "$C" failed
 echo "# failed: $(row "$C" error)"
 check full_error_says_no_space grep -q 'store.*No space left' <<< "$(row "$C" error)"
@@ -282,7 +286,7 @@ umount "$TINY" && TINY=""
 # (as a tenant's deletion does: cc_tenant_kek_destroy; last, nothing records after)
 sql "UPDATE cc.tenant_keys SET wrapped = NULL, destroyed_at = now() WHERE tenant_id = '$A'" > /dev/null
 check nokey_answered dial
-C=$(call_id)
+C=$(new_call); LAST=$C
 check nokey_row_failed wait_for 15 state_is "$C" failed
 echo "# failed: $(row "$C" error)"
 check nokey_error_says_key grep -q 'tenant key' <<< "$(row "$C" error)"
