@@ -17,6 +17,8 @@
 # stop then start makes a second row for the same call, which goes on
 # across a hold (the caller's music is not recorded).
 #
+# A blind transfer to another queue ends the recording (complete); the
+# bridge with the next agent is recorded anew (its own row, its agent).
 # Policy none and percent 0: no row; percent 100: a row. mediad killed
 # (-9) mid-call: after its restart the row is 'incomplete' and its file
 # decodes up to about the kill. The store on a full tiny tmpfs: the call
@@ -34,12 +36,13 @@ TINY=""
 trap 'bs_stop_all; [ -n "$TINY" ] && umount "$TINY" 2>/dev/null; stack_down' EXIT
 stack_up || exit 1
 AUD=$SIPW/audio; mkdir -p "$AUD"
-for f in 1000 400; do tone_wav "$AUD/$f.wav" "$f" 300; done
+for f in 1000 400 600; do tone_wav "$AUD/$f.wav" "$f" 300; done
 tone_wav "$AUD/qmusic.wav" 700 20
 
 # ------------------------------------------------------------------ setup
 new_tenant acme
 new_agent acme 1001 acme-pass-1001
+new_agent acme 1002 acme-pass-1002
 A=${TID[acme]}
 HTTP=$(curl -sk -o "$CC_VAR/resp.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer ${KEY[acme]}" \
        -H "Content-Type: audio/wav" --data-binary "@$AUD/qmusic.wav" "$API/v1/tenants/acme/prompts/qmusic")
@@ -47,9 +50,16 @@ check prompt_qmusic [ "$HTTP" = 201 ]
 api POST /v1/tenants/acme/queues "${KEY[acme]}" \
 	'{"name":"rec","strategy":"longest_idle","ring_timeout_s":10,"wrapup_s":0,"max_wait_s":0,"music":"qmusic"}'
 check queue_rec [ "$HTTP" = 201 ]
+api POST /v1/tenants/acme/queues "${KEY[acme]}" \
+	'{"name":"back","strategy":"longest_idle","ring_timeout_s":10,"wrapup_s":0,"max_wait_s":0,"music":"qmusic"}'
+check queue_back [ "$HTTP" = 201 ]
 qid() { sql "SELECT id FROM cc.queues WHERE tenant_id = '$A' AND name = '$1'"; }
-sql "INSERT INTO cc.queue_members (tenant_id, queue_id, agent_id, priority) VALUES ('$A', '$(qid rec)',
-     (SELECT id FROM cc.agents WHERE tenant_id = '$A' AND extension = '1001'), 1)" > /dev/null
+member() { # QUEUE EXT
+	sql "INSERT INTO cc.queue_members (tenant_id, queue_id, agent_id, priority) VALUES ('$A', '$(qid "$1")',
+	     (SELECT id FROM cc.agents WHERE tenant_id = '$A' AND extension = '$2'), 1)" > /dev/null
+}
+member rec 1001
+member back 1002
 NQ=+8657100000091
 assign_number acme "$NQ"
 sql "UPDATE cc.numbers SET target_type = 'queue', target_queue = '$(qid rec)' WHERE e164 = '$NQ'" > /dev/null
@@ -60,11 +70,15 @@ bs_peer c "$AUD/1000.wav" "$FROM"
 check trunk_loaded wait_for 20 trunk_known "${BS_SIP[c]}"
 bs_start a1 "$AUD/400.wav" 1001 acme.cc.test acme-pass-1001
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
+bs_start a2 "$AUD/600.wav" 1002 acme.cc.test acme-pass-1002
+check registered_1002 wait_for 15 registered 1002@acme.cc.test
 check mediad_alive wait_for 20 media_up
 # routingd reads the tenant again on its notices (an API write each)
 new_agent acme 1009 acme-pass-1009
 api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" '{"state":"ready"}'
 check agent_ready [ "$HTTP" = 200 ]
+api PUT /v1/tenants/acme/agents/1002/state "${KEY[acme]}" '{"state":"ready"}'
+check agent_1002_ready [ "$HTTP" = 200 ]
 
 # ------------------------------------------------------------- helpers
 REQ=$BUILD/tests/natsreq
@@ -242,8 +256,30 @@ for p in none percent0 percent100; do
 	fi
 done
 
-# ------------------------------------------ mediad killed: 'incomplete'
+# ------------- a blind transfer ends the recording; the next bridge decides anew
 check policy_all_again policy '{"policy":"all"}'
+check xfer_answered dial
+C=$(new_call); LAST=$C
+check xfer_recording wait_for 10 state_is "$C" recording
+sleep 2
+b0=$(answered_n a2)
+api POST "/v1/tenants/acme/calls/$C/transfer" "${KEY[acme]}" '{"target":{"type":"queue","name":"back"}}'
+check xfer_200 [ "$HTTP" = 200 ]
+check xfer_first_complete wait_for 10 state_is "$C" complete
+check xfer_1002_answers wait_for 25 n_is_past a2 "$b0"
+check xfer_second_recording wait_for 10 state_is "$C" recording 1
+expect_eq xfer_second_agent "$(row "$C" "agent || ' ' || queue" 1)" "1002 back"
+sleep 3
+hangup
+check xfer_second_complete wait_for 10 state_is "$C" complete 1
+check xfer_second_plays play "$(row "$C" id 1)" "$SIPW/rx"
+echo "# after the transfer: left $(freqs "$SIPW/rx/left.wav"); right $(freqs "$SIPW/rx/right.wav")"
+check xfer_second_right_is_1002 has_freq "$SIPW/rx/right.wav" 600
+check xfer_second_right_not_1001 not has_freq "$SIPW/rx/right.wav" 400
+check xfer_second_left_caller has_freq "$SIPW/rx/left.wav" 1000
+api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" '{"state":"ready"}'
+
+# ------------------------------------------ mediad killed: 'incomplete'
 check kill_answered dial
 C=$(new_call); LAST=$C
 check kill_recording wait_for 10 state_is "$C" recording
