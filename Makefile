@@ -1,15 +1,21 @@
 # Top-level Makefile: delegates. Settings live in mk/common.mk, the stack in ops/.
 PARTS := lib tenantd routing billing media tests
 
-.PHONY: all deps run stop test asan fuzz bench demo clean $(PARTS)
+.PHONY: all deps run stop test asan fuzz bench demo clean web $(PARTS)
 
-all: $(PARTS)
+all: $(PARTS) web
 $(PARTS):
 	@$(MAKE) -s -C $@
 tenantd routing billing: lib
 tenantd routing: billing
 media: lib
 tests: lib routing billing media
+# the browser's SIP stack (tenantd/web), one script bundled by esbuild from
+# the npm packages make deps installed (tenantd/web/package-lock.json)
+web: build/web/sip.js
+build/web/sip.js: tenantd/web/src/sip.js tenantd/web/package-lock.json
+	@test -x tenantd/web/node_modules/.bin/esbuild || { echo "web: tenantd/web/node_modules is missing: run make deps" >&2; exit 1; }
+	@cd tenantd/web && npm run -s build -- --log-level=warning
 
 deps:
 	@ops/deps.sh
@@ -39,6 +45,7 @@ bench: deps all
 	@ops/bench/billing.sh
 	@ops/bench/decision.sh
 	@ops/bench/media.sh
+	@ops/bench/recording.sh
 	@ops/bench/acd.sh
 	@build/tests/bench_events
 	@build/tests/bench_reccrypt

@@ -39,7 +39,7 @@ CC_NG_PORT CC_NG_TCP_PORT CC_EVAPI_PORT CC_ROUTING_METRICS_PORT CC_RTP_MIN CC_RT
 CC_KAM_CHILDREN CC_KAM_ASYNC_WORKERS CC_KAM_DEBUG CC_PIKE_DENSITY CC_TRUNK_DENSITY CC_MAX_CONTACTS
 CC_SIP_TCP_PER_ADDR CC_MAX_CALL_S CC_ROUTING_RT_PRIO CC_BARE
 CC_MEDIA_SIP_PORT CC_MEDIA_RTP_MIN CC_MEDIA_RTP_MAX CC_MEDIA_METRICS_PORT CC_MEDIA_HEARTBEAT_MS
-CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_RT_PRIO"
+CC_ROUTING_MEDIA_DEAD_MS CC_MEDIA_RT_PRIO CC_WS_ORIGIN"
 # what the environment asks for, to compare with the saved settings
 declare -A ASKED
 for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
@@ -69,6 +69,7 @@ for k in $SETTINGS; do [ -n "${!k+set}" ] && ASKED[$k]=${!k}; done
 : "${CC_MAX_CALL_S:=14400}"       # longest call, seconds
 : "${CC_ROUTING_RT_PRIO:=10}"     # routingd decides at this SCHED_FIFO priority (0: off)
 : "${CC_MEDIA_RT_PRIO:=10}"       # mediad mixes at this SCHED_FIFO priority (0: off)
+: "${CC_WS_ORIGIN:=https://127.0.0.1:$CC_API_PORT}" # the only origin whose pages may open SIP over WebSocket
 : "${CC_BARE:=}"                  # benchmark only: relay trunk calls to this host:port
 : "${CC_MEDIA_SIP_PORT:=5090}"    # mediad SIP (UDP, 127.0.0.1; Kamailio's address group 3)
 : "${CC_MEDIA_RTP_MIN:=40000}"    # mediad RTP/RTCP ports
@@ -521,6 +522,7 @@ start_kamailio() {
 	    -e "s|@RUN@|$RUN|g" \
 	    -e "s|@SIP_PORT@|$CC_SIP_PORT|g" \
 	    -e "s|@SIP_TLS_PORT@|$CC_SIP_TLS_PORT|g" \
+	    -e "s|@WS_ORIGIN@|$CC_WS_ORIGIN|g" \
 	    -e "s|@NG_PORT@|$CC_NG_PORT|g" \
 	    -e "s|@EVAPI_PORT@|$CC_EVAPI_PORT|g" \
 	    -e "s|@KAM_CHILDREN@|$CC_KAM_CHILDREN|g" \

@@ -35,6 +35,17 @@
 #          (cc_media_dtmf_to_prompt_seconds: the key as mediad got it to
 #          the first frame of the prompt it led to) p99 per load.
 #
+#   queue     SIPp caller -> Kamailio -> mediad (the ACD queue benchq) ->
+#             Kamailio -> one of BENCH_QUEUE_AGENTS agents (2001..), all
+#             registered to one SIPp answering them: calls bridged at the
+#             ACD's acd_bridge, the tenant's recording policy none
+#   recorded  the same with the tenant's policy all: every call recorded
+#             (two channels, Ogg Opus, encrypted, fsynced each second);
+#             the step also waits for every recording's row to be complete
+#             and prints the storage bytes per recorded minute from the rows
+#             (ops/bench/recording.sh runs these two: the cost of recording)
+#   The loads of these two are BENCH_QUEUE_LOADS (20 40 80 160).
+#
 # Not measured: loss between rtpengine and the SIPp peers (SIPp counts no
 # received RTP; mediad's own lost counter is the criterion).
 set -uo pipefail
@@ -43,7 +54,10 @@ SUITE=bench-media
 . "$TOP/tests/lib.sh"
 BUILD=${CC_BUILD:-$TOP/build}
 : "${BENCH_MEDIA_LOADS:=20 40 80 160 240 320}" "${BENCH_MEDIA_WINDOW_S:=10}" "${BENCH_MEDIA_RATE:=20}"
-: "${BENCH_MEDIA_MODES:=relay mediad ivr}"
+: "${BENCH_MEDIA_MODES:=relay mediad ivr}" "${BENCH_QUEUE_LOADS:=20 40 80 160}"
+queue_modes=0
+[[ " $BENCH_MEDIA_MODES " == *" queue "* || " $BENCH_MEDIA_MODES " == *" recorded "* ]] && queue_modes=1
+: "${BENCH_QUEUE_AGENTS:=$(tr ' ' '\n' <<< "$BENCH_QUEUE_LOADS" | sort -n | tail -1)}"
 export CC_KAM_DEBUG=0 CC_LOG_LEVEL=warn
 export CC_TEST_RTP_SPAN=10000
 HZ=$(getconf CLK_TCK)
@@ -52,7 +66,7 @@ OUT=$(mktemp -d /tmp/cc-bench-media.XXXXXX)
 
 have_mediad=1
 [ -x "$BUILD/media/mediad" ] || have_mediad=0
-if [ "$have_mediad" = 0 ] && [[ " $BENCH_MEDIA_MODES " == *" mediad "* || " $BENCH_MEDIA_MODES " == *" ivr "* ]]; then
+if [ "$have_mediad" = 0 ] && [[ " $BENCH_MEDIA_MODES " != " relay " ]]; then
 	echo "# mediad is not built ($BUILD/media/mediad): the relay mode only" >&2
 	BENCH_MEDIA_MODES=relay
 fi
@@ -109,6 +123,33 @@ if [ "$have_mediad" = 1 ]; then
 	[ "$HTTP" = 201 ] || { echo "IVR number: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
 fi
 sip_register 1001 acme.cc.test acme-pass-1001 "$AGENT" > /dev/null || { echo "register failed" >&2; exit 1; }
+# the queue modes: a queue, its number, and its agents registered (an hour:
+# the whole run) to the one SIPp agent, each ready
+if [ "$have_mediad" = 1 ] && [ "$queue_modes" = 1 ]; then
+	api POST /v1/tenants/acme/queues "${KEY[acme]}" \
+		'{"name":"benchq","strategy":"longest_idle","ring_timeout_s":20,"wrapup_s":0,"max_wait_s":0}'
+	[ "$HTTP" = 201 ] || { echo "queue: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	assign_number acme +8657100000004
+	api POST /v1/tenants/acme/numbers "${KEY[acme]}" '{"e164":"+8657100000004","target":{"type":"queue","name":"benchq"}}'
+	[ "$HTTP" = 201 ] || { echo "queue number: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	echo "# registering $BENCH_QUEUE_AGENTS queue agents" >&2
+	for ((i = 1; i <= BENCH_QUEUE_AGENTS; i++)); do
+		ext=$((2000 + i))
+		api POST /v1/tenants/acme/agents "${KEY[acme]}" \
+			"{\"extension\":\"$ext\",\"name\":\"Agent $ext\",\"password\":\"bench-pass-$ext\",\"queues\":{\"benchq\":1}}"
+		[ "$HTTP" = 201 ] || { echo "agent $ext: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+		sipp_run "reg-$ext" -sf "$SIPP_DIR/register.xml" -set user "$ext" -set domain acme.cc.test \
+			-set expires 3600 -au "$ext" -ap "bench-pass-$ext" -p "$AGENT" -m 1 -timeout 5 -timeout_error \
+			> /dev/null || { echo "agent $ext: register failed" >&2; exit 1; }
+		api PUT "/v1/tenants/acme/agents/$ext/state" "${KEY[acme]}" '{"state":"ready"}'
+		[ "$HTTP" = 200 ] || { echo "agent $ext ready: HTTP $HTTP $(cat "$RESP")" >&2; exit 1; }
+	done
+fi
+# ready_agents: how many of the queue's agents the ACD has ready
+ready_agents() {
+	api GET /v1/tenants/acme/queues/benchq/live "${KEY[acme]}"
+	[ "$HTTP" = 200 ] && jr '[.agents[]? | select(.state == "ready")] | length'
+}
 trunk_known() { CC_RPC_PORT=$CC_RPC_PORT "$TOP/ops/kamrpc.sh" permissions.addressDump | grep -q "\"port\":[[:space:]]*$CARRIER,"; }
 wait_for 20 trunk_known || { echo "the trunk never loaded" >&2; exit 1; }
 
@@ -138,6 +179,14 @@ step() {
 	local mode=$1 n=$2 number=+8657100000001 tag="$1-$2" caller=$OUT/caller.xml
 	[ "$mode" = mediad ] && number=+8657100000002
 	[ "$mode" = ivr ] && number=+8657100000003 caller=$OUT/ivr_caller.xml
+	local since
+	if [ "$mode" = queue ] || [ "$mode" = recorded ]; then
+		number=+8657100000004
+		api PUT /v1/tenants/acme/recording "${KEY[acme]}" \
+			"{\"policy\":\"$([ "$mode" = recorded ] && echo all || echo none)\"}"
+		[ "$HTTP" = 200 ] || { echo "  recording policy: HTTP $HTTP $(cat "$RESP")" >&2; return 1; }
+		since=$(sql "SELECT now()")
+	fi
 	# a fresh mediad per step: its mixer histogram (p50/p99 since start)
 	# then covers this load alone
 	if [ "$mode" != relay ]; then
@@ -212,8 +261,24 @@ step() {
 	mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v n="$n" -v w="$w" 'BEGIN { printf "%.3f", d * 1000 / hz / n / w }')
 	printf '  %-6s %4d calls: %4s ok %3s failed (sipp %d); CPU ms per call-second: rtpengine %s, mediad %s; mediad legs %s, packets in %s, lost %s (dropped at its sockets %s), late frames %s, reading p99 %s ms, then mixer p99 %s ms (its CPU %s ms), then sending p99 %s ms; key to next prompt p99 %s ms over %s keys\n' \
 		"$mode" "$n" "${okc:-?}" "${failed:-?}" "$rc" "$rcpu" "$mcpu" "${legs:--}" "$pkts" "$lost" "$((drop1 - drop0))" "$late" "$rcv99" "$p99" "$cpu99" "$snd99" "$key99" "${keys:-0}" >&2
-	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99 $rcv99" >> "$OUT/results"
-	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ]
+	# recorded: every call's recording complete (each row committed after
+	# its file's last fsync), and the storage per recorded minute
+	local recs=0 per_min=-
+	if [ "$mode" = recorded ]; then
+		local i
+		for ((i = 0; i < 30; i++)); do
+			recs=$(sql "SELECT count(*) FROM cc.recordings WHERE started_at >= '$since' AND state = 'complete'")
+			[ "$recs" -ge "$n" ] && break
+			sleep 1
+		done
+		per_min=$(sql "SELECT round(sum(bytes) * 60000.0 / nullif(sum(duration_ms), 0)) FROM cc.recordings
+		               WHERE started_at >= '$since' AND state = 'complete'")
+		echo "  recorded $n calls: $recs recordings complete, ${per_min:--} bytes per recorded minute" \
+		     "($(sql "SELECT count(*) FROM cc.recordings WHERE started_at >= '$since' AND state <> 'complete'") not complete)" >&2
+	fi
+	echo "$mode $n $rcpu $mcpu $p99 $cpu99 $key99 $snd99 $rcv99 $per_min" >> "$OUT/results"
+	[ "$rc" = 0 ] && [ "${okc:-0}" = "$n" ] && [ "$lost" = 0 ] && [ "$late" = 0 ] &&
+		{ [ "$mode" != recorded ] || [ "$recs" -ge "$n" ]; }
 }
 
 echo "# cc-platform media benchmark, $(date -u +%FT%TZ)"
@@ -223,14 +288,21 @@ echo "# each call: PCMU 20 ms both ways for its whole length; ${BENCH_MEDIA_WIND
 declare -A BEST
 for mode in $BENCH_MEDIA_MODES; do
 	BEST[$mode]=0
-	for n in $BENCH_MEDIA_LOADS; do
+	loads=$BENCH_MEDIA_LOADS
+	[ "$mode" = queue ] || [ "$mode" = recorded ] && loads=$BENCH_QUEUE_LOADS
+	for n in $loads; do
+		if [ "$mode" = queue ] || [ "$mode" = recorded ]; then
+			# every agent back to ready (wrap-up 0) before the step
+			wait_for 30 eval '[ "$(ready_agents)" -ge "$n" ]' ||
+				{ echo "  only $(ready_agents) agents ready for $n calls" >&2; break; }
+		fi
 		if step "$mode" "$n"; then BEST[$mode]=$n; else break; fi
 		# the calls' dialogs and media sessions gone before the next step
 		sleep 3
 	done
 done
 
-echo "# highest load with every call complete (and, mediad, nothing lost or late): relay ${BEST[relay]:-0}, mediad ${BEST[mediad]:--}, ivr ${BEST[ivr]:--}"
+echo "# highest load with every call complete (and, mediad, nothing lost or late): relay ${BEST[relay]:--}, mediad ${BEST[mediad]:--}, ivr ${BEST[ivr]:--}"
 if [ "$have_mediad" = 1 ] && [ -n "${BEST[mediad]:-}" ] && [ "${BEST[mediad]}" -gt 0 ]; then
 	n=${BEST[mediad]}
 	r=$(awk -v n="$n" '$1 == "relay" && $2 == n { print $3 }' "$OUT/results")
@@ -249,5 +321,15 @@ if [ -n "${BEST[ivr]:-}" ] && [ "${BEST[ivr]}" -gt 0 ]; then
 	n=${BEST[ivr]}
 	awk -v n="$n" '$1 == "ivr" && $2 == n {
 		printf "# IVR at %d calls playing prompts, a key every 3 s each: mediad %.3f CPU ms per call-second, mixer p99 %s ms (its CPU %s ms), sending p99 %s ms, key to next prompt p99 %s ms (target < 100 ms)\n", n, $4, $5, $6, $8, $7 }' "$OUT/results"
+fi
+if [ -n "${BEST[queue]:-}" ] || [ -n "${BEST[recorded]:-}" ]; then
+	q=${BEST[queue]:-0} rr=${BEST[recorded]:-0}
+	echo "# ACD calls bridged at no late frame: without recording ${BEST[queue]:--}, recorded ${BEST[recorded]:--}$( [ -n "${BEST[queue]:-}" ] && [ -n "${BEST[recorded]:-}" ] && [ "$q" -gt 0 ] && awk -v a="$rr" -v b="$q" 'BEGIN { printf " (ratio recorded / not %.2f)", a / b }')"
+	n=$(( q < rr ? q : rr ))
+	if [ "$n" -gt 0 ]; then
+		awk -v n="$n" '$2 == n && $1 == "queue" { q = $4 } $2 == n && $1 == "recorded" { r = $4; m = $10 }
+			END { printf "# at %d calls: mediad %.3f CPU ms per recorded call-second, %.3f per bridged call-second: ratio %.2f; calls per core at that cost: %.0f recorded, %.0f bridged; %s bytes per recorded minute\n",
+			      n, r, q, (q > 0 ? r / q : 0), (r > 0 ? 1000 / r : 0), (q > 0 ? 1000 / q : 0), m }' "$OUT/results"
+	fi
 fi
 echo "# raw: $OUT/results and the SIPp screens in $OUT"
