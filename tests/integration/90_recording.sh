@@ -19,7 +19,8 @@
 #
 # A blind transfer to another queue ends the recording (complete); the
 # bridge with the next agent is recorded anew (its own row, its agent).
-# Policy none and percent 0: no row; percent 100: a row. mediad killed
+# A supervisor listening is not recorded; whispering, it is, on the agent's
+# side only. Policy none and percent 0: no row; percent 100: a row. mediad killed
 # (-9) mid-call: after its restart the row is 'incomplete' and its file
 # decodes up to about the kill. The store on a full tiny tmpfs: the call
 # goes on (audio both ways), the row 'failed' with the error,
@@ -36,13 +37,14 @@ TINY=""
 trap 'bs_stop_all; [ -n "$TINY" ] && umount "$TINY" 2>/dev/null; stack_down' EXIT
 stack_up || exit 1
 AUD=$SIPW/audio; mkdir -p "$AUD"
-for f in 1000 400 600; do tone_wav "$AUD/$f.wav" "$f" 300; done
+for f in 1000 400 600 250; do tone_wav "$AUD/$f.wav" "$f" 300; done
 tone_wav "$AUD/qmusic.wav" 700 20
 
 # ------------------------------------------------------------------ setup
 new_tenant acme
 new_agent acme 1001 acme-pass-1001
 new_agent acme 1002 acme-pass-1002
+new_agent acme 1005 acme-pass-1005
 A=${TID[acme]}
 HTTP=$(curl -sk -o "$CC_VAR/resp.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer ${KEY[acme]}" \
        -H "Content-Type: audio/wav" --data-binary "@$AUD/qmusic.wav" "$API/v1/tenants/acme/prompts/qmusic")
@@ -60,6 +62,7 @@ member() { # QUEUE EXT
 }
 member rec 1001
 member back 1002
+sql "UPDATE cc.agents SET supervises = '{rec}' WHERE tenant_id = '$A' AND extension = '1005'" > /dev/null
 NQ=+8657100000091
 assign_number acme "$NQ"
 sql "UPDATE cc.numbers SET target_type = 'queue', target_queue = '$(qid rec)' WHERE e164 = '$NQ'" > /dev/null
@@ -72,6 +75,8 @@ bs_start a1 "$AUD/400.wav" 1001 acme.cc.test acme-pass-1001
 check registered_1001 wait_for 15 registered 1001@acme.cc.test
 bs_start a2 "$AUD/600.wav" 1002 acme.cc.test acme-pass-1002
 check registered_1002 wait_for 15 registered 1002@acme.cc.test
+bs_start s "$AUD/250.wav" 1005 acme.cc.test acme-pass-1005
+check registered_1005 wait_for 15 registered 1005@acme.cc.test
 check mediad_alive wait_for 20 media_up
 # routingd reads the tenant again on its notices (an API write each)
 new_agent acme 1009 acme-pass-1009
@@ -132,6 +137,9 @@ play() {
 	DEC=$("$BUILD/tests/ogg2wav" "$2/rec.ogg" "$2/rec.wav") || return 1
 	sox "$2/rec.wav" "$2/left.wav" remix 1 && sox "$2/rec.wav" "$2/right.wav" remix 2
 }
+# band FILE LO-HI: the RMS of FILE band-passed; below A B: A < 1 % of B
+band() { sox "$1" -n sinc "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < 0.01 * b) }'; }
 silent_span() { # FILE FROM_MS TO_MS: nothing loud between (half a second inside each end)
 	local f=$1 a=$(( $2 + 500 )) b=$(( $3 - 500 ))
 	sox "$f" "$f.span.wav" trim "$(ms_s "$a")" "$(ms_s $((b - a)))" && ! audio_not_silent "$f.span.wav" 0.02
@@ -216,8 +224,6 @@ check rec_left_not_agent_400 not has_freq "$SIPW/r1/left.wav" 400
 check rec_right_has_agent_400 has_freq "$SIPW/r1/right.wav" 400
 check rec_right_not_caller_1000 not has_freq "$SIPW/r1/right.wav" 1000
 # no crosstalk: each side's tone, band-passed, is < 1 % as loud in the other channel
-band() { sox "$1" -n sinc "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
-below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < 0.01 * b) }'; }
 echo "# 1000 Hz left $(band "$SIPW/r1/left.wav" 900-1100) right $(band "$SIPW/r1/right.wav" 900-1100); 400 Hz left $(band "$SIPW/r1/left.wav" 350-450) right $(band "$SIPW/r1/right.wav" 350-450)"
 check rec_caller_not_in_right below "$(band "$SIPW/r1/right.wav" 900-1100)" "$(band "$SIPW/r1/left.wav" 900-1100)"
 check rec_agent_not_in_left below "$(band "$SIPW/r1/left.wav" 350-450)" "$(band "$SIPW/r1/right.wav" 350-450)"
@@ -277,6 +283,33 @@ echo "# after the transfer: left $(freqs "$SIPW/rx/left.wav"); right $(freqs "$S
 check xfer_second_right_is_1002 has_freq "$SIPW/rx/right.wav" 600
 check xfer_second_right_not_1001 not has_freq "$SIPW/rx/right.wav" 400
 check xfer_second_left_caller has_freq "$SIPW/rx/left.wav" 1000
+api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" '{"state":"ready"}'
+
+# ---------- a supervisor: listening is not recorded, whispering is (agent's side)
+check sup_answered dial
+C=$(new_call); LAST=$C
+check sup_recording wait_for 10 state_is "$C" recording
+api POST "/v1/tenants/acme/calls/$C/monitor" "${KEY[acme]}" '{"supervisor":"1005","mode":"listen"}'
+check sup_listen_200 [ "$HTTP" = 200 ]
+check sup_phone_answers wait_for 20 n_is_past s 0
+sleep 3
+W_MS=$(row "$C" "(extract(epoch from now() - started_at) * 1000)::int")
+api PATCH "/v1/tenants/acme/calls/$C/monitor" "${KEY[acme]}" '{"supervisor":"1005","mode":"whisper"}'
+check sup_whisper_200 [ "$HTTP" = 200 ]
+sleep 3
+hangup
+check sup_complete wait_for 10 state_is "$C" complete
+check sup_plays play "$(row "$C" id)" "$SIPW/rs"
+seg() { sox "$1" "$1.$2.wav" trim "$(ms_s "$3")" "$(ms_s "$4")" && band "$1.$2.wav" 230-270; }
+l_sup=$(seg "$SIPW/rs/right.wav" listen $((W_MS - 2300)) 2000)
+w_sup=$(seg "$SIPW/rs/right.wav" whisper $((W_MS + 700)) 1800)
+c_sup=$(band "$SIPW/rs/left.wav" 230-270)
+echo "# supervisor's 250 Hz: right listening $l_sup, right whispering $w_sup, left $c_sup (whisper at $W_MS ms)"
+check sup_whisper_recorded_right awk -v w="$w_sup" 'BEGIN { exit !(w > 0.05) }'
+check sup_listen_not_recorded below "$l_sup" "$w_sup"
+check sup_never_on_caller_side below "$c_sup" "$w_sup"
+check sup_agent_still_right has_freq "$SIPW/rs/right.wav" 400
+bs_cmd s hangup
 api PUT /v1/tenants/acme/agents/1001/state "${KEY[acme]}" '{"state":"ready"}'
 
 # ------------------------------------------ mediad killed: 'incomplete'
