@@ -58,7 +58,7 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	struct pause pauses[MAX_PAUSES];
 	size_t n_pauses;
 	/* the writer's */
-	bool opened, rowed, done;
+	bool opened, rowed;
 	struct cc_rec_writer *w;
 	OpusMSEncoder *enc;              /* two mono streams: no crosstalk (coupled stereo leaks) */
 	ogg_stream_state os;
@@ -76,7 +76,7 @@ static struct {
 	pthread_cond_t cond;
 	struct md_rec *list;
 	bool quit;
-	char *pg_url, *store_dir, *secrets_dir, *instance;
+	char *pg_url, *instance;
 	struct cc_pg pg;
 	struct cc_kms *kms;
 	struct cc_store *store;
@@ -577,8 +577,10 @@ static void drain(struct md_rec *r, bool all)
 		if (!atomic_load(&r->failed) && r->enc) {
 			if (encode(r, has[0] ? f[0] : NULL, has[1] ? f[1] : NULL, false) != 0)
 				fail(r, "opus");
-			else if (r->frames % SECOND == 0 && (pages(r) || (chunk(r), false)))
+			else if (r->frames % SECOND == 0 && pages(r) != 0)
 				fail(r, "ogg");
+			else if (r->frames % SECOND == 0)
+				chunk(r);            /* a second of audio: encrypted, fsynced */
 		}
 		for (int i = 0; i < 2; i++)
 			if (has[i])
