@@ -47,6 +47,7 @@ bench: deps all
 	@ops/bench/media.sh
 	@ops/bench/recording.sh
 	@ops/bench/acd.sh
+	@ops/bench/lookup.sh
 	@build/tests/bench_events
 	@build/tests/bench_reccrypt
 

@@ -19,7 +19,7 @@ static const char *const col_names[C_COUNT] = {
 };
 #define REQUIRED_COLS 7
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS BL_CSV_MAX_FIELDS
 
 struct bl_csv_reader {
 	struct bl_deck *deck;
@@ -29,6 +29,7 @@ struct bl_csv_reader {
 	unsigned rec_line;          /* line the current record started on */
 	size_t rec_bytes;           /* bytes of the current record so far (0: between records) */
 	bool skip_line;             /* after a broken record: drop the rest of its line */
+	bool line_blank;            /* the line so far held nothing but CRs */
 	unsigned char head[3];      /* the first bytes, until the BOM question is settled */
 	size_t n_head;
 	bool head_done;
@@ -40,6 +41,9 @@ struct bl_csv_reader {
 	size_t n_fields;
 	bool too_many;
 	void (*on_row)(const struct bl_rate *r, void *arg);
+	/* a file of another kind (bl_csv_begin_records): its records go here */
+	void (*on_record)(struct bl_csv_reader *p, char *const *field, size_t n, bool too_many,
+	                  unsigned line, void *arg);
 	void *arg;
 };
 #define parse bl_csv_reader
@@ -278,12 +282,20 @@ static void on_record(int c, void *arg)
 {
 	struct parse *p = arg;
 
-	if (!p->header_done)
+	if (p->on_record) {
+		if (p->header_done)
+			p->res->rows++;
+		p->header_done = true;
+		if (!p->header_bad)
+			p->on_record(p, p->field, p->n_fields, p->too_many, p->rec_line, p->arg);
+	} else if (!p->header_done) {
 		header(p);
-	else if (!p->header_bad)
+	} else if (!p->header_bad) {
 		row(p);
+	}
 	drop_fields(p);
 	p->rec_bytes = 0;
+	p->rec_line = p->line;        /* a record after a bare CR starts on this line */
 }
 
 #define CSV_OPTIONS (CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
@@ -311,8 +323,31 @@ struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
 	p->on_row = on_row;
 	p->arg = arg;
 	p->line = p->rec_line = 1;
+	p->line_blank = true;
 	CC_BUG_ON(csv_init(&p->csv, CSV_OPTIONS) != 0);
 	return p;
+}
+
+struct bl_csv_reader *bl_csv_begin_records(struct bl_csv_result *res,
+                                           void (*cb)(struct bl_csv_reader *p,
+                                                             char *const *field, size_t n,
+                                                             bool too_many, unsigned line,
+                                                             void *arg),
+                                           void *arg)
+{
+	struct parse *p = bl_csv_begin(NULL, res, NULL, arg);
+
+	p->on_record = cb;
+	return p;
+}
+
+void bl_csv_error(struct bl_csv_reader *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(p, p->rec_line, fmt, ap);
+	va_end(ap);
 }
 
 /* One piece of one line: s[0..n) holds no '\n' except maybe as its last byte. */
@@ -325,10 +360,13 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 	if (p->rec_bytes == 0) {
 		size_t k = n - eol;
 
-		if (k && s[k - 1] == '\r')
+		while (k && s[k - 1] == '\r')
 			k--;
-		if (k == 0) {   /* an empty line (or the end of a CRLF) between records */
-			if (!p->header_done && eol) {
+		/* nothing but CRs (libcsv ignores them between records) or the
+		 * end of a CRLF: a line made only of those is empty, whatever the
+		 * pieces it came in */
+		if (k == 0) {
+			if (!p->header_done && eol && p->line_blank) {
 				text_error(p, "empty header line");
 				p->header_done = p->header_bad = true;
 			}
@@ -336,6 +374,7 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 		}
 		p->rec_line = p->line;
 	}
+	p->line_blank = false;
 	if (memchr(s, '\0', n)) {
 		text_error(p, "NUL byte");
 		restart(p);
@@ -350,11 +389,22 @@ static void feed_line(struct parse *p, const char *s, size_t n)
 	if (csv_parse(&p->csv, s, n, on_field, on_record, p) != n) {
 		text_error(p, "malformed CSV (%s)", csv_strerror(csv_error(&p->csv)));
 		restart(p);
+	} else if (p->csv.pstate == 0) {
+		/* between records (pstate 0 is libcsv's "row not begun"): a line
+		 * of nothing but CRs fed whole counts for nothing */
+		p->rec_bytes = 0;
+	} else if (p->rec_bytes == 0) {
+		/* a record ended inside this piece (libcsv ends one at a bare CR)
+		 * and the next one began after it: it is under way, so what comes
+		 * next is its rest, not an empty line to drop (a "\n" piece after
+		 * "a\rb" made "b" swallow the next line) */
+		p->rec_bytes = 1;
 	}
 next:
 	if (eol) {
 		p->line++;
 		p->skip_line = false;
+		p->line_blank = true;
 	}
 }
 
@@ -405,7 +455,7 @@ int bl_csv_end(struct bl_csv_reader *p)
 		p->rec_line = 1;
 		error(p, "empty file: expected a header line");
 	} else if (!res->rows && !p->header_bad) {
-		error(p, "no rates after the header");
+		error(p, "no %s after the header", p->on_record ? "rows" : "rates");
 	}
 	rc = res->n_errors ? CC_ERROR : CC_OK;
 	free(p);

@@ -25,12 +25,14 @@
 #define BL_TARIFF_CSV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rate.h"
 
 #define BL_CSV_MAX_ERRORS 10000  /* errors listed; the count covers all */
 #define BL_CSV_MAX_RECORD 65536  /* bytes of one record (16 fields of 200 characters fit) */
+#define BL_CSV_MAX_FIELDS 40     /* fields of one record; more are counted, not kept */
 
 struct bl_csv_result {
 	size_t rows;            /* data rows read */
@@ -57,5 +59,21 @@ struct bl_csv_reader *bl_csv_begin(struct bl_deck *d, struct bl_csv_result *res,
                                    void (*on_row)(const struct bl_rate *r, void *arg), void *arg);
 void bl_csv_feed(struct bl_csv_reader *p, const char *buf, size_t len);
 int bl_csv_end(struct bl_csv_reader *p);
+
+/* The same reader for a file of another kind (tenantd's customer import):
+ * the text's rules above (BOM, quoting, NUL, record length, malformed
+ * CSV, an empty file) are the reader's; what the records mean is
+ * on_record's. It gets every record, the header first, its fields (at
+ * most BL_CSV_MAX_FIELDS; too_many when there were more) and the line it
+ * starts on, and reports a bad one with bl_csv_error(). res->rows counts
+ * the records after the header; a header alone is an error. */
+struct bl_csv_reader *bl_csv_begin_records(struct bl_csv_result *res,
+                                           void (*on_record)(struct bl_csv_reader *p,
+                                                             char *const *field, size_t n,
+                                                             bool too_many, unsigned line,
+                                                             void *arg),
+                                           void *arg);
+/* A problem of the record on_record was given: listed with its line. */
+void bl_csv_error(struct bl_csv_reader *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

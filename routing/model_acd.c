@@ -268,10 +268,19 @@ int rt_model_load_acd(struct rt_model *m, PGresult *(*q)(void *ctx, const char *
 	}
 	PQclear(r);
 
-	if (!(r = q(ctx, "SELECT v.tenant_id, v.e164, v.priority, a.extension, qq.name"
+	/* the VIP list, and the numbers of the tenant's vip customers (the
+	 * CRM, docs/CRM.md) at the list's default priority, without agent or
+	 * queue; a number on the list keeps its entry */
+	if (!(r = q(ctx, "SELECT x.tenant_id, x.e164, x.priority, x.extension, x.queue FROM ("
+	                 "SELECT v.tenant_id, v.e164, v.priority, a.extension, qq.name AS queue"
 	                 " FROM cc.viplist v LEFT JOIN cc.agents a ON a.id = v.agent_id"
 	                 " AND a.tenant_id = v.tenant_id LEFT JOIN cc.queues qq ON qq.id = v.queue_id"
-	                 " AND qq.tenant_id = v.tenant_id%s%s%s ORDER BY v.e164", "v.tenant_id", err)))
+	                 " AND qq.tenant_id = v.tenant_id"
+	                 " UNION ALL SELECT DISTINCT c.tenant_id, p.phone, 10, NULL, NULL"
+	                 " FROM cc.customers c JOIN cc.customer_phones p ON p.tenant_id = c.tenant_id"
+	                 " AND p.customer_id = c.id WHERE c.tier = 'vip' AND NOT EXISTS (SELECT 1"
+	                 " FROM cc.viplist w WHERE w.tenant_id = c.tenant_id AND w.e164 = p.phone)"
+	                 ") x%s%s%s ORDER BY x.e164", "x.tenant_id", err)))
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct rt_tenant *t = cc_map_get(&m->tenants, PQgetvalue(r, i, 0));

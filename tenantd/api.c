@@ -30,7 +30,7 @@ const struct tn_route *const tn_route_tables[] = {
 	tn_blocklist_routes, tn_acd_call_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
 	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, tn_queue_routes,
 	tn_viplist_routes, tn_list_routes, tn_sse_routes, tn_key_routes, tn_recording_routes,
-	tn_evaluation_routes, NULL,
+	tn_evaluation_routes, tn_customer_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */

@@ -264,6 +264,7 @@ extern const struct tn_route tn_acd_agent_routes[]; /* acd.c: before tn_agent_ro
 extern const struct tn_route tn_acd_call_routes[];  /* acd.c: disposition, hold, transfer */
 extern const struct tn_route tn_sse_routes[];       /* sse.c: the event stream */
 extern const struct tn_route tn_key_routes[];       /* keys.c: API keys, audit, recording policy */
+extern const struct tn_route tn_customer_routes[];  /* customers.c: the CRM, the screen pop */
 
 /* libmicrohttpd's callbacks (main.c passes them to MHD_start_daemon):
  * tn_begin_request is the URI log callback (allocates the tn_req),

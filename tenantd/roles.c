@@ -78,6 +78,13 @@ static const struct rule {
 	{ "GET", "/v1/tenants/{slug}/recordings/{id}/evaluations", A | RO | S | RA, ANY },
 	{ "POST", "/v1/tenants/{slug}/recordings/{id}/evaluations", A | S | RA, ANY },
 	{ "GET", "/v1/tenants/{slug}/metrics/monitoring-score", A | RO | S | RA, ANY },
+	/* the CRM (docs/CRM.md): admins write; supervisors and agents read
+	 * (the agent desktop's screen pop); records admins have no business there */
+	{ "GET", "/v1/tenants/{slug}/customers", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/customers/{id}", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/customers/{id}/calls", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/customer-fields", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/lookup", A | RO | S | G, ANY },
 };
 
 static const char *const role_names[] = { "admin", "supervisor", "agent", "records_admin",
