@@ -545,6 +545,9 @@ static void list(struct tn_req *r)
 	if (search_page(r, lim, &p[1]) != CC_OK)
 		return;
 	p[2] = lim;
+	if (!phone && !q && r->role == TN_R_AGENT)    /* an agent finds, it does not page the CRM */
+		return tn_error(r, 422, "invalid_argument", "q",
+		                "an agent's key searches by phone or q; it does not list the customers");
 	if (q) {
 		list_q(r, q, p);
 		return;
@@ -675,7 +678,12 @@ static void lookup(struct tn_req *r)
 	PQclear(res);
 	numbers = cc_sprintf("{%s}", number);
 	snprintf(lim, sizeof(lim), "%d", CRM_POP_CALLS);
-	res = calls_of(r, numbers, NULL, lim);
+	/* an agent gets the calls of a customer's number only: the lookup of
+	 * any number is not a way round GET /calls, which agents may not use */
+	if (r->role == TN_R_AGENT && !json_array_size(customers))
+		res = calls_of(r, numbers, NULL, "0");
+	else
+		res = calls_of(r, numbers, NULL, lim);
 	free(numbers);
 	if (!res) {
 		json_decref(customers);

@@ -196,6 +196,20 @@ check lookup_call_shape [ "$(jr '.calls[0] | [.direction, .agent, .duration_s, .
 check lookup_newest_first [ "$(jr '[.calls[].duration_s] | join(",")')" = 10,20,30,40,50,60,70,80,90,100 ]
 api GET "/v1/tenants/acme/lookup?number=%2B8613899999999" "$AG"
 check lookup_unknown_empty [ "$HTTP" = 200 -a "$(jr '.customers | length')" = 0 -a "$(jr '.calls | length')" = 0 ]
+# an agent does not rebuild the call log (GET /calls is not theirs): the
+# calls of a number no customer has are not its, a customer's calls neither
+api GET "/v1/tenants/acme/lookup?number=%2B8657112345678" "$AG"
+check lookup_agent_no_customer_no_calls [ "$HTTP" = 200 -a "$(jr '.customers | length')" = 0 -a "$(jr '.calls | length')" = 0 ]
+api GET "/v1/tenants/acme/lookup?number=%2B8657112345678" "$SUP"
+check lookup_supervisor_any_number [ "$HTTP" = 200 -a "$(jr '.calls | length')" = 10 ]
+api GET $C/$ID1/calls "$AG"
+expect_eq customer_calls_agent_403 "$HTTP" 403
+api GET "$C" "$AG"
+check list_agent_unfiltered_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = q ]
+api GET "$C?after=$ID1" "$AG"
+expect_eq list_agent_paging_422 "$HTTP" 422
+api GET "$C?phone=%2B8613800000001" "$AG"
+check list_agent_by_phone [ "$HTTP" = 200 -a "$(jr '.items | length')" = 2 ]
 api GET "/v1/tenants/acme/lookup?number=abc" "$AG"
 check lookup_bad_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = number ]
 api GET "/v1/tenants/acme/lookup?number=%2B8613800000001" "$RA"
