@@ -318,6 +318,14 @@ check vip_list_entry_kept [ "$(grep -c '^acme +8657100000001 ' <<< "$V")" = 1 -a
 check normal_customer_not_vip [ -z "$(grep -E '\+861380000000[34] ' <<< "$V")" ]
 check imported_vip_customer [ -n "$(grep '^acme +8613900000009 10$' <<< "$V")" ]
 check no_vip_for_beta [ -z "$(grep '^beta ' <<< "$V")" ]
+# routingd reads no more of the CRM than the VIP query does; billingd none
+as_role() { psql -qtAX -v ON_ERROR_STOP=1 "$("$TOP/ops/stack.sh" pgurl "$1")" -c "$2" 2>&1; }
+check routingd_reads_tier [ "$(as_role cc_routingd "SELECT count(*) FROM cc.customers WHERE tier = 'vip'")" -ge 1 ]
+check routingd_no_names grep -q 'permission denied' <<< "$(as_role cc_routingd 'SELECT name FROM cc.customers')"
+check routingd_no_fields grep -q 'permission denied' <<< "$(as_role cc_routingd 'SELECT * FROM cc.customer_fields')"
+for t in customers customer_fields customer_phones; do
+	check "billingd_no_$t" grep -q 'permission denied' <<< "$(as_role cc_billingd "SELECT count(*) FROM cc.$t")"
+done
 api PATCH $C/$ID1 "$A" '{"tier":"normal"}'
 check vip_patch_normal_200 [ "$HTTP" = 200 -a "$(jr .tier)" = normal ]
 check vip_gone_after_normal [ -z "$(vips | grep '+8613800000001 ')" ]
