@@ -1070,7 +1070,8 @@ static void import_data(struct tn_req *r, const char *buf, size_t len)
  * of its own. */
 struct import_job {
 	struct cc_pg pg;
-	char tenant[CC_UUID_LEN];
+	struct tenantd *d;            /* the notice and the lock need no request: */
+	char tenant[CC_UUID_LEN];     /* the client may have gone */
 	json_t *batches;
 	size_t rows, n_vip;
 	const char *stage;            /* NULL when committed, else what failed */
@@ -1116,16 +1117,21 @@ static void import_done(struct tn_req *r, void *arg)
 {
 	struct import_job *j = arg;
 
-	if (r && j->stage) {
+	/* the storing is done whether or not the client waited for it */
+	if (j->stage)
 		CC_ERR("customer import of tenant %s: %s: %s", j->tenant, j->stage, j->err ? j->err : "?");
+	else if (j->n_vip)
+		tn_notify(j->d, j->tenant, "viplist", NULL);
+	if (!r)
+		CC_INFO("customer import of tenant %s: %s, its client gone", j->tenant,
+		        j->stage ? "failed" : "committed");
+	else if (j->stage) {
 		if (j->pg.error == CC_PG_INVALID)
 			tn_error(r, 422, "invalid_argument", NULL,
 			         "the database refused a value of the file; nothing was imported");
 		else
 			tn_error(r, 503, "unavailable", NULL, "the database refused the import; retry later");
-	} else if (r) {
-		if (j->n_vip)
-			notify_vip(r);
+	} else {
 		tn_reply(r, 201, json_pack("{s:I}", "imported", (json_int_t)j->rows));
 	}
 	importing = false;
@@ -1153,6 +1159,7 @@ static void import_end(struct tn_req *r)
 	j = calloc(1, sizeof(*j));
 	CC_BUG_ON(!j);
 	cc_pg_init(&j->pg, r->d->cfg.pg_url);
+	j->d = r->d;
 	snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant.id);
 	j->batches = u->batches;
 	u->batches = NULL;
