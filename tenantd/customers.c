@@ -32,6 +32,7 @@
 #define CRM_PAGE_MAX 50           /* a search's page */
 #define CRM_POP_CUSTOMERS 20      /* customers the pop offers for one number */
 #define CRM_POP_CALLS 10
+#define CRM_VIP_NUMBERS_MAX 10000 /* a tenant's vip customers' numbers: routingd holds them all */
 
 static const char COLS[] = "c.id, c.name, c.tier, c.fields::text, "
 	"(SELECT coalesce(json_agg(p.phone ORDER BY p.position), '[]') FROM cc.customer_phones p "
@@ -282,6 +283,39 @@ static json_t *select_one(struct tn_req *r, const char *id)
 	return out;
 }
 
+/* In the open transaction, after a change: CC_OK if the tenant's vip
+ * customers have at most CRM_VIP_NUMBERS_MAX distinct numbers, CC_ERROR
+ * beyond (*over) or on a database error (!*over). */
+static int vip_cap(struct cc_pg *pg, const char *tenant, bool *over)
+{
+	const char *p[1] = { tenant };
+	PGresult *res = cc_pg_exec(pg, "SELECT count(DISTINCT p.phone) FROM cc.customer_phones p "
+	                           "JOIN cc.customers c ON c.tenant_id = p.tenant_id AND c.id = p.customer_id "
+	                           "WHERE p.tenant_id = $1 AND c.tier = 'vip'", 1, p);
+	long n;
+
+	*over = false;
+	if (!res || PQntuples(res) != 1) {
+		if (res)
+			PQclear(res);
+		return CC_ERROR;
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	*over = n > CRM_VIP_NUMBERS_MAX;
+	return *over ? CC_ERROR : CC_OK;
+}
+
+/* after vip_cap refused: the answer */
+static void vip_refused(struct tn_req *r, bool over, const char *what)
+{
+	if (!over)
+		return tn_rollback(r, what);
+	tn_abort(r);
+	tn_error(r, 422, "invalid_argument", "tier", "the tenant's vip customers may have at most %d "
+	         "numbers between them", CRM_VIP_NUMBERS_MAX);
+}
+
 /* A vip customer's numbers are VIP callers: routingd reloads its list. */
 static void notify_vip(struct tn_req *r)
 {
@@ -293,6 +327,7 @@ static void create(struct tn_req *r)
 	json_t *fv = json_object_get(r->body, "fields"), *out;
 	const char *tier = tn_str(r, "tier") ? tn_str(r, "tier") : "normal", *bad = NULL;
 	char id[CC_UUID_LEN], *err = NULL;
+	bool over = false;
 	struct decls d;
 
 	if (load_decls(r, &d) != CC_OK)
@@ -315,13 +350,15 @@ static void create(struct tn_req *r)
 		               "search, grams) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::tsvector)", 7, p);
 	if (rc == CC_OK)
 		rc = write_phones(r, id, json_object_get(r->body, "phones"));
+	if (rc == CC_OK && strcmp(tier, "vip") == 0)
+		rc = vip_cap(&r->d->pg, r->tenant.id, &over);
 	if (rc == CC_OK)
 		rc = tn_commit(r);
 	free(text);
 	free(search);
 	free(grams);
 	if (rc != CC_OK)
-		return tn_rollback(r, "customer");
+		return vip_refused(r, over, "customer");
 	if (strcmp(tier, "vip") == 0)
 		notify_vip(r);
 	if (!(out = select_one(r, id)))
@@ -348,7 +385,7 @@ static void patch(struct tn_req *r)
 	json_t *fv = json_object_get(r->body, "fields"), *phones = json_object_get(r->body, "phones");
 	json_t *cur = NULL, *out;
 	char *err = NULL, *text = NULL, *search = NULL, *grams = NULL;
-	bool was_vip, vip;
+	bool was_vip, vip, over = false;
 	struct decls d;
 	PGresult *res;
 	const char *k;
@@ -401,6 +438,8 @@ static void patch(struct tn_req *r)
 		               "AND customer_id = $2", 2, p);
 	if (rc == CC_OK && phones)
 		rc = write_phones(r, r->params[1], phones);
+	if (rc == CC_OK && vip && (phones || !was_vip))
+		rc = vip_cap(&r->d->pg, r->tenant.id, &over);
 	if (rc == CC_OK)
 		rc = tn_commit(r);
 	json_decref(cur);
@@ -409,7 +448,7 @@ static void patch(struct tn_req *r)
 	free(search);
 	free(grams);
 	if (rc != CC_OK)
-		return tn_rollback(r, "customer");
+		return vip_refused(r, over, "customer");
 	if (was_vip || vip)
 		notify_vip(r);
 	if (!(out = select_one(r, r->params[1])))
@@ -1076,6 +1115,7 @@ struct import_job {
 	size_t rows, n_vip;
 	const char *stage;            /* NULL when committed, else what failed */
 	char *err;
+	bool vip_over;                /* refused: too many vip numbers */
 };
 
 static void import_work(void *arg)
@@ -1106,6 +1146,10 @@ static void import_work(void *arg)
 			goto fail;
 		}
 	}
+	if (j->n_vip && vip_cap(&j->pg, j->tenant, &j->vip_over) != CC_OK) {
+		j->stage = j->vip_over ? "too many vip numbers" : "vip numbers";
+		goto fail;
+	}
 	if (cc_pg_cmd(&j->pg, "COMMIT", 0, NULL) == CC_OK)
 		return;
 	j->stage = "COMMIT";
@@ -1118,14 +1162,20 @@ static void import_done(struct tn_req *r, void *arg)
 	struct import_job *j = arg;
 
 	/* the storing is done whether or not the client waited for it */
-	if (j->stage)
+	if (j->vip_over)
+		CC_INFO("customer import of tenant %s refused: over %d vip numbers", j->tenant,
+		        CRM_VIP_NUMBERS_MAX);
+	else if (j->stage)
 		CC_ERR("customer import of tenant %s: %s: %s", j->tenant, j->stage, j->err ? j->err : "?");
 	else if (j->n_vip)
 		tn_notify(j->d, j->tenant, "viplist", NULL);
 	if (!r)
 		CC_INFO("customer import of tenant %s: %s, its client gone", j->tenant,
 		        j->stage ? "failed" : "committed");
-	else if (j->stage) {
+	else if (j->vip_over) {
+		tn_error(r, 422, "invalid_argument", "tier", "the tenant's vip customers may have at most "
+		         "%d numbers between them; nothing was imported", CRM_VIP_NUMBERS_MAX);
+	} else if (j->stage) {
 		if (j->pg.error == CC_PG_INVALID)
 			tn_error(r, 422, "invalid_argument", NULL,
 			         "the database refused a value of the file; nothing was imported");

@@ -329,3 +329,32 @@ done
 api PATCH $C/$ID1 "$A" '{"tier":"normal"}'
 check vip_patch_normal_200 [ "$HTTP" = 200 -a "$(jr .tier)" = normal ]
 check vip_gone_after_normal [ -z "$(vips | grep '+8613800000001 ')" ]
+
+# --- a tenant's vip customers have at most 10,000 numbers between them
+# (routingd holds them all): create, PATCH and import refused beyond
+new_tenant gamma
+G=${KEY[gamma]}
+CG=/v1/tenants/gamma/customers
+sql "INSERT INTO cc.customers (id, tenant_id, name, tier, search, grams)
+     VALUES ('00000000-0000-4000-8000-000000000001', '${TID[gamma]}', 'many', 'vip', 'many', '');
+     INSERT INTO cc.customer_phones (tenant_id, customer_id, phone, position)
+     SELECT '${TID[gamma]}', '00000000-0000-4000-8000-000000000001', '+86150' || lpad(g::text, 8, '0'), g
+     FROM generate_series(1, 9999) g;" > /dev/null
+api POST $CG "$G" '{"name":"a","phones":["+8616000000001","+8616000000002"],"tier":"vip"}'
+check vip_cap_create_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+api POST $CG "$G" '{"name":"a","phones":["+8616000000001","+8615000000001"],"tier":"vip"}'
+check vip_cap_shared_number_counts_once [ "$HTTP" = 201 ]
+api POST $CG "$G" '{"name":"b","phones":["+8616000000003","+8616000000004"]}'
+check vip_cap_normal_201 [ "$HTTP" = 201 ]
+GID=$(jr .id)
+api PATCH $CG/$GID "$G" '{"tier":"vip"}'
+check vip_cap_patch_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+api GET $CG/$GID "$G"
+check vip_cap_patch_changed_nothing [ "$(jr .tier)" = normal ]
+printf '%s\n' 'name,phones,tier' 'c,+8616000000005,vip' > "$CC_VAR/vipcap.csv"
+csv gamma "$CC_VAR/vipcap.csv" "$G"
+check vip_cap_import_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+check vip_cap_import_nothing [ "$(sql "SELECT count(*) FROM cc.customers WHERE tenant_id = '${TID[gamma]}'")" = 3 ]
+printf '%s\n' 'name,phones,tier' 'c,+8616000000005,' > "$CC_VAR/vipcap.csv"
+csv gamma "$CC_VAR/vipcap.csv" "$G"
+check vip_cap_import_normal_201 [ "$HTTP" = 201 ]
