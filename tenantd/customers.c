@@ -834,6 +834,7 @@ static void put_decls(struct tn_req *r)
  * loop serves other requests meanwhile. */
 #define CRM_IMPORT_ROWS_MAX 100000
 #define CRM_IMPORT_BATCH 2000
+#define CRM_IMPORT_BYTES_MAX (32 * 1024 * 1024)   /* the rows are all held until the commit */
 
 enum col_kind { COL_NAME, COL_PHONES, COL_TIER, COL_FIELD };
 
@@ -851,7 +852,35 @@ struct import {
 	bool refused;
 };
 
-static bool importing;                /* one import at a time (it holds a connection and memory) */
+/* One import at a time per tenant (it holds a connection and memory):
+ * the tenants importing now. Only the loop's thread touches it. */
+static struct {
+	char (*id)[CC_UUID_LEN];
+	size_t n, cap;
+} importing;
+
+static bool import_lock(const char *tenant)
+{
+	for (size_t i = 0; i < importing.n; i++)
+		if (strcmp(importing.id[i], tenant) == 0)
+			return false;
+	if (importing.n == importing.cap) {
+		importing.cap = importing.cap ? 2 * importing.cap : 8;
+		importing.id = realloc(importing.id, importing.cap * sizeof(*importing.id));
+		CC_BUG_ON(!importing.id);
+	}
+	snprintf(importing.id[importing.n++], CC_UUID_LEN, "%s", tenant);
+	return true;
+}
+
+static void import_unlock(const char *tenant)
+{
+	for (size_t i = 0; i < importing.n; i++)
+		if (strcmp(importing.id[i], tenant) == 0) {
+			memmove(importing.id[i], importing.id[--importing.n], CC_UUID_LEN);
+			return;
+		}
+}
 
 static void import_header(struct import *u, struct bl_csv_reader *p, char *const *f, size_t n,
                           bool too_many)
@@ -1073,12 +1102,13 @@ static void import(struct tn_req *r)
 {
 	struct import *u;
 
-	if (importing)
+	if (!import_lock(r->tenant.id))
 		return tn_error(r, 503, "unavailable", NULL,
-		                "another customer import is running; retry when it has ended");
+		                "another customer import of this tenant is running; retry when it has ended");
 	u = calloc(1, sizeof(*u));
 	CC_BUG_ON(!u);
 	if (load_decls(r, &u->d) != CC_OK) {
+		import_unlock(r->tenant.id);
 		free(u);
 		return;
 	}
@@ -1086,7 +1116,6 @@ static void import(struct tn_req *r)
 	u->pbatch = json_array();
 	u->batches = json_array();
 	u->reader = bl_csv_begin_records(&u->csv, on_record, u);
-	importing = true;
 	r->upload = u;
 	r->upload_ops = &import_ops;
 }
@@ -1098,9 +1127,10 @@ static void import_data(struct tn_req *r, const char *buf, size_t len)
 	if (u->refused)
 		return;
 	u->bytes += len;
-	if (u->bytes > TN_MAX_CSV) {
+	if (u->bytes > CRM_IMPORT_BYTES_MAX) {
 		u->refused = true;
-		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_CSV);
+		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes",
+		                CRM_IMPORT_BYTES_MAX);
 	}
 	bl_csv_feed(u->reader, buf, len);
 }
@@ -1184,7 +1214,7 @@ static void import_done(struct tn_req *r, void *arg)
 	} else {
 		tn_reply(r, 201, json_pack("{s:I}", "imported", (json_int_t)j->rows));
 	}
-	importing = false;
+	import_unlock(j->tenant);
 	cc_pg_close(&j->pg);          /* rolls back whatever was not committed */
 	json_decref(j->batches);
 	free(j->err);
@@ -1216,7 +1246,7 @@ static void import_end(struct tn_req *r)
 	j->rows = u->csv.rows;
 	j->n_vip = u->n_vip;
 	tn_offload(r, import_work, import_done, j);   /* import_done lets the next import in */
-	u->refused = true;            /* import_release: the job holds `importing` now */
+	u->refused = true;            /* import_release: the job holds the tenant's lock now */
 }
 
 static void import_release(struct tn_req *r)
@@ -1228,7 +1258,7 @@ static void import_release(struct tn_req *r)
 	if (u->reader)
 		bl_csv_end(u->reader);
 	if (u->batches)               /* not handed to a job */
-		importing = false;
+		import_unlock(r->tenant.id);
 	bl_csv_result_free(&u->csv);
 	json_decref(u->batch);
 	json_decref(u->pbatch);

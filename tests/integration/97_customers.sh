@@ -358,3 +358,31 @@ check vip_cap_import_nothing [ "$(sql "SELECT count(*) FROM cc.customers WHERE t
 printf '%s\n' 'name,phones,tier' 'c,+8616000000005,' > "$CC_VAR/vipcap.csv"
 csv gamma "$CC_VAR/vipcap.csv" "$G"
 check vip_cap_import_normal_201 [ "$HTTP" = 201 ]
+
+# --- one import at a time per tenant: while beta's is open, gamma's goes
+# through and beta's second is 503; an import is at most 32 MB
+mkfifo "$CC_VAR/slow.fifo"
+curl -sk -o "$CC_VAR/slow.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $B" \
+	-H 'Content-Type: text/csv' -H 'Expect:' -T - "$API/v1/tenants/beta/customers/import" \
+	< "$CC_VAR/slow.fifo" > "$CC_VAR/slow.code" &
+SLOW=$!
+exec 7> "$CC_VAR/slow.fifo"
+printf 'name,phones\n' >&7
+sleep 1
+printf '%s\n' 'name,phones' 'd,+8616100000001' > "$CC_VAR/one.csv"
+csv gamma "$CC_VAR/one.csv" "$G"
+check import_other_tenant_meanwhile_201 [ "$HTTP" = 201 ]
+csv beta "$CC_VAR/one.csv" "$B"
+check import_same_tenant_meanwhile_503 [ "$HTTP" = 503 ]
+printf 'e,+8616100000002\n' >&7
+exec 7>&-
+wait $SLOW
+check import_slow_201 [ "$(cat "$CC_VAR/slow.code")" = 201 ]
+csv beta "$CC_VAR/one.csv" "$B"
+check import_after_slow_201 [ "$HTTP" = 201 ]
+{ echo name,phones; yes 'f,+8616100000003' | head -n 2100000; } > "$CC_VAR/big.csv"
+csv beta "$CC_VAR/big.csv" "$B"
+check import_over_32mb_413 [ "$HTTP" = 413 ]
+rm -f "$CC_VAR/big.csv"
+csv beta "$CC_VAR/one.csv" "$B"
+check import_after_413_lock_released [ "$HTTP" = 201 ]
