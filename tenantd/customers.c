@@ -882,6 +882,17 @@ static void import_unlock(const char *tenant)
 		}
 }
 
+/* how many bytes of s to quote in a reason: at most 40, cut before a
+ * character, not in one (bl_csv_error replaces bytes that are not UTF-8) */
+static int quote_len(const char *s)
+{
+	size_t n = strnlen(s, 40);
+
+	while (n > 0 && s[n] && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static void import_header(struct import *u, struct bl_csv_reader *p, char *const *f, size_t n,
                           bool too_many)
 {
@@ -901,14 +912,15 @@ static void import_header(struct import *u, struct bl_csv_reader *p, char *const
 
 		u->kind[i] = k;
 		if (k == COL_FIELD && !dl) {
-			bl_csv_error(p, "unknown column \"%.40s\" (not one of the tenant's customer fields)", f[i]);
+			bl_csv_error(p, "unknown column \"%.*s\" (not one of the tenant's customer fields)",
+			             quote_len(f[i]), f[i]);
 			u->header_ok = false;
 			continue;
 		}
 		if (k == COL_FIELD)
 			u->field[i] = (int)(dl - u->d.f);
 		if (k == COL_FIELD ? seen[u->field[i]] : have[k]) {
-			bl_csv_error(p, "column %.40s given twice", f[i]);
+			bl_csv_error(p, "column %.*s given twice", quote_len(f[i]), f[i]);
 			u->header_ok = false;
 		}
 		if (k == COL_FIELD)

@@ -283,6 +283,14 @@ check import_missing_column_422 [ "$HTTP" = 422 -a "$(jr '.error.lines[0].line')
 printf '%s\n' 'name,phones,plate,colour' 'a,+8613900000001,b,red' > "$CC_VAR/unknown.csv"
 csv acme "$CC_VAR/unknown.csv" "$A"
 check import_unknown_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep colour)" ]
+# a column's name quoted in the reason: cut at a character (20 CJK characters
+# are 60 bytes), bytes that are not UTF-8 replaced; the line is listed
+printf 'name,phones,plate,%s\na,+8613900000001,b,c\n' "$(printf '车%.0s' $(seq 20))" > "$CC_VAR/cjk.csv"
+csv acme "$CC_VAR/cjk.csv" "$A"
+check import_cjk_column_listed [ "$HTTP" = 422 -a "$(jr '.error.lines | length')" = 1 -a "$(jr '.error.lines[0].line')" = 1 -a -n "$(jr '.error.lines[0].error' | grep "unknown column \"$(printf '车%.0s' $(seq 13))\"")" ]
+printf 'name,phones,plate,a\xff\xc3b\nd,+8613900000001,e,f\n' > "$CC_VAR/latin.csv"
+csv acme "$CC_VAR/latin.csv" "$A"
+check import_bad_utf8_column_listed [ "$HTTP" = 422 -a "$(jr '.error.lines | length')" = 1 -a -n "$(jr '.error.lines[0].error' | grep 'unknown column "a??b"')" ]
 printf '%s\n' 'name,phones,purchased' 'a,+8613900000001,2024-01-01' > "$CC_VAR/noreq.csv"
 csv acme "$CC_VAR/noreq.csv" "$A"
 check import_required_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep plate)" ]
