@@ -115,10 +115,17 @@ struct decls {
 	int n;
 };
 
+/* the customer's own attributes: a CSV column of that name is the
+ * attribute, so no custom field may take it (nor the migration's CHECK) */
+static const char *const reserved[] = { "name", "phones", "tier", "id" };
+
 static bool field_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
+	for (size_t i = 0; i < CC_ARRAY_LEN(reserved); i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return false;
 	return n >= 1 && n <= 32 && s[0] >= 'a' && s[0] <= 'z' &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
@@ -766,7 +773,7 @@ static int check_decl_items(struct tn_req *r, json_t *v, char **err)
 		type = json_string_value(json_object_get(it, "type"));
 		if (!name || !field_name_ok(name))
 			return cc_fail(err, "%zu: a name must be 1 to 32 of a-z, 0-9 and '_', "
-			               "starting with a letter", i);
+			               "starting with a letter, and none of name, phones, tier, id", i);
 		if (!type || type_of(type) < 0)
 			return cc_fail(err, "%zu: type must be text, date or number", i);
 		for (j = 0; j < i; j++)

@@ -35,10 +35,13 @@ expect_eq fields_put_agent_403 "$HTTP" 403
 for bad in '[{"name":"Plate","type":"text"}]' '[{"name":"plate","type":"blob"}]' \
            '[{"name":"plate","type":"text"},{"name":"plate","type":"date"}]' \
            '[{"name":"plate","type":"text","colour":"red"}]' '["plate"]' \
-           '[{"name":"plate","type":"text","pop":"yes"}]' '[{"type":"text"}]'; do
+           '[{"name":"plate","type":"text","pop":"yes"}]' '[{"type":"text"}]' \
+           '[{"name":"name","type":"text"}]' '[{"name":"phones","type":"text"}]' \
+           '[{"name":"tier","type":"text"}]' '[{"name":"id","type":"text"}]'; do
 	api PUT /v1/tenants/acme/customer-fields "$A" "{\"items\":$bad}"
 	check "fields_bad_422_$(echo "$bad" | md5sum | cut -c1-6)" [ "$HTTP" = 422 -a "$(jr .error.field)" = items ]
 done
+check fields_reserved_refused_by_db grep -q 'violates check constraint' <<< "$(sql "INSERT INTO cc.customer_fields (tenant_id, name, type, position) VALUES ('${TID[acme]}', 'phones', 'text', 9)" 2>&1)"
 api GET /v1/tenants/acme/customer-fields "$A"
 check fields_unchanged_after_422 [ "$(jr '.items | length')" = 3 ]
 
