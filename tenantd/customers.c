@@ -524,6 +524,40 @@ static char *like_anywhere(const char *term)
 	return out;
 }
 
+/* 1 if pg_trgm finds no trigram in term (it has no letter or digit, in
+ * pg_trgm's own judgement), 0 if it does, -1 on a database error */
+static int no_trigram(struct tn_req *r, const char *term)
+{
+	const char *p[1] = { term };
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT cardinality(show_trgm($1)) = 0", 1, p);
+	int out = -1;
+
+	if (res && PQntuples(res) == 1)
+		out = PQgetvalue(res, 0, 0)[0] == 't';
+	if (res)
+		PQclear(res);
+	return out;
+}
+
+/* every gram of term, ANDed, as tsquery text ("'!' & '!!'"); its grams
+ * hold no space, so each space of crm_grams' text parts two. Malloc'd. */
+static char *all_grams(const char *term)
+{
+	char *g = crm_grams(term), *out = malloc(4 * strlen(g) + 1), *o = out;
+
+	CC_BUG_ON(!out);
+	for (const char *s = g; *s; s++)
+		if (*s == ' ') {
+			memcpy(o, " & ", 3);
+			o += 3;
+		} else {
+			*o++ = *s;
+		}
+	*o = '\0';
+	free(g);
+	return out;
+}
+
 /* ?q=: a substring of the name or of a field's value (docs/CRM.md
  * "Search"). Terms of 1 or 2 characters are one lexeme of the grams
  * column; longer ones go to the trigram index. Both are rechecked with
@@ -533,6 +567,7 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 {
 	json_t *valid = json_string(q);
 	char *term, *e, *pattern, *lexeme = NULL, *sql;
+	int grams_only = 0;
 	size_t n;
 	PGresult *res;
 
@@ -555,9 +590,20 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 		                "q must be 1 to 100 characters, no control character");
 	}
 	crm_fold(term);
+	if (n > 2 && (grams_only = no_trigram(r, term)) < 0) {
+		free(term);
+		return tn_db_error(r, "customers");
+	}
 	pattern = like_anywhere(term);
 	p[3] = pattern;
-	if (n <= 2) {
+	if (n > 2 && grams_only) {
+		/* pg_trgm has no trigram of it ("!!!": no letter or digit) and
+		 * would scan them all: every gram of the term instead */
+		p[4] = lexeme = all_grams(term);
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "AND c.grams @@ $5::tsquery AND c.search LIKE $4 ORDER BY c.id LIMIT $3",
+		                 COLS);
+	} else if (n <= 2) {
 		p[4] = lexeme = crm_lexeme(term);
 		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
 		                 "AND c.grams @@ $5::tsquery AND c.search LIKE $4 ORDER BY c.id LIMIT $3",
@@ -566,7 +612,7 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
 		                 "AND c.search LIKE $4 ORDER BY c.id LIMIT $3", COLS);
 	}
-	res = cc_pg_exec(&r->d->pg, sql, n <= 2 ? 5 : 4, p);
+	res = cc_pg_exec(&r->d->pg, sql, lexeme ? 5 : 4, p);
 	free(sql);
 	free(term);
 	free(pattern);

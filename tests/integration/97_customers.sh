@@ -397,3 +397,24 @@ check import_over_32mb_413 [ "$HTTP" = 413 ]
 rm -f "$CC_VAR/big.csv"
 csv beta "$CC_VAR/one.csv" "$B"
 check import_after_413_lock_released [ "$HTTP" = 201 ]
+
+# --- a term pg_trgm has no trigram of (no letter or digit: it would scan
+# every customer) goes through the grams, every one of them
+api POST $CG "$G" '{"name":"Wow!!! Inc","phones":["+8616200000001"]}'
+WOW=$(jr .id)
+api POST $CG "$G" '{"name":"Hey!! there!","phones":["+8616200000002"]}'
+gq() { api GET "$CG?q=$(jq -rn --arg q "$1" '$q | @uri')" "$G"; }
+gq '!!!'
+check q_punctuation_grams [ "$HTTP" = 200 -a "$(ids)" = "$WOW" ]
+gq '!!!!'
+check q_punctuation_none [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+gq '?!?'
+check q_punctuation_other_none [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+gq 'w!!!'
+check q_punctuation_with_letter [ "$HTTP" = 200 -a "$(ids)" = "$WOW" ]
+check q_punctuation_no_trigram [ "$(sql "SELECT cardinality(show_trgm('!!!'))")" = 0 ]
+# the grams answer it, not a LIKE over every customer: without its grams
+# (made empty by hand) the customer is not found
+sql "UPDATE cc.customers SET grams = '' WHERE id = '$WOW'" > /dev/null
+gq '!!!'
+check q_punctuation_through_grams [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
