@@ -1264,9 +1264,9 @@ static void import_done(struct tn_req *r, void *arg)
 		CC_ERR("customer import of tenant %s: %s: %s", j->tenant, j->stage, j->err ? j->err : "?");
 	else if (j->n_vip)
 		tn_notify(j->d, j->tenant, "viplist", NULL);
-	if (!r)
-		CC_INFO("customer import of tenant %s: %s, its client gone", j->tenant,
-		        j->stage ? "failed" : "committed");
+	if (!r)                       /* a warning: the client may well send it again */
+		CC_WARN("customer import of tenant %s: %s (%zu rows), its client gone", j->tenant,
+		        j->stage ? "failed" : "committed", j->rows);
 	else if (j->vip_over) {
 		tn_error(r, 422, "invalid_argument", "tier", "the tenant's vip customers may have at most "
 		         "%d numbers between them; nothing was imported", CRM_VIP_NUMBERS_MAX);

@@ -418,3 +418,21 @@ check q_punctuation_no_trigram [ "$(sql "SELECT cardinality(show_trgm('!!!'))")"
 sql "UPDATE cc.customers SET grams = '' WHERE id = '$WOW'" > /dev/null
 gq '!!!'
 check q_punctuation_through_grams [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+
+# --- an import committed after its client gave up still tells routingd
+# (the viplist notice: its patch counter). libmicrohttpd notices the
+# closed connection only when the suspended request resumes, so this
+# reaches import_done with the request, not the NULL of a detached one.
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+patched_since() { awk -v now="$(metric cc_routing_model_patches_total)" -v was="$1" 'BEGIN { exit !(now > was) }'; }
+sql "BEGIN; LOCK TABLE cc.customers IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" > /dev/null &
+LOCKER=$!
+sleep 0.5
+patches=$(metric cc_routing_model_patches_total)
+printf '%s\n' 'name,phones,tier' 'v,+8616300000001,vip' > "$CC_VAR/gone.csv"
+curl -sk -m 2 -o /dev/null -X POST -H "Authorization: Bearer $B" -H 'Content-Type: text/csv' \
+	--data-binary "@$CC_VAR/gone.csv" "$API/v1/tenants/beta/customers/import"
+check import_gone_client_timed_out [ $? = 28 ]
+wait $LOCKER
+check import_gone_committed wait_for 5 sh -c "[ \"\$(PGPASSWORD=\$(cat '$CC_VAR/secrets/pg_admin') psql -h 127.0.0.1 -p $CC_PG_PORT -U cc_admin -d cc -tAc \"SELECT count(*) FROM cc.customer_phones WHERE phone = '+8616300000001'\")\" = 1 ]"
+check import_gone_notice_sent wait_for 5 patched_since "${patches:-0}"
