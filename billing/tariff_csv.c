@@ -48,16 +48,49 @@ struct bl_csv_reader {
 };
 #define parse bl_csv_reader
 
+/* s made valid UTF-8 in place: a byte that begins no valid sequence (jansson
+ * judges each) becomes '?', and a sequence cut by the end of s is dropped.
+ * A message quotes the file, which may be anything, and vsnprintf cuts at
+ * a byte. */
+static void utf8_mend(char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+		             : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		json_t *ok;
+
+		if (len && i + len > n) {          /* cut short at the end */
+			s[i] = '\0';
+			return;
+		}
+		if (len > 1 && (ok = json_stringn(s + i, len)))
+			json_decref(ok);
+		else if (len != 1)
+			len = 0;
+		if (!len) {
+			s[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+}
+
 static void error_at(struct parse *p, unsigned line, const char *fmt, va_list ap)
 {
 	char msg[256];
+	json_t *e;
 
 	p->res->n_errors++;
 	if (json_array_size(p->res->errors) >= BL_CSV_MAX_ERRORS)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	json_array_append_new(p->res->errors, json_pack("{s:i, s:s}", "line", (int)line,
-	                                                "error", msg));
+	utf8_mend(msg);
+	e = json_pack("{s:i, s:s}", "line", (int)line, "error", msg);
+	CC_BUG_ON(!e);                         /* valid UTF-8 now: only memory */
+	json_array_append_new(p->res->errors, e);
 }
 
 /* a problem of the record being read: named by the line it started on */

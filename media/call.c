@@ -36,6 +36,7 @@
 #include "monitor.h"
 #include "player.h"
 #include "queue.h"
+#include "recorder.h"
 #include "rpc.h"
 
 #define MAX_DIGITS_QUEUED 32
@@ -64,6 +65,7 @@ struct md_out {                      /* mem object: an agent or PSTN leg placed 
 	struct tmr key_tmr;              /* its keys (4, 5, 6), handled off the mixer's tick */
 	char keys[8];
 	size_t n_keys;
+	bool record;                     /* an ACD leg: the offer said record (routingd's policy) */
 };
 
 #define MD_MAX_OWN_FLOWS 4           /* flows made here (X-CC-Queue, routes) per call */
@@ -146,6 +148,7 @@ struct md_call {                     /* mem object */
 	 * sup_changed() below, called at every change of who hears whom */
 	struct md_out *sups[MD_MON_MAX];
 	size_t n_sups;
+	struct md_rec *rec;              /* the recording being made (recorder.h), or NULL */
 };
 
 struct play_req {                    /* mem object: one prompt asked of the catalog */
@@ -225,6 +228,8 @@ static void mix_rules(struct md_call *c);
 static void mon_failed(struct md_call *c, struct md_out *o, uint16_t code);
 static void mon_answered(struct md_call *c, struct md_out *o);
 static void mon_end_all(struct md_call *c, const char *reason);
+static void rec_end(struct md_call *c);
+static void rec_rules(struct md_call *c);
 
 #define CLOG(lvl, c, ...) cc_log((lvl), 0, (c)->inv.tenant, (c)->inv.call, __VA_ARGS__)
 
@@ -270,6 +275,7 @@ static void call_destructor(void *arg)
 	tmr_cancel(&c->xfer_tmr);
 	tmr_cancel(&c->consult_tmr);
 	calls_unlink(c);
+	rec_end(c);
 	for (size_t i = 0; i < c->n_sups; i++)
 		mem_deref(c->sups[i]);
 	mem_deref(c->cbridge);
@@ -540,6 +546,7 @@ static void on_out_close(int err, const struct sip_msg *msg, void *arg)
 		mon_end_all(c, "transferred");
 		xfer_event(c, o->agent, "blind");
 		(void)acd_result(c, "ended", o, 0, "", NULL, NULL);
+		rec_end(c);                  /* the next bridge decides anew */
 		c->bridge = mem_deref(c->bridge);
 		c->out = NULL;
 		out_drop(o);
@@ -1162,6 +1169,60 @@ static void acd_enqueue(struct md_call *c, const char *queue, const struct cc_fl
 	}
 }
 
+/* -- the recording (recorder.h): two taps of the call's mix, LEFT the
+ * caller, RIGHT the agent's side (a consult's target, whispering and
+ * barging supervisors); it ends with the agent's part of the call -- */
+
+static void rec_rules(struct md_call *c)
+{
+	uint32_t right;
+
+	if (!c->rec || !c->out || !c->leg)
+		return;
+	right = 1u << c->out->leg->member.slot | md_call_sup_agent_side(c);
+	if (c->consult && c->consult->answered && c->consult->leg->member.mix)
+		right |= 1u << c->consult->leg->member.slot;
+	md_rec_hear(c->rec, MD_REC_LEFT, 1u << c->leg->member.slot);
+	md_rec_hear(c->rec, MD_REC_RIGHT, right);
+}
+
+static int rec_start(struct md_call *c)
+{
+	struct md_rec_meta m = {
+		.tenant = c->inv.tenant, .call = c->inv.call, .queue = c->queue,
+		.agent = c->out ? c->out->agent : "", .caller = c->inv.caller, .callee = c->inv.called,
+		.direction = "inbound",
+	};
+	int err;
+
+	if (c->rec)
+		return EALREADY;
+	if (!c->out || !c->leg || !c->mix)
+		return EINVAL;
+	if ((err = md_rec_alloc(&c->rec, c->mix->rate, &m)) != 0) {
+		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot record");
+		return err;
+	}
+	if ((err = md_rec_tap(c->rec, c->mix, 1u << c->leg->member.slot, 0)) != 0) {
+		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot record: the mix is full");
+		md_rec_stop(c->rec);         /* its row: 'complete', empty */
+		c->rec = NULL;
+		return err;
+	}
+	rec_rules(c);
+	CLOG(CC_LOG_INFO, c, "recording %s", md_rec_id(c->rec));
+	return 0;
+}
+
+static void rec_end(struct md_call *c)
+{
+	if (!c->rec)
+		return;
+	CLOG(CC_LOG_INFO, c, "recording %s ends", md_rec_id(c->rec));
+	md_rec_stop(c->rec);
+	c->rec = NULL;
+}
+
 /* -- the agents' legs -- */
 
 static void aleg_remove(struct md_call *c, struct md_out *o)
@@ -1206,6 +1267,8 @@ static void acd_bridge(struct md_call *c, struct md_out *o)
 	json_object_set_new(f, "leg", json_string(o->id));
 	json_object_set_new(f, "queue", json_string(c->queue));
 	event(c, CC_EV_BRIDGED, f);
+	if (o->record)
+		(void)rec_start(c);          /* routingd's policy; a failure does not stop the call */
 	feed(c, IVR_ANSWERED, 0, NULL);
 }
 
@@ -1330,6 +1393,7 @@ static void on_xfer_tmr(void *arg)
 	if (c->on_hold)
 		music_stop(c);
 	c->on_hold = false;
+	rec_end(c);                      /* the next bridge decides anew */
 	c->bridge = mem_deref(c->bridge);
 	c->out = NULL;
 	if (o->refer)                    /* the REFER's subscription ends: 200 */
@@ -1411,6 +1475,7 @@ static void consult_drop(struct md_call *c)
 		out_drop(c->consult);
 		c->consult = NULL;
 	}
+	rec_rules(c);
 }
 
 /* The agent back with the caller (cancelled, the target did not answer or
@@ -1453,6 +1518,7 @@ static void consult_answered(struct md_call *c, struct md_out *o)
 	md_member_hear(&o->leg->member, 1u << c->out->leg->member.slot);
 	if (c->n_sups)
 		mix_rules(c);                /* the supervisors hear the target too */
+	rec_rules(c);                    /* the target is recorded on the agent's side */
 	CLOG(CC_LOG_INFO, c, "consult: %s %s answered (leg %s), talking with agent %s",
 	     o->pstn ? "number" : "agent", o->target, o->id, c->out->agent);
 }
@@ -1471,6 +1537,7 @@ static void consult_complete(struct md_call *c)
 	     target_type_name(c->xfer.type), c->xfer.name);
 	acd_hold(c, false);              /* the hold ends (unheld: its time counted) */
 	(void)acd_result(c, "ended", a, 0, "", NULL, NULL);
+	rec_end(c);                      /* the recording was of the agent's part */
 	c->bridge = mem_deref(c->bridge);    /* the agent leaves the mix */
 	c->out = NULL;
 	out_drop(a);                     /* BYE (if it has not hung up) */
@@ -1571,7 +1638,7 @@ static json_t *acd_transfer(struct md_call *c, const json_t *msg)
 }
 
 static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, const char *offer,
-                         int ring_s)
+                         int ring_s, bool record)
 {
 	struct md_out *o;
 	struct mbuf *mb = NULL;
@@ -1587,6 +1654,7 @@ static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, co
 	o->call = c;
 	o->acd = true;
 	o->epoch = epoch;
+	o->record = record;
 	tmr_init(&o->ring);
 	snprintf(o->target, sizeof(o->target), "%s", agent);
 	snprintf(o->agent, sizeof(o->agent), "%s", agent);
@@ -1908,7 +1976,7 @@ static struct md_call *cb_call_new(const struct md_q_offer *o, const char *tenan
  * supervisor joined, left or changed mode; hold; a consult). */
 static void sup_changed(struct md_call *c)
 {
-	(void)c;
+	rec_rules(c);
 }
 
 /* The call's state as monitor.h sees it; false when it has no bridge. */
@@ -2186,6 +2254,55 @@ static json_t *acd_monitor(struct md_call *c, const char *op, const json_t *msg)
 	return REFUSE_S(422, "op is monitor, monitor_mode or monitor_end");
 }
 
+static json_t *rec_answer(const char *id, const char *state)
+{
+	return json_pack("{s:b, s:{s:s, s:s}}", "ok", 1, "recording", "id", id, "state", state);
+}
+
+/* The API's recording control (docs/RECORDING.md, Recording control):
+ * start, stop, pause (PCI: silence is recorded meanwhile), resume. A
+ * supervisor's key sends its queues, an agent's key its extension: any
+ * other call is no call for them. */
+static json_t *acd_recording(struct md_call *c, const json_t *msg)
+{
+	const char *action = json_string_value(json_object_get(msg, "action"));
+	const json_t *agent = json_object_get(msg, "agent");
+	char id[CC_UUID_LEN];
+	bool on;
+
+	if (json_object_get(msg, "queues") && !supervises(msg, c->queue))
+		return REFUSE_S(404, "no such call");
+	if (agent && (!json_is_string(agent) || !c->out || c->cb ||
+	              strcmp(json_string_value(agent), c->out->agent)))
+		return REFUSE_S(404, "no such call");
+	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "pause") &&
+	                strcmp(action, "resume")))
+		return REFUSE_S(422, "action is start, stop, pause or resume");
+	if (c->cb || c->acd != ACD_BRIDGED || !c->bridge || !c->out || !c->out->acd)
+		return REFUSE_S(409, "not bridged");
+	if (c->rec && !strcmp(md_rec_state(c->rec), "failed"))
+		rec_end(c);                  /* its row says failed already: a start may try again */
+	if (!strcmp(action, "start")) {
+		if (c->rec)
+			return REFUSE_S(409, "already recording");
+		if (rec_start(c) != 0)
+			return REFUSE_S(503, "cannot record");
+		return rec_answer(md_rec_id(c->rec), md_rec_state(c->rec));
+	}
+	if (!c->rec)
+		return REFUSE_S(409, "no recording");
+	if (!strcmp(action, "stop")) {
+		snprintf(id, sizeof(id), "%s", md_rec_id(c->rec));
+		rec_end(c);
+		return rec_answer(id, "complete");
+	}
+	on = !strcmp(action, "pause");
+	if (md_rec_pause(c->rec, on) != 0)
+		return REFUSE_S(409, on ? "already paused" : "not paused");
+	CLOG(CC_LOG_INFO, c, "recording %s %s", md_rec_id(c->rec), on ? "paused" : "resumed");
+	return rec_answer(md_rec_id(c->rec), md_rec_state(c->rec));
+}
+
 json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 {
 	const char *id = json_string_value(json_object_get(msg, "call"));
@@ -2225,7 +2342,7 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 		tmr_cancel(&c->ann_tmr);
 		for (size_t i = 0; i < o.n; i++) {
 			int err = place_acd_leg(c, o.agents[i].agent, o.agents[i].epoch, o.offer,
-			                        o.ring_s);
+			                        o.ring_s, o.agents[i].record);
 
 			if (!err) {
 				placed++;
@@ -2286,6 +2403,8 @@ json_t *md_calls_acd(const char *what, const json_t *msg, void *arg)
 
 		if (op && !strncmp(op, "monitor", 7))
 			return acd_monitor(c, op, msg);
+		if (op && !strcmp(op, "recording"))
+			return acd_recording(c, msg);
 		if (op && (!strcmp(op, "complete") || !strcmp(op, "cancel"))) {
 			if (!c->consult)
 				return REFUSE("no consult transfer");
@@ -2406,6 +2525,7 @@ static void call_end(struct md_call *c, const char *result)
 		(void)acd_result(c, "abandoned", NULL, 0, "", NULL, NULL);
 	acd_leave(c);
 	consult_drop(c);
+	rec_end(c);                      /* before its taps' mix goes */
 	/* the agent leg: BYE (bridged) or CANCEL (ringing) */
 	c->bridge = mem_deref(c->bridge);
 	if (c->out)

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mixer.h"
+#include "recorder.h"
 #include "rpc.h"
 #include "sip.h"
 
@@ -45,6 +46,8 @@ struct settings {
 	char *prompts_dir;
 	char *secret_file;
 	long rt_prio;
+	char *rec_store;
+	char *secrets_dir;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -78,6 +81,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_MEDIA_SECRET_FILE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secret_file),
 	  "file with the secret Kamailio asks of mediad's legs (X-CC-Auth; empty: none is sent, "
 	  "and a Kamailio of this platform refuses the legs)" },
+	{ "CC_REC_STORE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, rec_store),
+	  "the recordings' store (a folder, lib/recstore.h); empty: $CC_VAR/recordings" },
+	{ "CC_SECRETS_DIR", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secrets_dir),
+	  "the local KMS's folder (master.key, lib/reccrypt.h); empty: $CC_VAR/secrets" },
 };
 
 static struct {
@@ -103,6 +110,19 @@ static void prompts_dir_default(void)
 	free(D.cfg.prompts_dir);
 	D.cfg.prompts_dir = cc_sprintf("%s/../prompts", exe);
 	CC_BUG_ON(!D.cfg.prompts_dir);
+}
+
+/* CC_REC_STORE, CC_SECRETS_DIR unset: under $CC_VAR (var/ when it is
+ * unset too), as tenantd's, so that both daemons name the same folders */
+static void var_default(char **v, const char *name)
+{
+	const char *var = getenv("CC_VAR");
+
+	if ((*v)[0])
+		return;
+	free(*v);
+	*v = cc_sprintf("%s/%s", var && *var ? var : "var", name);
+	CC_BUG_ON(!*v);
 }
 
 static void on_stop_wait(void *arg)
@@ -144,6 +164,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prompts_dir_default();
+	var_default(&D.cfg.rec_store, "recordings");
+	var_default(&D.cfg.secrets_dir, "secrets");
 	if (D.cfg.secret_file[0]) {
 		char secret[128], *serr = NULL;
 
@@ -181,6 +203,16 @@ int main(int argc, char **argv)
 		cc_log(CC_LOG_ERR, e, NULL, NULL, "catalog");
 		goto out_re;
 	}
+	/* the rows it writes name this mediad by host and SIP port, which a
+	 * restart keeps: its rows left 'recording' by a crash are its own */
+	char host[256], rec_instance[320];
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(rec_instance, sizeof(rec_instance), "%s:%ld", host, D.cfg.sip_port);
+	if ((e = md_recorder_init(D.cfg.pg_url, D.cfg.rec_store, D.cfg.secrets_dir, rec_instance)) != 0)
+		cc_log(CC_LOG_WARN, e, NULL, NULL, "recorder (store %s, secrets %s): nothing is recorded",
+		       D.cfg.rec_store, D.cfg.secrets_dir);
 	if ((e = md_sip_init(&laddr, &proxy, md_call_invite, NULL)) != 0) {
 		cc_log(CC_LOG_ERR, e, NULL, NULL, "SIP on %s", sip_addr);
 		goto out_catalog;
@@ -223,6 +255,7 @@ out_metrics:
 out_sip:
 	md_sip_close(true);
 out_catalog:
+	md_recorder_close();             /* after the calls: their recordings are finished */
 	md_catalog_close();
 out_re:
 	tmr_cancel(&D.stop_tmr);

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "mixer.h"
 #include "player.h"
+#include "recorder.h"
 #include "sip.h"
 
 static struct http_sock *hsock;
@@ -30,6 +31,7 @@ static void render(FILE *f)
 {
 	const struct md_calls_stats *cs = md_calls_stats();
 	const struct md_mixer_stats *ms = md_mixer_stats();
+	struct md_rec_stats rs;
 
 	gauge(f, "cc_media_calls", "calls mediad has now", (double)md_calls_count(NULL));
 	gauge(f, "cc_media_legs", "RTP legs now (callers, agents, numbers)", (double)md_leg_count);
@@ -73,6 +75,14 @@ static void render(FILE *f)
 	counter(f, "cc_media_legs_placed_total", "agent and number legs placed", cs->legs_placed);
 	counter(f, "cc_media_legs_answered_total", "legs that answered", cs->legs_answered);
 	counter(f, "cc_media_legs_failed_total", "legs that did not answer", cs->legs_failed);
+	md_rec_stats(&rs);
+	counter(f, "cc_media_recordings_total", "recordings started", rs.total);
+	counter(f, "cc_media_recordings_failed_total",
+	        "recordings that failed (store, key, database): the call went on unrecorded", rs.failed);
+	gauge(f, "cc_media_recordings_active", "recordings being made or finished now",
+	      (double)rs.active);
+	counter(f, "cc_media_recording_frames_dropped_total",
+	        "20 ms frames a recording's full ring dropped (its writer was behind)", rs.dropped);
 	counter(f, "cc_media_ivr_events_truncated_total",
 	        "calls whose ivr events reached the cap (200): the rest are not published",
 	        cs->ivr_truncated);

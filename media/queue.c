@@ -181,10 +181,13 @@ int md_queue_read_offer(const json_t *msg, struct md_q_offer *o, const char **wh
 		return EINVAL;
 	json_array_foreach(agents, i, v) {
 		const char *ext = json_string_value(json_object_get(v, "agent"));
-		const json_t *ep = json_object_get(v, "epoch");
+		const json_t *ep = json_object_get(v, "epoch"), *rec = json_object_get(v, "record");
 
 		if (!ext_ok(ext) || !json_is_integer(ep) || json_integer_value(ep) < 0)
 			return EINVAL;
+		if (rec && !json_is_boolean(rec))
+			return EINVAL;
+		o->agents[o->n].record = json_is_true(rec);
 		for (size_t k = 0; k < o->n; k++)
 			if (!strcmp(o->agents[k].agent, ext))
 				return EINVAL;   /* one leg per agent */

@@ -60,6 +60,7 @@ struct md_q_offer {                  /* routingd's cc.rpc.media.<instance>.offer
 	struct {
 		char agent[MD_Q_EXT_MAX];
 		int64_t epoch;
+		bool record;             /* routingd's policy: record the call if this one answers */
 	} agents[MD_Q_MAX_LEGS];
 	char callback[MD_Q_NUMBER_MAX];  /* "" unless a callback offer */
 };

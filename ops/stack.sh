@@ -598,6 +598,8 @@ daemon_env() {
 	export CC_RPC_SOCKET=$RUN/kamailio/rpc.sock CC_KAM_RPC_FIFO=$RUN/kamailio/rpc.fifo
 	export CC_TLS_CERT=$SECRETS/tls.crt CC_TLS_KEY=$SECRETS/tls.key
 	export CC_OPERATOR_TOKEN_FILE=$CC_VAR/operator.token
+	# the recordings' store and the local KMS: mediad writes, tenantd reads
+	export CC_REC_STORE=${CC_REC_STORE:-$CC_VAR/recordings} CC_SECRETS_DIR=$SECRETS
 	secret evapi > /dev/null
 	export CC_EVAPI_SECRET_FILE=$SECRETS/evapi
 	secret media > /dev/null

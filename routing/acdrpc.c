@@ -295,9 +295,12 @@ static void forward_answer(struct rt_acdrpc *r, struct out_req *o, json_t *ans)
 	 * of a queue the supervisor does not supervise, 422); else 409 */
 	if (st != 404 && st != 409 && st != 422 && st != 503)
 		st = 409;
-	if (json_is_true(json_object_get(ans, "ok")))
+	if (json_is_true(json_object_get(ans, "ok"))) {
 		rep = ok(o->fwd_id);
-	else if (ans)
+		/* the recording op's answer: which recording, in which state */
+		if (json_is_object(json_object_get(ans, "recording")))
+			json_object_set(rep, "recording", json_object_get(ans, "recording"));
+	} else if (ans)
 		rep = fail_status(o->fwd_id, (int)st, str(ans, "why")[0] ? str(ans, "why") : "refused by mediad");
 	else
 		rep = fail_status(o->fwd_id, 503, "mediad did not answer");

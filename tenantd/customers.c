@@ -32,6 +32,7 @@
 #define CRM_PAGE_MAX 50           /* a search's page */
 #define CRM_POP_CUSTOMERS 20      /* customers the pop offers for one number */
 #define CRM_POP_CALLS 10
+#define CRM_VIP_NUMBERS_MAX 10000 /* a tenant's vip customers' numbers: routingd holds them all */
 
 static const char COLS[] = "c.id, c.name, c.tier, c.fields::text, "
 	"(SELECT coalesce(json_agg(p.phone ORDER BY p.position), '[]') FROM cc.customer_phones p "
@@ -114,10 +115,17 @@ struct decls {
 	int n;
 };
 
+/* the customer's own attributes: a CSV column of that name is the
+ * attribute, so no custom field may take it (nor the migration's CHECK) */
+static const char *const reserved[] = { "name", "phones", "tier", "id" };
+
 static bool field_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
+	for (size_t i = 0; i < CC_ARRAY_LEN(reserved); i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return false;
 	return n >= 1 && n <= 32 && s[0] >= 'a' && s[0] <= 'z' &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
@@ -282,6 +290,39 @@ static json_t *select_one(struct tn_req *r, const char *id)
 	return out;
 }
 
+/* In the open transaction, after a change: CC_OK if the tenant's vip
+ * customers have at most CRM_VIP_NUMBERS_MAX distinct numbers, CC_ERROR
+ * beyond (*over) or on a database error (!*over). */
+static int vip_cap(struct cc_pg *pg, const char *tenant, bool *over)
+{
+	const char *p[1] = { tenant };
+	PGresult *res = cc_pg_exec(pg, "SELECT count(DISTINCT p.phone) FROM cc.customer_phones p "
+	                           "JOIN cc.customers c ON c.tenant_id = p.tenant_id AND c.id = p.customer_id "
+	                           "WHERE p.tenant_id = $1 AND c.tier = 'vip'", 1, p);
+	long n;
+
+	*over = false;
+	if (!res || PQntuples(res) != 1) {
+		if (res)
+			PQclear(res);
+		return CC_ERROR;
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	*over = n > CRM_VIP_NUMBERS_MAX;
+	return *over ? CC_ERROR : CC_OK;
+}
+
+/* after vip_cap refused: the answer */
+static void vip_refused(struct tn_req *r, bool over, const char *what)
+{
+	if (!over)
+		return tn_rollback(r, what);
+	tn_abort(r);
+	tn_error(r, 422, "invalid_argument", "tier", "the tenant's vip customers may have at most %d "
+	         "numbers between them", CRM_VIP_NUMBERS_MAX);
+}
+
 /* A vip customer's numbers are VIP callers: routingd reloads its list. */
 static void notify_vip(struct tn_req *r)
 {
@@ -293,6 +334,7 @@ static void create(struct tn_req *r)
 	json_t *fv = json_object_get(r->body, "fields"), *out;
 	const char *tier = tn_str(r, "tier") ? tn_str(r, "tier") : "normal", *bad = NULL;
 	char id[CC_UUID_LEN], *err = NULL;
+	bool over = false;
 	struct decls d;
 
 	if (load_decls(r, &d) != CC_OK)
@@ -315,13 +357,15 @@ static void create(struct tn_req *r)
 		               "search, grams) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::tsvector)", 7, p);
 	if (rc == CC_OK)
 		rc = write_phones(r, id, json_object_get(r->body, "phones"));
+	if (rc == CC_OK && strcmp(tier, "vip") == 0)
+		rc = vip_cap(&r->d->pg, r->tenant.id, &over);
 	if (rc == CC_OK)
 		rc = tn_commit(r);
 	free(text);
 	free(search);
 	free(grams);
 	if (rc != CC_OK)
-		return tn_rollback(r, "customer");
+		return vip_refused(r, over, "customer");
 	if (strcmp(tier, "vip") == 0)
 		notify_vip(r);
 	if (!(out = select_one(r, id)))
@@ -348,7 +392,7 @@ static void patch(struct tn_req *r)
 	json_t *fv = json_object_get(r->body, "fields"), *phones = json_object_get(r->body, "phones");
 	json_t *cur = NULL, *out;
 	char *err = NULL, *text = NULL, *search = NULL, *grams = NULL;
-	bool was_vip, vip;
+	bool was_vip, vip, over = false;
 	struct decls d;
 	PGresult *res;
 	const char *k;
@@ -401,6 +445,8 @@ static void patch(struct tn_req *r)
 		               "AND customer_id = $2", 2, p);
 	if (rc == CC_OK && phones)
 		rc = write_phones(r, r->params[1], phones);
+	if (rc == CC_OK && vip && (phones || !was_vip))
+		rc = vip_cap(&r->d->pg, r->tenant.id, &over);
 	if (rc == CC_OK)
 		rc = tn_commit(r);
 	json_decref(cur);
@@ -409,7 +455,7 @@ static void patch(struct tn_req *r)
 	free(search);
 	free(grams);
 	if (rc != CC_OK)
-		return tn_rollback(r, "customer");
+		return vip_refused(r, over, "customer");
 	if (was_vip || vip)
 		notify_vip(r);
 	if (!(out = select_one(r, r->params[1])))
@@ -478,6 +524,40 @@ static char *like_anywhere(const char *term)
 	return out;
 }
 
+/* 1 if pg_trgm finds no trigram in term (it has no letter or digit, in
+ * pg_trgm's own judgement), 0 if it does, -1 on a database error */
+static int no_trigram(struct tn_req *r, const char *term)
+{
+	const char *p[1] = { term };
+	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT cardinality(show_trgm($1)) = 0", 1, p);
+	int out = -1;
+
+	if (res && PQntuples(res) == 1)
+		out = PQgetvalue(res, 0, 0)[0] == 't';
+	if (res)
+		PQclear(res);
+	return out;
+}
+
+/* every gram of term, ANDed, as tsquery text ("'!' & '!!'"); its grams
+ * hold no space, so each space of crm_grams' text parts two. Malloc'd. */
+static char *all_grams(const char *term)
+{
+	char *g = crm_grams(term), *out = malloc(4 * strlen(g) + 1), *o = out;
+
+	CC_BUG_ON(!out);
+	for (const char *s = g; *s; s++)
+		if (*s == ' ') {
+			memcpy(o, " & ", 3);
+			o += 3;
+		} else {
+			*o++ = *s;
+		}
+	*o = '\0';
+	free(g);
+	return out;
+}
+
 /* ?q=: a substring of the name or of a field's value (docs/CRM.md
  * "Search"). Terms of 1 or 2 characters are one lexeme of the grams
  * column; longer ones go to the trigram index. Both are rechecked with
@@ -487,6 +567,7 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 {
 	json_t *valid = json_string(q);
 	char *term, *e, *pattern, *lexeme = NULL, *sql;
+	int grams_only = 0;
 	size_t n;
 	PGresult *res;
 
@@ -509,9 +590,20 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 		                "q must be 1 to 100 characters, no control character");
 	}
 	crm_fold(term);
+	if (n > 2 && (grams_only = no_trigram(r, term)) < 0) {
+		free(term);
+		return tn_db_error(r, "customers");
+	}
 	pattern = like_anywhere(term);
 	p[3] = pattern;
-	if (n <= 2) {
+	if (n > 2 && grams_only) {
+		/* pg_trgm has no trigram of it ("!!!": no letter or digit) and
+		 * would scan them all: every gram of the term instead */
+		p[4] = lexeme = all_grams(term);
+		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
+		                 "AND c.grams @@ $5::tsquery AND c.search LIKE $4 ORDER BY c.id LIMIT $3",
+		                 COLS);
+	} else if (n <= 2) {
 		p[4] = lexeme = crm_lexeme(term);
 		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
 		                 "AND c.grams @@ $5::tsquery AND c.search LIKE $4 ORDER BY c.id LIMIT $3",
@@ -520,7 +612,7 @@ static void list_q(struct tn_req *r, const char *q, const char *p[6])
 		sql = cc_sprintf("SELECT %s FROM cc.customers c WHERE c.tenant_id = $1 AND c.id > $2 "
 		                 "AND c.search LIKE $4 ORDER BY c.id LIMIT $3", COLS);
 	}
-	res = cc_pg_exec(&r->d->pg, sql, n <= 2 ? 5 : 4, p);
+	res = cc_pg_exec(&r->d->pg, sql, lexeme ? 5 : 4, p);
 	free(sql);
 	free(term);
 	free(pattern);
@@ -545,6 +637,9 @@ static void list(struct tn_req *r)
 	if (search_page(r, lim, &p[1]) != CC_OK)
 		return;
 	p[2] = lim;
+	if (!phone && !q && r->role == TN_R_AGENT)    /* an agent finds, it does not page the CRM */
+		return tn_error(r, 422, "invalid_argument", "q",
+		                "an agent's key searches by phone or q; it does not list the customers");
 	if (q) {
 		list_q(r, q, p);
 		return;
@@ -675,7 +770,12 @@ static void lookup(struct tn_req *r)
 	PQclear(res);
 	numbers = cc_sprintf("{%s}", number);
 	snprintf(lim, sizeof(lim), "%d", CRM_POP_CALLS);
-	res = calls_of(r, numbers, NULL, lim);
+	/* an agent gets the calls of a customer's number only: the lookup of
+	 * any number is not a way round GET /calls, which agents may not use */
+	if (r->role == TN_R_AGENT && !json_array_size(customers))
+		res = calls_of(r, numbers, NULL, "0");
+	else
+		res = calls_of(r, numbers, NULL, lim);
 	free(numbers);
 	if (!res) {
 		json_decref(customers);
@@ -719,7 +819,7 @@ static int check_decl_items(struct tn_req *r, json_t *v, char **err)
 		type = json_string_value(json_object_get(it, "type"));
 		if (!name || !field_name_ok(name))
 			return cc_fail(err, "%zu: a name must be 1 to 32 of a-z, 0-9 and '_', "
-			               "starting with a letter", i);
+			               "starting with a letter, and none of name, phones, tier, id", i);
 		if (!type || type_of(type) < 0)
 			return cc_fail(err, "%zu: type must be text, date or number", i);
 		for (j = 0; j < i; j++)
@@ -787,6 +887,7 @@ static void put_decls(struct tn_req *r)
  * loop serves other requests meanwhile. */
 #define CRM_IMPORT_ROWS_MAX 100000
 #define CRM_IMPORT_BATCH 2000
+#define CRM_IMPORT_BYTES_MAX (32 * 1024 * 1024)   /* the rows are all held until the commit */
 
 enum col_kind { COL_NAME, COL_PHONES, COL_TIER, COL_FIELD };
 
@@ -804,7 +905,46 @@ struct import {
 	bool refused;
 };
 
-static bool importing;                /* one import at a time (it holds a connection and memory) */
+/* One import at a time per tenant (it holds a connection and memory):
+ * the tenants importing now. Only the loop's thread touches it. */
+static struct {
+	char (*id)[CC_UUID_LEN];
+	size_t n, cap;
+} importing;
+
+static bool import_lock(const char *tenant)
+{
+	for (size_t i = 0; i < importing.n; i++)
+		if (strcmp(importing.id[i], tenant) == 0)
+			return false;
+	if (importing.n == importing.cap) {
+		importing.cap = importing.cap ? 2 * importing.cap : 8;
+		importing.id = realloc(importing.id, importing.cap * sizeof(*importing.id));
+		CC_BUG_ON(!importing.id);
+	}
+	snprintf(importing.id[importing.n++], CC_UUID_LEN, "%s", tenant);
+	return true;
+}
+
+static void import_unlock(const char *tenant)
+{
+	for (size_t i = 0; i < importing.n; i++)
+		if (strcmp(importing.id[i], tenant) == 0) {
+			memmove(importing.id[i], importing.id[--importing.n], CC_UUID_LEN);
+			return;
+		}
+}
+
+/* how many bytes of s to quote in a reason: at most 40, cut before a
+ * character, not in one (bl_csv_error replaces bytes that are not UTF-8) */
+static int quote_len(const char *s)
+{
+	size_t n = strnlen(s, 40);
+
+	while (n > 0 && s[n] && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
 
 static void import_header(struct import *u, struct bl_csv_reader *p, char *const *f, size_t n,
                           bool too_many)
@@ -825,14 +965,15 @@ static void import_header(struct import *u, struct bl_csv_reader *p, char *const
 
 		u->kind[i] = k;
 		if (k == COL_FIELD && !dl) {
-			bl_csv_error(p, "unknown column \"%.40s\" (not one of the tenant's customer fields)", f[i]);
+			bl_csv_error(p, "unknown column \"%.*s\" (not one of the tenant's customer fields)",
+			             quote_len(f[i]), f[i]);
 			u->header_ok = false;
 			continue;
 		}
 		if (k == COL_FIELD)
 			u->field[i] = (int)(dl - u->d.f);
 		if (k == COL_FIELD ? seen[u->field[i]] : have[k]) {
-			bl_csv_error(p, "column %.40s given twice", f[i]);
+			bl_csv_error(p, "column %.*s given twice", quote_len(f[i]), f[i]);
 			u->header_ok = false;
 		}
 		if (k == COL_FIELD)
@@ -1026,12 +1167,13 @@ static void import(struct tn_req *r)
 {
 	struct import *u;
 
-	if (importing)
+	if (!import_lock(r->tenant.id))
 		return tn_error(r, 503, "unavailable", NULL,
-		                "another customer import is running; retry when it has ended");
+		                "another customer import of this tenant is running; retry when it has ended");
 	u = calloc(1, sizeof(*u));
 	CC_BUG_ON(!u);
 	if (load_decls(r, &u->d) != CC_OK) {
+		import_unlock(r->tenant.id);
 		free(u);
 		return;
 	}
@@ -1039,7 +1181,6 @@ static void import(struct tn_req *r)
 	u->pbatch = json_array();
 	u->batches = json_array();
 	u->reader = bl_csv_begin_records(&u->csv, on_record, u);
-	importing = true;
 	r->upload = u;
 	r->upload_ops = &import_ops;
 }
@@ -1051,9 +1192,10 @@ static void import_data(struct tn_req *r, const char *buf, size_t len)
 	if (u->refused)
 		return;
 	u->bytes += len;
-	if (u->bytes > TN_MAX_CSV) {
+	if (u->bytes > CRM_IMPORT_BYTES_MAX) {
 		u->refused = true;
-		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes", TN_MAX_CSV);
+		return tn_error(r, 413, "payload_too_large", NULL, "the body is over %d bytes",
+		                CRM_IMPORT_BYTES_MAX);
 	}
 	bl_csv_feed(u->reader, buf, len);
 }
@@ -1062,11 +1204,13 @@ static void import_data(struct tn_req *r, const char *buf, size_t len)
  * of its own. */
 struct import_job {
 	struct cc_pg pg;
-	char tenant[CC_UUID_LEN];
+	struct tenantd *d;            /* the notice and the lock need no request: */
+	char tenant[CC_UUID_LEN];     /* the client may have gone */
 	json_t *batches;
 	size_t rows, n_vip;
 	const char *stage;            /* NULL when committed, else what failed */
 	char *err;
+	bool vip_over;                /* refused: too many vip numbers */
 };
 
 static void import_work(void *arg)
@@ -1097,6 +1241,10 @@ static void import_work(void *arg)
 			goto fail;
 		}
 	}
+	if (j->n_vip && vip_cap(&j->pg, j->tenant, &j->vip_over) != CC_OK) {
+		j->stage = j->vip_over ? "too many vip numbers" : "vip numbers";
+		goto fail;
+	}
 	if (cc_pg_cmd(&j->pg, "COMMIT", 0, NULL) == CC_OK)
 		return;
 	j->stage = "COMMIT";
@@ -1108,19 +1256,30 @@ static void import_done(struct tn_req *r, void *arg)
 {
 	struct import_job *j = arg;
 
-	if (r && j->stage) {
+	/* the storing is done whether or not the client waited for it */
+	if (j->vip_over)
+		CC_INFO("customer import of tenant %s refused: over %d vip numbers", j->tenant,
+		        CRM_VIP_NUMBERS_MAX);
+	else if (j->stage)
 		CC_ERR("customer import of tenant %s: %s: %s", j->tenant, j->stage, j->err ? j->err : "?");
+	else if (j->n_vip)
+		tn_notify(j->d, j->tenant, "viplist", NULL);
+	if (!r)                       /* a warning: the client may well send it again */
+		CC_WARN("customer import of tenant %s: %s (%zu rows), its client gone", j->tenant,
+		        j->stage ? "failed" : "committed", j->rows);
+	else if (j->vip_over) {
+		tn_error(r, 422, "invalid_argument", "tier", "the tenant's vip customers may have at most "
+		         "%d numbers between them; nothing was imported", CRM_VIP_NUMBERS_MAX);
+	} else if (j->stage) {
 		if (j->pg.error == CC_PG_INVALID)
 			tn_error(r, 422, "invalid_argument", NULL,
 			         "the database refused a value of the file; nothing was imported");
 		else
 			tn_error(r, 503, "unavailable", NULL, "the database refused the import; retry later");
-	} else if (r) {
-		if (j->n_vip)
-			notify_vip(r);
+	} else {
 		tn_reply(r, 201, json_pack("{s:I}", "imported", (json_int_t)j->rows));
 	}
-	importing = false;
+	import_unlock(j->tenant);
 	cc_pg_close(&j->pg);          /* rolls back whatever was not committed */
 	json_decref(j->batches);
 	free(j->err);
@@ -1145,13 +1304,14 @@ static void import_end(struct tn_req *r)
 	j = calloc(1, sizeof(*j));
 	CC_BUG_ON(!j);
 	cc_pg_init(&j->pg, r->d->cfg.pg_url);
+	j->d = r->d;
 	snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant.id);
 	j->batches = u->batches;
 	u->batches = NULL;
 	j->rows = u->csv.rows;
 	j->n_vip = u->n_vip;
 	tn_offload(r, import_work, import_done, j);   /* import_done lets the next import in */
-	u->refused = true;            /* import_release: the job holds `importing` now */
+	u->refused = true;            /* import_release: the job holds the tenant's lock now */
 }
 
 static void import_release(struct tn_req *r)
@@ -1163,7 +1323,7 @@ static void import_release(struct tn_req *r)
 	if (u->reader)
 		bl_csv_end(u->reader);
 	if (u->batches)               /* not handed to a job */
-		importing = false;
+		import_unlock(r->tenant.id);
 	bl_csv_result_free(&u->csv);
 	json_decref(u->batch);
 	json_decref(u->pbatch);

@@ -88,7 +88,8 @@ static const struct rule {
 	 * (the agent desktop's screen pop); records admins have no business there */
 	{ "GET", "/v1/tenants/{slug}/customers", A | RO | S | G, ANY },
 	{ "GET", "/v1/tenants/{slug}/customers/{id}", A | RO | S | G, ANY },
-	{ "GET", "/v1/tenants/{slug}/customers/{id}/calls", A | RO | S | G, ANY },
+	/* not agents: paging every customer's calls would rebuild the call log */
+	{ "GET", "/v1/tenants/{slug}/customers/{id}/calls", A | RO | S, ANY },
 	{ "GET", "/v1/tenants/{slug}/customer-fields", A | RO | S | G, ANY },
 	{ "GET", "/v1/tenants/{slug}/lookup", A | RO | S | G, ANY },
 };

@@ -3,7 +3,8 @@
 -- One role per daemon; each writes only what it owns:
 --
 --   cc_routingd  reads the model (tenants, numbers, agents, trunks, plans,
---                decks); writes nothing, never reads API keys
+--                decks); writes nothing, never reads API keys nor the
+--                CRM's customers (only their tier and numbers: the VIPs)
 --   cc_billingd  writes call records, credit grants, rated lines, ledger
 --                postings and invoices: the only writer of money
 --   cc_tenantd   the provisioning API: writes every table but billingd's
@@ -42,10 +43,17 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app, cc_billingd, cc_ten
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_routingd;
+-- the desk's sessions (docs/DESK.md) are tenantd's alone
 REVOKE SELECT ON cc.api_keys, cc.idempotency, cc.desk_sessions FROM cc_routingd;
+-- the CRM (docs/CRM.md) is the tenants' customers' names and details:
+-- routingd reads only what its VIP query does (routing/model_acd.c), a
+-- customer's tier and its numbers
+REVOKE SELECT ON cc.customers, cc.customer_fields FROM cc_routingd;
+GRANT SELECT (tenant_id, id, tier) ON cc.customers TO cc_routingd;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_billingd;
-REVOKE SELECT ON cc.desk_sessions FROM cc_billingd;
+-- billingd has no business in the CRM, nor in the desk's sessions
+REVOKE SELECT ON cc.customers, cc.customer_fields, cc.customer_phones, cc.desk_sessions FROM cc_billingd;
 GRANT INSERT, UPDATE ON cc.calls, cc.call_events, cc.grants TO cc_billingd;
 GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices TO cc_billingd;
 -- SELECT ... FOR UPDATE on the account serialises postings

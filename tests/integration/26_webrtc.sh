@@ -48,10 +48,10 @@ phone() {
 said() { grep -q "\"ev\":\"$2\"" "$SIPW/$1.out" 2>/dev/null; }
 said_n() { local n; n=$(grep -c "\"ev\":\"$2\"" "$SIPW/$1.out" 2>/dev/null); echo "${n:-0}"; }
 # stats NAME FD: the browser's RTP figures now, as "received sent level state"
-stats() {
-	local who=$1 n; n=$(said_n "$who" stats)
+stats() {   # (seen, not n: wait_for has a local n of its own)
+	local who=$1 seen; seen=$(said_n "$who" stats)
 	echo stats >&"$2"
-	wait_for 5 eval '[ "$(said_n "$who" stats)" -gt "$n" ]' || return 1
+	wait_for 5 eval '[ "$(said_n "$who" stats)" -gt "$seen" ]' || return 1
 	grep '"ev":"stats"' "$SIPW/$who.out" | tail -1 | jq -r '"\(.received) \(.sent) \(.level) \(.state)"'
 }
 # media_both NAME FD TAG: the browser receives audio (packets, a level above

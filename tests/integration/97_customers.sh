@@ -35,10 +35,13 @@ expect_eq fields_put_agent_403 "$HTTP" 403
 for bad in '[{"name":"Plate","type":"text"}]' '[{"name":"plate","type":"blob"}]' \
            '[{"name":"plate","type":"text"},{"name":"plate","type":"date"}]' \
            '[{"name":"plate","type":"text","colour":"red"}]' '["plate"]' \
-           '[{"name":"plate","type":"text","pop":"yes"}]' '[{"type":"text"}]'; do
+           '[{"name":"plate","type":"text","pop":"yes"}]' '[{"type":"text"}]' \
+           '[{"name":"name","type":"text"}]' '[{"name":"phones","type":"text"}]' \
+           '[{"name":"tier","type":"text"}]' '[{"name":"id","type":"text"}]'; do
 	api PUT /v1/tenants/acme/customer-fields "$A" "{\"items\":$bad}"
 	check "fields_bad_422_$(echo "$bad" | md5sum | cut -c1-6)" [ "$HTTP" = 422 -a "$(jr .error.field)" = items ]
 done
+check fields_reserved_refused_by_db grep -q 'violates check constraint' <<< "$(sql "INSERT INTO cc.customer_fields (tenant_id, name, type, position) VALUES ('${TID[acme]}', 'phones', 'text', 9)" 2>&1)"
 api GET /v1/tenants/acme/customer-fields "$A"
 check fields_unchanged_after_422 [ "$(jr '.items | length')" = 3 ]
 
@@ -196,6 +199,20 @@ check lookup_call_shape [ "$(jr '.calls[0] | [.direction, .agent, .duration_s, .
 check lookup_newest_first [ "$(jr '[.calls[].duration_s] | join(",")')" = 10,20,30,40,50,60,70,80,90,100 ]
 api GET "/v1/tenants/acme/lookup?number=%2B8613899999999" "$AG"
 check lookup_unknown_empty [ "$HTTP" = 200 -a "$(jr '.customers | length')" = 0 -a "$(jr '.calls | length')" = 0 ]
+# an agent does not rebuild the call log (GET /calls is not theirs): the
+# calls of a number no customer has are not its, a customer's calls neither
+api GET "/v1/tenants/acme/lookup?number=%2B8657112345678" "$AG"
+check lookup_agent_no_customer_no_calls [ "$HTTP" = 200 -a "$(jr '.customers | length')" = 0 -a "$(jr '.calls | length')" = 0 ]
+api GET "/v1/tenants/acme/lookup?number=%2B8657112345678" "$SUP"
+check lookup_supervisor_any_number [ "$HTTP" = 200 -a "$(jr '.calls | length')" = 10 ]
+api GET $C/$ID1/calls "$AG"
+expect_eq customer_calls_agent_403 "$HTTP" 403
+api GET "$C" "$AG"
+check list_agent_unfiltered_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = q ]
+api GET "$C?after=$ID1" "$AG"
+expect_eq list_agent_paging_422 "$HTTP" 422
+api GET "$C?phone=%2B8613800000001" "$AG"
+check list_agent_by_phone [ "$HTTP" = 200 -a "$(jr '.items | length')" = 2 ]
 api GET "/v1/tenants/acme/lookup?number=abc" "$AG"
 check lookup_bad_400 [ "$HTTP" = 400 -a "$(jr .error.field)" = number ]
 api GET "/v1/tenants/acme/lookup?number=%2B8613800000001" "$RA"
@@ -269,6 +286,14 @@ check import_missing_column_422 [ "$HTTP" = 422 -a "$(jr '.error.lines[0].line')
 printf '%s\n' 'name,phones,plate,colour' 'a,+8613900000001,b,red' > "$CC_VAR/unknown.csv"
 csv acme "$CC_VAR/unknown.csv" "$A"
 check import_unknown_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep colour)" ]
+# a column's name quoted in the reason: cut at a character (20 CJK characters
+# are 60 bytes), bytes that are not UTF-8 replaced; the line is listed
+printf 'name,phones,plate,%s\na,+8613900000001,b,c\n' "$(printf '车%.0s' $(seq 20))" > "$CC_VAR/cjk.csv"
+csv acme "$CC_VAR/cjk.csv" "$A"
+check import_cjk_column_listed [ "$HTTP" = 422 -a "$(jr '.error.lines | length')" = 1 -a "$(jr '.error.lines[0].line')" = 1 -a -n "$(jr '.error.lines[0].error' | grep "unknown column \"$(printf '车%.0s' $(seq 13))\"")" ]
+printf 'name,phones,plate,a\xff\xc3b\nd,+8613900000001,e,f\n' > "$CC_VAR/latin.csv"
+csv acme "$CC_VAR/latin.csv" "$A"
+check import_bad_utf8_column_listed [ "$HTTP" = 422 -a "$(jr '.error.lines | length')" = 1 -a -n "$(jr '.error.lines[0].error' | grep 'unknown column "a??b"')" ]
 printf '%s\n' 'name,phones,purchased' 'a,+8613900000001,2024-01-01' > "$CC_VAR/noreq.csv"
 csv acme "$CC_VAR/noreq.csv" "$A"
 check import_required_column_422 [ "$HTTP" = 422 -a -n "$(jr '.error.lines[0].error' | grep plate)" ]
@@ -304,6 +329,110 @@ check vip_list_entry_kept [ "$(grep -c '^acme +8657100000001 ' <<< "$V")" = 1 -a
 check normal_customer_not_vip [ -z "$(grep -E '\+861380000000[34] ' <<< "$V")" ]
 check imported_vip_customer [ -n "$(grep '^acme +8613900000009 10$' <<< "$V")" ]
 check no_vip_for_beta [ -z "$(grep '^beta ' <<< "$V")" ]
+# routingd reads no more of the CRM than the VIP query does; billingd none
+as_role() { psql -qtAX -v ON_ERROR_STOP=1 "$("$TOP/ops/stack.sh" pgurl "$1")" -c "$2" 2>&1; }
+check routingd_reads_tier [ "$(as_role cc_routingd "SELECT count(*) FROM cc.customers WHERE tier = 'vip'")" -ge 1 ]
+check routingd_no_names grep -q 'permission denied' <<< "$(as_role cc_routingd 'SELECT name FROM cc.customers')"
+check routingd_no_fields grep -q 'permission denied' <<< "$(as_role cc_routingd 'SELECT * FROM cc.customer_fields')"
+for t in customers customer_fields customer_phones; do
+	check "billingd_no_$t" grep -q 'permission denied' <<< "$(as_role cc_billingd "SELECT count(*) FROM cc.$t")"
+done
 api PATCH $C/$ID1 "$A" '{"tier":"normal"}'
 check vip_patch_normal_200 [ "$HTTP" = 200 -a "$(jr .tier)" = normal ]
 check vip_gone_after_normal [ -z "$(vips | grep '+8613800000001 ')" ]
+
+# --- a tenant's vip customers have at most 10,000 numbers between them
+# (routingd holds them all): create, PATCH and import refused beyond
+new_tenant gamma
+G=${KEY[gamma]}
+CG=/v1/tenants/gamma/customers
+sql "INSERT INTO cc.customers (id, tenant_id, name, tier, search, grams)
+     VALUES ('00000000-0000-4000-8000-000000000001', '${TID[gamma]}', 'many', 'vip', 'many', '');
+     INSERT INTO cc.customer_phones (tenant_id, customer_id, phone, position)
+     SELECT '${TID[gamma]}', '00000000-0000-4000-8000-000000000001', '+86150' || lpad(g::text, 8, '0'), g
+     FROM generate_series(1, 9999) g;" > /dev/null
+api POST $CG "$G" '{"name":"a","phones":["+8616000000001","+8616000000002"],"tier":"vip"}'
+check vip_cap_create_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+api POST $CG "$G" '{"name":"a","phones":["+8616000000001","+8615000000001"],"tier":"vip"}'
+check vip_cap_shared_number_counts_once [ "$HTTP" = 201 ]
+api POST $CG "$G" '{"name":"b","phones":["+8616000000003","+8616000000004"]}'
+check vip_cap_normal_201 [ "$HTTP" = 201 ]
+GID=$(jr .id)
+api PATCH $CG/$GID "$G" '{"tier":"vip"}'
+check vip_cap_patch_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+api GET $CG/$GID "$G"
+check vip_cap_patch_changed_nothing [ "$(jr .tier)" = normal ]
+printf '%s\n' 'name,phones,tier' 'c,+8616000000005,vip' > "$CC_VAR/vipcap.csv"
+csv gamma "$CC_VAR/vipcap.csv" "$G"
+check vip_cap_import_422 [ "$HTTP" = 422 -a "$(jr .error.field)" = tier ]
+check vip_cap_import_nothing [ "$(sql "SELECT count(*) FROM cc.customers WHERE tenant_id = '${TID[gamma]}'")" = 3 ]
+printf '%s\n' 'name,phones,tier' 'c,+8616000000005,' > "$CC_VAR/vipcap.csv"
+csv gamma "$CC_VAR/vipcap.csv" "$G"
+check vip_cap_import_normal_201 [ "$HTTP" = 201 ]
+
+# --- one import at a time per tenant: while beta's is open, gamma's goes
+# through and beta's second is 503; an import is at most 32 MB
+mkfifo "$CC_VAR/slow.fifo"
+curl -sk -o "$CC_VAR/slow.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $B" \
+	-H 'Content-Type: text/csv' -H 'Expect:' -T - "$API/v1/tenants/beta/customers/import" \
+	< "$CC_VAR/slow.fifo" > "$CC_VAR/slow.code" &
+SLOW=$!
+exec 7> "$CC_VAR/slow.fifo"
+printf 'name,phones\n' >&7
+sleep 1
+printf '%s\n' 'name,phones' 'd,+8616100000001' > "$CC_VAR/one.csv"
+csv gamma "$CC_VAR/one.csv" "$G"
+check import_other_tenant_meanwhile_201 [ "$HTTP" = 201 ]
+csv beta "$CC_VAR/one.csv" "$B"
+check import_same_tenant_meanwhile_503 [ "$HTTP" = 503 ]
+printf 'e,+8616100000002\n' >&7
+exec 7>&-
+wait $SLOW
+check import_slow_201 [ "$(cat "$CC_VAR/slow.code")" = 201 ]
+csv beta "$CC_VAR/one.csv" "$B"
+check import_after_slow_201 [ "$HTTP" = 201 ]
+{ echo name,phones; yes 'f,+8616100000003' | head -n 2100000; } > "$CC_VAR/big.csv"
+csv beta "$CC_VAR/big.csv" "$B"
+check import_over_32mb_413 [ "$HTTP" = 413 ]
+rm -f "$CC_VAR/big.csv"
+csv beta "$CC_VAR/one.csv" "$B"
+check import_after_413_lock_released [ "$HTTP" = 201 ]
+
+# --- a term pg_trgm has no trigram of (no letter or digit: it would scan
+# every customer) goes through the grams, every one of them
+api POST $CG "$G" '{"name":"Wow!!! Inc","phones":["+8616200000001"]}'
+WOW=$(jr .id)
+api POST $CG "$G" '{"name":"Hey!! there!","phones":["+8616200000002"]}'
+gq() { api GET "$CG?q=$(jq -rn --arg q "$1" '$q | @uri')" "$G"; }
+gq '!!!'
+check q_punctuation_grams [ "$HTTP" = 200 -a "$(ids)" = "$WOW" ]
+gq '!!!!'
+check q_punctuation_none [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+gq '?!?'
+check q_punctuation_other_none [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+gq 'w!!!'
+check q_punctuation_with_letter [ "$HTTP" = 200 -a "$(ids)" = "$WOW" ]
+check q_punctuation_no_trigram [ "$(sql "SELECT cardinality(show_trgm('!!!'))")" = 0 ]
+# the grams answer it, not a LIKE over every customer: without its grams
+# (made empty by hand) the customer is not found
+sql "UPDATE cc.customers SET grams = '' WHERE id = '$WOW'" > /dev/null
+gq '!!!'
+check q_punctuation_through_grams [ "$HTTP" = 200 -a "$(jr '.items | length')" = 0 ]
+
+# --- an import committed after its client gave up still tells routingd
+# (the viplist notice: its patch counter). libmicrohttpd notices the
+# closed connection only when the suspended request resumes, so this
+# reaches import_done with the request, not the NULL of a detached one.
+metric() { curl -s "http://127.0.0.1:$CC_ROUTING_METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+patched_since() { awk -v now="$(metric cc_routing_model_patches_total)" -v was="$1" 'BEGIN { exit !(now > was) }'; }
+sql "BEGIN; LOCK TABLE cc.customers IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" > /dev/null &
+LOCKER=$!
+sleep 0.5
+patches=$(metric cc_routing_model_patches_total)
+printf '%s\n' 'name,phones,tier' 'v,+8616300000001,vip' > "$CC_VAR/gone.csv"
+curl -sk -m 2 -o /dev/null -X POST -H "Authorization: Bearer $B" -H 'Content-Type: text/csv' \
+	--data-binary "@$CC_VAR/gone.csv" "$API/v1/tenants/beta/customers/import"
+check import_gone_client_timed_out [ $? = 28 ]
+wait $LOCKER
+check import_gone_committed wait_for 5 sh -c "[ \"\$(PGPASSWORD=\$(cat '$CC_VAR/secrets/pg_admin') psql -h 127.0.0.1 -p $CC_PG_PORT -U cc_admin -d cc -tAc \"SELECT count(*) FROM cc.customer_phones WHERE phone = '+8616300000001'\")\" = 1 ]"
+check import_gone_notice_sent wait_for 5 patched_since "${patches:-0}"

@@ -166,10 +166,13 @@ TEST(offers)
 	const char *why;
 	json_t *a = j("{\"id\":\"x\",\"call\":\"" CALL "\",\"tenant\":\"t\",\"offer\":\"" OFFER "\","
 	              "\"ring_s\":15,\"agents\":[{\"agent\":\"1001\",\"epoch\":7},"
-	              "{\"agent\":\"1002\",\"epoch\":3}]}");
+	              "{\"agent\":\"1002\",\"epoch\":3,\"record\":true}]}");
 
 	ASSERT_EQ_INT(md_queue_read_offer(a, &o, &why), 0);
 	ASSERT_EQ_INT((int)o.n, 2);
+	/* routingd's recording decision, per agent (absent: not recorded) */
+	ASSERT(!o.agents[0].record);
+	ASSERT(o.agents[1].record);
 	ASSERT_EQ_STR(o.agents[1].agent, "1002");
 	ASSERT_EQ_INT((int)o.agents[0].epoch, 7);
 	ASSERT_EQ_INT(o.ring_s, 15);
@@ -194,6 +197,8 @@ TEST(offers)
 		"{" BASE ",\"ring_s\":0,\"agents\":[{\"agent\":\"1001\",\"epoch\":1}]}",
 		"{" BASE ",\"ring_s\":301,\"agents\":[{\"agent\":\"1001\",\"epoch\":1}]}",
 		"{" BASE ",\"callback\":\"13900000888\",\"agents\":[{\"agent\":\"1001\",\"epoch\":1}]}",
+		"{" BASE ",\"agents\":[{\"agent\":\"1001\",\"epoch\":1,\"record\":\"yes\"}]}",
+		"{" BASE ",\"agents\":[{\"agent\":\"1001\",\"epoch\":1,\"record\":1}]}",
 	};
 	for (size_t i = 0; i < CC_ARRAY_LEN(bad); i++) {
 		a = j(bad[i]);
