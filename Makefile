@@ -12,10 +12,12 @@ media: lib
 tests: lib routing billing media
 # the browser's SIP stack (tenantd/web), one script bundled by esbuild from
 # the npm packages make deps installed (tenantd/web/package-lock.json)
-web: build/web/sip.js
-build/web/sip.js: tenantd/web/src/sip.js tenantd/web/package-lock.json
+WEB_SRC := $(wildcard tenantd/web/src/*)
+web: build/web/.made
+build/web/.made: $(WEB_SRC) tenantd/web/package-lock.json tenantd/web/package.json
 	@test -x tenantd/web/node_modules/.bin/esbuild || { echo "web: tenantd/web/node_modules is missing: run make deps" >&2; exit 1; }
-	@cd tenantd/web && npm run -s build -- --log-level=warning
+	@cd tenantd/web && npm run -s build
+	@touch $@
 
 deps:
 	@ops/deps.sh

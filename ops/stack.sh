@@ -608,7 +608,8 @@ daemon_env() {
 
 start_tenantd() {
 	ensure_cert
-	(daemon_env tenantd; spawn_supervised tenantd "$BUILD/tenantd/tenantd")
+	(daemon_env tenantd; export CC_DESK_WSS=wss://127.0.0.1:$CC_SIP_TLS_PORT
+	 spawn_supervised tenantd "$BUILD/tenantd/tenantd")
 	healthy tenantd 15 api_answers
 }
 

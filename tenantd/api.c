@@ -30,7 +30,7 @@ const struct tn_route *const tn_route_tables[] = {
 	tn_blocklist_routes, tn_acd_call_routes, tn_call_routes, tn_tariff_routes, tn_billing_routes,
 	tn_statement_routes, tn_dialplan_routes, tn_prompt_routes, tn_flow_routes, tn_queue_routes,
 	tn_viplist_routes, tn_list_routes, tn_sse_routes, tn_key_routes, tn_recording_routes,
-	tn_evaluation_routes, tn_customer_routes, NULL,
+	tn_evaluation_routes, tn_customer_routes, tn_desk_routes, NULL,
 };
 
 /* ------------------------------------------------------------- replies */
@@ -545,6 +545,8 @@ static int authenticate(struct tn_req *r)
 	const char *p[1] = { hash };
 	PGresult *res;
 
+	if (!h && tn_desk_cookie(r) && *tn_desk_cookie(r))
+		return tn_desk_authenticate(r, tn_desk_cookie(r));
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
 		tn_error(r, 401, "unauthenticated", NULL, "missing bearer token");
 		return CC_ERROR;
@@ -586,7 +588,7 @@ static int authenticate(struct tn_req *r)
 
 /* For /v1/tenants/{slug}/...: loads the tenant; 404 unless the caller is
  * the operator or holds that tenant's key. */
-static int resolve_tenant(struct tn_req *r, const char *slug)
+static int resolve_tenant(struct tn_req *r, const char *slug, bool any)
 {
 	const char *p[1] = { slug };
 	PGresult *res = cc_pg_exec(&r->d->pg, "SELECT id, slug, sip_domain, enabled "
@@ -597,7 +599,7 @@ static int resolve_tenant(struct tn_req *r, const char *slug)
 		return CC_ERROR;
 	}
 	if (PQntuples(res) != 1 ||
-	    (!r->is_operator && strcmp(PQgetvalue(res, 0, 0), r->key_tenant) != 0)) {
+	    (!any && !r->is_operator && strcmp(PQgetvalue(res, 0, 0), r->key_tenant) != 0)) {
 		PQclear(res);
 		tn_error(r, 404, "not_found", NULL, "no such tenant");
 		return CC_ERROR;
@@ -881,7 +883,10 @@ static int check_headers(struct tn_req *r)
 			return CC_ERROR;
 		}
 	}
-	if (authenticate(r) != CC_OK)
+	/* a public route (the desk's sign-in) answers to no key: its handler
+	 * authenticates what it gets */
+	if (!(route && (route->scope == TN_PUBLIC || route->scope == TN_STATIC)) &&
+	    authenticate(r) != CC_OK)
 		return CC_ERROR;
 	if (!route) {
 		if (path_known)
@@ -891,14 +896,17 @@ static int check_headers(struct tn_req *r)
 		return CC_ERROR;
 	}
 	r->route = route;
-	if (route->scope != TN_TENANT && !r->is_operator) {
+	if (route->scope == TN_STATIC)
+		return CC_OK;                /* a page's file: no key, no tenant, no body */
+	if (route->scope != TN_TENANT && route->scope != TN_PUBLIC && !r->is_operator) {
 		tn_error(r, r->key_tenant[0] ? 403 : 401, "forbidden", NULL,
 		         "this needs the operator token");
 		return CC_ERROR;
 	}
-	if (route->scope != TN_OPERATOR && resolve_tenant(r, r->params[0]) != CC_OK)
+	if (route->scope != TN_OPERATOR &&
+	    resolve_tenant(r, r->params[0], route->scope == TN_PUBLIC) != CC_OK)
 		return CC_ERROR;
-	if (route->scope != TN_OPERATOR && tn_authorize(r) != CC_OK)
+	if (route->scope != TN_OPERATOR && route->scope != TN_PUBLIC && tn_authorize(r) != CC_OK)
 		return CC_ERROR;
 	if (route->csv && !media_type_is(ct, "text/csv")) {
 		tn_error(r, 415, "unsupported_media_type", NULL, "send the body as text/csv (UTF-8)");

@@ -75,6 +75,7 @@ struct tn_req {
 	unsigned role;               /* the key's role (TN_R_*); the operator's is 0 */
 	char agent_ext[16];          /* supervisor and agent keys: their agent's extension */
 	char *supervises;            /* supervisor keys: the queues, a PostgreSQL text[] literal */
+	bool desk;                   /* a desk session (its cookie), not an API key: key_id is the session's */
 	struct tn_tenant tenant;     /* resolved for tenant routes */
 	char *idem_key;              /* Idempotency-Key of a POST, or NULL */
 	char idem_scope[CC_UUID_LEN + 8];
@@ -155,6 +156,8 @@ enum tn_scope {
 	TN_OPERATOR,                 /* operator token only */
 	TN_TENANT,                   /* a tenant's key for {slug}, or the operator */
 	TN_OPERATOR_ON_TENANT,       /* operator only, on the tenant {slug} */
+	TN_PUBLIC,                   /* no key: the handler authenticates (the desk's sign-in) */
+	TN_STATIC,                   /* no key, no tenant: the desktop's page (its files) */
 };
 
 struct tn_route {
@@ -251,6 +254,12 @@ extern const struct tn_route tn_blocklist_routes[];
 extern const struct tn_route tn_call_routes[];
 extern const struct tn_route tn_recording_routes[];
 extern const struct tn_route tn_evaluation_routes[]; /* evaluations.c: score forms, evaluations, monitoring score */
+extern const struct tn_route tn_desk_routes[];   /* desk.c: the agent desktop's sign-in */
+/* A desk session's cookie value, or NULL (desk.c). */
+const char *tn_desk_cookie(struct tn_req *r);
+/* The session of cookie token as the agent's key (role agent), the CSRF
+ * token checked on what is not a GET. CC_ERROR after answering 401 / 403. */
+int tn_desk_authenticate(struct tn_req *r, const char *token);
 extern const struct tn_route tn_tariff_routes[];
 extern const struct tn_route tn_billing_routes[];
 extern const struct tn_route tn_statement_routes[];

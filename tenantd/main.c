@@ -78,6 +78,12 @@ static const struct cc_config_row settings_table[] = {
 	  "seconds between the comment lines that keep an idle event stream open" },
 	{ "CC_RETENTION_INTERVAL_S", CC_CFG_INT, "3600", 0, 604800, S(retention_interval_s),
 	  "seconds between runs of the recordings' retention purge (every tenant); 0: never" },
+	{ "CC_DESK_SESSION_S", CC_CFG_INT, "28800", 60, 86400, S(desk_session_s),
+	  "seconds an agent's desk sign-in lasts (its session cookie); then the desktop signs in again" },
+	{ "CC_WEB_DIR", CC_CFG_STR, "", 0, 0, S(web_dir),
+	  "the agent desktop's files (served at /desk/); empty: ../web beside this binary" },
+	{ "CC_DESK_WSS", CC_CFG_STR, "wss://127.0.0.1:5061", 0, 0, S(desk_wss),
+	  "the SIP WebSocket the desktop connects to (Kamailio's TLS port)" },
 };
 #undef S
 
@@ -126,6 +132,26 @@ static void prompts_dir_default(struct tenantd *d)
 	free(d->cfg.prompts_dir);
 	d->cfg.prompts_dir = cc_sprintf("%s/../prompts", exe);
 	CC_BUG_ON(!d->cfg.prompts_dir);
+}
+
+/* CC_WEB_DIR unset: build/web beside build/tenantd/tenantd (make all's) */
+static void web_dir_default(struct tenantd *d)
+{
+	char exe[4096];
+	ssize_t n;
+
+	if (d->cfg.web_dir[0])
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	free(d->cfg.web_dir);
+	d->cfg.web_dir = cc_sprintf("%s/../web", exe);
+	CC_BUG_ON(!d->cfg.web_dir);
 }
 
 /* ------------------------------------------------------ operator token */
@@ -447,6 +473,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prompts_dir_default(&d);
+	web_dir_default(&d);
 	rec_store_default(&d);
 	secrets_dir_default(&d);
 	signal(SIGPIPE, SIG_IGN);

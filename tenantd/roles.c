@@ -53,6 +53,12 @@ static const struct rule {
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/transfer/cancel", A | G, ANY },
 	/* recording control: mediad checks a supervisor's queues, an agent's own call */
 	{ "POST", "/v1/tenants/{slug}/calls/{id}/recording", A | S | G, ANY },
+	/* what an agent's desktop shows: the reasons and codes it picks from */
+	{ "GET", "/v1/tenants/{slug}/pause_reasons", A | RO | S | G, ANY },
+	{ "GET", "/v1/tenants/{slug}/disposition_codes", A | RO | S | G, ANY },
+	/* the desk's session: its own agent only (POST, the sign-in, takes no key) */
+	{ "GET", "/v1/tenants/{slug}/desk/session", G, ANY },
+	{ "DELETE", "/v1/tenants/{slug}/desk/session", G, ANY },
 	/* keys: admin only (GET too: the list says who can do what) */
 	{ "GET", "/v1/tenants/{slug}/keys", A, ANY },
 	{ "POST", "/v1/tenants/{slug}/keys", A, ANY },
@@ -185,6 +191,8 @@ void tn_actor(const struct tn_req *r, char *buf, size_t n)
 {
 	if (r->is_operator)
 		snprintf(buf, n, "operator");
+	else if (r->desk)
+		snprintf(buf, n, "desk:%s", r->key_id);
 	else
 		snprintf(buf, n, "key:%s", r->key_id);
 }

@@ -33,6 +33,9 @@ struct tn_settings {
 	long sse_per_tenant;     /* CC_API_EVENT_STREAMS: event streams open at once per tenant */
 	long sse_heartbeat_s;    /* CC_API_EVENT_HEARTBEAT_S: a comment on each stream this often */
 	long retention_interval_s;/* CC_RETENTION_INTERVAL_S: the retention purge this often (0: never) */
+	long desk_session_s;     /* CC_DESK_SESSION_S: how long a desk sign-in lasts */
+	char *web_dir;           /* CC_WEB_DIR: the desktop's files (make all's build/web) */
+	char *desk_wss;          /* CC_DESK_WSS: where the desktop's SIP stack connects */
 };
 
 /* An open API connection, for the header deadline. */

@@ -43,7 +43,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cc TO cc_app, cc_billingd, cc_ten
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cc TO cc_app;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_routingd;
-REVOKE SELECT ON cc.api_keys, cc.idempotency FROM cc_routingd;
+-- the desk's sessions (docs/DESK.md) are tenantd's alone
+REVOKE SELECT ON cc.api_keys, cc.idempotency, cc.desk_sessions FROM cc_routingd;
 -- the CRM (docs/CRM.md) is the tenants' customers' names and details:
 -- routingd reads only what its VIP query does (routing/model_acd.c), a
 -- customer's tier and its numbers
@@ -51,8 +52,8 @@ REVOKE SELECT ON cc.customers, cc.customer_fields FROM cc_routingd;
 GRANT SELECT (tenant_id, id, tier) ON cc.customers TO cc_routingd;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA cc TO cc_billingd;
--- billingd has no business in the CRM
-REVOKE SELECT ON cc.customers, cc.customer_fields, cc.customer_phones FROM cc_billingd;
+-- billingd has no business in the CRM, nor in the desk's sessions
+REVOKE SELECT ON cc.customers, cc.customer_fields, cc.customer_phones, cc.desk_sessions FROM cc_billingd;
 GRANT INSERT, UPDATE ON cc.calls, cc.call_events, cc.grants TO cc_billingd;
 GRANT INSERT ON cc.rated_lines, cc.ledger_txns, cc.ledger_entries, cc.invoices TO cc_billingd;
 -- SELECT ... FOR UPDATE on the account serialises postings
