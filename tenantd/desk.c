@@ -223,7 +223,7 @@ static void signin(struct tn_req *r)
 	res = cc_pg_exec(&r->d->pg, "INSERT INTO cc.desk_sessions (id, tenant_id, agent_id, token_hash, "
 	                 "csrf, remote, expires_at) VALUES ($1, $2, $3, $4, $5, $6, "
 	                 "now() + make_interval(secs => $7::int)) "
-	                 "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+	                 "RETURNING " TN_TS("expires_at"),
 	                 7, q);
 	if (!res) {
 		json_decref(agent);
@@ -267,7 +267,7 @@ static void whoami(struct tn_req *r)
 	if (!is_session(r))
 		return;
 	res = cc_pg_exec(&r->d->pg, "SELECT a.extension, a.name, "
-	                 "to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	                 TN_TS("s.expires_at") " "
 	                 "FROM cc.desk_sessions s JOIN cc.agents a ON a.id = s.agent_id "
 	                 "AND a.tenant_id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2", 2, p);
 	if (!res)

@@ -111,16 +111,17 @@ static void secrets_dir_default(struct tenantd *d)
 	CC_BUG_ON(!d->cfg.secrets_dir);
 }
 
-/* ------------------------------------------------------ default prompts */
+/* ------------------------------------------------- folders of the build */
 
-/* CC_PROMPTS_DIR unset: where the build puts them, build/prompts beside
- * build/tenantd/tenantd (tenantd/Makefile runs mkprompts there). */
-static void prompts_dir_default(struct tenantd *d)
+/* A folder the build puts beside build/tenantd/tenantd, for a setting
+ * left empty: CC_PROMPTS_DIR (build/prompts, tenantd/Makefile runs
+ * mkprompts there), CC_WEB_DIR (build/web, make all's). */
+static void beside_binary(char **dir, const char *name)
 {
 	char exe[4096];
 	ssize_t n;
 
-	if (d->cfg.prompts_dir[0])
+	if ((*dir)[0])
 		return;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -129,29 +130,9 @@ static void prompts_dir_default(struct tenantd *d)
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	free(d->cfg.prompts_dir);
-	d->cfg.prompts_dir = cc_sprintf("%s/../prompts", exe);
-	CC_BUG_ON(!d->cfg.prompts_dir);
-}
-
-/* CC_WEB_DIR unset: build/web beside build/tenantd/tenantd (make all's) */
-static void web_dir_default(struct tenantd *d)
-{
-	char exe[4096];
-	ssize_t n;
-
-	if (d->cfg.web_dir[0])
-		return;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	free(d->cfg.web_dir);
-	d->cfg.web_dir = cc_sprintf("%s/../web", exe);
-	CC_BUG_ON(!d->cfg.web_dir);
+	free(*dir);
+	*dir = cc_sprintf("%s/../%s", exe, name);
+	CC_BUG_ON(!*dir);
 }
 
 /* ------------------------------------------------------ operator token */
@@ -472,8 +453,8 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	prompts_dir_default(&d);
-	web_dir_default(&d);
+	beside_binary(&d.cfg.prompts_dir, "prompts");
+	beside_binary(&d.cfg.web_dir, "web");
 	rec_store_default(&d);
 	secrets_dir_default(&d);
 	signal(SIGPIPE, SIG_IGN);
