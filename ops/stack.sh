@@ -730,8 +730,11 @@ info() {
 
 	cc-platform is running (data and settings in $CC_VAR).
 	  API         https://127.0.0.1:$CC_API_PORT/v1   (self-signed certificate: curl -k)
+	  desktop     https://127.0.0.1:$CC_API_PORT/desk/   (agents sign in with extension and SIP password;
+	              the browser must accept the certificate here and at https://127.0.0.1:$CC_SIP_TLS_PORT/)
 	  operator    token in $CC_VAR/operator.token
-	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT
+	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT,
+	              secure WebSocket wss://127.0.0.1:$CC_SIP_TLS_PORT (browsers, from $CC_WS_ORIGIN only)
 	              agents register as <extension>@<tenant slug>.$CC_SIP_DOMAIN
 	  PostgreSQL  127.0.0.1:$CC_PG_PORT, database cc (admin cc_admin, password in $CC_VAR/secrets/pg_admin;
 	              one role per daemon, ops/db/roles.sql)
