@@ -49,11 +49,13 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	/* the loop's */
 	struct md_member tap[2];
 	bool paused;
-	uint64_t put[2];                 /* frames put per channel */
+	uint64_t put[2];                 /* frames put per channel (dropped or not) */
+	uint64_t acc[2];                 /* of those, in the ring: to be encoded */
 	/* shared */
 	struct ring ring[2];
 	atomic_bool stopped;             /* md_rec_stop ran: the writer owns it */
 	atomic_bool failed;
+	_Atomic uint64_t dropped;        /* frames a full ring refused: 'incomplete' */
 	pthread_mutex_t plock;           /* pauses: written on the loop, read at the end */
 	struct pause pauses[MAX_PAUSES];
 	size_t n_pauses;
@@ -92,7 +94,9 @@ static void on_tap(struct md_member *m, const int16_t *pcm, size_t n, void *arg)
 	md_rec_put(r, m == &r->tap[MD_REC_LEFT] ? MD_REC_LEFT : MD_REC_RIGHT, pcm, n);
 }
 
-static void ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_t n)
+/* false: the ring is full, the frame dropped (counted: the recording
+ * cannot end 'complete' with a hole in it) */
+static bool ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_t n)
 {
 	uint32_t h = atomic_load_explicit(&g->head, memory_order_relaxed);
 	uint32_t t = atomic_load_explicit(&g->tail, memory_order_acquire);
@@ -100,7 +104,8 @@ static void ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_
 
 	if (h - t >= RING) {
 		atomic_fetch_add_explicit(&W.dropped, 1, memory_order_relaxed);
-		return;
+		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+		return false;
 	}
 	f = g->f[h % RING];
 	if (n > r->frame)
@@ -111,6 +116,7 @@ static void ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_
 		n = 0;
 	memset(f + n, 0, (r->frame - n) * sizeof(*f));
 	atomic_store_explicit(&g->head, h + 1, memory_order_release);
+	return true;
 }
 
 void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_t n)
@@ -121,10 +127,10 @@ void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_
 		return;
 	/* a channel whose source went quiet is padded, so that both stay in time */
 	while (r->put[ch] > r->put[other] + SKEW) {
-		ring_put(r, &r->ring[other], NULL, 0);
+		r->acc[other] += ring_put(r, &r->ring[other], NULL, 0);
 		r->put[other]++;
 	}
-	ring_put(r, &r->ring[ch], r->paused ? NULL : pcm, n);
+	r->acc[ch] += ring_put(r, &r->ring[ch], r->paused ? NULL : pcm, n);
 	r->put[ch]++;
 }
 
@@ -191,9 +197,11 @@ void md_rec_hear(struct md_rec *r, enum md_rec_chan ch, uint32_t mask)
 		md_member_hear(&r->tap[ch], mask);
 }
 
+/* Where the file is now: the frames that will be encoded (a dropped one
+ * is not in the file, so it does not move the pauses' offsets). */
 static int64_t rec_ms(const struct md_rec *r)
 {
-	return (int64_t)r->put[MD_REC_LEFT] * MD_PTIME_MS;
+	return (int64_t)r->acc[MD_REC_LEFT] * MD_PTIME_MS;
 }
 
 int md_rec_pause(struct md_rec *r, bool on)
@@ -605,11 +613,12 @@ static void pauses_json(struct md_rec *r, char *out, size_t n)
 }
 
 /* The last frames, the end of the stream, the final chunk; the row
- * 'complete' (only now: fsynced and committed). */
+ * 'complete' (only now: fsynced and committed), or 'incomplete' when a
+ * full ring dropped frames (the file has holes: it says how many). */
 static void finish(struct md_rec *r)
 {
-	char bytes[32], audio[32], ms[32], sha[65], why[160], pz[MAX_PAUSES * 48 + 8];
-	uint64_t b, a;
+	char bytes[32], audio[32], ms[32], sha[65], why[160], pz[MAX_PAUSES * 48 + 8], lost[64];
+	uint64_t b, a, d;
 	int err;
 
 	drain(r, true);
@@ -631,15 +640,20 @@ static void finish(struct md_rec *r)
 	snprintf(audio, sizeof(audio), "%llu", (unsigned long long)a);
 	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(r->frames * MD_PTIME_MS));
 	pauses_json(r, pz, sizeof(pz));
-	const char *p[6] = { r->id, bytes, audio, sha, ms, pz };
-	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'complete', ended_at = now(), bytes = $2::bigint, "
-	              "audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, pauses = $6::jsonb, "
-	              "updated_at = now() WHERE id = $1::uuid", 6, p) != CC_OK) {
+	/* the stop came after the loop's last put: dropped is final */
+	d = atomic_load(&r->dropped);
+	snprintf(lost, sizeof(lost), "frames dropped: %llu", (unsigned long long)d);
+	const char *p[8] = { r->id, bytes, audio, sha, ms, pz, d ? "incomplete" : "complete", d ? lost : "" };
+	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = $7, error = NULLIF($8, ''), ended_at = now(), "
+	              "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, "
+	              "pauses = $6::jsonb, updated_at = now() WHERE id = $1::uuid", 8, p) != CC_OK) {
 		snprintf(why, sizeof(why), "row: %s", pgerr());
 		fail(r, why);
 		return;
 	}
-	CC_INFO("recording %s complete: %s ms, %s bytes", r->id, ms, bytes);
+	if (d)
+		cc_log(CC_LOG_WARN, 0, r->tenant, r->call, "recording %s incomplete: %s", r->id, lost);
+	CC_INFO("recording %s %s: %s ms, %s bytes", r->id, d ? "incomplete" : "complete", ms, bytes);
 }
 
 static void rec_free(struct md_rec *r)
