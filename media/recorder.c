@@ -30,6 +30,7 @@
 #define OPUS_MAX      1500           /* bytes of one encoded 20 ms packet */
 #define SKEW          5              /* frames a channel may run ahead unpadded */
 #define META_MAX      128
+#define TICKS         8              /* > SKEW + 1: the ticks one channel may lead by */
 
 struct ring {                        /* one producer (the loop), one consumer (the writer) */
 	_Atomic uint32_t head, tail;
@@ -51,6 +52,7 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	bool paused;
 	uint64_t put[2];                 /* frames put per channel (dropped or not) */
 	uint64_t acc[2];                 /* of those, in the ring: to be encoded */
+	bool keep[TICKS];                /* tick % TICKS: its frames kept (both) or dropped (both) */
 	/* shared */
 	struct ring ring[2];
 	atomic_bool stopped;             /* md_rec_stop ran: the writer owns it */
@@ -94,6 +96,19 @@ static void on_tap(struct md_member *m, const int16_t *pcm, size_t n, void *arg)
 	md_rec_put(r, m == &r->tap[MD_REC_LEFT] ? MD_REC_LEFT : MD_REC_RIGHT, pcm, n);
 }
 
+static uint32_t ring_space(struct ring *g)
+{
+	uint32_t h = atomic_load_explicit(&g->head, memory_order_relaxed);
+
+	return RING - (h - atomic_load_explicit(&g->tail, memory_order_acquire));
+}
+
+static void dropped(struct md_rec *r)
+{
+	atomic_fetch_add_explicit(&W.dropped, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+}
+
 /* false: the ring is full, the frame dropped (counted: the recording
  * cannot end 'complete' with a hole in it) */
 static bool ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_t n)
@@ -103,8 +118,7 @@ static bool ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_
 	int16_t *f;
 
 	if (h - t >= RING) {
-		atomic_fetch_add_explicit(&W.dropped, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+		dropped(r);
 		return false;
 	}
 	f = g->f[h % RING];
@@ -119,6 +133,31 @@ static bool ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_
 	return true;
 }
 
+/* One channel's frame of the next tick. The channel that puts a tick
+ * first decides for both: kept when its ring has room and the other's has
+ * room for every frame it still owes up to this tick (the writer only
+ * frees room), else dropped; the other follows. A tick is in both
+ * channels or in neither, so a drop never moves one side against the other. */
+static void put1(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_t n)
+{
+	enum md_rec_chan other = ch == MD_REC_LEFT ? MD_REC_RIGHT : MD_REC_LEFT;
+	uint64_t k = r->put[ch];
+	bool keep;
+
+	if (k >= r->put[other]) {
+		keep = ring_space(&r->ring[ch]) >= 1 &&
+		       ring_space(&r->ring[other]) >= k - r->put[other] + 1;
+		r->keep[k % TICKS] = keep;
+	} else {
+		keep = r->keep[k % TICKS];
+	}
+	if (keep)
+		r->acc[ch] += ring_put(r, &r->ring[ch], pcm, n);
+	else
+		dropped(r);
+	r->put[ch]++;
+}
+
 void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_t n)
 {
 	enum md_rec_chan other = ch == MD_REC_LEFT ? MD_REC_RIGHT : MD_REC_LEFT;
@@ -126,12 +165,9 @@ void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_
 	if (!r || atomic_load_explicit(&r->failed, memory_order_relaxed))
 		return;
 	/* a channel whose source went quiet is padded, so that both stay in time */
-	while (r->put[ch] > r->put[other] + SKEW) {
-		r->acc[other] += ring_put(r, &r->ring[other], NULL, 0);
-		r->put[other]++;
-	}
-	r->acc[ch] += ring_put(r, &r->ring[ch], r->paused ? NULL : pcm, n);
-	r->put[ch]++;
+	while (r->put[ch] > r->put[other] + SKEW)
+		put1(r, other, NULL, 0);
+	put1(r, ch, r->paused ? NULL : pcm, n);
 }
 
 int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *m)
