@@ -401,6 +401,21 @@ static const char *pgerr(void)
 	return W.pg.message ? W.pg.message : "database";
 }
 
+/* An UPDATE of a row this writer still owns (AND state = 'recording' ...
+ * RETURNING id): 1, or 0 when it is no longer ours (closed meanwhile, as
+ * by recovery: never overwritten), or -1 on a database error. */
+static int row_update(const char *sql, int n, const char *const *p)
+{
+	PGresult *res = cc_pg_exec(&W.pg, sql, n, p);
+	int k;
+
+	if (!res)
+		return -1;
+	k = PQntuples(res);
+	PQclear(res);
+	return k;
+}
+
 /* The row says failed (made so when there is none yet: a key that is
  * destroyed still leaves a trace of the call that was not recorded). */
 static void fail(struct md_rec *r, const char *why)
@@ -419,9 +434,14 @@ static void fail(struct md_rec *r, const char *why)
 	}
 	snprintf(ms, sizeof(ms), "%lld", (long long)(r->frames * MD_PTIME_MS));
 	if (r->rowed) {
-		if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'failed', error = $2, ended_at = now(), "
-		              "duration_ms = $3::bigint, updated_at = now() WHERE id = $1::uuid", 3, p) != CC_OK)
+		int k = row_update("UPDATE cc.recordings SET state = 'failed', error = $2, ended_at = now(), "
+		                   "duration_ms = $3::bigint, updated_at = now() WHERE id = $1::uuid "
+		                   "AND state = 'recording' RETURNING id", 3, p);
+
+		if (k < 0)
 			CC_WARN("recording %s: cannot mark it failed: %s", r->id, pgerr());
+		else if (!k)
+			CC_WARN("recording %s: its row was closed meanwhile: left as it is", r->id);
 		return;
 	}
 	const char *q[8] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance };
@@ -463,8 +483,8 @@ static int key_live(struct md_rec *r, const uint8_t dk[CC_KEY_LEN], int version)
 	cc_hex(wrapped, CC_WRAPPED_LEN, hex);
 	snprintf(v, sizeof(v), "%d", version);
 	p[0] = r->id;
-	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET kek_version = $2::int, wrapped_key = decode($3, 'hex'), "
-	              "updated_at = now() WHERE id = $1::uuid", 3, p) != CC_OK)
+	if (row_update("UPDATE cc.recordings SET kek_version = $2::int, wrapped_key = decode($3, 'hex'), "
+	               "updated_at = now() WHERE id = $1::uuid AND state = 'recording' RETURNING id", 3, p) != 1)
 		return CC_REC_IO;
 	CC_INFO("recording %s: its key version was retired meanwhile: wrapped under version %d", r->id,
 	        version);
@@ -680,9 +700,16 @@ static void finish(struct md_rec *r)
 	d = atomic_load(&r->dropped);
 	snprintf(lost, sizeof(lost), "frames dropped: %llu", (unsigned long long)d);
 	const char *p[8] = { r->id, bytes, audio, sha, ms, pz, d ? "incomplete" : "complete", d ? lost : "" };
-	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = $7, error = NULLIF($8, ''), ended_at = now(), "
-	              "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, "
-	              "pauses = $6::jsonb, updated_at = now() WHERE id = $1::uuid", 8, p) != CC_OK) {
+	switch (row_update("UPDATE cc.recordings SET state = $7, error = NULLIF($8, ''), ended_at = now(), "
+	                   "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, "
+	                   "pauses = $6::jsonb, updated_at = now() WHERE id = $1::uuid AND state = 'recording' "
+	                   "RETURNING id", 8, p)) {
+	case 1:
+		break;
+	case 0:                              /* closed meanwhile (recovery): its state stands */
+		CC_WARN("recording %s: its row was closed meanwhile: left as it is", r->id);
+		return;
+	default:
 		snprintf(why, sizeof(why), "row: %s", pgerr());
 		fail(r, why);
 		return;
@@ -761,11 +788,12 @@ static void recover(void)
 		if (!err)
 			err = cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'incomplete', ended_at = now(), "
 			                "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, "
-			                "error = 'mediad stopped mid-call', updated_at = now() WHERE id = $1::uuid",
+			                "error = 'mediad stopped mid-call', updated_at = now() WHERE id = $1::uuid "
+			                "AND state = 'recording'",
 			                4, q);
 		else
 			err = cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'failed', ended_at = now(), "
-			                "error = $2, updated_at = now() WHERE id = $1::uuid", 2,
+			                "error = $2, updated_at = now() WHERE id = $1::uuid AND state = 'recording'", 2,
 			                (const char *[2]){ id, why });
 		CC_INFO("recording %s left by a crash: %s", id, err == CC_OK ? "closed" : pgerr());
 	}
