@@ -1205,7 +1205,7 @@ static int rec_start(struct md_call *c)
 	}
 	if ((err = md_rec_tap(c->rec, c->mix, 1u << c->leg->member.slot, 0)) != 0) {
 		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot record: the mix is full");
-		md_rec_stop(c->rec);         /* its row: 'complete', empty */
+		md_rec_abort(c->rec, "the mix is full");  /* its row: 'failed', not an empty 'complete' */
 		c->rec = NULL;
 		return err;
 	}

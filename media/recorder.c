@@ -56,6 +56,8 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	/* shared */
 	struct ring ring[2];
 	atomic_bool stopped;             /* md_rec_stop ran: the writer owns it */
+	atomic_bool aborted;             /* md_rec_abort: ends 'failed' with abort_why */
+	char abort_why[128];             /* written before stopped */
 	atomic_bool failed;
 	_Atomic uint64_t dropped;        /* frames a full ring refused: 'incomplete' */
 	pthread_mutex_t plock;           /* pauses: written on the loop, read at the end */
@@ -175,12 +177,13 @@ int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *
 	struct md_rec *r;
 	int err;
 
-	if (!recp || !m || !m->tenant || !m->call || (rate != 8000 && rate != 16000))
+	if (!recp || !m || !m->tenant || !m->call)
 		return EINVAL;
 	if (!W.running)
 		return ENOTCONN;
 	if (!(r = calloc(1, sizeof(*r))))
 		return ENOMEM;
+	*recp = NULL;
 	if ((err = cc_uuid(r->id)) != 0) {
 		free(r);
 		return err;
@@ -203,11 +206,20 @@ int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *
 	}
 	atomic_fetch_add(&W.total, 1);
 	atomic_fetch_add(&W.active, 1);
+	if (rate != 8000 && rate != 16000) {
+		/* the policy asked for it: its row says why there is none */
+		r->frame = 0;
+		snprintf(r->abort_why, sizeof(r->abort_why), "unsupported rate %u Hz", (unsigned)rate);
+		atomic_store(&r->aborted, true);
+		atomic_store(&r->stopped, true);
+	}
 	pthread_mutex_lock(&W.lock);
 	r->next = W.list;
 	W.list = r;
 	pthread_cond_signal(&W.cond);
 	pthread_mutex_unlock(&W.lock);
+	if (atomic_load(&r->aborted))
+		return ENOTSUP;              /* the writer's from here on */
 	*recp = r;
 	return 0;
 }
@@ -254,6 +266,15 @@ int md_rec_pause(struct md_rec *r, bool on)
 	pthread_mutex_unlock(&r->plock);
 	r->paused = on;
 	return 0;
+}
+
+void md_rec_abort(struct md_rec *r, const char *why)
+{
+	if (!r)
+		return;
+	snprintf(r->abort_why, sizeof(r->abort_why), "%s", why ? why : "aborted");
+	atomic_store(&r->aborted, true);
+	md_rec_stop(r);
 }
 
 void md_rec_stop(struct md_rec *r)
@@ -738,6 +759,10 @@ static bool service(struct md_rec *r, bool quit)
 {
 	bool stopped = atomic_load(&r->stopped) || quit;
 
+	if (stopped && atomic_load(&r->aborted)) {
+		fail(r, r->abort_why);       /* its row, or a new one, 'failed' */
+		return true;
+	}
 	if (!r->opened)
 		rec_open(r);
 	if (stopped) {
