@@ -2294,7 +2294,7 @@ static json_t *acd_recording(struct md_call *c, const json_t *msg)
 	if (!strcmp(action, "stop")) {
 		snprintf(id, sizeof(id), "%s", md_rec_id(c->rec));
 		rec_end(c);
-		return rec_answer(id, "complete");
+		return rec_answer(id, "stopping");  /* the writer still writes its end: the row says when */
 	}
 	on = !strcmp(action, "pause");
 	if (md_rec_pause(c->rec, on) != 0)
