@@ -1191,7 +1191,8 @@ static int rec_start(struct md_call *c)
 	struct md_rec_meta m = {
 		.tenant = c->inv.tenant, .call = c->inv.call, .queue = c->queue,
 		.agent = c->out ? c->out->agent : "", .caller = c->inv.caller, .callee = c->inv.called,
-		.direction = "inbound",
+		/* a callback's customer was dialled by us: outbound */
+		.direction = c->cb ? "outbound" : "inbound",
 	};
 	int err;
 
