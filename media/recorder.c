@@ -465,11 +465,15 @@ static void fail(struct md_rec *r, const char *why)
 			CC_WARN("recording %s: its row was closed meanwhile: left as it is", r->id);
 		return;
 	}
-	const char *q[8] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance };
+	char start[32];
+
+	/* started when the call asked for it, not when the writer got to it */
+	snprintf(start, sizeof(start), "%.6f", (double)r->start_us / 1e6);
+	const char *q[9] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance, start };
 	if (cc_pg_cmd(&W.pg, "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, ended_at, "
 	              "direction, caller, callee, path, kek_version, wrapped_key, error, instance) VALUES "
-	              "($1::uuid, $3::uuid, $4::uuid, 'failed', now(), now(), $5, NULLIF($6, ''), "
-	              "NULLIF($7, ''), '', 0, '\\x'::bytea, $2, $8)", 8, q) != CC_OK)
+	              "($1::uuid, $3::uuid, $4::uuid, 'failed', to_timestamp($9::float8), now(), $5, "
+	              "NULLIF($6, ''), NULLIF($7, ''), '', 0, '\\x'::bytea, $2, $8)", 9, q) != CC_OK)
 		CC_WARN("recording %s: cannot write its failed row: %s", r->id, pgerr());
 	r->rowed = true;
 }
@@ -548,6 +552,7 @@ static void rec_open(struct md_rec *r)
 		err = cc_key_wrap(kek, dk, aad, wrapped);
 	cc_key_wipe(kek, sizeof(kek));
 	if (err) {
+		cc_key_wipe(dk, sizeof(dk));     /* random already, when the wrap failed */
 		fail(r, "data key");
 		return;
 	}
