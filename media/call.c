@@ -1191,7 +1191,8 @@ static int rec_start(struct md_call *c)
 	struct md_rec_meta m = {
 		.tenant = c->inv.tenant, .call = c->inv.call, .queue = c->queue,
 		.agent = c->out ? c->out->agent : "", .caller = c->inv.caller, .callee = c->inv.called,
-		.direction = "inbound",
+		/* a callback's customer was dialled by us: outbound */
+		.direction = c->cb ? "outbound" : "inbound",
 	};
 	int err;
 
@@ -1205,7 +1206,7 @@ static int rec_start(struct md_call *c)
 	}
 	if ((err = md_rec_tap(c->rec, c->mix, 1u << c->leg->member.slot, 0)) != 0) {
 		cc_log(CC_LOG_ERR, err, c->inv.tenant, c->inv.call, "cannot record: the mix is full");
-		md_rec_stop(c->rec);         /* its row: 'complete', empty */
+		md_rec_abort(c->rec, "the mix is full");  /* its row: 'failed', not an empty 'complete' */
 		c->rec = NULL;
 		return err;
 	}
@@ -2294,7 +2295,7 @@ static json_t *acd_recording(struct md_call *c, const json_t *msg)
 	if (!strcmp(action, "stop")) {
 		snprintf(id, sizeof(id), "%s", md_rec_id(c->rec));
 		rec_end(c);
-		return rec_answer(id, "complete");
+		return rec_answer(id, "stopping");  /* the writer still writes its end: the row says when */
 	}
 	on = !strcmp(action, "pause");
 	if (md_rec_pause(c->rec, on) != 0)

@@ -30,6 +30,7 @@
 #define OPUS_MAX      1500           /* bytes of one encoded 20 ms packet */
 #define SKEW          5              /* frames a channel may run ahead unpadded */
 #define META_MAX      128
+#define TICKS         8              /* > SKEW + 1: the ticks one channel may lead by */
 
 struct ring {                        /* one producer (the loop), one consumer (the writer) */
 	_Atomic uint32_t head, tail;
@@ -49,11 +50,16 @@ struct md_rec {                      /* calloc'd; the writer frees it */
 	/* the loop's */
 	struct md_member tap[2];
 	bool paused;
-	uint64_t put[2];                 /* frames put per channel */
+	uint64_t put[2];                 /* frames put per channel (dropped or not) */
+	uint64_t acc[2];                 /* of those, in the ring: to be encoded */
+	bool keep[TICKS];                /* tick % TICKS: its frames kept (both) or dropped (both) */
 	/* shared */
 	struct ring ring[2];
 	atomic_bool stopped;             /* md_rec_stop ran: the writer owns it */
+	atomic_bool aborted;             /* md_rec_abort: ends 'failed' with abort_why */
+	char abort_why[128];             /* written before stopped */
 	atomic_bool failed;
+	_Atomic uint64_t dropped;        /* frames a full ring refused: 'incomplete' */
 	pthread_mutex_t plock;           /* pauses: written on the loop, read at the end */
 	struct pause pauses[MAX_PAUSES];
 	size_t n_pauses;
@@ -92,15 +98,30 @@ static void on_tap(struct md_member *m, const int16_t *pcm, size_t n, void *arg)
 	md_rec_put(r, m == &r->tap[MD_REC_LEFT] ? MD_REC_LEFT : MD_REC_RIGHT, pcm, n);
 }
 
-static void ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_t n)
+static uint32_t ring_space(struct ring *g)
+{
+	uint32_t h = atomic_load_explicit(&g->head, memory_order_relaxed);
+
+	return RING - (h - atomic_load_explicit(&g->tail, memory_order_acquire));
+}
+
+static void dropped(struct md_rec *r)
+{
+	atomic_fetch_add_explicit(&W.dropped, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+}
+
+/* false: the ring is full, the frame dropped (counted: the recording
+ * cannot end 'complete' with a hole in it) */
+static bool ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_t n)
 {
 	uint32_t h = atomic_load_explicit(&g->head, memory_order_relaxed);
 	uint32_t t = atomic_load_explicit(&g->tail, memory_order_acquire);
 	int16_t *f;
 
 	if (h - t >= RING) {
-		atomic_fetch_add_explicit(&W.dropped, 1, memory_order_relaxed);
-		return;
+		dropped(r);
+		return false;
 	}
 	f = g->f[h % RING];
 	if (n > r->frame)
@@ -111,6 +132,32 @@ static void ring_put(struct md_rec *r, struct ring *g, const int16_t *pcm, size_
 		n = 0;
 	memset(f + n, 0, (r->frame - n) * sizeof(*f));
 	atomic_store_explicit(&g->head, h + 1, memory_order_release);
+	return true;
+}
+
+/* One channel's frame of the next tick. The channel that puts a tick
+ * first decides for both: kept when its ring has room and the other's has
+ * room for every frame it still owes up to this tick (the writer only
+ * frees room), else dropped; the other follows. A tick is in both
+ * channels or in neither, so a drop never moves one side against the other. */
+static void put1(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_t n)
+{
+	enum md_rec_chan other = ch == MD_REC_LEFT ? MD_REC_RIGHT : MD_REC_LEFT;
+	uint64_t k = r->put[ch];
+	bool keep;
+
+	if (k >= r->put[other]) {
+		keep = ring_space(&r->ring[ch]) >= 1 &&
+		       ring_space(&r->ring[other]) >= k - r->put[other] + 1;
+		r->keep[k % TICKS] = keep;
+	} else {
+		keep = r->keep[k % TICKS];
+	}
+	if (keep)
+		r->acc[ch] += ring_put(r, &r->ring[ch], pcm, n);
+	else
+		dropped(r);
+	r->put[ch]++;
 }
 
 void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_t n)
@@ -120,12 +167,9 @@ void md_rec_put(struct md_rec *r, enum md_rec_chan ch, const int16_t *pcm, size_
 	if (!r || atomic_load_explicit(&r->failed, memory_order_relaxed))
 		return;
 	/* a channel whose source went quiet is padded, so that both stay in time */
-	while (r->put[ch] > r->put[other] + SKEW) {
-		ring_put(r, &r->ring[other], NULL, 0);
-		r->put[other]++;
-	}
-	ring_put(r, &r->ring[ch], r->paused ? NULL : pcm, n);
-	r->put[ch]++;
+	while (r->put[ch] > r->put[other] + SKEW)
+		put1(r, other, NULL, 0);
+	put1(r, ch, r->paused ? NULL : pcm, n);
 }
 
 int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *m)
@@ -133,12 +177,13 @@ int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *
 	struct md_rec *r;
 	int err;
 
-	if (!recp || !m || !m->tenant || !m->call || (rate != 8000 && rate != 16000))
+	if (!recp || !m || !m->tenant || !m->call)
 		return EINVAL;
 	if (!W.running)
 		return ENOTCONN;
 	if (!(r = calloc(1, sizeof(*r))))
 		return ENOMEM;
+	*recp = NULL;
 	if ((err = cc_uuid(r->id)) != 0) {
 		free(r);
 		return err;
@@ -161,11 +206,20 @@ int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *
 	}
 	atomic_fetch_add(&W.total, 1);
 	atomic_fetch_add(&W.active, 1);
+	if (rate != 8000 && rate != 16000) {
+		/* the policy asked for it: its row says why there is none */
+		r->frame = 0;
+		snprintf(r->abort_why, sizeof(r->abort_why), "unsupported rate %u Hz", (unsigned)rate);
+		atomic_store(&r->aborted, true);
+		atomic_store(&r->stopped, true);
+	}
 	pthread_mutex_lock(&W.lock);
 	r->next = W.list;
 	W.list = r;
 	pthread_cond_signal(&W.cond);
 	pthread_mutex_unlock(&W.lock);
+	if (atomic_load(&r->aborted))
+		return ENOTSUP;              /* the writer's from here on */
 	*recp = r;
 	return 0;
 }
@@ -191,9 +245,11 @@ void md_rec_hear(struct md_rec *r, enum md_rec_chan ch, uint32_t mask)
 		md_member_hear(&r->tap[ch], mask);
 }
 
+/* Where the file is now: the frames that will be encoded (a dropped one
+ * is not in the file, so it does not move the pauses' offsets). */
 static int64_t rec_ms(const struct md_rec *r)
 {
-	return (int64_t)r->put[MD_REC_LEFT] * MD_PTIME_MS;
+	return (int64_t)r->acc[MD_REC_LEFT] * MD_PTIME_MS;
 }
 
 int md_rec_pause(struct md_rec *r, bool on)
@@ -210,6 +266,15 @@ int md_rec_pause(struct md_rec *r, bool on)
 	pthread_mutex_unlock(&r->plock);
 	r->paused = on;
 	return 0;
+}
+
+void md_rec_abort(struct md_rec *r, const char *why)
+{
+	if (!r)
+		return;
+	snprintf(r->abort_why, sizeof(r->abort_why), "%s", why ? why : "aborted");
+	atomic_store(&r->aborted, true);
+	md_rec_stop(r);
 }
 
 void md_rec_stop(struct md_rec *r)
@@ -357,6 +422,21 @@ static const char *pgerr(void)
 	return W.pg.message ? W.pg.message : "database";
 }
 
+/* An UPDATE of a row this writer still owns (AND state = 'recording' ...
+ * RETURNING id): 1, or 0 when it is no longer ours (closed meanwhile, as
+ * by recovery: never overwritten), or -1 on a database error. */
+static int row_update(const char *sql, int n, const char *const *p)
+{
+	PGresult *res = cc_pg_exec(&W.pg, sql, n, p);
+	int k;
+
+	if (!res)
+		return -1;
+	k = PQntuples(res);
+	PQclear(res);
+	return k;
+}
+
 /* The row says failed (made so when there is none yet: a key that is
  * destroyed still leaves a trace of the call that was not recorded). */
 static void fail(struct md_rec *r, const char *why)
@@ -375,16 +455,25 @@ static void fail(struct md_rec *r, const char *why)
 	}
 	snprintf(ms, sizeof(ms), "%lld", (long long)(r->frames * MD_PTIME_MS));
 	if (r->rowed) {
-		if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'failed', error = $2, ended_at = now(), "
-		              "duration_ms = $3::bigint, updated_at = now() WHERE id = $1::uuid", 3, p) != CC_OK)
+		int k = row_update("UPDATE cc.recordings SET state = 'failed', error = $2, ended_at = now(), "
+		                   "duration_ms = $3::bigint, updated_at = now() WHERE id = $1::uuid "
+		                   "AND state = 'recording' RETURNING id", 3, p);
+
+		if (k < 0)
 			CC_WARN("recording %s: cannot mark it failed: %s", r->id, pgerr());
+		else if (!k)
+			CC_WARN("recording %s: its row was closed meanwhile: left as it is", r->id);
 		return;
 	}
-	const char *q[8] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance };
+	char start[32];
+
+	/* started when the call asked for it, not when the writer got to it */
+	snprintf(start, sizeof(start), "%.6f", (double)r->start_us / 1e6);
+	const char *q[9] = { r->id, why, r->tenant, r->call, r->dir, r->caller, r->callee, W.instance, start };
 	if (cc_pg_cmd(&W.pg, "INSERT INTO cc.recordings (id, tenant_id, call_id, state, started_at, ended_at, "
 	              "direction, caller, callee, path, kek_version, wrapped_key, error, instance) VALUES "
-	              "($1::uuid, $3::uuid, $4::uuid, 'failed', now(), now(), $5, NULLIF($6, ''), "
-	              "NULLIF($7, ''), '', 0, '\\x'::bytea, $2, $8)", 8, q) != CC_OK)
+	              "($1::uuid, $3::uuid, $4::uuid, 'failed', to_timestamp($9::float8), now(), $5, "
+	              "NULLIF($6, ''), NULLIF($7, ''), '', 0, '\\x'::bytea, $2, $8)", 9, q) != CC_OK)
 		CC_WARN("recording %s: cannot write its failed row: %s", r->id, pgerr());
 	r->rowed = true;
 }
@@ -419,8 +508,8 @@ static int key_live(struct md_rec *r, const uint8_t dk[CC_KEY_LEN], int version)
 	cc_hex(wrapped, CC_WRAPPED_LEN, hex);
 	snprintf(v, sizeof(v), "%d", version);
 	p[0] = r->id;
-	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET kek_version = $2::int, wrapped_key = decode($3, 'hex'), "
-	              "updated_at = now() WHERE id = $1::uuid", 3, p) != CC_OK)
+	if (row_update("UPDATE cc.recordings SET kek_version = $2::int, wrapped_key = decode($3, 'hex'), "
+	               "updated_at = now() WHERE id = $1::uuid AND state = 'recording' RETURNING id", 3, p) != 1)
 		return CC_REC_IO;
 	CC_INFO("recording %s: its key version was retired meanwhile: wrapped under version %d", r->id,
 	        version);
@@ -463,6 +552,7 @@ static void rec_open(struct md_rec *r)
 		err = cc_key_wrap(kek, dk, aad, wrapped);
 	cc_key_wipe(kek, sizeof(kek));
 	if (err) {
+		cc_key_wipe(dk, sizeof(dk));     /* random already, when the wrap failed */
 		fail(r, "data key");
 		return;
 	}
@@ -605,11 +695,12 @@ static void pauses_json(struct md_rec *r, char *out, size_t n)
 }
 
 /* The last frames, the end of the stream, the final chunk; the row
- * 'complete' (only now: fsynced and committed). */
+ * 'complete' (only now: fsynced and committed), or 'incomplete' when a
+ * full ring dropped frames (the file has holes: it says how many). */
 static void finish(struct md_rec *r)
 {
-	char bytes[32], audio[32], ms[32], sha[65], why[160], pz[MAX_PAUSES * 48 + 8];
-	uint64_t b, a;
+	char bytes[32], audio[32], ms[32], sha[65], why[160], pz[MAX_PAUSES * 48 + 8], lost[64];
+	uint64_t b, a, d;
 	int err;
 
 	drain(r, true);
@@ -631,15 +722,27 @@ static void finish(struct md_rec *r)
 	snprintf(audio, sizeof(audio), "%llu", (unsigned long long)a);
 	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(r->frames * MD_PTIME_MS));
 	pauses_json(r, pz, sizeof(pz));
-	const char *p[6] = { r->id, bytes, audio, sha, ms, pz };
-	if (cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'complete', ended_at = now(), bytes = $2::bigint, "
-	              "audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, pauses = $6::jsonb, "
-	              "updated_at = now() WHERE id = $1::uuid", 6, p) != CC_OK) {
+	/* the stop came after the loop's last put: dropped is final */
+	d = atomic_load(&r->dropped);
+	snprintf(lost, sizeof(lost), "frames dropped: %llu", (unsigned long long)d);
+	const char *p[8] = { r->id, bytes, audio, sha, ms, pz, d ? "incomplete" : "complete", d ? lost : "" };
+	switch (row_update("UPDATE cc.recordings SET state = $7, error = NULLIF($8, ''), ended_at = now(), "
+	                   "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, duration_ms = $5::bigint, "
+	                   "pauses = $6::jsonb, updated_at = now() WHERE id = $1::uuid AND state = 'recording' "
+	                   "RETURNING id", 8, p)) {
+	case 1:
+		break;
+	case 0:                              /* closed meanwhile (recovery): its state stands */
+		CC_WARN("recording %s: its row was closed meanwhile: left as it is", r->id);
+		return;
+	default:
 		snprintf(why, sizeof(why), "row: %s", pgerr());
 		fail(r, why);
 		return;
 	}
-	CC_INFO("recording %s complete: %s ms, %s bytes", r->id, ms, bytes);
+	if (d)
+		cc_log(CC_LOG_WARN, 0, r->tenant, r->call, "recording %s incomplete: %s", r->id, lost);
+	CC_INFO("recording %s %s: %s ms, %s bytes", r->id, d ? "incomplete" : "complete", ms, bytes);
 }
 
 static void rec_free(struct md_rec *r)
@@ -661,6 +764,10 @@ static bool service(struct md_rec *r, bool quit)
 {
 	bool stopped = atomic_load(&r->stopped) || quit;
 
+	if (stopped && atomic_load(&r->aborted)) {
+		fail(r, r->abort_why);       /* its row, or a new one, 'failed' */
+		return true;
+	}
 	if (!r->opened)
 		rec_open(r);
 	if (stopped) {
@@ -711,11 +818,12 @@ static void recover(void)
 		if (!err)
 			err = cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'incomplete', ended_at = now(), "
 			                "bytes = $2::bigint, audio_bytes = $3::bigint, sha256 = $4, "
-			                "error = 'mediad stopped mid-call', updated_at = now() WHERE id = $1::uuid",
+			                "error = 'mediad stopped mid-call', updated_at = now() WHERE id = $1::uuid "
+			                "AND state = 'recording'",
 			                4, q);
 		else
 			err = cc_pg_cmd(&W.pg, "UPDATE cc.recordings SET state = 'failed', ended_at = now(), "
-			                "error = $2, updated_at = now() WHERE id = $1::uuid", 2,
+			                "error = $2, updated_at = now() WHERE id = $1::uuid AND state = 'recording'", 2,
 			                (const char *[2]){ id, why });
 		CC_INFO("recording %s left by a crash: %s", id, err == CC_OK ? "closed" : pgerr());
 	}

@@ -53,7 +53,9 @@ int md_recorder_init(const char *pg_url, const char *store_dir, const char *secr
 void md_recorder_close(void);
 
 /* A new recording at rate (8000 or 16000): its id (a uuid) now, its row
- * and file made by the writer. Its state is 'recording'. 0 or an errno. */
+ * and file made by the writer. Its state is 'recording'. 0 or an errno;
+ * ENOTSUP (another rate): *recp NULL, and the writer writes its row
+ * 'failed' ("unsupported rate"). */
 int md_rec_alloc(struct md_rec **recp, uint32_t rate, const struct md_rec_meta *meta);
 /* Two tap members of mix (they contribute nothing): LEFT hears the slots
  * of left, RIGHT those of right. 0 or an errno (the mix is full). */
@@ -71,6 +73,9 @@ int md_rec_pause(struct md_rec *rec, bool on);
  * chunk, the row 'complete'. rec is the writer's from here on: never use
  * it again. */
 void md_rec_stop(struct md_rec *rec);
+/* As md_rec_stop, but the row ends 'failed' with error why (it could not
+ * start: the mix is full), never 'complete' without its audio. */
+void md_rec_abort(struct md_rec *rec, const char *why);
 
 const char *md_rec_id(const struct md_rec *rec);
 /* "recording", "paused" or "failed" (the writer gave up: store, key). */

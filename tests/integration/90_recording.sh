@@ -186,7 +186,7 @@ expect_eq rec_own_agent_resumes "$HTTP $(ans .recording.state)" "200 recording"
 check rec_control_audited [ "$(sql "SELECT count(*) FROM cc.audit WHERE action = 'recording_control' AND object_id = '$CALL'")" -ge 6 ]
 sleep 3
 rec_op "$CALL" stop
-expect_eq rec_stop "$(ans '.recording.id + " " + .recording.state')" "$RID complete"
+expect_eq rec_stop "$(ans '.recording.id + " " + .recording.state')" "$RID stopping"
 refused rec_stop_none_409 "$CALL" stop 409
 check rec_first_complete wait_for 10 state_is "$CALL" complete
 rec_op "$CALL" start
