@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef PATH_MAX                     /* clang's <limits.h> in the fuzz build has none */
+#define PATH_MAX 4096
+#endif
+
 struct cc_store {
 	char *root;
 };
