@@ -27,6 +27,10 @@
 #define SECOND        50             /* frames per chunk (one fsync per second) */
 #define MAX_PAUSES    64
 #define BITRATE       24000
+/* Opus's effort per frame, 0..10. At 10 (libopus's default) the one writer
+ * thread encoded about 54 calls per core (ops/bench/recording.sh, docs/
+ * BENCHMARKS.md); speech at 12 kbit/s a channel loses little below it */
+#define COMPLEXITY    5
 #define OPUS_MAX      1500           /* bytes of one encoded 20 ms packet */
 #define SKEW          5              /* frames a channel may run ahead unpadded */
 #define META_MAX      128
@@ -593,6 +597,7 @@ static void rec_open(struct md_rec *r)
 		return;
 	}
 	opus_multistream_encoder_ctl(r->enc, OPUS_SET_BITRATE(BITRATE));
+	opus_multistream_encoder_ctl(r->enc, OPUS_SET_COMPLEXITY(COMPLEXITY));
 	ogg_stream_init(&r->os, (int)(r->start_us & 0x7fffffff));
 	r->os_init = true;
 	if ((err = headers(r)) != 0) {
