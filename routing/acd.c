@@ -2798,10 +2798,14 @@ json_t *acd_live_queue(const struct acd *a, const char *tenant, const char *queu
 	ags = json_array();
 	for (size_t i = 0; i < q->n_members; i++) {
 		const struct agent *ag = q->members[i]->agent;
-
-		json_array_append_new(ags, json_pack("{s:s, s:s, s:s, s:o, s:I}", "extension", ag->ext,
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "extension", ag->ext,
 			"state", acd_state_name(ag->state), "reason", ag->reason, "since", rfc(ag->since_ms),
-			"calls", (json_int_t)ag->calls));
+			"calls", (json_int_t)ag->calls);
+
+		/* the call it is on (the wallboard's monitor buttons name it) */
+		if (*ag->call)
+			json_object_set_new(o, "call", json_string(ag->call));
+		json_array_append_new(ags, o);
 	}
 	c = q->c;
 	if (c.since_ms != now_ms - ((now_ms % HALF_HOUR_MS) + HALF_HOUR_MS) % HALF_HOUR_MS) {

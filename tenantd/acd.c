@@ -298,15 +298,23 @@ static const struct tn_field monitor_fields[] = {
 /* The supervisor's queues (cc.agents.supervises) go with the request:
  * mediad compares them with the call's queue. An extension that is no
  * agent of the tenant, or supervises nothing, is 404 at once, as a call
- * of a queue it does not supervise is there: nothing says the call exists. */
+ * of a queue it does not supervise is there: nothing says the call exists.
+ * A supervisor's key or wallboard session monitors as its own agent only
+ * (403 for another extension: it would lend it that one's queues), with
+ * the queues it reaches (a session's: those of its sign-in still held). */
 static void monitor_op(struct tn_req *r, const char *op, const char *sup, const char *mode)
 {
-	const char *p[2] = { r->tenant.id, sup };
+	bool own = tn_is_supervisor(r);
+	const char *p[3] = { r->tenant.id, sup, own ? r->supervises : NULL };
 	PGresult *res;
 	json_t *queues, *body;
 
-	res = cc_pg_exec(&r->d->pg, "SELECT array_to_json(supervises)::text FROM cc.agents "
-	                 "WHERE tenant_id = $1 AND extension = $2", 2, p);
+	if (own && strcmp(sup, r->agent_ext) != 0)
+		return tn_error(r, 403, "forbidden", "supervisor",
+		                "a supervisor's key monitors as its own extension (%s)", r->agent_ext);
+	res = cc_pg_exec(&r->d->pg, "SELECT array_to_json(CASE WHEN $3::text IS NULL THEN supervises "
+	                 "ELSE $3::text[] END)::text FROM cc.agents "
+	                 "WHERE tenant_id = $1 AND extension = $2", 3, p);
 	if (!res)
 		return tn_db_error(r, "agent");
 	queues = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;

@@ -1,10 +1,11 @@
 /*
  * desk.c: the agent desktop's sign-in (docs/DESK.md "Sign-in").
  *
- *   POST   /v1/tenants/{slug}/desk/session  {"extension","password"}  no key: signs in
+ *   POST   /v1/tenants/{slug}/desk/session  {"extension","password"[,"as"]}  no key: signs in
  *   GET    /v1/tenants/{slug}/desk/session                            the session's agent
  *   DELETE /v1/tenants/{slug}/desk/session                            signs out
  *   GET    /desk/, /desk/<file>, /desk/config.json                   the desktop's page
+ *   GET    /desk/wall                                                the supervisors' wallboard
  *
  * An agent signs in with its extension and SIP password (checked against
  * its digest HA1, the one its phones use). The browser gets a session
@@ -15,6 +16,12 @@
  * tenantd/roles.c): every route an agent's key may use, on the agent's own
  * objects only. Failed sign-ins are limited per extension and address and
  * per address (429 with Retry-After); the counters live in this process.
+ *
+ * The wallboard signs in "as":"supervisor": allowed when the extension is
+ * the agent of a live supervisor key of the tenant (else 403
+ * not_a_supervisor); the session then acts as that key (role supervisor):
+ * its queues are those the agent supervised at sign-in that it still
+ * supervises, and revoking the key ends the session.
  */
 #include "api.h"
 #include "cc.h"
@@ -139,9 +146,18 @@ static int check_password(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
+static int check_as(struct tn_req *r, json_t *v, char **err)
+{
+	(void)r;
+	if (strcmp(json_string_value(v), "agent") != 0 && strcmp(json_string_value(v), "supervisor") != 0)
+		return cc_fail(err, "must be \"agent\" or \"supervisor\"");
+	return CC_OK;
+}
+
 static const struct tn_field signin_fields[] = {
 	{ "extension", JSON_STRING, true, check_ext, NULL, false },
 	{ "password", JSON_STRING, true, check_password, NULL, false },
+	{ "as", JSON_STRING, false, check_as, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
@@ -172,7 +188,8 @@ static char *cookie(const char *token, long max_age)
 
 static void signin(struct tn_req *r)
 {
-	const char *ext = tn_str(r, "extension"), *pw = tn_str(r, "password");
+	const char *ext = tn_str(r, "extension"), *pw = tn_str(r, "password"), *as = tn_str(r, "as");
+	bool sup = as && strcmp(as, "supervisor") == 0;
 	char host[NI_MAXHOST], kext[CC_UUID_LEN + 16 + NI_MAXHOST], ha1[CC_MD5_HEX];
 	char id[CC_UUID_LEN], token[CC_TOKEN_LEN], csrf[CC_TOKEN_LEN], hash[CC_SHA256_HEX];
 	char ttl[16];
@@ -209,34 +226,69 @@ static void signin(struct tn_req *r)
 	struct failures *f = failures_of(kext, false);
 	if (f)
 		f->n = 0;
+	/* a supervisor's: the agent of a live supervisor key of this tenant
+	 * (the password was right: saying it is no supervisor tells nothing) */
+	char key[CC_UUID_LEN] = "", *queues = NULL;
+	if (sup) {
+		PGresult *k = cc_pg_exec(&r->d->pg, "SELECT k.id, COALESCE(a.supervises, '{}')::text "
+		                         "FROM cc.api_keys k JOIN cc.agents a ON a.id = k.agent_id "
+		                         "AND a.tenant_id = k.tenant_id WHERE k.tenant_id = $1 "
+		                         "AND a.extension = $2 AND k.role = 'supervisor' "
+		                         "AND k.revoked_at IS NULL ORDER BY k.created_at, k.id LIMIT 1", 2, p);
+
+		if (!k) {
+			PQclear(res);
+			return tn_db_error(r, "key");
+		}
+		if (PQntuples(k) != 1) {
+			PQclear(k);
+			PQclear(res);
+			CC_INFO("desk sign-in of %s in tenant %s as supervisor refused: no supervisor key",
+			        ext, r->tenant.id);
+			return tn_error(r, 403, "not_a_supervisor", "as",
+			                "this extension holds no supervisor key of the tenant");
+		}
+		snprintf(key, sizeof(key), "%s", PQgetvalue(k, 0, 0));
+		queues = strdup(PQgetvalue(k, 0, 1));
+		CC_BUG_ON(!queues);
+		PQclear(k);
+	}
 	if (tn_new_id(r, id) != CC_OK || tn_new_token(r, token) != CC_OK ||
 	    tn_new_token(r, csrf) != CC_OK) {
 		PQclear(res);
+		free(queues);
 		return;
 	}
 	cc_sha256_hex(token, strlen(token), hash);
 	snprintf(ttl, sizeof(ttl), "%ld", r->d->cfg.desk_session_s);
-	const char *q[7] = { id, r->tenant.id, PQgetvalue(res, 0, 0), hash, csrf, host[0] ? host : NULL,
-	                     ttl };
+	const char *q[10] = { id, r->tenant.id, PQgetvalue(res, 0, 0), hash, csrf, host[0] ? host : NULL,
+	                      ttl, sup ? "supervisor" : "agent", sup ? key : NULL, queues };
 	json_t *agent = json_pack("{s:s, s:s}", "extension", ext, "name", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	res = cc_pg_exec(&r->d->pg, "INSERT INTO cc.desk_sessions (id, tenant_id, agent_id, token_hash, "
-	                 "csrf, remote, expires_at) VALUES ($1, $2, $3, $4, $5, $6, "
-	                 "now() + make_interval(secs => $7::int)) "
-	                 "RETURNING " TN_TS("expires_at"),
-	                 7, q);
+	                 "csrf, remote, expires_at, role, key_id, supervises) VALUES ($1, $2, $3, $4, $5, "
+	                 "$6, now() + make_interval(secs => $7::int), $8, $9::uuid, $10::text[]) "
+	                 "RETURNING " TN_TS("expires_at") ", array_to_json(COALESCE($10::text[], '{}'))::text",
+	                 10, q);
 	if (!res) {
 		json_decref(agent);
+		free(queues);
 		return tn_db_error(r, "session");
 	}
-	json_t *out = json_pack("{s:s, s:o, s:s, s:s, s:s}", "session", id, "agent", agent, "csrf",
+	json_t *out = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "session", id, "agent", agent, "csrf",
 	                        csrf, "expires_at", PQgetvalue(res, 0, 0), "sip_domain",
-	                        r->tenant.sip_domain);
+	                        r->tenant.sip_domain, "role", sup ? "supervisor" : "agent");
+	if (sup)
+		json_object_set_new(out, "queues", json_loads(PQgetvalue(res, 0, 1), 0, NULL));
 	PQclear(res);
 	snprintf(r->key_id, sizeof(r->key_id), "%s", id);
+	snprintf(r->agent_ext, sizeof(r->agent_ext), "%s", ext);
 	r->desk = true;
-	r->role = TN_R_AGENT;
-	tn_audit(r, "desk_sign_in", "agent", ext, NULL);
+	r->role = sup ? TN_R_SUP : TN_R_AGENT;
+	free(r->supervises);
+	r->supervises = queues;
+	tn_audit(r, "desk_sign_in", "agent", ext,
+	         sup ? json_pack("{s:s, s:s}", "as", "supervisor", "key", key) : NULL);
 	char *text = json_dumps(out, JSON_COMPACT), *line = text ? cc_sprintf("%s\n", text) : NULL;
 	char *c = cookie(token, r->d->cfg.desk_session_s);
 	CC_BUG_ON(!line || !c);
@@ -261,24 +313,28 @@ static bool is_session(struct tn_req *r)
 
 static void whoami(struct tn_req *r)
 {
-	const char *p[2] = { r->tenant.id, r->key_id };
+	const char *p[3] = { r->tenant.id, r->key_id, r->supervises };
 	PGresult *res;
 
 	if (!is_session(r))
 		return;
 	res = cc_pg_exec(&r->d->pg, "SELECT a.extension, a.name, "
-	                 TN_TS("s.expires_at") " "
+	                 TN_TS("s.expires_at") ", array_to_json(COALESCE($3::text[], '{}'))::text "
 	                 "FROM cc.desk_sessions s JOIN cc.agents a ON a.id = s.agent_id "
-	                 "AND a.tenant_id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2", 2, p);
+	                 "AND a.tenant_id = s.tenant_id WHERE s.tenant_id = $1 AND s.id = $2", 3, p);
 	if (!res)
 		return tn_db_error(r, "session");
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return tn_error(r, 401, "session_expired", NULL, "the session has ended: sign in again");
 	}
-	json_t *out = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "session", r->key_id, "agent",
+	json_t *out = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:s}", "session", r->key_id, "agent",
 	                        "extension", PQgetvalue(res, 0, 0), "name", PQgetvalue(res, 0, 1),
-	                        "expires_at", PQgetvalue(res, 0, 2), "tenant", r->tenant.slug);
+	                        "expires_at", PQgetvalue(res, 0, 2), "tenant", r->tenant.slug,
+	                        "role", tn_is_supervisor(r) ? "supervisor" : "agent");
+	/* a supervisor's: the queues it reaches now */
+	if (tn_is_supervisor(r))
+		json_object_set_new(out, "queues", json_loads(PQgetvalue(res, 0, 3), 0, NULL));
 	PQclear(res);
 	tn_reply(r, 200, out);
 }
@@ -308,10 +364,18 @@ int tn_desk_authenticate(struct tn_req *r, const char *token)
 	PGresult *res;
 
 	cc_sha256_hex(token, strlen(token), hash);
+	/* a supervisor's session lives while its key does, and reaches the
+	 * queues of its sign-in the agent still supervises (in their order) */
 	res = cc_pg_exec(&r->d->pg, "SELECT s.tenant_id, s.id, a.extension, s.csrf, "
-	                 "s.expires_at > now() AND t.enabled FROM cc.desk_sessions s "
+	                 "s.expires_at > now() AND t.enabled AND (s.key_id IS NULL OR "
+	                 "(k.id IS NOT NULL AND k.revoked_at IS NULL)), s.role, "
+	                 "ARRAY(SELECT u.q FROM unnest(s.supervises) WITH ORDINALITY u(q, i) "
+	                 "WHERE u.q = ANY (COALESCE(a.supervises, '{}')) ORDER BY u.i)::text "
+	                 "FROM cc.desk_sessions s "
 	                 "JOIN cc.tenants t ON t.id = s.tenant_id "
 	                 "JOIN cc.agents a ON a.id = s.agent_id AND a.tenant_id = s.tenant_id "
+	                 "LEFT JOIN cc.api_keys k ON k.id = s.key_id AND k.tenant_id = s.tenant_id "
+	                 "AND k.agent_id = s.agent_id AND k.role = 'supervisor' "
 	                 "WHERE s.token_hash = $1", 1, p);
 	if (!res) {
 		tn_db_error(r, "session");
@@ -338,8 +402,13 @@ int tn_desk_authenticate(struct tn_req *r, const char *token)
 	snprintf(r->key_tenant, sizeof(r->key_tenant), "%s", PQgetvalue(res, 0, 0));
 	snprintf(r->key_id, sizeof(r->key_id), "%s", PQgetvalue(res, 0, 1));
 	snprintf(r->agent_ext, sizeof(r->agent_ext), "%s", PQgetvalue(res, 0, 2));
+	r->role = strcmp(PQgetvalue(res, 0, 5), "supervisor") == 0 ? TN_R_SUP : TN_R_AGENT;
+	if (r->role == TN_R_SUP) {
+		free(r->supervises);
+		r->supervises = strdup(PQgetvalue(res, 0, 6));
+		CC_BUG_ON(!r->supervises);
+	}
 	PQclear(res);
-	r->role = TN_R_AGENT;
 	r->desk = true;
 	return CC_OK;
 }
@@ -442,6 +511,9 @@ static void page_named(struct tn_req *r)
 	page_file(r, r->params[0]);
 }
 
+/* the supervisors' wallboard (docs/DESK.md "Wallboard") */
+static void page_wall(struct tn_req *r) { page_file(r, "wall.html"); }
+
 static void page_slash(struct tn_req *r)
 {
 	tn_reply_raw(r, 308, "text/plain", "/desk/\n", "Location", "/desk/", NULL);
@@ -450,6 +522,7 @@ static void page_slash(struct tn_req *r)
 const struct tn_route tn_desk_routes[] = {
 	{ "GET", "/desk", TN_STATIC, NULL, page_slash, false, false },
 	{ "GET", "/desk/", TN_STATIC, NULL, page_index, false, false },
+	{ "GET", "/desk/wall", TN_STATIC, NULL, page_wall, false, false },
 	{ "GET", "/desk/{file}", TN_STATIC, NULL, page_named, false, false },
 	{ "POST", "/v1/tenants/{slug}/desk/session", TN_PUBLIC, signin_fields, signin, false, false },
 	{ "GET", "/v1/tenants/{slug}/desk/session", TN_TENANT, NULL, whoami, false, false },

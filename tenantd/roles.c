@@ -56,9 +56,10 @@ static const struct rule {
 	/* what an agent's desktop shows: the reasons and codes it picks from */
 	{ "GET", "/v1/tenants/{slug}/pause_reasons", A | RO | S | G, ANY },
 	{ "GET", "/v1/tenants/{slug}/disposition_codes", A | RO | S | G, ANY },
-	/* the desk's session: its own agent only (POST, the sign-in, takes no key) */
-	{ "GET", "/v1/tenants/{slug}/desk/session", G, ANY },
-	{ "DELETE", "/v1/tenants/{slug}/desk/session", G, ANY },
+	/* the desk's session: its own agent, or the wallboard's supervisor
+	 * (POST, the sign-in, takes no key; an API key has no session: 404) */
+	{ "GET", "/v1/tenants/{slug}/desk/session", G | S, ANY },
+	{ "DELETE", "/v1/tenants/{slug}/desk/session", G | S, ANY },
 	/* keys: admin only (GET too: the list says who can do what) */
 	{ "GET", "/v1/tenants/{slug}/keys", A, ANY },
 	{ "POST", "/v1/tenants/{slug}/keys", A, ANY },
