@@ -58,6 +58,15 @@ signin() { desk POST "/v1/tenants/$1/desk/session" "" "" "{\"extension\":\"$2\",
 cookie_of() { grep -i '^Set-Cookie: cc_desk=' "$HDRS" | head -1 | sed 's/^[^=]*=//; s/;.*//' | tr -d '\r'; }
 sessions() { sql "SELECT count(*) FROM cc.desk_sessions"; }
 
+# ------------------------------------------------ the page
+desk GET /desk/wall "" ""
+check wall_page_200 eval '[ "$HTTP" = 200 ] && grep -q "wall.js" "$RESP" && grep -qi "^Content-Type: text/html" "$HDRS"'
+check wall_page_csp eval 'grep -i "^Content-Security-Policy:" "$HDRS" | grep -q "script-src '"'self'"';" && grep -qi "^X-Frame-Options: DENY" "$HDRS"'
+for f in wall.js wall.css desk.css; do
+	desk GET "/desk/$f" "" ""
+	check "wall_file_${f/./_}" [ "$HTTP" = 200 ]
+done
+
 # ------------------------------------------------ the supervisor's sign-in
 signin acme 1005 acme-pass-1005 supervisor
 check sup_signin_201 [ "$HTTP" = 201 ] || echo "# HTTP $HTTP $(cat "$RESP")"
