@@ -99,8 +99,8 @@ ask shot "$ART/desk-zh-CN.png"
 ask lang en
 ask page
 check page_in_english eval '[ "$(aj .title)" = "Agent desktop" ] && [ "$(aj .call)" = "In call" ]'
-ask lang zh-CN
 ask shot "$ART/desk-en.png"
+ask lang zh-CN
 check screenshots eval '[ -s "$ART/desk-zh-CN.png" ] && [ -s "$ART/desk-en.png" ]'
 bs_cmd c1 hangup
 call_gone() { ask page; [ -z "$(aj .call)" ]; }
