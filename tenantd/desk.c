@@ -261,7 +261,10 @@ static void signin(struct tn_req *r)
 	}
 	cc_sha256_hex(token, strlen(token), hash);
 	snprintf(ttl, sizeof(ttl), "%ld", r->d->cfg.desk_session_s);
-	const char *q[10] = { id, r->tenant.id, PQgetvalue(res, 0, 0), hash, csrf, host[0] ? host : NULL,
+	/* the agent's id outlives its result: the INSERT reads it after PQclear */
+	char agent_id[CC_UUID_LEN];
+	snprintf(agent_id, sizeof(agent_id), "%s", PQgetvalue(res, 0, 0));
+	const char *q[10] = { id, r->tenant.id, agent_id, hash, csrf, host[0] ? host : NULL,
 	                      ttl, sup ? "supervisor" : "agent", sup ? key : NULL, queues };
 	json_t *agent = json_pack("{s:s, s:s}", "extension", ext, "name", PQgetvalue(res, 0, 1));
 	PQclear(res);
