@@ -14,6 +14,10 @@ tests: lib routing billing media
 # the npm packages make deps installed (tenantd/web/package-lock.json)
 WEB_SRC := $(wildcard tenantd/web/src/*)
 web: build/web/.made
+# the sanitizer build's tenantd looks for its page beside itself (build-asan/web)
+ifdef SAN
+	@mkdir -p build-asan && ln -sfn ../build/web build-asan/web
+endif
 build/web/.made: $(WEB_SRC) tenantd/web/package-lock.json tenantd/web/package.json
 	@test -x tenantd/web/node_modules/.bin/esbuild || { echo "web: tenantd/web/node_modules is missing: run make deps" >&2; exit 1; }
 	@cd tenantd/web && npm run -s build
