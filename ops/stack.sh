@@ -732,6 +732,7 @@ info() {
 	  API         https://127.0.0.1:$CC_API_PORT/v1   (self-signed certificate: curl -k)
 	  desktop     https://127.0.0.1:$CC_API_PORT/desk/   (agents sign in with extension and SIP password;
 	              the browser must accept the certificate here and at https://127.0.0.1:$CC_SIP_TLS_PORT/)
+	  wallboard   https://127.0.0.1:$CC_API_PORT/desk/wall   (supervisors: the agent of a supervisor key, same password)
 	  operator    token in $CC_VAR/operator.token
 	  SIP         udp and tcp 127.0.0.1:$CC_SIP_PORT, tls 127.0.0.1:$CC_SIP_TLS_PORT,
 	              secure WebSocket wss://127.0.0.1:$CC_SIP_TLS_PORT (browsers, from $CC_WS_ORIGIN only)
