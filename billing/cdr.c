@@ -1,6 +1,7 @@
 /* cdr.c: see cdr.h. */
 #include "cdr.h"
 #include "cc.h"
+#include "clock.h"
 #include "e164.h"
 #include "event_types.h"
 #include "id.h"
@@ -114,6 +115,10 @@ static void clean_acd(const json_t *ev, json_t *out, int type)
 			json_object_set_new(out, "disposition", json_string(code));
 		if (note && strlen(note) <= 2000)
 			json_object_set_new(out, "note", json_string(note));
+		/* checked again here: a bad date on the bus would fail the batch's ::date */
+		if (cc_date_ok(json_string_value(json_object_get(ev, "follow_up"))))
+			json_object_set_new(out, "follow_up",
+			                    json_string(json_string_value(json_object_get(ev, "follow_up"))));
 	}
 }
 
@@ -306,7 +311,8 @@ static const char APPLY_ACD[] =
 	"    count(*) FILTER (WHERE type = 'held') AS holds,"
 	"    count(*) FILTER (WHERE type = 'transferred') AS transfers,"
 	"    (array_agg(body->>'disposition' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS disposition,"
-	"    (array_agg(body->>'note' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS note"
+	"    (array_agg(body->>'note' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS note,"
+	"    (array_agg(body->>'follow_up' ORDER BY ts DESC) FILTER (WHERE type = 'disposition' AND body ? 'disposition'))[1] AS follow_up"
 	"  FROM ev GROUP BY call_id)"
 	"UPDATE cc.calls c SET"
 	"  queue = COALESCE(agg.queued_in, agg.any_queue, c.queue),"
@@ -320,6 +326,7 @@ static const char APPLY_ACD[] =
 	"  transfers = agg.transfers,"
 	"  disposition = COALESCE(agg.disposition, c.disposition),"
 	"  disposition_note = CASE WHEN agg.disposition IS NOT NULL THEN agg.note ELSE c.disposition_note END,"
+	"  follow_up = CASE WHEN agg.disposition IS NOT NULL THEN agg.follow_up::date ELSE c.follow_up END,"
 	"  agent = COALESCE(agg.answered_by, c.agent),"
 	"  updated_at = now()"
 	" FROM agg WHERE c.id = agg.call_id";

@@ -2,6 +2,7 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,4 +35,20 @@ void cc_rfc3339(int64_t us, char out[CC_RFC3339_LEN])
 	         tm.tm_min, tm.tm_sec, (int)(us % 1000000));
 	memcpy(out, buf, CC_RFC3339_LEN - 1);
 	out[CC_RFC3339_LEN - 1] = 0;
+}
+
+bool cc_date_ok(const char *s)
+{
+	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, dd;
+
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || strspn(s, "0123456789") != 4 ||
+	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+		return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	dd = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || dd < 1 || dd > days[m - 1])
+		return false;
+	return m != 2 || dd < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
 }

@@ -66,6 +66,8 @@ struct md_out {                      /* mem object: an agent or PSTN leg placed 
 	char keys[8];
 	size_t n_keys;
 	bool record;                     /* an ACD leg: the offer said record (routingd's policy) */
+	struct tmr media_tmr;            /* answered: checks that its RTP still comes */
+	bool far_holds;                  /* its last offer held the call (no RTP to expect) */
 };
 
 #define MD_MAX_OWN_FLOWS 4           /* flows made here (X-CC-Queue, routes) per call */
@@ -390,6 +392,7 @@ static void out_destructor(void *arg)
 
 	tmr_cancel(&o->ring);
 	tmr_cancel(&o->key_tmr);
+	tmr_cancel(&o->media_tmr);
 	mem_deref(o->refer);             /* NOTIFY terminated, if not sent yet */
 	mem_deref(o->sess);              /* CANCEL while ringing, BYE once answered */
 	mem_deref(o->leg);
@@ -456,6 +459,9 @@ static int on_out_offer(struct mbuf **descp, const struct sip_msg *msg, void *ar
 	bool holds = md_queue_sdp_holds((const char *)mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
 	int err = md_leg_answer(o->leg, msg->mb, descp);
 
+	if (!err)
+		o->far_holds = holds;
+
 	/* the agent's phone holds (a=sendonly/inactive) or takes back the caller */
 	if (!err && c && !c->ended && c->out == o && c->bridge && !c->consult && holds != c->on_hold)
 		acd_hold(c, holds);
@@ -473,6 +479,37 @@ static void on_out_progress(const struct sip_msg *msg, void *arg)
 {
 }
 
+static void on_out_close(int err, const struct sip_msg *msg, void *arg);
+
+static unsigned rtp_timeout_s = 30;
+
+void md_calls_set_rtp_timeout(unsigned seconds)
+{
+	rtp_timeout_s = seconds;
+}
+
+/* Once a second while the leg is up: a far end that has sent no RTP for
+ * rtp_timeout_s (a browser closed without a BYE, a phone off the network)
+ * is taken as hung up, so the caller is not left in silence and the agent
+ * not on a call for ever (the ACD's wrap-up follows, as after a BYE). */
+static void on_media_check(void *arg)
+{
+	struct md_out *o = arg;
+	uint64_t quiet = md_leg_quiet_ms(o->leg);
+
+	if (!o->sess || !o->call || o->call->ended || !rtp_timeout_s)
+		return;
+	if (!o->far_holds && quiet >= (uint64_t)rtp_timeout_s * 1000) {
+		cc_log(CC_LOG_WARN, 0, o->call->inv.tenant, o->call->inv.call,
+		       "%s %s (leg %s) sent no RTP for %llu ms: taken as hung up",
+		       o->pstn ? "number" : "agent", o->target, o->id, (unsigned long long)quiet);
+		stats.rtp_timeouts++;
+		on_out_close(ETIMEDOUT, NULL, o);   /* BYE, then as its own hang-up */
+		return;
+	}
+	tmr_start(&o->media_tmr, 1000, on_media_check, o);
+}
+
 static void on_out_estab(const struct sip_msg *msg, void *arg)
 {
 	struct md_out *o = arg;
@@ -480,6 +517,8 @@ static void on_out_estab(const struct sip_msg *msg, void *arg)
 	json_t *f;
 	int err;
 
+	if (rtp_timeout_s && !tmr_isrunning(&o->media_tmr))
+		tmr_start(&o->media_tmr, 1000, on_media_check, o);
 	if (o->sup) {
 		if (c && !c->ended)
 			mon_answered(c, o);
@@ -580,11 +619,40 @@ static void on_out_info(struct sip *sip, const struct sip_msg *msg, void *arg)
 	on_info(sip, msg, o->leg);
 }
 
+/* "X-CC-Vars: account=1234;...\r\n", what the IVR collected, for the
+ * agent's screen pop (Kamailio passes it to agent legs only, checked
+ * again there); only names and values of a safe form, at most 8, else "" */
+static void desk_vars(const struct md_call *c, char *out, size_t n)
+{
+	size_t len = 0, k = 0;
+
+	*out = 0;
+	for (size_t i = 0; c->running && i < c->run.n_vars && k < 8; i++) {
+		const char *name = c->run.vars[i].name, *v = c->run.vars[i].value;
+		size_t nl = strlen(name), vl = strlen(v);
+		int w;
+
+		if (!nl || nl > 32 || !vl || vl > 64 || !(name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z')) ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != nl ||
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+._-") != vl)
+			continue;
+		w = snprintf(out + len, n - len, "%s%s=%s", k ? ";" : "X-CC-Vars: ", name, v);
+		if (w < 0 || (size_t)w >= n - len - 2) {
+			*out = 0;
+			return;
+		}
+		len += (size_t)w;
+		k++;
+	}
+	if (k)
+		snprintf(out + len, n - len, "\r\n");
+}
+
 static void place_leg(struct md_call *c, const char *target, int ring_s, bool pstn)
 {
 	struct md_out *o;
 	struct mbuf *offer = NULL;
-	char to[320], from[320];
+	char to[320], from[320], vars[640] = "";
 	const char *routev[1] = { md_sip_route() };
 	int err;
 
@@ -605,13 +673,15 @@ static void place_leg(struct md_call *c, const char *target, int ring_s, bool ps
 	if ((err = md_leg_offer(o->leg, &offer)) != 0)
 		goto fail;
 	c->out = o;
+	if (!pstn)
+		desk_vars(c, vars, sizeof(vars));
 	err = sipsess_connect(&o->sess, md_sip_sock(), to, NULL, from, "mediad", routev, 1,
 	                      "application/sdp", offer, NULL, NULL, false, on_out_offer,
 	                      on_out_answer, on_out_progress, on_out_estab, on_out_info, NULL,
 	                      on_out_close, o,
 	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
-	                      "X-CC-Leg: %s\r\n%s%s%s",
-	                      o->id, c->inv.tenant, c->inv.call, pstn ? "pstn" : "agent",
+	                      "X-CC-Leg: %s\r\n%s%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call, pstn ? "pstn" : "agent", vars,
 	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
 	                      md_sip_auth()[0] ? "\r\n" : "");
 	mem_deref(offer);
@@ -1643,7 +1713,7 @@ static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, co
 {
 	struct md_out *o;
 	struct mbuf *mb = NULL;
-	char to[320], from[320];
+	char to[320], from[320], vars[640];
 	const char *routev[1] = { md_sip_route() };
 	int err;
 
@@ -1660,6 +1730,7 @@ static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, co
 	snprintf(o->target, sizeof(o->target), "%s", agent);
 	snprintf(o->agent, sizeof(o->agent), "%s", agent);
 	snprintf(o->offer, sizeof(o->offer), "%s", offer);
+	desk_vars(c, vars, sizeof(vars));
 	if ((err = cc_uuid(o->id)) != 0 || (err = md_leg_alloc(&o->leg, NULL, NULL)) != 0 ||
 	    (err = md_sip_uri(to, sizeof(to), agent, c->inv.domain)) != 0 ||
 	    (err = md_sip_uri(from, sizeof(from), c->inv.caller[0] ? c->inv.caller : "anonymous",
@@ -1671,8 +1742,8 @@ static int place_acd_leg(struct md_call *c, const char *agent, int64_t epoch, co
 	                      on_out_answer, on_out_progress, on_out_estab, on_out_info,
 	                      on_out_refer, on_out_close, o,
 	                      "X-CC-Call: %s\r\nX-CC-Tenant: %s\r\nX-CC-Parent: %s\r\n"
-	                      "X-CC-Leg: acd\r\n%s%s%s",
-	                      o->id, c->inv.tenant, c->inv.call,
+	                      "X-CC-Leg: acd\r\n%s%s%s%s",
+	                      o->id, c->inv.tenant, c->inv.call, vars,
 	                      md_sip_auth()[0] ? "X-CC-Auth: " : "", md_sip_auth(),
 	                      md_sip_auth()[0] ? "\r\n" : "");
 	if (err)

@@ -37,11 +37,17 @@ void md_calls_end_all(void);
 struct md_call;
 uint32_t md_call_sup_agent_side(const struct md_call *c);
 
+/* An answered leg that sends no RTP for this long (and does not hold the
+ * call: a=sendonly/inactive) is hung up as if its phone had (a closed
+ * browser, a phone gone off the network); 0: never (CC_MEDIA_RTP_TIMEOUT_S). */
+void md_calls_set_rtp_timeout(unsigned seconds);
+
 /* Process-wide counters (metrics). */
 struct md_calls_stats {
 	uint64_t started, ended, refused_codec, refused_busy;
 	uint64_t legs_placed, legs_answered, legs_failed;
 	uint64_t ivr_truncated;          /* calls whose ivr events reached MD_MAX_IVR_EVENTS */
+	uint64_t rtp_timeouts;           /* answered legs hung up for sending no RTP */
 };
 const struct md_calls_stats *md_calls_stats(void);
 

@@ -131,6 +131,8 @@ static void on_rtp(const struct sa *src, const struct rtp_header *hdr, struct mb
 		leg->st.dropped++;
 		return;
 	}
+	/* the far end is there, whatever it sends (comfort noise included) */
+	leg->heard_ns = md_leg_rx_ns();
 	if (leg->telev_pt >= 0 && (hdr->pt == leg->telev_pt || hdr->pt == MD_TELEV_PT)) {
 		const uint8_t *b = mbuf_buf(mb);
 
@@ -517,11 +519,22 @@ static int leg_start(struct md_leg *leg)
 	leg->raddr = *sdp_media_raddr(leg->sdpm);
 	leg->member.rate = leg->codec.rate;
 	sdp_media_raddr_rtcp(leg->sdpm, &rtcp);
-	if (!leg->started)
+	if (!leg->started) {
 		rtcp_start(leg->rtp, "mediad", &rtcp);
+		leg->heard_ns = cc_mono_ns();
+	}
 	rtcp_set_srate(leg->rtp, leg->codec.clock, leg->codec.clock);
 	leg->started = true;
 	return 0;
+}
+
+uint64_t md_leg_quiet_ms(const struct md_leg *leg)
+{
+	uint64_t now = cc_mono_ns();
+
+	if (!leg || !leg->started || now < leg->heard_ns)
+		return 0;
+	return (now - leg->heard_ns) / 1000000;
 }
 
 int md_leg_offer(struct md_leg *leg, struct mbuf **mbp)

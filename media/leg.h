@@ -68,6 +68,7 @@ struct md_leg {                      /* mem object */
 	bool have_seq;
 	int put_fails;                    /* jbuf refusals in a row (a restarted stream) */
 	bool started;
+	uint64_t heard_ns;               /* the last RTP accepted, else when it started (cc_mono_ns) */
 	struct md_codec codec;
 	int pt;                          /* the audio payload type in use */
 	int telev_pt;                    /* the far end's telephone-event pt, -1: none */
@@ -106,6 +107,10 @@ uint64_t md_leg_rx_ns(void);
 /* Sends every frame the mixer tick made (one RTP packet per leg, in the
  * order they were mixed). The mixer calls it after each tick. */
 void md_legs_flush(void);
+
+/* How long the far end has sent no RTP this leg takes (ms since the last
+ * packet accepted, or since the leg started; 0 before it started). */
+uint64_t md_leg_quiet_ms(const struct md_leg *leg);
 
 /* Where legs bind (main sets it once): address and RTP port range. */
 void md_leg_setup(const struct sa *laddr, uint16_t port_min, uint16_t port_max);

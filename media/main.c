@@ -48,6 +48,7 @@ struct settings {
 	long rt_prio;
 	char *rec_store;
 	char *secrets_dir;
+	long rtp_timeout_s;
 };
 
 static const struct cc_config_row settings_table[] = {
@@ -81,6 +82,10 @@ static const struct cc_config_row settings_table[] = {
 	{ "CC_MEDIA_SECRET_FILE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secret_file),
 	  "file with the secret Kamailio asks of mediad's legs (X-CC-Auth; empty: none is sent, "
 	  "and a Kamailio of this platform refuses the legs)" },
+	{ "CC_MEDIA_RTP_TIMEOUT_S", CC_CFG_INT, "30", 0, 3600,
+	  offsetof(struct settings, rtp_timeout_s),
+	  "an answered agent or number leg that sends no RTP this long (and does not hold the call) "
+	  "is hung up as if it had (a browser closed mid-call, a phone gone off the network); 0: never" },
 	{ "CC_REC_STORE", CC_CFG_STR, "", 0, 0, offsetof(struct settings, rec_store),
 	  "the recordings' store (a folder, lib/recstore.h); empty: $CC_VAR/recordings" },
 	{ "CC_SECRETS_DIR", CC_CFG_STR, "", 0, 0, offsetof(struct settings, secrets_dir),
@@ -196,6 +201,7 @@ int main(int argc, char **argv)
 	tmr_init(&D.stop_tmr);
 	sa_set_str(&laddr, "127.0.0.1", 0);
 	md_leg_setup(&laddr, (uint16_t)D.cfg.rtp_min, (uint16_t)D.cfg.rtp_max);
+	md_calls_set_rtp_timeout((unsigned)D.cfg.rtp_timeout_s);
 	md_mixer_init();
 	sa_set_port(&laddr, (uint16_t)D.cfg.sip_port);
 	snprintf(sip_addr, sizeof(sip_addr), "127.0.0.1:%ld", D.cfg.sip_port);

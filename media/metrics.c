@@ -75,6 +75,8 @@ static void render(FILE *f)
 	counter(f, "cc_media_legs_placed_total", "agent and number legs placed", cs->legs_placed);
 	counter(f, "cc_media_legs_answered_total", "legs that answered", cs->legs_answered);
 	counter(f, "cc_media_legs_failed_total", "legs that did not answer", cs->legs_failed);
+	counter(f, "cc_media_legs_rtp_timeout_total",
+	        "answered legs hung up for sending no RTP (CC_MEDIA_RTP_TIMEOUT_S)", cs->rtp_timeouts);
 	md_rec_stats(&rs);
 	counter(f, "cc_media_recordings_total", "recordings started", rs.total);
 	counter(f, "cc_media_recordings_failed_total",

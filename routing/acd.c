@@ -86,6 +86,7 @@ struct agent {
 	char call[CC_UUID_LEN];      /* reserved / ringing / on_call: its call */
 	char instance[INST_MAX];
 	char qid[CC_UUID_LEN];       /* the queue of its ACD call (wrap-up, AHT) */
+	char wrap_call[CC_UUID_LEN]; /* wrapup: the call it wraps up (its desktop's disposition) */
 	int64_t answered_ms;
 	int missed;
 	uint64_t calls;
@@ -702,6 +703,8 @@ static void agent_state(struct acd *a, struct agent *ag, enum acd_state st, cons
 	};
 
 	ag->state = st;
+	if (st != ACD_WRAPUP)
+		*ag->wrap_call = 0;
 	if (!cpy(ag->reason, sizeof(ag->reason), reason ? reason : ""))
 		*ag->reason = 0;
 	ag->since_ms = now_ms;
@@ -2013,6 +2016,7 @@ static void agent_call_ended(struct acd *a, struct agent *ag, int64_t now_ms)
 	ag->entry = NULL;
 	if (q && q->cfg.wrapup_s > 0) {
 		ag->other = false;
+		cpy(ag->wrap_call, sizeof(ag->wrap_call), ag->call);
 		*ag->call = *ag->instance = 0;
 		agent_state(a, ag, ACD_WRAPUP, "", now_ms + q->cfg.wrapup_s * 1000LL, now_ms);
 		cpy(ag->qid, sizeof(ag->qid), q->cfg.id);
@@ -2186,7 +2190,9 @@ static void view(const struct agent *ag, struct acd_agent_view *out)
 	out->has_pending = ag->has_pending;
 	out->pending = ag->pending;
 	cpy(out->pending_reason, sizeof(out->pending_reason), ag->pending_reason);
-	cpy(out->call, sizeof(out->call), ag->call);
+	cpy(out->call, sizeof(out->call), ag->state == ACD_WRAPUP ? ag->wrap_call : ag->call);
+	if (ag->state == ACD_WRAPUP && ag->tm.idx != NOIDX)
+		out->until_ms = ag->tm.at;
 }
 
 static bool reason_ok(const struct tenant *t, const char *r)
@@ -2771,6 +2777,19 @@ static json_t *agent_queues(const struct agent *ag)
 	for (size_t i = 0; i < ag->n_mem; i++)
 		json_array_append_new(arr, json_string(ag->mem[i].queue->cfg.name));
 	return arr;
+}
+
+int acd_queue_waiting(const struct acd *a, const char *tenant, const char *queue)
+{
+	struct tenant *t = tenant_get(a, tenant);
+	struct queue *q = t && queue ? cc_map_get(&t->qbyname, queue) : NULL;
+	int n = 0;
+
+	if (!q)
+		return -1;
+	for (struct entry *e = q->head; e; e = e->next)
+		n++;
+	return n;
 }
 
 json_t *acd_live_queue(const struct acd *a, const char *tenant, const char *queue, int64_t now_ms)

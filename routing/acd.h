@@ -251,7 +251,8 @@ struct acd_agent_view {
 	int64_t since_ms;
 	uint64_t seq;
 	bool has_pending; enum acd_state pending; char pending_reason[ACD_NAME_MAX];
-	char call[CC_UUID_LEN];      /* the call it holds, "" none */
+	char call[CC_UUID_LEN];      /* the call it holds ("" none); in wrapup, the one it wraps up */
+	int64_t until_ms;            /* wrapup: when it ends by itself, else 0 */
 };
 
 /* PUT .../agents/{ext}/state. 0, ENOENT (no such agent of the tenant),
@@ -301,6 +302,8 @@ void acd_sticky_seed(struct acd *a, const char *tenant, const char *caller, cons
 /* ---- views ---- */
 
 json_t *acd_live_queue(const struct acd *a, const char *tenant, const char *queue, int64_t now_ms);
+/* Callers waiting in the tenant's queue (ringing ones too), -1 no such queue. */
+int acd_queue_waiting(const struct acd *a, const char *tenant, const char *queue);
 json_t *acd_live_agents(const struct acd *a, const char *tenant, int64_t now_ms);
 
 struct acd_stats {

@@ -647,12 +647,16 @@ static json_t *do_callback(struct rt_acdrpc *r, const json_t *q, const char *id)
 
 /* ------------------------------------------------------ tenantd's requests */
 
-static json_t *agent_json(const struct acd_tenant_cfg *cfg, const struct acd_agent_view *v)
+/* The agent's state as its desktop shows it: with the wrap-up's end, and
+ * how many callers wait in each of its queues (counts only: an agent's key
+ * reads no caller's number from here). */
+static json_t *agent_json(const struct acd *acd, const char *tenant,
+                          const struct acd_tenant_cfg *cfg, const struct acd_agent_view *v)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "extension", v->ext, "state",
 	                      acd_state_name(v->state), "reason", v->reason, "since",
 	                      time_json(v->since_ms), "seq", (json_int_t)v->seq);
-	json_t *queues = json_array();
+	json_t *queues = json_array(), *waiting = json_object();
 
 	if (v->has_pending)
 		json_object_set_new(o, "pending", json_pack("{s:s, s:s}", "state",
@@ -660,15 +664,25 @@ static json_t *agent_json(const struct acd_tenant_cfg *cfg, const struct acd_age
 		                                            v->pending_reason));
 	if (v->call[0])
 		json_object_set_new(o, "call", json_string(v->call));
+	if (v->until_ms > 0)
+		json_object_set_new(o, "until", time_json(v->until_ms));
 	for (size_t i = 0; cfg && i < cfg->n_agents; i++) {
 		if (strcmp(cfg->agents[i].ext, v->ext) != 0)
 			continue;
-		for (size_t k = 0; k < cfg->agents[i].n_queues; k++)
-			if (cfg->agents[i].queues[k].queue < cfg->n_queues)
-				json_array_append_new(queues,
-				                      json_string(cfg->queues[cfg->agents[i].queues[k].queue].name));
+		for (size_t k = 0; k < cfg->agents[i].n_queues; k++) {
+			const char *name;
+			int n;
+
+			if (cfg->agents[i].queues[k].queue >= cfg->n_queues)
+				continue;
+			name = cfg->queues[cfg->agents[i].queues[k].queue].name;
+			json_array_append_new(queues, json_string(name));
+			if ((n = acd_queue_waiting(acd, tenant, name)) >= 0)
+				json_object_set_new(waiting, name, json_integer(n));
+		}
 	}
 	json_object_set_new(o, "queues", queues);
+	json_object_set_new(o, "waiting", waiting);
 	return o;
 }
 
@@ -701,7 +715,7 @@ static json_t *do_agent(struct rt_acdrpc *r, const json_t *q, const char *id)
 		return fail_status(id, 404, "no such agent");
 	if (rc != 0)
 		return fail_status(id, 409, "the agent's state cannot change now");
-	return json_pack("{s:s, s:b, s:o}", "id", id, "ok", 1, "agent", agent_json(cfg, &v));
+	return json_pack("{s:s, s:b, s:o}", "id", id, "ok", 1, "agent", agent_json(r->acd, tenant, cfg, &v));
 }
 
 static json_t *do_live(struct rt_acdrpc *r, const json_t *q, const char *id)
@@ -740,6 +754,14 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 	if (!cfg_of(r, tenant) || !cc_uuid_valid(call) || !rt_media_call(r->media, call, t, instance) ||
 	    strcmp(t, tenant) != 0)
 		return fail_status(id, 404, "no such call on a media server");
+	/* an agent's key (its desktop) acts on the call it holds, never on a
+	 * colleague's: tenantd names the agent, the ACD says which call is its */
+	if (strcmp(op, "recording") != 0 && *str(q, "agent")) {
+		struct acd_agent_view v;
+
+		if (acd_agent_get(r->acd, tenant, str(q, "agent"), &v) != 0 || strcmp(v.call, call) != 0)
+			return fail_status(id, 404, "no such call");
+	}
 	if (!strcmp(op, "hold") || !strcmp(op, "unhold") || !strcmp(op, "complete") ||
 	    !strcmp(op, "cancel")) {
 		body = json_pack("{s:s, s:s}", "call", call, "op", op);

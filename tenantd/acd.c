@@ -27,11 +27,13 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "clock.h"
 #include "e164.h"
 #include "tenantd.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define TN_NOTE_MAX 1000
 
@@ -247,6 +249,9 @@ static void call_op(struct tn_req *r, const char *op)
 	json_t *body = json_pack("{s:s, s:s, s:s}", "tenant", r->tenant.id, "call", r->params[1],
 	                         "op", op);
 
+	/* an agent's key: routingd answers only for the call the agent holds */
+	if (!r->is_operator && r->role == TN_R_AGENT)
+		json_object_set_new(body, "agent", json_string(r->agent_ext));
 	if (strcmp(op, "transfer") == 0) {
 		const json_t *target = json_object_get(r->body, "target");
 		const char *mode = tn_str(r, "mode");
@@ -421,16 +426,35 @@ static int check_note(struct tn_req *r, json_t *v, char **err)
 	return CC_OK;
 }
 
+/* a day to call the customer back: a date of the calendar, from
+ * yesterday (the agent's day may be behind UTC) to two years on */
+static int check_follow_up(struct tn_req *r, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+	time_t now = time(NULL), lo = now - 86400 * 2, hi = now + 86400 * 731;
+	char lo_s[11], hi_s[11];
+
+	(void)r;
+	strftime(lo_s, sizeof(lo_s), "%Y-%m-%d", gmtime(&lo));
+	strftime(hi_s, sizeof(hi_s), "%Y-%m-%d", gmtime(&hi));
+	if (!cc_date_ok(s))
+		return cc_fail(err, "must be a date, YYYY-MM-DD");
+	if (strcmp(s, lo_s) <= 0 || strcmp(s, hi_s) > 0)
+		return cc_fail(err, "must be from yesterday to two years from today");
+	return CC_OK;
+}
+
 static const struct tn_field disposition_fields[] = {
 	{ "code", JSON_STRING, true, check_code, NULL, false },
 	{ "note", JSON_STRING, false, check_note, NULL, false },
+	{ "follow_up", JSON_STRING, false, check_follow_up, NULL, false },
 	{ NULL, 0, false, NULL, NULL, false },
 };
 
 static void disposition(struct tn_req *r)
 {
 	const char *p[2] = { r->tenant.id, r->params[1] }, *code = tn_str(r, "code");
-	const char *note = tn_str(r, "note");
+	const char *note = tn_str(r, "note"), *follow_up = tn_str(r, "follow_up");
 	char agent[16], subject[96];
 	PGresult *res;
 	json_t *ev;
@@ -451,6 +475,9 @@ static void disposition(struct tn_req *r)
 	}
 	snprintf(agent, sizeof(agent), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	/* an agent's key records its own calls' dispositions only */
+	if (!r->is_operator && r->role == TN_R_AGENT && strcmp(agent, r->agent_ext) != 0)
+		return tn_error(r, 404, "not_found", NULL, "no such call");
 	if ((rc = tn_list_has(r, "cc.disposition_codes", code)) != 1) {
 		if (rc == 0)
 			tn_error(r, 422, "invalid_argument", "code",
@@ -463,12 +490,15 @@ static void disposition(struct tn_req *r)
 	json_object_set_new(ev, "agent", json_string(agent));
 	json_object_set_new(ev, "code", json_string(code));
 	json_object_set_new(ev, "note", note ? json_string(note) : json_null());
+	if (follow_up)
+		json_object_set_new(ev, "follow_up", json_string(follow_up));
 	snprintf(subject, sizeof(subject), "cc.call.%s.disposition", r->tenant.id);
 	if (cc_events_publish(r->d->events, subject, ev) != CC_OK)
 		return tn_error(r, 503, "unavailable", NULL,
 		                "the disposition could not be recorded now; try again later");
-	tn_reply(r, 202, json_pack("{s:s, s:s, s:s, s:o}", "call", r->params[1], "agent", agent,
-	                           "code", code, "note", note ? json_string(note) : json_null()));
+	tn_reply(r, 202, json_pack("{s:s, s:s, s:s, s:o, s:o}", "call", r->params[1], "agent", agent,
+	                           "code", code, "note", note ? json_string(note) : json_null(),
+	                           "follow_up", follow_up ? json_string(follow_up) : json_null()));
 }
 
 /* before tn_agent_routes: agents/live is not an extension */

@@ -26,7 +26,9 @@ static const char COLS[] = "id, direction, from_number, to_number, number, agent
 	" FROM cc.rated_lines r JOIN cc.currencies cur ON cur.code = r.currency "
 	" WHERE r.call_id = c.id ORDER BY r.revision DESC LIMIT 1), "
 	/* what mediad adds (docs/MEDIA.md), columns 14-19 */
-	"parent_call, flow, ivr::text, ivr_vars::text, ivr_ms, media::text";
+	"parent_call, flow, ivr::text, ivr_vars::text, ivr_ms, media::text, "
+	/* the ACD's and the agent's, columns 20-23 */
+	"queue, disposition, disposition_note, to_char(follow_up, 'YYYY-MM-DD')";
 
 /* cost, currency and billing flags of a rated call; nothing if unrated */
 static void add_cost(json_t *o, const PGresult *res, int i)
@@ -70,6 +72,10 @@ static json_t *row(const PGresult *res, int i)
 	json_object_set_new(o, "ivr_vars", doc(res, i, 17));
 	json_object_set_new(o, "ivr_ms", tn_col_int(res, i, 18));
 	json_object_set_new(o, "media", doc(res, i, 19));
+	json_object_set_new(o, "queue", tn_col_text(res, i, 20));
+	json_object_set_new(o, "disposition", tn_col_text(res, i, 21));
+	json_object_set_new(o, "disposition_note", tn_col_text(res, i, 22));
+	json_object_set_new(o, "follow_up", tn_col_text(res, i, 23));
 	return o;
 }
 

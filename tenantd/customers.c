@@ -16,6 +16,7 @@
  */
 #include "api.h"
 #include "cc.h"
+#include "clock.h"
 #include "grams.h"
 #include "log.h"
 #include "tariff_csv.h"
@@ -170,23 +171,6 @@ static const struct decl *decl_of(const struct decls *d, const char *name)
 	return NULL;
 }
 
-/* YYYY-MM-DD, a day of the calendar */
-static bool date_ok(const char *s)
-{
-	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, m, dd;
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || strspn(s, "0123456789") != 4 ||
-	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
-		return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	dd = atoi(s + 8);
-	if (y < 1 || m < 1 || m > 12 || dd < 1 || dd > days[m - 1])
-		return false;
-	return m != 2 || dd < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-}
-
 /* A value of field f; CC_ERROR with *err (the reason) if it is not one. */
 static int check_value(const struct decl *f, json_t *v, char **err)
 {
@@ -197,7 +181,7 @@ static int check_value(const struct decl *f, json_t *v, char **err)
 			return cc_fail(err, "must be a text of 1 to %d characters", CRM_VALUE_MAX);
 		return CC_OK;
 	case F_DATE:
-		if (!json_is_string(v) || !date_ok(json_string_value(v)))
+		if (!json_is_string(v) || !cc_date_ok(json_string_value(v)))
 			return cc_fail(err, "must be a date, YYYY-MM-DD");
 		return CC_OK;
 	case F_NUMBER:

@@ -281,5 +281,46 @@ TEST(answer_cache_bounded)
 	fx_down(&f);
 }
 
+/* issue 16: an agent's desktop acts on the call the agent holds, never on
+ * a colleague's (tenantd names the agent of an agent's key); its state
+ * says how many wait in its queues, and no caller's number */
+TEST(agent_acts_on_its_own_call_only)
+{
+	struct fx f;
+	json_t *ans, *ag;
+
+	fx_up(&f);
+	rt_media_sent(f.media, CALL1, ACME, INST1, "sip-1");
+	ASSERT(ok_of(ask(&f, "enqueue", ENQ(ACME, CALL1, INST1))));
+	ans = ask(&f, "agent", "\"tenant\":\"" ACME "\",\"extension\":\"1001\"");
+	ag = json_object_get(ans, "agent");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(ag, "waiting"), "repair")), 1);
+	ASSERT_EQ_STR(json_string_value(json_array_get(json_object_get(ag, "queues"), 0)), "repair");
+	ASSERT(!json_object_get(ag, "until"));
+	char *dump = json_dumps(ag, JSON_COMPACT);
+
+	ASSERT(dump && !strstr(dump, "+8613800000001"));   /* no caller's number */
+	free(dump);
+	json_decref(ans);
+	/* 1001 holds no call: hold, transfer and the consult's end are refused */
+	static const char *const ops[] = { "hold", "unhold", "complete", "cancel" };
+	for (size_t i = 0; i < 4; i++) {
+		ans = ask(&f, "call", "\"tenant\":\"" ACME "\",\"call\":\"" CALL1 "\",\"op\":\"%s\","
+		          "\"agent\":\"1001\"", ops[i]);
+		ASSERT(!json_is_true(json_object_get(ans, "ok")));
+		ASSERT_EQ_INT(json_integer_value(json_object_get(ans, "status")), 404);
+		ASSERT_EQ_STR(json_string_value(json_object_get(ans, "message")), "no such call");
+		json_decref(ans);
+	}
+	ans = ask(&f, "call", "\"tenant\":\"" ACME "\",\"call\":\"" CALL1 "\",\"op\":\"transfer\","
+	          "\"agent\":\"1002\",\"target\":{\"type\":\"agent\",\"name\":\"1002\"}");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(ans, "status")), 404);
+	json_decref(ans);
+	/* an admin's key names no agent: the request goes to mediad (answered later) */
+	ASSERT(!rt_acdrpc_apply(f.r, RT_ACD_PREFIX "call", "{\"id\":\"adm-1\",\"tenant\":\"" ACME
+	                        "\",\"call\":\"" CALL1 "\",\"op\":\"hold\"}"));
+	fx_down(&f);
+}
+
 TEST_LIST(T(invented_callers_refused), T(untracked_held_call_acts_only_as_its_own),
-          T(answer_cache_bounded))
+          T(answer_cache_bounded), T(agent_acts_on_its_own_call_only))

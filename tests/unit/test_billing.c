@@ -568,10 +568,12 @@ TEST(cdr_clean_acd_fields)
 	json_object_set_new(ev, "call", json_string("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
 	json_object_set_new(ev, "code", json_string("complaint"));
 	json_object_set_new(ev, "note", json_string("the washer leaks"));
+	json_object_set_new(ev, "follow_up", json_string("2027-01-15"));
 	c = bl_cdr_clean(ev, &why);
 	ASSERT(c);
 	ASSERT_EQ_STR(json_string_value(json_object_get(c, "disposition")), "complaint");
 	ASSERT_EQ_STR(json_string_value(json_object_get(c, "note")), "the washer leaks");
+	ASSERT_EQ_STR(json_string_value(json_object_get(c, "follow_up")), "2027-01-15");
 	ASSERT(!json_object_get(c, "code"));          /* no SIP status */
 	json_decref(c);
 	json_decref(ev);
@@ -635,6 +637,7 @@ TEST(cdr_clean_acd_fields)
 	json_object_set_new(ev, "hold_ms", json_string("100"));
 	json_object_set_new(ev, "code", json_stringn(big, 40));
 	json_object_set_new(ev, "note", json_string(big));
+	json_object_set_new(ev, "follow_up", json_string("2027-02-30"));  /* would fail ::date */
 	c = bl_cdr_clean(ev, &why);
 	ASSERT(c);
 	ASSERT(!json_object_get(c, "queue"));
@@ -642,6 +645,7 @@ TEST(cdr_clean_acd_fields)
 	ASSERT(!json_object_get(c, "hold_ms"));
 	ASSERT(!json_object_get(c, "disposition"));
 	ASSERT(!json_object_get(c, "note"));
+	ASSERT(!json_object_get(c, "follow_up"));
 	json_decref(c);
 	json_decref(ev);
 }

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "cc.h"
+#include "clock.h"
 #include "config.h"
 #include "e164.h"
 #include "hist.h"
@@ -296,4 +297,20 @@ TEST(hist_window)
 	ASSERT_EQ_INT(cc_hist_window_quantile(&w, t + 5 * span, 0.5), 0);
 }
 
-TEST_LIST(T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(map_delete_and_clone), T(config), T(ids), T(hist), T(hist_window))
+/* the follow-up date of a disposition, a customer's date field: a day of
+ * the calendar, nothing else (billingd casts it to date) */
+TEST(dates)
+{
+	static const char *const good[] = { "2026-12-04", "2028-02-29", "2000-02-29", "0001-01-01" };
+	static const char *const bad[] = { "", "2026-2-04", "2026-13-01", "2026-00-10", "2026-04-31",
+	                                   "2027-02-29", "1900-02-29", "2026-12-04T00", "2026/12/04",
+	                                   "+026-12-04", "2026-12-0a", "0000-01-01" };
+
+	for (size_t i = 0; i < CC_ARRAY_LEN(good); i++)
+		ASSERT(cc_date_ok(good[i]));
+	for (size_t i = 0; i < CC_ARRAY_LEN(bad); i++)
+		ASSERT(!cc_date_ok(bad[i]));
+	ASSERT(!cc_date_ok(NULL));
+}
+
+TEST_LIST(T(dates), T(e164_valid), T(e164_from_sip), T(e164_prefix), T(netstring), T(map), T(map_delete_and_clone), T(config), T(ids), T(hist), T(hist_window))

@@ -20,6 +20,13 @@ const T = {
 		phones: 'Phones',
 		logged_out: 'logged out', reserved: 'reserved', on_call: 'on a call', wrapup: 'wrap-up',
 		ringing_state: 'ringing',
+		hold: 'Hold', unhold: 'Resume', on_hold: 'On hold', transfer_to: 'Transfer to',
+		blind: 'Transfer', consult: 'Consult', complete: 'Complete transfer', cancel: 'Back to caller',
+		consulting: 'Consulting…', xfer_failed: 'Transfer refused', not_acd: 'Only a queue call can be held or transferred here',
+		dial_to: 'Number', dial: 'Call', calling: 'Calling', call_customer: 'Call',
+		wrapup_title: 'After the call', wrapup_left: 'left', code: 'Disposition', note: 'Note',
+		follow_up: 'Follow-up date', save: 'Save and go ready', saved: 'Saved', save_failed: 'Not saved',
+		queues: 'Queues', waiting: 'waiting', ivr: 'Keyed in the menu',
 	},
 	'zh-CN': {
 		title: '坐席工作台', signin: '登录', tenant: '租户', extension: '分机号', password: '密码',
@@ -32,6 +39,12 @@ const T = {
 		locked: '尝试次数过多，请稍后再试', failed: '登录失败', inbound: '呼入', outbound: '呼出',
 		internal: '内部', tier: '等级', name: '姓名', phones: '电话',
 		logged_out: '已签出', reserved: '预留', on_call: '通话中', wrapup: '话后处理', ringing_state: '振铃',
+		hold: '保持', unhold: '恢复', on_hold: '保持中', transfer_to: '转接至', blind: '转接', consult: '咨询',
+		complete: '完成转接', cancel: '回到来电', consulting: '正在咨询…', xfer_failed: '转接被拒绝',
+		not_acd: '只有队列来电可在此保持或转接', dial_to: '号码', dial: '呼叫', calling: '正在呼叫',
+		call_customer: '呼叫', wrapup_title: '话后处理', wrapup_left: '剩余', code: '处理结果', note: '备注',
+		follow_up: '回访日期', save: '保存并就绪', saved: '已保存', save_failed: '未保存',
+		queues: '队列', waiting: '等待', ivr: '语音菜单输入',
 	},
 };
 const $ = (id) => document.getElementById(id);
@@ -39,7 +52,7 @@ let lang = localStorage.getItem('cc.lang') || (navigator.language.startsWith('zh
 const t = (k) => (T[lang] && T[lang][k]) || T.en[k] || k;
 
 // what the tests read (tenantd/web/test/desk.mjs)
-const desk = window.ccDesk = { popMs: [], state: '', sip: 'off', customers: [] };
+const desk = window.ccDesk = { popMs: [], state: '', sip: 'off', sipHistory: [], customers: [] };
 let me = null;                      // {slug, ext, name, csrf, password, domain}
 let ua = null, session = null, stateTimer = null, callTimer = null;
 
@@ -105,8 +118,15 @@ async function signIn(ev) {
 
 function signedOut(message) {
 	clearInterval(stateTimer);
-	if (ua)
-		ua.stop();
+	// a session that ends during a call does not end the call: the phone
+	// stops once the call is over (a new sign-in starts its own)
+	const old = ua;
+	if (old && session && !session.isEnded()) {
+		session.on('ended', () => old.stop());
+		session.on('failed', () => old.stop());
+	} else if (old) {
+		old.stop();
+	}
 	ua = null;
 	me = null;
 	$('desk').hidden = true;
@@ -142,9 +162,87 @@ async function pollState() {
 	if (status !== 200)
 		return;
 	desk.state = data.state;
+	desk.call = data.call || '';
+	desk.until = data.until || '';
 	$('state').textContent = stateName(data.state) + (data.reason ? ` (${data.reason})` : '');
-	const secs = Math.max(0, Math.round((Date.now() - Date.parse(data.since)) / 1000));
-	$('since').textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
+	$('since').textContent = clock((Date.now() - Date.parse(data.since)) / 1000);
+	showQueues(data.queues || [], data.waiting || {});
+	showWrapup(data.state === 'wrapup' ? desk.call : '');
+}
+
+function clock(secs) {
+	secs = Math.max(0, Math.round(secs));
+	return `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
+}
+
+// the queues the agent serves, with how many callers wait in each
+function showQueues(queues, waiting) {
+	const el = $('queues');
+	el.replaceChildren();
+	desk.waiting = waiting;
+	for (const q of queues) {
+		const s = document.createElement('span');
+		s.className = 'queue';
+		s.textContent = `${q}: ${waiting[q] ?? 0} ${t('waiting')}`;
+		el.append(s);
+	}
+}
+
+// ------------------------------------------------------- the wrap-up
+
+let codesLoaded = false;
+
+async function loadCodes() {
+	const { status, data } = await api('GET', '/disposition_codes');
+	const sel = $('disp-code');
+	sel.replaceChildren();
+	for (const c of status === 200 ? data.items : []) {
+		const o = document.createElement('option');
+		o.value = c.code;
+		o.textContent = c.label;
+		sel.append(o);
+	}
+	codesLoaded = status === 200;
+}
+
+// the form of the call in wrap-up (call ""), with the time left of the queue's wrap-up
+function showWrapup(call) {
+	const w = $('wrap');
+	if (!call) {
+		w.hidden = true;
+		desk.wrapCall = '';
+		return;
+	}
+	if (desk.wrapCall !== call) {
+		desk.wrapCall = call;
+		$('disp-note').value = '';
+		$('disp-follow').value = '';
+		$('disp-error').textContent = '';
+		if (!codesLoaded)
+			loadCodes().catch(() => {});
+	}
+	w.hidden = false;
+	$('wrap-left').textContent = desk.until ?
+		`${clock((Date.parse(desk.until) - Date.now()) / 1000)} ${t('wrapup_left')}` : '';
+}
+
+async function saveDisposition() {
+	const call = desk.wrapCall;
+	if (!call)
+		return;
+	const body = { code: $('disp-code').value };
+	if ($('disp-note').value.trim())
+		body.note = $('disp-note').value.trim();
+	if ($('disp-follow').value)
+		body.follow_up = $('disp-follow').value;
+	const { status, data } = await api('POST', `/calls/${call}/disposition`, body);
+	if (status !== 202) {
+		$('disp-error').textContent = `${t('save_failed')}: ${(data && data.error && data.error.message) || status}`;
+		return;
+	}
+	desk.disposed = call;
+	$('disp-error').textContent = t('saved');
+	await setState('ready');
 }
 
 async function setState(state, reason) {
@@ -157,6 +255,8 @@ async function setState(state, reason) {
 // ------------------------------------------------------- the phone
 
 function showSip(s) {
+	if (s !== desk.sip)
+		desk.sipHistory.push(s);
 	desk.sip = s;
 	const b = $('sip');
 	b.textContent = t(s === 'on' ? 'sip_on' : s === 'reconnecting' ? 'sip_reconnecting' : 'sip_off');
@@ -193,14 +293,47 @@ function incoming(s, request) {
 		s.terminate({ status_code: 486 });
 		return;
 	}
-	session = s;
 	const from = request.from.uri.user;
-	$('call').hidden = false;
-	desk.callKey = 'ringing';
-	$('call-state').textContent = t('ringing');
-	$('call-from').textContent = from;
-	$('call-timer').textContent = '';
+	attach(s, from, 'ringing');
 	$('answer').hidden = false;
+	// a queue call from mediad names the caller's call (hold, transfer and
+	// the disposition use it) and what the IVR collected (Kamailio checked both)
+	const xcall = request.getHeader('X-CC-Call') || '';
+	if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(xcall))
+		desk.call = xcall;
+	desk.vars = {};
+	for (const kv of (request.getHeader('X-CC-Vars') || '').split(';')) {
+		const i = kv.indexOf('=');
+		if (i > 0)
+			desk.vars[kv.slice(0, i)] = kv.slice(i + 1);
+	}
+	pop(from, t0);
+	if ($('autoanswer').checked)
+		answer();
+}
+
+// click-to-call and the pad: the platform puts the tenant's caller ID on it
+function dial(number) {
+	number = String(number || '').replace(/[\s-]/g, '');
+	if (!ua || session || !/^(\+[1-9][0-9]{6,14}|[0-9]{2,15})$/.test(number))
+		return;
+	const s = ua.call(`sip:${number}@${me.domain}`, { mediaConstraints: { audio: true, video: false } });
+	attach(s, number, 'calling');
+	$('answer').hidden = true;
+}
+
+// one call on the page, ringing in or going out
+function attach(s, who, key) {
+	session = s;
+	desk.held = false;
+	$('call').hidden = false;
+	desk.callKey = key;
+	$('call-state').textContent = t(key);
+	$('call-from').textContent = who;
+	$('call-timer').textContent = '';
+	$('hold').textContent = t('hold');
+	$('xfer-status').textContent = '';
+	consultShown(false);
 	if (s.connection)
 		play(s.connection);
 	else
@@ -210,10 +343,8 @@ function incoming(s, request) {
 		$('call-state').textContent = t('in_call');
 		$('answer').hidden = true;
 		const start = Date.now();
-		callTimer = setInterval(() => {
-			const secs = Math.round((Date.now() - start) / 1000);
-			$('call-timer').textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
-		}, 1000);
+		callTimer = setInterval(() => { $('call-timer').textContent = clock((Date.now() - start) / 1000); }, 1000);
+		pollState().catch(() => {});   // the ACD's call id, for hold and transfer
 	});
 	const ended = (e) => {
 		desk.ended = e && e.cause;
@@ -225,9 +356,78 @@ function incoming(s, request) {
 	};
 	s.on('ended', ended);
 	s.on('failed', ended);
-	pop(from, t0);
-	if ($('autoanswer').checked)
-		answer();
+}
+
+// ------------------------------------------------- hold and transfer
+// A queue call is the ACD's (mediad holds the caller with music and
+// counts the hold in the record); a call of the agent's own goes on hold
+// with a re-INVITE.
+
+async function hold() {
+	if (!session || !session.isEstablished())
+		return;
+	const want = !desk.held;
+	if (desk.call) {
+		const { status } = await api('POST', `/calls/${desk.call}/${want ? 'hold' : 'unhold'}`, {});
+		if (status >= 300) {
+			$('xfer-status').textContent = `${t('xfer_failed')} (${status})`;
+			return;
+		}
+	} else if (want) {
+		session.hold();
+	} else {
+		session.unhold();
+	}
+	desk.held = want;
+	$('hold').textContent = t(want ? 'unhold' : 'hold');
+	desk.callKey = want ? 'on_hold' : 'in_call';
+	$('call-state').textContent = t(desk.callKey);
+}
+
+function target(to) {
+	to = to.trim();
+	if (/^\+[1-9][0-9]{6,14}$/.test(to))
+		return { type: 'number', name: to };
+	if (/^[0-9]{1,8}$/.test(to))
+		return { type: 'agent', name: to };
+	return { type: 'queue', name: to };
+}
+
+function consultShown(on) {
+	$('xfer-complete').hidden = !on;
+	$('xfer-cancel').hidden = !on;
+	$('xfer-blind').hidden = on;
+	$('xfer-consult').hidden = on;
+}
+
+async function transfer(mode) {
+	const to = $('xfer-to').value;
+	if (!session || !to.trim())
+		return;
+	if (!desk.call) {
+		$('xfer-status').textContent = t('not_acd');
+		return;
+	}
+	const { status, data } = await api('POST', `/calls/${desk.call}/transfer`, { target: target(to), mode });
+	if (status >= 300) {
+		$('xfer-status').textContent = `${t('xfer_failed')}: ${(data && data.error && data.error.message) || status}`;
+		return;
+	}
+	desk.transferred = mode;
+	if (mode === 'consult') {
+		$('xfer-status').textContent = t('consulting');
+		consultShown(true);
+	}
+}
+
+async function consultEnd(how) {
+	if (!desk.call)
+		return;
+	const { status, data } = await api('POST', `/calls/${desk.call}/transfer/${how}`, {});
+	$('xfer-status').textContent = status < 300 ? '' :
+		`${t('xfer_failed')}: ${(data && data.error && data.error.message) || status}`;
+	if (status < 300)
+		consultShown(false);
 }
 
 function answer() {
@@ -260,6 +460,14 @@ function showCustomer(c, popFields) {
 	add(t('name'), c.name);
 	add(t('tier'), c.tier);
 	add(t('phones'), (c.phones || []).join(', '));
+	const dd = dl.lastChild;
+	for (const ph of c.phones || []) {
+		const b = document.createElement('button');
+		b.className = 'dial';
+		b.textContent = `${t('call_customer')} ${ph}`;
+		b.addEventListener('click', () => dial(ph));
+		dd.append(' ', b);
+	}
 	const fields = c.fields || {};
 	for (const f of popFields && popFields.length ? popFields : Object.keys(fields))
 		if (f in fields)
@@ -269,6 +477,8 @@ function showCustomer(c, popFields) {
 
 async function pop(number, t0) {
 	$('pop').hidden = false;
+	const vars = Object.entries(desk.vars || {});
+	$('ivr').textContent = vars.length ? `${t('ivr')}: ${vars.map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
 	$('picker').replaceChildren();
 	$('customer').replaceChildren();
 	$('calls').tBodies[0].replaceChildren();
@@ -340,10 +550,24 @@ document.addEventListener('DOMContentLoaded', () => {
 			session.mute({ audio: true });
 		$('mute').textContent = t(muted ? 'mute' : 'unmute');
 	});
+	$('hold').addEventListener('click', () => hold().catch((e) => { desk.error = e.message; }));
+	$('xfer-blind').addEventListener('click', () => transfer('blind').catch((e) => { desk.error = e.message; }));
+	$('xfer-consult').addEventListener('click', () => transfer('consult').catch((e) => { desk.error = e.message; }));
+	$('xfer-complete').addEventListener('click', () => consultEnd('complete').catch(() => {}));
+	$('xfer-cancel').addEventListener('click', () => consultEnd('cancel').catch(() => {}));
+	$('dial-go').addEventListener('click', () => dial($('dial-to').value));
+	$('disp-save').addEventListener('click', () => saveDisposition().catch((e) => {
+		$('disp-error').textContent = `${t('save_failed')}: ${e.message}`;
+	}));
 	for (const k of '123456789*0#') {
 		const b = document.createElement('button');
 		b.textContent = k;
-		b.addEventListener('click', () => session && session.isEstablished() && session.sendDTMF(k));
+		b.addEventListener('click', () => {
+			if (session && session.isEstablished())
+				session.sendDTMF(k);
+			else
+				$('dial-to').value += k;
+		});
 		$('pad').append(b);
 	}
 });

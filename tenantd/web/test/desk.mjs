@@ -4,17 +4,22 @@
 //
 //   node tenantd/web/test/desk.mjs DESK_URL MIC_WAV
 //
-// Commands on stdin, one per line; one JSON object per line on stdout:
+// Commands on stdin, one per line; one JSON object per line on stdout,
+// after a first {"ev":"ready"} once the page has loaded:
 //   signin SLUG EXT PASSWORD  -> {"ev":"signin","error"}      (error "" when signed in)
 //   click ID                  -> {"ev":"click","id"}          (a button of the page)
+//   clicksel CSS N            -> {"ev":"click","id"}          (the Nth element matching CSS)
+//   fill ID TEXT...           -> {"ev":"fill","id"}           (an input's value, as typed)
 //   wait_sip                  -> {"ev":"sip","sip"}           (once the phone is online, 20 s)
 //   wait_call                 -> {"ev":"call","from"}         (once a call rings or is up, 20 s)
 //   page                      -> {"ev":"page","state","sip","call","customer","picker","calls",
-//                                 "popMs","xss","signin_visible","lang"}
+//                                 "popMs","xss","signin_visible","lang","callId","callKey",
+//                                 "wrap","wrapLeft","queues","code","xfer","dials"}
 //   pick N                    -> {"ev":"pick"}                (the picker's Nth customer)
 //   lang zh-CN|en             -> {"ev":"lang"}
 //   shot FILE                 -> {"ev":"shot","file"}         (a PNG of the page)
 //   stats                     -> {"ev":"stats","received","level","state"}
+//   crash                     -> (nothing: the browser is killed, as a closed laptop)
 //   quit
 // Errors: {"ev":"error","message"}.
 import puppeteer from 'puppeteer-core';
@@ -46,6 +51,7 @@ await page.evaluateOnNewDocument(() => {
 	Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] });
 });
 await page.goto(url, { waitUntil: 'load' });
+say({ ev: 'ready' });   // the first line: Chromium's first start on a new machine is slow
 
 const text = (sel) => page.$eval(sel, (el) => el.textContent).catch(() => '');
 const until = async (fn, ms) => {
@@ -70,6 +76,18 @@ for await (const line of createInterface({ input: process.stdin })) {
 			// as a user's click, without puppeteer's geometry checks
 			await page.$eval(`#${args[0]}`, (el) => el.click());
 			say({ ev: 'click', id: args[0] });
+		} else if (cmd === 'clicksel') {
+			await page.$$eval(args[0], (els, n) => els[n].click(), Number(args[1] || 0));
+			say({ ev: 'click', id: args[0] });
+		} else if (cmd === 'fill') {
+			await page.$eval(`#${args[0]}`, (el, v) => {
+				el.value = v;
+				el.dispatchEvent(new Event('input', { bubbles: true }));
+			}, args.slice(1).join(' '));
+			say({ ev: 'fill', id: args[0] });
+		} else if (cmd === 'crash') {
+			browser.process().kill('SIGKILL');
+			process.exit(0);
 		} else if (cmd === 'wait_sip') {
 			await until(() => window.ccDesk.sip === 'on', 20000);
 			say({ ev: 'sip', sip: await page.evaluate(() => window.ccDesk.sip) });
@@ -88,6 +106,16 @@ for await (const line of createInterface({ input: process.stdin })) {
 				signin_visible: !document.getElementById('signin').hidden,
 				signin_error: document.getElementById('signin-error').textContent,
 				lang: document.documentElement.lang, title: document.querySelector('h1').textContent,
+				callId: window.ccDesk.call || '', callKey: window.ccDesk.callKey || '',
+				wrap: !document.getElementById('wrap').hidden,
+				wrapLeft: document.getElementById('wrap-left').textContent,
+				queues: document.getElementById('queues').textContent,
+				code: document.getElementById('disp-code').value,
+				disp: document.getElementById('disp-error').textContent,
+				xfer: document.getElementById('xfer-status').textContent,
+				sipHistory: window.ccDesk.sipHistory,
+				ivr: document.getElementById('ivr').textContent,
+				dials: [...document.querySelectorAll('#customer .dial')].map((b) => b.textContent),
 			})));
 		} else if (cmd === 'pick') {
 			await page.$$eval('#picker .pick', (bs, n) => bs[n].click(), Number(args[0]));
