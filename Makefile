@@ -54,6 +54,7 @@ bench: deps all
 	@ops/bench/recording.sh
 	@ops/bench/acd.sh
 	@ops/bench/lookup.sh
+	@ops/bench/desk.sh
 	@build/tests/bench_events
 	@build/tests/bench_reccrypt
 
