@@ -70,6 +70,8 @@ mkfifo "$SIPW/wall.in"
 node "$WEB/test/wall.mjs" "$API/desk/wall" < "$SIPW/wall.in" > "$SIPW/wall.out" 2> "$SIPW/wall.err" &
 WPID=$!
 exec 7> "$SIPW/wall.in"
+# Chromium's first start on a new machine takes a while: its first line
+wait_for 120 eval 'grep -q "\"ready\"" "$SIPW/wall.out" 2>/dev/null' || echo "# the wallboard did not load: $(tail -c 400 "$SIPW/wall.err")"
 # ask CMD: one command, its answer (the next line of wall.out) into $ANS
 # (ask_lines, not n: wait_for has a local n of its own)
 ask() {

@@ -3,7 +3,8 @@
 //
 //   node tenantd/web/test/wall.mjs WALL_URL
 //
-// Commands on stdin, one per line; one JSON object per line on stdout:
+// Commands on stdin, one per line; one JSON object per line on stdout,
+// after a first {"ev":"ready"} once the page has loaded:
 //   signin SLUG EXT PASSWORD  -> {"ev":"signin","error"}   (error "" once the board shows)
 //   page                      -> {"ev":"page","title","lang","signin_visible","signin_error",
 //                                 "polls","status","monitor","queues":[{"name","waiting","longest",
@@ -43,6 +44,7 @@ await page.evaluateOnNewDocument(() => {
 	Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] });
 });
 await page.goto(url, { waitUntil: 'load' });
+say({ ev: 'ready' });   // the first line: Chromium's first start on a new machine is slow
 
 const until = async (fn, ms, arg) => {
 	for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
