@@ -754,12 +754,15 @@ static json_t *do_call(struct rt_acdrpc *r, const json_t *q, const char *id, con
 	if (!cfg_of(r, tenant) || !cc_uuid_valid(call) || !rt_media_call(r->media, call, t, instance) ||
 	    strcmp(t, tenant) != 0)
 		return fail_status(id, 404, "no such call on a media server");
-	/* an agent's key (its desktop) acts on the call it holds, never on a
-	 * colleague's: tenantd names the agent, the ACD says which call is its */
+	/* an agent's key (its desktop) acts on the call it is on, never on a
+	 * colleague's: tenantd names the agent, the ACD says which call is its.
+	 * Only on_call: in wrapup the view names the call the agent left (after
+	 * a transfer it goes on with someone else) */
 	if (strcmp(op, "recording") != 0 && *str(q, "agent")) {
 		struct acd_agent_view v;
 
-		if (acd_agent_get(r->acd, tenant, str(q, "agent"), &v) != 0 || strcmp(v.call, call) != 0)
+		if (acd_agent_get(r->acd, tenant, str(q, "agent"), &v) != 0 || v.state != ACD_ON_CALL ||
+		    strcmp(v.call, call) != 0)
 			return fail_status(id, 404, "no such call");
 	}
 	if (!strcmp(op, "hold") || !strcmp(op, "unhold") || !strcmp(op, "complete") ||

@@ -69,6 +69,8 @@ pstn_enable acme "$QNUM"
 api POST /v1/tenants/acme/keys "$A" '{"role":"agent","agent":"1002"}'
 K1002=$(jr .token)
 check agent_key_1002 [ -n "$K1002" ]
+api POST /v1/tenants/acme/keys "$A" '{"role":"agent","agent":"1001"}'
+K1001=$(jr .token)
 bs_peer c1 "$AUD/1000.wav" +8613800000001
 bs_peer c2 "$AUD/1000.wav" +8613800000002
 check trunks_loaded wait_for 20 eval 'trunk_known "${BS_SIP[c1]}" && trunk_known "${BS_SIP[c2]}"'
@@ -170,6 +172,9 @@ check page_call_ended wait_for 15 call_gone
 wrap_shown() { ask page; [ "$(aj .state)" = wrapup ] && [ "$(aj .wrap)" = true ] && [ -n "$(aj .wrapLeft)" ]; }
 check page_wrapup_form wait_for 10 wrap_shown || echo "# $ANS"
 echo "# wrap-up on the page: $(aj .wrapLeft)"
+# in wrap-up the agent has left the call: its own key no longer reaches it
+api POST "/v1/tenants/acme/calls/$CALL1/hold" "$K1001" '{}'
+check wrapup_agent_hold_404 [ "$HTTP" = 404 ] || echo "# HTTP $HTTP $(cat "$RESP")"
 FOLLOW=$(date -u -d '+7 days' +%F)
 ask fill disp-note '回访 <b>rich</b>'
 ask fill disp-follow "$FOLLOW"

@@ -162,12 +162,11 @@ async function pollState() {
 	if (status !== 200)
 		return;
 	desk.state = data.state;
-	desk.call = data.call || '';
 	desk.until = data.until || '';
 	$('state').textContent = stateName(data.state) + (data.reason ? ` (${data.reason})` : '');
 	$('since').textContent = clock((Date.now() - Date.parse(data.since)) / 1000);
 	showQueues(data.queues || [], data.waiting || {});
-	showWrapup(data.state === 'wrapup' ? desk.call : '');
+	showWrapup(data.state === 'wrapup' ? data.call || '' : '');
 }
 
 function clock(secs) {
@@ -301,7 +300,7 @@ function incoming(s, request) {
 	const xcall = request.getHeader('X-CC-Call') || '';
 	if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(xcall))
 		desk.call = xcall;
-	desk.vars = {};
+	desk.vars = Object.create(null);
 	for (const kv of (request.getHeader('X-CC-Vars') || '').split(';')) {
 		const i = kv.indexOf('=');
 		if (i > 0)
@@ -331,6 +330,7 @@ function attach(s, who, key) {
 	$('call-state').textContent = t(key);
 	$('call-from').textContent = who;
 	$('call-timer').textContent = '';
+	desk.call = '';                  // a queue call's id comes with its INVITE (incoming)
 	$('hold').textContent = t('hold');
 	$('xfer-status').textContent = '';
 	consultShown(false);
@@ -344,11 +344,12 @@ function attach(s, who, key) {
 		$('answer').hidden = true;
 		const start = Date.now();
 		callTimer = setInterval(() => { $('call-timer').textContent = clock((Date.now() - start) / 1000); }, 1000);
-		pollState().catch(() => {});   // the ACD's call id, for hold and transfer
+		pollState().catch(() => {});
 	});
 	const ended = (e) => {
 		desk.ended = e && e.cause;
 		desk.callKey = '';
+		desk.call = '';
 		clearInterval(callTimer);
 		session = null;
 		$('call').hidden = true;
