@@ -116,7 +116,12 @@ wait "$AGENT_PID"
 AL=$SIPW/agent-$A1001.log
 check agent_got_leg grep -q '^INVITE sip:1001@' "$AL"
 check agent_sees_caller grep -q '^From: .*+8613800000001' "$AL"
-check x_cc_never_reach_agent not grep -q '^X-CC-' <(received "$AL")
+# mediad's own X-CC-* (tenant, parent, leg, its secret) never reach a phone;
+# Kamailio writes the agent's desktop two of its own: the caller's call id
+# and the IVR's digits (docs/DESK.md)
+check x_cc_never_reach_agent not grep -q -E '^X-CC-(Tenant|Parent|Leg|Auth)' <(received "$AL")
+check x_cc_agent_only_its_own eval '[ -z "$(received "$AL" | grep "^X-CC-" | grep -v -E "^X-CC-(Call|Vars):")" ]'
+check x_cc_call_is_the_callers eval 'received "$AL" | grep -q "^X-CC-Call: $XCALL"'
 check agent_x_cc_never_reach_mediad not grep -q forged-by-agent <(received "$SIPW/leg-agent.log")
 check agent_forged_x_cc_sent grep -q forged-by-agent "$AL"
 check leg_record_has_parent wait_for 15 sql_is 1 "SELECT count(*) FROM cc.calls WHERE parent_call = '$XCALL' AND direction = 'internal'"
